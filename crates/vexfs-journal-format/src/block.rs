@@ -1,0 +1,415 @@
+//! Storage blocks: the 104-byte block header, block compression and event splitting.
+//!
+//! A block is its header followed by `compressed_size` bytes of event data as stored and
+//! optional padding up to `block_size`. The block checksum covers the stored data only,
+//! so every header field is instead checked against the events it describes
+//! ([`check_header_against_events`]); together, a damaged header or damaged data is
+//! always detected.
+
+#[cfg(any(feature = "lz4", feature = "zstd"))]
+use alloc::string::ToString;
+use alloc::vec::Vec;
+
+use zerocopy::little_endian::{U32, U64};
+use zerocopy::{FromBytes, IntoBytes};
+
+use crate::checksum::kernel_crc32;
+use crate::consts::{BLOCK_HEADER_SIZE, BLOCK_MAGIC, BLOCK_VERSION, EVENT_HEADER_SIZE};
+use crate::error::{FormatError, Result};
+use crate::event::Timestamp;
+use crate::layout::{EVENT_SIZE_OFFSET, RawBlockHeader, RawEventHeader};
+use crate::types::Compression;
+
+/// Largest decompressed block this crate accepts (a guard against absurd sizes in a
+/// damaged header; the writer never builds blocks near it).
+pub const MAX_BLOCK_DATA: usize = 256 << 20;
+
+/// The fields of a storage block header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockHeader {
+    /// Block id.
+    pub block_id: u64,
+    /// Total bytes of the block: header, stored data and padding.
+    pub block_size: u32,
+    /// Events in the block.
+    pub event_count: u32,
+    /// How the event data is stored.
+    pub compression: Compression,
+    /// Bytes of event data as stored.
+    pub compressed_size: u32,
+    /// Bytes of event data after decompression.
+    pub uncompressed_size: u32,
+    /// Kernel crc32 of the stored data.
+    pub block_checksum: u32,
+    /// Timestamp of the first event.
+    pub first_event_time: Timestamp,
+    /// Timestamp of the last event.
+    pub last_event_time: Timestamp,
+    /// Id of the first event.
+    pub first_event_id: u64,
+    /// Id of the last event.
+    pub last_event_id: u64,
+}
+
+impl BlockHeader {
+    /// The 104 header bytes.
+    pub fn to_bytes(&self) -> [u8; BLOCK_HEADER_SIZE] {
+        let raw = RawBlockHeader {
+            block_magic: U32::new(BLOCK_MAGIC),
+            block_version: U32::new(BLOCK_VERSION),
+            block_id: U64::new(self.block_id),
+            block_size: U32::new(self.block_size),
+            event_count: U32::new(self.event_count),
+            compression_type: U32::new(self.compression.code()),
+            compressed_size: U32::new(self.compressed_size),
+            uncompressed_size: U32::new(self.uncompressed_size),
+            block_checksum: U32::new(self.block_checksum),
+            first_event_time: self.first_event_time.into(),
+            last_event_time: self.last_event_time.into(),
+            first_event_id: U64::new(self.first_event_id),
+            last_event_id: U64::new(self.last_event_id),
+        };
+        let mut out = [0u8; BLOCK_HEADER_SIZE];
+        out.copy_from_slice(raw.as_bytes());
+        out
+    }
+
+    /// Parses and checks a header: magic, version, compression code, sizes.
+    pub fn parse(buf: &[u8]) -> Result<BlockHeader> {
+        let (raw, _) =
+            RawBlockHeader::ref_from_prefix(buf).map_err(|_| FormatError::Truncated {
+                what: "block header",
+                offset: 0,
+                needed: BLOCK_HEADER_SIZE,
+                available: buf.len(),
+            })?;
+        if raw.block_magic.get() != BLOCK_MAGIC {
+            return Err(FormatError::BadMagic {
+                what: "block header",
+                expected: BLOCK_MAGIC,
+                found: raw.block_magic.get(),
+            });
+        }
+        if raw.block_version.get() != BLOCK_VERSION {
+            return Err(FormatError::UnsupportedVersion {
+                what: "block",
+                found: raw.block_version.get(),
+                supported: BLOCK_VERSION,
+            });
+        }
+        let code = raw.compression_type.get();
+        let compression =
+            Compression::from_code(code).ok_or(FormatError::UnknownCompression(code))?;
+        let header = BlockHeader {
+            block_id: raw.block_id.get(),
+            block_size: raw.block_size.get(),
+            event_count: raw.event_count.get(),
+            compression,
+            compressed_size: raw.compressed_size.get(),
+            uncompressed_size: raw.uncompressed_size.get(),
+            block_checksum: raw.block_checksum.get(),
+            first_event_time: Timestamp::from(&raw.first_event_time),
+            last_event_time: Timestamp::from(&raw.last_event_time),
+            first_event_id: raw.first_event_id.get(),
+            last_event_id: raw.last_event_id.get(),
+        };
+        header.check_sizes()?;
+        Ok(header)
+    }
+
+    fn check_sizes(&self) -> Result<()> {
+        let needed = BLOCK_HEADER_SIZE as u64 + u64::from(self.compressed_size);
+        if u64::from(self.block_size) < needed {
+            return Err(FormatError::SizeMismatch {
+                field: "block_size",
+                declared: u64::from(self.block_size),
+                expected: needed,
+            });
+        }
+        if self.uncompressed_size as usize > MAX_BLOCK_DATA {
+            return Err(FormatError::OverLimit {
+                field: "block uncompressed_size",
+                size: u64::from(self.uncompressed_size),
+                limit: MAX_BLOCK_DATA as u64,
+            });
+        }
+        if self.compression == Compression::None && self.compressed_size != self.uncompressed_size {
+            return Err(FormatError::SizeMismatch {
+                field: "uncompressed_size",
+                declared: u64::from(self.uncompressed_size),
+                expected: u64::from(self.compressed_size),
+            });
+        }
+        if self.last_event_id < self.first_event_id {
+            return Err(FormatError::Malformed {
+                what: "block header",
+                offset: 96,
+                reason: "last_event_id is below first_event_id",
+            });
+        }
+        Ok(())
+    }
+
+    /// Bytes of header plus stored data (the block without padding).
+    pub fn data_end(&self) -> usize {
+        BLOCK_HEADER_SIZE + self.compressed_size as usize
+    }
+
+    /// Checks the stored data against the block checksum.
+    pub fn verify_data(&self, stored: &[u8]) -> Result<()> {
+        if stored.len() != self.compressed_size as usize {
+            return Err(FormatError::SizeMismatch {
+                field: "compressed_size",
+                declared: u64::from(self.compressed_size),
+                expected: stored.len() as u64,
+            });
+        }
+        let computed = kernel_crc32(stored);
+        if computed != self.block_checksum {
+            return Err(FormatError::ChecksumMismatch {
+                what: "block data",
+                stored: self.block_checksum,
+                computed,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Compresses `data` with `compression` (zstd at `zstd_level`), appending to `out`.
+pub fn compress(
+    compression: Compression,
+    data: &[u8],
+    zstd_level: i32,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let _ = zstd_level;
+    match compression {
+        Compression::None => {
+            out.extend_from_slice(data);
+            Ok(())
+        }
+        #[cfg(feature = "lz4")]
+        Compression::Lz4 => {
+            let start = out.len();
+            out.resize(
+                start + lz4_flex::block::get_maximum_output_size(data.len()),
+                0,
+            );
+            match lz4_flex::block::compress_into(data, &mut out[start..]) {
+                Ok(n) => {
+                    out.truncate(start + n);
+                    Ok(())
+                }
+                Err(e) => {
+                    out.truncate(start);
+                    Err(FormatError::Decompress {
+                        codec: "lz4",
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
+        #[cfg(feature = "zstd")]
+        Compression::Zstd => {
+            let compressed =
+                zstd::bulk::compress(data, zstd_level).map_err(|e| FormatError::Decompress {
+                    codec: "zstd",
+                    reason: e.to_string(),
+                })?;
+            out.extend_from_slice(&compressed);
+            Ok(())
+        }
+        other => Err(FormatError::UnsupportedCompression(other.name())),
+    }
+}
+
+/// Decompresses `stored` into `out` (cleared first), which must come out exactly
+/// `uncompressed_size` bytes long.
+pub fn decompress(
+    compression: Compression,
+    stored: &[u8],
+    uncompressed_size: usize,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    out.clear();
+    if uncompressed_size > MAX_BLOCK_DATA {
+        return Err(FormatError::OverLimit {
+            field: "block uncompressed_size",
+            size: uncompressed_size as u64,
+            limit: MAX_BLOCK_DATA as u64,
+        });
+    }
+    let produced = match compression {
+        Compression::None => {
+            out.extend_from_slice(stored);
+            stored.len()
+        }
+        #[cfg(feature = "lz4")]
+        Compression::Lz4 => {
+            out.resize(uncompressed_size, 0);
+            lz4_flex::block::decompress_into(stored, out).map_err(|e| FormatError::Decompress {
+                codec: "lz4",
+                reason: e.to_string(),
+            })?
+        }
+        #[cfg(feature = "zstd")]
+        Compression::Zstd => {
+            out.reserve(uncompressed_size);
+            let mut decoder =
+                zstd::bulk::Decompressor::new().map_err(|e| FormatError::Decompress {
+                    codec: "zstd",
+                    reason: e.to_string(),
+                })?;
+            decoder
+                .decompress_to_buffer(stored, out)
+                .map_err(|e| FormatError::Decompress {
+                    codec: "zstd",
+                    reason: e.to_string(),
+                })?
+        }
+        other => return Err(FormatError::UnsupportedCompression(other.name())),
+    };
+    if produced != uncompressed_size {
+        return Err(FormatError::SizeMismatch {
+            field: "uncompressed_size",
+            declared: uncompressed_size as u64,
+            expected: produced as u64,
+        });
+    }
+    out.truncate(produced);
+    Ok(())
+}
+
+/// Splits decompressed block data into its events, by each header's `event_size`.
+///
+/// Yields `(offset, bytes)` for each event, or one error for the first event whose
+/// header or size does not fit, then stops.
+pub fn split_events(data: &[u8]) -> EventSlices<'_> {
+    EventSlices {
+        data,
+        pos: 0,
+        failed: false,
+    }
+}
+
+/// Iterator returned by [`split_events`].
+#[derive(Clone, Debug)]
+pub struct EventSlices<'a> {
+    data: &'a [u8],
+    pos: usize,
+    failed: bool,
+}
+
+impl<'a> Iterator for EventSlices<'a> {
+    type Item = Result<(usize, &'a [u8])>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.pos >= self.data.len() {
+            return None;
+        }
+        let rest = self.data.get(self.pos..).unwrap_or_default();
+        let size = rest
+            .get(EVENT_SIZE_OFFSET..EVENT_SIZE_OFFSET + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|b| u32::from_le_bytes(b) as usize);
+        let item = match size {
+            None => Err(FormatError::Truncated {
+                what: "event header in block",
+                offset: self.pos,
+                needed: EVENT_HEADER_SIZE,
+                available: rest.len(),
+            }),
+            Some(size) if size < EVENT_HEADER_SIZE => Err(FormatError::SizeMismatch {
+                field: "event_size",
+                declared: size as u64,
+                expected: EVENT_HEADER_SIZE as u64,
+            }),
+            Some(size) => match rest.get(..size) {
+                Some(bytes) => Ok((self.pos, bytes)),
+                None => Err(FormatError::Truncated {
+                    what: "event in block",
+                    offset: self.pos,
+                    needed: size,
+                    available: rest.len(),
+                }),
+            },
+        };
+        match &item {
+            Ok((_, bytes)) => self.pos += bytes.len(),
+            Err(_) => self.failed = true,
+        }
+        Some(item)
+    }
+}
+
+/// Summary of the events of a block, to check a header against.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventSpan {
+    /// Number of events.
+    pub count: u32,
+    /// Id of the first event.
+    pub first_id: u64,
+    /// Id of the last event.
+    pub last_id: u64,
+    /// Timestamp of the first event.
+    pub first_time: Timestamp,
+    /// Timestamp of the last event.
+    pub last_time: Timestamp,
+}
+
+impl EventSpan {
+    /// Adds an event (in block order).
+    pub fn push(&mut self, id: u64, time: Timestamp) {
+        if self.count == 0 {
+            self.first_id = id;
+            self.first_time = time;
+        }
+        self.last_id = id;
+        self.last_time = time;
+        self.count += 1;
+    }
+
+    /// Adds the event whose header starts `event`; ignores bytes too short to hold one.
+    pub fn push_header(&mut self, event: &[u8]) {
+        if let Ok((h, _)) = RawEventHeader::ref_from_prefix(event) {
+            self.push(h.event_id.get(), Timestamp::from(&h.timestamp));
+        }
+    }
+}
+
+/// Checks that every field of `header` describing the events agrees with them.
+pub fn check_header_against_events(header: &BlockHeader, span: &EventSpan) -> Result<()> {
+    let checks: [(&'static str, u64, u64); 3] = [
+        (
+            "event_count",
+            u64::from(header.event_count),
+            u64::from(span.count),
+        ),
+        ("first_event_id", header.first_event_id, span.first_id),
+        ("last_event_id", header.last_event_id, span.last_id),
+    ];
+    for (field, declared, expected) in checks {
+        if declared != expected {
+            return Err(FormatError::SizeMismatch {
+                field,
+                declared,
+                expected,
+            });
+        }
+    }
+    let times = [
+        ("first_event_time", header.first_event_time, span.first_time),
+        ("last_event_time", header.last_event_time, span.last_time),
+    ];
+    for (what, declared, actual) in times {
+        if declared != actual {
+            return Err(FormatError::Malformed {
+                what,
+                offset: if what == "first_event_time" { 40 } else { 64 },
+                reason: "block header time differs from its event's timestamp",
+            });
+        }
+    }
+    Ok(())
+}

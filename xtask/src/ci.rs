@@ -1,0 +1,102 @@
+//! The CI entry point: what `.ci/run`, the README and GitHub Actions all call.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::run;
+
+/// Debian packages the test suite needs, with a command that proves each is present.
+const SYSTEM_PACKAGES: &[(&str, &str)] = &[("gcc", "cc"), ("pkg-config", "pkg-config")];
+
+pub(crate) fn run_ci(root: &Path, args: &[String]) -> Result<()> {
+    let quick = args.iter().any(|a| a == "--no-install");
+    if !quick {
+        install_system_packages()?;
+    }
+    run(Command::new("cargo")
+        .current_dir(root)
+        .args(["fmt", "--all", "--", "--check"]))?;
+    run(Command::new("cargo").current_dir(root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    if has_nextest() {
+        run(Command::new("cargo").current_dir(root).args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--locked",
+            "--no-fail-fast",
+        ]))?;
+    } else {
+        run(Command::new("cargo").current_dir(root).args([
+            "test",
+            "--workspace",
+            "--locked",
+            "--lib",
+            "--bins",
+            "--tests",
+        ]))?;
+    }
+    run(Command::new("cargo").current_dir(root).args([
+        "test",
+        "--workspace",
+        "--locked",
+        "--doc",
+    ]))?;
+    eprintln!("ci: all checks passed");
+    Ok(())
+}
+
+fn has_nextest() -> bool {
+    Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn have(command: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {command} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Installs missing packages with apt-get when running as root; otherwise says what
+/// is missing and goes on (the tests that need it will say so too).
+fn install_system_packages() -> Result<()> {
+    let missing: Vec<&str> = SYSTEM_PACKAGES
+        .iter()
+        .filter(|(_, probe)| !have(probe))
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() || !have("apt-get") {
+        eprintln!("ci: missing system packages {missing:?}; install them (apt-get) and rerun");
+        return Ok(());
+    }
+    run(Command::new("apt-get")
+        .args(["update", "-qq"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    Ok(())
+}
