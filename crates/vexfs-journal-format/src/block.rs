@@ -17,7 +17,7 @@ use crate::checksum::kernel_crc32;
 use crate::consts::{BLOCK_HEADER_SIZE, BLOCK_MAGIC, BLOCK_VERSION, EVENT_HEADER_SIZE};
 use crate::error::{FormatError, Result};
 use crate::event::Timestamp;
-use crate::layout::{EVENT_SIZE_OFFSET, RawBlockHeader, RawEventHeader};
+use crate::layout::{EVENT_SIZE_OFFSET, RawBlockHeader};
 use crate::types::Compression;
 
 /// Largest decompressed block this crate accepts (a guard against absurd sizes in a
@@ -348,6 +348,10 @@ impl<'a> Iterator for EventSlices<'a> {
 pub struct EventSpan {
     /// Number of events.
     pub count: u32,
+    /// Journal sequence of the first event (a record's `userspace_sequence`).
+    pub first_seq: u64,
+    /// Journal sequence of the last event.
+    pub last_seq: u64,
     /// Id of the first event.
     pub first_id: u64,
     /// Id of the last event.
@@ -359,27 +363,35 @@ pub struct EventSpan {
 }
 
 impl EventSpan {
-    /// Adds an event (in block order).
-    pub fn push(&mut self, id: u64, time: Timestamp) {
+    /// Adds an event (in block order) with its journal sequence.
+    pub fn push(&mut self, seq: u64, id: u64, time: Timestamp) {
         if self.count == 0 {
+            self.first_seq = seq;
             self.first_id = id;
             self.first_time = time;
         }
+        self.last_seq = seq;
         self.last_id = id;
         self.last_time = time;
         self.count += 1;
     }
-
-    /// Adds the event whose header starts `event`; ignores bytes too short to hold one.
-    pub fn push_header(&mut self, event: &[u8]) {
-        if let Ok((h, _)) = RawEventHeader::ref_from_prefix(event) {
-            self.push(h.event_id.get(), Timestamp::from(&h.timestamp));
-        }
-    }
 }
 
-/// Checks that every field of `header` describing the events agrees with them.
-pub fn check_header_against_events(header: &BlockHeader, span: &EventSpan) -> Result<()> {
+/// Checks that every field of `header` describing the events agrees with them. In
+/// segment files (`Record` encoding) the block id is the journal sequence of the block's
+/// first event, so a damaged id is caught by the block itself.
+pub fn check_header_against_events(
+    header: &BlockHeader,
+    span: &EventSpan,
+    encoding: EventEncoding,
+) -> Result<()> {
+    if encoding == EventEncoding::Record && header.block_id != span.first_seq {
+        return Err(FormatError::SizeMismatch {
+            field: "block_id",
+            declared: header.block_id,
+            expected: span.first_seq,
+        });
+    }
     let checks: [(&'static str, u64, u64); 3] = [
         (
             "event_count",
@@ -412,4 +424,106 @@ pub fn check_header_against_events(header: &BlockHeader, span: &EventSpan) -> Re
         }
     }
     Ok(())
+}
+
+/// How the events inside a block are encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventEncoding {
+    /// Userspace records ([`crate::record`]), as in segment files.
+    Record,
+    /// Complete kernel events ([`crate::kernel`]), as in kernel journal images.
+    Kernel,
+}
+
+/// The `block_size` of a block holding `stored` bytes of event data: exactly header plus
+/// data in segment files, padded up to a multiple of 4096 bytes in kernel images.
+pub fn block_size_for(encoding: EventEncoding, stored: usize) -> usize {
+    let unpadded = BLOCK_HEADER_SIZE + stored;
+    match encoding {
+        EventEncoding::Record => unpadded,
+        EventEncoding::Kernel => unpadded.next_multiple_of(crate::consts::KERNEL_BLOCK_SIZE),
+    }
+}
+
+/// Fully checks the block at the start of `buf`: header, stored-data checksum,
+/// decompression, every event (its own checksum included) and the agreement of the
+/// header with the events. On success the decompressed event data is left in `data`.
+pub fn check_block(buf: &[u8], encoding: EventEncoding, data: &mut Vec<u8>) -> Result<BlockHeader> {
+    let header = BlockHeader::parse(buf)?;
+    let stored = buf
+        .get(BLOCK_HEADER_SIZE..header.data_end())
+        .ok_or(FormatError::Truncated {
+            what: "block data",
+            offset: BLOCK_HEADER_SIZE,
+            needed: header.compressed_size as usize,
+            available: buf.len().saturating_sub(BLOCK_HEADER_SIZE),
+        })?;
+    let expected_size = block_size_for(encoding, header.compressed_size as usize);
+    if header.block_size as usize != expected_size {
+        return Err(FormatError::SizeMismatch {
+            field: "block_size",
+            declared: u64::from(header.block_size),
+            expected: expected_size as u64,
+        });
+    }
+    if encoding == EventEncoding::Kernel {
+        let padding = buf
+            .get(header.data_end()..expected_size)
+            .ok_or(FormatError::Truncated {
+                what: "block padding",
+                offset: header.data_end(),
+                needed: expected_size - header.data_end(),
+                available: buf.len().saturating_sub(header.data_end()),
+            })?;
+        if padding.iter().any(|b| *b != 0) {
+            return Err(FormatError::Malformed {
+                what: "block padding",
+                offset: header.data_end(),
+                reason: "padding bytes are not zero",
+            });
+        }
+    }
+    header.verify_data(stored)?;
+    decompress(
+        header.compression,
+        stored,
+        header.uncompressed_size as usize,
+        data,
+    )?;
+    let mut span = EventSpan::default();
+    for item in split_events(data) {
+        let (offset, bytes) = item?;
+        let located = |e: FormatError| match e {
+            FormatError::Malformed {
+                what,
+                offset: o,
+                reason,
+            } => FormatError::Malformed {
+                what,
+                offset: offset + o,
+                reason,
+            },
+            other => other,
+        };
+        match encoding {
+            EventEncoding::Record => {
+                let view = crate::record::RecordView::parse(bytes).map_err(located)?;
+                let seq = view.ext().userspace_sequence;
+                if span.count > 0 && seq <= span.last_seq {
+                    return Err(FormatError::Malformed {
+                        what: "block events",
+                        offset,
+                        reason: "journal sequence does not increase",
+                    });
+                }
+                span.push(seq, view.event_id(), view.timestamp());
+            }
+            EventEncoding::Kernel => {
+                let (ev, _) = crate::kernel::decode_kernel_event(bytes).map_err(located)?;
+                span.push(ev.global_sequence, ev.event_id, ev.timestamp);
+            }
+        }
+    }
+    check_header_against_events(&header, &span, encoding)?;
+    Ok(header)
 }

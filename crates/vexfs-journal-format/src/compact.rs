@@ -139,7 +139,7 @@ macro_rules! check_strings {
     ($( ($bit:literal, $field:ident, $kind:tt, $doc:literal) ),* $(,)?) => {
         /// Checks every string of the context fits the compact encoding.
         pub(crate) fn check_context(ctx: &ContextRef<'_>) -> Result<()> {
-            $( check_string_field!($kind, stringify!($field), ctx.$field); )*
+            $( check_string_field!($kind, concat!("context.", stringify!($field)), ctx.$field); )*
             Ok(())
         }
     };

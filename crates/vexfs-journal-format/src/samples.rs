@@ -150,12 +150,16 @@ pub fn storage_block(compression: Compression) -> Result<Vec<u8>> {
     let mut span = EventSpan::default();
     for (_, ev) in category_events() {
         encode_record(&ev, &sample_ext(&ev), &mut data)?;
-        span.push(ev.event_id, ev.timestamp);
+        span.push(
+            sample_ext(&ev).userspace_sequence,
+            ev.event_id,
+            ev.timestamp,
+        );
     }
     let mut stored = Vec::new();
     compress(compression, &data, 3, &mut stored)?;
     let header = BlockHeader {
-        block_id: 1,
+        block_id: span.first_seq,
         block_size: (BLOCK_HEADER_SIZE + stored.len()) as u32,
         event_count: span.count,
         compression,
