@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use bstr::BStr;
 use zerocopy::little_endian::{I64, U32, U64};
-use zerocopy::{FromBytes, FromZeros, IntoBytes};
+use zerocopy::{FromBytes, IntoBytes};
 
 use crate::checksum::crc32_with_zeroed_field;
 use crate::consts::*;
@@ -110,6 +110,19 @@ pub fn event_from_header(h: &RawEventHeader) -> Event {
 trait KernelField<'a, R>: Sized {
     fn put(&self, raw: &mut R, field: &'static str) -> Result<()>;
     fn get(raw: &'a R, field: &'static str) -> Result<Self>;
+    /// Whether `put` would succeed, without a destination.
+    fn fits(&self, _field: &'static str) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// [`KernelField::fits`] with the raw field type taken from an accessor.
+fn fits_field<'a, T: KernelField<'a, R>, R>(
+    value: &T,
+    _: fn(&RawContext) -> &R,
+    field: &'static str,
+) -> Result<()> {
+    value.fits(field)
 }
 
 macro_rules! kernel_int {
@@ -143,6 +156,10 @@ pub fn check_fixed_string(field: &'static str, s: &[u8], capacity: usize) -> Res
 }
 
 impl<'a, const N: usize> KernelField<'a, [u8; N]> for &'a BStr {
+    fn fits(&self, field: &'static str) -> Result<()> {
+        check_fixed_string(field, self, N)
+    }
+
     fn put(&self, raw: &mut [u8; N], field: &'static str) -> Result<()> {
         check_fixed_string(field, self, N)?;
         // check_fixed_string guarantees self.len() < N.
@@ -167,6 +184,11 @@ impl<'a, const N: usize> KernelField<'a, [u8; N]> for &'a BStr {
 
 macro_rules! kernel_context_codec {
     ($( ($bit:literal, $field:ident, $kind:tt, $doc:literal) ),* $(,)?) => {
+        fn context_fits(ctx: &ContextRef<'_>) -> Result<()> {
+            $( fits_field(&ctx.$field, |r| &r.$field, concat!("context.", stringify!($field)))?; )*
+            Ok(())
+        }
+
         fn put_context(ctx: &ContextRef<'_>, raw: &mut RawContext) -> Result<()> {
             $( KernelField::put(&ctx.$field, &mut raw.$field, concat!("context.", stringify!($field)))?; )*
             Ok(())
@@ -187,8 +209,7 @@ pub fn check_kernel_limits(ev: &Event) -> Result<()> {
     limit("payload", ev.payload.len(), MAX_PAYLOAD_SIZE)?;
     limit("metadata", ev.metadata.len(), MAX_METADATA_SIZE)?;
     limit("causality link count", ev.links.len(), MAX_CAUSALITY_LINKS)?;
-    let mut scratch = RawContext::new_zeroed();
-    put_context(&ev.context.as_ref(), &mut scratch)?;
+    context_fits(&ev.context.as_ref())?;
     for link in &ev.links {
         check_fixed_string(
             "causality link description",

@@ -2,6 +2,13 @@
 //! must decode back to the sample events. A layout change fails here until the fixtures
 //! are deliberately regenerated with `cargo xtask fixtures`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
+
 use std::path::PathBuf;
 
 use vexfs_journal_format::block::{EventEncoding, check_block, split_events};

@@ -1,6 +1,13 @@
 //! Pins every size and offset of `KERNEL-FORMAT.md`. The expected values are written
 //! out here by hand from the document, independently of the code they check.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
+
 use vexfs_journal_format::consts::*;
 use vexfs_journal_format::layout::{StructLayout, all_layouts};
 

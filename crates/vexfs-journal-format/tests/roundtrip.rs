@@ -1,6 +1,13 @@
 //! Property tests: every event within the limits survives both encodings unchanged, and
 //! every over-limit event fails with the error naming what does not fit.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
+
 use proptest::prelude::*;
 use vexfs_journal_format::kernel::check_kernel_limits;
 use vexfs_journal_format::*;
