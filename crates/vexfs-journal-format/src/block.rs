@@ -360,6 +360,10 @@ pub struct EventSpan {
     pub first_time: Timestamp,
     /// Timestamp of the last event.
     pub last_time: Timestamp,
+    /// Smallest `ktime_ns` of the events.
+    pub min_time: i64,
+    /// Largest `ktime_ns` of the events.
+    pub max_time: i64,
 }
 
 impl EventSpan {
@@ -369,7 +373,11 @@ impl EventSpan {
             self.first_seq = seq;
             self.first_id = id;
             self.first_time = time;
+            self.min_time = time.ktime_ns;
+            self.max_time = time.ktime_ns;
         }
+        self.min_time = self.min_time.min(time.ktime_ns);
+        self.max_time = self.max_time.max(time.ktime_ns);
         self.last_seq = seq;
         self.last_id = id;
         self.last_time = time;
@@ -448,7 +456,11 @@ pub fn block_size_for(encoding: EventEncoding, stored: usize) -> usize {
 /// Fully checks the block at the start of `buf`: header, stored-data checksum,
 /// decompression, every event (its own checksum included) and the agreement of the
 /// header with the events. On success the decompressed event data is left in `data`.
-pub fn check_block(buf: &[u8], encoding: EventEncoding, data: &mut Vec<u8>) -> Result<BlockHeader> {
+pub fn check_block(
+    buf: &[u8],
+    encoding: EventEncoding,
+    data: &mut Vec<u8>,
+) -> Result<(BlockHeader, EventSpan)> {
     let header = BlockHeader::parse(buf)?;
     let stored = buf
         .get(BLOCK_HEADER_SIZE..header.data_end())
@@ -525,5 +537,5 @@ pub fn check_block(buf: &[u8], encoding: EventEncoding, data: &mut Vec<u8>) -> R
         }
     }
     check_header_against_events(&header, &span, encoding)?;
-    Ok(header)
+    Ok((header, span))
 }

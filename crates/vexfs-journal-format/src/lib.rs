@@ -25,6 +25,7 @@ pub mod consts;
 pub mod error;
 pub mod event;
 pub mod file_header;
+pub mod footer;
 pub mod kernel;
 pub mod layout;
 pub mod record;

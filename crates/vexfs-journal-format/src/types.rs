@@ -414,6 +414,11 @@ impl FromStr for Priority {
 
 /// Compression codes of block data and payloads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[repr(u32)]
 pub enum Compression {
     /// Stored as is.

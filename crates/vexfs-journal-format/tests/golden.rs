@@ -111,7 +111,7 @@ fn storage_block_fixtures_decode() {
     ] {
         let bytes = fixture(name);
         let mut data = Vec::new();
-        let header = check_block(&bytes, EventEncoding::Record, &mut data).unwrap();
+        let (header, _) = check_block(&bytes, EventEncoding::Record, &mut data).unwrap();
         assert_eq!(header.compression, compression);
         assert_eq!(header.block_size as usize, bytes.len());
         assert_eq!(header.event_count, 7);

@@ -1,0 +1,192 @@
+//! The block table written at the end of a sealed segment.
+//!
+//! When a segment is sealed (rotation or compaction) the writer appends a table of its
+//! blocks and stores its offset in the file header's `index_offset` field — the field
+//! the kernel header reserves for an index section. Readers then locate any block of a
+//! sealed segment without scanning it. Layout (little-endian):
+//!
+//! | off | size | field |
+//! |---|---|---|
+//! | 0 | 4 | magic `USJI` |
+//! | 4 | 4 | version (1) |
+//! | 8 | 4 | block count *n* |
+//! | 12 | 4 | reserved (0) |
+//! | 16 | 48 × *n* | entries ([`BlockEntry`]) |
+//! | 16 + 48 *n* | 4 | kernel crc32 of all preceding footer bytes |
+
+use alloc::vec::Vec;
+
+use zerocopy::little_endian::{I64, U32, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
+use crate::checksum::kernel_crc32;
+use crate::error::{FormatError, Result};
+
+/// Footer magic, `"USJI"`.
+pub const FOOTER_MAGIC: u32 = 0x5553_4A49;
+/// Footer format version.
+pub const FOOTER_VERSION: u32 = 1;
+/// Bytes before the entries.
+pub const FOOTER_PREFIX_SIZE: usize = 16;
+/// Bytes of one entry.
+pub const BLOCK_ENTRY_SIZE: usize = 48;
+
+/// Where one block lives and what it holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BlockEntry {
+    /// Journal sequence of the first event (also the block id).
+    pub first_seq: u64,
+    /// Journal sequence of the last event.
+    pub last_seq: u64,
+    /// Byte offset of the block header in the segment.
+    pub offset: u64,
+    /// Smallest event time in the block, ns.
+    pub min_time: i64,
+    /// Largest event time in the block, ns.
+    pub max_time: i64,
+    /// `block_size`.
+    pub size: u32,
+    /// Events in the block.
+    pub event_count: u32,
+}
+
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Copy)]
+#[repr(C)]
+struct RawBlockEntry {
+    first_seq: U64,
+    last_seq: U64,
+    offset: U64,
+    min_time: I64,
+    max_time: I64,
+    size: U32,
+    event_count: U32,
+}
+
+const _: () = assert!(core::mem::size_of::<RawBlockEntry>() == BLOCK_ENTRY_SIZE);
+
+/// Bytes of a footer with `blocks` entries.
+pub fn footer_size(blocks: usize) -> usize {
+    FOOTER_PREFIX_SIZE + blocks * BLOCK_ENTRY_SIZE + 4
+}
+
+/// Appends the footer for `entries` to `out`.
+pub fn encode_footer(entries: &[BlockEntry], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&FOOTER_MAGIC.to_le_bytes());
+    out.extend_from_slice(&FOOTER_VERSION.to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    for e in entries {
+        let raw = RawBlockEntry {
+            first_seq: U64::new(e.first_seq),
+            last_seq: U64::new(e.last_seq),
+            offset: U64::new(e.offset),
+            min_time: I64::new(e.min_time),
+            max_time: I64::new(e.max_time),
+            size: U32::new(e.size),
+            event_count: U32::new(e.event_count),
+        };
+        out.extend_from_slice(raw.as_bytes());
+    }
+    let crc = kernel_crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// Decodes a footer that fills `buf` exactly.
+pub fn decode_footer(buf: &[u8]) -> Result<Vec<BlockEntry>> {
+    let truncated = |needed: usize| FormatError::Truncated {
+        what: "segment footer",
+        offset: 0,
+        needed,
+        available: buf.len(),
+    };
+    let word = |at: usize| {
+        buf.get(at..at + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_le_bytes)
+            .ok_or(truncated(at + 4))
+    };
+    let magic = word(0)?;
+    if magic != FOOTER_MAGIC {
+        return Err(FormatError::BadMagic {
+            what: "segment footer",
+            expected: FOOTER_MAGIC,
+            found: magic,
+        });
+    }
+    let count = word(8)? as usize;
+    let size = footer_size(count);
+    if buf.len() != size {
+        return Err(FormatError::SizeMismatch {
+            field: "segment footer length",
+            declared: buf.len() as u64,
+            expected: size as u64,
+        });
+    }
+    let stored = word(size - 4)?;
+    let computed = kernel_crc32(&buf[..size - 4]);
+    if stored != computed {
+        return Err(FormatError::ChecksumMismatch {
+            what: "segment footer",
+            stored,
+            computed,
+        });
+    }
+    let version = word(4)?;
+    if version != FOOTER_VERSION {
+        return Err(FormatError::UnsupportedVersion {
+            what: "segment footer",
+            found: version,
+            supported: FOOTER_VERSION,
+        });
+    }
+    let body = &buf[FOOTER_PREFIX_SIZE..size - 4];
+    let raws = <[RawBlockEntry]>::ref_from_bytes(body).map_err(|_| truncated(size))?;
+    Ok(raws
+        .iter()
+        .map(|r| BlockEntry {
+            first_seq: r.first_seq.get(),
+            last_seq: r.last_seq.get(),
+            offset: r.offset.get(),
+            min_time: r.min_time.get(),
+            max_time: r.max_time.get(),
+            size: r.size.get(),
+            event_count: r.event_count.get(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_every_bit_flip() {
+        let entries: Vec<BlockEntry> = (0..3u64)
+            .map(|i| BlockEntry {
+                first_seq: 1 + i * 10,
+                last_seq: 10 + i * 10,
+                offset: 128 + i * 4000,
+                min_time: -5 + i as i64,
+                max_time: 1_000 + i as i64,
+                size: 4000,
+                event_count: 10,
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        encode_footer(&entries, &mut bytes);
+        assert_eq!(bytes.len(), footer_size(3));
+        assert_eq!(decode_footer(&bytes).unwrap(), entries);
+        for bit in 0..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            assert!(decode_footer(&flipped).is_err(), "bit {bit}");
+        }
+        for len in 0..bytes.len() {
+            assert!(decode_footer(&bytes[..len]).is_err());
+        }
+        let mut empty = Vec::new();
+        encode_footer(&[], &mut empty);
+        assert_eq!(decode_footer(&empty).unwrap(), vec![]);
+    }
+}

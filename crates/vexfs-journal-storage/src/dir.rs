@@ -1,0 +1,203 @@
+//! The journal directory: metadata file, writer lock, segment file names.
+//!
+//! ```text
+//! journal-dir/
+//!   journal.json                 identity and settings (written by create)
+//!   LOCK                         flock'ed by the one writer; names its holder
+//!   00000000000000000001.seg     segment whose first event has sequence 1
+//!   00000000000000052817.seg     ...
+//! ```
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::StorageConfig;
+use crate::error::{Result, StorageError};
+
+/// Name of the metadata file.
+pub const META_FILE: &str = "journal.json";
+/// Name of the writer lock file.
+pub const LOCK_FILE: &str = "LOCK";
+/// Extension of segment files.
+pub const SEGMENT_EXT: &str = "seg";
+
+/// Identity and settings of a journal, stored in `journal.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JournalMeta {
+    /// Always `"vexfs-journal"`.
+    pub format: String,
+    /// Metadata version (1).
+    pub version: u32,
+    /// Unique id of this journal (cursors carry it).
+    pub id: Uuid,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: u64,
+    /// Settings chosen at creation; later opens may override them.
+    pub config: StorageConfig,
+}
+
+impl JournalMeta {
+    /// Metadata for a new journal.
+    pub fn new(config: StorageConfig) -> Self {
+        JournalMeta {
+            format: "vexfs-journal".into(),
+            version: 1,
+            id: Uuid::new_v4(),
+            created: crate::clock::unix_secs(),
+            config,
+        }
+    }
+
+    /// Reads `dir/journal.json`.
+    pub fn load(dir: &Path) -> Result<JournalMeta> {
+        let path = dir.join(META_FILE);
+        let text = fs::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StorageError::NotAJournal {
+                dir: dir.to_path_buf(),
+                reason: format!("no {META_FILE}; create it with `vexjournal init`"),
+            },
+            _ => StorageError::io("reading", &path, e),
+        })?;
+        let meta: JournalMeta =
+            serde_json::from_str(&text).map_err(|e| StorageError::NotAJournal {
+                dir: dir.to_path_buf(),
+                reason: format!("{META_FILE} is not valid: {e}"),
+            })?;
+        if meta.format != "vexfs-journal" || meta.version != 1 {
+            return Err(StorageError::NotAJournal {
+                dir: dir.to_path_buf(),
+                reason: format!(
+                    "{META_FILE} has format {:?} version {}",
+                    meta.format, meta.version
+                ),
+            });
+        }
+        Ok(meta)
+    }
+
+    /// Writes `dir/journal.json` atomically (temporary file, fsync, rename, dir fsync).
+    pub fn store(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(META_FILE);
+        let tmp = dir.join(format!("{META_FILE}.tmp"));
+        let text = serde_json::to_string_pretty(self).map_err(|e| StorageError::Config {
+            field: "meta",
+            reason: e.to_string(),
+        })?;
+        let mut file = create_file(&tmp)?;
+        file.write_all(text.as_bytes())
+            .and_then(|_| file.sync_all())
+            .map_err(|e| StorageError::io("writing", &tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| StorageError::io("renaming", &tmp, e))?;
+        sync_dir(dir)
+    }
+}
+
+/// Creates `dir` (mode 0700) and its parents if missing.
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| StorageError::io("creating directory", dir, e))
+}
+
+/// Creates a new file, mode 0600, failing if it exists.
+pub fn create_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| StorageError::io("creating", path, e))
+}
+
+/// fsyncs a directory so that created, renamed and deleted entries are durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StorageError::io("syncing directory", dir, e))
+}
+
+/// The exclusive writer lock of a journal directory, held while this value lives.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    /// Takes the lock or fails naming the process that holds it.
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| StorageError::io("opening lock file", &path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.split_whitespace().collect::<Vec<_>>().join(" ");
+                return Err(StorageError::Locked {
+                    dir: dir.to_path_buf(),
+                    holder: if holder.is_empty() {
+                        "unknown process".into()
+                    } else {
+                        holder
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StorageError::io("locking", &path, e));
+            }
+        }
+        let me = format!(
+            "pid={} cmd={}\n",
+            std::process::id(),
+            std::env::args().collect::<Vec<_>>().join(" ")
+        );
+        file.set_len(0)
+            .and_then(|_| file.write_all(me.as_bytes()))
+            .map_err(|e| StorageError::io("writing lock file", &path, e))?;
+        Ok(DirLock { _file: file })
+    }
+}
+
+/// File name of the segment whose first sequence is `first_seq`.
+pub fn segment_name(first_seq: u64) -> String {
+    format!("{first_seq:020}.{SEGMENT_EXT}")
+}
+
+/// Every segment in `dir` as `(first_seq, path)`, sorted.
+pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let entries = fs::read_dir(dir).map_err(|e| StorageError::io("listing", dir, e))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StorageError::io("listing", dir, e))?;
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some(SEGMENT_EXT) {
+            continue;
+        }
+        let first = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|s| s.len() == 20)
+            .and_then(|s| s.parse::<u64>().ok());
+        if let Some(first) = first {
+            out.push((first, path));
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,386 @@
+//! The storage engine: opens or creates a journal directory, runs the writer thread,
+//! and exposes emission, durability waits and reads.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::*;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use vexfs_journal_format::Event;
+
+use crate::config::StorageConfig;
+use crate::dir::{DirLock, JournalMeta, ensure_dir, list_segments};
+use crate::error::{Result, StorageError};
+use crate::io::Io;
+use crate::metrics::StorageMetrics;
+use crate::pipeline::{Payload, Shared};
+use crate::segment::{OpenMode, Segment, SegmentRecovery};
+use crate::store::{Scan, Store, StoredEvent};
+use crate::writer::{BlockObserver, Writer};
+
+/// How to open a journal.
+#[derive(Default)]
+pub struct OpenOptions {
+    /// Settings; `None` uses those stored in `journal.json`.
+    pub config: Option<StorageConfig>,
+    /// Create the journal if the directory holds none.
+    pub create: bool,
+    /// Fail if the directory already holds a journal.
+    pub create_new: bool,
+    /// Receives every block written (index building).
+    pub observer: Option<Box<dyn BlockObserver>>,
+    /// Injected I/O failures (tests).
+    #[cfg(feature = "fault-injection")]
+    pub faults: Option<Arc<crate::faults::Faults>>,
+}
+
+impl std::fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("config", &self.config)
+            .field("create", &self.create)
+            .field("create_new", &self.create_new)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+/// What opening the journal found and repaired.
+#[derive(Clone, Debug, Default)]
+pub struct OpenReport {
+    /// Segments opened.
+    pub segments: usize,
+    /// Events on disk.
+    pub events: u64,
+    /// Segments repaired (torn tails cut, footers rebuilt).
+    pub repairs: Vec<(PathBuf, SegmentRecovery)>,
+    /// Segments left unsealed by a crash and sealed now.
+    pub resealed: usize,
+    /// Time spent opening.
+    pub elapsed: Duration,
+    /// Whether the journal was created by this open.
+    pub created: bool,
+}
+
+/// An open, writable journal.
+pub struct Engine {
+    dir: PathBuf,
+    meta: JournalMeta,
+    config: StorageConfig,
+    shared: Arc<Shared>,
+    store: Arc<Store>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    lock: Mutex<Option<DirLock>>,
+    report: OpenReport,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Creates a journal in `dir` (which may exist but must hold no journal).
+    pub fn create(dir: impl AsRef<Path>, config: StorageConfig) -> Result<Engine> {
+        Self::open_with(
+            dir,
+            OpenOptions {
+                config: Some(config),
+                create: true,
+                create_new: true,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Opens the journal in `dir` with its stored settings.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Engine> {
+        Self::open_with(dir, OpenOptions::default())
+    }
+
+    /// Opens (or creates) a journal.
+    pub fn open_with(dir: impl AsRef<Path>, options: OpenOptions) -> Result<Engine> {
+        let started = Instant::now();
+        let dir = dir.as_ref().to_path_buf();
+        if options.create {
+            ensure_dir(&dir)?;
+        } else if !dir.is_dir() {
+            return Err(StorageError::NotAJournal {
+                dir,
+                reason: "no such directory".into(),
+            });
+        }
+        let lock = DirLock::acquire(&dir)?;
+        let mut report = OpenReport::default();
+        let meta = match JournalMeta::load(&dir) {
+            Ok(meta) if options.create_new => {
+                let _ = meta;
+                return Err(StorageError::AlreadyExists { dir });
+            }
+            Ok(meta) => meta,
+            Err(StorageError::NotAJournal { .. })
+                if options.create && list_segments(&dir)?.is_empty() =>
+            {
+                let meta = JournalMeta::new(options.config.clone().unwrap_or_default());
+                meta.config.validate()?;
+                meta.store(&dir)?;
+                report.created = true;
+                meta
+            }
+            Err(e) => return Err(e),
+        };
+        let config = options
+            .config
+            .clone()
+            .unwrap_or_else(|| meta.config.clone());
+        config.validate()?;
+        #[cfg(feature = "fault-injection")]
+        let io = options
+            .faults
+            .clone()
+            .map(Io::with_faults)
+            .unwrap_or_default();
+        #[cfg(not(feature = "fault-injection"))]
+        let io = Io::default();
+
+        let (store, repairs) = Store::open(
+            &dir,
+            OpenMode::Repair {
+                max_write_bytes: config.max_write_bytes,
+            },
+        )?;
+        report.repairs = repairs;
+        let segments = store.segments();
+        // Seal segments a crash left unsealed behind a newer one.
+        for seg in segments.iter().rev().skip(1).filter(|s| !s.is_sealed()) {
+            let rw = seg.open_for_append()?;
+            seg.seal(&rw, &io)?;
+            report.resealed += 1;
+        }
+        report.segments = segments.len();
+        report.events = segments
+            .iter()
+            .flat_map(|s| {
+                s.blocks()
+                    .iter()
+                    .map(|b| u64::from(b.event_count))
+                    .collect::<Vec<_>>()
+            })
+            .sum();
+        let store = Arc::new(store);
+        let (active, file) = match segments.last() {
+            Some(last) if !last.is_sealed() => (last.clone(), last.open_for_append()?),
+            Some(last) => {
+                let (seg, file) = Segment::create(&dir, last.next_seq(), config.compression, &io)?;
+                store.push(seg.clone());
+                (seg, file)
+            }
+            None => {
+                let (seg, file) = Segment::create(&dir, 1, config.compression, &io)?;
+                store.push(seg.clone());
+                report.segments = 1;
+                (seg, file)
+            }
+        };
+        let next_seq = active.next_seq();
+        let shared = Arc::new(Shared::new(
+            next_seq,
+            config.buffer_capacity,
+            config.full_policy,
+            config.kernel_limits,
+        ));
+        shared.counters.recovered.store(report.events, Relaxed);
+        let writer = Writer::new(
+            shared.clone(),
+            store.clone(),
+            config.clone(),
+            io,
+            active,
+            file,
+            options.observer,
+        );
+        let handle = std::thread::Builder::new()
+            .name("vexjournal-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| StorageError::io("starting writer thread for", &dir, e))?;
+        report.elapsed = started.elapsed();
+        for (path, rec) in &report.repairs {
+            tracing::warn!(segment = %path.display(), torn_bytes = rec.torn_bytes, torn_file = ?rec.torn_file, rescanned = rec.rescanned, "segment repaired on open");
+        }
+        Ok(Engine {
+            dir,
+            meta,
+            config,
+            shared,
+            store,
+            writer: Mutex::new(Some(handle)),
+            lock: Mutex::new(Some(lock)),
+            report,
+        })
+    }
+
+    /// The journal directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Identity and stored settings.
+    pub fn meta(&self) -> &JournalMeta {
+        &self.meta
+    }
+
+    /// Settings in effect.
+    pub fn config(&self) -> &StorageConfig {
+        &self.config
+    }
+
+    /// What opening found and repaired.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    /// The segments, for readers.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Accepts one event; returns its sequence number without waiting for I/O.
+    pub fn emit(&self, event: Event) -> Result<u64> {
+        self.shared.submit(Payload::One(event), true)
+    }
+
+    /// Accepts events that go to disk together or not at all, with contiguous sequence
+    /// numbers.
+    pub fn emit_batch(&self, events: Vec<Event>) -> Result<Range<u64>> {
+        let n = events.len() as u64;
+        let first = self.shared.submit(Payload::Batch(events), true)?;
+        Ok(first..first + n)
+    }
+
+    /// Appends events keeping their own ids, sequences and timestamps (kernel imports),
+    /// as one all-or-nothing batch.
+    pub fn append_preserving(&self, events: Vec<Event>) -> Result<Range<u64>> {
+        let n = events.len() as u64;
+        let first = self.shared.submit(Payload::Batch(events), false)?;
+        Ok(first..first + n)
+    }
+
+    /// Async [`Engine::emit`]: a full buffer is awaited without blocking the runtime.
+    pub async fn emit_async(&self, event: Event) -> Result<u64> {
+        self.shared.submit_async(Payload::One(event), true).await
+    }
+
+    /// Async [`Engine::emit_batch`].
+    pub async fn emit_batch_async(&self, events: Vec<Event>) -> Result<Range<u64>> {
+        let n = events.len() as u64;
+        let first = self
+            .shared
+            .submit_async(Payload::Batch(events), true)
+            .await?;
+        Ok(first..first + n)
+    }
+
+    /// Blocks until every event below `seq_exclusive` is fsynced (forcing a sync).
+    pub fn wait_durable(&self, seq_exclusive: u64) -> Result<()> {
+        self.shared.wait_durable(seq_exclusive)
+    }
+
+    /// Async [`Engine::wait_durable`].
+    pub async fn wait_durable_async(&self, seq_exclusive: u64) -> Result<()> {
+        self.shared.wait_durable_async(seq_exclusive).await
+    }
+
+    /// Blocks until every event below `seq_exclusive` is written to its segment.
+    pub fn wait_written(&self, seq_exclusive: u64) -> Result<()> {
+        self.shared.wait_written(seq_exclusive)
+    }
+
+    /// Async [`Engine::wait_written`].
+    pub async fn wait_written_async(&self, seq_exclusive: u64) -> Result<()> {
+        self.shared.wait_written_async(seq_exclusive).await
+    }
+
+    /// Waits until everything accepted so far is written (visible to readers).
+    pub fn flush(&self) -> Result<()> {
+        self.wait_written(self.next_seq())
+    }
+
+    /// Waits until everything accepted so far is durable.
+    pub fn sync(&self) -> Result<()> {
+        self.wait_durable(self.next_seq())
+    }
+
+    /// Next sequence number to be assigned.
+    pub fn next_seq(&self) -> u64 {
+        self.shared.next_seq.load(Acquire)
+    }
+
+    /// Every sequence below this is written.
+    pub fn written_seq(&self) -> u64 {
+        self.shared.written.load(Acquire)
+    }
+
+    /// Every sequence below this is durable.
+    pub fn durable_seq(&self) -> u64 {
+        self.shared.durable.load(Acquire)
+    }
+
+    /// Notified whenever the written or durable watermark advances.
+    pub fn progress(&self) -> &crate::signal::Signal {
+        &self.shared.progress
+    }
+
+    /// The event with sequence `seq`, if present and written.
+    pub fn get(&self, seq: u64) -> Result<Option<StoredEvent>> {
+        if seq >= self.written_seq() {
+            return Ok(None);
+        }
+        self.store.get(seq)
+    }
+
+    /// Written events with sequence in `range`, in order.
+    pub fn scan(&self, range: Range<u64>) -> Scan {
+        let end = range.end.min(self.written_seq());
+        Scan::new(self.store.clone(), range.start, end)
+    }
+
+    /// Current metrics.
+    pub fn metrics(&self) -> StorageMetrics {
+        self.shared.counters.snapshot(self.shared.pending() as u64)
+    }
+
+    /// Zeroes the counters and the latency histogram.
+    pub fn reset_metrics(&self) {
+        self.shared.counters.reset();
+    }
+
+    /// Whether a storage failure stopped the journal.
+    pub fn is_failed(&self) -> bool {
+        self.shared.is_failed()
+    }
+
+    /// Writes and syncs everything accepted, stops the writer and releases the lock.
+    pub fn close(&self) -> Result<()> {
+        self.shared.begin_close();
+        let handle = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+        self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if self.shared.is_failed() {
+            return Err(self.shared.failure_error());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}

@@ -1,0 +1,123 @@
+//! Storage errors. Each names the file and, for damaged data, the byte offset.
+
+use std::path::PathBuf;
+
+use vexfs_journal_format::FormatError;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A system call failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bytes on disk do not decode.
+    #[error("{} at byte {offset}: {source}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the damaged structure in the file.
+        offset: u64,
+        /// What is wrong with it.
+        #[source]
+        source: FormatError,
+    },
+    /// Damage that is not a torn tail: data after it is intact, so cutting it would lose
+    /// acknowledged events.
+    #[error(
+        "{} is damaged at byte {offset} but intact blocks follow ({reason}); \
+         open with recovery mode `salvage` to keep every intact block",
+        path.display()
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// First damaged byte.
+        offset: u64,
+        /// What was found.
+        reason: String,
+    },
+    /// Another process writes to this journal.
+    #[error("journal {} is locked by another writer ({holder})", dir.display())]
+    Locked {
+        /// The journal directory.
+        dir: PathBuf,
+        /// Who holds the lock, as it wrote itself in the lock file.
+        holder: String,
+    },
+    /// The directory is not a journal.
+    #[error("{} is not a vexfs journal ({reason})", dir.display())]
+    NotAJournal {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// `create` found an existing journal.
+    #[error("{} already holds a journal", dir.display())]
+    AlreadyExists {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The emission buffer is full and the policy is `error`.
+    #[error("emission buffer full ({capacity} events pending); the writer is behind")]
+    BufferFull {
+        /// Buffer capacity in events.
+        capacity: usize,
+    },
+    /// An event cannot be stored.
+    #[error("event rejected: {0}")]
+    InvalidEvent(#[source] FormatError),
+    /// The journal has been closed.
+    #[error("journal is closed")]
+    Closed,
+    /// A write or fsync failed earlier; the journal accepts nothing more until reopened.
+    #[error("journal stopped after a storage failure: {0}; reopen it to recover")]
+    Failed(String),
+    /// A sequence number outside the retained range.
+    #[error("sequence {seq} is not in the journal (retained: {first}..{next})")]
+    NotFound {
+        /// The sequence asked for.
+        seq: u64,
+        /// First retained sequence.
+        first: u64,
+        /// Next sequence to be assigned.
+        next: u64,
+    },
+    /// A configuration value is invalid.
+    #[error("invalid configuration: {field}: {reason}")]
+    Config {
+        /// The setting.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StorageError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StorageError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn format(path: impl Into<PathBuf>, offset: u64, source: FormatError) -> Self {
+        StorageError::Format {
+            path: path.into(),
+            offset,
+            source,
+        }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -1,0 +1,30 @@
+//! Segmented, checksummed, group-committed storage for the VexFS semantic journal.
+//!
+//! A journal is a directory of segment files (see [`segment`]); events enter through
+//! [`Engine::emit`] without locks or I/O, a single writer thread packs them into
+//! compressed storage blocks in sequence order, writes each group commit with one
+//! `pwrite` and syncs per the [`FsyncPolicy`]. See `docs/storage.md` for the design.
+
+pub mod clock;
+pub mod config;
+pub mod dir;
+pub mod engine;
+pub mod error;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
+pub mod io;
+pub mod metrics;
+mod pipeline;
+pub mod segment;
+pub mod signal;
+pub mod store;
+pub mod writer;
+
+pub use config::{FsyncPolicy, FullPolicy, Retention, StorageConfig};
+pub use dir::JournalMeta;
+pub use engine::{Engine, OpenOptions, OpenReport};
+pub use error::{Result, StorageError};
+pub use metrics::{LatencySummary, StorageMetrics};
+pub use segment::{OpenMode, Segment, SegmentRecovery};
+pub use store::{BlockRef, Scan, Store, StoredEvent};
+pub use writer::{BlockObserver, RECORD_FLAG_GAP_BEFORE};

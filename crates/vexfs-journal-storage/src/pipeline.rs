@@ -1,0 +1,429 @@
+//! The emit path: sequence assignment, the bounded emission buffer and the watermarks
+//! producers wait on.
+//!
+//! `emit` never takes a lock. It reserves room in the buffer (one CAS on a counter),
+//! takes the next sequence numbers with one `fetch_add`, stamps the event and pushes it
+//! on a lock-free bounded MPMC queue (`crossbeam_queue::ArrayQueue`). Producers racing
+//! between `fetch_add` and `push` can reach the queue out of order; the single writer
+//! thread puts entries back in sequence order with a small reorder heap, so events reach
+//! disk in sequence order whatever the number of producers.
+//!
+//! Watermarks: every sequence below `written` is in a segment file (or was dropped);
+//! every sequence below `durable` is also fsynced (under `fsync = never`, written counts
+//! as durable: the OS owns durability then).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::*};
+use std::time::{Duration, Instant};
+
+use crate::signal::Signal as Notify;
+use crossbeam_queue::{ArrayQueue, SegQueue};
+use crossbeam_utils::CachePadded;
+use vexfs_journal_format::Event;
+use vexfs_journal_format::kernel::check_kernel_limits;
+use vexfs_journal_format::record::check_record;
+
+use crate::config::FullPolicy;
+use crate::error::{Result, StorageError};
+use crate::metrics::{Counters, sample_this_emit};
+
+/// Events handed over in one piece. Single events stay inline: boxing them would cost
+/// an allocation per emit.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Payload {
+    One(Event),
+    /// An all-or-nothing batch: written in one block or not at all.
+    Batch(Vec<Event>),
+}
+
+impl Payload {
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Payload::One(_) => 1,
+            Payload::Batch(v) => v.len() as u64,
+        }
+    }
+
+    fn events_mut(&mut self) -> &mut [Event] {
+        match self {
+            Payload::One(e) => std::slice::from_mut(e),
+            Payload::Batch(v) => v,
+        }
+    }
+
+    fn events(&self) -> &[Event] {
+        match self {
+            Payload::One(e) => std::slice::from_ref(e),
+            Payload::Batch(v) => v,
+        }
+    }
+}
+
+/// A queued payload and its first sequence number.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub seq: u64,
+    pub payload: Payload,
+}
+
+const OPEN: u8 = 0;
+const CLOSING: u8 = 1;
+const FAILED: u8 = 2;
+
+/// State shared by producers, the writer thread and waiters.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub next_seq: CachePadded<AtomicU64>,
+    pending: CachePadded<AtomicUsize>,
+    pub queue: ArrayQueue<Entry>,
+    capacity: usize,
+    policy: FullPolicy,
+    kernel_limits: bool,
+    /// Ranges `(first, count)` discarded by drop-oldest, for the writer to skip.
+    pub gaps: SegQueue<(u64, u64)>,
+    pub writer_wake: Notify,
+    space: Notify,
+    pub written: CachePadded<AtomicU64>,
+    pub durable: CachePadded<AtomicU64>,
+    pub progress: Notify,
+    /// Callers want everything below this durable now.
+    pub sync_request: AtomicU64,
+    state: AtomicU8,
+    failure: Mutex<Option<String>>,
+    pub counters: Counters,
+    pid: u32,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        next_seq: u64,
+        capacity: usize,
+        policy: FullPolicy,
+        kernel_limits: bool,
+    ) -> Shared {
+        Shared {
+            next_seq: CachePadded::new(AtomicU64::new(next_seq)),
+            pending: CachePadded::new(AtomicUsize::new(0)),
+            queue: ArrayQueue::new(capacity),
+            capacity,
+            policy,
+            kernel_limits,
+            gaps: SegQueue::new(),
+            writer_wake: Notify::new(),
+            space: Notify::new(),
+            written: CachePadded::new(AtomicU64::new(next_seq)),
+            durable: CachePadded::new(AtomicU64::new(next_seq)),
+            progress: Notify::new(),
+            sync_request: AtomicU64::new(0),
+            state: AtomicU8::new(OPEN),
+            failure: Mutex::new(None),
+            counters: Counters::default(),
+            pid: std::process::id(),
+        }
+    }
+
+    fn check_state(&self) -> Result<()> {
+        match self.state.load(SeqCst) {
+            OPEN => Ok(()),
+            CLOSING => Err(StorageError::Closed),
+            _ => Err(self.failure_error()),
+        }
+    }
+
+    pub(crate) fn failure_error(&self) -> StorageError {
+        let msg = self
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| "unknown failure".into());
+        StorageError::Failed(msg)
+    }
+
+    pub(crate) fn is_failed(&self) -> bool {
+        self.state.load(SeqCst) == FAILED
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.state.load(SeqCst) == CLOSING
+    }
+
+    /// Stops accepting events; the writer drains what was accepted and exits.
+    pub(crate) fn begin_close(&self) {
+        let _ = self.state.compare_exchange(OPEN, CLOSING, SeqCst, SeqCst);
+        self.writer_wake.notify_all();
+        self.space.notify_all();
+    }
+
+    /// Records a storage failure and wakes everybody waiting.
+    pub(crate) fn fail(&self, error: &StorageError) {
+        {
+            let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+            if failure.is_none() {
+                *failure = Some(error.to_string());
+            }
+        }
+        self.state.store(FAILED, SeqCst);
+        self.counters.storage_errors.fetch_add(1, Relaxed);
+        tracing::error!(%error, "journal writer failed; no more events are accepted");
+        self.progress.notify_all();
+        self.space.notify_all();
+        self.writer_wake.notify_all();
+    }
+
+    /// Events reserved in the buffer (accepted, not yet taken by the writer).
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.load(SeqCst)
+    }
+
+    /// The writer took `n` events off the queue.
+    pub(crate) fn release(&self, n: u64) {
+        self.pending.fetch_sub(n as usize, SeqCst);
+        self.space.notify_all();
+    }
+
+    fn validate(&self, ev: &Event) -> Result<()> {
+        let checked = check_record(ev).and_then(|_| {
+            if self.kernel_limits {
+                check_kernel_limits(ev)
+            } else {
+                Ok(())
+            }
+        });
+        checked.map_err(|e| {
+            self.counters.rejected.fetch_add(1, Relaxed);
+            StorageError::InvalidEvent(e)
+        })
+    }
+
+    /// Accepts a payload: validates, reserves room (blocking per the full policy),
+    /// assigns sequence numbers and queues it. Returns the first sequence number.
+    pub(crate) fn submit(&self, payload: Payload, assign_ids: bool) -> Result<u64> {
+        let started = sample_this_emit().then(Instant::now);
+        let n = self.prepare(&payload)?;
+        if n == 0 {
+            return Ok(self.next_seq.load(Acquire));
+        }
+        while !self.try_reserve(n)? {
+            self.when_full(n)?;
+        }
+        self.enqueue(payload, assign_ids, started)
+    }
+
+    /// [`Shared::submit`] for async callers: a full buffer under the block policy is
+    /// awaited, never blocking the runtime's thread.
+    pub(crate) async fn submit_async(&self, payload: Payload, assign_ids: bool) -> Result<u64> {
+        let started = sample_this_emit().then(Instant::now);
+        let n = self.prepare(&payload)?;
+        if n == 0 {
+            return Ok(self.next_seq.load(Acquire));
+        }
+        while !self.try_reserve(n)? {
+            if self.policy == FullPolicy::Block {
+                let listener = self.space.listen();
+                if !self.try_reserve(n)? {
+                    listener.await;
+                    continue;
+                }
+                break;
+            }
+            self.when_full(n)?;
+        }
+        self.enqueue(payload, assign_ids, started)
+    }
+
+    fn prepare(&self, payload: &Payload) -> Result<usize> {
+        self.check_state()?;
+        for ev in payload.events() {
+            self.validate(ev)?;
+        }
+        Ok(payload.len() as usize)
+    }
+
+    fn enqueue(
+        &self,
+        mut payload: Payload,
+        assign_ids: bool,
+        started: Option<Instant>,
+    ) -> Result<u64> {
+        let n = payload.len();
+        if let Err(e) = self.check_state() {
+            // Closing began after the reservation: give it back, consume no sequence.
+            self.release(n);
+            return Err(e);
+        }
+        let seq = self.next_seq.fetch_add(n, AcqRel);
+        self.stamp(&mut payload, seq, assign_ids);
+        let mut entry = Entry { seq, payload };
+        // The reservation guarantees room; the loop only covers a queue momentarily
+        // holding more entries than reserved events (never in practice).
+        while let Err(back) = self.queue.push(entry) {
+            entry = back;
+            std::thread::yield_now();
+        }
+        self.writer_wake.notify_all();
+        self.counters.emitted.fetch_add(n, Relaxed);
+        if let Some(t) = started {
+            self.counters
+                .emit_latency
+                .record(t.elapsed().as_nanos() as u64);
+        }
+        Ok(seq)
+    }
+
+    fn stamp(&self, payload: &mut Payload, first: u64, assign_ids: bool) {
+        let now = crate::clock::now_ns();
+        let cpu = crate::clock::current_cpu();
+        for (i, ev) in payload.events_mut().iter_mut().enumerate() {
+            let seq = first + i as u64;
+            if assign_ids {
+                ev.event_id = seq;
+                ev.global_sequence = seq;
+                ev.local_sequence = seq;
+                if ev.root_cause_event_id == 0 && ev.parent_event_id == 0 {
+                    ev.root_cause_event_id = seq;
+                }
+                if ev.timestamp.ktime_ns == 0 {
+                    ev.timestamp.ktime_ns = now;
+                    ev.timestamp.cpu_id = cpu;
+                    ev.timestamp.process_id = self.pid;
+                }
+                if ev.timestamp.sequence == 0 {
+                    ev.timestamp.sequence = seq;
+                }
+            }
+        }
+    }
+
+    /// Takes room for `n` events if there is some. A batch larger than the whole
+    /// buffer goes alone into an empty buffer.
+    fn try_reserve(&self, n: usize) -> Result<bool> {
+        loop {
+            self.check_state()?;
+            let cur = self.pending.load(SeqCst);
+            if cur + n > self.capacity && cur != 0 {
+                return Ok(false);
+            }
+            if self
+                .pending
+                .compare_exchange_weak(cur, cur + n, SeqCst, SeqCst)
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Applies the full-buffer policy once (the caller then retries the reservation).
+    fn when_full(&self, n: usize) -> Result<()> {
+        match self.policy {
+            FullPolicy::Error => {
+                self.counters.rejected.fetch_add(n as u64, Relaxed);
+                Err(StorageError::BufferFull {
+                    capacity: self.capacity,
+                })
+            }
+            FullPolicy::DropOldest => {
+                self.drop_oldest();
+                Ok(())
+            }
+            FullPolicy::Block => {
+                let listener = self.space.listen();
+                let cur = self.pending.load(SeqCst);
+                if cur + n > self.capacity && cur != 0 && !self.is_closing() && !self.is_failed() {
+                    listener.wait_timeout(Duration::from_millis(50));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn drop_oldest(&self) {
+        match self.queue.pop() {
+            Some(old) => {
+                let n = old.payload.len();
+                self.gaps.push((old.seq, n));
+                self.pending.fetch_sub(n as usize, SeqCst);
+                self.counters.dropped.fetch_add(n, Relaxed);
+                self.writer_wake.notify_all();
+            }
+            None => std::thread::yield_now(),
+        }
+    }
+
+    /// Blocks until every sequence below `target` is written.
+    pub(crate) fn wait_written(&self, target: u64) -> Result<()> {
+        self.wait_for(&self.written, target)
+    }
+
+    /// Asks for a sync and blocks until every sequence below `target` is durable.
+    pub(crate) fn wait_durable(&self, target: u64) -> Result<()> {
+        self.request_sync(target);
+        self.wait_for(&self.durable, target)
+    }
+
+    pub(crate) fn request_sync(&self, target: u64) {
+        if self.durable.load(Acquire) < target {
+            self.sync_request.fetch_max(target, AcqRel);
+            self.writer_wake.notify_all();
+        }
+    }
+
+    fn wait_for(&self, mark: &AtomicU64, target: u64) -> Result<()> {
+        loop {
+            if mark.load(Acquire) >= target {
+                return Ok(());
+            }
+            if self.is_failed() {
+                return Err(self.failure_error());
+            }
+            let listener = self.progress.listen();
+            if mark.load(Acquire) >= target {
+                return Ok(());
+            }
+            if self.is_failed() {
+                return Err(self.failure_error());
+            }
+            listener.wait();
+        }
+    }
+
+    /// Async form of [`Shared::wait_durable`]: awaits without blocking the runtime.
+    pub(crate) async fn wait_durable_async(&self, target: u64) -> Result<()> {
+        self.request_sync(target);
+        loop {
+            if self.durable.load(Acquire) >= target {
+                return Ok(());
+            }
+            if self.is_failed() {
+                return Err(self.failure_error());
+            }
+            let listener = self.progress.listen();
+            if self.durable.load(Acquire) >= target {
+                return Ok(());
+            }
+            if self.is_failed() {
+                return Err(self.failure_error());
+            }
+            listener.await;
+        }
+    }
+
+    /// Async form of [`Shared::wait_written`].
+    pub(crate) async fn wait_written_async(&self, target: u64) -> Result<()> {
+        loop {
+            if self.written.load(Acquire) >= target {
+                return Ok(());
+            }
+            if self.is_failed() {
+                return Err(self.failure_error());
+            }
+            let listener = self.progress.listen();
+            if self.written.load(Acquire) >= target {
+                return Ok(());
+            }
+            listener.await;
+        }
+    }
+}

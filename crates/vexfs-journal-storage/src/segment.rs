@@ -1,0 +1,560 @@
+//! Segment files: a 128-byte file header, storage blocks back to back, and — once
+//! sealed — a block table footer whose offset is in the header's `index_offset`.
+//!
+//! The active (unsealed) segment has no footer; opening it scans its blocks, checking
+//! each one completely. Damage at the very end is a torn write and is cut off (the cut
+//! bytes are kept in `<segment>.torn`); damage followed by intact blocks further than
+//! one write away from the end is corruption and is reported, never silently cut.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use vexfs_journal_format::block::{EventEncoding, EventSpan, check_block};
+use vexfs_journal_format::consts::{BLOCK_HEADER_SIZE, BLOCK_MAGIC, FILE_HEADER_SIZE};
+use vexfs_journal_format::footer::{BlockEntry, decode_footer, encode_footer};
+use vexfs_journal_format::{BlockHeader, Compression, FileHeader, FormatError};
+
+use crate::dir::{create_file, segment_name, sync_dir};
+use crate::error::{Result, StorageError};
+use crate::io::Io;
+
+/// File header flag: the segment is sealed and carries a footer.
+pub const FLAG_SEALED: u32 = 0x1;
+
+/// Bytes read at a time while scanning.
+const SCAN_CHUNK: usize = 4 << 20;
+
+/// One segment file and its block table.
+#[derive(Debug)]
+pub struct Segment {
+    first_seq: u64,
+    path: PathBuf,
+    file: File,
+    header: FileHeader,
+    blocks: RwLock<Vec<BlockEntry>>,
+    end: AtomicU64,
+    sealed: AtomicBool,
+}
+
+/// What opening a segment found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SegmentRecovery {
+    /// Bytes cut from a torn tail.
+    pub torn_bytes: u64,
+    /// Where the cut bytes were saved.
+    pub torn_file: Option<PathBuf>,
+    /// The footer was missing or damaged and the block table was rebuilt by scanning.
+    pub rescanned: bool,
+    /// The segment was unsealed and has been scanned.
+    pub scanned: bool,
+}
+
+/// How to treat damage found while opening.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Writer: cut a torn tail, refuse corruption.
+    Repair {
+        /// Largest single write; damage within this distance of the end is a torn write.
+        max_write_bytes: usize,
+    },
+    /// Reader: stop at the first incomplete or damaged block, change nothing.
+    ReadOnly,
+}
+
+/// A block read back from disk.
+#[derive(Debug)]
+pub struct BlockData {
+    /// Its header.
+    pub header: BlockHeader,
+    /// Its decompressed event records.
+    pub records: Vec<u8>,
+}
+
+impl Segment {
+    /// Creates segment `first_seq` in `dir` and returns it with a write handle.
+    pub(crate) fn create(
+        dir: &Path,
+        first_seq: u64,
+        compression: Compression,
+        io: &Io,
+    ) -> Result<(Arc<Segment>, File)> {
+        let path = dir.join(segment_name(first_seq));
+        let rw = create_file(&path)?;
+        let now = crate::clock::unix_secs();
+        let header = FileHeader {
+            next_event_id: first_seq,
+            compression_algorithm: compression.code(),
+            creation_timestamp: now,
+            modification_timestamp: now,
+            ..FileHeader::new()
+        };
+        io.write_at(&rw, &path, &header.to_bytes(), 0)?;
+        io.sync(&rw, &path)?;
+        sync_dir(dir)?;
+        let file = File::open(&path).map_err(|e| StorageError::io("opening", &path, e))?;
+        let seg = Segment {
+            first_seq,
+            path,
+            file,
+            header,
+            blocks: RwLock::new(Vec::new()),
+            end: AtomicU64::new(FILE_HEADER_SIZE as u64),
+            sealed: AtomicBool::new(false),
+        };
+        Ok((Arc::new(seg), rw))
+    }
+
+    /// Opens an existing segment.
+    pub(crate) fn open(
+        path: &Path,
+        first_seq: u64,
+        mode: OpenMode,
+    ) -> Result<(Arc<Segment>, SegmentRecovery)> {
+        let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
+        let mut head = [0u8; FILE_HEADER_SIZE];
+        let got = read_full_at(&file, path, &mut head, 0)?;
+        let header =
+            FileHeader::parse(&head[..got]).map_err(|e| StorageError::format(path, 0, e))?;
+        let file_len = file
+            .metadata()
+            .map_err(|e| StorageError::io("reading metadata of", path, e))?
+            .len();
+        let mut recovery = SegmentRecovery::default();
+        let sealed = header.flags & FLAG_SEALED != 0;
+        let (blocks, end) = match sealed.then(|| read_footer(&file, path, &header, file_len)) {
+            Some(Ok(blocks)) => (blocks, header.index_offset),
+            footer => {
+                if let Some(Err(e)) = footer {
+                    tracing::warn!(segment = %path.display(), error = %e, "segment footer unusable; rebuilding its block table by scanning");
+                    recovery.rescanned = true;
+                }
+                recovery.scanned = true;
+                // A damaged footer is cut like a torn tail; the writer reseals the segment.
+                let scan_to = if sealed && header.index_offset >= FILE_HEADER_SIZE as u64 {
+                    header.index_offset.min(file_len)
+                } else {
+                    file_len
+                };
+                let outcome = scan(&file, path, FILE_HEADER_SIZE as u64, scan_to)?;
+                let end = settle_damage(&file, path, &outcome, file_len, mode, &mut recovery)?;
+                (outcome.blocks, end)
+            }
+        };
+        let sealed_ok = sealed && !recovery.scanned;
+        let seg = Segment {
+            first_seq,
+            path: path.to_path_buf(),
+            file,
+            header,
+            blocks: RwLock::new(blocks),
+            end: AtomicU64::new(end),
+            sealed: AtomicBool::new(sealed_ok),
+        };
+        Ok((Arc::new(seg), recovery))
+    }
+
+    /// Sequence of the first event this segment was created for.
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// Path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes of header and blocks (footer excluded).
+    pub fn end(&self) -> u64 {
+        self.end.load(Ordering::Acquire)
+    }
+
+    /// Whether the segment is sealed.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed.load(Ordering::Acquire)
+    }
+
+    /// The file header read at open or written at creation.
+    pub fn header(&self) -> &FileHeader {
+        &self.header
+    }
+
+    /// The block table.
+    pub fn blocks(&self) -> RwLockReadGuard<'_, Vec<BlockEntry>> {
+        self.blocks.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sequence after the last event, or the first sequence when empty.
+    pub fn next_seq(&self) -> u64 {
+        self.blocks()
+            .last()
+            .map_or(self.first_seq, |b| b.last_seq + 1)
+    }
+
+    /// Records a block the writer has just written.
+    pub(crate) fn push_block(&self, entry: BlockEntry) {
+        let end = entry.offset + u64::from(entry.size);
+        self.blocks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry);
+        self.end.store(end, Ordering::Release);
+    }
+
+    /// Reads, checks and decompresses one block of this segment.
+    pub fn read_block(&self, entry: &BlockEntry, scratch: &mut Vec<u8>) -> Result<BlockData> {
+        scratch.resize(entry.size as usize, 0);
+        let got = read_full_at(&self.file, &self.path, scratch, entry.offset)?;
+        let mut records = Vec::new();
+        let (header, span) = check_block(&scratch[..got], EventEncoding::Record, &mut records)
+            .map_err(|e| StorageError::format(&self.path, entry.offset, e))?;
+        if span.first_seq != entry.first_seq || span.last_seq != entry.last_seq {
+            return Err(StorageError::format(
+                &self.path,
+                entry.offset,
+                FormatError::SizeMismatch {
+                    field: "block table sequence range",
+                    declared: entry.first_seq,
+                    expected: span.first_seq,
+                },
+            ));
+        }
+        Ok(BlockData { header, records })
+    }
+
+    /// Reader side of a live journal: picks up blocks another process appended since
+    /// the last call. Returns how many were added.
+    pub fn catch_up(&self) -> Result<usize> {
+        if self.is_sealed() {
+            return Ok(0);
+        }
+        let file_len = self
+            .file
+            .metadata()
+            .map_err(|e| StorageError::io("reading metadata of", &self.path, e))?
+            .len();
+        let start = self.end();
+        if file_len <= start {
+            return Ok(0);
+        }
+        let outcome = scan(&self.file, &self.path, start, file_len)?;
+        let added = outcome.blocks.len();
+        for entry in outcome.blocks {
+            self.push_block(entry);
+        }
+        Ok(added)
+    }
+
+    /// Writes the footer and the sealed header, syncing each. After a crash between the
+    /// two, the segment reads as unsealed with trailing bytes: reopening cuts them as a
+    /// torn tail and seals again.
+    pub(crate) fn seal(&self, rw: &File, io: &Io) -> Result<()> {
+        let blocks = self.blocks().clone();
+        let end = self.end();
+        let mut footer = Vec::new();
+        encode_footer(&blocks, &mut footer);
+        io.write_at(rw, &self.path, &footer, end)?;
+        io.sync(rw, &self.path)?;
+        let events: u64 = blocks.iter().map(|b| u64::from(b.event_count)).sum();
+        let header = FileHeader {
+            total_events: events,
+            next_event_id: blocks.last().map_or(self.first_seq, |b| b.last_seq + 1),
+            journal_size: end + footer.len() as u64,
+            index_offset: end,
+            flags: self.header.flags | FLAG_SEALED,
+            modification_timestamp: crate::clock::unix_secs(),
+            ..self.header
+        };
+        io.write_at(rw, &self.path, &header.to_bytes(), 0)?;
+        io.sync(rw, &self.path)?;
+        self.sealed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Opens the file for appending at its current end.
+    pub(crate) fn open_for_append(&self) -> Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(|e| StorageError::io("opening for append", &self.path, e))
+    }
+}
+
+/// Reads as much of `buf` as the file holds at `offset`.
+pub(crate) fn read_full_at(file: &File, path: &Path, buf: &mut [u8], offset: u64) -> Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(StorageError::io("reading", path, e)),
+        }
+    }
+    Ok(done)
+}
+
+fn read_footer(
+    file: &File,
+    path: &Path,
+    header: &FileHeader,
+    file_len: u64,
+) -> Result<Vec<BlockEntry>> {
+    let start = header.index_offset;
+    if start < FILE_HEADER_SIZE as u64 || header.journal_size != file_len || start > file_len {
+        return Err(StorageError::format(
+            path,
+            0,
+            FormatError::SizeMismatch {
+                field: "journal_size",
+                declared: header.journal_size,
+                expected: file_len,
+            },
+        ));
+    }
+    let mut buf = vec![0u8; (file_len - start) as usize];
+    let got = read_full_at(file, path, &mut buf, start)?;
+    let blocks = decode_footer(&buf[..got]).map_err(|e| StorageError::format(path, start, e))?;
+    let mut expect = FILE_HEADER_SIZE as u64;
+    for b in &blocks {
+        if b.offset != expect {
+            return Err(StorageError::format(
+                path,
+                start,
+                FormatError::SizeMismatch {
+                    field: "footer block offset",
+                    declared: b.offset,
+                    expected: expect,
+                },
+            ));
+        }
+        expect += u64::from(b.size);
+    }
+    if expect != start {
+        return Err(StorageError::format(
+            path,
+            start,
+            FormatError::SizeMismatch {
+                field: "index_offset",
+                declared: start,
+                expected: expect,
+            },
+        ));
+    }
+    Ok(blocks)
+}
+
+/// What a scan found.
+#[derive(Debug, Default)]
+pub(crate) struct ScanOutcome {
+    pub blocks: Vec<BlockEntry>,
+    /// End of the last intact block.
+    pub end: u64,
+    /// The first damaged or incomplete block, if any.
+    pub problem: Option<(u64, FormatError)>,
+}
+
+/// Checks blocks from `start` up to `limit`, stopping at the first bad one.
+pub(crate) fn scan(file: &File, path: &Path, start: u64, limit: u64) -> Result<ScanOutcome> {
+    let mut out = ScanOutcome {
+        end: start,
+        ..Default::default()
+    };
+    let mut window = Vec::new();
+    let mut window_at = start;
+    let mut records = Vec::new();
+    let mut pos = start;
+    let mut last_seq: Option<u64> = None;
+    while pos < limit {
+        if window_at + (window.len() as u64) < pos + BLOCK_HEADER_SIZE as u64 {
+            window_at = pos;
+            window.resize(SCAN_CHUNK.min((limit - pos) as usize), 0);
+            let got = read_full_at(file, path, &mut window, pos)?;
+            window.truncate(got);
+        }
+        let local = (pos - window_at) as usize;
+        let header = match BlockHeader::parse(&window[local..]) {
+            Ok(h) => h,
+            Err(e) => {
+                out.problem = Some((pos, e));
+                break;
+            }
+        };
+        let size = u64::from(header.block_size);
+        if pos + size > limit {
+            out.problem = Some((
+                pos,
+                FormatError::Truncated {
+                    what: "block",
+                    offset: 0,
+                    needed: size as usize,
+                    available: (limit - pos) as usize,
+                },
+            ));
+            break;
+        }
+        if window_at + (window.len() as u64) < pos + size {
+            window_at = pos;
+            window.resize(SCAN_CHUNK.max(size as usize).min((limit - pos) as usize), 0);
+            let got = read_full_at(file, path, &mut window, pos)?;
+            window.truncate(got);
+            if (window.len() as u64) < size {
+                out.problem = Some((
+                    pos,
+                    FormatError::Truncated {
+                        what: "block",
+                        offset: 0,
+                        needed: size as usize,
+                        available: window.len(),
+                    },
+                ));
+                break;
+            }
+        }
+        let local = (pos - window_at) as usize;
+        let bytes = &window[local..local + size as usize];
+        let span = match check_block(bytes, EventEncoding::Record, &mut records) {
+            Ok((_, span)) => span,
+            Err(e) => {
+                out.problem = Some((pos, e));
+                break;
+            }
+        };
+        if last_seq.is_some_and(|last| span.first_seq <= last) {
+            out.problem = Some((
+                pos,
+                FormatError::Malformed {
+                    what: "segment",
+                    offset: 0,
+                    reason: "block sequence does not increase",
+                },
+            ));
+            break;
+        }
+        last_seq = Some(span.last_seq);
+        out.blocks.push(entry_for(pos, header.block_size, &span));
+        pos += size;
+        out.end = pos;
+    }
+    Ok(out)
+}
+
+/// The block table entry of a block at `offset`.
+pub(crate) fn entry_for(offset: u64, size: u32, span: &EventSpan) -> BlockEntry {
+    BlockEntry {
+        first_seq: span.first_seq,
+        last_seq: span.last_seq,
+        offset,
+        min_time: span.min_time,
+        max_time: span.max_time,
+        size,
+        event_count: span.count,
+    }
+}
+
+/// Offset of the first intact block after `from`, if any.
+pub(crate) fn find_next_intact_block(
+    file: &File,
+    path: &Path,
+    from: u64,
+    limit: u64,
+) -> Result<Option<u64>> {
+    let magic = BLOCK_MAGIC.to_le_bytes();
+    let mut buf = vec![0u8; SCAN_CHUNK];
+    let mut at = from;
+    while at + BLOCK_HEADER_SIZE as u64 <= limit {
+        let got = read_full_at(file, path, &mut buf, at)?;
+        let chunk = &buf[..got];
+        let mut i = 0;
+        while let Some(found) = chunk[i..].windows(4).position(|w| w == magic) {
+            let candidate = at + (i + found) as u64;
+            let outcome = scan(file, path, candidate, limit)?;
+            if !outcome.blocks.is_empty() {
+                return Ok(Some(candidate));
+            }
+            i += found + 1;
+        }
+        if got < buf.len() {
+            break;
+        }
+        at += (got - 3) as u64;
+    }
+    Ok(None)
+}
+
+/// Applies `mode` to a scan's first problem; returns the segment's valid end.
+fn settle_damage(
+    file: &File,
+    path: &Path,
+    outcome: &ScanOutcome,
+    file_len: u64,
+    mode: OpenMode,
+    recovery: &mut SegmentRecovery,
+) -> Result<u64> {
+    let Some((offset, error)) = &outcome.problem else {
+        if outcome.end < file_len {
+            // Bytes after the last block that never started a block (an old footer).
+            if let OpenMode::Repair { .. } = mode {
+                cut_tail(path, outcome.end, file_len, recovery)?;
+            }
+        }
+        return Ok(outcome.end);
+    };
+    let OpenMode::Repair { max_write_bytes } = mode else {
+        return Ok(outcome.end);
+    };
+    if let Some(next) = find_next_intact_block(file, path, offset + 1, file_len)?
+        && file_len - offset > max_write_bytes as u64
+    {
+        return Err(StorageError::Corrupt {
+            path: path.to_path_buf(),
+            offset: *offset,
+            reason: format!("{error}; next intact block at byte {next}"),
+        });
+    }
+    tracing::warn!(segment = %path.display(), offset, error = %error, "cutting torn tail");
+    cut_tail(path, *offset, file_len, recovery)?;
+    Ok(outcome.end)
+}
+
+/// Saves bytes `[from, len)` to `<segment>.torn` and truncates the segment to `from`.
+fn cut_tail(path: &Path, from: u64, len: u64, recovery: &mut SegmentRecovery) -> Result<()> {
+    let rw = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| StorageError::io("opening for repair", path, e))?;
+    let mut tail = vec![0u8; (len - from) as usize];
+    let got = read_full_at(&rw, path, &mut tail, from)?;
+    tail.truncate(got);
+    let torn = torn_path(path);
+    let mut out = create_file(&torn)?;
+    out.write_all(&tail)
+        .and_then(|_| out.sync_all())
+        .map_err(|e| StorageError::io("writing", &torn, e))?;
+    rw.set_len(from)
+        .and_then(|_| rw.sync_all())
+        .map_err(|e| StorageError::io("truncating", path, e))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    recovery.torn_bytes += len - from;
+    recovery.torn_file = Some(torn);
+    Ok(())
+}
+
+/// A free `<segment>.torn[.N]` path.
+fn torn_path(path: &Path) -> PathBuf {
+    let base = path.with_extension("seg.torn");
+    if !base.exists() {
+        return base;
+    }
+    (1..)
+        .map(|n| path.with_extension(format!("seg.torn.{n}")))
+        .find(|p| !p.exists())
+        .unwrap_or(base)
+}

@@ -1,0 +1,347 @@
+//! The set of segments of a journal and reading events back by sequence.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use vexfs_journal_format::block::split_events;
+use vexfs_journal_format::footer::BlockEntry;
+use vexfs_journal_format::record::RecordView;
+use vexfs_journal_format::{Event, RecordExt};
+
+use crate::dir::list_segments;
+use crate::error::{Result, StorageError};
+use crate::segment::{BlockData, OpenMode, Segment, SegmentRecovery};
+
+/// An event read back from the journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Journal sequence number (the record's `userspace_sequence`).
+    pub seq: u64,
+    /// The event.
+    pub event: Event,
+    /// The userspace extension of its record.
+    pub ext: RecordExt,
+}
+
+/// Where a block is: segment and block table entry.
+#[derive(Clone, Debug)]
+pub struct BlockRef {
+    /// The segment.
+    pub segment: Arc<Segment>,
+    /// The block.
+    pub entry: BlockEntry,
+}
+
+/// The segments of one journal, oldest first, shared by the writer and readers.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    segments: RwLock<Vec<Arc<Segment>>>,
+    cache: BlockCache,
+}
+
+impl Store {
+    /// Opens every segment of `dir`. Returns the store and what opening each segment
+    /// repaired.
+    pub fn open(dir: &Path, mode: OpenMode) -> Result<(Store, Vec<(PathBuf, SegmentRecovery)>)> {
+        let mut segments = Vec::new();
+        let mut repairs = Vec::new();
+        for (first, path) in list_segments(dir)? {
+            let (seg, rec) = Segment::open(&path, first, mode)?;
+            if rec != SegmentRecovery::default() {
+                repairs.push((path, rec));
+            }
+            segments.push(seg);
+        }
+        let store = Store {
+            dir: dir.to_path_buf(),
+            segments: RwLock::new(segments),
+            cache: BlockCache::new(64),
+        };
+        Ok((store, repairs))
+    }
+
+    /// The journal directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Every segment, oldest first.
+    pub fn segments(&self) -> Vec<Arc<Segment>> {
+        self.segments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn push(&self, seg: Arc<Segment>) {
+        self.segments
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(seg);
+    }
+
+    pub(crate) fn remove(&self, first_seq: u64) {
+        self.segments
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|s| s.first_seq() != first_seq);
+        self.cache.forget_segment(first_seq);
+    }
+
+    /// First sequence still in the journal.
+    pub fn first_seq(&self) -> Option<u64> {
+        self.segments()
+            .iter()
+            .find_map(|s| s.blocks().first().map(|b| b.first_seq))
+    }
+
+    /// Sequence after the last event on disk.
+    pub fn next_seq(&self) -> Option<u64> {
+        self.segments().last().map(|s| s.next_seq())
+    }
+
+    /// Picks up segments and blocks another process added (read-only use). Returns the
+    /// number of new blocks.
+    pub fn refresh(&self) -> Result<usize> {
+        let known: Vec<u64> = self.segments().iter().map(|s| s.first_seq()).collect();
+        let mut added = 0;
+        // Finish the segment we were following before looking at newer ones.
+        if let Some(last) = self.segments().last() {
+            added += last.catch_up()?;
+        }
+        let listed = list_segments(&self.dir)?;
+        let listed_firsts: Vec<u64> = listed.iter().map(|(f, _)| *f).collect();
+        for (first, path) in listed {
+            if known.contains(&first) {
+                continue;
+            }
+            match Segment::open(&path, first, OpenMode::ReadOnly) {
+                Ok((seg, _)) => {
+                    added += seg.blocks().len();
+                    self.push(seg);
+                }
+                // Deleted by retention between listing and opening.
+                Err(StorageError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut segs = self.segments.write().unwrap_or_else(|p| p.into_inner());
+        segs.retain(|s| listed_firsts.contains(&s.first_seq()));
+        segs.sort_by_key(|s| s.first_seq());
+        Ok(added)
+    }
+
+    /// The block holding `seq`, if any.
+    pub fn locate(&self, seq: u64) -> Option<BlockRef> {
+        let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let idx = segs
+            .partition_point(|s| s.first_seq() <= seq)
+            .checked_sub(1)?;
+        let segment = segs.get(idx)?.clone();
+        drop(segs);
+        let entry = {
+            let blocks = segment.blocks();
+            let b = blocks
+                .partition_point(|b| b.first_seq <= seq)
+                .checked_sub(1)?;
+            let entry = *blocks.get(b)?;
+            (seq <= entry.last_seq).then_some(entry)?
+        };
+        Some(BlockRef { segment, entry })
+    }
+
+    /// The first block holding a sequence ≥ `seq`.
+    pub fn locate_from(&self, seq: u64) -> Option<BlockRef> {
+        if let Some(found) = self.locate(seq) {
+            return Some(found);
+        }
+        for segment in self.segments() {
+            let entry = {
+                let blocks = segment.blocks();
+                let i = blocks.partition_point(|b| b.last_seq < seq);
+                blocks.get(i).copied()
+            };
+            if let Some(entry) = entry {
+                return Some(BlockRef { segment, entry });
+            }
+        }
+        None
+    }
+
+    /// The block after `block`, if any.
+    pub fn next_block(&self, block: &BlockRef) -> Option<BlockRef> {
+        self.locate_from(block.entry.last_seq + 1)
+    }
+
+    /// Reads a block through the cache.
+    pub fn read(&self, block: &BlockRef) -> Result<Arc<BlockData>> {
+        let key = (block.segment.first_seq(), block.entry.offset);
+        if let Some(hit) = self.cache.get(key) {
+            return Ok(hit);
+        }
+        let mut scratch = Vec::new();
+        let data = Arc::new(block.segment.read_block(&block.entry, &mut scratch)?);
+        self.cache.put(key, data.clone());
+        Ok(data)
+    }
+
+    /// The event with sequence `seq`, if it is in the journal.
+    pub fn get(&self, seq: u64) -> Result<Option<StoredEvent>> {
+        let Some(block) = self.locate(seq) else {
+            return Ok(None);
+        };
+        let data = self.read(&block)?;
+        for item in split_events(&data.records) {
+            let (_, bytes) = item.map_err(|e| self.damaged(&block, e))?;
+            let view = RecordView::parse_trusted(bytes).map_err(|e| self.damaged(&block, e))?;
+            let found = view.ext().userspace_sequence;
+            if found == seq {
+                return Ok(Some(stored(&view)));
+            }
+            if found > seq {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    fn damaged(&self, block: &BlockRef, e: vexfs_journal_format::FormatError) -> StorageError {
+        StorageError::format(block.segment.path(), block.entry.offset, e)
+    }
+}
+
+/// An owned event from a record view.
+pub fn stored(view: &RecordView<'_>) -> StoredEvent {
+    let ext = view.ext();
+    StoredEvent {
+        seq: ext.userspace_sequence,
+        event: view.to_event(),
+        ext,
+    }
+}
+
+/// Iterator over the events of a sequence range, in order.
+#[derive(Debug)]
+pub struct Scan {
+    store: Arc<Store>,
+    next: u64,
+    end: u64,
+    current: Option<(BlockRef, Arc<BlockData>, usize)>,
+    failed: bool,
+}
+
+impl Scan {
+    /// Events with `from <= seq < end`.
+    pub fn new(store: Arc<Store>, from: u64, end: u64) -> Scan {
+        Scan {
+            store,
+            next: from,
+            end,
+            current: None,
+            failed: false,
+        }
+    }
+
+    /// Sequence the scan will look at next.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+}
+
+impl Iterator for Scan {
+    type Item = Result<StoredEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.failed || self.next >= self.end {
+                return None;
+            }
+            if self.current.is_none() {
+                let block = self.store.locate_from(self.next)?;
+                match self.store.read(&block) {
+                    Ok(data) => self.current = Some((block, data, 0)),
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            let (block, data, pos) = self.current.as_mut()?;
+            let Some(rest) = data.records.get(*pos..).filter(|r| !r.is_empty()) else {
+                self.next = self.next.max(block.entry.last_seq + 1);
+                self.current = None;
+                continue;
+            };
+            let view = match RecordView::parse_trusted(rest) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(StorageError::format(
+                        block.segment.path(),
+                        block.entry.offset,
+                        e,
+                    )));
+                }
+            };
+            *pos += view.record_len();
+            let seq = view.ext().userspace_sequence;
+            if seq < self.next {
+                continue;
+            }
+            if seq >= self.end {
+                self.next = self.end;
+                return None;
+            }
+            self.next = seq + 1;
+            return Some(Ok(stored(&view)));
+        }
+    }
+}
+
+type CacheSlot = ((u64, u64), Arc<BlockData>);
+
+/// A small cache of decompressed blocks (FIFO eviction): sequential scans and repeated
+/// reads of hot blocks skip the read, checksum and decompression.
+#[derive(Debug)]
+struct BlockCache {
+    /// Entries keyed by (segment first sequence, block offset), and the next victim.
+    slots: Mutex<(Vec<CacheSlot>, usize)>,
+    capacity: usize,
+}
+
+impl BlockCache {
+    fn new(capacity: usize) -> Self {
+        BlockCache {
+            slots: Mutex::new((Vec::with_capacity(capacity), 0)),
+            capacity,
+        }
+    }
+
+    fn get(&self, key: (u64, u64)) -> Option<Arc<BlockData>> {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .0
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, key: (u64, u64), value: Arc<BlockData>) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let (entries, next) = &mut *slots;
+        if entries.len() < self.capacity {
+            entries.push((key, value));
+        } else if let Some(slot) = entries.get_mut(*next) {
+            *slot = (key, value);
+            *next = (*next + 1) % self.capacity;
+        }
+    }
+
+    fn forget_segment(&self, first_seq: u64) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.0.retain(|((seg, _), _)| *seg != first_seq);
+        slots.1 = 0;
+    }
+}

@@ -1,0 +1,502 @@
+//! The writer thread: drains the emission buffer in sequence order, encodes records,
+//! packs them into compressed blocks, writes each group commit with one `pwrite`,
+//! syncs per the fsync policy, rotates segments and applies retention.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::*;
+use std::time::{Duration, Instant};
+
+use vexfs_journal_format::block::{EventEncoding, EventSpan, block_size_for, compress};
+use vexfs_journal_format::consts::BLOCK_HEADER_SIZE;
+use vexfs_journal_format::footer::BlockEntry;
+use vexfs_journal_format::record::encode_record;
+use vexfs_journal_format::{BlockHeader, Event, RecordExt, kernel_crc32};
+
+use crate::config::{FsyncPolicy, StorageConfig};
+use crate::dir::sync_dir;
+use crate::error::{Result, StorageError};
+use crate::io::Io;
+use crate::pipeline::{Entry, Payload, Shared};
+use crate::segment::{Segment, entry_for};
+use crate::store::Store;
+
+/// `userspace_flags` bit set on the first record after events discarded by the
+/// drop-oldest policy, so `verify` can tell a deliberate gap from lost data.
+pub const RECORD_FLAG_GAP_BEFORE: u32 = 0x0000_0002;
+
+/// Longest a group commit keeps collecting events while more keep arriving.
+const MAX_COMMIT_DELAY: Duration = Duration::from_millis(2);
+
+/// Receives every block the writer produces (used to build indexes incrementally).
+pub trait BlockObserver: Send {
+    /// A block of `segment` was encoded; `records` are its uncompressed records. Called
+    /// before the block is written: on a failed write the journal stops and indexes
+    /// are checked against the segments at the next open.
+    fn on_block(&mut self, segment: &Segment, entry: &BlockEntry, records: &[u8]);
+    /// `segment` was sealed (rotation).
+    fn on_seal(&mut self, segment: &Segment);
+    /// `segment` was deleted by retention.
+    fn on_remove(&mut self, segment: &Segment);
+}
+
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // see Payload: entries move through unboxed
+enum Item {
+    Entry(Entry),
+    Gap(u64, u64),
+}
+
+impl Item {
+    fn seq(&self) -> u64 {
+        match self {
+            Item::Entry(e) => e.seq,
+            Item::Gap(s, _) => *s,
+        }
+    }
+}
+
+struct Queued(Item);
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.seq() == other.0.seq()
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.seq().cmp(&other.0.seq())
+    }
+}
+
+/// The state owned by the writer thread.
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    store: Arc<Store>,
+    config: StorageConfig,
+    io: Io,
+    active: Arc<Segment>,
+    file: File,
+    /// Next sequence to encode.
+    next: u64,
+    reorder: BinaryHeap<Reverse<Queued>>,
+    /// Records of the block being built.
+    raw: Vec<u8>,
+    span: EventSpan,
+    /// Finished blocks not yet written, and their table entries.
+    out: Vec<u8>,
+    out_entries: Vec<BlockEntry>,
+    gap_pending: bool,
+    commit_events: u64,
+    commit_started: Option<Instant>,
+    last_sync: Instant,
+    unsynced: bool,
+    observer: Option<Box<dyn BlockObserver>>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        store: Arc<Store>,
+        config: StorageConfig,
+        io: Io,
+        active: Arc<Segment>,
+        file: File,
+        observer: Option<Box<dyn BlockObserver>>,
+    ) -> Writer {
+        let next = shared.next_seq.load(Acquire);
+        Writer {
+            shared,
+            store,
+            config,
+            io,
+            active,
+            file,
+            next,
+            reorder: BinaryHeap::new(),
+            raw: Vec::with_capacity(256 << 10),
+            span: EventSpan::default(),
+            out: Vec::with_capacity(1 << 20),
+            out_entries: Vec::new(),
+            gap_pending: false,
+            commit_events: 0,
+            commit_started: None,
+            last_sync: Instant::now(),
+            unsynced: false,
+            observer,
+        }
+    }
+
+    /// Runs until the journal closes or a write fails.
+    pub(crate) fn run(mut self) {
+        if let Err(e) = self.main_loop() {
+            self.shared.fail(&e);
+            // Leave no partial block behind the last good one (best effort: reopening
+            // cuts it anyway).
+            let _ = self.file.set_len(self.active.end());
+        }
+    }
+
+    fn main_loop(&mut self) -> Result<()> {
+        loop {
+            if self.shared.is_failed() {
+                return Ok(());
+            }
+            // Drain while events keep coming, so groups grow with load, but commit at
+            // least every MAX_COMMIT_DELAY or max_write_bytes so durable waits and
+            // readers never wait behind a producer that outpaces the disk.
+            let mut took = false;
+            while let Some((seq, n)) = self.shared.gaps.pop() {
+                took = true;
+                self.accept(Item::Gap(seq, n))?;
+            }
+            while !self.commit_due() {
+                let Some(entry) = self.shared.queue.pop() else {
+                    break;
+                };
+                self.shared.release(entry.payload.len());
+                took = true;
+                self.accept(Item::Entry(entry))?;
+            }
+            let work = self.commit_events > 0 || self.next > self.shared.written.load(Acquire);
+            if work && (self.commit_due() || self.shared.queue.is_empty()) {
+                self.commit()?;
+                continue;
+            }
+            if took {
+                continue;
+            }
+            self.sync_if_due()?;
+            if self.shared.is_closing()
+                && self.shared.pending() == 0
+                && self.shared.queue.is_empty()
+                && self.shared.gaps.is_empty()
+                && self.reorder.is_empty()
+            {
+                return self.finish();
+            }
+            let listener = self.shared.writer_wake.listen();
+            if self.shared.queue.is_empty()
+                && self.shared.gaps.is_empty()
+                && !self.sync_requested()
+                && !self.shared.is_closing()
+            {
+                listener.wait_timeout(self.idle_timeout());
+            }
+        }
+    }
+
+    fn commit_due(&self) -> bool {
+        self.out.len() >= self.config.max_write_bytes
+            || self
+                .commit_started
+                .is_some_and(|t| t.elapsed() >= MAX_COMMIT_DELAY)
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        match self.config.fsync {
+            FsyncPolicy::Interval(d) if self.unsynced => d
+                .saturating_sub(self.last_sync.elapsed())
+                .max(Duration::from_micros(100)),
+            _ => Duration::from_millis(100),
+        }
+    }
+
+    fn sync_requested(&self) -> bool {
+        self.shared.sync_request.load(Acquire) > self.shared.durable.load(Acquire)
+    }
+
+    /// Takes an item; processes it and any reordered successors when it is next.
+    fn accept(&mut self, item: Item) -> Result<()> {
+        if item.seq() != self.next {
+            self.reorder.push(Reverse(Queued(item)));
+            return Ok(());
+        }
+        self.process(item)?;
+        while self
+            .reorder
+            .peek()
+            .is_some_and(|Reverse(Queued(i))| i.seq() == self.next)
+        {
+            if let Some(Reverse(Queued(item))) = self.reorder.pop() {
+                self.process(item)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn process(&mut self, item: Item) -> Result<()> {
+        if self.commit_started.is_none() {
+            self.commit_started = Some(Instant::now());
+        }
+        match item {
+            Item::Gap(_, n) => {
+                self.next += n;
+                self.gap_pending = true;
+            }
+            Item::Entry(Entry { seq, payload }) => {
+                let n = payload.len();
+                match payload {
+                    Payload::One(ev) => {
+                        self.encode(seq, &ev)?;
+                        if self.raw.len() >= self.config.block_bytes
+                            || self.span.count as usize >= self.config.block_events
+                        {
+                            self.finish_block()?;
+                        }
+                    }
+                    Payload::Batch(events) => {
+                        // An atomic batch lives in exactly one block.
+                        if !self.raw.is_empty() {
+                            self.finish_block()?;
+                        }
+                        for (i, ev) in events.iter().enumerate() {
+                            self.encode(seq + i as u64, ev)?;
+                        }
+                        self.finish_block()?;
+                    }
+                }
+                self.next = seq + n;
+                self.commit_events += n;
+            }
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, seq: u64, ev: &Event) -> Result<()> {
+        let now = crate::clock::now_ns();
+        let ext = RecordExt {
+            userspace_flags: if std::mem::take(&mut self.gap_pending) {
+                RECORD_FLAG_GAP_BEFORE
+            } else {
+                0
+            },
+            emission_latency_ns: u64::try_from(now.saturating_sub(ev.timestamp.ktime_ns))
+                .unwrap_or(0),
+            buffer_position: seq % self.config.buffer_capacity as u64,
+            cross_boundary_id: 0,
+            userspace_sequence: seq,
+            processing_timestamp: u64::try_from(now).unwrap_or(0),
+            persistence_timestamp: u64::try_from(now).unwrap_or(0),
+            retry_count: 0,
+        };
+        // Events were validated on emission; a failure here is a bug, reported as such.
+        encode_record(ev, &ext, &mut self.raw).map_err(StorageError::InvalidEvent)?;
+        self.span.push(seq, ev.event_id, ev.timestamp);
+        Ok(())
+    }
+
+    /// Compresses the records built so far into a block appended to `out`.
+    fn finish_block(&mut self) -> Result<()> {
+        if self.span.count == 0 {
+            return Ok(());
+        }
+        let start = self.out.len();
+        self.out.resize(start + BLOCK_HEADER_SIZE, 0);
+        compress(
+            self.config.compression,
+            &self.raw,
+            self.config.zstd_level,
+            &mut self.out,
+        )
+        .map_err(StorageError::InvalidEvent)?;
+        let stored = &self.out[start + BLOCK_HEADER_SIZE..];
+        let block_size = block_size_for(EventEncoding::Record, stored.len());
+        let header = BlockHeader {
+            block_id: self.span.first_seq,
+            block_size: block_size as u32,
+            event_count: self.span.count,
+            compression: self.config.compression,
+            compressed_size: stored.len() as u32,
+            uncompressed_size: self.raw.len() as u32,
+            block_checksum: kernel_crc32(stored),
+            first_event_time: self.span.first_time,
+            last_event_time: self.span.last_time,
+            first_event_id: self.span.first_id,
+            last_event_id: self.span.last_id,
+        };
+        self.out[start..start + BLOCK_HEADER_SIZE].copy_from_slice(&header.to_bytes());
+
+        // Rotate before this block if it would overflow a non-empty segment.
+        let would_end = self.active.end() + self.out.len() as u64;
+        let segment_has_data = !self.active.blocks().is_empty() || start > 0;
+        if would_end > self.config.segment_size && segment_has_data {
+            let block = self.out.split_off(start);
+            self.write_out()?;
+            self.rotate(self.span.first_seq)?;
+            self.out = block;
+        }
+        let offset = self.active.end() + self.out_entries_len();
+        let entry = entry_for(offset, block_size as u32, &self.span);
+        if let Some(obs) = self.observer.as_mut() {
+            obs.on_block(&self.active, &entry, &self.raw);
+        }
+        let counters = &self.shared.counters;
+        counters.raw_bytes.fetch_add(self.raw.len() as u64, Relaxed);
+        counters.stored_bytes.fetch_add(block_size as u64, Relaxed);
+        counters.blocks.fetch_add(1, Relaxed);
+        self.out_entries.push(entry);
+        self.raw.clear();
+        self.span = EventSpan::default();
+        Ok(())
+    }
+
+    /// Bytes of `out` already assigned to entries.
+    fn out_entries_len(&self) -> u64 {
+        self.out_entries.iter().map(|e| u64::from(e.size)).sum()
+    }
+
+    /// Writes the finished blocks with one `pwrite` and publishes them to readers.
+    fn write_out(&mut self) -> Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let at = self.active.end();
+        if let Err(e) = self
+            .io
+            .write_at(&self.file, self.active.path(), &self.out, at)
+        {
+            // Cut whatever part of the write landed; the journal stops either way.
+            let _ = self.file.set_len(at);
+            return Err(e);
+        }
+        self.unsynced = true;
+        let mut events = 0u64;
+        for entry in self.out_entries.drain(..) {
+            events += u64::from(entry.event_count);
+            self.active.push_block(entry);
+        }
+        self.shared.counters.persisted.fetch_add(events, Relaxed);
+        self.out.clear();
+        Ok(())
+    }
+
+    /// Ends a group commit: writes, syncs per policy, advances the watermarks.
+    fn commit(&mut self) -> Result<()> {
+        self.finish_block()?;
+        self.write_out()?;
+        let counters = &self.shared.counters;
+        if self.commit_events > 0 {
+            counters.commits.fetch_add(1, Relaxed);
+            counters
+                .max_commit_events
+                .fetch_max(self.commit_events, Relaxed);
+        }
+        if let Some(t) = self.commit_started.take() {
+            counters
+                .commit_ns
+                .fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+        }
+        self.commit_events = 0;
+        self.shared.written.store(self.next, Release);
+        let sync_now = match self.config.fsync {
+            FsyncPolicy::Batch => true,
+            FsyncPolicy::Interval(d) => self.last_sync.elapsed() >= d,
+            FsyncPolicy::Never => false,
+        } || self.sync_requested();
+        if sync_now {
+            self.sync()?;
+        } else if self.config.fsync == FsyncPolicy::Never {
+            self.shared.durable.store(self.next, Release);
+        }
+        self.shared.progress.notify_all();
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        let target = self.next;
+        if self.unsynced {
+            let t = Instant::now();
+            self.io.sync(&self.file, self.active.path())?;
+            let counters = &self.shared.counters;
+            counters.fsyncs.fetch_add(1, Relaxed);
+            counters
+                .fsync_ns
+                .fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+            self.unsynced = false;
+        }
+        self.last_sync = Instant::now();
+        self.shared.durable.store(target, Release);
+        self.shared.progress.notify_all();
+        Ok(())
+    }
+
+    fn sync_if_due(&mut self) -> Result<()> {
+        let due = match self.config.fsync {
+            FsyncPolicy::Interval(d) => self.unsynced && self.last_sync.elapsed() >= d,
+            _ => false,
+        };
+        if due || (self.sync_requested() && self.shared.written.load(Acquire) >= self.next) {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.commit()?;
+        self.sync()
+    }
+
+    /// Seals the active segment and starts a new one whose first event is `first_seq`.
+    fn rotate(&mut self, first_seq: u64) -> Result<()> {
+        self.active.seal(&self.file, &self.io)?;
+        if let Some(obs) = self.observer.as_mut() {
+            obs.on_seal(&self.active);
+        }
+        let (seg, file) = Segment::create(
+            self.store.dir(),
+            first_seq,
+            self.config.compression,
+            &self.io,
+        )?;
+        self.store.push(seg.clone());
+        self.active = seg;
+        self.file = file;
+        self.unsynced = false;
+        self.shared.counters.rotations.fetch_add(1, Relaxed);
+        self.apply_retention()
+    }
+
+    /// Deletes the oldest sealed segments beyond the size or age limits.
+    fn apply_retention(&mut self) -> Result<()> {
+        let retention = self.config.retention;
+        if retention.max_total_bytes.is_none() && retention.max_age.is_none() {
+            return Ok(());
+        }
+        let segments = self.store.segments();
+        let mut total: u64 = segments.iter().map(|s| s.end()).sum();
+        let cutoff = retention.max_age.map(|age| {
+            crate::clock::now_ns().saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX))
+        });
+        let mut removed = false;
+        for seg in segments.iter().filter(|s| s.is_sealed()) {
+            let too_big = retention.max_total_bytes.is_some_and(|max| total > max);
+            let newest = seg.blocks().iter().map(|b| b.max_time).max();
+            let too_old = cutoff.is_some_and(|c| newest.is_none_or(|t| t < c));
+            if !too_big && !too_old {
+                break;
+            }
+            self.store.remove(seg.first_seq());
+            if let Some(obs) = self.observer.as_mut() {
+                obs.on_remove(seg);
+            }
+            std::fs::remove_file(seg.path())
+                .map_err(|e| StorageError::io("deleting old segment", seg.path(), e))?;
+            total = total.saturating_sub(seg.end());
+            self.shared.counters.segments_deleted.fetch_add(1, Relaxed);
+            tracing::info!(segment = %seg.path().display(), "retention deleted segment");
+            removed = true;
+        }
+        if removed {
+            sync_dir(self.store.dir())?;
+        }
+        Ok(())
+    }
+}
