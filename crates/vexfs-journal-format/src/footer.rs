@@ -11,8 +11,8 @@
 //! | 4 | 4 | version (1) |
 //! | 8 | 4 | block count *n* |
 //! | 12 | 4 | reserved (0) |
-//! | 16 | 48 × *n* | entries ([`BlockEntry`]) |
-//! | 16 + 48 *n* | 4 | kernel crc32 of all preceding footer bytes |
+//! | 16 | 56 × *n* | entries ([`BlockEntry`]) |
+//! | 16 + 56 *n* | 4 | kernel crc32 of all preceding footer bytes |
 
 use alloc::vec::Vec;
 
@@ -29,7 +29,7 @@ pub const FOOTER_VERSION: u32 = 1;
 /// Bytes before the entries.
 pub const FOOTER_PREFIX_SIZE: usize = 16;
 /// Bytes of one entry.
-pub const BLOCK_ENTRY_SIZE: usize = 48;
+pub const BLOCK_ENTRY_SIZE: usize = 56;
 
 /// Where one block lives and what it holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -48,6 +48,10 @@ pub struct BlockEntry {
     pub size: u32,
     /// Events in the block.
     pub event_count: u32,
+    /// Bytes of the block's records before compression.
+    pub raw_size: u32,
+    /// Reserved (0).
+    pub reserved: u32,
 }
 
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Copy)]
@@ -60,6 +64,8 @@ struct RawBlockEntry {
     max_time: I64,
     size: U32,
     event_count: U32,
+    raw_size: U32,
+    reserved: U32,
 }
 
 const _: () = assert!(core::mem::size_of::<RawBlockEntry>() == BLOCK_ENTRY_SIZE);
@@ -85,6 +91,8 @@ pub fn encode_footer(entries: &[BlockEntry], out: &mut Vec<u8>) {
             max_time: I64::new(e.max_time),
             size: U32::new(e.size),
             event_count: U32::new(e.event_count),
+            raw_size: U32::new(e.raw_size),
+            reserved: U32::new(e.reserved),
         };
         out.extend_from_slice(raw.as_bytes());
     }
@@ -152,6 +160,8 @@ pub fn decode_footer(buf: &[u8]) -> Result<Vec<BlockEntry>> {
             max_time: r.max_time.get(),
             size: r.size.get(),
             event_count: r.event_count.get(),
+            raw_size: r.raw_size.get(),
+            reserved: r.reserved.get(),
         })
         .collect())
 }
@@ -171,6 +181,8 @@ mod tests {
                 max_time: 1_000 + i as i64,
                 size: 4000,
                 event_count: 10,
+                raw_size: 9000,
+                reserved: 0,
             })
             .collect();
         let mut bytes = Vec::new();

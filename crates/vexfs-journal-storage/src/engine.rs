@@ -18,7 +18,8 @@ use crate::metrics::StorageMetrics;
 use crate::pipeline::{Payload, Shared};
 use crate::segment::{OpenMode, Segment, SegmentRecovery};
 use crate::store::{Scan, Store, StoredEvent};
-use crate::writer::{BlockObserver, Writer};
+use crate::syncer::{SyncTarget, Syncer};
+use crate::writer::{BlockObserver, Writer, WriterParts};
 
 /// How to open a journal.
 #[derive(Default)]
@@ -71,7 +72,7 @@ pub struct Engine {
     config: StorageConfig,
     shared: Arc<Shared>,
     store: Arc<Store>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    writer: Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>,
     lock: Mutex<Option<DirLock>>,
     report: OpenReport,
 }
@@ -195,15 +196,24 @@ impl Engine {
             config.kernel_limits,
         ));
         shared.counters.recovered.store(report.events, Relaxed);
+        let target = Arc::new(SyncTarget::default());
         let writer = Writer::new(
-            shared.clone(),
-            store.clone(),
-            config.clone(),
-            io,
+            WriterParts {
+                shared: shared.clone(),
+                store: store.clone(),
+                config: config.clone(),
+                io: io.clone(),
+                sync_target: target.clone(),
+                observer: options.observer,
+            },
             active,
             file,
-            options.observer,
         );
+        let syncer = Syncer::new(shared.clone(), target, io, config.fsync);
+        let sync_handle = std::thread::Builder::new()
+            .name("vexjournal-sync".into())
+            .spawn(move || syncer.run())
+            .map_err(|e| StorageError::io("starting sync thread for", &dir, e))?;
         let handle = std::thread::Builder::new()
             .name("vexjournal-writer".into())
             .spawn(move || writer.run())
@@ -218,7 +228,7 @@ impl Engine {
             config,
             shared,
             store,
-            writer: Mutex::new(Some(handle)),
+            writer: Mutex::new(Some((handle, sync_handle))),
             lock: Mutex::new(Some(lock)),
             report,
         })
@@ -351,12 +361,14 @@ impl Engine {
 
     /// Current metrics.
     pub fn metrics(&self) -> StorageMetrics {
-        self.shared.counters.snapshot(self.shared.pending() as u64)
+        self.shared
+            .counters
+            .snapshot(self.shared.pending() as u64, self.next_seq())
     }
 
     /// Zeroes the counters and the latency histogram.
     pub fn reset_metrics(&self) {
-        self.shared.counters.reset();
+        self.shared.counters.reset(self.next_seq());
     }
 
     /// Whether a storage failure stopped the journal.
@@ -368,8 +380,9 @@ impl Engine {
     pub fn close(&self) -> Result<()> {
         self.shared.begin_close();
         let handle = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
+        if let Some((writer, syncer)) = handle {
+            let _ = writer.join();
+            let _ = syncer.join();
         }
         self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         if self.shared.is_failed() {

@@ -18,6 +18,7 @@ mod pipeline;
 pub mod segment;
 pub mod signal;
 pub mod store;
+mod syncer;
 pub mod writer;
 
 pub use config::{FsyncPolicy, FullPolicy, Retention, StorageConfig};
@@ -26,5 +27,5 @@ pub use engine::{Engine, OpenOptions, OpenReport};
 pub use error::{Result, StorageError};
 pub use metrics::{LatencySummary, StorageMetrics};
 pub use segment::{OpenMode, Segment, SegmentRecovery};
-pub use store::{BlockRef, Scan, Store, StoredEvent};
+pub use store::{BlockRef, Scan, Store, StoreStats, StoredEvent};
 pub use writer::{BlockObserver, RECORD_FLAG_GAP_BEFORE};

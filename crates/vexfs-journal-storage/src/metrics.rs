@@ -155,7 +155,9 @@ pub struct LatencySummary {
 #[derive(Debug)]
 pub struct Counters {
     pub(crate) started: Instant,
-    pub(crate) emitted: AtomicU64,
+    /// First sequence of this run; events emitted = next sequence - this (no counter
+    /// on the emit path, which would share a cache line with the writer's counters).
+    pub(crate) first_seq: AtomicU64,
     pub(crate) persisted: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) rejected: AtomicU64,
@@ -178,7 +180,7 @@ impl Default for Counters {
     fn default() -> Self {
         Counters {
             started: Instant::now(),
-            emitted: AtomicU64::new(0),
+            first_seq: AtomicU64::new(0),
             persisted: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -265,7 +267,13 @@ pub struct StorageMetrics {
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self, buffer_depth: u64) -> StorageMetrics {
+    pub(crate) fn starting_at(first_seq: u64) -> Counters {
+        let c = Counters::default();
+        c.first_seq.store(first_seq, Relaxed);
+        c
+    }
+
+    pub(crate) fn snapshot(&self, buffer_depth: u64, next_seq: u64) -> StorageMetrics {
         let get = |a: &AtomicU64| a.load(Relaxed);
         let uptime = self.started.elapsed().as_secs_f64().max(1e-9);
         let commits = get(&self.commits);
@@ -273,7 +281,7 @@ impl Counters {
         let stored = get(&self.stored_bytes);
         let fsyncs = get(&self.fsyncs);
         StorageMetrics {
-            events_emitted: get(&self.emitted),
+            events_emitted: next_seq.saturating_sub(get(&self.first_seq)),
             events_persisted: persisted,
             events_dropped: get(&self.dropped),
             events_rejected: get(&self.rejected),
@@ -307,9 +315,9 @@ impl Counters {
         }
     }
 
-    pub(crate) fn reset(&self) {
+    pub(crate) fn reset(&self, next_seq: u64) {
+        self.first_seq.store(next_seq, Relaxed);
         for c in [
-            &self.emitted,
             &self.persisted,
             &self.dropped,
             &self.rejected,

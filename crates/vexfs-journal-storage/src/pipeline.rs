@@ -85,6 +85,9 @@ pub(crate) struct Shared {
     pub writer_wake: Notify,
     space: Notify,
     pub written: CachePadded<AtomicU64>,
+    /// Wakes the sync thread (new writes, sync requests, shutdown).
+    pub sync_wake: Notify,
+    writer_done: std::sync::atomic::AtomicBool,
     pub durable: CachePadded<AtomicU64>,
     pub progress: Notify,
     /// Callers want everything below this durable now.
@@ -113,12 +116,14 @@ impl Shared {
             writer_wake: Notify::new(),
             space: Notify::new(),
             written: CachePadded::new(AtomicU64::new(next_seq)),
+            sync_wake: Notify::new(),
+            writer_done: std::sync::atomic::AtomicBool::new(false),
             durable: CachePadded::new(AtomicU64::new(next_seq)),
             progress: Notify::new(),
             sync_request: AtomicU64::new(0),
             state: AtomicU8::new(OPEN),
             failure: Mutex::new(None),
-            counters: Counters::default(),
+            counters: Counters::starting_at(next_seq),
             pid: std::process::id(),
         }
     }
@@ -170,6 +175,7 @@ impl Shared {
         self.progress.notify_all();
         self.space.notify_all();
         self.writer_wake.notify_all();
+        self.sync_wake.notify_all();
     }
 
     /// Events reserved in the buffer (accepted, not yet taken by the writer).
@@ -177,10 +183,15 @@ impl Shared {
         self.pending.load(SeqCst)
     }
 
-    /// The writer took `n` events off the queue.
+    /// The writer took `n` events off the queue. Blocked producers are woken once a
+    /// quarter of the buffer is free, not per event: each wake-up is a system call, and
+    /// waking for one free slot would cost more than the event.
     pub(crate) fn release(&self, n: u64) {
-        self.pending.fetch_sub(n as usize, SeqCst);
-        self.space.notify_all();
+        let before = self.pending.fetch_sub(n as usize, SeqCst);
+        let after = before.saturating_sub(n as usize);
+        if after <= self.capacity - self.capacity / 4 || after == 0 {
+            self.space.notify_all();
+        }
     }
 
     fn validate(&self, ev: &Event) -> Result<()> {
@@ -263,7 +274,6 @@ impl Shared {
             std::thread::yield_now();
         }
         self.writer_wake.notify_all();
-        self.counters.emitted.fetch_add(n, Relaxed);
         if let Some(t) = started {
             self.counters
                 .emit_latency
@@ -329,6 +339,14 @@ impl Shared {
                 Ok(())
             }
             FullPolicy::Block => {
+                // Room usually frees within microseconds: yield a few times first.
+                for _ in 0..32 {
+                    std::thread::yield_now();
+                    let cur = self.pending.load(SeqCst);
+                    if cur + n <= self.capacity || cur == 0 {
+                        return Ok(());
+                    }
+                }
                 let listener = self.space.listen();
                 let cur = self.pending.load(SeqCst);
                 if cur + n > self.capacity && cur != 0 && !self.is_closing() && !self.is_failed() {
@@ -365,9 +383,20 @@ impl Shared {
 
     pub(crate) fn request_sync(&self, target: u64) {
         if self.durable.load(Acquire) < target {
-            self.sync_request.fetch_max(target, AcqRel);
+            self.sync_request.fetch_max(target, SeqCst);
             self.writer_wake.notify_all();
+            self.sync_wake.notify_all();
         }
+    }
+
+    /// The writer has written everything it will write (closing or failed).
+    pub(crate) fn writer_done(&self) -> bool {
+        self.writer_done.load(SeqCst)
+    }
+
+    pub(crate) fn set_writer_done(&self) {
+        self.writer_done.store(true, SeqCst);
+        self.sync_wake.notify_all();
     }
 
     fn wait_for(&self, mark: &AtomicU64, target: u64) -> Result<()> {

@@ -436,7 +436,12 @@ pub(crate) fn scan(file: &File, path: &Path, start: u64, limit: u64) -> Result<S
             break;
         }
         last_seq = Some(span.last_seq);
-        out.blocks.push(entry_for(pos, header.block_size, &span));
+        out.blocks.push(entry_for(
+            pos,
+            header.block_size,
+            header.uncompressed_size,
+            &span,
+        ));
         pos += size;
         out.end = pos;
     }
@@ -444,8 +449,10 @@ pub(crate) fn scan(file: &File, path: &Path, start: u64, limit: u64) -> Result<S
 }
 
 /// The block table entry of a block at `offset`.
-pub(crate) fn entry_for(offset: u64, size: u32, span: &EventSpan) -> BlockEntry {
+pub(crate) fn entry_for(offset: u64, size: u32, raw_size: u32, span: &EventSpan) -> BlockEntry {
     BlockEntry {
+        raw_size,
+        reserved: 0,
         first_seq: span.first_seq,
         last_seq: span.last_seq,
         offset,

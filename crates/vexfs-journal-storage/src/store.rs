@@ -23,6 +23,33 @@ pub struct StoredEvent {
     pub ext: RecordExt,
 }
 
+/// Size and extent of a journal, from the block tables (no event is read).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct StoreStats {
+    /// Segment files.
+    pub segments: usize,
+    /// Storage blocks.
+    pub blocks: u64,
+    /// Events.
+    pub events: u64,
+    /// Bytes of segment files on disk.
+    pub disk_bytes: u64,
+    /// Bytes of records before compression.
+    pub raw_bytes: u64,
+    /// Bytes of blocks as stored.
+    pub stored_bytes: u64,
+    /// `raw_bytes / stored_bytes`.
+    pub compression_ratio: f64,
+    /// First sequence in the journal.
+    pub first_seq: Option<u64>,
+    /// Last sequence in the journal.
+    pub last_seq: Option<u64>,
+    /// Earliest event time, ns since the epoch.
+    pub first_time_ns: Option<i64>,
+    /// Latest event time, ns since the epoch.
+    pub last_time_ns: Option<i64>,
+}
+
 /// Where a block is: segment and block table entry.
 #[derive(Clone, Debug)]
 pub struct BlockRef {
@@ -48,7 +75,7 @@ impl Store {
         let mut repairs = Vec::new();
         for (first, path) in list_segments(dir)? {
             let (seg, rec) = Segment::open(&path, first, mode)?;
-            if rec != SegmentRecovery::default() {
+            if rec.torn_bytes > 0 || rec.rescanned {
                 repairs.push((path, rec));
             }
             segments.push(seg);
@@ -131,6 +158,31 @@ impl Store {
         segs.retain(|s| listed_firsts.contains(&s.first_seq()));
         segs.sort_by_key(|s| s.first_seq());
         Ok(added)
+    }
+
+    /// Counts events, blocks and bytes.
+    pub fn stats(&self) -> StoreStats {
+        let mut s = StoreStats::default();
+        for seg in self.segments() {
+            s.segments += 1;
+            s.disk_bytes += std::fs::metadata(seg.path())
+                .map(|m| m.len())
+                .unwrap_or(seg.end());
+            for b in seg.blocks().iter() {
+                s.blocks += 1;
+                s.events += u64::from(b.event_count);
+                s.raw_bytes += u64::from(b.raw_size);
+                s.stored_bytes += u64::from(b.size);
+                s.first_seq = Some(s.first_seq.map_or(b.first_seq, |f| f.min(b.first_seq)));
+                s.last_seq = Some(s.last_seq.map_or(b.last_seq, |l| l.max(b.last_seq)));
+                s.first_time_ns = Some(s.first_time_ns.map_or(b.min_time, |f| f.min(b.min_time)));
+                s.last_time_ns = Some(s.last_time_ns.map_or(b.max_time, |l| l.max(b.max_time)));
+            }
+        }
+        if s.stored_bytes > 0 {
+            s.compression_ratio = s.raw_bytes as f64 / s.stored_bytes as f64;
+        }
+        s
     }
 
     /// The block holding `seq`, if any.

@@ -15,13 +15,14 @@ use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_format::record::encode_record;
 use vexfs_journal_format::{BlockHeader, Event, RecordExt, kernel_crc32};
 
-use crate::config::{FsyncPolicy, StorageConfig};
+use crate::config::StorageConfig;
 use crate::dir::sync_dir;
 use crate::error::{Result, StorageError};
 use crate::io::Io;
 use crate::pipeline::{Entry, Payload, Shared};
 use crate::segment::{Segment, entry_for};
 use crate::store::Store;
+use crate::syncer::SyncTarget;
 
 /// `userspace_flags` bit set on the first record after events discarded by the
 /// drop-oldest policy, so `verify` can tell a deliberate gap from lost data.
@@ -29,6 +30,9 @@ pub const RECORD_FLAG_GAP_BEFORE: u32 = 0x0000_0002;
 
 /// Longest a group commit keeps collecting events while more keep arriving.
 const MAX_COMMIT_DELAY: Duration = Duration::from_millis(2);
+
+/// Times the writer looks for new entries (yielding in between) before sleeping.
+const SPINS_BEFORE_SLEEP: usize = 64;
 
 /// Receives every block the writer produces (used to build indexes incrementally).
 pub trait BlockObserver: Send {
@@ -76,6 +80,16 @@ impl Ord for Queued {
     }
 }
 
+/// What the writer shares with the engine.
+pub(crate) struct WriterParts {
+    pub shared: Arc<Shared>,
+    pub store: Arc<Store>,
+    pub config: StorageConfig,
+    pub io: Io,
+    pub sync_target: Arc<SyncTarget>,
+    pub observer: Option<Box<dyn BlockObserver>>,
+}
+
 /// The state owned by the writer thread.
 pub(crate) struct Writer {
     shared: Arc<Shared>,
@@ -83,7 +97,8 @@ pub(crate) struct Writer {
     config: StorageConfig,
     io: Io,
     active: Arc<Segment>,
-    file: File,
+    file: Arc<File>,
+    sync_target: Arc<SyncTarget>,
     /// Next sequence to encode.
     next: u64,
     reorder: BinaryHeap<Reverse<Queued>>,
@@ -94,24 +109,25 @@ pub(crate) struct Writer {
     out: Vec<u8>,
     out_entries: Vec<BlockEntry>,
     gap_pending: bool,
+    block_clock: i64,
     commit_events: u64,
     commit_started: Option<Instant>,
-    last_sync: Instant,
-    unsynced: bool,
     observer: Option<Box<dyn BlockObserver>>,
 }
 
 impl Writer {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        store: Arc<Store>,
-        config: StorageConfig,
-        io: Io,
-        active: Arc<Segment>,
-        file: File,
-        observer: Option<Box<dyn BlockObserver>>,
-    ) -> Writer {
+    pub(crate) fn new(parts: WriterParts, active: Arc<Segment>, file: File) -> Writer {
+        let WriterParts {
+            shared,
+            store,
+            config,
+            io,
+            sync_target,
+            observer,
+        } = parts;
         let next = shared.next_seq.load(Acquire);
+        let file = Arc::new(file);
+        sync_target.set(file.clone(), active.path().to_path_buf());
         Writer {
             shared,
             store,
@@ -119,6 +135,7 @@ impl Writer {
             io,
             active,
             file,
+            sync_target,
             next,
             reorder: BinaryHeap::new(),
             raw: Vec::with_capacity(256 << 10),
@@ -126,10 +143,9 @@ impl Writer {
             out: Vec::with_capacity(1 << 20),
             out_entries: Vec::new(),
             gap_pending: false,
+            block_clock: 0,
             commit_events: 0,
             commit_started: None,
-            last_sync: Instant::now(),
-            unsynced: false,
             observer,
         }
     }
@@ -142,6 +158,7 @@ impl Writer {
             // cuts it anyway).
             let _ = self.file.set_len(self.active.end());
         }
+        self.shared.set_writer_done();
     }
 
     fn main_loop(&mut self) -> Result<()> {
@@ -157,11 +174,14 @@ impl Writer {
                 took = true;
                 self.accept(Item::Gap(seq, n))?;
             }
-            while !self.commit_due() {
+            let mut popped = 0u32;
+            // The clock is read once every 32 entries.
+            while !popped.is_multiple_of(32) || !self.commit_due() {
                 let Some(entry) = self.shared.queue.pop() else {
                     break;
                 };
                 self.shared.release(entry.payload.len());
+                popped += 1;
                 took = true;
                 self.accept(Item::Entry(entry))?;
             }
@@ -173,24 +193,40 @@ impl Writer {
             if took {
                 continue;
             }
-            self.sync_if_due()?;
             if self.shared.is_closing()
                 && self.shared.pending() == 0
                 && self.shared.queue.is_empty()
                 && self.shared.gaps.is_empty()
                 && self.reorder.is_empty()
             {
-                return self.finish();
+                return self.commit();
+            }
+            // Producers usually follow within microseconds: look again a few times
+            // before paying for a sleep and a wake-up.
+            if self.spin_for_work() {
+                continue;
             }
             let listener = self.shared.writer_wake.listen();
             if self.shared.queue.is_empty()
                 && self.shared.gaps.is_empty()
-                && !self.sync_requested()
                 && !self.shared.is_closing()
             {
-                listener.wait_timeout(self.idle_timeout());
+                listener.wait_timeout(Duration::from_millis(100));
             }
         }
+    }
+
+    fn spin_for_work(&self) -> bool {
+        for _ in 0..SPINS_BEFORE_SLEEP {
+            if !self.shared.queue.is_empty()
+                || !self.shared.gaps.is_empty()
+                || self.shared.is_closing()
+            {
+                return true;
+            }
+            std::thread::yield_now();
+        }
+        false
     }
 
     fn commit_due(&self) -> bool {
@@ -198,19 +234,6 @@ impl Writer {
             || self
                 .commit_started
                 .is_some_and(|t| t.elapsed() >= MAX_COMMIT_DELAY)
-    }
-
-    fn idle_timeout(&self) -> Duration {
-        match self.config.fsync {
-            FsyncPolicy::Interval(d) if self.unsynced => d
-                .saturating_sub(self.last_sync.elapsed())
-                .max(Duration::from_micros(100)),
-            _ => Duration::from_millis(100),
-        }
-    }
-
-    fn sync_requested(&self) -> bool {
-        self.shared.sync_request.load(Acquire) > self.shared.durable.load(Acquire)
     }
 
     /// Takes an item; processes it and any reordered successors when it is next.
@@ -271,7 +294,11 @@ impl Writer {
     }
 
     fn encode(&mut self, seq: u64, ev: &Event) -> Result<()> {
-        let now = crate::clock::now_ns();
+        // One clock read per block: processing time is the block's encoding time.
+        if self.span.count == 0 {
+            self.block_clock = crate::clock::now_ns();
+        }
+        let now = self.block_clock;
         let ext = RecordExt {
             userspace_flags: if std::mem::take(&mut self.gap_pending) {
                 RECORD_FLAG_GAP_BEFORE
@@ -334,7 +361,7 @@ impl Writer {
             self.out = block;
         }
         let offset = self.active.end() + self.out_entries_len();
-        let entry = entry_for(offset, block_size as u32, &self.span);
+        let entry = entry_for(offset, block_size as u32, self.raw.len() as u32, &self.span);
         if let Some(obs) = self.observer.as_mut() {
             obs.on_block(&self.active, &entry, &self.raw);
         }
@@ -367,7 +394,6 @@ impl Writer {
             let _ = self.file.set_len(at);
             return Err(e);
         }
-        self.unsynced = true;
         let mut events = 0u64;
         for entry in self.out_entries.drain(..) {
             events += u64::from(entry.event_count);
@@ -395,53 +421,10 @@ impl Writer {
                 .fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
         }
         self.commit_events = 0;
-        self.shared.written.store(self.next, Release);
-        let sync_now = match self.config.fsync {
-            FsyncPolicy::Batch => true,
-            FsyncPolicy::Interval(d) => self.last_sync.elapsed() >= d,
-            FsyncPolicy::Never => false,
-        } || self.sync_requested();
-        if sync_now {
-            self.sync()?;
-        } else if self.config.fsync == FsyncPolicy::Never {
-            self.shared.durable.store(self.next, Release);
-        }
+        self.shared.written.store(self.next, SeqCst);
+        self.shared.sync_wake.notify_all();
         self.shared.progress.notify_all();
         Ok(())
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        let target = self.next;
-        if self.unsynced {
-            let t = Instant::now();
-            self.io.sync(&self.file, self.active.path())?;
-            let counters = &self.shared.counters;
-            counters.fsyncs.fetch_add(1, Relaxed);
-            counters
-                .fsync_ns
-                .fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
-            self.unsynced = false;
-        }
-        self.last_sync = Instant::now();
-        self.shared.durable.store(target, Release);
-        self.shared.progress.notify_all();
-        Ok(())
-    }
-
-    fn sync_if_due(&mut self) -> Result<()> {
-        let due = match self.config.fsync {
-            FsyncPolicy::Interval(d) => self.unsynced && self.last_sync.elapsed() >= d,
-            _ => false,
-        };
-        if due || (self.sync_requested() && self.shared.written.load(Acquire) >= self.next) {
-            self.sync()?;
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.commit()?;
-        self.sync()
     }
 
     /// Seals the active segment and starts a new one whose first event is `first_seq`.
@@ -457,9 +440,10 @@ impl Writer {
             &self.io,
         )?;
         self.store.push(seg.clone());
+        self.file = Arc::new(file);
+        self.sync_target
+            .set(self.file.clone(), seg.path().to_path_buf());
         self.active = seg;
-        self.file = file;
-        self.unsynced = false;
         self.shared.counters.rotations.fetch_add(1, Relaxed);
         self.apply_retention()
     }

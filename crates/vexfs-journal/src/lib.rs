@@ -1,0 +1,44 @@
+//! The VexFS userspace semantic journal.
+//!
+//! Records every operation of VexFS's userspace components — files, vectors, graph,
+//! agents — as durable, checksummed, queryable events in the kernel journal's binary
+//! format. Open a [`Journal`], build events with [`Event`]'s typed constructors and
+//! emit them from any number of threads:
+//!
+//! ```
+//! use vexfs_journal::{AgentOp, Config, Event, Journal};
+//! let dir = tempfile::tempdir()?;
+//! let journal = Journal::create(dir.path(), Config::default())?;
+//! let seq = journal.emit_durable(
+//!     Event::agent(AgentOp::Decision).agent_id("planner-7").intent("evict cold vectors"),
+//! )?;
+//! assert!(journal.durable_seq() > seq);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod config;
+mod error;
+mod journal;
+pub mod json;
+mod reader;
+
+pub use config::Config;
+pub use error::{JournalError, JsonError, Result};
+pub use journal::Journal;
+pub use reader::JournalReader;
+
+pub use vexfs_journal_format::{
+    AgentOp, BStr, BString, Category, CausalityLink, Compression, Context, Event, EventFlags,
+    EventType, FsOp, GraphOp, ObservabilityOp, Priority, RecordExt, SemanticOp, SystemOp,
+    Timestamp, VectorOp,
+};
+pub use vexfs_journal_storage::{
+    FsyncPolicy, FullPolicy, JournalMeta, OpenOptions, OpenReport, Scan, StorageError,
+    StorageMetrics, StoreStats, StoredEvent,
+};
+
+/// Lower layers, for tools that need them.
+pub mod layers {
+    pub use vexfs_journal_format as format;
+    pub use vexfs_journal_storage as storage;
+}

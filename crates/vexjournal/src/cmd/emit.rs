@@ -1,0 +1,98 @@
+//! `vexjournal emit`: NDJSON events from stdin.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use vexfs_journal::{Journal, json};
+
+use crate::Cli;
+
+/// Append NDJSON events from stdin (schema: docs/json.md).
+///
+/// Prints the assigned sequence range. With --durable, prints each sequence number as
+/// soon as its event is fsynced. A malformed line stops the command with its line
+/// number; the lines before it are kept, nothing of it or after it is written. With
+/// --atomic, all lines form one all-or-nothing batch.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Wait for each event to be fsynced and print its sequence number.
+    #[arg(long)]
+    durable: bool,
+    /// Write all lines as one atomic batch (nothing is written if any line is bad).
+    #[arg(long)]
+    atomic: bool,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
+    let journal = Journal::open_existing(&cli.dir)
+        .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
+    let stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let mut first = None;
+    let mut last = None;
+    let mut batch = Vec::new();
+    for (i, line) in stdin.lines().enumerate() {
+        let number = i + 1;
+        let line = line.with_context(|| format!("reading line {number} of stdin"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event = match json::parse_line(&line) {
+            Ok(ev) => ev,
+            Err(e) => {
+                journal.sync()?;
+                report(&mut stdout, first, last, args)?;
+                bail!(
+                    "line {number}: {e}; {} before it",
+                    match (first, last) {
+                        (Some(f), Some(l)) => format!("events {f}..={l} were written"),
+                        _ => "nothing was written".into(),
+                    }
+                );
+            }
+        };
+        if args.atomic {
+            batch.push(event);
+            continue;
+        }
+        let seq = if args.durable {
+            let seq = journal.emit_durable(event)?;
+            writeln!(stdout, "{seq}")?;
+            stdout.flush()?;
+            seq
+        } else {
+            journal.emit(event)?
+        };
+        first.get_or_insert(seq);
+        last = Some(seq);
+    }
+    if args.atomic && !batch.is_empty() {
+        let range = journal.emit_batch_atomic(batch)?;
+        first = Some(range.start);
+        last = Some(range.end - 1);
+        if args.durable {
+            journal.wait_durable(range.end)?;
+            for seq in range {
+                writeln!(stdout, "{seq}")?;
+            }
+        }
+    }
+    journal.sync()?;
+    journal.close()?;
+    report(&mut stdout, first, last, args)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(out: &mut impl Write, first: Option<u64>, last: Option<u64>, args: &Args) -> Result<()> {
+    match (first, last) {
+        (Some(f), Some(l)) => {
+            if !args.durable {
+                writeln!(out, "{f}..={l}")?;
+            }
+            eprintln!("emitted {} events, sequences {f}..={l}", l - f + 1);
+        }
+        _ => eprintln!("no events emitted"),
+    }
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! `vexjournal`: the operator's tool for VexFS semantic journals.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod output;
+mod workload;
+
+/// Inspect, feed and benchmark VexFS semantic journals.
+#[derive(Debug, Parser)]
+#[command(name = "vexjournal", version, about, long_about = None)]
+pub struct Cli {
+    /// Journal directory.
+    #[arg(
+        long,
+        global = true,
+        env = "VEXJOURNAL_DIR",
+        default_value = "./vexjournal-data"
+    )]
+    pub dir: PathBuf,
+    /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "warn", env = "VEXJOURNAL_LOG")]
+    pub log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a journal.
+    Init(cmd::init::Args),
+    /// Append NDJSON events read from stdin.
+    Emit(cmd::emit::Args),
+    /// Print events by sequence range.
+    Cat(cmd::cat::Args),
+    /// Show size, extent and compression of a journal.
+    Stats(cmd::stats::Args),
+    /// Measure durable throughput and emission latency.
+    Bench(cmd::bench::Args),
+    /// Ingest a realistic mixed workload into ./vexjournal-demo and show the results.
+    Demo(cmd::demo::Args),
+    /// Open the journal, idle briefly and print resident memory (used by bench).
+    #[command(hide = true)]
+    ProbeRss,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let result = match &cli.command {
+        Command::Init(a) => cmd::init::run(&cli, a),
+        Command::Emit(a) => cmd::emit::run(&cli, a),
+        Command::Cat(a) => cmd::cat::run(&cli, a),
+        Command::Stats(a) => cmd::stats::run(&cli, a),
+        Command::Bench(a) => cmd::bench::run(&cli, a),
+        Command::Demo(a) => cmd::demo::run(&cli, a),
+        Command::ProbeRss => cmd::bench::probe_rss(&cli),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed stdout (`| head`) is not an error worth reporting.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
