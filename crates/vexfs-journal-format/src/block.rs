@@ -443,6 +443,38 @@ pub enum EventEncoding {
     Kernel,
 }
 
+/// Opens the block at the start of `buf` for reading: header, exact size, stored-data
+/// checksum, decompression into `data`. Unlike [`check_block`] it does not parse every
+/// event: the checksum already guarantees the data is what the writer wrote, and events
+/// are parsed (structurally validated) as they are read.
+pub fn open_block(buf: &[u8], encoding: EventEncoding, data: &mut Vec<u8>) -> Result<BlockHeader> {
+    let header = BlockHeader::parse(buf)?;
+    let expected_size = block_size_for(encoding, header.compressed_size as usize);
+    if header.block_size as usize != expected_size {
+        return Err(FormatError::SizeMismatch {
+            field: "block_size",
+            declared: u64::from(header.block_size),
+            expected: expected_size as u64,
+        });
+    }
+    let stored = buf
+        .get(BLOCK_HEADER_SIZE..header.data_end())
+        .ok_or(FormatError::Truncated {
+            what: "block data",
+            offset: BLOCK_HEADER_SIZE,
+            needed: header.compressed_size as usize,
+            available: buf.len().saturating_sub(BLOCK_HEADER_SIZE),
+        })?;
+    header.verify_data(stored)?;
+    decompress(
+        header.compression,
+        stored,
+        header.uncompressed_size as usize,
+        data,
+    )?;
+    Ok(header)
+}
+
 /// The `block_size` of a block holding `stored` bytes of event data: exactly header plus
 /// data in segment files, padded up to a multiple of 4096 bytes in kernel images.
 pub fn block_size_for(encoding: EventEncoding, stored: usize) -> usize {

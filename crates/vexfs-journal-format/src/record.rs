@@ -305,6 +305,23 @@ impl<'a> RecordView<'a> {
     }
 }
 
+/// Byte offset of the journal sequence (`userspace_sequence`) in a record.
+pub const RECORD_SEQ_OFFSET: usize = EVENT_HEADER_SIZE + 28;
+
+/// Size and journal sequence of the record at the start of `buf`, read from their fixed
+/// offsets without parsing it (for skipping through a block).
+pub fn peek_record(buf: &[u8]) -> Option<(usize, u64)> {
+    let size = buf
+        .get(crate::layout::EVENT_SIZE_OFFSET..crate::layout::EVENT_SIZE_OFFSET + 4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes)? as usize;
+    let seq = buf
+        .get(RECORD_SEQ_OFFSET..RECORD_SEQ_OFFSET + 8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)?;
+    (size >= RECORD_FIXED_SIZE && size <= buf.len()).then_some((size, seq))
+}
+
 /// Decodes the record at the start of `buf` (checksum verified); returns the event,
 /// its extension and its size.
 pub fn decode_record(buf: &[u8]) -> Result<(Event, RecordExt, usize)> {

@@ -159,7 +159,7 @@ impl Default for StorageConfig {
             fsync: FsyncPolicy::Batch,
             buffer_capacity: 10_000,
             full_policy: FullPolicy::Block,
-            block_bytes: 64 << 10,
+            block_bytes: 16 << 10,
             block_events: 4096,
             max_write_bytes: 4 << 20,
             retention: Retention::default(),

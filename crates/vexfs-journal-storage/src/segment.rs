@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
-use vexfs_journal_format::block::{EventEncoding, EventSpan, check_block};
+use vexfs_journal_format::block::{EventEncoding, EventSpan, check_block, open_block};
 use vexfs_journal_format::consts::{BLOCK_HEADER_SIZE, BLOCK_MAGIC, FILE_HEADER_SIZE};
 use vexfs_journal_format::footer::{BlockEntry, decode_footer, encode_footer};
 use vexfs_journal_format::{BlockHeader, Compression, FileHeader, FormatError};
@@ -209,16 +209,16 @@ impl Segment {
         scratch.resize(entry.size as usize, 0);
         let got = read_full_at(&self.file, &self.path, scratch, entry.offset)?;
         let mut records = Vec::new();
-        let (header, span) = check_block(&scratch[..got], EventEncoding::Record, &mut records)
+        let header = open_block(&scratch[..got], EventEncoding::Record, &mut records)
             .map_err(|e| StorageError::format(&self.path, entry.offset, e))?;
-        if span.first_seq != entry.first_seq || span.last_seq != entry.last_seq {
+        if header.block_id != entry.first_seq || header.event_count != entry.event_count {
             return Err(StorageError::format(
                 &self.path,
                 entry.offset,
                 FormatError::SizeMismatch {
-                    field: "block table sequence range",
+                    field: "block id (first sequence) in the block table",
                     declared: entry.first_seq,
-                    expected: span.first_seq,
+                    expected: header.block_id,
                 },
             ));
         }

@@ -3,10 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use vexfs_journal_format::block::split_events;
 use vexfs_journal_format::footer::BlockEntry;
-use vexfs_journal_format::record::RecordView;
-use vexfs_journal_format::{Event, RecordExt};
+use vexfs_journal_format::record::{RecordView, peek_record};
+use vexfs_journal_format::{Event, FormatError, RecordExt};
 
 use crate::dir::list_segments;
 use crate::error::{Result, StorageError};
@@ -245,16 +244,26 @@ impl Store {
             return Ok(None);
         };
         let data = self.read(&block)?;
-        for item in split_events(&data.records) {
-            let (_, bytes) = item.map_err(|e| self.damaged(&block, e))?;
-            let view = RecordView::parse_trusted(bytes).map_err(|e| self.damaged(&block, e))?;
-            let found = view.ext().userspace_sequence;
+        let mut rest: &[u8] = &data.records;
+        while !rest.is_empty() {
+            let Some((size, found)) = peek_record(rest) else {
+                let e = RecordView::parse_trusted(rest)
+                    .err()
+                    .unwrap_or(FormatError::Malformed {
+                        what: "block records",
+                        offset: data.records.len() - rest.len(),
+                        reason: "record does not fit the block",
+                    });
+                return Err(self.damaged(&block, e));
+            };
             if found == seq {
+                let view = RecordView::parse_trusted(rest).map_err(|e| self.damaged(&block, e))?;
                 return Ok(Some(stored(&view)));
             }
             if found > seq {
                 break;
             }
+            rest = &rest[size..];
         }
         Ok(None)
     }
