@@ -166,6 +166,61 @@ pub fn decode_footer(buf: &[u8]) -> Result<Vec<BlockEntry>> {
         .collect())
 }
 
+/// Magic of the clean-shutdown marker, `"USJC"`.
+pub const CLEAN_MAGIC: u32 = 0x5553_4A43;
+
+/// The clean-shutdown marker: written when a journal closes cleanly, it records the
+/// open segment's length and block table so the next open skips scanning it. Layout:
+/// magic `USJC` u32, version u32 (1), segment first sequence u64, segment length u64,
+/// kernel crc32 of those 24 bytes (u32), then a footer ([`encode_footer`]) of the blocks.
+pub fn encode_clean_marker(first_seq: u64, end: u64, entries: &[BlockEntry]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(28 + footer_size(entries.len()));
+    out.extend_from_slice(&CLEAN_MAGIC.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&first_seq.to_le_bytes());
+    out.extend_from_slice(&end.to_le_bytes());
+    let crc = kernel_crc32(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    encode_footer(entries, &mut out);
+    out
+}
+
+/// Decodes a clean-shutdown marker into (first sequence, segment length, blocks).
+pub fn decode_clean_marker(buf: &[u8]) -> Result<(u64, u64, Vec<BlockEntry>)> {
+    let head = buf.get(..28).ok_or(FormatError::Truncated {
+        what: "clean-shutdown marker",
+        offset: 0,
+        needed: 28,
+        available: buf.len(),
+    })?;
+    let word = |at: usize| u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
+    let dword = |at: usize| u64::from(word(at)) | (u64::from(word(at + 4)) << 32);
+    if word(0) != CLEAN_MAGIC {
+        return Err(FormatError::BadMagic {
+            what: "clean-shutdown marker",
+            expected: CLEAN_MAGIC,
+            found: word(0),
+        });
+    }
+    let computed = kernel_crc32(&head[..24]);
+    if computed != word(24) {
+        return Err(FormatError::ChecksumMismatch {
+            what: "clean-shutdown marker",
+            stored: word(24),
+            computed,
+        });
+    }
+    if word(4) != 1 {
+        return Err(FormatError::UnsupportedVersion {
+            what: "clean-shutdown marker",
+            found: word(4),
+            supported: 1,
+        });
+    }
+    let blocks = decode_footer(&buf[28..])?;
+    Ok((dword(8), dword(16), blocks))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

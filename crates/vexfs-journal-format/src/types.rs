@@ -212,6 +212,26 @@ impl EventType {
         self.entry().is_some()
     }
 
+    /// Position of a known type in [`EventType::all`] (0 … 59), for dense bitmaps.
+    /// Constant time: the taxonomy numbers each category's types from 1 without gaps.
+    pub fn known_index(self) -> Option<usize> {
+        let sub = (self.0 & 0xFF) as usize;
+        let (start, count) = match self.0 & !0xFF {
+            0x0100 => (0, 12),
+            0x0200 => (12, 10),
+            0x0300 => (22, 8),
+            0x0400 => (30, 6),
+            0x0500 => (36, 6),
+            0x0600 => (42, 6),
+            0x0800 => (48, 12),
+            _ => return None,
+        };
+        (1..=count).contains(&sub).then(|| start + sub - 1)
+    }
+
+    /// Number of known types.
+    pub const KNOWN_COUNT: usize = KNOWN_TYPES.len();
+
     /// The type part of the canonical name (`write` for `filesystem.write`).
     pub fn short_name(self) -> Option<&'static str> {
         self.entry().map(|(_, _, name)| *name)

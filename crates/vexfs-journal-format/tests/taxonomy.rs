@@ -167,3 +167,24 @@ fn builder_applies_kernel_defaults() {
     assert_eq!(ev.context.path, "/a");
     assert_eq!(ev.context.inode_number, 7);
 }
+
+#[test]
+fn known_index_is_the_position_in_the_table() {
+    let all: Vec<EventType> = EventType::all().collect();
+    assert_eq!(all.len(), EventType::KNOWN_COUNT);
+    for (i, t) in all.iter().enumerate() {
+        assert_eq!(t.known_index(), Some(i), "{t}");
+    }
+    for code in [
+        0u32,
+        0x0100,
+        0x010D,
+        0x0700,
+        0x0701,
+        0x0809 | 0x1_0000,
+        0x0900,
+        0xFFFF_FFFF,
+    ] {
+        assert_eq!(EventType::from_code(code).known_index(), None, "{code:#x}");
+    }
+}

@@ -21,6 +21,66 @@ use crate::error::{Result, StorageError};
 
 /// Name of the metadata file.
 pub const META_FILE: &str = "journal.json";
+/// Name of the clean-shutdown marker.
+pub const CLEAN_FILE: &str = "CLEAN";
+
+/// What a clean shutdown recorded about the open segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CleanMarker {
+    /// The open segment's first sequence.
+    pub first_seq: u64,
+    /// Its length at shutdown.
+    pub end: u64,
+    /// Its block table.
+    pub blocks: Vec<vexfs_journal_format::footer::BlockEntry>,
+}
+
+impl CleanMarker {
+    /// Reads the marker of `dir`; `None` if there is none or it does not check (a
+    /// damaged marker only costs a scan).
+    pub fn read(dir: &Path) -> Option<CleanMarker> {
+        let path = dir.join(CLEAN_FILE);
+        let bytes = fs::read(&path).ok()?;
+        match vexfs_journal_format::footer::decode_clean_marker(&bytes) {
+            Ok((first_seq, end, blocks)) => Some(CleanMarker {
+                first_seq,
+                end,
+                blocks,
+            }),
+            Err(e) => {
+                tracing::warn!(marker = %path.display(), error = %e, "clean-shutdown marker unusable; scanning instead");
+                None
+            }
+        }
+    }
+
+    /// Writes the marker atomically.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let bytes = vexfs_journal_format::footer::encode_clean_marker(
+            self.first_seq,
+            self.end,
+            &self.blocks,
+        );
+        let tmp = dir.join(format!("{CLEAN_FILE}.tmp"));
+        let mut file = create_file(&tmp)?;
+        file.write_all(&bytes)
+            .and_then(|_| file.sync_all())
+            .map_err(|e| StorageError::io("writing", &tmp, e))?;
+        fs::rename(&tmp, dir.join(CLEAN_FILE))
+            .map_err(|e| StorageError::io("renaming", &tmp, e))?;
+        sync_dir(dir)
+    }
+
+    /// Removes the marker (the journal is open for writing again).
+    pub fn remove(dir: &Path) -> Result<()> {
+        match fs::remove_file(dir.join(CLEAN_FILE)) {
+            Ok(()) => sync_dir(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StorageError::io("removing", dir.join(CLEAN_FILE), e)),
+        }
+    }
+}
+
 /// Name of the writer lock file.
 pub const LOCK_FILE: &str = "LOCK";
 /// Extension of segment files.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use vexfs_journal_format::Event;
 
 use crate::config::StorageConfig;
-use crate::dir::{DirLock, JournalMeta, ensure_dir, list_segments};
+use crate::dir::{CleanMarker, DirLock, JournalMeta, ensure_dir, list_segments};
 use crate::error::{Result, StorageError};
 use crate::io::Io;
 use crate::metrics::StorageMetrics;
@@ -156,6 +156,8 @@ impl Engine {
             },
         )?;
         report.repairs = repairs;
+        // From now on the files change: a crash must lead to a scan, not to the marker.
+        CleanMarker::remove(&dir)?;
         let segments = store.segments();
         // Seal segments a crash left unsealed behind a newer one.
         for seg in segments.iter().rev().skip(1).filter(|s| !s.is_sealed()) {
@@ -384,10 +386,22 @@ impl Engine {
             let _ = writer.join();
             let _ = syncer.join();
         }
-        self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut lock = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         if self.shared.is_failed() {
+            lock.take();
             return Err(self.shared.failure_error());
         }
+        if lock.is_some()
+            && let Some(active) = self.store.segments().last().filter(|s| !s.is_sealed())
+        {
+            CleanMarker {
+                first_seq: active.first_seq(),
+                end: active.end(),
+                blocks: active.blocks().clone(),
+            }
+            .write(&self.dir)?;
+        }
+        lock.take();
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use vexfs_journal_format::consts::{BLOCK_HEADER_SIZE, BLOCK_MAGIC, FILE_HEADER_S
 use vexfs_journal_format::footer::{BlockEntry, decode_footer, encode_footer};
 use vexfs_journal_format::{BlockHeader, Compression, FileHeader, FormatError};
 
-use crate::dir::{create_file, segment_name, sync_dir};
+use crate::dir::{CleanMarker, create_file, segment_name, sync_dir};
 use crate::error::{Result, StorageError};
 use crate::io::Io;
 
@@ -113,6 +113,7 @@ impl Segment {
         path: &Path,
         first_seq: u64,
         mode: OpenMode,
+        clean: Option<&CleanMarker>,
     ) -> Result<(Arc<Segment>, SegmentRecovery)> {
         let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
         let mut head = [0u8; FILE_HEADER_SIZE];
@@ -125,24 +126,33 @@ impl Segment {
             .len();
         let mut recovery = SegmentRecovery::default();
         let sealed = header.flags & FLAG_SEALED != 0;
-        let (blocks, end) = match sealed.then(|| read_footer(&file, path, &header, file_len)) {
-            Some(Ok(blocks)) => (blocks, header.index_offset),
-            footer => {
-                if let Some(Err(e)) = footer {
-                    tracing::warn!(segment = %path.display(), error = %e, "segment footer unusable; rebuilding its block table by scanning");
-                    recovery.rescanned = true;
+        // A clean shutdown recorded this open segment's blocks: trust them if the file
+        // has exactly the recorded length (any later write changes it).
+        let from_marker = clean
+            .filter(|m| !sealed && m.first_seq == first_seq && m.end == file_len)
+            .filter(|m| contiguous(&m.blocks, m.end))
+            .map(|m| (m.blocks.clone(), m.end));
+        let (blocks, end) = match from_marker {
+            Some(found) => found,
+            None => match sealed.then(|| read_footer(&file, path, &header, file_len)) {
+                Some(Ok(blocks)) => (blocks, header.index_offset),
+                footer => {
+                    if let Some(Err(e)) = footer {
+                        tracing::warn!(segment = %path.display(), error = %e, "segment footer unusable; rebuilding its block table by scanning");
+                        recovery.rescanned = true;
+                    }
+                    recovery.scanned = true;
+                    // A damaged footer is cut like a torn tail; the writer reseals the segment.
+                    let scan_to = if sealed && header.index_offset >= FILE_HEADER_SIZE as u64 {
+                        header.index_offset.min(file_len)
+                    } else {
+                        file_len
+                    };
+                    let outcome = scan(&file, path, FILE_HEADER_SIZE as u64, scan_to)?;
+                    let end = settle_damage(&file, path, &outcome, file_len, mode, &mut recovery)?;
+                    (outcome.blocks, end)
                 }
-                recovery.scanned = true;
-                // A damaged footer is cut like a torn tail; the writer reseals the segment.
-                let scan_to = if sealed && header.index_offset >= FILE_HEADER_SIZE as u64 {
-                    header.index_offset.min(file_len)
-                } else {
-                    file_len
-                };
-                let outcome = scan(&file, path, FILE_HEADER_SIZE as u64, scan_to)?;
-                let end = settle_damage(&file, path, &outcome, file_len, mode, &mut recovery)?;
-                (outcome.blocks, end)
-            }
+            },
         };
         let sealed_ok = sealed && !recovery.scanned;
         let seg = Segment {
@@ -346,6 +356,21 @@ fn read_footer(
         ));
     }
     Ok(blocks)
+}
+
+/// Whether `blocks` tile `[header end, end)` exactly.
+fn contiguous(blocks: &[BlockEntry], end: u64) -> bool {
+    let mut at = FILE_HEADER_SIZE as u64;
+    let mut last_seq = None;
+    for b in blocks {
+        if b.offset != at || last_seq.is_some_and(|l| b.first_seq <= l) || b.last_seq < b.first_seq
+        {
+            return false;
+        }
+        at += u64::from(b.size);
+        last_seq = Some(b.last_seq);
+    }
+    at == end
 }
 
 /// What a scan found.

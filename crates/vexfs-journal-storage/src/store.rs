@@ -7,7 +7,7 @@ use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_format::record::{RecordView, peek_record};
 use vexfs_journal_format::{Event, FormatError, RecordExt};
 
-use crate::dir::list_segments;
+use crate::dir::{CleanMarker, list_segments};
 use crate::error::{Result, StorageError};
 use crate::segment::{BlockData, OpenMode, Segment, SegmentRecovery};
 
@@ -72,8 +72,9 @@ impl Store {
     pub fn open(dir: &Path, mode: OpenMode) -> Result<(Store, Vec<(PathBuf, SegmentRecovery)>)> {
         let mut segments = Vec::new();
         let mut repairs = Vec::new();
+        let clean = CleanMarker::read(dir);
         for (first, path) in list_segments(dir)? {
-            let (seg, rec) = Segment::open(&path, first, mode)?;
+            let (seg, rec) = Segment::open(&path, first, mode, clean.as_ref())?;
             if rec.torn_bytes > 0 || rec.rescanned {
                 repairs.push((path, rec));
             }
@@ -142,7 +143,7 @@ impl Store {
             if known.contains(&first) {
                 continue;
             }
-            match Segment::open(&path, first, OpenMode::ReadOnly) {
+            match Segment::open(&path, first, OpenMode::ReadOnly, None) {
                 Ok((seg, _)) => {
                     added += seg.blocks().len();
                     self.push(seg);

@@ -8,6 +8,9 @@ pub enum JournalError {
     /// Storage layer failure (I/O, damage, lock, full buffer, closed, …).
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Index or query failure (bad cursor, damaged index file, …).
+    #[error(transparent)]
+    Index(#[from] vexfs_journal_index::IndexError),
     /// A JSON event that does not follow the schema (`docs/json.md`).
     #[error("{0}")]
     Json(#[from] JsonError),

@@ -2,41 +2,132 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
-use vexfs_journal_format::{Event, Priority};
+use vexfs_journal_format::footer::BlockEntry;
+use vexfs_journal_format::record::RecordView;
+use vexfs_journal_format::{Event, EventType, Priority};
+use vexfs_journal_index::{Cursor, Executor, Index, IndexObserver, IndexReport, Page, Query};
 use vexfs_journal_storage::{
-    Engine, JournalMeta, OpenOptions, OpenReport, Scan, StorageConfig, StorageMetrics, StoredEvent,
+    BlockObserver, Engine, FsyncPolicy, JournalMeta, OpenOptions, OpenReport, Scan, Segment,
+    StorageConfig, StorageMetrics, StoredEvent,
 };
 
 use crate::config::Config;
 use crate::error::Result;
+use crate::subscription::{Source, StartAt, Subscription};
 
 /// An open journal, writable by this process.
 ///
-/// Every method takes `&self` and is safe to call from many threads at once; share
-/// the journal in an `Arc`. Dropping it writes, syncs and closes.
+/// A cheap handle: clone it to share the journal between threads and tasks; every
+/// method takes `&self`. The journal closes (writing, syncing and persisting its
+/// indexes) when the last handle is dropped or [`Journal::close`] is called.
 ///
 /// ```
-/// use vexfs_journal::{Config, Event, FsOp, Journal};
+/// use vexfs_journal::{Config, Event, FsOp, Journal, Query};
 /// let dir = tempfile::tempdir()?;
 /// let journal = Journal::create(dir.path(), Config::default())?;
 /// let seq = journal.emit(Event::filesystem(FsOp::Write).path("/models/a.bin").inode(7))?;
 /// journal.sync()?;
 /// let back = journal.get(seq)?.expect("written");
 /// assert_eq!(back.event.context.inode_number, 7);
+/// let page = journal.query(&Query::new().path_prefix("/models/").limit(10))?;
+/// assert_eq!(page.events.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Journal {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
     engine: Engine,
+    index: Arc<Index>,
+    index_report: IndexReport,
+    closed: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+impl Inner {
+    fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let closed = self.engine.close();
+        // Persist the growing segment's index so a clean reopen needs no rebuild.
+        if let Err(e) = self.index.persist_all() {
+            tracing::warn!(error = %e, "could not persist indexes; they will be rebuilt on open");
+        }
+        Ok(closed?)
+    }
+}
+
+/// Feeds blocks to the index once it is attached (the engine starts before the index
+/// can be opened on its segments), then to the caller's observer if any.
+struct LateIndexObserver {
+    index: Arc<OnceLock<Arc<Index>>>,
+    inner: Option<IndexObserver>,
+    user: Option<Box<dyn BlockObserver>>,
+}
+
+impl LateIndexObserver {
+    fn index(&mut self) -> Option<&mut IndexObserver> {
+        if self.inner.is_none() {
+            self.inner = self.index.get().map(|i| IndexObserver::new(i.clone()));
+        }
+        self.inner.as_mut()
+    }
+}
+
+impl BlockObserver for LateIndexObserver {
+    fn on_block(&mut self, segment: &Segment, entry: &BlockEntry, records: &[u8]) {
+        if let Some(i) = self.index() {
+            i.on_block(segment, entry, records);
+        }
+        if let Some(u) = self.user.as_mut() {
+            u.on_block(segment, entry, records);
+        }
+    }
+
+    fn on_seal(&mut self, segment: &Segment) {
+        if let Some(i) = self.index() {
+            i.on_seal(segment);
+        }
+        if let Some(u) = self.user.as_mut() {
+            u.on_seal(segment);
+        }
+    }
+
+    fn on_remove(&mut self, segment: &Segment) {
+        if let Some(i) = self.index() {
+            i.on_remove(segment);
+        }
+        if let Some(u) = self.user.as_mut() {
+            u.on_remove(segment);
+        }
+    }
 }
 
 impl Journal {
     /// Creates a new journal in `dir` (created if missing; must not hold a journal).
     pub fn create(dir: impl AsRef<Path>, config: Config) -> Result<Journal> {
-        Ok(Journal {
-            engine: Engine::create(dir, config.to_storage()?)?,
-        })
+        Self::open_with(
+            dir,
+            OpenOptions {
+                config: Some(config.to_storage()?),
+                create: true,
+                create_new: true,
+                ..Default::default()
+            },
+        )
     }
 
     /// Opens the journal in `dir` with `config`, creating it if the directory holds
@@ -55,29 +146,47 @@ impl Journal {
         config: Option<StorageConfig>,
         create: bool,
     ) -> Result<Journal> {
-        let engine = Engine::open_with(
+        Self::open_with(
             dir,
             OpenOptions {
                 config,
                 create,
                 ..Default::default()
             },
-        )?;
-        Ok(Journal { engine })
+        )
     }
 
     /// Opens with full control of the storage options (observers, fault injection).
-    pub fn open_with(dir: impl AsRef<Path>, options: OpenOptions) -> Result<Journal> {
+    pub fn open_with(dir: impl AsRef<Path>, mut options: OpenOptions) -> Result<Journal> {
+        let slot = Arc::new(OnceLock::new());
+        options.observer = Some(Box::new(LateIndexObserver {
+            index: slot.clone(),
+            inner: None,
+            user: options.observer.take(),
+        }));
+        let engine = Engine::open_with(dir, options)?;
+        let (index, index_report) = Index::open(engine.store(), true)?;
+        let index = Arc::new(index);
+        let _ = slot.set(index.clone());
         Ok(Journal {
-            engine: Engine::open_with(dir, options)?,
+            inner: Arc::new(Inner {
+                engine,
+                index,
+                index_report,
+                closed: AtomicBool::new(false),
+            }),
         })
+    }
+
+    fn engine(&self) -> &Engine {
+        &self.inner.engine
     }
 
     /// Accepts an event and returns its sequence number at once; it reaches disk with
     /// the next group commit. Fails on an invalid event, a closed or failed journal, or
     /// a full buffer under the `error` policy.
     pub fn emit(&self, event: Event) -> Result<u64> {
-        Ok(self.engine.emit(event)?)
+        Ok(self.engine().emit(event)?)
     }
 
     /// [`Journal::emit`] with an explicit priority.
@@ -92,19 +201,19 @@ impl Journal {
             .into_iter()
             .map(|e| e.flags(vexfs_journal_format::EventFlags::ATOMIC))
             .collect();
-        Ok(self.engine.emit_batch(events)?)
+        Ok(self.engine().emit_batch(events)?)
     }
 
     /// Emits and returns once the event is fsynced.
     pub fn emit_durable(&self, event: Event) -> Result<u64> {
         let seq = self.emit(event)?;
-        self.engine.wait_durable(seq + 1)?;
+        self.engine().wait_durable(seq + 1)?;
         Ok(seq)
     }
 
     /// Async [`Journal::emit`]: never blocks the runtime (a full buffer is awaited).
     pub async fn emit_async(&self, event: Event) -> Result<u64> {
-        Ok(self.engine.emit_async(event).await?)
+        Ok(self.engine().emit_async(event).await?)
     }
 
     /// Async [`Journal::emit_batch_atomic`].
@@ -113,89 +222,191 @@ impl Journal {
             .into_iter()
             .map(|e| e.flags(vexfs_journal_format::EventFlags::ATOMIC))
             .collect();
-        Ok(self.engine.emit_batch_async(events).await?)
+        Ok(self.engine().emit_batch_async(events).await?)
     }
 
     /// Async [`Journal::emit_durable`].
     pub async fn emit_durable_async(&self, event: Event) -> Result<u64> {
-        let seq = self.engine.emit_async(event).await?;
-        self.engine.wait_durable_async(seq + 1).await?;
+        let seq = self.engine().emit_async(event).await?;
+        self.engine().wait_durable_async(seq + 1).await?;
         Ok(seq)
     }
 
     /// Waits until every sequence below `seq_exclusive` is durable.
     pub fn wait_durable(&self, seq_exclusive: u64) -> Result<()> {
-        Ok(self.engine.wait_durable(seq_exclusive)?)
+        Ok(self.engine().wait_durable(seq_exclusive)?)
     }
 
     /// Async [`Journal::wait_durable`].
     pub async fn wait_durable_async(&self, seq_exclusive: u64) -> Result<()> {
-        Ok(self.engine.wait_durable_async(seq_exclusive).await?)
+        Ok(self.engine().wait_durable_async(seq_exclusive).await?)
     }
 
     /// Waits until everything accepted so far is written (visible to readers).
     pub fn flush(&self) -> Result<()> {
-        Ok(self.engine.flush()?)
+        Ok(self.engine().flush()?)
     }
 
     /// Waits until everything accepted so far is fsynced.
     pub fn sync(&self) -> Result<()> {
-        Ok(self.engine.sync()?)
+        Ok(self.engine().sync()?)
     }
 
     /// The event with sequence `seq`, once written.
     pub fn get(&self, seq: u64) -> Result<Option<StoredEvent>> {
-        Ok(self.engine.get(seq)?)
+        Ok(self.engine().get(seq)?)
     }
 
     /// Written events in a sequence range, in order.
     pub fn scan(&self, range: Range<u64>) -> Scan {
-        self.engine.scan(range)
+        self.engine().scan(range)
+    }
+
+    fn executor(&self) -> Executor<'_> {
+        Executor {
+            index: &self.inner.index,
+            store: self.engine().store(),
+            journal: self.meta().id,
+        }
+    }
+
+    /// One page of the events matching `query` (written events; see
+    /// [`Query::limit`] and [`Page::cursor`] for paging).
+    pub fn query(&self, query: &Query) -> Result<Page> {
+        Ok(self.executor().page(query, self.engine().written_seq())?)
+    }
+
+    /// Calls `visit` on each matching record without copying it, until it returns false.
+    pub fn query_visit(
+        &self,
+        query: &Query,
+        visit: impl FnMut(&RecordView<'_>) -> bool,
+    ) -> Result<()> {
+        self.executor()
+            .visit(query, self.engine().written_seq(), visit)?;
+        Ok(())
+    }
+
+    /// Events with `start <= seq <= end` (the seed interface).
+    pub fn query_events_by_sequence(&self, start: u64, end: u64) -> Result<Vec<Event>> {
+        self.events_of(&Query::new().from_seq(start).to_seq(end))
+    }
+
+    /// Events with `start <= time <= end` (the seed interface).
+    pub fn query_events_by_time(&self, start: SystemTime, end: SystemTime) -> Result<Vec<Event>> {
+        self.events_of(&Query::new().since(system_ns(start)).until(system_ns(end)))
+    }
+
+    /// Events of one type, oldest first, at most `limit` (the seed interface).
+    pub fn query_events_by_type(
+        &self,
+        event_type: EventType,
+        limit: Option<usize>,
+    ) -> Result<Vec<Event>> {
+        let mut q = Query::new().types([event_type]);
+        q.limit = limit;
+        self.events_of(&q)
+    }
+
+    fn events_of(&self, q: &Query) -> Result<Vec<Event>> {
+        Ok(self.query(q)?.events.into_iter().map(|s| s.event).collect())
+    }
+
+    /// Parses a cursor text, refusing cursors of other journals.
+    pub fn parse_cursor(&self, text: &str) -> Result<Cursor> {
+        Ok(Cursor::decode(text, self.meta().id)?)
+    }
+
+    /// Follows the events matching `query` from `start`: first those already durable,
+    /// then new ones as they become durable, with no gap and no duplicate. Memory stays
+    /// bounded for a slow consumer: it reads from disk, it does not buffer.
+    pub fn subscribe(&self, query: Query, start: StartAt) -> Result<Subscription> {
+        Subscription::new(Source::Writer(self.clone()), query, start)
+    }
+
+    /// Events below this are visible to subscriptions (durable; written under
+    /// `fsync = never`, where the OS owns durability).
+    pub(crate) fn subscription_end(&self) -> u64 {
+        if self.engine().config().fsync == FsyncPolicy::Never {
+            self.engine().written_seq()
+        } else {
+            self.engine().durable_seq()
+        }
+    }
+
+    pub(crate) fn executor_parts(&self) -> Executor<'_> {
+        self.executor()
+    }
+
+    pub(crate) fn progress(&self) -> &vexfs_journal_storage::signal::Signal {
+        self.engine().progress()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::SeqCst) || self.engine().is_failed()
     }
 
     /// Next sequence number to be assigned.
     pub fn next_seq(&self) -> u64 {
-        self.engine.next_seq()
+        self.engine().next_seq()
     }
 
     /// Every sequence below this is durable.
     pub fn durable_seq(&self) -> u64 {
-        self.engine.durable_seq()
-    }
-
-    /// Counts from the block tables.
-    pub fn stats(&self) -> vexfs_journal_storage::StoreStats {
-        self.engine.store().stats()
+        self.engine().durable_seq()
     }
 
     /// Current metrics.
     pub fn metrics(&self) -> StorageMetrics {
-        self.engine.metrics()
+        self.engine().metrics()
+    }
+
+    /// Counts from the block tables.
+    pub fn stats(&self) -> vexfs_journal_storage::StoreStats {
+        self.engine().store().stats()
     }
 
     /// Zeroes the metrics.
     pub fn reset_metrics(&self) {
-        self.engine.reset_metrics();
+        self.engine().reset_metrics();
     }
 
     /// Identity and stored settings.
     pub fn meta(&self) -> &JournalMeta {
-        self.engine.meta()
+        self.engine().meta()
     }
 
     /// What opening found and repaired.
     pub fn open_report(&self) -> &OpenReport {
-        self.engine.open_report()
+        self.engine().open_report()
     }
 
-    /// The storage engine underneath (indexes, tools).
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// What opening the indexes found and rebuilt.
+    pub fn index_report(&self) -> &IndexReport {
+        &self.inner.index_report
     }
 
-    /// Writes and syncs everything accepted, then closes. Later calls fail with
-    /// `closed`.
+    /// The indexes.
+    pub fn index(&self) -> &Arc<Index> {
+        &self.inner.index
+    }
+
+    /// The storage engine underneath (tools).
+    pub fn storage(&self) -> &Engine {
+        self.engine()
+    }
+
+    /// Writes and syncs everything accepted, persists the indexes and closes. Later
+    /// calls on any handle fail with `closed`.
     pub fn close(&self) -> Result<()> {
-        Ok(self.engine.close()?)
+        self.inner.close()
+    }
+}
+
+/// Nanoseconds since the Unix epoch of a system time (negative before 1970).
+pub fn system_ns(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
     }
 }

@@ -21,11 +21,14 @@ mod error;
 mod journal;
 pub mod json;
 mod reader;
+mod subscription;
 
 pub use config::Config;
 pub use error::{JournalError, JsonError, Result};
-pub use journal::Journal;
+pub use journal::{Journal, system_ns};
 pub use reader::JournalReader;
+pub use subscription::{StartAt, Subscription};
+pub use vexfs_journal_index::{Cursor, IndexError, Page, Query};
 
 pub use vexfs_journal_format::{
     AgentOp, BStr, BString, Category, CausalityLink, Compression, Context, Event, EventFlags,
@@ -40,5 +43,6 @@ pub use vexfs_journal_storage::{
 /// Lower layers, for tools that need them.
 pub mod layers {
     pub use vexfs_journal_format as format;
+    pub use vexfs_journal_index as index;
     pub use vexfs_journal_storage as storage;
 }

@@ -4,18 +4,29 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use vexfs_journal_format::record::RecordView;
+use vexfs_journal_index::{Cursor, Executor, Index, IndexReport, Page, Query};
 use vexfs_journal_storage::{JournalMeta, OpenMode, Scan, Store, StoreStats, StoredEvent};
 
 use crate::error::Result;
+use crate::subscription::{Source, StartAt, Subscription};
 
-/// A read-only view of a journal. It takes no lock, changes nothing on disk (a torn
-/// tail is just treated as not yet written) and sees what the writer appends after
-/// [`JournalReader::refresh`].
-#[derive(Debug)]
+/// A read-only view of a journal. It takes no lock and never changes segments (a torn
+/// tail is just not yet written); it sees what the writer appended after
+/// [`JournalReader::refresh`]. Missing or damaged index files of sealed segments are
+/// rebuilt and, when the directory is writable, saved.
+#[derive(Debug, Clone)]
 pub struct JournalReader {
+    inner: Arc<ReaderInner>,
+}
+
+#[derive(Debug)]
+struct ReaderInner {
     dir: PathBuf,
     meta: JournalMeta,
     store: Arc<Store>,
+    index: Index,
+    index_report: IndexReport,
 }
 
 impl JournalReader {
@@ -24,46 +35,102 @@ impl JournalReader {
         let dir = dir.as_ref().to_path_buf();
         let meta = JournalMeta::load(&dir)?;
         let (store, _) = Store::open(&dir, OpenMode::ReadOnly)?;
+        let (index, index_report) = Index::open(&store, true)?;
         Ok(JournalReader {
-            dir,
-            meta,
-            store: Arc::new(store),
+            inner: Arc::new(ReaderInner {
+                dir,
+                meta,
+                store: Arc::new(store),
+                index,
+                index_report,
+            }),
         })
     }
 
     /// The journal directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.inner.dir
     }
 
     /// Identity and stored settings.
     pub fn meta(&self) -> &JournalMeta {
-        &self.meta
+        &self.inner.meta
     }
 
     /// Picks up what the writer appended since opening or the last refresh; returns
     /// the number of new blocks.
     pub fn refresh(&self) -> Result<usize> {
-        Ok(self.store.refresh()?)
+        let added = self.inner.store.refresh()?;
+        self.inner.index.catch_up(&self.inner.store)?;
+        Ok(added)
     }
 
     /// The event with sequence `seq`.
     pub fn get(&self, seq: u64) -> Result<Option<StoredEvent>> {
-        Ok(self.store.get(seq)?)
+        Ok(self.inner.store.get(seq)?)
     }
 
     /// Events in a sequence range, in order.
     pub fn scan(&self, range: Range<u64>) -> Scan {
-        Scan::new(self.store.clone(), range.start, range.end)
+        Scan::new(self.inner.store.clone(), range.start, range.end)
+    }
+
+    /// Sequence after the last complete event on disk (as of the last refresh).
+    pub fn visible_end(&self) -> u64 {
+        self.inner.store.next_seq().unwrap_or(0)
+    }
+
+    pub(crate) fn executor(&self) -> Executor<'_> {
+        Executor {
+            index: &self.inner.index,
+            store: &self.inner.store,
+            journal: self.inner.meta.id,
+        }
+    }
+
+    /// One page of the events matching `query`.
+    pub fn query(&self, query: &Query) -> Result<Page> {
+        Ok(self.executor().page(query, self.visible_end())?)
+    }
+
+    /// Calls `visit` on each matching record without copying it, until it returns false.
+    pub fn query_visit(
+        &self,
+        query: &Query,
+        visit: impl FnMut(&RecordView<'_>) -> bool,
+    ) -> Result<()> {
+        self.executor().visit(query, self.visible_end(), visit)?;
+        Ok(())
+    }
+
+    /// Parses a cursor text, refusing cursors of other journals.
+    pub fn parse_cursor(&self, text: &str) -> Result<Cursor> {
+        Ok(Cursor::decode(text, self.inner.meta.id)?)
+    }
+
+    /// Follows the journal like `journalctl -f`: matching events on disk, then new ones
+    /// as the writer appends them (polled).
+    pub fn subscribe(&self, query: Query, start: StartAt) -> Result<Subscription> {
+        Subscription::new(Source::Reader(self.clone()), query, start)
     }
 
     /// Counts from the block tables.
     pub fn stats(&self) -> StoreStats {
-        self.store.stats()
+        self.inner.store.stats()
     }
 
     /// The segments.
     pub fn store(&self) -> &Arc<Store> {
-        &self.store
+        &self.inner.store
+    }
+
+    /// The indexes.
+    pub fn index(&self) -> &Index {
+        &self.inner.index
+    }
+
+    /// What opening the indexes found and rebuilt.
+    pub fn index_report(&self) -> &IndexReport {
+        &self.inner.index_report
     }
 }

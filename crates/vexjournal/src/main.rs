@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod output;
+mod time;
 mod workload;
 
 /// Inspect, feed and benchmark VexFS semantic journals.
@@ -38,6 +39,13 @@ enum Command {
     Cat(cmd::cat::Args),
     /// Show size, extent and compression of a journal.
     Stats(cmd::stats::Args),
+    /// Select events with filters, newest or oldest first, in pages.
+    Query(cmd::query::Args),
+    /// Print matching events as another process writes them, until Ctrl-C.
+    Follow(cmd::follow::Args),
+    /// Rebuild or check the indexes.
+    #[command(subcommand)]
+    Index(cmd::index::IndexCommand),
     /// Measure durable throughput and emission latency.
     Bench(cmd::bench::Args),
     /// Ingest a realistic mixed workload into ./vexjournal-demo and show the results.
@@ -61,6 +69,9 @@ fn main() -> ExitCode {
         Command::Emit(a) => cmd::emit::run(&cli, a),
         Command::Cat(a) => cmd::cat::run(&cli, a),
         Command::Stats(a) => cmd::stats::run(&cli, a),
+        Command::Query(a) => cmd::query::run(&cli, a),
+        Command::Follow(a) => cmd::follow::run(&cli, a),
+        Command::Index(c) => cmd::index::run(&cli, c),
         Command::Bench(a) => cmd::bench::run(&cli, a),
         Command::Demo(a) => cmd::demo::run(&cli, a),
         Command::ProbeRss => cmd::bench::probe_rss(&cli),

@@ -15,6 +15,8 @@ pub enum EventFormat {
     Json,
     /// An aligned table for people.
     Table,
+    /// Raw kernel events (header + 5280-byte context + sections), back to back.
+    Kernel,
 }
 
 /// How a command prints a report.
@@ -69,6 +71,18 @@ impl<W: Write> EventWriter<W> {
                     t.add_row(table_row(ev));
                 }
             }
+            EventFormat::Kernel => {
+                let mut bytes = Vec::new();
+                vexfs_journal::layers::format::encode_kernel_event(&ev.event, &mut bytes).map_err(
+                    |e| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("event {} does not fit the kernel format: {e}", ev.seq),
+                        )
+                    },
+                )?;
+                self.out.write_all(&bytes)?;
+            }
         }
         self.count += 1;
         Ok(())
@@ -86,7 +100,7 @@ impl<W: Write> EventWriter<W> {
                     writeln!(self.out, "{t}")?;
                 }
             }
-            EventFormat::Ndjson => {}
+            EventFormat::Ndjson | EventFormat::Kernel => {}
         }
         self.out.flush()?;
         Ok(self.count)

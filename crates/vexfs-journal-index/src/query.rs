@@ -1,0 +1,486 @@
+//! Queries: a filter over events (AND of its criteria), executed with the indexes, in
+//! sequence order or reverse, paged with opaque cursors.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use vexfs_journal_format::checksum::kernel_crc32;
+use vexfs_journal_format::footer::BlockEntry;
+use vexfs_journal_format::record::{RecordView, peek_record};
+use vexfs_journal_format::{BString, Category, EventType, Priority};
+use vexfs_journal_storage::store::stored;
+use vexfs_journal_storage::{BlockRef, Segment, Store, StoredEvent};
+
+use crate::error::{IndexError, Result};
+use crate::index::{Index, SegEntry};
+use crate::segment_index::{OTHER_PRIORITY_BIT, UNKNOWN_TYPE_BIT, type_bit};
+
+/// A position in a journal's result stream: "after event `seq`, going forward" (or
+/// backward for reverse queries). Opaque to users, stable across restarts and
+/// rotation, and refused by any other journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    /// The journal it belongs to.
+    pub journal: uuid::Uuid,
+    /// Sequence of the last event returned.
+    pub seq: u64,
+    /// Whether it continues a reverse query.
+    pub reverse: bool,
+}
+
+const CURSOR_PREFIX: &str = "vxc1_";
+
+impl Cursor {
+    /// The opaque text form.
+    pub fn encode(&self) -> String {
+        let mut raw = Vec::with_capacity(29);
+        raw.extend_from_slice(self.journal.as_bytes());
+        raw.extend_from_slice(&self.seq.to_le_bytes());
+        raw.push(u8::from(self.reverse));
+        let crc = kernel_crc32(&raw);
+        raw.extend_from_slice(&crc.to_le_bytes());
+        format!("{CURSOR_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    /// Parses a cursor and checks it belongs to journal `expected`.
+    pub fn decode(text: &str, expected: uuid::Uuid) -> Result<Cursor> {
+        let body = text.trim().strip_prefix(CURSOR_PREFIX).ok_or_else(|| {
+            IndexError::InvalidCursor(format!("{text:?} does not start with {CURSOR_PREFIX}"))
+        })?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|e| IndexError::InvalidCursor(format!("not base64: {e}")))?;
+        if raw.len() != 29 {
+            return Err(IndexError::InvalidCursor(format!(
+                "{} bytes instead of 29",
+                raw.len()
+            )));
+        }
+        let stored = u32::from_le_bytes([raw[25], raw[26], raw[27], raw[28]]);
+        if kernel_crc32(&raw[..25]) != stored {
+            return Err(IndexError::InvalidCursor(
+                "checksum mismatch (damaged or edited)".into(),
+            ));
+        }
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&raw[..16]);
+        let mut seq = [0u8; 8];
+        seq.copy_from_slice(&raw[16..24]);
+        let cursor = Cursor {
+            journal: uuid::Uuid::from_bytes(id),
+            seq: u64::from_le_bytes(seq),
+            reverse: raw[24] == 1,
+        };
+        if raw[24] > 1 {
+            return Err(IndexError::InvalidCursor("unknown flags".into()));
+        }
+        if cursor.journal != expected {
+            return Err(IndexError::ForeignCursor {
+                expected,
+                found: cursor.journal,
+            });
+        }
+        Ok(cursor)
+    }
+}
+
+/// A filter over events: every criterion set must hold (types among themselves and
+/// categories among themselves are alternatives).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Query {
+    /// Smallest sequence.
+    pub from_seq: Option<u64>,
+    /// Largest sequence (inclusive).
+    pub to_seq: Option<u64>,
+    /// Earliest time, ns since the epoch (inclusive).
+    pub since_ns: Option<i64>,
+    /// Latest time, ns since the epoch (inclusive).
+    pub until_ns: Option<i64>,
+    /// Any of these types.
+    pub types: Vec<EventType>,
+    /// Any of these categories.
+    pub categories: Vec<Category>,
+    /// Path starting with these bytes.
+    pub path_prefix: Option<BString>,
+    /// This agent id.
+    pub agent: Option<BString>,
+    /// This transaction id.
+    pub tx: Option<u64>,
+    /// At least this urgent (priority code ≤ this one's).
+    pub priority_at_least: Option<Priority>,
+    /// At most this urgent (priority code ≥ this one's).
+    pub priority_at_most: Option<Priority>,
+    /// Visible to a principal with this mask (event mask AND this ≠ 0).
+    pub visibility: Option<u64>,
+    /// Most events per page.
+    pub limit: Option<usize>,
+    /// Newest first.
+    pub reverse: bool,
+    /// Resume after this position.
+    pub after: Option<Cursor>,
+}
+
+macro_rules! builder {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) => $field:ident = $value:expr;)*) => {
+        $( $(#[$doc])* #[must_use] pub fn $name(mut self, $arg: $ty) -> Self { self.$field = $value; self } )*
+    };
+}
+
+impl Query {
+    /// Every event.
+    pub fn new() -> Query {
+        Query::default()
+    }
+
+    builder! {
+        /// Sequences from `seq`.
+        from_seq(seq: u64) => from_seq = Some(seq);
+        /// Sequences up to `seq` inclusive.
+        to_seq(seq: u64) => to_seq = Some(seq);
+        /// Events at or after `ns`.
+        since(ns: i64) => since_ns = Some(ns);
+        /// Events at or before `ns`.
+        until(ns: i64) => until_ns = Some(ns);
+        /// Only these types.
+        types(types: impl IntoIterator<Item = EventType>) => types = types.into_iter().collect();
+        /// Only these categories.
+        categories(cats: impl IntoIterator<Item = Category>) => categories = cats.into_iter().collect();
+        /// Paths starting with `prefix`.
+        path_prefix(prefix: impl Into<BString>) => path_prefix = Some(prefix.into());
+        /// This agent.
+        agent(agent: impl Into<BString>) => agent = Some(agent.into());
+        /// This transaction.
+        tx(tx: u64) => tx = Some(tx);
+        /// At least this urgent.
+        priority_at_least(p: Priority) => priority_at_least = Some(p);
+        /// At most this urgent.
+        priority_at_most(p: Priority) => priority_at_most = Some(p);
+        /// Visible to this principal mask.
+        visible_to(mask: u64) => visibility = Some(mask);
+        /// At most `n` events per page.
+        limit(n: usize) => limit = Some(n);
+        /// Newest first.
+        reverse(yes: bool) => reverse = yes;
+        /// Resume after `cursor`.
+        after(cursor: Cursor) => after = Some(cursor);
+    }
+
+    /// Whether the record matches every criterion (sequence bounds excluded).
+    pub fn matches(&self, v: &RecordView<'_>) -> bool {
+        let t = v.event_type();
+        if !self.types.is_empty() && !self.types.contains(&t) {
+            return false;
+        }
+        if !self.categories.is_empty() && !self.categories.contains(&t.category()) {
+            return false;
+        }
+        let time = v.header.timestamp.ktime.get();
+        if self.since_ns.is_some_and(|s| time < s) || self.until_ns.is_some_and(|u| time > u) {
+            return false;
+        }
+        if let Some(p) = &self.path_prefix
+            && !v.context.path.starts_with(p.as_slice())
+        {
+            return false;
+        }
+        if let Some(a) = &self.agent
+            && v.context.agent_id != a.as_slice()
+        {
+            return false;
+        }
+        if self.tx.is_some_and(|tx| v.context.transaction_id != tx) {
+            return false;
+        }
+        let prio = v.priority().code();
+        if self.priority_at_least.is_some_and(|p| prio > p.code())
+            || self.priority_at_most.is_some_and(|p| prio < p.code())
+        {
+            return false;
+        }
+        if self
+            .visibility
+            .is_some_and(|m| v.header.agent_visibility_mask.get() & m == 0)
+        {
+            return false;
+        }
+        true
+    }
+
+    fn type_mask(&self) -> Option<u64> {
+        let mut mask = 0u64;
+        if !self.types.is_empty() {
+            mask = self.types.iter().fold(0, |m, t| m | type_bit(*t));
+        }
+        if !self.categories.is_empty() {
+            let cats = self.categories.iter().fold(UNKNOWN_TYPE_BIT, |m, c| {
+                c.types().fold(m, |m, t| m | type_bit(t))
+            });
+            mask = if self.types.is_empty() {
+                cats
+            } else {
+                mask & cats
+            };
+        }
+        (!self.types.is_empty() || !self.categories.is_empty()).then_some(mask)
+    }
+
+    fn prio_mask(&self) -> Option<u8> {
+        if self.priority_at_least.is_none() && self.priority_at_most.is_none() {
+            return None;
+        }
+        let mut mask = OTHER_PRIORITY_BIT;
+        for code in 1..=5u32 {
+            let ok = self.priority_at_least.is_none_or(|p| code <= p.code())
+                && self.priority_at_most.is_none_or(|p| code >= p.code());
+            if ok {
+                mask |= 1 << (code - 1);
+            }
+        }
+        Some(mask)
+    }
+
+    /// Inclusive sequence bounds after applying the cursor and the visible end.
+    fn bounds(&self, visible_end: u64) -> Result<Option<(u64, u64)>> {
+        let mut lo = self.from_seq.unwrap_or(0);
+        let mut hi = self
+            .to_seq
+            .unwrap_or(u64::MAX)
+            .min(visible_end.saturating_sub(1));
+        if let Some(c) = self.after {
+            if c.reverse != self.reverse {
+                return Err(IndexError::InvalidCursor(format!(
+                    "cursor continues a {} query, this one is {}",
+                    if c.reverse { "reverse" } else { "forward" },
+                    if self.reverse { "reverse" } else { "forward" }
+                )));
+            }
+            if self.reverse {
+                hi = hi.min(c.seq.saturating_sub(1));
+                if c.seq == 0 {
+                    return Ok(None);
+                }
+            } else {
+                lo = lo.max(c.seq.saturating_add(1));
+            }
+        }
+        Ok((visible_end > 0 && lo <= hi).then_some((lo, hi)))
+    }
+}
+
+/// One page of results.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The events, in query order.
+    pub events: Vec<StoredEvent>,
+    /// Resumes after the last event of this page (or where the query started).
+    pub cursor: Option<Cursor>,
+    /// No more matching events up to the visible end.
+    pub exhausted: bool,
+}
+
+/// Runs queries over a store and its index.
+#[derive(Debug, Clone, Copy)]
+pub struct Executor<'a> {
+    /// The indexes.
+    pub index: &'a Index,
+    /// The segments.
+    pub store: &'a Store,
+    /// The journal's id (for cursors).
+    pub journal: uuid::Uuid,
+}
+
+impl Executor<'_> {
+    /// Calls `visit` for each matching record below `visible_end`, in query order, until
+    /// it returns false or the matches run out. Returns whether it was stopped early.
+    pub fn visit(
+        &self,
+        q: &Query,
+        visible_end: u64,
+        mut visit: impl FnMut(&RecordView<'_>) -> bool,
+    ) -> Result<bool> {
+        let Some((lo, hi)) = q.bounds(visible_end)? else {
+            return Ok(false);
+        };
+        let mut segments = self.store.segments();
+        // Segment i holds sequences [first_i, first_{i+1}).
+        let firsts: Vec<u64> = segments.iter().map(|s| s.first_seq()).collect();
+        let keep: Vec<bool> = (0..segments.len())
+            .map(|i| {
+                let start = firsts[i];
+                let next = firsts.get(i + 1).copied().unwrap_or(u64::MAX);
+                start <= hi && next > lo
+            })
+            .collect();
+        let mut k = keep.iter();
+        segments.retain(|_| *k.next().unwrap_or(&false));
+        if q.reverse {
+            segments.reverse();
+        }
+        let mut offsets = Vec::new();
+        for seg in segments {
+            let entry = self.index.segment(seg.first_seq());
+            let mut blocks = plan(&seg, entry.as_deref(), q, lo, hi)?;
+            if q.reverse {
+                blocks.reverse();
+            }
+            for b in blocks {
+                let data = self.store.read(&BlockRef {
+                    segment: seg.clone(),
+                    entry: b,
+                })?;
+                let records: &[u8] = &data.records;
+                offsets.clear();
+                let mut pos = 0;
+                while let Some((size, seq)) = records.get(pos..).and_then(peek_record) {
+                    if seq >= lo && seq <= hi {
+                        offsets.push(pos);
+                    }
+                    pos += size;
+                }
+                if q.reverse {
+                    offsets.reverse();
+                }
+                for &at in &offsets {
+                    let view = RecordView::parse_trusted(&records[at..])
+                        .map_err(|e| IndexError::format(seg.path(), b.offset, e))?;
+                    if q.matches(&view) && !visit(&view) {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// One page of at most `q.limit` events (all, without a limit).
+    pub fn page(&self, q: &Query, visible_end: u64) -> Result<Page> {
+        let limit = q.limit.unwrap_or(usize::MAX);
+        let mut events = Vec::new();
+        if limit == 0 {
+            return Ok(Page {
+                events,
+                cursor: q.after,
+                exhausted: false,
+            });
+        }
+        let stopped = self.visit(q, visible_end, |v| {
+            events.push(stored(v));
+            events.len() < limit
+        })?;
+        let cursor = events
+            .last()
+            .map(|e| Cursor {
+                journal: self.journal,
+                seq: e.seq,
+                reverse: q.reverse,
+            })
+            .or(q.after);
+        Ok(Page {
+            events,
+            cursor,
+            exhausted: !stopped,
+        })
+    }
+}
+
+/// The blocks of `seg` that may hold matches within `[lo, hi]`, in order.
+fn plan(
+    seg: &Segment,
+    entry: Option<&SegEntry>,
+    q: &Query,
+    lo: u64,
+    hi: u64,
+) -> Result<Vec<BlockEntry>> {
+    let blocks = seg.blocks();
+    let start = blocks.partition_point(|b| b.last_seq < lo);
+    let end = blocks.partition_point(|b| b.first_seq <= hi);
+    if start >= end {
+        return Ok(Vec::new());
+    }
+    let time_ok = |min: i64, max: i64| {
+        q.since_ns.is_none_or(|s| max >= s) && q.until_ns.is_none_or(|u| min <= u)
+    };
+    let Some(entry) = entry else {
+        return Ok(blocks
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .filter(|b| time_ok(b.min_time, b.max_time))
+            .copied()
+            .collect());
+    };
+    let type_mask = q.type_mask();
+    let prio_mask = q.prio_mask();
+    // Count indexed blocks before taking the terms: blocks enter the terms before the
+    // summaries, so every block counted here is in the terms taken next. (Holding the
+    // summary lock while taking the terms could deadlock with the writer.)
+    let counted = entry.summary().blocks.len();
+    let allowed = allowed_blocks(entry, q)?;
+    let summary = entry.summary();
+    let indexed = counted.min(summary.blocks.len()).min(blocks.len());
+    let mut out = Vec::new();
+    // Indexed blocks: time window, then summaries, then term postings.
+    let (ts, te) = summary.time_window(q.since_ns, q.until_ns);
+    let (a, z) = (start.max(ts), end.min(te).min(indexed));
+    let mut consider = |i: usize| {
+        let (Some(s), Some(b)) = (summary.blocks.get(i), blocks.get(i)) else {
+            return;
+        };
+        let pass = time_ok(s.min_time, s.max_time)
+            && type_mask.is_none_or(|m| s.type_bits & m != 0)
+            && prio_mask.is_none_or(|m| s.prio_bits & m != 0)
+            && q.visibility.is_none_or(|m| s.vis_or & m != 0);
+        if pass {
+            out.push(*b);
+        }
+    };
+    match &allowed {
+        Some(list) => {
+            let from = list.partition_point(|o| (*o as usize) < a);
+            for &o in list
+                .get(from..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|o| (**o as usize) < z)
+            {
+                consider(o as usize);
+            }
+        }
+        None => (a..z).for_each(&mut consider),
+    }
+    // Blocks not indexed yet (written after the index last caught up) are scanned.
+    for b in blocks.get(start.max(indexed)..end).unwrap_or_default() {
+        if time_ok(b.min_time, b.max_time) {
+            out.push(*b);
+        }
+    }
+    Ok(out)
+}
+
+/// Intersection of the term postings the query asks for; `None` when it asks none.
+/// Empty values (prefix "", agent "", transaction 0) match events that have no such
+/// term, which postings do not list, so they are checked per event instead.
+fn allowed_blocks(entry: &SegEntry, q: &Query) -> Result<Option<Vec<u32>>> {
+    let prefix = q.path_prefix.as_ref().filter(|p| !p.is_empty());
+    let agent = q.agent.as_ref().filter(|a| !a.is_empty());
+    let tx = q.tx.filter(|t| *t != 0);
+    if prefix.is_none() && agent.is_none() && tx.is_none() {
+        return Ok(None);
+    }
+    let terms = entry.terms()?;
+    let mut lists: Vec<Vec<u32>> = Vec::new();
+    if let Some(p) = prefix {
+        lists.push(terms.paths_with_prefix(p));
+    }
+    if let Some(a) = agent {
+        lists.push(terms.agents.get(a).cloned().unwrap_or_default());
+    }
+    if let Some(tx) = tx {
+        lists.push(terms.txs.get(&tx).cloned().unwrap_or_default());
+    }
+    let mut iter = lists.into_iter();
+    let mut acc = iter.next().unwrap_or_default();
+    for next in iter {
+        acc.retain(|o| next.binary_search(o).is_ok());
+    }
+    Ok(Some(acc))
+}

@@ -1,0 +1,268 @@
+//! The index of one segment: a summary per block (kept in memory) and the term postings
+//! (path, agent, transaction → blocks) that queries load on demand.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use vexfs_journal_format::block::split_events;
+use vexfs_journal_format::record::RecordView;
+use vexfs_journal_format::{BStr, BString, EventType, FormatError, Priority};
+
+/// Bit of [`BlockSummary::type_bits`] meaning "a type outside the taxonomy".
+pub const UNKNOWN_TYPE_BIT: u64 = 1 << 63;
+/// Bit of [`BlockSummary::prio_bits`] meaning "a priority outside 1–5".
+pub const OTHER_PRIORITY_BIT: u8 = 0x80;
+
+/// The type bit of `t` in [`BlockSummary::type_bits`].
+pub fn type_bit(t: EventType) -> u64 {
+    t.known_index().map_or(UNKNOWN_TYPE_BIT, |i| 1 << i)
+}
+
+/// The priority bit of `p` in [`BlockSummary::prio_bits`].
+pub fn prio_bit(p: Priority) -> u8 {
+    match p.code() {
+        c @ 1..=5 => 1 << (c - 1),
+        _ => OTHER_PRIORITY_BIT,
+    }
+}
+
+/// What one block holds, enough to skip it for most queries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockSummary {
+    /// Journal sequence of the first event.
+    pub first_seq: u64,
+    /// Journal sequence of the last event.
+    pub last_seq: u64,
+    /// Earliest event time, ns.
+    pub min_time: i64,
+    /// Latest event time, ns.
+    pub max_time: i64,
+    /// Types present: bit *i* = the *i*-th known type, [`UNKNOWN_TYPE_BIT`] = others.
+    pub type_bits: u64,
+    /// OR of the events' agent visibility masks.
+    pub vis_or: u64,
+    /// Priorities present: bit *p-1* = priority *p*, [`OTHER_PRIORITY_BIT`] = others.
+    pub prio_bits: u8,
+    /// Events in the block.
+    pub count: u32,
+}
+
+/// Sorted terms and the sorted, distinct block ordinals holding each.
+pub type Postings<K> = BTreeMap<K, Vec<u32>>;
+
+/// The term postings of a segment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Terms {
+    /// Path → blocks.
+    pub paths: Postings<BString>,
+    /// Agent id → blocks.
+    pub agents: Postings<BString>,
+    /// Transaction id → blocks.
+    pub txs: Postings<u64>,
+}
+
+fn post<K: Ord>(map: &mut Postings<K>, key: K, block: u32) {
+    let list = map.entry(key).or_default();
+    if list.last() != Some(&block) {
+        list.push(block);
+    }
+}
+
+fn post_borrowed(map: &mut Postings<BString>, key: &BStr, block: u32) {
+    match map.get_mut(key) {
+        Some(list) => {
+            if list.last() != Some(&block) {
+                list.push(block);
+            }
+        }
+        None => {
+            map.insert(BString::from(key.as_ref() as &[u8]), vec![block]);
+        }
+    }
+}
+
+impl Terms {
+    /// Block ordinals holding a path that starts with `prefix`.
+    pub fn paths_with_prefix(&self, prefix: &[u8]) -> Vec<u32> {
+        let start = BString::from(prefix);
+        let mut out = Vec::new();
+        for (path, blocks) in self
+            .paths
+            .range::<BString, _>((Bound::Included(&start), Bound::Unbounded))
+        {
+            if !path.starts_with(prefix) {
+                break;
+            }
+            out.extend_from_slice(blocks);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Approximate heap bytes.
+    pub fn heap_bytes(&self) -> usize {
+        let strings = |m: &Postings<BString>| -> usize {
+            m.iter().map(|(k, v)| k.len() + v.len() * 4 + 64).sum()
+        };
+        strings(&self.paths)
+            + strings(&self.agents)
+            + self.txs.values().map(|v| v.len() * 4 + 48).sum::<usize>()
+    }
+}
+
+/// The index of one segment under construction or loaded.
+#[derive(Clone, Debug, Default)]
+pub struct SegmentIndex {
+    /// The segment's first sequence (its identity).
+    pub first_seq: u64,
+    /// Block summaries in block order.
+    pub blocks: Vec<BlockSummary>,
+    /// Segment byte offset just after the last indexed block.
+    pub covered_end: u64,
+    /// Suffix minimum of `min_time` (for exact time pruning on unordered times).
+    suffix_min: Vec<i64>,
+    /// Prefix maximum of `max_time`.
+    prefix_max: Vec<i64>,
+}
+
+impl SegmentIndex {
+    /// An empty index of the segment starting at `first_seq`.
+    pub fn new(first_seq: u64, covered_end: u64) -> Self {
+        SegmentIndex {
+            first_seq,
+            covered_end,
+            ..Default::default()
+        }
+    }
+
+    /// Adds a block's summary; `block_end` is its end offset in the segment.
+    pub fn push(&mut self, summary: BlockSummary, block_end: u64) {
+        let max = self
+            .prefix_max
+            .last()
+            .map_or(summary.max_time, |m| (*m).max(summary.max_time));
+        self.prefix_max.push(max);
+        self.suffix_min.push(summary.min_time);
+        // Lower earlier suffix minima only as far as needed: for time-ordered blocks
+        // this stops at once.
+        for m in self.suffix_min.iter_mut().rev().skip(1) {
+            if *m <= summary.min_time {
+                break;
+            }
+            *m = summary.min_time;
+        }
+        self.blocks.push(summary);
+        self.covered_end = block_end;
+    }
+
+    /// Rebuilds the pruning arrays after loading summaries.
+    pub fn from_summaries(first_seq: u64, covered_end: u64, blocks: Vec<BlockSummary>) -> Self {
+        let mut idx = SegmentIndex::new(first_seq, covered_end);
+        for b in blocks {
+            idx.push(b, covered_end);
+        }
+        idx.covered_end = covered_end;
+        idx
+    }
+
+    /// Block ordinals `[start, end)` whose time range may overlap `[since, until]`.
+    pub fn time_window(&self, since: Option<i64>, until: Option<i64>) -> (usize, usize) {
+        let start = since.map_or(0, |s| self.prefix_max.partition_point(|m| *m < s));
+        let end = until.map_or(self.blocks.len(), |u| {
+            self.suffix_min.partition_point(|m| *m <= u)
+        });
+        (start, end.max(start))
+    }
+}
+
+/// Summarises one block's records and adds its terms to `terms` under ordinal `block`.
+pub fn summarise_block(
+    records: &[u8],
+    block: u32,
+    terms: &mut Terms,
+) -> Result<BlockSummary, FormatError> {
+    let mut s = BlockSummary::default();
+    for item in split_events(records) {
+        let (_, bytes) = item?;
+        let view = RecordView::parse_trusted(bytes)?;
+        let seq = view.ext().userspace_sequence;
+        let time = view.header.timestamp.ktime.get();
+        if s.count == 0 {
+            s.first_seq = seq;
+            s.min_time = time;
+            s.max_time = time;
+        }
+        s.last_seq = seq;
+        s.min_time = s.min_time.min(time);
+        s.max_time = s.max_time.max(time);
+        s.type_bits |= type_bit(view.event_type());
+        s.prio_bits |= prio_bit(view.priority());
+        s.vis_or |= view.header.agent_visibility_mask.get();
+        s.count += 1;
+        let ctx = &view.context;
+        if !ctx.path.is_empty() {
+            post_borrowed(&mut terms.paths, ctx.path, block);
+        }
+        if !ctx.agent_id.is_empty() {
+            post_borrowed(&mut terms.agents, ctx.agent_id, block);
+        }
+        if ctx.transaction_id != 0 {
+            post(&mut terms.txs, ctx.transaction_id, block);
+        }
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(min: i64, max: i64) -> BlockSummary {
+        BlockSummary {
+            min_time: min,
+            max_time: max,
+            count: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn time_window_is_exact_on_unordered_times() {
+        let mut idx = SegmentIndex::new(1, 128);
+        // An imported block with old times in the middle.
+        let ranges = [(10, 20), (21, 30), (1, 5), (31, 40), (41, 50)];
+        for (i, (a, b)) in ranges.iter().enumerate() {
+            idx.push(summary(*a, *b), 128 + i as u64);
+        }
+        for since in 0..55 {
+            for until in since..55 {
+                let (start, end) = idx.time_window(Some(since), Some(until));
+                for (i, (a, b)) in ranges.iter().enumerate() {
+                    let overlaps = *a <= until && *b >= since;
+                    if overlaps {
+                        assert!(
+                            start <= i && i < end,
+                            "block {i} missed for [{since}, {until}]"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(idx.time_window(None, None), (0, 5));
+    }
+
+    #[test]
+    fn prefix_postings() {
+        let mut t = Terms::default();
+        post_borrowed(&mut t.paths, BStr::new("/a/x"), 1);
+        post_borrowed(&mut t.paths, BStr::new("/a/x"), 1);
+        post_borrowed(&mut t.paths, BStr::new("/a/y"), 3);
+        post_borrowed(&mut t.paths, BStr::new("/b"), 2);
+        post_borrowed(&mut t.paths, BStr::new("/a/x"), 4);
+        assert_eq!(t.paths_with_prefix(b"/a/"), vec![1, 3, 4]);
+        assert_eq!(t.paths_with_prefix(b"/b"), vec![2]);
+        assert_eq!(t.paths_with_prefix(b"/c"), Vec::<u32>::new());
+        assert_eq!(t.paths_with_prefix(b""), vec![1, 2, 3, 4]);
+    }
+}

@@ -1,0 +1,246 @@
+//! Subscriptions: catch up from the journal, then follow it live.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures_core::Stream;
+use vexfs_journal_index::{Cursor, Query};
+use vexfs_journal_storage::StoredEvent;
+
+use crate::error::{JournalError, Result};
+use crate::journal::Journal;
+use crate::reader::JournalReader;
+
+/// Where a subscription starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartAt {
+    /// The first event of the journal.
+    Beginning,
+    /// The next event to become visible (nothing already there).
+    Now,
+    /// Right after the event a cursor points at.
+    After(Cursor),
+}
+
+/// What a subscription reads from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// This process writes the journal: wake on its progress signal.
+    Writer(Journal),
+    /// Another process writes it: poll the files.
+    Reader(JournalReader),
+}
+
+/// Events in a page read from disk at a time; the most a subscription holds.
+const PAGE: usize = 256;
+/// How often a reader subscription looks for new blocks.
+const POLL: Duration = Duration::from_millis(50);
+
+/// A live, gap-free, duplicate-free stream of the events matching a query.
+///
+/// Use it as a blocking [`Iterator`] (it ends when the journal closes) or, in async
+/// code, through [`Subscription::next_async`] or [`Subscription::into_stream`]. It never
+/// holds more than one page of events: a slow consumer makes it read from disk later,
+/// not buffer.
+#[derive(Debug)]
+pub struct Subscription {
+    source: Source,
+    query: Query,
+    /// Next sequence to look at.
+    position: u64,
+    buffer: VecDeque<StoredEvent>,
+    last: Option<u64>,
+    journal: uuid::Uuid,
+}
+
+impl Subscription {
+    pub(crate) fn new(source: Source, mut query: Query, start: StartAt) -> Result<Subscription> {
+        if query.reverse {
+            return Err(JournalError::Config(
+                "a subscription follows the journal forward; reverse is not allowed".into(),
+            ));
+        }
+        let journal = match &source {
+            Source::Writer(j) => j.meta().id,
+            Source::Reader(r) => r.meta().id,
+        };
+        let position = match start {
+            StartAt::Beginning => query.from_seq.unwrap_or(0),
+            StartAt::Now => {
+                let end = end_of(&source)?;
+                end.max(query.from_seq.unwrap_or(0))
+            }
+            StartAt::After(c) => {
+                if c.journal != journal {
+                    return Err(vexfs_journal_index::IndexError::ForeignCursor {
+                        expected: journal,
+                        found: c.journal,
+                    }
+                    .into());
+                }
+                if c.reverse {
+                    return Err(JournalError::Config(
+                        "cursor comes from a reverse query".into(),
+                    ));
+                }
+                (c.seq + 1).max(query.from_seq.unwrap_or(0))
+            }
+        };
+        query.after = None;
+        query.limit = Some(PAGE);
+        Ok(Subscription {
+            source,
+            query,
+            position,
+            buffer: VecDeque::new(),
+            last: None,
+            journal,
+        })
+    }
+
+    /// Resumes right after the last event delivered (`None` before the first).
+    pub fn cursor(&self) -> Option<Cursor> {
+        self.last.map(|seq| Cursor {
+            journal: self.journal,
+            seq,
+            reverse: false,
+        })
+    }
+
+    /// Reads the next page if something is visible; false when there is nothing new.
+    fn fill(&mut self) -> Result<bool> {
+        let end = end_of(&self.source)?;
+        if self.position >= end {
+            return Ok(false);
+        }
+        let mut q = self.query.clone();
+        q.from_seq = Some(self.position);
+        if let Some(to) = self.query.to_seq {
+            q.to_seq = Some(to);
+        }
+        let page = match &self.source {
+            Source::Writer(j) => j.executor_parts().page(&q, end)?,
+            Source::Reader(r) => r.executor().page(&q, end)?,
+        };
+        self.position = match page.events.last() {
+            Some(last) if !page.exhausted => last.seq + 1,
+            _ => end,
+        };
+        self.buffer.extend(page.events);
+        Ok(true)
+    }
+
+    /// The next event if one is available now, without waiting.
+    pub fn try_next(&mut self) -> Result<Option<StoredEvent>> {
+        loop {
+            if let Some(ev) = self.buffer.pop_front() {
+                self.last = Some(ev.seq);
+                return Ok(Some(ev));
+            }
+            if self.finished() || !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.query.to_seq.is_some_and(|to| self.position > to)
+    }
+
+    fn closed(&self) -> bool {
+        match &self.source {
+            Source::Writer(j) => j.is_closed(),
+            Source::Reader(_) => false,
+        }
+    }
+
+    /// Blocks until the next event, or up to `timeout`; `Ok(None)` on timeout or when
+    /// the subscription has ended.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<StoredEvent>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(ev) = self.try_next()? {
+                return Ok(Some(ev));
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline || self.finished() || self.closed() {
+                return Ok(None);
+            }
+            let wait = (deadline - now).min(POLL);
+            match &self.source {
+                Source::Writer(j) => {
+                    let listener = j.progress().listen();
+                    if self.position >= j.subscription_end() && !j.is_closed() {
+                        listener.wait_timeout(wait);
+                    }
+                }
+                Source::Reader(r) => {
+                    std::thread::sleep(wait);
+                    r.refresh()?;
+                }
+            }
+        }
+    }
+
+    /// Awaits the next event without blocking the runtime; `None` when the journal
+    /// closes or the query's `to_seq` is passed.
+    pub async fn next_async(&mut self) -> Option<Result<StoredEvent>> {
+        loop {
+            match self.try_next() {
+                Ok(Some(ev)) => return Some(Ok(ev)),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+            if self.finished() || self.closed() {
+                return None;
+            }
+            match &self.source {
+                Source::Writer(j) => {
+                    let j = j.clone();
+                    let listener = j.progress().listen();
+                    if self.position >= j.subscription_end() && !j.is_closed() {
+                        let _ = tokio::time::timeout(POLL, listener).await;
+                    }
+                }
+                Source::Reader(r) => {
+                    tokio::time::sleep(POLL).await;
+                    if let Err(e) = r.refresh() {
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The subscription as a `futures` [`Stream`] (works with tokio).
+    pub fn into_stream(self) -> impl Stream<Item = Result<StoredEvent>> + Send + 'static {
+        futures_util::stream::unfold(self, |mut sub| async move {
+            let item = sub.next_async().await?;
+            Some((item, sub))
+        })
+    }
+}
+
+impl Iterator for Subscription {
+    type Item = Result<StoredEvent>;
+
+    /// Blocks until the next event; `None` when the journal closes or the query's
+    /// `to_seq` is passed.
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.next_timeout(Duration::from_secs(3600)) {
+                Ok(Some(ev)) => return Some(Ok(ev)),
+                Ok(None) if self.finished() || self.closed() => return None,
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+fn end_of(source: &Source) -> Result<u64> {
+    Ok(match source {
+        Source::Writer(j) => j.subscription_end(),
+        Source::Reader(r) => r.visible_end(),
+    })
+}

@@ -1,0 +1,106 @@
+//! TIME arguments: RFC 3339, dates, relative spans and words, like journalctl.
+
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan, Zoned};
+
+/// Parses a time into nanoseconds since the Unix epoch.
+///
+/// Accepted: RFC 3339 (`2026-11-21T10:00:00Z`, `2026-11-21T10:00:00+01:00`), a local
+/// date or date and time (`2026-11-21`, `2026-11-21 10:00`, `2026-11-21 10:00:05`),
+/// `@SECONDS` since the epoch, `now`, `today`, `yesterday`, `tomorrow` (local
+/// midnight), and spans back from now: `90s`, `10m`, `2h`, `3d`, `1w`, optionally
+/// written `-10m` or `10m ago`.
+pub fn parse_time(text: &str) -> Result<i64, String> {
+    parse_at(text, &Zoned::now())
+}
+
+fn ns(t: Timestamp) -> Result<i64, String> {
+    i64::try_from(t.as_nanosecond()).map_err(|_| "time out of range".to_string())
+}
+
+/// [`parse_time`] relative to `now` (for tests).
+pub fn parse_at(text: &str, now: &Zoned) -> Result<i64, String> {
+    let t = text.trim();
+    let bad = || {
+        format!(
+            "cannot read {text:?} as a time: use RFC 3339 (2026-11-21T10:00:00Z), a date \
+             (2026-11-21 or \"2026-11-21 10:00\"), @SECONDS, now, today, yesterday, or a span \
+             back from now like 10m, 2h, 3d"
+        )
+    };
+    let midnight = |days: i64| -> Result<i64, String> {
+        let date = now
+            .date()
+            .checked_add(days.days())
+            .map_err(|e| e.to_string())?;
+        let z = date
+            .to_zoned(now.time_zone().clone())
+            .map_err(|e| e.to_string())?;
+        ns(z.timestamp())
+    };
+    match t {
+        "now" => return ns(now.timestamp()),
+        "today" => return midnight(0),
+        "yesterday" => return midnight(-1),
+        "tomorrow" => return midnight(1),
+        _ => {}
+    }
+    if let Some(secs) = t.strip_prefix('@') {
+        let s: i64 = secs.parse().map_err(|_| bad())?;
+        return s.checked_mul(1_000_000_000).ok_or_else(bad);
+    }
+    if let Ok(ts) = t.parse::<Timestamp>() {
+        return ns(ts);
+    }
+    let tz: TimeZone = now.time_zone().clone();
+    if let Ok(dt) = t.replacen(' ', "T", 1).parse::<DateTime>() {
+        return ns(dt.to_zoned(tz).map_err(|e| e.to_string())?.timestamp());
+    }
+    if let Ok(d) = t.parse::<Date>() {
+        return ns(d.to_zoned(tz).map_err(|e| e.to_string())?.timestamp());
+    }
+    let span = t
+        .strip_suffix("ago")
+        .map(str::trim)
+        .or_else(|| t.strip_prefix('-'))
+        .unwrap_or(t);
+    let split = span.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (num, unit) = span.split_at(split);
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let unit_ns: i64 = match unit.trim() {
+        "s" | "sec" | "secs" | "second" | "seconds" => 1_000_000_000,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60_000_000_000,
+        "h" | "hour" | "hours" => 3_600_000_000_000,
+        "d" | "day" | "days" => 86_400_000_000_000,
+        "w" | "week" | "weeks" => 604_800_000_000_000,
+        _ => return Err(bad()),
+    };
+    let back = n.checked_mul(unit_ns).ok_or_else(bad)?;
+    Ok(ns(now.timestamp())?.saturating_sub(back))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let now: Zoned = "2026-11-21T12:30:00+00:00[UTC]".parse().unwrap();
+        let at = |s: &str| parse_at(s, &now).unwrap();
+        let base = at("now");
+        assert_eq!(at("2026-11-21T12:30:00Z"), base);
+        assert_eq!(at("10m"), base - 600_000_000_000);
+        assert_eq!(at("-10m"), at("10m"));
+        assert_eq!(at("10m ago"), at("10m"));
+        assert_eq!(at("2h"), base - 7_200_000_000_000);
+        assert_eq!(at("today"), base - 45_000_000_000_000);
+        assert_eq!(at("yesterday"), at("today") - 86_400_000_000_000);
+        assert_eq!(at("2026-11-21"), at("today"));
+        assert_eq!(at("2026-11-21 12:30"), base);
+        assert_eq!(at("@1700000000"), 1_700_000_000_000_000_000);
+        for bad in ["", "soon", "10x", "2026-13-01", "@x"] {
+            assert!(parse_at(bad, &now).is_err(), "{bad}");
+        }
+    }
+}
