@@ -149,15 +149,11 @@ impl Engine {
         #[cfg(not(feature = "fault-injection"))]
         let io = Io::default();
 
-        let (store, repairs) = Store::open(
-            &dir,
-            OpenMode::Repair {
-                max_write_bytes: config.max_write_bytes,
-            },
-        )?;
+        let (store, repairs) = Store::open(&dir, OpenMode::Repair)?;
         report.repairs = repairs;
         // From now on the files change: a crash must lead to a scan, not to the marker.
         CleanMarker::remove(&dir)?;
+        remove_stale_temporaries(&dir)?;
         let segments = store.segments();
         // Seal segments a crash left unsealed behind a newer one.
         for seg in segments.iter().rev().skip(1).filter(|s| !s.is_sealed()) {
@@ -410,4 +406,19 @@ impl Drop for Engine {
     fn drop(&mut self) {
         let _ = self.close();
     }
+}
+
+/// Removes `*.tmp` files a crash left behind (segments being created, metadata and
+/// markers being replaced): they were never renamed into place, so nothing refers to
+/// them.
+fn remove_stale_temporaries(dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| StorageError::io("listing", dir, e))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "tmp") {
+            std::fs::remove_file(&path).map_err(|e| StorageError::io("removing", &path, e))?;
+            tracing::info!(file = %path.display(), "removed a temporary file left by a crash");
+        }
+    }
+    Ok(())
 }

@@ -9,8 +9,8 @@
 //! disk in sequence order whatever the number of producers.
 //!
 //! Watermarks: every sequence below `written` is in a segment file (or was dropped);
-//! every sequence below `durable` is also fsynced (under `fsync = never`, written counts
-//! as durable: the OS owns durability then).
+//! every sequence below `durable` is also fsynced. Under `fsync = never` durability
+//! only advances when a caller asks for it (`sync`, durable emits, close).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::*};

@@ -51,16 +51,16 @@ pub struct SegmentRecovery {
     pub rescanned: bool,
     /// The segment was unsealed and has been scanned.
     pub scanned: bool,
+    /// The file header was damaged (or a sealed header lost its footer) and has been
+    /// rewritten from the blocks.
+    pub header_rewritten: bool,
 }
 
 /// How to treat damage found while opening.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenMode {
-    /// Writer: cut a torn tail, refuse corruption.
-    Repair {
-        /// Largest single write; damage within this distance of the end is a torn write.
-        max_write_bytes: usize,
-    },
+    /// Writer: cut a torn tail, refuse corruption of fsynced data, repair headers.
+    Repair,
     /// Reader: stop at the first incomplete or damaged block, change nothing.
     ReadOnly,
 }
@@ -83,7 +83,10 @@ impl Segment {
         io: &Io,
     ) -> Result<(Arc<Segment>, File)> {
         let path = dir.join(segment_name(first_seq));
-        let rw = create_file(&path)?;
+        // Written under a temporary name and renamed: a crash or a full disk never
+        // leaves a segment without a complete header.
+        let tmp = path.with_extension("seg.tmp");
+        let rw = create_file(&tmp)?;
         let now = crate::clock::unix_secs();
         let header = FileHeader {
             next_event_id: first_seq,
@@ -92,8 +95,14 @@ impl Segment {
             modification_timestamp: now,
             ..FileHeader::new()
         };
-        io.write_at(&rw, &path, &header.to_bytes(), 0)?;
-        io.sync(&rw, &path)?;
+        let written = io
+            .write_at(&rw, &tmp, &header.to_bytes(), 0)
+            .and_then(|_| io.sync(&rw, &tmp));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        std::fs::rename(&tmp, &path).map_err(|e| StorageError::io("renaming", &tmp, e))?;
         sync_dir(dir)?;
         let file = File::open(&path).map_err(|e| StorageError::io("opening", &path, e))?;
         let seg = Segment {
@@ -118,14 +127,33 @@ impl Segment {
         let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
         let mut head = [0u8; FILE_HEADER_SIZE];
         let got = read_full_at(&file, path, &mut head, 0)?;
-        let header =
-            FileHeader::parse(&head[..got]).map_err(|e| StorageError::format(path, 0, e))?;
+        let mut recovery = SegmentRecovery::default();
+        let header = match FileHeader::parse(&head[..got]) {
+            Ok(h) => h,
+            // A header whose magic survives but whose checksum does not (a torn header
+            // rewrite) is rebuilt from the segment's name and blocks by the writer.
+            Err(e) if mode == OpenMode::Repair && magic_is_ours(&head[..got]) => {
+                tracing::warn!(segment = %path.display(), error = %e, "segment header damaged; rebuilding it from the blocks");
+                recovery.header_rewritten = true;
+                FileHeader {
+                    next_event_id: first_seq,
+                    ..FileHeader::new()
+                }
+            }
+            Err(e) => return Err(StorageError::format(path, 0, e)),
+        };
         let file_len = file
             .metadata()
             .map_err(|e| StorageError::io("reading metadata of", path, e))?
             .len();
-        let mut recovery = SegmentRecovery::default();
-        let sealed = header.flags & FLAG_SEALED != 0;
+        let sealed = header.flags & FLAG_SEALED != 0 && !recovery.header_rewritten;
+        // Bytes known fsynced: the sync thread records them in `journal_size` of an
+        // open segment after each sync; a sealed segment was synced whole.
+        let durable_hint = if sealed {
+            header.index_offset
+        } else {
+            header.journal_size
+        };
         // A clean shutdown recorded this open segment's blocks: trust them if the file
         // has exactly the recorded length (any later write changes it).
         let from_marker = clean
@@ -149,12 +177,36 @@ impl Segment {
                         file_len
                     };
                     let outcome = scan(&file, path, FILE_HEADER_SIZE as u64, scan_to)?;
-                    let end = settle_damage(&file, path, &outcome, file_len, mode, &mut recovery)?;
+                    let end = settle_damage(
+                        &file,
+                        path,
+                        &outcome,
+                        file_len,
+                        mode,
+                        durable_hint,
+                        &mut recovery,
+                    )?;
                     (outcome.blocks, end)
                 }
             },
         };
         let sealed_ok = sealed && !recovery.scanned;
+        let header =
+            if mode == OpenMode::Repair && (recovery.header_rewritten || (sealed && !sealed_ok)) {
+                // The header must describe the segment as it now is (unsealed, its real
+                // length), or a later open would trust a stale seal.
+                let fixed = FileHeader {
+                    flags: header.flags & !FLAG_SEALED,
+                    index_offset: 0,
+                    journal_size: end,
+                    ..header
+                };
+                rewrite_header(path, &fixed)?;
+                recovery.header_rewritten = true;
+                fixed
+            } else {
+                header
+            };
         let seg = Segment {
             first_seq,
             path: path.to_path_buf(),
@@ -519,38 +571,61 @@ pub(crate) fn find_next_intact_block(
 }
 
 /// Applies `mode` to a scan's first problem; returns the segment's valid end.
+///
+/// Damage with nothing intact after it is a torn tail and is cut. Damage followed by
+/// intact blocks is a torn tail only beyond the last fsynced byte (`durable_hint`, as
+/// the sync thread recorded it): writes after a sync may reach the disk in any order.
+/// Before it, the damage is in data that was fsynced and acknowledged: cutting would
+/// lose events, so it is refused.
 fn settle_damage(
     file: &File,
     path: &Path,
     outcome: &ScanOutcome,
     file_len: u64,
     mode: OpenMode,
+    durable_hint: u64,
     recovery: &mut SegmentRecovery,
 ) -> Result<u64> {
     let Some((offset, error)) = &outcome.problem else {
-        if outcome.end < file_len {
+        if outcome.end < file_len && mode == OpenMode::Repair {
             // Bytes after the last block that never started a block (an old footer).
-            if let OpenMode::Repair { .. } = mode {
-                cut_tail(path, outcome.end, file_len, recovery)?;
-            }
+            cut_tail(path, outcome.end, file_len, recovery)?;
         }
         return Ok(outcome.end);
     };
-    let OpenMode::Repair { max_write_bytes } = mode else {
+    if mode != OpenMode::Repair {
         return Ok(outcome.end);
-    };
-    if let Some(next) = find_next_intact_block(file, path, offset + 1, file_len)?
-        && file_len - offset > max_write_bytes as u64
+    }
+    if *offset < durable_hint
+        && let Some(next) = find_next_intact_block(file, path, offset + 1, file_len)?
     {
         return Err(StorageError::Corrupt {
             path: path.to_path_buf(),
             offset: *offset,
-            reason: format!("{error}; next intact block at byte {next}"),
+            reason: format!(
+                "{error}; intact blocks follow (next at byte {next}) and the data up to \
+                 byte {durable_hint} was fsynced"
+            ),
         });
     }
     tracing::warn!(segment = %path.display(), offset, error = %error, "cutting torn tail");
     cut_tail(path, *offset, file_len, recovery)?;
     Ok(outcome.end)
+}
+
+fn magic_is_ours(head: &[u8]) -> bool {
+    head.get(..4) == Some(&vexfs_journal_format::consts::SEMJ_MAGIC.to_le_bytes()[..])
+}
+
+/// Rewrites a segment's header in place and syncs it.
+fn rewrite_header(path: &Path, header: &FileHeader) -> Result<()> {
+    let rw = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| StorageError::io("opening for repair", path, e))?;
+    rw.write_all_at(&header.to_bytes(), 0)
+        .and_then(|_| rw.sync_all())
+        .map_err(|e| StorageError::io("rewriting the header of", path, e))
 }
 
 /// Saves bytes `[from, len)` to `<segment>.torn` and truncates the segment to `from`.

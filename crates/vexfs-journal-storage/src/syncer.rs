@@ -12,7 +12,6 @@
 //! either in a sealed (synced) segment or in the file it syncs.
 
 use std::fs::File;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,23 +20,28 @@ use crate::config::FsyncPolicy;
 use crate::error::Result;
 use crate::io::Io;
 use crate::pipeline::Shared;
+use crate::segment::Segment;
+use vexfs_journal_format::FileHeader;
 
-/// The file the syncer syncs, replaced by the writer at each rotation.
+/// The segment the syncer syncs, replaced by the writer at each rotation. The writer
+/// holds the lock while it seals and switches segments, so the syncer never rewrites
+/// the header of a segment being sealed.
 #[derive(Debug, Default)]
 pub(crate) struct SyncTarget {
-    current: Mutex<Option<(Arc<File>, PathBuf)>>,
+    current: Mutex<Option<(Arc<Segment>, Arc<File>)>>,
 }
 
 impl SyncTarget {
-    pub(crate) fn set(&self, file: Arc<File>, path: PathBuf) {
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some((file, path));
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Arc<Segment>, Arc<File>)>> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn get(&self) -> Option<(Arc<File>, PathBuf)> {
-        self.current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    pub(crate) fn set(&self, segment: Arc<Segment>, file: Arc<File>) {
+        *self.lock() = Some((segment, file));
+    }
+
+    fn get(&self) -> Option<(Arc<Segment>, Arc<File>)> {
+        self.lock().clone()
     }
 }
 
@@ -47,6 +51,8 @@ pub(crate) struct Syncer {
     io: Io,
     policy: FsyncPolicy,
     last_sync: Instant,
+    /// Last durable end written to the current segment's header.
+    recorded_end: u64,
 }
 
 impl Syncer {
@@ -62,6 +68,7 @@ impl Syncer {
             io,
             policy,
             last_sync: Instant::now(),
+            recorded_end: 0,
         }
     }
 
@@ -91,6 +98,30 @@ impl Syncer {
         }
     }
 
+    /// Records in the open segment's header that its first `end` bytes are fsynced. The
+    /// next sync makes the record durable, so after a crash the header never claims
+    /// more than what was really synced; recovery uses it to tell a torn unsynced tail
+    /// from damage to acknowledged data.
+    fn record_durable_end(&mut self, segment: &Arc<Segment>, file: &File, end: u64) -> Result<()> {
+        if end <= self.recorded_end {
+            return Ok(());
+        }
+        let guard = self.target.lock();
+        let still_current = guard.as_ref().is_some_and(|(s, _)| Arc::ptr_eq(s, segment));
+        if still_current && !segment.is_sealed() {
+            let header = FileHeader {
+                journal_size: end,
+                modification_timestamp: crate::clock::unix_secs(),
+                ..*segment.header()
+            };
+            self.io
+                .write_at(file, segment.path(), &header.to_bytes(), 0)?;
+            self.recorded_end = end;
+        }
+        drop(guard);
+        Ok(())
+    }
+
     fn main_loop(&mut self) -> Result<()> {
         loop {
             if self.shared.is_failed() {
@@ -114,14 +145,17 @@ impl Syncer {
     }
 
     fn sync(&mut self, written: u64) -> Result<()> {
-        if let Some((file, path)) = self.target.get() {
+        if let Some((segment, file)) = self.target.get() {
+            // Every byte below `end` was written before this sync starts.
+            let end = segment.end();
             let started = Instant::now();
-            self.io.sync(&file, &path)?;
+            self.io.sync(&file, segment.path())?;
             let counters = &self.shared.counters;
             counters.fsyncs.fetch_add(1, Relaxed);
             counters
                 .fsync_ns
                 .fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
+            self.record_durable_end(&segment, &file, end)?;
         }
         self.last_sync = Instant::now();
         self.shared.durable.fetch_max(written, AcqRel);

@@ -127,7 +127,7 @@ impl Writer {
         } = parts;
         let next = shared.next_seq.load(Acquire);
         let file = Arc::new(file);
-        sync_target.set(file.clone(), active.path().to_path_buf());
+        sync_target.set(active.clone(), file.clone());
         Writer {
             shared,
             store,
@@ -153,10 +153,10 @@ impl Writer {
     /// Runs until the journal closes or a write fails.
     pub(crate) fn run(mut self) {
         if let Err(e) = self.main_loop() {
+            // A failed data write already cut what it wrote (see `write_out`); nothing
+            // else is truncated here: the failure may have hit a seal, whose footer
+            // must stay.
             self.shared.fail(&e);
-            // Leave no partial block behind the last good one (best effort: reopening
-            // cuts it anyway).
-            let _ = self.file.set_len(self.active.end());
         }
         self.shared.set_writer_done();
     }
@@ -372,6 +372,10 @@ impl Writer {
         self.out_entries.push(entry);
         self.raw.clear();
         self.span = EventSpan::default();
+        // Bound every write call: a torn write damages at most this much.
+        if self.out.len() >= self.config.max_write_bytes {
+            self.write_out()?;
+        }
         Ok(())
     }
 
@@ -429,6 +433,9 @@ impl Writer {
 
     /// Seals the active segment and starts a new one whose first event is `first_seq`.
     fn rotate(&mut self, first_seq: u64) -> Result<()> {
+        // Hold the sync target while sealing and switching (see SyncTarget).
+        let target = self.sync_target.clone();
+        let mut current = target.lock();
         self.active.seal(&self.file, &self.io)?;
         if let Some(obs) = self.observer.as_mut() {
             obs.on_seal(&self.active);
@@ -441,8 +448,8 @@ impl Writer {
         )?;
         self.store.push(seg.clone());
         self.file = Arc::new(file);
-        self.sync_target
-            .set(self.file.clone(), seg.path().to_path_buf());
+        *current = Some((seg.clone(), self.file.clone()));
+        drop(current);
         self.active = seg;
         self.shared.counters.rotations.fetch_add(1, Relaxed);
         self.apply_retention()

@@ -98,6 +98,11 @@ impl Subscription {
         })
     }
 
+    /// Events read from disk and not yet delivered (at most one page).
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
     /// Resumes right after the last event delivered (`None` before the first).
     pub fn cursor(&self) -> Option<Cursor> {
         self.last.map(|seq| Cursor {

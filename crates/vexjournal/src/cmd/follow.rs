@@ -89,14 +89,14 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             reverse: false,
         }
         .encode();
-        if args.show_cursor {
-            eprintln!("cursor: {cursor}");
-        }
         if let Some(f) = &args.cursor_file {
             let tmp = f.with_extension("tmp");
             std::fs::write(&tmp, &cursor)
                 .and_then(|_| std::fs::rename(&tmp, f))
                 .with_context(|| format!("saving the cursor to {}", f.display()))?;
+        }
+        if args.show_cursor {
+            eprintln!("cursor: {cursor}");
         }
     }
     Ok(ExitCode::SUCCESS)
