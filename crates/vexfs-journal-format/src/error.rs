@@ -68,7 +68,7 @@ pub enum FormatError {
         expected: u64,
     },
     /// A section is larger than the format allows.
-    #[error("{field} of {size} bytes exceeds the limit of {limit}")]
+    #[error("{field} of {size} exceeds the limit of {limit}")]
     OverLimit {
         /// The section or count.
         field: &'static str,

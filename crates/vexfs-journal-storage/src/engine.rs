@@ -116,6 +116,11 @@ impl Engine {
                 reason: "no such directory".into(),
             });
         }
+        if !options.create {
+            // Refuse a directory that holds no journal before creating anything in it
+            // (the lock file included).
+            JournalMeta::load(&dir)?;
+        }
         let lock = DirLock::acquire(&dir)?;
         let mut report = OpenReport::default();
         let meta = match JournalMeta::load(&dir) {
@@ -255,6 +260,12 @@ impl Engine {
     /// The segments, for readers.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Checks that `event` would be accepted (limits of the record and, with
+    /// `kernel_limits`, of the kernel layout) without emitting it.
+    pub fn check_event(&self, event: &Event) -> Result<()> {
+        self.shared.validate(event)
     }
 
     /// Accepts one event; returns its sequence number without waiting for I/O.

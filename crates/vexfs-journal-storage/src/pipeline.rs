@@ -194,7 +194,7 @@ impl Shared {
         }
     }
 
-    fn validate(&self, ev: &Event) -> Result<()> {
+    pub(crate) fn validate(&self, ev: &Event) -> Result<()> {
         let checked = check_record(ev).and_then(|_| {
             if self.kernel_limits {
                 check_kernel_limits(ev)

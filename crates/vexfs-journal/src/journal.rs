@@ -189,6 +189,12 @@ impl Journal {
         Ok(self.engine().emit(event)?)
     }
 
+    /// Checks that `event` would be accepted, naming what does not fit, without
+    /// emitting it.
+    pub fn check_event(&self, event: &Event) -> Result<()> {
+        Ok(self.engine().check_event(event)?)
+    }
+
     /// [`Journal::emit`] with an explicit priority.
     pub fn emit_with_priority(&self, event: Event, priority: Priority) -> Result<u64> {
         self.emit(event.priority(priority))

@@ -32,43 +32,83 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let mut first = None;
     let mut last = None;
     let mut batch = Vec::new();
+    // Stops at the first line that cannot be written, keeping the lines before it:
+    // reports what was written, then names the line.
+    let stop = |stdout: &mut std::io::StdoutLock<'_>,
+                first,
+                last,
+                number: usize,
+                why: String|
+     -> Result<ExitCode> {
+        journal.sync()?;
+        report(stdout, first, last, args)?;
+        bail!(
+            "line {number}: {why}; {} before it",
+            match (first, last) {
+                (Some(f), Some(l)) => format!("events {f}..={l} were written"),
+                _ => "nothing was written".into(),
+            }
+        );
+    };
+    let mut lines_read = 0;
     for (i, line) in stdin.lines().enumerate() {
         let number = i + 1;
-        let line = line.with_context(|| format!("reading line {number} of stdin"))?;
+        lines_read = number;
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                return stop(
+                    &mut stdout,
+                    first,
+                    last,
+                    number,
+                    format!("cannot read stdin: {e}"),
+                );
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
         let event = match json::parse_line(&line) {
             Ok(ev) => ev,
-            Err(e) => {
-                journal.sync()?;
-                report(&mut stdout, first, last, args)?;
-                bail!(
-                    "line {number}: {e}; {} before it",
-                    match (first, last) {
-                        (Some(f), Some(l)) => format!("events {f}..={l} were written"),
-                        _ => "nothing was written".into(),
-                    }
-                );
-            }
+            Err(e) => return stop(&mut stdout, first, last, number, e.to_string()),
         };
         if args.atomic {
+            if let Err(e) = journal.check_event(&event) {
+                return stop(&mut stdout, None, None, number, e.to_string());
+            }
             batch.push(event);
             continue;
         }
-        let seq = if args.durable {
-            let seq = journal.emit_durable(event)?;
+        let emitted = if args.durable {
+            journal.emit_durable(event)
+        } else {
+            journal.emit(event)
+        };
+        let seq = match emitted {
+            Ok(seq) => seq,
+            Err(e) => return stop(&mut stdout, first, last, number, e.to_string()),
+        };
+        if args.durable {
             writeln!(stdout, "{seq}")?;
             stdout.flush()?;
-            seq
-        } else {
-            journal.emit(event)?
-        };
+        }
         first.get_or_insert(seq);
         last = Some(seq);
     }
     if args.atomic && !batch.is_empty() {
-        let range = journal.emit_batch_atomic(batch)?;
+        let range = match journal.emit_batch_atomic(batch) {
+            Ok(r) => r,
+            Err(e) => {
+                return stop(
+                    &mut stdout,
+                    None,
+                    None,
+                    lines_read,
+                    format!("the atomic batch was refused: {e}"),
+                );
+            }
+        };
         first = Some(range.start);
         last = Some(range.end - 1);
         if args.durable {

@@ -1,0 +1,470 @@
+//! Crash safety of `vexjournal emit --durable`, end to end.
+//!
+//! Each round starts `vexjournal --dir D emit --durable`, feeds it events through its
+//! stdin without pause, records every sequence number it acknowledges on stdout and
+//! SIGKILLs it after a pseudo-random delay. The journal in D accumulates across rounds,
+//! so every round after the first also opens (and repairs) the journal a crash left
+//! behind. After each crash `cat` must show: sequences 1..=last with no gap or
+//! duplicate, every acknowledged event exactly once with the content fed for it, the
+//! events of earlier rounds unchanged, and the new events a prefix of what was fed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Crash rounds (each ~20–250 ms of ingestion, then SIGKILL).
+const ROUNDS: u64 = 24;
+/// Shortest and longest time a writer runs before it is killed.
+const MIN_DELAY_MS: u64 = 20;
+const MAX_DELAY_MS: u64 = 250;
+/// Inode of event `index` of round `round`: `round * ROUND_STRIDE + index + 1` (never 0,
+/// which `cat` leaves out).
+const ROUND_STRIDE: u64 = 1_000_000;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vexjournal"));
+    c.env_remove("VEXJOURNAL_DIR").env_remove("VEXJOURNAL_LOG");
+    c
+}
+
+/// splitmix64: a small deterministic generator, seeded per round.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+}
+
+/// The event fed as number `index` of round `round`: unique inode, path and payload;
+/// payload lengths vary so blocks and writes vary in size.
+fn fed_event(round: u64, index: u64) -> Value {
+    let filler_len = ((round * 31 + index * 17) % 400) as usize;
+    json!({
+        "type": if index.is_multiple_of(3) { "filesystem.write" } else { "agent.decision" },
+        "inode": round * ROUND_STRIDE + index + 1,
+        "path": format!("/crash/r{round}/e{index}"),
+        "payload": format!("round={round} index={index} {}", "z".repeat(filler_len)),
+    })
+}
+
+/// The part of an event `cat` prints that the feeder chose.
+fn content(ev: &Value) -> Value {
+    json!({
+        "type": ev["type"],
+        "inode": ev["inode"],
+        "path": ev["path"],
+        "payload": ev["payload"],
+    })
+}
+
+/// Every event of the journal in `dir`, from `cat -o ndjson`.
+fn cat(dir: &Path) -> Vec<Value> {
+    let out = bin()
+        .arg("--dir")
+        .arg(dir)
+        .args(["cat", "-o", "ndjson"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cat after a crash failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn torn_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".torn")
+        })
+        .count()
+}
+
+/// What one round observed.
+struct Round {
+    /// Sequences the writer acknowledged, in the order printed.
+    acks: Vec<u64>,
+    /// Events the feeder got into the pipe.
+    fed: u64,
+    /// The writer's stderr.
+    stderr: String,
+}
+
+/// Runs one writer, feeds it, kills it after `delay`.
+fn crash_round(dir: &Path, round: u64, delay: Duration) -> Round {
+    let mut child = bin()
+        .arg("--dir")
+        .arg(dir)
+        .args(["emit", "--durable"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let mut fed = 0;
+        // Stops when the pipe breaks (the writer died); the cap only guards a writer
+        // that would survive the kill.
+        while fed + 1 < ROUND_STRIDE {
+            let line = format!("{}\n", fed_event(round, fed));
+            if stdin.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+            fed += 1;
+        }
+        fed
+    });
+    let reader = std::thread::spawn(move || {
+        let mut acks = Vec::new();
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                // A line cut by the kill is not an acknowledgement.
+                Ok(_) if !line.ends_with('\n') => break,
+                Ok(_) => acks.push(
+                    line.trim()
+                        .parse::<u64>()
+                        .unwrap_or_else(|e| panic!("ack line {line:?}: {e}")),
+                ),
+            }
+        }
+        acks
+    });
+    let errors = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s);
+        String::from_utf8_lossy(&s).into_owned()
+    });
+
+    std::thread::sleep(delay);
+    let early_exit = child.try_wait().unwrap();
+    child.kill().unwrap_or(());
+    let status = child.wait().unwrap();
+    let fed = feeder.join().unwrap();
+    let acks = reader.join().unwrap();
+    let stderr = errors.join().unwrap();
+    assert!(
+        early_exit.is_none() && status.signal() == Some(9),
+        "round {round}: the writer ended before the kill ({status}); stderr:\n{stderr}"
+    );
+    Round { acks, fed, stderr }
+}
+
+#[test]
+fn sigkill_never_loses_acknowledged_events() {
+    let started = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    let init = bin().arg("--dir").arg(&dir).arg("init").output().unwrap();
+    assert!(init.status.success(), "{init:?}");
+
+    // Content of every event in the journal, by sequence - 1, as verified so far.
+    let mut journal: Vec<Value> = Vec::new();
+    let mut total_acks = 0;
+    let mut rounds_with_acks = 0;
+    for round in 0..ROUNDS {
+        let mut rng = Rng(0x5EED_0000 + round);
+        let delay = Duration::from_millis(rng.range(MIN_DELAY_MS, MAX_DELAY_MS));
+        let base = journal.len() as u64 + 1;
+        let r = crash_round(&dir, round, delay);
+        let ctx = format!(
+            "round {round} (killed after {delay:?}, journal had {} events, {} fed, {} acked)\n\
+             writer stderr:\n{}",
+            journal.len(),
+            r.fed,
+            r.acks.len(),
+            r.stderr
+        );
+
+        // Acknowledgements continue the journal one by one.
+        let expected_acks: Vec<u64> = (base..base + r.acks.len() as u64).collect();
+        assert_eq!(r.acks, expected_acks, "{ctx}: acknowledged sequences");
+
+        let events = cat(&dir);
+        let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+        let last = seqs.len() as u64;
+        assert!(
+            seqs.iter().copied().eq(1..=last),
+            "{ctx}: sequences are not exactly 1..={last}: {:?}",
+            gaps(&seqs)
+        );
+        for e in &events {
+            assert_eq!(e["id"], e["seq"], "{ctx}: id of {e}");
+        }
+        assert!(
+            last >= journal.len() as u64,
+            "{ctx}: the journal shrank from {} to {last} events",
+            journal.len()
+        );
+        for (i, (before, now)) in journal.iter().zip(&events).enumerate() {
+            assert_eq!(
+                *before,
+                content(now),
+                "{ctx}: event {} of an earlier round changed",
+                i + 1
+            );
+        }
+        // New events are a prefix of what was fed, in order, starting at `base`.
+        for now in &events[journal.len()..] {
+            let index = now["seq"].as_u64().unwrap() - base;
+            assert!(index < r.fed, "{ctx}: {now} was never fed");
+            assert_eq!(
+                content(now),
+                content(&fed_event(round, index)),
+                "{ctx}: sequence {} holds the wrong event",
+                now["seq"]
+            );
+        }
+        // Every acknowledged event is there (exactly once, by the checks above).
+        if let Some(&max_ack) = r.acks.last() {
+            assert!(
+                max_ack <= last,
+                "{ctx}: acknowledged {max_ack} but the journal ends at {last}"
+            );
+            rounds_with_acks += 1;
+        }
+        total_acks += r.acks.len();
+        journal.extend(events[journal.len()..].iter().map(content));
+    }
+
+    // The journal is writable after the last crash and continues right after it.
+    let next = journal.len() as u64 + 1;
+    let mut child = bin()
+        .arg("--dir")
+        .arg(&dir)
+        .arg("emit")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}\n", json!({"type": "system.recovery", "inode": 42})).as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "emit after the last crash: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("{next}..={next}\n")
+    );
+    let events = cat(&dir);
+    assert_eq!(events.len() as u64, next);
+    assert_eq!(events[next as usize - 1]["type"], "system.recovery");
+    assert_eq!(events[next as usize - 1]["inode"], 42);
+    for (i, (before, now)) in journal.iter().zip(&events).enumerate() {
+        assert_eq!(*before, content(now), "event {} changed", i + 1);
+    }
+
+    // The test must have exercised something.
+    assert!(
+        rounds_with_acks >= ROUNDS / 2,
+        "only {rounds_with_acks} of {ROUNDS} rounds acknowledged anything"
+    );
+    eprintln!(
+        "{ROUNDS} crash rounds: {} events in the journal, {total_acks} acknowledged, \
+         {rounds_with_acks} rounds with acks, {} torn file(s), {:.1} s",
+        journal.len(),
+        torn_files(&dir),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Emits `n` events of round `round` durably, waits for all acknowledgements, then
+/// SIGKILLs the writer (its segment is left active, unsealed).
+fn ingest_then_kill(dir: &Path, round: u64, n: u64) {
+    let mut child = bin()
+        .arg("--dir")
+        .arg(dir)
+        .args(["emit", "--durable"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input: String = (0..n)
+        .map(|i| format!("{}\n", fed_event(round, i)))
+        .collect();
+    stdin.write_all(input.as_bytes()).unwrap();
+    let mut acks = BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..n {
+        acks.next().expect("an acknowledgement").unwrap();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+}
+
+fn only_segment(dir: &Path) -> std::path::PathBuf {
+    let segs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    assert_eq!(segs.len(), 1, "{segs:?}");
+    segs[0].clone()
+}
+
+fn emit_one(dir: &Path, event: &Value) -> String {
+    let mut child = bin()
+        .arg("--dir")
+        .arg(dir)
+        .arg("emit")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{event}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "emit: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A torn last write (garbage or a cut block at the end of the active segment) is not
+/// an error: readers see the intact prefix, the next writer cuts the tail into a
+/// `*.torn` file and continues right after the last intact event.
+#[test]
+fn torn_tail_is_cut_by_the_next_writer() {
+    let tmp = tempfile::tempdir().unwrap();
+    const N: u64 = 300;
+    for (name, damage) in [("garbage", 0), ("cut", 1)] {
+        let dir = tmp.path().join(name);
+        let init = bin().arg("--dir").arg(&dir).arg("init").output().unwrap();
+        assert!(init.status.success());
+        ingest_then_kill(&dir, 0, N);
+        assert_eq!(cat(&dir).len() as u64, N, "{name}: all acknowledged events");
+        let seg = only_segment(&dir);
+        let len = std::fs::metadata(&seg).unwrap().len();
+        if damage == 0 {
+            // Bytes of a write that never completed.
+            let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+            f.write_all(&[0xAB; 3000]).unwrap();
+        } else {
+            // The last block lost its end.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&seg)
+                .unwrap()
+                .set_len(len - 7)
+                .unwrap();
+        }
+
+        let events = cat(&dir);
+        let kept = events.len() as u64;
+        assert!(
+            events
+                .iter()
+                .map(|e| e["seq"].as_u64().unwrap())
+                .eq(1..=kept),
+            "{name}: readers see a contiguous prefix"
+        );
+        if damage == 0 {
+            assert_eq!(
+                kept, N,
+                "{name}: garbage after the last block hides nothing"
+            );
+        } else {
+            assert!(kept < N, "{name}: the cut block is not readable");
+        }
+        for e in &events {
+            let index = e["seq"].as_u64().unwrap() - 1;
+            assert_eq!(content(e), content(&fed_event(0, index)), "{name}");
+        }
+        assert_eq!(torn_files(&dir), 0, "{name}: readers change nothing");
+
+        let next = kept + 1;
+        assert_eq!(
+            emit_one(&dir, &json!({"type": "system.recovery", "inode": 7})),
+            format!("{next}..={next}\n"),
+            "{name}: the writer continues after the last intact event"
+        );
+        assert_eq!(torn_files(&dir), 1, "{name}: the cut tail is kept aside");
+        let events = cat(&dir);
+        assert!(
+            events
+                .iter()
+                .map(|e| e["seq"].as_u64().unwrap())
+                .eq(1..=next),
+            "{name}"
+        );
+        assert_eq!(events[kept as usize]["type"], "system.recovery");
+        // And the repaired journal survives another crash cycle.
+        ingest_then_kill(&dir, 1, 50);
+        let events = cat(&dir);
+        assert_eq!(events.len() as u64, next + 50, "{name}");
+        for e in &events[next as usize..] {
+            let index = e["seq"].as_u64().unwrap() - next - 1;
+            assert_eq!(content(e), content(&fed_event(1, index)), "{name}");
+        }
+    }
+}
+
+/// Where a sequence list departs from 1, 2, 3, …: (position, found).
+fn gaps(seqs: &[u64]) -> Vec<(usize, u64)> {
+    seqs.iter()
+        .enumerate()
+        .filter(|&(i, &s)| s != i as u64 + 1)
+        .take(10)
+        .map(|(i, &s)| (i, s))
+        .collect()
+}
+
+#[test]
+fn prng_is_deterministic_and_in_range() {
+    let mut a = Rng(7);
+    let mut b = Rng(7);
+    for _ in 0..1000 {
+        let x = a.range(MIN_DELAY_MS, MAX_DELAY_MS);
+        assert_eq!(x, b.range(MIN_DELAY_MS, MAX_DELAY_MS));
+        assert!((MIN_DELAY_MS..=MAX_DELAY_MS).contains(&x));
+    }
+    assert_ne!(Rng(1).next(), Rng(2).next());
+}
