@@ -65,6 +65,16 @@ pub struct OpenReport {
     pub created: bool,
 }
 
+/// Journal-wide marks kept in the open segment's header (and carried to each new
+/// segment).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeaderMarks {
+    /// Journal sequence covered by the last checkpoint.
+    pub last_checkpoint_sequence: u64,
+    /// Last kernel global sequence synchronised into the journal.
+    pub last_kernel_sync_sequence: u64,
+}
+
 /// An open, writable journal.
 pub struct Engine {
     dir: PathBuf,
@@ -73,6 +83,8 @@ pub struct Engine {
     shared: Arc<Shared>,
     store: Arc<Store>,
     writer: Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>,
+    target: Arc<SyncTarget>,
+    io: Io,
     lock: Mutex<Option<DirLock>>,
     report: OpenReport,
 }
@@ -180,12 +192,19 @@ impl Engine {
         let (active, file) = match segments.last() {
             Some(last) if !last.is_sealed() => (last.clone(), last.open_for_append()?),
             Some(last) => {
-                let (seg, file) = Segment::create(&dir, last.next_seq(), config.compression, &io)?;
+                let previous = last.header();
+                let (seg, file) = Segment::create(
+                    &dir,
+                    last.next_seq(),
+                    config.compression,
+                    &io,
+                    Some(&previous),
+                )?;
                 store.push(seg.clone());
                 (seg, file)
             }
             None => {
-                let (seg, file) = Segment::create(&dir, 1, config.compression, &io)?;
+                let (seg, file) = Segment::create(&dir, 1, config.compression, &io, None)?;
                 store.push(seg.clone());
                 report.segments = 1;
                 (seg, file)
@@ -212,7 +231,7 @@ impl Engine {
             active,
             file,
         );
-        let syncer = Syncer::new(shared.clone(), target, io, config.fsync);
+        let syncer = Syncer::new(shared.clone(), target.clone(), io.clone(), config.fsync);
         let sync_handle = std::thread::Builder::new()
             .name("vexjournal-sync".into())
             .spawn(move || syncer.run())
@@ -232,6 +251,8 @@ impl Engine {
             shared,
             store,
             writer: Mutex::new(Some((handle, sync_handle))),
+            target,
+            io,
             lock: Mutex::new(Some(lock)),
             report,
         })
@@ -266,6 +287,44 @@ impl Engine {
     /// `kernel_limits`, of the kernel layout) without emitting it.
     pub fn check_event(&self, event: &Event) -> Result<()> {
         self.shared.validate(event)
+    }
+
+    /// The journal-wide marks of the open segment's header.
+    pub fn marks(&self) -> HeaderMarks {
+        self.target
+            .lock()
+            .as_ref()
+            .map(|(seg, _)| {
+                let h = seg.header();
+                HeaderMarks {
+                    last_checkpoint_sequence: h.last_checkpoint_sequence,
+                    last_kernel_sync_sequence: h.last_kernel_sync_sequence,
+                }
+            })
+            .unwrap_or_default()
+    }
+
+    /// Changes the journal-wide marks and makes them durable (header write and fsync of
+    /// the open segment). Serialised with rotation, which carries them over.
+    pub fn record_marks(&self, change: impl FnOnce(&mut HeaderMarks)) -> Result<()> {
+        if self.shared.is_failed() {
+            return Err(self.shared.failure_error());
+        }
+        let guard = self.target.lock();
+        let Some((seg, file)) = guard.as_ref() else {
+            return Err(StorageError::Closed);
+        };
+        seg.update_header(file, &self.io, |h| {
+            let mut marks = HeaderMarks {
+                last_checkpoint_sequence: h.last_checkpoint_sequence,
+                last_kernel_sync_sequence: h.last_kernel_sync_sequence,
+            };
+            change(&mut marks);
+            h.last_checkpoint_sequence = marks.last_checkpoint_sequence;
+            h.last_kernel_sync_sequence = marks.last_kernel_sync_sequence;
+            h.modification_timestamp = crate::clock::unix_secs();
+        })?;
+        self.io.sync(file, seg.path())
     }
 
     /// Accepts one event; returns its sequence number without waiting for I/O.

@@ -23,7 +23,7 @@ pub mod writer;
 
 pub use config::{FsyncPolicy, FullPolicy, Retention, StorageConfig};
 pub use dir::JournalMeta;
-pub use engine::{Engine, OpenOptions, OpenReport};
+pub use engine::{Engine, HeaderMarks, OpenOptions, OpenReport};
 pub use error::{Result, StorageError};
 pub use metrics::{LatencySummary, StorageMetrics};
 pub use segment::{OpenMode, Segment, SegmentRecovery};

@@ -34,7 +34,7 @@ pub struct Segment {
     first_seq: u64,
     path: PathBuf,
     file: File,
-    header: FileHeader,
+    header: std::sync::Mutex<FileHeader>,
     blocks: RwLock<Vec<BlockEntry>>,
     end: AtomicU64,
     sealed: AtomicBool,
@@ -76,11 +76,14 @@ pub struct BlockData {
 
 impl Segment {
     /// Creates segment `first_seq` in `dir` and returns it with a write handle.
+    /// `previous` is the header of the segment before it, whose journal-wide marks
+    /// (last checkpoint, last kernel sync) carry over.
     pub(crate) fn create(
         dir: &Path,
         first_seq: u64,
         compression: Compression,
         io: &Io,
+        previous: Option<&FileHeader>,
     ) -> Result<(Arc<Segment>, File)> {
         let path = dir.join(segment_name(first_seq));
         // Written under a temporary name and renamed: a crash or a full disk never
@@ -90,6 +93,8 @@ impl Segment {
         let now = crate::clock::unix_secs();
         let header = FileHeader {
             next_event_id: first_seq,
+            last_checkpoint_sequence: previous.map_or(0, |p| p.last_checkpoint_sequence),
+            last_kernel_sync_sequence: previous.map_or(0, |p| p.last_kernel_sync_sequence),
             compression_algorithm: compression.code(),
             creation_timestamp: now,
             modification_timestamp: now,
@@ -109,7 +114,7 @@ impl Segment {
             first_seq,
             path,
             file,
-            header,
+            header: std::sync::Mutex::new(header),
             blocks: RwLock::new(Vec::new()),
             end: AtomicU64::new(FILE_HEADER_SIZE as u64),
             sealed: AtomicBool::new(false),
@@ -211,7 +216,7 @@ impl Segment {
             first_seq,
             path: path.to_path_buf(),
             file,
-            header,
+            header: std::sync::Mutex::new(header),
             blocks: RwLock::new(blocks),
             end: AtomicU64::new(end),
             sealed: AtomicBool::new(sealed_ok),
@@ -240,8 +245,21 @@ impl Segment {
     }
 
     /// The file header read at open or written at creation.
-    pub fn header(&self) -> &FileHeader {
-        &self.header
+    pub fn header(&self) -> FileHeader {
+        *self.header.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes the in-memory header and writes it (not synced: the next sync of the
+    /// segment makes it durable).
+    pub(crate) fn update_header(
+        &self,
+        rw: &File,
+        io: &Io,
+        change: impl FnOnce(&mut FileHeader),
+    ) -> Result<()> {
+        let mut header = self.header.lock().unwrap_or_else(|p| p.into_inner());
+        change(&mut header);
+        io.write_at(rw, &self.path, &header.to_bytes(), 0)
     }
 
     /// The block table.
@@ -321,17 +339,19 @@ impl Segment {
         io.write_at(rw, &self.path, &footer, end)?;
         io.sync(rw, &self.path)?;
         let events: u64 = blocks.iter().map(|b| u64::from(b.event_count)).sum();
+        let current = self.header();
         let header = FileHeader {
             total_events: events,
             next_event_id: blocks.last().map_or(self.first_seq, |b| b.last_seq + 1),
             journal_size: end + footer.len() as u64,
             index_offset: end,
-            flags: self.header.flags | FLAG_SEALED,
+            flags: current.flags | FLAG_SEALED,
             modification_timestamp: crate::clock::unix_secs(),
-            ..self.header
+            ..current
         };
         io.write_at(rw, &self.path, &header.to_bytes(), 0)?;
         io.sync(rw, &self.path)?;
+        *self.header.lock().unwrap_or_else(|p| p.into_inner()) = header;
         self.sealed.store(true, Ordering::Release);
         Ok(())
     }

@@ -21,7 +21,6 @@ use crate::error::Result;
 use crate::io::Io;
 use crate::pipeline::Shared;
 use crate::segment::Segment;
-use vexfs_journal_format::FileHeader;
 
 /// The segment the syncer syncs, replaced by the writer at each rotation. The writer
 /// holds the lock while it seals and switches segments, so the syncer never rewrites
@@ -109,13 +108,10 @@ impl Syncer {
         let guard = self.target.lock();
         let still_current = guard.as_ref().is_some_and(|(s, _)| Arc::ptr_eq(s, segment));
         if still_current && !segment.is_sealed() {
-            let header = FileHeader {
-                journal_size: end,
-                modification_timestamp: crate::clock::unix_secs(),
-                ..*segment.header()
-            };
-            self.io
-                .write_at(file, segment.path(), &header.to_bytes(), 0)?;
+            segment.update_header(file, &self.io, |h| {
+                h.journal_size = end;
+                h.modification_timestamp = crate::clock::unix_secs();
+            })?;
             self.recorded_end = end;
         }
         drop(guard);

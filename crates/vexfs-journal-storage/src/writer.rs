@@ -440,11 +440,13 @@ impl Writer {
         if let Some(obs) = self.observer.as_mut() {
             obs.on_seal(&self.active);
         }
+        let previous = self.active.header();
         let (seg, file) = Segment::create(
             self.store.dir(),
             first_seq,
             self.config.compression,
             &self.io,
+            Some(&previous),
         )?;
         self.store.push(seg.clone());
         self.file = Arc::new(file);
