@@ -19,6 +19,7 @@
 extern crate alloc;
 
 pub mod block;
+pub mod checkpoint;
 pub mod checksum;
 pub mod compact;
 pub mod consts;

@@ -141,16 +141,46 @@ impl Index {
         for seg in store.segments() {
             let path = idx_path(seg.path());
             match load_index(&path, &seg) {
-                Ok((summary, header)) => {
-                    let full = summary.blocks.len() == seg.blocks().len();
-                    let terms = if full && seg.is_sealed() {
-                        TermsSlot::OnDisk(header)
-                    } else {
-                        // A growing segment keeps its terms in memory to extend them.
-                        TermsSlot::Memory(Arc::new(load_terms(&path, &header).unwrap_or_default()))
-                    };
-                    index.insert(SegEntry::new(seg.first_seq(), path, summary, terms));
+                Ok((summary, header)) if seg.is_sealed() => {
+                    index.insert(SegEntry::new(
+                        seg.first_seq(),
+                        path,
+                        summary,
+                        TermsSlot::OnDisk(header),
+                    ));
                     report.loaded += 1;
+                }
+                Ok((summary, header)) => {
+                    // A growing segment keeps its terms in memory to extend them, without
+                    // postings of blocks it no longer has.
+                    let kept = summary.blocks.len() as u32;
+                    match load_terms(&path, &header) {
+                        Ok(mut terms) => {
+                            prune_terms(&mut terms, kept);
+                            index.insert(SegEntry::new(
+                                seg.first_seq(),
+                                path,
+                                summary,
+                                TermsSlot::Memory(Arc::new(terms)),
+                            ));
+                            report.loaded += 1;
+                        }
+                        Err(e) => {
+                            tracing::warn!(segment = %seg.path().display(), error = %e, "index terms unusable; rebuilding the index from the segment");
+                            report
+                                .rebuilt
+                                .push((path.clone(), Rebuilt::Corrupt(e.to_string())));
+                            index.insert(SegEntry::new(
+                                seg.first_seq(),
+                                path,
+                                SegmentIndex::new(
+                                    seg.first_seq(),
+                                    vexfs_journal_format::consts::FILE_HEADER_SIZE as u64,
+                                ),
+                                TermsSlot::Memory(Arc::new(Terms::default())),
+                            ));
+                        }
+                    }
                 }
                 Err(why) => {
                     let level_warn = seg.is_sealed() || why != Rebuilt::Missing;
@@ -394,6 +424,19 @@ impl Index {
     }
 }
 
+/// Drops postings of block ordinals `kept` and above.
+fn prune_terms(terms: &mut Terms, kept: u32) {
+    for list in terms.paths.values_mut().chain(terms.agents.values_mut()) {
+        list.retain(|b| *b < kept);
+    }
+    for list in terms.txs.values_mut() {
+        list.retain(|b| *b < kept);
+    }
+    terms.paths.retain(|_, l| !l.is_empty());
+    terms.agents.retain(|_, l| !l.is_empty());
+    terms.txs.retain(|_, l| !l.is_empty());
+}
+
 /// Loads a segment's index file and checks it describes the segment as it is.
 fn load_index(
     path: &Path,
@@ -422,6 +465,14 @@ fn load_index(
     let summaries =
         file::decode_summaries(sec, h.block_count).map_err(|e| Rebuilt::Corrupt(e.to_string()))?;
     let storage = seg.blocks();
+    let mut summaries = summaries;
+    let mut truncated = false;
+    if !seg.is_sealed() && summaries.len() > storage.len() {
+        // The open segment lost its tail (a crash cut blocks the index had seen, e.g.
+        // after a checkpoint): keep the part that still matches.
+        summaries.truncate(storage.len());
+        truncated = true;
+    }
     if summaries.len() > storage.len() || (seg.is_sealed() && summaries.len() != storage.len()) {
         return Err(Rebuilt::Stale(format!(
             "index covers {} blocks, segment has {}",
@@ -444,7 +495,7 @@ fn load_index(
         .map_or(vexfs_journal_format::consts::FILE_HEADER_SIZE as u64, |b| {
             b.offset + u64::from(b.size)
         });
-    if end != h.covered_end {
+    if end != h.covered_end && !truncated {
         return Err(Rebuilt::Stale(
             "covered end differs from the segment".into(),
         ));
@@ -463,10 +514,7 @@ fn load_index(
         file::check_section(sec, crc, "index terms")
             .map_err(|e| Rebuilt::Corrupt(format!("{what}: {e}")))?;
     }
-    Ok((
-        SegmentIndex::from_summaries(h.first_seq, h.covered_end, summaries),
-        h,
-    ))
+    Ok((SegmentIndex::from_summaries(h.first_seq, end, summaries), h))
 }
 
 /// Feeds the writer's blocks into an [`Index`].

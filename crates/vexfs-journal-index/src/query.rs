@@ -289,16 +289,15 @@ pub struct Executor<'a> {
 }
 
 impl Executor<'_> {
-    /// Calls `visit` for each matching record below `visible_end`, in query order, until
-    /// it returns false or the matches run out. Returns whether it was stopped early.
-    pub fn visit(
+    /// The blocks that may hold matches below `visible_end`, in query order, and the
+    /// inclusive sequence bounds the query covers.
+    pub fn candidate_blocks(
         &self,
         q: &Query,
         visible_end: u64,
-        mut visit: impl FnMut(&RecordView<'_>) -> bool,
-    ) -> Result<bool> {
+    ) -> Result<(Vec<BlockRef>, (u64, u64))> {
         let Some((lo, hi)) = q.bounds(visible_end)? else {
-            return Ok(false);
+            return Ok((Vec::new(), (1, 0)));
         };
         let mut segments = self.store.segments();
         // Segment i holds sequences [first_i, first_{i+1}).
@@ -315,37 +314,37 @@ impl Executor<'_> {
         if q.reverse {
             segments.reverse();
         }
-        let mut offsets = Vec::new();
+        let mut out = Vec::new();
         for seg in segments {
             let entry = self.index.segment(seg.first_seq());
             let mut blocks = plan(&seg, entry.as_deref(), q, lo, hi)?;
             if q.reverse {
                 blocks.reverse();
             }
-            for b in blocks {
-                let data = self.store.read(&BlockRef {
-                    segment: seg.clone(),
-                    entry: b,
-                })?;
-                let records: &[u8] = &data.records;
-                offsets.clear();
-                let mut pos = 0;
-                while let Some((size, seq)) = records.get(pos..).and_then(peek_record) {
-                    if seq >= lo && seq <= hi {
-                        offsets.push(pos);
-                    }
-                    pos += size;
-                }
-                if q.reverse {
-                    offsets.reverse();
-                }
-                for &at in &offsets {
-                    let view = RecordView::parse_trusted(&records[at..])
-                        .map_err(|e| IndexError::format(seg.path(), b.offset, e))?;
-                    if q.matches(&view) && !visit(&view) {
-                        return Ok(true);
-                    }
-                }
+            out.extend(blocks.into_iter().map(|entry| BlockRef {
+                segment: seg.clone(),
+                entry,
+            }));
+        }
+        Ok((out, (lo, hi)))
+    }
+
+    /// Calls `visit` for each matching record below `visible_end`, in query order, until
+    /// it returns false or the matches run out. Returns whether it was stopped early.
+    pub fn visit(
+        &self,
+        q: &Query,
+        visible_end: u64,
+        mut visit: impl FnMut(&RecordView<'_>) -> bool,
+    ) -> Result<bool> {
+        let (blocks, (lo, hi)) = self.candidate_blocks(q, visible_end)?;
+        let mut offsets = Vec::new();
+        for block in blocks {
+            let data = self.store.read(&block)?;
+            if !visit_records(q, &data.records, lo, hi, &mut offsets, |v| visit(v))
+                .map_err(|e| IndexError::format(block.segment.path(), block.entry.offset, e))?
+            {
+                return Ok(true);
             }
         }
         Ok(false)
@@ -380,6 +379,36 @@ impl Executor<'_> {
             exhausted: !stopped,
         })
     }
+}
+
+/// Calls `visit` on the records of one block's data that match `q` within `[lo, hi]`,
+/// in query order. Returns false when `visit` asked to stop.
+pub fn visit_records(
+    q: &Query,
+    records: &[u8],
+    lo: u64,
+    hi: u64,
+    offsets: &mut Vec<usize>,
+    mut visit: impl FnMut(&RecordView<'_>) -> bool,
+) -> std::result::Result<bool, vexfs_journal_format::FormatError> {
+    offsets.clear();
+    let mut pos = 0;
+    while let Some((size, seq)) = records.get(pos..).and_then(peek_record) {
+        if seq >= lo && seq <= hi {
+            offsets.push(pos);
+        }
+        pos += size;
+    }
+    if q.reverse {
+        offsets.reverse();
+    }
+    for &at in offsets.iter() {
+        let view = RecordView::parse_trusted(records.get(at..).unwrap_or_default())?;
+        if q.matches(&view) && !visit(&view) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The blocks of `seg` that may hold matches within `[lo, hi]`, in order.

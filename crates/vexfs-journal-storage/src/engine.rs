@@ -16,7 +16,7 @@ use crate::error::{Result, StorageError};
 use crate::io::Io;
 use crate::metrics::StorageMetrics;
 use crate::pipeline::{Payload, Shared};
-use crate::segment::{OpenMode, Segment, SegmentRecovery};
+use crate::segment::{OpenMode, Segment, SegmentRecovery, TrustedPrefix};
 use crate::store::{Scan, Store, StoredEvent};
 use crate::syncer::{SyncTarget, Syncer};
 use crate::writer::{BlockObserver, Writer, WriterParts};
@@ -32,6 +32,12 @@ pub struct OpenOptions {
     pub create_new: bool,
     /// Receives every block written (index building).
     pub observer: Option<Box<dyn BlockObserver>>,
+    /// Refuse to open on any damage, torn tail or unfinished rotation instead of
+    /// repairing (absolute recovery mode).
+    pub strict: bool,
+    /// Blocks of the open segment a checkpoint recorded: opening after a crash scans
+    /// only what follows them.
+    pub trusted_prefix: Option<TrustedPrefix>,
     /// Injected I/O failures (tests).
     #[cfg(feature = "fault-injection")]
     pub faults: Option<Arc<crate::faults::Faults>>,
@@ -166,7 +172,12 @@ impl Engine {
         #[cfg(not(feature = "fault-injection"))]
         let io = Io::default();
 
-        let (store, repairs) = Store::open(&dir, OpenMode::Repair)?;
+        let mode = if options.strict {
+            OpenMode::Strict
+        } else {
+            OpenMode::Repair
+        };
+        let (store, repairs) = Store::open_trusting(&dir, mode, options.trusted_prefix.as_ref())?;
         report.repairs = repairs;
         // From now on the files change: a crash must lead to a scan, not to the marker.
         CleanMarker::remove(&dir)?;
@@ -174,6 +185,13 @@ impl Engine {
         let segments = store.segments();
         // Seal segments a crash left unsealed behind a newer one.
         for seg in segments.iter().rev().skip(1).filter(|s| !s.is_sealed()) {
+            if options.strict {
+                return Err(StorageError::Corrupt {
+                    path: seg.path().to_path_buf(),
+                    offset: 0,
+                    reason: "segment left unsealed by an interrupted rotation (absolute mode repairs nothing)".into(),
+                });
+            }
             let rw = seg.open_for_append()?;
             seg.seal(&rw, &io)?;
             report.resealed += 1;

@@ -110,7 +110,8 @@ impl StorageError {
         }
     }
 
-    pub(crate) fn format(path: impl Into<PathBuf>, offset: u64, source: FormatError) -> Self {
+    /// A [`StorageError::Format`] for `path` at `offset`.
+    pub fn format(path: impl Into<PathBuf>, offset: u64, source: FormatError) -> Self {
         StorageError::Format {
             path: path.into(),
             offset,

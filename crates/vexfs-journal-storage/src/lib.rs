@@ -12,12 +12,15 @@ pub mod engine;
 pub mod error;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
+pub mod inspect;
 pub mod io;
 pub mod metrics;
 mod pipeline;
+pub mod rewrite;
 pub mod segment;
 pub mod signal;
 pub mod store;
+pub mod swap;
 mod syncer;
 pub mod writer;
 
@@ -26,6 +29,6 @@ pub use dir::JournalMeta;
 pub use engine::{Engine, HeaderMarks, OpenOptions, OpenReport};
 pub use error::{Result, StorageError};
 pub use metrics::{LatencySummary, StorageMetrics};
-pub use segment::{OpenMode, Segment, SegmentRecovery};
+pub use segment::{OpenMode, Segment, SegmentRecovery, TrustedPrefix};
 pub use store::{BlockRef, Scan, Store, StoreStats, StoredEvent};
 pub use writer::{BlockObserver, RECORD_FLAG_GAP_BEFORE};

@@ -18,7 +18,7 @@ use vexfs_journal_format::consts::{BLOCK_HEADER_SIZE, BLOCK_MAGIC, FILE_HEADER_S
 use vexfs_journal_format::footer::{BlockEntry, decode_footer, encode_footer};
 use vexfs_journal_format::{BlockHeader, Compression, FileHeader, FormatError};
 
-use crate::dir::{CleanMarker, create_file, segment_name, sync_dir};
+use crate::dir::{create_file, segment_name, sync_dir};
 use crate::error::{Result, StorageError};
 use crate::io::Io;
 
@@ -61,8 +61,22 @@ pub struct SegmentRecovery {
 pub enum OpenMode {
     /// Writer: cut a torn tail, refuse corruption of fsynced data, repair headers.
     Repair,
+    /// Writer in absolute mode: any damage, torn tail or stray byte refuses to open.
+    Strict,
     /// Reader: stop at the first incomplete or damaged block, change nothing.
     ReadOnly,
+}
+
+/// Blocks of an open segment known good — recorded by a clean shutdown or a
+/// checkpoint — so that opening scans only what follows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedPrefix {
+    /// The segment's first sequence.
+    pub first_seq: u64,
+    /// Segment byte offset the blocks end at.
+    pub end: u64,
+    /// The blocks.
+    pub blocks: Vec<BlockEntry>,
 }
 
 /// A block read back from disk.
@@ -127,7 +141,7 @@ impl Segment {
         path: &Path,
         first_seq: u64,
         mode: OpenMode,
-        clean: Option<&CleanMarker>,
+        trusted: Option<&TrustedPrefix>,
     ) -> Result<(Arc<Segment>, SegmentRecovery)> {
         let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
         let mut head = [0u8; FILE_HEADER_SIZE];
@@ -135,6 +149,7 @@ impl Segment {
         let mut recovery = SegmentRecovery::default();
         let header = match FileHeader::parse(&head[..got]) {
             Ok(h) => h,
+            Err(e) if mode == OpenMode::Strict => return Err(StorageError::format(path, 0, e)),
             // A header whose magic survives but whose checksum does not (a torn header
             // rewrite) is rebuilt from the segment's name and blocks by the writer.
             Err(e) if mode == OpenMode::Repair && magic_is_ours(&head[..got]) => {
@@ -159,41 +174,78 @@ impl Segment {
         } else {
             header.journal_size
         };
-        // A clean shutdown recorded this open segment's blocks: trust them if the file
-        // has exactly the recorded length (any later write changes it).
-        let from_marker = clean
-            .filter(|m| !sealed && m.first_seq == first_seq && m.end == file_len)
-            .filter(|m| contiguous(&m.blocks, m.end))
-            .map(|m| (m.blocks.clone(), m.end));
-        let (blocks, end) = match from_marker {
-            Some(found) => found,
-            None => match sealed.then(|| read_footer(&file, path, &header, file_len)) {
-                Some(Ok(blocks)) => (blocks, header.index_offset),
-                footer => {
-                    if let Some(Err(e)) = footer {
-                        tracing::warn!(segment = %path.display(), error = %e, "segment footer unusable; rebuilding its block table by scanning");
-                        recovery.rescanned = true;
-                    }
-                    recovery.scanned = true;
-                    // A damaged footer is cut like a torn tail; the writer reseals the segment.
-                    let scan_to = if sealed && header.index_offset >= FILE_HEADER_SIZE as u64 {
-                        header.index_offset.min(file_len)
-                    } else {
-                        file_len
-                    };
-                    let outcome = scan(&file, path, FILE_HEADER_SIZE as u64, scan_to)?;
+        // A clean shutdown or a checkpoint recorded the blocks of a prefix of this open
+        // segment: trust them and scan only what follows.
+        let prefix = trusted
+            .filter(|t| !sealed && t.first_seq == first_seq && t.end <= file_len)
+            .filter(|t| contiguous(&t.blocks, t.end))
+            .filter(|_| mode != OpenMode::Strict);
+        let (blocks, end) = match (prefix, sealed) {
+            (Some(t), _) if t.end == file_len => (t.blocks.clone(), t.end),
+            (Some(t), _) => {
+                recovery.scanned = true;
+                let outcome = scan(&file, path, t.end, file_len)?;
+                let continues = match (t.blocks.last(), outcome.blocks.first()) {
+                    (Some(last), Some(next)) => next.first_seq > last.last_seq,
+                    _ => true,
+                };
+                if continues {
                     let end = settle_damage(
                         &file,
                         path,
                         &outcome,
                         file_len,
                         mode,
-                        durable_hint,
+                        durable_hint.max(t.end),
                         &mut recovery,
                     )?;
-                    (outcome.blocks, end)
+                    let mut blocks = t.blocks.clone();
+                    blocks.extend(outcome.blocks);
+                    (blocks, end)
+                } else {
+                    full_scan(
+                        &file,
+                        path,
+                        file_len,
+                        file_len,
+                        mode,
+                        durable_hint,
+                        &mut recovery,
+                    )?
+                }
+            }
+            (None, true) => match read_footer(&file, path, &header, file_len) {
+                Ok(blocks) => (blocks, header.index_offset),
+                Err(e) if mode == OpenMode::Strict => return Err(e),
+                Err(e) => {
+                    tracing::warn!(segment = %path.display(), error = %e, "segment footer unusable; rebuilding its block table by scanning");
+                    recovery.rescanned = true;
+                    // A damaged footer is cut like a torn tail; the writer reseals it.
+                    let scan_to = if header.index_offset >= FILE_HEADER_SIZE as u64 {
+                        header.index_offset.min(file_len)
+                    } else {
+                        file_len
+                    };
+                    full_scan(
+                        &file,
+                        path,
+                        scan_to,
+                        file_len,
+                        mode,
+                        durable_hint,
+                        &mut recovery,
+                    )?
                 }
             },
+            (None, false) => full_scan(
+                &file,
+                path,
+                file_len,
+                file_len,
+                mode,
+                durable_hint,
+                &mut recovery,
+            )?,
         };
         let sealed_ok = sealed && !recovery.scanned;
         let header =
@@ -282,6 +334,32 @@ impl Segment {
             .unwrap_or_else(|p| p.into_inner())
             .push(entry);
         self.end.store(end, Ordering::Release);
+    }
+
+    /// Reads one block and checks it completely: checksum, decompression, every
+    /// record's structure and checksum, header/record agreement (validated replay).
+    pub fn read_block_validated(
+        &self,
+        entry: &BlockEntry,
+        scratch: &mut Vec<u8>,
+    ) -> Result<BlockData> {
+        scratch.resize(entry.size as usize, 0);
+        let got = read_full_at(&self.file, &self.path, scratch, entry.offset)?;
+        let mut records = Vec::new();
+        let (header, span) = check_block(&scratch[..got], EventEncoding::Record, &mut records)
+            .map_err(|e| StorageError::format(&self.path, entry.offset, e))?;
+        if span.first_seq != entry.first_seq || span.last_seq != entry.last_seq {
+            return Err(StorageError::format(
+                &self.path,
+                entry.offset,
+                FormatError::SizeMismatch {
+                    field: "block table sequence range",
+                    declared: entry.first_seq,
+                    expected: span.first_seq,
+                },
+            ));
+        }
+        Ok(BlockData { header, records })
     }
 
     /// Reads, checks and decompresses one block of this segment.
@@ -378,6 +456,16 @@ pub(crate) fn read_full_at(file: &File, path: &Path, buf: &mut [u8], offset: u64
         }
     }
     Ok(done)
+}
+
+/// The footer of a sealed segment, checked against the header (for inspection).
+pub(crate) fn read_footer_of(
+    file: &File,
+    path: &Path,
+    header: &FileHeader,
+    file_len: u64,
+) -> Result<Vec<BlockEntry>> {
+    read_footer(file, path, header, file_len)
 }
 
 fn read_footer(
@@ -545,8 +633,41 @@ pub(crate) fn scan(file: &File, path: &Path, start: u64, limit: u64) -> Result<S
     Ok(out)
 }
 
+/// Appends to `out` a complete storage block holding `records` (described by `span`):
+/// header, then the records compressed. Returns the block size.
+pub fn append_block(
+    out: &mut Vec<u8>,
+    records: &[u8],
+    span: &EventSpan,
+    compression: vexfs_journal_format::Compression,
+    zstd_level: i32,
+) -> Result<usize> {
+    let start = out.len();
+    out.resize(start + BLOCK_HEADER_SIZE, 0);
+    vexfs_journal_format::block::compress(compression, records, zstd_level, out)
+        .map_err(StorageError::InvalidEvent)?;
+    let stored = &out[start + BLOCK_HEADER_SIZE..];
+    let block_size =
+        vexfs_journal_format::block::block_size_for(EventEncoding::Record, stored.len());
+    let header = BlockHeader {
+        block_id: span.first_seq,
+        block_size: block_size as u32,
+        event_count: span.count,
+        compression,
+        compressed_size: stored.len() as u32,
+        uncompressed_size: records.len() as u32,
+        block_checksum: vexfs_journal_format::kernel_crc32(stored),
+        first_event_time: span.first_time,
+        last_event_time: span.last_time,
+        first_event_id: span.first_id,
+        last_event_id: span.last_id,
+    };
+    out[start..start + BLOCK_HEADER_SIZE].copy_from_slice(&header.to_bytes());
+    Ok(block_size)
+}
+
 /// The block table entry of a block at `offset`.
-pub(crate) fn entry_for(offset: u64, size: u32, raw_size: u32, span: &EventSpan) -> BlockEntry {
+pub fn entry_for(offset: u64, size: u32, raw_size: u32, span: &EventSpan) -> BlockEntry {
     BlockEntry {
         raw_size,
         reserved: 0,
@@ -590,6 +711,22 @@ pub(crate) fn find_next_intact_block(
     Ok(None)
 }
 
+/// Scans blocks from the header to `scan_to` and settles any damage per `mode`.
+fn full_scan(
+    file: &File,
+    path: &Path,
+    scan_to: u64,
+    file_len: u64,
+    mode: OpenMode,
+    durable_hint: u64,
+    recovery: &mut SegmentRecovery,
+) -> Result<(Vec<BlockEntry>, u64)> {
+    recovery.scanned = true;
+    let outcome = scan(file, path, FILE_HEADER_SIZE as u64, scan_to)?;
+    let end = settle_damage(file, path, &outcome, file_len, mode, durable_hint, recovery)?;
+    Ok((outcome.blocks, end))
+}
+
 /// Applies `mode` to a scan's first problem; returns the segment's valid end.
 ///
 /// Damage with nothing intact after it is a torn tail and is cut. Damage followed by
@@ -607,14 +744,32 @@ fn settle_damage(
     recovery: &mut SegmentRecovery,
 ) -> Result<u64> {
     let Some((offset, error)) = &outcome.problem else {
-        if outcome.end < file_len && mode == OpenMode::Repair {
-            // Bytes after the last block that never started a block (an old footer).
-            cut_tail(path, outcome.end, file_len, recovery)?;
+        if outcome.end < file_len {
+            match mode {
+                // Bytes after the last block that never started a block (an old footer).
+                OpenMode::Repair => cut_tail(path, outcome.end, file_len, recovery)?,
+                OpenMode::Strict => {
+                    return Err(StorageError::Corrupt {
+                        path: path.to_path_buf(),
+                        offset: outcome.end,
+                        reason: format!("{} bytes after the last block", file_len - outcome.end),
+                    });
+                }
+                OpenMode::ReadOnly => {}
+            }
         }
         return Ok(outcome.end);
     };
-    if mode != OpenMode::Repair {
-        return Ok(outcome.end);
+    match mode {
+        OpenMode::ReadOnly => return Ok(outcome.end),
+        OpenMode::Strict => {
+            return Err(StorageError::Corrupt {
+                path: path.to_path_buf(),
+                offset: *offset,
+                reason: format!("{error} (absolute mode cuts nothing)"),
+            });
+        }
+        OpenMode::Repair => {}
     }
     if *offset < durable_hint
         && let Some(next) = find_next_intact_block(file, path, offset + 1, file_len)?

@@ -9,7 +9,7 @@ use vexfs_journal_format::{Event, FormatError, RecordExt};
 
 use crate::dir::{CleanMarker, list_segments};
 use crate::error::{Result, StorageError};
-use crate::segment::{BlockData, OpenMode, Segment, SegmentRecovery};
+use crate::segment::{BlockData, OpenMode, Segment, SegmentRecovery, TrustedPrefix};
 
 /// An event read back from the journal.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,11 +70,34 @@ impl Store {
     /// Opens every segment of `dir`. Returns the store and what opening each segment
     /// repaired.
     pub fn open(dir: &Path, mode: OpenMode) -> Result<(Store, Vec<(PathBuf, SegmentRecovery)>)> {
+        Self::open_trusting(dir, mode, None)
+    }
+
+    /// [`Store::open`] trusting a prefix of the open segment: the clean-shutdown marker
+    /// when it matches the file exactly, else `checkpoint` (blocks recorded by a
+    /// checkpoint), so that only what follows is scanned.
+    pub fn open_trusting(
+        dir: &Path,
+        mode: OpenMode,
+        checkpoint: Option<&TrustedPrefix>,
+    ) -> Result<(Store, Vec<(PathBuf, SegmentRecovery)>)> {
+        // Finish (or discard) an interrupted compaction or salvage first: the segment
+        // set must be the old one or the new one, never a mix.
+        crate::swap::apply_pending(dir, mode != OpenMode::ReadOnly)?;
         let mut segments = Vec::new();
         let mut repairs = Vec::new();
-        let clean = CleanMarker::read(dir);
+        let clean = CleanMarker::read(dir).map(|m| TrustedPrefix {
+            first_seq: m.first_seq,
+            end: m.end,
+            blocks: m.blocks,
+        });
         for (first, path) in list_segments(dir)? {
-            let (seg, rec) = Segment::open(&path, first, mode, clean.as_ref())?;
+            let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let trusted = clean
+                .as_ref()
+                .filter(|c| c.first_seq == first && c.end == len)
+                .or(checkpoint);
+            let (seg, rec) = Segment::open(&path, first, mode, trusted)?;
             if rec.torn_bytes > 0 || rec.rescanned {
                 repairs.push((path, rec));
             }

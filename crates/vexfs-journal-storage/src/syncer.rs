@@ -42,6 +42,28 @@ impl SyncTarget {
     fn get(&self) -> Option<(Arc<Segment>, Arc<File>)> {
         self.lock().clone()
     }
+
+    /// After a sync covering the first `end` bytes of `segment`: records that in the
+    /// segment's header (`journal_size`). The next sync makes the record durable, so
+    /// after a crash the header never claims more than what was really synced;
+    /// recovery uses it to tell a torn unsynced tail from damage to acknowledged data.
+    pub(crate) fn record_durable_end(
+        &self,
+        segment: &Arc<Segment>,
+        file: &File,
+        end: u64,
+        io: &Io,
+    ) -> Result<()> {
+        let guard = self.lock();
+        let still_current = guard.as_ref().is_some_and(|(s, _)| Arc::ptr_eq(s, segment));
+        if still_current && !segment.is_sealed() && segment.header().journal_size < end {
+            segment.update_header(file, io, |h| {
+                h.journal_size = end;
+                h.modification_timestamp = crate::clock::unix_secs();
+            })?;
+        }
+        Ok(())
+    }
 }
 
 pub(crate) struct Syncer {
@@ -50,8 +72,6 @@ pub(crate) struct Syncer {
     io: Io,
     policy: FsyncPolicy,
     last_sync: Instant,
-    /// Last durable end written to the current segment's header.
-    recorded_end: u64,
 }
 
 impl Syncer {
@@ -67,7 +87,6 @@ impl Syncer {
             io,
             policy,
             last_sync: Instant::now(),
-            recorded_end: 0,
         }
     }
 
@@ -95,27 +114,6 @@ impl Syncer {
             }
             FsyncPolicy::Never => (false, Duration::from_millis(100)),
         }
-    }
-
-    /// Records in the open segment's header that its first `end` bytes are fsynced. The
-    /// next sync makes the record durable, so after a crash the header never claims
-    /// more than what was really synced; recovery uses it to tell a torn unsynced tail
-    /// from damage to acknowledged data.
-    fn record_durable_end(&mut self, segment: &Arc<Segment>, file: &File, end: u64) -> Result<()> {
-        if end <= self.recorded_end {
-            return Ok(());
-        }
-        let guard = self.target.lock();
-        let still_current = guard.as_ref().is_some_and(|(s, _)| Arc::ptr_eq(s, segment));
-        if still_current && !segment.is_sealed() {
-            segment.update_header(file, &self.io, |h| {
-                h.journal_size = end;
-                h.modification_timestamp = crate::clock::unix_secs();
-            })?;
-            self.recorded_end = end;
-        }
-        drop(guard);
-        Ok(())
     }
 
     fn main_loop(&mut self) -> Result<()> {
@@ -151,7 +149,8 @@ impl Syncer {
             counters
                 .fsync_ns
                 .fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
-            self.record_durable_end(&segment, &file, end)?;
+            self.target
+                .record_durable_end(&segment, &file, end, &self.io)?;
         }
         self.last_sync = Instant::now();
         self.shared.durable.fetch_max(written, AcqRel);

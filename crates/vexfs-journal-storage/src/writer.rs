@@ -9,18 +9,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::*;
 use std::time::{Duration, Instant};
 
-use vexfs_journal_format::block::{EventEncoding, EventSpan, block_size_for, compress};
-use vexfs_journal_format::consts::BLOCK_HEADER_SIZE;
+use vexfs_journal_format::block::EventSpan;
 use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_format::record::encode_record;
-use vexfs_journal_format::{BlockHeader, Event, RecordExt, kernel_crc32};
+use vexfs_journal_format::{Event, RecordExt};
 
 use crate::config::StorageConfig;
 use crate::dir::sync_dir;
 use crate::error::{Result, StorageError};
 use crate::io::Io;
 use crate::pipeline::{Entry, Payload, Shared};
-use crate::segment::{Segment, entry_for};
+use crate::segment::{Segment, append_block, entry_for};
 use crate::store::Store;
 use crate::syncer::SyncTarget;
 
@@ -326,30 +325,13 @@ impl Writer {
             return Ok(());
         }
         let start = self.out.len();
-        self.out.resize(start + BLOCK_HEADER_SIZE, 0);
-        compress(
-            self.config.compression,
-            &self.raw,
-            self.config.zstd_level,
+        let block_size = append_block(
             &mut self.out,
-        )
-        .map_err(StorageError::InvalidEvent)?;
-        let stored = &self.out[start + BLOCK_HEADER_SIZE..];
-        let block_size = block_size_for(EventEncoding::Record, stored.len());
-        let header = BlockHeader {
-            block_id: self.span.first_seq,
-            block_size: block_size as u32,
-            event_count: self.span.count,
-            compression: self.config.compression,
-            compressed_size: stored.len() as u32,
-            uncompressed_size: self.raw.len() as u32,
-            block_checksum: kernel_crc32(stored),
-            first_event_time: self.span.first_time,
-            last_event_time: self.span.last_time,
-            first_event_id: self.span.first_id,
-            last_event_id: self.span.last_id,
-        };
-        self.out[start..start + BLOCK_HEADER_SIZE].copy_from_slice(&header.to_bytes());
+            &self.raw,
+            &self.span,
+            self.config.compression,
+            self.config.zstd_level,
+        )?;
 
         // Rotate before this block if it would overflow a non-empty segment.
         let would_end = self.active.end() + self.out.len() as u64;
@@ -426,6 +408,23 @@ impl Writer {
         }
         self.commit_events = 0;
         self.shared.written.store(self.next, SeqCst);
+        // Someone waits for durability and nothing else is queued: sync here rather
+        // than hand over to the sync thread (one wake-up less per durable emit).
+        if self.shared.sync_request.load(SeqCst) > self.shared.durable.load(SeqCst)
+            && self.shared.queue.is_empty()
+        {
+            let started = Instant::now();
+            let end = self.active.end();
+            self.io.sync(&self.file, self.active.path())?;
+            let counters = &self.shared.counters;
+            counters.fsyncs.fetch_add(1, Relaxed);
+            counters
+                .fsync_ns
+                .fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
+            self.sync_target
+                .record_durable_end(&self.active, &self.file, end, &self.io)?;
+            self.shared.durable.fetch_max(self.next, SeqCst);
+        }
         self.shared.sync_wake.notify_all();
         self.shared.progress.notify_all();
         Ok(())

@@ -68,7 +68,7 @@ fn no_write_call_exceeds_max_write_bytes() {
     )
     .unwrap();
     let release = OpenOnDrop(gate.clone());
-    // The engine's threads: the writer and the sync thread (which never writes).
+    // The engine's threads: the writer and the sync thread.
     let engine_threads: Vec<String> = threads()
         .into_iter()
         .filter(|t| !before.contains(t))
@@ -91,7 +91,12 @@ fn no_write_call_exceeds_max_write_bytes() {
         .iter()
         .map(|b| u64::from(b.size))
         .sum();
-    assert_eq!(bytes, on_disk, "the writer thread wrote other bytes too");
+    // Besides the blocks, only 128-byte header rewrites (the durable-offset records
+    // made after syncs).
+    assert!(
+        bytes >= on_disk && (bytes - on_disk).is_multiple_of(128),
+        "the engine wrote {bytes} bytes for {on_disk} bytes of blocks"
+    );
     assert!(
         bytes <= calls * config.max_write_bytes as u64,
         "{bytes} bytes in {calls} write calls: some call wrote more than \

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use vexfs_journal_format::Compression;
+use vexfs_journal_recovery::RecoveryMode;
 use vexfs_journal_storage::{FsyncPolicy, FullPolicy, Retention, StorageConfig};
 
 use crate::error::{JournalError, Result};
@@ -21,6 +22,8 @@ use crate::error::{JournalError, Result};
 /// | `flush_interval_ms` (10) | [`Config::fsync`] `interval:MS` | fsync every group commit |
 /// | `compression_enabled`, `compression_algorithm` (LZ4) | [`Config::compression`] | LZ4 |
 /// | `kernel_compatibility` (true) | [`Config::kernel_compatibility`] | true |
+/// | `checkpoint_interval_s` (60) | [`Config::checkpoint_interval_s`] (0: off) | 60 |
+/// | `enable_recovery` (true) | [`Config::recovery`]: how opening treats damage | tolerate-tail |
 ///
 /// The seed's `batch_size` of 100 was a write batch; here group commits grow with load
 /// by themselves (see `docs/storage.md`), so the setting bounds storage blocks instead.
@@ -51,6 +54,10 @@ pub struct Config {
     pub zstd_level: i32,
     /// Reject events the kernel format cannot carry.
     pub kernel_compatibility: bool,
+    /// Take a checkpoint this often while open, seconds (0: only on demand).
+    pub checkpoint_interval_s: u64,
+    /// How opening treats damage (tolerate-tail, absolute, salvage).
+    pub recovery: RecoveryMode,
 }
 
 impl Default for Config {
@@ -74,6 +81,8 @@ impl Config {
             compression: s.compression,
             zstd_level: s.zstd_level,
             kernel_compatibility: s.kernel_limits,
+            checkpoint_interval_s: 60,
+            recovery: RecoveryMode::TolerateTail,
         }
     }
 

@@ -8,6 +8,9 @@ pub enum JournalError {
     /// Storage layer failure (I/O, damage, lock, full buffer, closed, …).
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Recovery, checkpoint, replay or compaction failure.
+    #[error(transparent)]
+    Recovery(#[from] vexfs_journal_recovery::RecoveryError),
     /// Index or query failure (bad cursor, damaged index file, …).
     #[error(transparent)]
     Index(#[from] vexfs_journal_index::IndexError),

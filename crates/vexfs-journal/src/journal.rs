@@ -1,10 +1,11 @@
 //! [`Journal`]: the one type other VexFS components use.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::time::{Duration, SystemTime};
 
 use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_format::record::RecordView;
@@ -12,11 +13,17 @@ use vexfs_journal_format::{Event, EventType, Priority};
 use vexfs_journal_index::{Cursor, Executor, Index, IndexObserver, IndexReport, Page, Query};
 use vexfs_journal_storage::{
     BlockObserver, Engine, FsyncPolicy, JournalMeta, OpenOptions, OpenReport, Scan, Segment,
-    StorageConfig, StorageMetrics, StoredEvent,
+    StorageMetrics, StoredEvent,
+};
+
+use vexfs_journal_recovery::{
+    CheckpointInfo, Progress, RecoveryMode, RecoveryReport, ReplayOptions, ReplayReport, Replayer,
+    VerifyReport, checkpoint,
 };
 
 use crate::config::Config;
 use crate::error::Result;
+use crate::replay::ReplayStart;
 use crate::subscription::{Source, StartAt, Subscription};
 
 /// An open journal, writable by this process.
@@ -47,7 +54,54 @@ pub(crate) struct Inner {
     engine: Engine,
     index: Arc<Index>,
     index_report: IndexReport,
+    recovery_report: RecoveryReport,
+    consumers: Mutex<BTreeMap<String, u64>>,
+    checkpointer: Mutex<Option<Checkpointer>>,
     closed: AtomicBool,
+}
+
+/// The periodic checkpoint thread and its stop signal.
+#[derive(Debug)]
+struct Checkpointer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    fn start(inner: Weak<Inner>, every: Duration) -> std::io::Result<Checkpointer> {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let signal = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("vexjournal-checkpoint".into())
+            .spawn(move || {
+                let (lock, cvar) = &*signal;
+                loop {
+                    let stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+                    let (stopped, _) = cvar
+                        .wait_timeout_while(stopped, every, |s| !*s)
+                        .unwrap_or_else(|p| p.into_inner());
+                    if *stopped {
+                        return;
+                    }
+                    drop(stopped);
+                    let Some(inner) = inner.upgrade() else { return };
+                    if let Err(e) = inner.checkpoint() {
+                        tracing::warn!(error = %e, "periodic checkpoint failed");
+                    }
+                }
+            })?;
+        Ok(Checkpointer { stop, handle })
+    }
+
+    fn stop(self) {
+        let (lock, cvar) = &*self.stop;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        cvar.notify_all();
+        // The thread may be the one dropping the last handle: it cannot join itself.
+        if self.handle.thread().id() != std::thread::current().id() {
+            let _ = self.handle.join();
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -57,9 +111,28 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    fn checkpoint(&self) -> Result<CheckpointInfo> {
+        let consumers: Vec<(String, u64)> = self
+            .consumers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        Ok(checkpoint::create(&self.engine, Some(&self.index), &consumers)?.info)
+    }
+
     fn close(&self) -> Result<()> {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
+        }
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(c) = checkpointer {
+            c.stop();
         }
         let closed = self.engine.close();
         // Persist the growing segment's index so a clean reopen needs no rebuild.
@@ -119,45 +192,70 @@ impl BlockObserver for LateIndexObserver {
 impl Journal {
     /// Creates a new journal in `dir` (created if missing; must not hold a journal).
     pub fn create(dir: impl AsRef<Path>, config: Config) -> Result<Journal> {
-        Self::open_with(
-            dir,
-            OpenOptions {
-                config: Some(config.to_storage()?),
-                create: true,
-                create_new: true,
-                ..Default::default()
-            },
-        )
+        let options = OpenOptions {
+            config: Some(config.to_storage()?),
+            create: true,
+            create_new: true,
+            ..Default::default()
+        };
+        Self::open_config(dir, &config, options)
     }
 
     /// Opens the journal in `dir` with `config`, creating it if the directory holds
     /// none.
     pub fn open(dir: impl AsRef<Path>, config: Config) -> Result<Journal> {
-        Self::open_storage(dir, Some(config.to_storage()?), true)
+        let options = OpenOptions {
+            config: Some(config.to_storage()?),
+            create: true,
+            ..Default::default()
+        };
+        Self::open_config(dir, &config, options)
     }
 
-    /// Opens an existing journal with the settings stored when it was created.
+    /// Opens an existing journal with the settings stored when it was created (and
+    /// the default recovery mode and checkpoint interval).
     pub fn open_existing(dir: impl AsRef<Path>) -> Result<Journal> {
-        Self::open_storage(dir, None, false)
-    }
-
-    fn open_storage(
-        dir: impl AsRef<Path>,
-        config: Option<StorageConfig>,
-        create: bool,
-    ) -> Result<Journal> {
-        Self::open_with(
+        Self::open_existing_with(
             dir,
-            OpenOptions {
-                config,
-                create,
-                ..Default::default()
-            },
+            RecoveryMode::TolerateTail,
+            Config::default().checkpoint_interval_s,
         )
     }
 
-    /// Opens with full control of the storage options (observers, fault injection).
-    pub fn open_with(dir: impl AsRef<Path>, mut options: OpenOptions) -> Result<Journal> {
+    /// [`Journal::open_existing`] with a recovery mode and a checkpoint interval
+    /// (seconds, 0: off).
+    pub fn open_existing_with(
+        dir: impl AsRef<Path>,
+        recovery: RecoveryMode,
+        checkpoint_interval_s: u64,
+    ) -> Result<Journal> {
+        Self::open_full(dir, OpenOptions::default(), recovery, checkpoint_interval_s)
+    }
+
+    /// Opens with full control of the storage options (observers, fault injection);
+    /// recovery mode tolerate-tail, no periodic checkpoints.
+    pub fn open_with(dir: impl AsRef<Path>, options: OpenOptions) -> Result<Journal> {
+        Self::open_full(dir, options, RecoveryMode::TolerateTail, 0)
+    }
+
+    fn open_config(
+        dir: impl AsRef<Path>,
+        config: &Config,
+        options: OpenOptions,
+    ) -> Result<Journal> {
+        Self::open_full(dir, options, config.recovery, config.checkpoint_interval_s)
+    }
+
+    fn open_full(
+        dir: impl AsRef<Path>,
+        mut options: OpenOptions,
+        recovery: RecoveryMode,
+        checkpoint_interval_s: u64,
+    ) -> Result<Journal> {
+        let dir = dir.as_ref();
+        let plan = vexfs_journal_recovery::prepare(dir, recovery)?;
+        options.strict = plan.strict;
+        options.trusted_prefix = plan.trusted_prefix.clone();
         let slot = Arc::new(OnceLock::new());
         options.observer = Some(Box::new(LateIndexObserver {
             index: slot.clone(),
@@ -165,17 +263,35 @@ impl Journal {
             user: options.observer.take(),
         }));
         let engine = Engine::open_with(dir, options)?;
+        let recovery_report = plan.finish(engine.open_report());
+        if recovery_report.bytes_cut > 0 || recovery_report.segments_repaired > 0 {
+            tracing::warn!(bytes_cut = recovery_report.bytes_cut, torn_files = ?recovery_report.torn_files, repaired = recovery_report.segments_repaired, "recovery repaired the journal");
+        }
         let (index, index_report) = Index::open(engine.store(), true)?;
         let index = Arc::new(index);
         let _ = slot.set(index.clone());
-        Ok(Journal {
-            inner: Arc::new(Inner {
-                engine,
-                index,
-                index_report,
-                closed: AtomicBool::new(false),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            engine,
+            index,
+            index_report,
+            recovery_report,
+            consumers: Mutex::new(BTreeMap::new()),
+            checkpointer: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        });
+        if checkpoint_interval_s > 0 {
+            let c = Checkpointer::start(
+                Arc::downgrade(&inner),
+                Duration::from_secs(checkpoint_interval_s),
+            )
+            .map_err(|e| vexfs_journal_storage::StorageError::Io {
+                op: "starting the checkpoint thread for",
+                path: dir.to_path_buf(),
+                source: e,
+            })?;
+            *inner.checkpointer.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+        }
+        Ok(Journal { inner })
     }
 
     fn engine(&self) -> &Engine {
@@ -385,6 +501,63 @@ impl Journal {
     /// What opening found and repaired.
     pub fn open_report(&self) -> &OpenReport {
         self.engine().open_report()
+    }
+
+    /// What recovery found and did when the journal opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.recovery_report
+    }
+
+    /// Takes a checkpoint now: a durable position recovery trusts (scanning only what
+    /// follows) and replay resumes from, with the consumer positions.
+    pub fn create_checkpoint(&self) -> Result<CheckpointInfo> {
+        self.inner.checkpoint()
+    }
+
+    /// The journal's checkpoints, oldest first; damaged ones as `(file, reason)`.
+    pub fn list_checkpoints(
+        &self,
+    ) -> Vec<std::result::Result<CheckpointInfo, (std::path::PathBuf, String)>> {
+        checkpoint::list(self.storage().dir())
+    }
+
+    /// Records that consumer `name` has processed everything up to `seq`; the next
+    /// checkpoint saves it so replay can resume there.
+    pub fn set_consumer_position(&self, name: &str, seq: u64) {
+        self.inner
+            .consumers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), seq);
+    }
+
+    /// Replays the events matching `options.query` from `start` to `sink` (see
+    /// [`Replayer`]); the sink returns false to stop. Only durable events are replayed.
+    pub fn replay(
+        &self,
+        mut options: ReplayOptions,
+        start: ReplayStart,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(&Progress),
+        sink: &mut dyn FnMut(StoredEvent) -> bool,
+    ) -> Result<ReplayReport> {
+        options.query = start.apply(options.query, self.storage().dir(), self.meta().id)?;
+        let replayer = Replayer {
+            store: self.storage().store(),
+            index: &self.inner.index,
+            journal: self.meta().id,
+        };
+        Ok(replayer.replay(&options, self.durable_seq(), cancel, progress, sink)?)
+    }
+
+    /// Verifies the journal's files (after syncing): see `vexfs_journal_recovery::verify`.
+    pub fn verify(&self, deep: bool) -> Result<VerifyReport> {
+        self.sync()?;
+        Ok(vexfs_journal_recovery::verify(
+            self.storage().dir(),
+            vexfs_journal_recovery::VerifyOptions { deep },
+            |_, _| {},
+        )?)
     }
 
     /// What opening the indexes found and rebuilt.

@@ -21,14 +21,21 @@ mod error;
 mod journal;
 pub mod json;
 mod reader;
+mod replay;
 mod subscription;
 
 pub use config::Config;
 pub use error::{JournalError, JsonError, Result};
 pub use journal::{Journal, system_ns};
 pub use reader::JournalReader;
+pub use replay::ReplayStart;
 pub use subscription::{StartAt, Subscription};
 pub use vexfs_journal_index::{Cursor, IndexError, Page, Query};
+pub use vexfs_journal_recovery::{
+    CheckpointInfo, CompactOptions, CompactReport, Order, Progress, RecoveryMode, RecoveryReport,
+    ReplayOptions, ReplayReport, SalvageReport, VerifyOptions, VerifyReport, compact, salvage,
+    verify,
+};
 
 pub use vexfs_journal_format::{
     AgentOp, BStr, BString, Category, CausalityLink, Compression, Context, Event, EventFlags,
@@ -44,5 +51,6 @@ pub use vexfs_journal_storage::{
 pub mod layers {
     pub use vexfs_journal_format as format;
     pub use vexfs_journal_index as index;
+    pub use vexfs_journal_recovery as recovery;
     pub use vexfs_journal_storage as storage;
 }

@@ -8,7 +8,12 @@ use vexfs_journal_format::record::RecordView;
 use vexfs_journal_index::{Cursor, Executor, Index, IndexReport, Page, Query};
 use vexfs_journal_storage::{JournalMeta, OpenMode, Scan, Store, StoreStats, StoredEvent};
 
+use std::sync::atomic::AtomicBool;
+
+use vexfs_journal_recovery::{Progress, ReplayOptions, ReplayReport, Replayer};
+
 use crate::error::Result;
+use crate::replay::ReplayStart;
 use crate::subscription::{Source, StartAt, Subscription};
 
 /// A read-only view of a journal. It takes no lock and never changes segments (a torn
@@ -112,6 +117,64 @@ impl JournalReader {
     /// as the writer appends them (polled).
     pub fn subscribe(&self, query: Query, start: StartAt) -> Result<Subscription> {
         Subscription::new(Source::Reader(self.clone()), query, start)
+    }
+
+    fn replayer(&self) -> Replayer<'_> {
+        Replayer {
+            store: &self.inner.store,
+            index: &self.inner.index,
+            journal: self.inner.meta.id,
+        }
+    }
+
+    /// Replays owned events in sequence order (see `vexfs_journal_recovery::replay`);
+    /// the sink returns false to stop.
+    pub fn replay(
+        &self,
+        mut options: ReplayOptions,
+        start: ReplayStart,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(&Progress),
+        sink: &mut dyn FnMut(StoredEvent) -> bool,
+    ) -> Result<ReplayReport> {
+        options.query = start.apply(options.query, self.dir(), self.inner.meta.id)?;
+        Ok(self
+            .replayer()
+            .replay(&options, self.visible_end(), cancel, progress, sink)?)
+    }
+
+    /// Replays borrowed records in sequence order, without copying them.
+    pub fn replay_views(
+        &self,
+        mut options: ReplayOptions,
+        start: ReplayStart,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(&Progress),
+        sink: &mut dyn FnMut(&RecordView<'_>) -> bool,
+    ) -> Result<ReplayReport> {
+        options.query = start.apply(options.query, self.dir(), self.inner.meta.id)?;
+        Ok(self
+            .replayer()
+            .replay_views(&options, self.visible_end(), cancel, progress, sink)?)
+    }
+
+    /// Replays owned events to a sink called from the worker threads, in no order.
+    pub fn replay_unordered(
+        &self,
+        mut options: ReplayOptions,
+        start: ReplayStart,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(&Progress),
+        sink: &(dyn Fn(StoredEvent) + Sync),
+    ) -> Result<ReplayReport> {
+        options.query = start.apply(options.query, self.dir(), self.inner.meta.id)?;
+        Ok(self.replayer().replay_unordered(
+            &options,
+            self.visible_end(),
+            cancel,
+            progress,
+            sink,
+        )?)
     }
 
     /// Counts from the block tables.

@@ -1,0 +1,199 @@
+//! `compact`: rewrite sealed segments without what retention allows to drop (by total
+//! size, by age, optionally by type), keeping every remaining event's sequence number.
+//!
+//! New segments are written complete under `swap.tmp/` and replace the old ones in one
+//! atomic swap (storage `swap`): a crash mid-compaction leaves the old set or the new
+//! set, never a mix. The open (newest) segment is never touched.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use vexfs_journal_format::EventType;
+use vexfs_journal_format::block::split_events;
+use vexfs_journal_format::record::RecordView;
+use vexfs_journal_storage::dir::DirLock;
+use vexfs_journal_storage::rewrite::SegmentWriter;
+use vexfs_journal_storage::swap::{Swap, SwapManifest};
+use vexfs_journal_storage::{JournalMeta, OpenMode, Segment, Store};
+
+use crate::error::{RecoveryError, Result};
+
+/// What to drop.
+#[derive(Clone, Debug, Default)]
+pub struct CompactOptions {
+    /// Drop whole oldest segments until the journal is at most this big.
+    pub max_total_bytes: Option<u64>,
+    /// Drop events older than this.
+    pub max_age: Option<Duration>,
+    /// Drop events of these types.
+    pub drop_types: Vec<EventType>,
+    /// "Now" for `max_age`, ns since the epoch (default: the clock).
+    pub now_ns: Option<i64>,
+}
+
+/// What compaction did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CompactReport {
+    /// Segments before.
+    pub segments_before: usize,
+    /// Segments after.
+    pub segments_after: usize,
+    /// Segments rewritten.
+    pub rewritten: Vec<PathBuf>,
+    /// Segments deleted whole.
+    pub deleted: Vec<PathBuf>,
+    /// Events dropped.
+    pub events_dropped: u64,
+    /// Events kept in the rewritten segments.
+    pub events_kept: u64,
+    /// Segment bytes before.
+    pub bytes_before: u64,
+    /// Segment bytes after.
+    pub bytes_after: u64,
+    /// Time taken.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+fn file_name(path: &Path) -> Result<String> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+        .ok_or_else(|| RecoveryError::io("naming", path, std::io::Error::other("not a file name")))
+}
+
+/// Compacts the journal in `dir`, which must not be open by a writer.
+pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
+    let started = Instant::now();
+    let _lock = DirLock::acquire(dir)?;
+    let meta = JournalMeta::load(dir)?;
+    let (store, _) = Store::open(dir, OpenMode::Repair)?;
+    let segments = store.segments();
+    let size = |s: &Segment| {
+        std::fs::metadata(s.path())
+            .map(|m| m.len())
+            .unwrap_or(s.end())
+    };
+    let mut report = CompactReport {
+        segments_before: segments.len(),
+        bytes_before: segments.iter().map(|s| size(s)).sum(),
+        ..Default::default()
+    };
+    let cutoff = options.max_age.map(|age| {
+        options
+            .now_ns
+            .unwrap_or_else(vexfs_journal_storage::clock::now_ns)
+            - i64::try_from(age.as_nanos()).unwrap_or(i64::MAX)
+    });
+    // Whole oldest segments go first, by size; the open segment always stays.
+    let mut whole = vec![false; segments.len()];
+    if let Some(max) = options.max_total_bytes {
+        let mut total = report.bytes_before;
+        for (i, seg) in segments.iter().enumerate() {
+            if total <= max || !seg.is_sealed() {
+                break;
+            }
+            whole[i] = true;
+            total -= size(seg);
+        }
+    }
+    let mut manifest = SwapManifest {
+        reason: "compaction".into(),
+        ..Default::default()
+    };
+    let mut swap: Option<Swap> = None;
+    for (i, seg) in segments.iter().enumerate() {
+        if !seg.is_sealed() {
+            continue;
+        }
+        let blocks = seg.blocks().clone();
+        let events: u64 = blocks.iter().map(|b| u64::from(b.event_count)).sum();
+        let all_old = cutoff.is_some_and(|c| blocks.iter().all(|b| b.max_time < c));
+        if whole[i] || all_old || blocks.is_empty() {
+            manifest.delete.push(file_name(seg.path())?);
+            report.deleted.push(seg.path().to_path_buf());
+            report.events_dropped += events;
+            continue;
+        }
+        let maybe_old = cutoff.is_some_and(|c| blocks.iter().any(|b| b.min_time < c));
+        if !maybe_old && options.drop_types.is_empty() {
+            continue;
+        }
+        let swap = match &mut swap {
+            Some(s) => s,
+            None => swap.insert(Swap::begin(dir)?),
+        };
+        let name = file_name(seg.path())?;
+        let (kept, dropped) = rewrite(seg, &swap.path(&name), options, cutoff, &meta)?;
+        if dropped == 0 {
+            // Nothing to drop after all: keep the original.
+            let _ = std::fs::remove_file(swap.path(&name));
+            continue;
+        }
+        report.events_dropped += dropped;
+        report.events_kept += kept;
+        if kept == 0 {
+            let _ = std::fs::remove_file(swap.path(&name));
+            manifest.delete.push(name);
+            report.deleted.push(seg.path().to_path_buf());
+        } else {
+            manifest.replace.push(name);
+            report.rewritten.push(seg.path().to_path_buf());
+        }
+    }
+    drop(store);
+    if !manifest.replace.is_empty() || !manifest.delete.is_empty() {
+        let swap = match swap {
+            Some(s) => s,
+            None => Swap::begin(dir)?,
+        };
+        swap.commit(&manifest)?;
+    }
+    let (after, _) = Store::open(dir, OpenMode::ReadOnly)?;
+    report.segments_after = after.segments().len();
+    report.bytes_after = after.segments().iter().map(|s| size(s)).sum();
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Writes `seg` without the dropped events to `to`; returns (kept, dropped).
+fn rewrite(
+    seg: &Segment,
+    to: &Path,
+    options: &CompactOptions,
+    cutoff: Option<i64>,
+    meta: &JournalMeta,
+) -> Result<(u64, u64)> {
+    let header = seg.header();
+    let compression = meta.config.compression;
+    let mut writer = SegmentWriter::create(to, seg.first_seq(), &header, compression)?;
+    let (mut kept, mut dropped) = (0u64, 0u64);
+    let mut pending = Vec::new();
+    let mut scratch = Vec::new();
+    for b in seg.blocks().iter() {
+        let data = seg.read_block(b, &mut scratch)?;
+        for item in split_events(&data.records) {
+            let (_, bytes) = item.map_err(|e| {
+                vexfs_journal_storage::StorageError::format(seg.path(), b.offset, e)
+            })?;
+            let v = RecordView::parse_trusted(bytes).map_err(|e| {
+                vexfs_journal_storage::StorageError::format(seg.path(), b.offset, e)
+            })?;
+            let too_old = cutoff.is_some_and(|c| v.header.timestamp.ktime.get() < c);
+            if too_old || options.drop_types.contains(&v.event_type()) {
+                dropped += 1;
+                continue;
+            }
+            kept += 1;
+            pending.extend_from_slice(bytes);
+            if pending.len() >= meta.config.block_bytes {
+                writer.push_records(&pending, compression, meta.config.zstd_level)?;
+                pending.clear();
+            }
+        }
+    }
+    writer.push_records(&pending, compression, meta.config.zstd_level)?;
+    writer.finish(true)?;
+    Ok((kept, dropped))
+}

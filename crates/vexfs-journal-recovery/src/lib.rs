@@ -1,0 +1,28 @@
+//! Crash recovery, corruption handling, checkpoints, replay, verification and
+//! compaction of VexFS semantic journals (`docs/recovery.md`).
+//!
+//! - [`mode`]: recovery modes applied when a journal opens (tolerate a torn tail,
+//!   absolute consistency, salvage) and the report of what recovery did;
+//! - [`checkpoint`]: durable positions with the open segment's block table and
+//!   consumer positions, so recovery scans only what follows and replay resumes;
+//! - [`replay`]: full, selective, incremental, parallel and validated replay;
+//! - [`verify`]: the integrity report; [`salvage`]: keep every intact block;
+//! - [`compact`]: drop what retention allows, atomically.
+
+pub mod checkpoint;
+pub mod compact;
+pub mod error;
+pub mod mode;
+pub mod replay;
+pub mod restore;
+pub mod salvage;
+pub mod verify;
+
+pub use checkpoint::{CheckpointInfo, Created};
+pub use compact::{CompactOptions, CompactReport, compact};
+pub use error::{RecoveryError, Result};
+pub use mode::{Plan, RecoveryMode, RecoveryReport, prepare};
+pub use replay::{Order, Progress, ReplayOptions, ReplayReport, Replayer};
+pub use restore::{RestoreReport, restore};
+pub use salvage::{LostRange, SalvageReport, salvage};
+pub use verify::{Note, Problem, ProblemKind, VerifyOptions, VerifyReport, verify};

@@ -1,0 +1,489 @@
+//! `verify`: an integrity report of a journal, read-only.
+//!
+//! Every segment is read whole: header, every block (checksum, decompression, every
+//! record's structure and checksum, header/record agreement), the footer of sealed
+//! segments against the blocks found, sequence continuity across blocks and segments,
+//! the index files against the blocks, and the checkpoints. Time going backwards is a
+//! note, not a problem (imported kernel events and clocks can do that). `deep` also
+//! decodes every record into an event and re-encodes it, which must give the same bytes.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use vexfs_journal_format::block::split_events;
+use vexfs_journal_format::footer::BlockEntry;
+use vexfs_journal_format::record::{RecordView, encode_record};
+use vexfs_journal_index::file as idx_file;
+use vexfs_journal_index::idx_path;
+use vexfs_journal_storage::RECORD_FLAG_GAP_BEFORE;
+use vexfs_journal_storage::dir::list_segments;
+use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect};
+
+use crate::checkpoint;
+use crate::error::Result;
+
+/// What is wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// The segment header does not decode.
+    Header,
+    /// A block (or bytes where one should be) is damaged.
+    Block,
+    /// A record inside an intact block does not re-encode to its bytes (deep).
+    Event,
+    /// A sealed segment's footer is damaged or disagrees with its blocks.
+    Footer,
+    /// Sequences are missing between two blocks (not a drop-oldest gap).
+    SequenceGap,
+    /// Sequences repeat or go back between two blocks.
+    SequenceOverlap,
+    /// An index file is damaged or disagrees with its segment.
+    Index,
+    /// A checkpoint file is damaged.
+    Checkpoint,
+}
+
+/// One problem: what, where, and which sequences it concerns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Kind.
+    pub kind: ProblemKind,
+    /// The file.
+    pub path: PathBuf,
+    /// Byte offset in the file.
+    pub offset: Option<u64>,
+    /// Length of the damaged region.
+    pub len: Option<u64>,
+    /// Sequences concerned (inclusive), when known.
+    pub seqs: Option<(u64, u64)>,
+    /// Details.
+    pub detail: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} in {}", self.kind, self.path.display())?;
+        if let Some(o) = self.offset {
+            write!(f, " at byte {o}")?;
+        }
+        if let Some(l) = self.len {
+            write!(f, " ({l} bytes)")?;
+        }
+        if let Some((a, b)) = self.seqs {
+            write!(f, ", sequences {a}..={b}")?;
+        }
+        write!(f, ": {}", self.detail)
+    }
+}
+
+/// Something worth knowing that is not damage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Note {
+    /// The file.
+    pub path: PathBuf,
+    /// Byte offset.
+    pub offset: u64,
+    /// What.
+    pub detail: String,
+}
+
+/// Per-segment totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SegmentSummary {
+    /// The file.
+    pub path: PathBuf,
+    /// Sealed by rotation.
+    pub sealed: bool,
+    /// Intact blocks.
+    pub blocks: u64,
+    /// Events in them.
+    pub events: u64,
+    /// Damaged bytes.
+    pub damaged_bytes: u64,
+    /// First and last sequence found.
+    pub seqs: Option<(u64, u64)>,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// Journal directory.
+    pub dir: PathBuf,
+    /// Whether records were re-encoded.
+    pub deep: bool,
+    /// Segments.
+    pub segments: Vec<SegmentSummary>,
+    /// Problems (empty: the journal is clean).
+    pub problems: Vec<Problem>,
+    /// Notes.
+    pub notes: Vec<Note>,
+    /// Intact blocks.
+    pub blocks: u64,
+    /// Events in intact blocks.
+    pub events: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Time taken.
+    #[serde(serialize_with = "ser_secs")]
+    pub elapsed: Duration,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl VerifyReport {
+    /// No problem found.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// How to verify.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VerifyOptions {
+    /// Re-encode every record.
+    pub deep: bool,
+}
+
+/// Verifies the journal in `dir` without changing anything. `progress` gets
+/// (segments done, segments total).
+pub fn verify(
+    dir: &Path,
+    options: VerifyOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<VerifyReport> {
+    let started = Instant::now();
+    let mut report = VerifyReport {
+        dir: dir.to_path_buf(),
+        deep: options.deep,
+        ..Default::default()
+    };
+    let segments = list_segments(dir)?;
+    let total = segments.len();
+    let mut expected_next: Option<u64> = None;
+    let mut last_time: Option<i64> = None;
+    for (i, (first, path)) in segments.iter().enumerate() {
+        let ins = inspect(path, *first)?;
+        report.bytes += ins.file_len;
+        check_segment(
+            &ins,
+            options,
+            &mut report,
+            &mut expected_next,
+            &mut last_time,
+        )?;
+        progress(i + 1, total);
+    }
+    check_checkpoints(dir, &mut report);
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+fn problem(
+    kind: ProblemKind,
+    path: &Path,
+    offset: Option<u64>,
+    detail: impl Into<String>,
+) -> Problem {
+    Problem {
+        kind,
+        path: path.to_path_buf(),
+        offset,
+        len: None,
+        seqs: None,
+        detail: detail.into(),
+    }
+}
+
+fn check_segment(
+    ins: &Inspection,
+    options: VerifyOptions,
+    report: &mut VerifyReport,
+    expected_next: &mut Option<u64>,
+    last_time: &mut Option<i64>,
+) -> Result<()> {
+    let path = &ins.path;
+    let mut summary = SegmentSummary {
+        path: path.clone(),
+        sealed: ins.sealed,
+        ..Default::default()
+    };
+    if let Err(e) = &ins.header {
+        report
+            .problems
+            .push(problem(ProblemKind::Header, path, Some(0), e.to_string()));
+    }
+    let mut prev_last: Option<u64> = None;
+    // Time going backwards between blocks: counted, and the largest step reported.
+    let mut backwards = 0u64;
+    let mut worst = (0i64, 0u64, 0u64);
+    let blocks: Vec<BlockEntry> = ins.blocks().copied().collect();
+    let mut reader = BlockReader::open(path)?;
+    for region in &ins.regions {
+        match region {
+            Region::Damaged { offset, len, error } => {
+                summary.damaged_bytes += len;
+                // The sequences between the neighbouring intact blocks are lost.
+                let after = blocks
+                    .iter()
+                    .find(|b| b.offset > *offset)
+                    .map(|b| b.first_seq);
+                let seqs = prev_last
+                    .map(|p| p + 1)
+                    .zip(after.map(|a| a.saturating_sub(1)))
+                    .filter(|(a, b)| a <= b);
+                report.problems.push(Problem {
+                    kind: ProblemKind::Block,
+                    path: path.clone(),
+                    offset: Some(*offset),
+                    len: Some(*len),
+                    seqs,
+                    detail: error.to_string(),
+                });
+            }
+            Region::Block(b) => {
+                summary.blocks += 1;
+                summary.events += u64::from(b.event_count);
+                summary.seqs = Some(
+                    summary
+                        .seqs
+                        .map_or((b.first_seq, b.last_seq), |(f, _)| (f, b.last_seq)),
+                );
+                if let Some(next) = *expected_next {
+                    if b.first_seq < next {
+                        let mut p = problem(
+                            ProblemKind::SequenceOverlap,
+                            path,
+                            Some(b.offset),
+                            format!(
+                                "block starts at sequence {} but {} was already seen",
+                                b.first_seq,
+                                next - 1
+                            ),
+                        );
+                        p.seqs = Some((b.first_seq, b.last_seq.min(next - 1)));
+                        report.problems.push(p);
+                    } else if b.first_seq > next {
+                        let flagged = first_record_flags(&mut reader, b)
+                            .is_some_and(|f| f & RECORD_FLAG_GAP_BEFORE != 0);
+                        if flagged {
+                            report.notes.push(Note {
+                                path: path.clone(),
+                                offset: b.offset,
+                                detail: format!("sequences {next}..={} were dropped by the drop-oldest buffer policy", b.first_seq - 1),
+                            });
+                        } else if !summary_has_damage_before(ins, b.offset) {
+                            let mut p = problem(
+                                ProblemKind::SequenceGap,
+                                path,
+                                Some(b.offset),
+                                format!("sequences {next}..={} are missing", b.first_seq - 1),
+                            );
+                            p.seqs = Some((next, b.first_seq - 1));
+                            report.problems.push(p);
+                        }
+                    }
+                }
+                *expected_next = Some(b.last_seq + 1);
+                if let Some(t) = *last_time
+                    && b.min_time < t
+                {
+                    backwards += 1;
+                    if t - b.min_time > worst.0 {
+                        worst = (t - b.min_time, b.offset, b.first_seq);
+                    }
+                }
+                *last_time = Some(last_time.map_or(b.max_time, |t| t.max(b.max_time)));
+                prev_last = Some(b.last_seq);
+                if options.deep {
+                    deep_check(ins, &mut reader, b, report)?;
+                }
+            }
+        }
+    }
+    if let Some(footer) = &ins.footer {
+        match footer {
+            Err(e) => report
+                .problems
+                .push(problem(ProblemKind::Footer, path, None, e.to_string())),
+            Ok(entries) if *entries != blocks => {
+                let first_diff = entries
+                    .iter()
+                    .zip(&blocks)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(entries.len().min(blocks.len()));
+                report.problems.push(problem(
+                    ProblemKind::Footer,
+                    path,
+                    blocks.get(first_diff).map(|b| b.offset),
+                    format!(
+                        "footer lists {} blocks, the segment holds {} intact ones; first difference at block {first_diff}",
+                        entries.len(),
+                        blocks.len()
+                    ),
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    if backwards > 0 {
+        report.notes.push(Note {
+            path: path.clone(),
+            offset: worst.1,
+            detail: format!(
+                "event time goes back {backwards} time(s) between blocks, by up to {:.3} ms (at sequence {}); concurrent producers and imported events do this",
+                worst.0 as f64 / 1e6,
+                worst.2
+            ),
+        });
+    }
+    check_index(ins, &blocks, report);
+    report.blocks += summary.blocks;
+    report.events += summary.events;
+    report.segments.push(summary);
+    Ok(())
+}
+
+fn summary_has_damage_before(ins: &Inspection, offset: u64) -> bool {
+    // A gap right after a damaged region is that region's loss, already reported.
+    let mut last_damaged = false;
+    for r in &ins.regions {
+        match r {
+            Region::Block(b) if b.offset == offset => return last_damaged,
+            Region::Block(_) => last_damaged = false,
+            Region::Damaged { .. } => last_damaged = true,
+        }
+    }
+    false
+}
+
+fn first_record_flags(reader: &mut BlockReader, b: &BlockEntry) -> Option<u32> {
+    let records = reader.records(b).ok()?;
+    let view = RecordView::parse_trusted(&records).ok()?;
+    Some(view.ext().userspace_flags)
+}
+
+fn deep_check(
+    ins: &Inspection,
+    reader: &mut BlockReader,
+    b: &BlockEntry,
+    report: &mut VerifyReport,
+) -> Result<()> {
+    let Ok(records) = reader.records(b) else {
+        return Ok(());
+    };
+    for item in split_events(&records) {
+        let Ok((offset, bytes)) = item else { break };
+        let outcome = RecordView::parse(bytes).map(|view| {
+            let mut again = Vec::new();
+            let same =
+                encode_record(&view.to_event(), &view.ext(), &mut again).is_ok() && again == bytes;
+            (view.ext().userspace_sequence, same)
+        });
+        match outcome {
+            Ok((_, true)) => {}
+            Ok((seq, false)) => {
+                let mut p = problem(
+                    ProblemKind::Event,
+                    &ins.path,
+                    Some(b.offset),
+                    format!("record at byte {offset} of the block does not re-encode to its bytes"),
+                );
+                p.seqs = Some((seq, seq));
+                report.problems.push(p);
+            }
+            Err(e) => report.problems.push(problem(
+                ProblemKind::Event,
+                &ins.path,
+                Some(b.offset),
+                format!("record at byte {offset} of the block: {e}"),
+            )),
+        }
+    }
+    Ok(())
+}
+
+fn check_index(ins: &Inspection, blocks: &[BlockEntry], report: &mut VerifyReport) {
+    let path = idx_path(&ins.path);
+    let Ok(bytes) = std::fs::read(&path) else {
+        // Missing indexes are rebuilt on open; not damage.
+        return;
+    };
+    let header = match idx_file::decode_header(&bytes, bytes.len() as u64) {
+        Ok(h) => h,
+        Err(e) => {
+            report
+                .problems
+                .push(problem(ProblemKind::Index, &path, Some(0), e.to_string()));
+            return;
+        }
+    };
+    let (off, len, crc) = header.sections[idx_file::section::BLOCKS];
+    let summaries = bytes
+        .get(off as usize..(off + len) as usize)
+        .ok_or_else(|| "block section outside the file".to_string())
+        .and_then(|s| {
+            idx_file::check_section(s, crc, "index")
+                .map(|_| s)
+                .map_err(|e| e.to_string())
+        })
+        .and_then(|s| idx_file::decode_summaries(s, header.block_count).map_err(|e| e.to_string()));
+    let summaries = match summaries {
+        Ok(s) => s,
+        Err(e) => {
+            report
+                .problems
+                .push(problem(ProblemKind::Index, &path, Some(off), e));
+            return;
+        }
+    };
+    let fits = summaries.len() <= blocks.len()
+        && (!ins.sealed || summaries.len() == blocks.len())
+        && summaries.iter().zip(blocks).all(|(s, b)| {
+            s.first_seq == b.first_seq && s.last_seq == b.last_seq && s.count == b.event_count
+        });
+    if !fits {
+        report.problems.push(problem(
+            ProblemKind::Index,
+            &path,
+            None,
+            format!(
+                "index describes {} blocks that do not match the segment's {}",
+                summaries.len(),
+                blocks.len()
+            ),
+        ));
+    }
+    for (which, what) in [
+        (idx_file::section::PATHS, "paths"),
+        (idx_file::section::AGENTS, "agents"),
+        (idx_file::section::TXS, "transactions"),
+    ] {
+        let (off, len, crc) = header.sections[which];
+        let ok = bytes
+            .get(off as usize..(off + len) as usize)
+            .is_some_and(|s| idx_file::check_section(s, crc, "index").is_ok());
+        if !ok {
+            report.problems.push(problem(
+                ProblemKind::Index,
+                &path,
+                Some(off),
+                format!("{what} section damaged"),
+            ));
+        }
+    }
+}
+
+fn check_checkpoints(dir: &Path, report: &mut VerifyReport) {
+    for entry in checkpoint::list(dir) {
+        if let Err((path, why)) = entry {
+            report
+                .problems
+                .push(problem(ProblemKind::Checkpoint, &path, None, why));
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Writing a segment file from blocks (compaction, salvage): header, blocks, and — for
+//! a sealed segment — footer and sealed header, synced.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use vexfs_journal_format::block::{EventSpan, split_events};
+use vexfs_journal_format::consts::FILE_HEADER_SIZE;
+use vexfs_journal_format::footer::{BlockEntry, encode_footer};
+use vexfs_journal_format::record::RecordView;
+use vexfs_journal_format::{Compression, FileHeader};
+
+use crate::dir::create_file;
+use crate::error::{Result, StorageError};
+use crate::segment::{FLAG_SEALED, append_block, entry_for};
+
+/// Builds a new segment file.
+#[derive(Debug)]
+pub struct SegmentWriter {
+    file: File,
+    path: PathBuf,
+    header: FileHeader,
+    first_seq: u64,
+    end: u64,
+    blocks: Vec<BlockEntry>,
+    buf: Vec<u8>,
+}
+
+impl SegmentWriter {
+    /// Creates `path` for the segment whose first sequence is `first_seq`; `template`
+    /// supplies the header fields to keep (creation time, journal-wide marks).
+    pub fn create(
+        path: &Path,
+        first_seq: u64,
+        template: &FileHeader,
+        compression: Compression,
+    ) -> Result<Self> {
+        let file = create_file(path)?;
+        let header = FileHeader {
+            next_event_id: first_seq,
+            compression_algorithm: compression.code(),
+            total_events: 0,
+            journal_size: FILE_HEADER_SIZE as u64,
+            index_offset: 0,
+            flags: template.flags & !FLAG_SEALED,
+            modification_timestamp: crate::clock::unix_secs(),
+            ..*template
+        };
+        file.write_all_at(&header.to_bytes(), 0)
+            .map_err(|e| StorageError::io("writing", path, e))?;
+        Ok(SegmentWriter {
+            file,
+            path: path.to_path_buf(),
+            header,
+            first_seq,
+            end: FILE_HEADER_SIZE as u64,
+            blocks: Vec::new(),
+            buf: Vec::new(),
+        })
+    }
+
+    /// Appends an intact block copied as stored; `entry` is its entry in the old file.
+    pub fn push_raw(&mut self, entry: &BlockEntry, raw: &[u8]) -> Result<()> {
+        self.file
+            .write_all_at(raw, self.end)
+            .map_err(|e| StorageError::io("writing", &self.path, e))?;
+        self.blocks.push(BlockEntry {
+            offset: self.end,
+            ..*entry
+        });
+        self.end += raw.len() as u64;
+        Ok(())
+    }
+
+    /// Appends a new block holding `records` (whole records, in sequence order).
+    pub fn push_records(
+        &mut self,
+        records: &[u8],
+        compression: Compression,
+        zstd_level: i32,
+    ) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut span = EventSpan::default();
+        for item in split_events(records) {
+            let (_, bytes) = item.map_err(|e| StorageError::format(&self.path, self.end, e))?;
+            let v = RecordView::parse_trusted(bytes)
+                .map_err(|e| StorageError::format(&self.path, self.end, e))?;
+            span.push(v.ext().userspace_sequence, v.event_id(), v.timestamp());
+        }
+        self.buf.clear();
+        let size = append_block(&mut self.buf, records, &span, compression, zstd_level)?;
+        self.file
+            .write_all_at(&self.buf, self.end)
+            .map_err(|e| StorageError::io("writing", &self.path, e))?;
+        self.blocks.push(entry_for(
+            self.end,
+            size as u32,
+            records.len() as u32,
+            &span,
+        ));
+        self.end += size as u64;
+        Ok(())
+    }
+
+    /// Blocks written so far.
+    pub fn blocks(&self) -> &[BlockEntry] {
+        &self.blocks
+    }
+
+    /// Finishes the file: sealed (footer and sealed header) or open (header recording
+    /// its length as durable), then synced. Returns its blocks.
+    pub fn finish(mut self, seal: bool) -> Result<Vec<BlockEntry>> {
+        let events: u64 = self.blocks.iter().map(|b| u64::from(b.event_count)).sum();
+        let next = self
+            .blocks
+            .last()
+            .map_or(self.first_seq, |b| b.last_seq + 1);
+        self.header.total_events = events;
+        self.header.next_event_id = next;
+        if seal {
+            let mut footer = Vec::new();
+            encode_footer(&self.blocks, &mut footer);
+            self.file
+                .write_all_at(&footer, self.end)
+                .map_err(|e| StorageError::io("writing", &self.path, e))?;
+            self.header.index_offset = self.end;
+            self.header.journal_size = self.end + footer.len() as u64;
+            self.header.flags |= FLAG_SEALED;
+        } else {
+            self.header.journal_size = self.end;
+        }
+        self.file
+            .write_all_at(&self.header.to_bytes(), 0)
+            .and_then(|_| self.file.sync_all())
+            .map_err(|e| StorageError::io("syncing", &self.path, e))?;
+        Ok(self.blocks)
+    }
+}
