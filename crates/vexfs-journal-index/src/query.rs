@@ -5,6 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use vexfs_journal_format::checksum::kernel_crc32;
 use vexfs_journal_format::footer::BlockEntry;
+use vexfs_journal_format::layout::RawEventHeader;
 use vexfs_journal_format::record::{RecordView, peek_record};
 use vexfs_journal_format::{BString, Category, EventType, Priority};
 use vexfs_journal_storage::store::stored;
@@ -12,7 +13,8 @@ use vexfs_journal_storage::{BlockRef, Segment, Store, StoredEvent};
 
 use crate::error::{IndexError, Result};
 use crate::index::{Index, SegEntry};
-use crate::segment_index::{OTHER_PRIORITY_BIT, UNKNOWN_TYPE_BIT, type_bit};
+use crate::segment_index::{BlockSet, OTHER_PRIORITY_BIT, UNKNOWN_TYPE_BIT, type_bit};
+use zerocopy::FromBytes;
 
 /// A position in a journal's result stream: "after event `seq`, going forward" (or
 /// backward for reverse queries). Opaque to users, stable across restarts and
@@ -166,17 +168,40 @@ impl Query {
 
     /// Whether the record matches every criterion (sequence bounds excluded).
     pub fn matches(&self, v: &RecordView<'_>) -> bool {
-        let t = v.event_type();
+        self.matches_header(v.header) && self.matches_context(v)
+    }
+
+    /// The criteria that only need the fixed event header (type, category, time,
+    /// priority, visibility): checked before a record is parsed at all.
+    pub fn matches_header(&self, h: &RawEventHeader) -> bool {
+        let t = EventType::from_code(h.event_type.get());
         if !self.types.is_empty() && !self.types.contains(&t) {
             return false;
         }
         if !self.categories.is_empty() && !self.categories.contains(&t.category()) {
             return false;
         }
-        let time = v.header.timestamp.ktime.get();
+        let time = h.timestamp.ktime.get();
         if self.since_ns.is_some_and(|s| time < s) || self.until_ns.is_some_and(|u| time > u) {
             return false;
         }
+        let prio = h.event_priority.get();
+        if self.priority_at_least.is_some_and(|p| prio > p.code())
+            || self.priority_at_most.is_some_and(|p| prio < p.code())
+        {
+            return false;
+        }
+        if self
+            .visibility
+            .is_some_and(|m| h.agent_visibility_mask.get() & m == 0)
+        {
+            return false;
+        }
+        true
+    }
+
+    /// The criteria on the context (path, agent, transaction).
+    pub fn matches_context(&self, v: &RecordView<'_>) -> bool {
         if let Some(p) = &self.path_prefix
             && !v.context.path.starts_with(p.as_slice())
         {
@@ -188,18 +213,6 @@ impl Query {
             return false;
         }
         if self.tx.is_some_and(|tx| v.context.transaction_id != tx) {
-            return false;
-        }
-        let prio = v.priority().code();
-        if self.priority_at_least.is_some_and(|p| prio > p.code())
-            || self.priority_at_most.is_some_and(|p| prio < p.code())
-        {
-            return false;
-        }
-        if self
-            .visibility
-            .is_some_and(|m| v.header.agent_visibility_mask.get() & m == 0)
-        {
             return false;
         }
         true
@@ -289,6 +302,35 @@ pub struct Executor<'a> {
 }
 
 impl Executor<'_> {
+    /// The segments overlapping `[lo, hi]`, in query order.
+    fn segments_in(&self, q: &Query, lo: u64, hi: u64) -> Vec<std::sync::Arc<Segment>> {
+        let segments = self.store.segments();
+        // Segment i holds sequences [first_i, first_{i+1}).
+        let mut out: Vec<_> = segments
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                let next = segments.get(i + 1).map_or(u64::MAX, |n| n.first_seq());
+                s.first_seq() <= hi && next > lo
+            })
+            .map(|(_, s)| s.clone())
+            .collect();
+        if q.reverse {
+            out.reverse();
+        }
+        out
+    }
+
+    /// The candidate blocks of one segment, in query order.
+    fn plan_segment(&self, seg: &Segment, q: &Query, lo: u64, hi: u64) -> Result<Vec<BlockEntry>> {
+        let entry = self.index.segment(seg.first_seq());
+        let mut blocks = plan(seg, entry.as_deref(), q, lo, hi)?;
+        if q.reverse {
+            blocks.reverse();
+        }
+        Ok(blocks)
+    }
+
     /// The blocks that may hold matches below `visible_end`, in query order, and the
     /// inclusive sequence bounds the query covers.
     pub fn candidate_blocks(
@@ -299,28 +341,9 @@ impl Executor<'_> {
         let Some((lo, hi)) = q.bounds(visible_end)? else {
             return Ok((Vec::new(), (1, 0)));
         };
-        let mut segments = self.store.segments();
-        // Segment i holds sequences [first_i, first_{i+1}).
-        let firsts: Vec<u64> = segments.iter().map(|s| s.first_seq()).collect();
-        let keep: Vec<bool> = (0..segments.len())
-            .map(|i| {
-                let start = firsts[i];
-                let next = firsts.get(i + 1).copied().unwrap_or(u64::MAX);
-                start <= hi && next > lo
-            })
-            .collect();
-        let mut k = keep.iter();
-        segments.retain(|_| *k.next().unwrap_or(&false));
-        if q.reverse {
-            segments.reverse();
-        }
         let mut out = Vec::new();
-        for seg in segments {
-            let entry = self.index.segment(seg.first_seq());
-            let mut blocks = plan(&seg, entry.as_deref(), q, lo, hi)?;
-            if q.reverse {
-                blocks.reverse();
-            }
+        for seg in self.segments_in(q, lo, hi) {
+            let blocks = self.plan_segment(&seg, q, lo, hi)?;
             out.extend(blocks.into_iter().map(|entry| BlockRef {
                 segment: seg.clone(),
                 entry,
@@ -331,20 +354,31 @@ impl Executor<'_> {
 
     /// Calls `visit` for each matching record below `visible_end`, in query order, until
     /// it returns false or the matches run out. Returns whether it was stopped early.
+    ///
+    /// Segments are planned one at a time, so a query that stops early (a small page,
+    /// a point lookup) never touches the indexes of segments it does not reach.
     pub fn visit(
         &self,
         q: &Query,
         visible_end: u64,
         mut visit: impl FnMut(&RecordView<'_>) -> bool,
     ) -> Result<bool> {
-        let (blocks, (lo, hi)) = self.candidate_blocks(q, visible_end)?;
+        let Some((lo, hi)) = q.bounds(visible_end)? else {
+            return Ok(false);
+        };
         let mut offsets = Vec::new();
-        for block in blocks {
-            let data = self.store.read(&block)?;
-            if !visit_records(q, &data.records, lo, hi, &mut offsets, |v| visit(v))
-                .map_err(|e| IndexError::format(block.segment.path(), block.entry.offset, e))?
-            {
-                return Ok(true);
+        for seg in self.segments_in(q, lo, hi) {
+            for entry in self.plan_segment(&seg, q, lo, hi)? {
+                let block = BlockRef {
+                    segment: seg.clone(),
+                    entry,
+                };
+                let data = self.store.read(&block)?;
+                if !visit_records(q, &data.records, lo, hi, &mut offsets, |v| visit(v))
+                    .map_err(|e| IndexError::format(seg.path(), entry.offset, e))?
+                {
+                    return Ok(true);
+                }
             }
         }
         Ok(false)
@@ -403,7 +437,17 @@ pub fn visit_records(
         offsets.reverse();
     }
     for &at in offsets.iter() {
-        let view = RecordView::parse_trusted(records.get(at..).unwrap_or_default())?;
+        let bytes = records.get(at..).unwrap_or_default();
+        // Most records are ruled out by their fixed header, without parsing them.
+        let header_ok = match RawEventHeader::ref_from_prefix(bytes) {
+            Ok((h, _)) => q.matches_header(h),
+            // Too short for a header: let the parser name the damage.
+            Err(_) => true,
+        };
+        if !header_ok {
+            continue;
+        }
+        let view = RecordView::parse_trusted(bytes)?;
         if q.matches(&view) && !visit(&view) {
             return Ok(false);
         }
@@ -463,17 +507,7 @@ fn plan(
         }
     };
     match &allowed {
-        Some(list) => {
-            let from = list.partition_point(|o| (*o as usize) < a);
-            for &o in list
-                .get(from..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|o| (**o as usize) < z)
-            {
-                consider(o as usize);
-            }
-        }
+        Some(set) => set.iter_range(a, z).for_each(&mut consider),
         None => (a..z).for_each(&mut consider),
     }
     // Blocks not indexed yet (written after the index last caught up) are scanned.
@@ -488,7 +522,7 @@ fn plan(
 /// Intersection of the term postings the query asks for; `None` when it asks none.
 /// Empty values (prefix "", agent "", transaction 0) match events that have no such
 /// term, which postings do not list, so they are checked per event instead.
-fn allowed_blocks(entry: &SegEntry, q: &Query) -> Result<Option<Vec<u32>>> {
+fn allowed_blocks(entry: &SegEntry, q: &Query) -> Result<Option<BlockSet>> {
     let prefix = q.path_prefix.as_ref().filter(|p| !p.is_empty());
     let agent = q.agent.as_ref().filter(|a| !a.is_empty());
     let tx = q.tx.filter(|t| *t != 0);
@@ -496,20 +530,20 @@ fn allowed_blocks(entry: &SegEntry, q: &Query) -> Result<Option<Vec<u32>>> {
         return Ok(None);
     }
     let terms = entry.terms()?;
-    let mut lists: Vec<Vec<u32>> = Vec::new();
+    let mut sets: Vec<BlockSet> = Vec::new();
     if let Some(p) = prefix {
-        lists.push(terms.paths_with_prefix(p));
+        sets.push(terms.paths_with_prefix(p));
     }
     if let Some(a) = agent {
-        lists.push(terms.agents.get(a).cloned().unwrap_or_default());
+        sets.push(BlockSet::of(terms.agents.get(a).map_or(&[][..], |v| v)));
     }
     if let Some(tx) = tx {
-        lists.push(terms.txs.get(&tx).cloned().unwrap_or_default());
+        sets.push(BlockSet::of(terms.txs.get(&tx).map_or(&[][..], |v| v)));
     }
-    let mut iter = lists.into_iter();
+    let mut iter = sets.into_iter();
     let mut acc = iter.next().unwrap_or_default();
     for next in iter {
-        acc.retain(|o| next.binary_search(o).is_ok());
+        acc.intersect(&next);
     }
     Ok(Some(acc))
 }

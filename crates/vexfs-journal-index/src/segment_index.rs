@@ -50,6 +50,73 @@ pub struct BlockSummary {
 /// Sorted terms and the sorted, distinct block ordinals holding each.
 pub type Postings<K> = BTreeMap<K, Vec<u32>>;
 
+/// A set of block ordinals (a bitmap): unions of postings without sorting.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockSet {
+    words: Vec<u64>,
+}
+
+impl BlockSet {
+    /// The set of `blocks`.
+    pub fn of(blocks: &[u32]) -> BlockSet {
+        let mut s = BlockSet::default();
+        s.insert_all(blocks);
+        s
+    }
+
+    /// Adds one ordinal.
+    pub fn insert(&mut self, b: u32) {
+        let w = (b / 64) as usize;
+        if self.words.len() <= w {
+            self.words.resize(w + 1, 0);
+        }
+        self.words[w] |= 1 << (b % 64);
+    }
+
+    /// Adds ordinals.
+    pub fn insert_all(&mut self, blocks: &[u32]) {
+        for b in blocks {
+            self.insert(*b);
+        }
+    }
+
+    /// Whether `b` is in the set.
+    pub fn contains(&self, b: usize) -> bool {
+        self.words
+            .get(b / 64)
+            .is_some_and(|w| w & (1 << (b % 64)) != 0)
+    }
+
+    /// Keeps only ordinals also in `other`.
+    pub fn intersect(&mut self, other: &BlockSet) {
+        for (i, w) in self.words.iter_mut().enumerate() {
+            *w &= other.words.get(i).copied().unwrap_or(0);
+        }
+    }
+
+    /// The ordinals in `[from, to)`, in increasing order.
+    pub fn iter_range(&self, from: usize, to: usize) -> impl Iterator<Item = usize> + '_ {
+        let first = from / 64;
+        self.words
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take_while(move |(i, _)| i * 64 < to)
+            .flat_map(move |(i, w)| {
+                let mut bits = *w;
+                std::iter::from_fn(move || {
+                    if bits == 0 {
+                        return None;
+                    }
+                    let t = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    Some(i * 64 + t)
+                })
+            })
+            .filter(move |b| *b >= from && *b < to)
+    }
+}
+
 /// The term postings of a segment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Terms {
@@ -83,9 +150,9 @@ fn post_borrowed(map: &mut Postings<BString>, key: &BStr, block: u32) {
 
 impl Terms {
     /// Block ordinals holding a path that starts with `prefix`.
-    pub fn paths_with_prefix(&self, prefix: &[u8]) -> Vec<u32> {
+    pub fn paths_with_prefix(&self, prefix: &[u8]) -> BlockSet {
         let start = BString::from(prefix);
-        let mut out = Vec::new();
+        let mut out = BlockSet::default();
         for (path, blocks) in self
             .paths
             .range::<BString, _>((Bound::Included(&start), Bound::Unbounded))
@@ -93,10 +160,8 @@ impl Terms {
             if !path.starts_with(prefix) {
                 break;
             }
-            out.extend_from_slice(blocks);
+            out.insert_all(blocks);
         }
-        out.sort_unstable();
-        out.dedup();
         out
     }
 
@@ -260,9 +325,19 @@ mod tests {
         post_borrowed(&mut t.paths, BStr::new("/a/y"), 3);
         post_borrowed(&mut t.paths, BStr::new("/b"), 2);
         post_borrowed(&mut t.paths, BStr::new("/a/x"), 4);
-        assert_eq!(t.paths_with_prefix(b"/a/"), vec![1, 3, 4]);
-        assert_eq!(t.paths_with_prefix(b"/b"), vec![2]);
-        assert_eq!(t.paths_with_prefix(b"/c"), Vec::<u32>::new());
-        assert_eq!(t.paths_with_prefix(b""), vec![1, 2, 3, 4]);
+        let all = |s: BlockSet| s.iter_range(0, 1000).collect::<Vec<_>>();
+        assert_eq!(all(t.paths_with_prefix(b"/a/")), vec![1, 3, 4]);
+        assert_eq!(all(t.paths_with_prefix(b"/b")), vec![2]);
+        assert_eq!(all(t.paths_with_prefix(b"/c")), Vec::<usize>::new());
+        assert_eq!(all(t.paths_with_prefix(b"")), vec![1, 2, 3, 4]);
+        let mut s = BlockSet::of(&[0, 63, 64, 65, 200]);
+        assert_eq!(
+            s.iter_range(63, 201).collect::<Vec<_>>(),
+            vec![63, 64, 65, 200]
+        );
+        assert_eq!(s.iter_range(64, 65).collect::<Vec<_>>(), vec![64]);
+        s.intersect(&BlockSet::of(&[64, 200, 300]));
+        assert_eq!(s.iter_range(0, 1000).collect::<Vec<_>>(), vec![64, 200]);
+        assert!(s.contains(200) && !s.contains(63));
     }
 }
