@@ -1,6 +1,9 @@
 //! Queries: a filter over events (AND of its criteria), executed with the indexes, in
 //! sequence order or reverse, paged with opaque cursors.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use vexfs_journal_format::checksum::kernel_crc32;
@@ -303,7 +306,7 @@ pub struct Executor<'a> {
 
 impl Executor<'_> {
     /// The segments overlapping `[lo, hi]`, in query order.
-    fn segments_in(&self, q: &Query, lo: u64, hi: u64) -> Vec<std::sync::Arc<Segment>> {
+    fn segments_in(&self, q: &Query, lo: u64, hi: u64) -> Vec<Arc<Segment>> {
         let segments = self.store.segments();
         // Segment i holds sequences [first_i, first_{i+1}).
         let mut out: Vec<_> = segments
@@ -321,14 +324,40 @@ impl Executor<'_> {
         out
     }
 
-    /// The candidate blocks of one segment, in query order.
-    fn plan_segment(&self, seg: &Segment, q: &Query, lo: u64, hi: u64) -> Result<Vec<BlockEntry>> {
-        let entry = self.index.segment(seg.first_seq());
-        let mut blocks = plan(seg, entry.as_deref(), q, lo, hi)?;
-        if q.reverse {
-            blocks.reverse();
-        }
-        Ok(blocks)
+    /// The candidate blocks of one segment, in query order, in chunks: the first chunks
+    /// are small so a query that stops early plans little, later ones grow.
+    fn plan_segment<'s>(
+        &self,
+        seg: &'s Segment,
+        q: &'s Query,
+        lo: u64,
+        hi: u64,
+    ) -> Result<impl Iterator<Item = Vec<BlockEntry>> + 's> {
+        let plan = SegmentPlan::new(seg, self.index.segment(seg.first_seq()), q, lo, hi)?;
+        let (mut a, mut z) = (plan.range.start, plan.range.end);
+        let mut chunk = 8usize;
+        Ok(std::iter::from_fn(move || {
+            if a >= z {
+                return None;
+            }
+            let r = if q.reverse {
+                let from = z.saturating_sub(chunk).max(a);
+                let r = from..z;
+                z = from;
+                r
+            } else {
+                let to = a.saturating_add(chunk).min(z);
+                let r = a..to;
+                a = to;
+                r
+            };
+            chunk = (chunk * 2).min(512);
+            let mut blocks = plan.blocks_in(r);
+            if q.reverse {
+                blocks.reverse();
+            }
+            Some(blocks)
+        }))
     }
 
     /// The blocks that may hold matches below `visible_end`, in query order, and the
@@ -343,11 +372,12 @@ impl Executor<'_> {
         };
         let mut out = Vec::new();
         for seg in self.segments_in(q, lo, hi) {
-            let blocks = self.plan_segment(&seg, q, lo, hi)?;
-            out.extend(blocks.into_iter().map(|entry| BlockRef {
-                segment: seg.clone(),
-                entry,
-            }));
+            for blocks in self.plan_segment(&seg, q, lo, hi)? {
+                out.extend(blocks.into_iter().map(|entry| BlockRef {
+                    segment: seg.clone(),
+                    entry,
+                }));
+            }
         }
         Ok((out, (lo, hi)))
     }
@@ -355,8 +385,8 @@ impl Executor<'_> {
     /// Calls `visit` for each matching record below `visible_end`, in query order, until
     /// it returns false or the matches run out. Returns whether it was stopped early.
     ///
-    /// Segments are planned one at a time, so a query that stops early (a small page,
-    /// a point lookup) never touches the indexes of segments it does not reach.
+    /// Blocks are planned a chunk at a time, so a query that stops early (a small page,
+    /// a point lookup) never plans the blocks and segments it does not reach.
     pub fn visit(
         &self,
         q: &Query,
@@ -368,16 +398,18 @@ impl Executor<'_> {
         };
         let mut offsets = Vec::new();
         for seg in self.segments_in(q, lo, hi) {
-            for entry in self.plan_segment(&seg, q, lo, hi)? {
-                let block = BlockRef {
-                    segment: seg.clone(),
-                    entry,
-                };
-                let data = self.store.read(&block)?;
-                if !visit_records(q, &data.records, lo, hi, &mut offsets, |v| visit(v))
-                    .map_err(|e| IndexError::format(seg.path(), entry.offset, e))?
-                {
-                    return Ok(true);
+            for blocks in self.plan_segment(&seg, q, lo, hi)? {
+                for entry in blocks {
+                    let block = BlockRef {
+                        segment: seg.clone(),
+                        entry,
+                    };
+                    let data = self.store.read(&block)?;
+                    if !visit_records(q, &data.records, lo, hi, &mut offsets, |v| visit(v))
+                        .map_err(|e| IndexError::format(seg.path(), entry.offset, e))?
+                    {
+                        return Ok(true);
+                    }
                 }
             }
         }
@@ -455,68 +487,101 @@ pub fn visit_records(
     Ok(true)
 }
 
-/// The blocks of `seg` that may hold matches within `[lo, hi]`, in order.
-fn plan(
-    seg: &Segment,
-    entry: Option<&SegEntry>,
-    q: &Query,
-    lo: u64,
-    hi: u64,
-) -> Result<Vec<BlockEntry>> {
-    let blocks = seg.blocks();
-    let start = blocks.partition_point(|b| b.last_seq < lo);
-    let end = blocks.partition_point(|b| b.first_seq <= hi);
-    if start >= end {
-        return Ok(Vec::new());
-    }
-    let time_ok = |min: i64, max: i64| {
-        q.since_ns.is_none_or(|s| max >= s) && q.until_ns.is_none_or(|u| min <= u)
-    };
-    let Some(entry) = entry else {
-        return Ok(blocks
-            .get(start..end)
-            .unwrap_or_default()
-            .iter()
-            .filter(|b| time_ok(b.min_time, b.max_time))
-            .copied()
-            .collect());
-    };
-    let type_mask = q.type_mask();
-    let prio_mask = q.prio_mask();
-    // Count indexed blocks before taking the terms: blocks enter the terms before the
-    // summaries, so every block counted here is in the terms taken next. (Holding the
-    // summary lock while taking the terms could deadlock with the writer.)
-    let counted = entry.summary().blocks.len();
-    let allowed = allowed_blocks(entry, q)?;
-    let summary = entry.summary();
-    let indexed = counted.min(summary.blocks.len()).min(blocks.len());
-    let mut out = Vec::new();
-    // Indexed blocks: time window, then summaries, then term postings.
-    let (ts, te) = summary.time_window(q.since_ns, q.until_ns);
-    let (a, z) = (start.max(ts), end.min(te).min(indexed));
-    let mut consider = |i: usize| {
-        let (Some(s), Some(b)) = (summary.blocks.get(i), blocks.get(i)) else {
-            return;
+/// What a query needs to pick the candidate blocks of one segment.
+struct SegmentPlan<'s> {
+    seg: &'s Segment,
+    entry: Option<Arc<SegEntry>>,
+    q: &'s Query,
+    /// Block ordinals that may hold sequences in the query's bounds.
+    range: Range<usize>,
+    /// Blocks below this ordinal are in the index (summaries and terms).
+    indexed: usize,
+    /// Blocks holding the query's terms, when it asks for any.
+    allowed: Option<BlockSet>,
+    type_mask: Option<u64>,
+    prio_mask: Option<u8>,
+}
+
+impl<'s> SegmentPlan<'s> {
+    fn new(
+        seg: &'s Segment,
+        entry: Option<Arc<SegEntry>>,
+        q: &'s Query,
+        lo: u64,
+        hi: u64,
+    ) -> Result<Self> {
+        let range = {
+            let blocks = seg.blocks();
+            let start = blocks.partition_point(|b| b.last_seq < lo);
+            let end = blocks.partition_point(|b| b.first_seq <= hi);
+            start..end.max(start)
         };
-        let pass = time_ok(s.min_time, s.max_time)
-            && type_mask.is_none_or(|m| s.type_bits & m != 0)
-            && prio_mask.is_none_or(|m| s.prio_bits & m != 0)
-            && q.visibility.is_none_or(|m| s.vis_or & m != 0);
-        if pass {
-            out.push(*b);
-        }
-    };
-    match &allowed {
-        Some(set) => set.iter_range(a, z).for_each(&mut consider),
-        None => (a..z).for_each(&mut consider),
+        // Count indexed blocks before taking the terms: blocks enter the terms before
+        // the summaries, so every block counted here is in the terms taken next.
+        // (Holding the summary lock while taking the terms could deadlock with the
+        // writer.)
+        let (indexed, allowed) = match &entry {
+            Some(e) => (e.summary().blocks.len(), allowed_blocks(e, q)?),
+            None => (0, None),
+        };
+        Ok(SegmentPlan {
+            seg,
+            entry,
+            q,
+            range,
+            indexed,
+            allowed,
+            type_mask: q.type_mask(),
+            prio_mask: q.prio_mask(),
+        })
     }
-    // Blocks not indexed yet (written after the index last caught up) are scanned.
-    for b in blocks.get(start.max(indexed)..end).unwrap_or_default() {
-        if time_ok(b.min_time, b.max_time) {
-            out.push(*b);
-        }
+
+    fn time_ok(&self, min: i64, max: i64) -> bool {
+        self.q.since_ns.is_none_or(|s| max >= s) && self.q.until_ns.is_none_or(|u| min <= u)
     }
-    Ok(out)
+
+    /// The candidate blocks among ordinals `r` (within `self.range`), in order.
+    fn blocks_in(&self, r: Range<usize>) -> Vec<BlockEntry> {
+        let blocks = self.seg.blocks();
+        let mut out = Vec::new();
+        let indexed = match &self.entry {
+            Some(entry) => {
+                let summary = entry.summary();
+                let indexed = self.indexed.min(summary.blocks.len()).min(blocks.len());
+                // Indexed blocks: time window, then summaries, then term postings.
+                let (ts, te) = summary.time_window(self.q.since_ns, self.q.until_ns);
+                let (a, z) = (r.start.max(ts), r.end.min(te).min(indexed));
+                let mut consider = |i: usize| {
+                    let (Some(s), Some(b)) = (summary.blocks.get(i), blocks.get(i)) else {
+                        return;
+                    };
+                    let pass = self.time_ok(s.min_time, s.max_time)
+                        && self.type_mask.is_none_or(|m| s.type_bits & m != 0)
+                        && self.prio_mask.is_none_or(|m| s.prio_bits & m != 0)
+                        && self.q.visibility.is_none_or(|m| s.vis_or & m != 0);
+                    if pass {
+                        out.push(*b);
+                    }
+                };
+                match &self.allowed {
+                    Some(set) => set.iter_range(a, z).for_each(&mut consider),
+                    None => (a..z).for_each(&mut consider),
+                }
+                indexed
+            }
+            None => 0,
+        };
+        // Blocks not indexed yet (written after the index last caught up) are scanned.
+        for b in blocks
+            .get(r.start.max(indexed)..r.end.max(indexed))
+            .unwrap_or_default()
+        {
+            if self.time_ok(b.min_time, b.max_time) {
+                out.push(*b);
+            }
+        }
+        out
+    }
 }
 
 /// Intersection of the term postings the query asks for; `None` when it asks none.
