@@ -46,6 +46,20 @@ enum Command {
     /// Rebuild or check the indexes.
     #[command(subcommand)]
     Index(cmd::index::IndexCommand),
+    /// Open with a recovery mode (tolerate-tail, absolute, salvage) and report.
+    Recover(cmd::recover::Args),
+    /// Create, list or restore checkpoints.
+    #[command(subcommand)]
+    Checkpoint(cmd::checkpoint::CheckpointCommand),
+    /// Replay events: selective, incremental, parallel, validated.
+    Replay(cmd::replay::Args),
+    /// Check every checksum, sequence, footer, index and checkpoint; exit 0 only when clean.
+    Verify(cmd::verify::Args),
+    /// Drop what retention allows from sealed segments, atomically.
+    Compact(cmd::compact::Args),
+    /// Kernel journal images: export, import, sync, inspect, layout.
+    #[command(subcommand)]
+    Kernel(cmd::kernel::KernelCommand),
     /// Measure durable throughput and emission latency.
     Bench(cmd::bench::Args),
     /// Ingest a realistic mixed workload into ./vexjournal-demo and show the results.
@@ -53,6 +67,9 @@ enum Command {
     /// Open the journal, idle briefly and print resident memory (used by bench).
     #[command(hide = true)]
     ProbeRss,
+    /// Emit durable events from several threads and print each acknowledgement (crash tests).
+    #[command(hide = true)]
+    TortureWriter(cmd::torture::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,9 +89,16 @@ fn main() -> ExitCode {
         Command::Query(a) => cmd::query::run(&cli, a),
         Command::Follow(a) => cmd::follow::run(&cli, a),
         Command::Index(c) => cmd::index::run(&cli, c),
+        Command::Recover(a) => cmd::recover::run(&cli, a),
+        Command::Checkpoint(c) => cmd::checkpoint::run(&cli, c),
+        Command::Replay(a) => cmd::replay::run(&cli, a),
+        Command::Verify(a) => cmd::verify::run(&cli, a),
+        Command::Compact(a) => cmd::compact::run(&cli, a),
+        Command::Kernel(c) => cmd::kernel::run(&cli, c),
         Command::Bench(a) => cmd::bench::run(&cli, a),
         Command::Demo(a) => cmd::demo::run(&cli, a),
         Command::ProbeRss => cmd::bench::probe_rss(&cli),
+        Command::TortureWriter(a) => cmd::torture::run(&cli, a),
     };
     match result {
         Ok(code) => code,

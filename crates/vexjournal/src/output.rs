@@ -72,15 +72,13 @@ impl<W: Write> EventWriter<W> {
                 }
             }
             EventFormat::Kernel => {
-                let mut bytes = Vec::new();
-                vexfs_journal::layers::format::encode_kernel_event(&ev.event, &mut bytes).map_err(
-                    |e| {
+                let bytes =
+                    vexfs_journal_kernel::convert_to_kernel_format(&ev.event).map_err(|e| {
                         std::io::Error::new(
                             std::io::ErrorKind::InvalidData,
                             format!("event {} does not fit the kernel format: {e}", ev.seq),
                         )
-                    },
-                )?;
+                    })?;
                 self.out.write_all(&bytes)?;
             }
         }

@@ -2,11 +2,18 @@
 
 pub mod bench;
 pub mod cat;
+pub mod checkpoint;
+pub mod compact;
 pub mod demo;
 pub mod emit;
 pub mod filters;
 pub mod follow;
 pub mod index;
 pub mod init;
+pub mod kernel;
 pub mod query;
+pub mod recover;
+pub mod replay;
 pub mod stats;
+pub mod torture;
+pub mod verify;
