@@ -372,6 +372,9 @@ impl Index {
     /// After a segment is sealed: persists its index and lets its terms go to disk.
     pub fn sealed(&self, first_seq: u64) -> Result<()> {
         self.persist(first_seq)?;
+        if let Some(entry) = self.segment(first_seq) {
+            entry.summary_mut().shrink_to_fit();
+        }
         if !self.writable {
             return Ok(());
         }

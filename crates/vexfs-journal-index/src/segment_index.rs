@@ -221,9 +221,20 @@ impl SegmentIndex {
         self.covered_end = block_end;
     }
 
+    /// Gives back spare capacity (once the segment no longer grows).
+    pub fn shrink_to_fit(&mut self) {
+        self.blocks.shrink_to_fit();
+        self.prefix_max.shrink_to_fit();
+        self.suffix_min.shrink_to_fit();
+    }
+
     /// Rebuilds the pruning arrays after loading summaries.
     pub fn from_summaries(first_seq: u64, covered_end: u64, blocks: Vec<BlockSummary>) -> Self {
         let mut idx = SegmentIndex::new(first_seq, covered_end);
+        // Exact capacity: these vectors are most of an open journal's memory.
+        idx.blocks.reserve_exact(blocks.len());
+        idx.prefix_max.reserve_exact(blocks.len());
+        idx.suffix_min.reserve_exact(blocks.len());
         for b in blocks {
             idx.push(b, covered_end);
         }
