@@ -1,7 +1,8 @@
 //! `cargo xtask <command>`: project chores.
 //!
 //! - `fixtures` — regenerate the golden files in `fixtures/`;
-//! - `ci` — the whole CI run: system packages, fmt, clippy, tests.
+//! - `ci` — the whole CI run: system packages, fmt, clippy, tests;
+//! - `torture [--rounds N]` — the crash torture tests in release, N rounds each.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,11 +17,15 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("fixtures") => fixtures(&root),
         Some("ci") => ci::run_ci(&root, &args[1..]),
+        Some("torture") => torture(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <fixtures|ci>");
+            eprintln!("usage: cargo xtask <fixtures|ci|torture>");
             eprintln!("  fixtures   regenerate fixtures/*.bin from the format crate's samples");
             eprintln!(
                 "  ci         install missing system packages, then fmt, clippy and all tests"
+            );
+            eprintln!(
+                "  torture    [--rounds N] crash torture tests in release, N rounds each (default 1000)"
             );
             bail!("unknown or missing command")
         }
@@ -57,5 +62,80 @@ pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     if !status.success() {
         bail!("{shown} failed with {status}");
     }
+    Ok(())
+}
+
+/// The torture tests `cargo xtask torture` runs: (package, test target).
+const TORTURE_TESTS: &[(&str, &str)] = &[
+    ("vexjournal", "torture"),
+    ("vexfs-journal-recovery", "power_loss"),
+    ("vexfs-journal-recovery", "io_errors"),
+];
+
+/// `cargo xtask torture [--rounds N]`: runs every torture test in release with
+/// `TORTURE_ROUNDS=N` (one test at a time), echoing their output, then prints the
+/// summary line each test reports (`torture <name>: rounds=… failures=0 …`).
+fn torture(root: &Path, args: &[String]) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Instant;
+
+    let mut rounds: u64 = 1000;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--rounds" => {
+                rounds = it
+                    .next()
+                    .context("--rounds needs a number")?
+                    .parse()
+                    .context("--rounds")?;
+            }
+            other => bail!("unknown argument {other:?} (usage: cargo xtask torture [--rounds N])"),
+        }
+    }
+    let started = Instant::now();
+    let mut summaries = Vec::new();
+    let mut failed = Vec::new();
+    for (package, test) in TORTURE_TESTS {
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(root)
+            .args(["test", "--release", "-p", package, "--test", test, "--"])
+            .args(["--nocapture", "--test-threads=1"])
+            .env("TORTURE_ROUNDS", rounds.to_string())
+            .stderr(Stdio::piped());
+        eprintln!("$ {cmd:?}");
+        let t = Instant::now();
+        let mut child = cmd.spawn().context("starting cargo test")?;
+        let stderr = child.stderr.take().context("no stderr")?;
+        for line in BufReader::new(stderr).lines() {
+            let line = line?;
+            eprintln!("{line}");
+            if line.starts_with("torture ") {
+                summaries.push(line);
+            }
+        }
+        let status = child.wait()?;
+        eprintln!(
+            "{package} --test {test}: {status} in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        if !status.success() {
+            failed.push(format!("{package} --test {test}"));
+        }
+    }
+    println!();
+    println!(
+        "torture summary: {rounds} rounds per test, {:.1} s in all",
+        started.elapsed().as_secs_f64()
+    );
+    for s in &summaries {
+        println!("  {s}");
+    }
+    if !failed.is_empty() {
+        println!("  FAILED: {}", failed.join(", "));
+        bail!("torture failed");
+    }
+    println!("  all torture tests passed");
     Ok(())
 }

@@ -336,6 +336,10 @@ pub fn decode_header(buf: &[u8], file_len: u64) -> Result<IndexHeader, FormatErr
             computed,
         });
     }
+    // The last word is outside the checksum: it must be exactly zero.
+    if head[132..HEADER_SIZE].iter().any(|b| *b != 0) {
+        return Err(bad(what, 132, "reserved bytes are not zero"));
+    }
     let version = c.u32()?;
     if version != INDEX_VERSION {
         return Err(FormatError::UnsupportedVersion {
@@ -428,7 +432,7 @@ mod tests {
         // A posting beyond the block count is refused.
         assert!(decode_terms(sec(1), sec(2), sec(3), 2).is_err());
         // Every bit flip of the header is refused.
-        for bit in 0..128 * 8 {
+        for bit in 0..HEADER_SIZE * 8 {
             let mut b = bytes.clone();
             b[bit / 8] ^= 1 << (bit % 8);
             assert!(decode_header(&b, b.len() as u64).is_err(), "bit {bit}");

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use vexfs_journal_format::footer::BlockEntry;
@@ -29,6 +29,9 @@ pub struct SegEntry {
     idx_path: PathBuf,
     summary: RwLock<SegmentIndex>,
     terms: RwLock<TermsSlot>,
+    /// Serialises writes of the index file (a checkpoint and the writer sealing the
+    /// segment can persist it at the same time; they share the temporary name).
+    persisting: Mutex<()>,
 }
 
 impl SegEntry {
@@ -38,6 +41,7 @@ impl SegEntry {
             idx_path,
             summary: RwLock::new(summary),
             terms: RwLock::new(terms),
+            persisting: Mutex::new(()),
         }
     }
 
@@ -138,9 +142,16 @@ impl Index {
             segs: RwLock::new(BTreeMap::new()),
         };
         let mut report = IndexReport::default();
+        // What each loaded index file covers, to tell which files fall behind their
+        // segment once caught up.
+        let mut on_disk: BTreeMap<u64, (u64, u32)> = BTreeMap::new();
         for seg in store.segments() {
             let path = idx_path(seg.path());
-            match load_index(&path, &seg) {
+            let loaded = load_index(&path, &seg);
+            if let Ok((_, header)) = &loaded {
+                on_disk.insert(seg.first_seq(), (header.covered_end, header.block_count));
+            }
+            match loaded {
                 Ok((summary, header)) if seg.is_sealed() => {
                     index.insert(SegEntry::new(
                         seg.first_seq(),
@@ -207,13 +218,16 @@ impl Index {
         report.blocks_indexed = blocks;
         report.events_indexed = events;
         if writable {
-            for seg in store.segments().iter().filter(|s| s.is_sealed()) {
-                if report
-                    .rebuilt
-                    .iter()
-                    .any(|(p, _)| *p == idx_path(seg.path()))
-                    && let Err(e) = index.persist(seg.first_seq())
-                {
+            // Save every index that was rebuilt, caught up or cut, the growing segment's
+            // too: after a power cut its file may be empty, and a journal that opened
+            // must verify clean.
+            for seg in store.segments() {
+                let current = index.segment(seg.first_seq()).map(|e| {
+                    let s = e.summary();
+                    (s.covered_end, s.blocks.len() as u32)
+                });
+                let stale = current.is_some() && current != on_disk.get(&seg.first_seq()).copied();
+                if stale && let Err(e) = index.persist(seg.first_seq()) {
                     // A read-only directory only costs a rebuild next time.
                     tracing::warn!(segment = %seg.path().display(), error = %e, "could not save the rebuilt index");
                 }
@@ -340,6 +354,7 @@ impl Index {
         let Some(entry) = self.segment(first_seq) else {
             return Ok(());
         };
+        let _one_writer = entry.persisting.lock().unwrap_or_else(|p| p.into_inner());
         let terms = entry.terms()?;
         let bytes = {
             let s = entry.summary();

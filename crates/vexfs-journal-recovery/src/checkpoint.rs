@@ -156,6 +156,12 @@ pub fn create(
     consumers: &[(String, u64)],
 ) -> Result<Created> {
     let started = Instant::now();
+    // One checkpoint at a time: ids, temporary names and pruning assume it. The
+    // periodic thread and callers can race; a process-wide lock is enough because only
+    // the process holding the journal's writer lock takes checkpoints, and they are
+    // rare and take milliseconds.
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(|p| p.into_inner());
     engine.sync()?;
     let durable = engine.durable_seq();
     let dir = engine.dir();

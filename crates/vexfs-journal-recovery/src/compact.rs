@@ -3,17 +3,20 @@
 //!
 //! New segments are written complete under `swap.tmp/` and replace the old ones in one
 //! atomic swap (storage `swap`): a crash mid-compaction leaves the old set or the new
-//! set, never a mix. The open (newest) segment is never touched.
+//! set, never a mix. The open (newest) segment is never touched. Only the oldest
+//! segments are deleted whole; rewritten ones (even emptied) stay, flagged
+//! [`FLAG_COMPACTED`], so `verify` knows their missing sequences were dropped on purpose.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use vexfs_journal_format::EventType;
 use vexfs_journal_format::block::split_events;
 use vexfs_journal_format::record::RecordView;
+use vexfs_journal_format::{EventType, FileHeader};
 use vexfs_journal_storage::dir::DirLock;
 use vexfs_journal_storage::rewrite::SegmentWriter;
+use vexfs_journal_storage::segment::FLAG_COMPACTED;
 use vexfs_journal_storage::swap::{Swap, SwapManifest};
 use vexfs_journal_storage::{JournalMeta, OpenMode, Segment, Store};
 
@@ -103,19 +106,25 @@ pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
         ..Default::default()
     };
     let mut swap: Option<Swap> = None;
+    // Only the oldest segments are deleted whole: the journal then simply starts later.
+    // A segment emptied further on is kept, empty and marked compacted, so the
+    // sequences it covered stay accounted for (verify tells dropped from lost).
+    let mut deleting_oldest = true;
     for (i, seg) in segments.iter().enumerate() {
         if !seg.is_sealed() {
+            deleting_oldest = false;
             continue;
         }
         let blocks = seg.blocks().clone();
         let events: u64 = blocks.iter().map(|b| u64::from(b.event_count)).sum();
         let all_old = cutoff.is_some_and(|c| blocks.iter().all(|b| b.max_time < c));
-        if whole[i] || all_old || blocks.is_empty() {
+        if deleting_oldest && (whole[i] || all_old || blocks.is_empty()) {
             manifest.delete.push(file_name(seg.path())?);
             report.deleted.push(seg.path().to_path_buf());
             report.events_dropped += events;
             continue;
         }
+        deleting_oldest = false;
         let maybe_old = cutoff.is_some_and(|c| blocks.iter().any(|b| b.min_time < c));
         if !maybe_old && options.drop_types.is_empty() {
             continue;
@@ -133,14 +142,8 @@ pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
         }
         report.events_dropped += dropped;
         report.events_kept += kept;
-        if kept == 0 {
-            let _ = std::fs::remove_file(swap.path(&name));
-            manifest.delete.push(name);
-            report.deleted.push(seg.path().to_path_buf());
-        } else {
-            manifest.replace.push(name);
-            report.rewritten.push(seg.path().to_path_buf());
-        }
+        manifest.replace.push(name);
+        report.rewritten.push(seg.path().to_path_buf());
     }
     drop(store);
     if !manifest.replace.is_empty() || !manifest.delete.is_empty() {
@@ -165,7 +168,10 @@ fn rewrite(
     cutoff: Option<i64>,
     meta: &JournalMeta,
 ) -> Result<(u64, u64)> {
-    let header = seg.header();
+    let header = FileHeader {
+        flags: seg.header().flags | FLAG_COMPACTED,
+        ..seg.header()
+    };
     let compression = meta.config.compression;
     let mut writer = SegmentWriter::create(to, seg.first_seq(), &header, compression)?;
     let (mut kept, mut dropped) = (0u64, 0u64);

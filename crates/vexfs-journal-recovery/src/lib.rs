@@ -6,8 +6,8 @@
 //! - [`checkpoint`]: durable positions with the open segment's block table and
 //!   consumer positions, so recovery scans only what follows and replay resumes;
 //! - [`replay`]: full, selective, incremental, parallel and validated replay;
-//! - [`verify`]: the integrity report; [`salvage`]: keep every intact block;
-//! - [`compact`]: drop what retention allows, atomically.
+//! - [`mod@verify`]: the integrity report; [`mod@salvage`]: keep every intact block;
+//! - [`mod@compact`]: drop what retention allows, atomically.
 
 pub mod checkpoint;
 pub mod compact;

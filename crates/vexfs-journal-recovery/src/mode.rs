@@ -158,6 +158,10 @@ impl Plan {
         r.segments = open.segments;
         r.resealed = open.resealed;
         for (_, rec) in &open.repairs {
+            if rec.prefix_rejected {
+                // The checkpoint's table no longer matched its segment: not used.
+                r.checkpoint_used = None;
+            }
             r.bytes_cut += rec.torn_bytes;
             if let Some(t) = &rec.torn_file {
                 r.torn_files.push(t.clone());

@@ -16,7 +16,7 @@ use vexfs_journal_format::consts::FILE_HEADER_SIZE;
 use vexfs_journal_storage::dir::{
     CLEAN_FILE, DirLock, ensure_dir, list_segments, segment_name, sync_dir,
 };
-use vexfs_journal_storage::segment::FLAG_SEALED;
+use vexfs_journal_storage::segment::{FLAG_SEALED, table_matches};
 use vexfs_journal_storage::{Engine, JournalMeta, OpenOptions};
 
 use crate::checkpoint::{self, CHECKPOINT_DIR, CheckpointInfo};
@@ -80,6 +80,15 @@ pub fn restore(dir: &Path, id: u64, rollback: bool) -> Result<RestoreReport> {
                 ),
             });
         }
+        if rollback && !table_matches(&seg_path, &checkpoint::trusted_prefix(&c))? {
+            return Err(RecoveryError::Checkpoint {
+                id,
+                reason: format!(
+                    "its segment {} was rewritten since (compaction or salvage): the block table it recorded no longer matches, so there is no exact point to roll back to",
+                    seg_path.display()
+                ),
+            });
+        }
         if rollback {
             let now = vexfs_journal_storage::clock::unix_secs();
             let aside = dir.join(format!("rolled-back-{id}-{now}"));
@@ -94,7 +103,7 @@ pub fn restore(dir: &Path, id: u64, rollback: bool) -> Result<RestoreReport> {
                     }
                 }
             }
-            cut_after(&seg_path, c.segment_end, &aside)?;
+            cut_after(&seg_path, c.segment_end, c.durable_seq, &aside)?;
             for later in checkpoint::list(dir)
                 .into_iter()
                 .flatten()
@@ -145,8 +154,8 @@ pub fn restore(dir: &Path, id: u64, rollback: bool) -> Result<RestoreReport> {
 }
 
 /// Moves bytes `[end, len)` of a segment aside and leaves it an open segment of `end`
-/// bytes with a header saying so.
-fn cut_after(path: &Path, end: u64, aside: &Path) -> Result<()> {
+/// bytes, continuing at sequence `next`, with a header saying so.
+fn cut_after(path: &Path, end: u64, next: u64, aside: &Path) -> Result<()> {
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -172,6 +181,9 @@ fn cut_after(path: &Path, end: u64, aside: &Path) -> Result<()> {
         flags: header.flags & !FLAG_SEALED,
         index_offset: 0,
         journal_size: end,
+        // Rolling back returns the sequence too: what was moved aside is not the
+        // journal's any more.
+        next_event_id: next,
         ..header
     };
     f.set_len(end)

@@ -11,11 +11,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use vexfs_journal_format::block::BlockHeader;
+use vexfs_journal_format::consts::BLOCK_HEADER_SIZE;
 use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_format::{Compression, FileHeader};
+use vexfs_journal_storage::JournalMeta;
 use vexfs_journal_storage::dir::{DirLock, create_file, ensure_dir, list_segments, sync_dir};
 use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect};
 use vexfs_journal_storage::rewrite::SegmentWriter;
+use vexfs_journal_storage::segment::FLAG_SALVAGED;
 use vexfs_journal_storage::swap::{Swap, SwapManifest};
 
 use crate::error::{RecoveryError, Result};
@@ -111,16 +115,22 @@ pub fn salvage(dir: &Path) -> Result<SalvageReport> {
                 RecoveryError::io("naming", path, std::io::Error::other("not a file name"))
             })?;
         set_aside(dir, &ins, &name, &blocks, &mut report)?;
-        let template = ins.header.clone().unwrap_or(FileHeader {
+        let mut template = ins.header.clone().unwrap_or(FileHeader {
             next_event_id: *first,
             ..FileHeader::new()
         });
+        template.flags |= FLAG_SALVAGED;
         let compression =
             Compression::from_code(template.compression_algorithm).unwrap_or(Compression::Lz4);
         let mut writer = SegmentWriter::create(&swap.path(&name), *first, &template, compression)?;
         let mut reader = BlockReader::open(path)?;
         for b in &blocks {
             writer.push_raw(b, &reader.raw(b)?)?;
+        }
+        if Some(*first) == last {
+            // Events lost at the end of the newest segment keep their sequence numbers:
+            // consumers may have seen them, so new events must not take them.
+            writer.reserve_until(lost_end(dir, &ins)?);
         }
         // Every segment but the newest is sealed, as rotation would have left it.
         writer.finish(Some(*first) != last || ins.sealed)?;
@@ -132,6 +142,37 @@ pub fn salvage(dir: &Path) -> Result<SalvageReport> {
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// The sequence after the last event the damaged regions of `ins` may have held, as
+/// far as can be known: the headers of damaged blocks that still parse, the segment's
+/// own record of its next sequence, and the newest checkpoint's durable sequence.
+fn lost_end(dir: &Path, ins: &Inspection) -> Result<u64> {
+    let mut end = ins.header.as_ref().map_or(0, |h| h.next_event_id);
+    // No checksum covers a block header, so one is believed only where it fits: it
+    // starts right after the events before it and claims no more events than bytes.
+    let mut expected = ins.first_seq;
+    for region in &ins.regions {
+        match region {
+            Region::Block(b) => expected = b.last_seq + 1,
+            Region::Damaged { offset, len, .. } => {
+                let head = read_range(&ins.path, *offset, (*len).min(BLOCK_HEADER_SIZE as u64))?;
+                if let Ok(h) = BlockHeader::parse(&head)
+                    && h.block_id == expected
+                    && u64::from(h.event_count) <= *len
+                {
+                    expected = h.block_id + u64::from(h.event_count);
+                    end = end.max(expected);
+                }
+            }
+        }
+    }
+    if let Ok(meta) = JournalMeta::load(dir)
+        && let Some(c) = crate::checkpoint::latest_valid(dir, meta.id)
+    {
+        end = end.max(c.durable_seq);
+    }
+    Ok(end)
 }
 
 fn set_aside(

@@ -20,6 +20,7 @@ use vexfs_journal_index::idx_path;
 use vexfs_journal_storage::RECORD_FLAG_GAP_BEFORE;
 use vexfs_journal_storage::dir::list_segments;
 use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect};
+use vexfs_journal_storage::segment::{FLAG_COMPACTED, FLAG_SALVAGED};
 
 use crate::checkpoint;
 use crate::error::Result;
@@ -36,7 +37,8 @@ pub enum ProblemKind {
     Event,
     /// A sealed segment's footer is damaged or disagrees with its blocks.
     Footer,
-    /// Sequences are missing between two blocks (not a drop-oldest gap).
+    /// Sequences are missing between two blocks (not a drop-oldest, compaction or
+    /// salvage gap).
     SequenceGap,
     /// Sequences repeat or go back between two blocks.
     SequenceOverlap,
@@ -166,21 +168,55 @@ pub fn verify(
     let total = segments.len();
     let mut expected_next: Option<u64> = None;
     let mut last_time: Option<i64> = None;
+    let mut ranges: Vec<(u64, u32)> = Vec::new();
     for (i, (first, path)) in segments.iter().enumerate() {
         let ins = inspect(path, *first)?;
         report.bytes += ins.file_len;
+        let flags = ins
+            .header
+            .as_ref()
+            .map_or(0, |h| h.flags & (FLAG_COMPACTED | FLAG_SALVAGED));
+        ranges.push((*first, flags));
         check_segment(
             &ins,
             options,
             &mut report,
             &mut expected_next,
             &mut last_time,
+            &ranges,
         )?;
         progress(i + 1, total);
     }
     check_checkpoints(dir, &mut report);
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Why sequences `lo..=hi` are missing, when every segment whose range (from its first
+/// sequence to the next segment's) meets them says so in its header: compaction removed
+/// events, or salvage set damaged ones aside (and reported them). `ranges` lists the
+/// segments up to the one being checked, oldest first, with those header flags.
+fn deliberate_gap(ranges: &[(u64, u32)], lo: u64, hi: u64) -> Option<&'static str> {
+    let start = ranges.iter().rposition(|(first, _)| *first <= lo)?;
+    let mut seen = 0;
+    for (_, flags) in ranges
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|(first, _)| *first <= hi)
+    {
+        if *flags == 0 {
+            return None;
+        }
+        seen |= flags;
+    }
+    Some(
+        match (seen & FLAG_COMPACTED != 0, seen & FLAG_SALVAGED != 0) {
+            (true, false) => "were removed by compaction",
+            (false, true) => "were lost to damage and set aside by salvage (see salvaged/)",
+            _ => "were removed by compaction or lost to damage and set aside by salvage",
+        },
+    )
 }
 
 fn problem(
@@ -205,6 +241,7 @@ fn check_segment(
     report: &mut VerifyReport,
     expected_next: &mut Option<u64>,
     last_time: &mut Option<i64>,
+    ranges: &[(u64, u32)],
 ) -> Result<()> {
     let path = &ins.path;
     let mut summary = SegmentSummary {
@@ -275,6 +312,12 @@ fn check_segment(
                                 path: path.clone(),
                                 offset: b.offset,
                                 detail: format!("sequences {next}..={} were dropped by the drop-oldest buffer policy", b.first_seq - 1),
+                            });
+                        } else if let Some(why) = deliberate_gap(ranges, next, b.first_seq - 1) {
+                            report.notes.push(Note {
+                                path: path.clone(),
+                                offset: b.offset,
+                                detail: format!("sequences {next}..={} {why}", b.first_seq - 1),
                             });
                         } else if !summary_has_damage_before(ins, b.offset) {
                             let mut p = problem(
@@ -485,5 +528,36 @@ fn check_checkpoints(dir: &Path, report: &mut VerifyReport) {
                 .problems
                 .push(problem(ProblemKind::Checkpoint, &path, None, why));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FLAG_COMPACTED as C, FLAG_SALVAGED as S, deliberate_gap};
+
+    #[test]
+    fn gaps_are_excused_only_inside_compacted_or_salvaged_segments() {
+        // Segments starting at 1 (compacted), 100 (plain), 200 (compacted, empty),
+        // 300 (salvaged), 400 (plain).
+        let r = [(1, C), (100, 0), (200, C), (300, S), (400, 0)];
+        assert_eq!(
+            deliberate_gap(&r, 5, 99),
+            Some("were removed by compaction")
+        );
+        assert_eq!(
+            deliberate_gap(&r, 5, 100),
+            None,
+            "reaches the plain segment"
+        );
+        assert_eq!(deliberate_gap(&r, 150, 160), None);
+        assert!(deliberate_gap(&r, 200, 299).is_some());
+        assert!(deliberate_gap(&r, 310, 320).is_some_and(|w| w.contains("salvage")));
+        assert!(deliberate_gap(&r, 250, 350).is_some_and(|w| w.contains(" or ")));
+        assert_eq!(deliberate_gap(&r, 250, 400), None);
+        assert_eq!(
+            deliberate_gap(&r[1..], 5, 10),
+            None,
+            "before the first segment"
+        );
     }
 }

@@ -213,7 +213,7 @@ impl Engine {
                 let previous = last.header();
                 let (seg, file) = Segment::create(
                     &dir,
-                    last.next_seq(),
+                    next_after(last),
                     config.compression,
                     &io,
                     Some(&previous),
@@ -228,7 +228,7 @@ impl Engine {
                 (seg, file)
             }
         };
-        let next_seq = active.next_seq();
+        let next_seq = next_after(&active);
         let shared = Arc::new(Shared::new(
             next_seq,
             config.buffer_capacity,
@@ -509,4 +509,11 @@ fn remove_stale_temporaries(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The next sequence to assign after `seg`: after its last event, and never below its
+/// header's `next_event_id` — salvage records there the sequences of events it had to
+/// set aside, so they are not given to new events.
+fn next_after(seg: &Segment) -> u64 {
+    seg.next_seq().max(seg.header().next_event_id)
 }

@@ -25,6 +25,7 @@ pub struct SegmentWriter {
     end: u64,
     blocks: Vec<BlockEntry>,
     buf: Vec<u8>,
+    min_next: u64,
 }
 
 impl SegmentWriter {
@@ -57,6 +58,7 @@ impl SegmentWriter {
             end: FILE_HEADER_SIZE as u64,
             blocks: Vec::new(),
             buf: Vec::new(),
+            min_next: first_seq,
         })
     }
 
@@ -110,6 +112,12 @@ impl SegmentWriter {
         &self.blocks
     }
 
+    /// Records that sequences below `next` are taken (by events that were lost), so
+    /// the journal continues at `next` at the least.
+    pub fn reserve_until(&mut self, next: u64) {
+        self.min_next = self.min_next.max(next);
+    }
+
     /// Finishes the file: sealed (footer and sealed header) or open (header recording
     /// its length as durable), then synced. Returns its blocks.
     pub fn finish(mut self, seal: bool) -> Result<Vec<BlockEntry>> {
@@ -117,7 +125,8 @@ impl SegmentWriter {
         let next = self
             .blocks
             .last()
-            .map_or(self.first_seq, |b| b.last_seq + 1);
+            .map_or(self.first_seq, |b| b.last_seq + 1)
+            .max(self.min_next);
         self.header.total_events = events;
         self.header.next_event_id = next;
         if seal {

@@ -25,6 +25,16 @@ use crate::io::Io;
 /// File header flag: the segment is sealed and carries a footer.
 pub const FLAG_SEALED: u32 = 0x1;
 
+/// File header flag: compaction removed events from this sealed segment, so sequences
+/// missing within its range (from its first sequence up to the next segment's) were
+/// dropped on purpose. It may even hold no block at all.
+pub const FLAG_COMPACTED: u32 = 0x2;
+
+/// File header flag: salvage rewrote this segment without damaged blocks (their bytes
+/// are under `salvaged/`), so sequences missing within its range were lost to damage
+/// and are accounted for in the salvage report.
+pub const FLAG_SALVAGED: u32 = 0x4;
+
 /// Bytes read at a time while scanning.
 const SCAN_CHUNK: usize = 4 << 20;
 
@@ -54,6 +64,9 @@ pub struct SegmentRecovery {
     /// The file header was damaged (or a sealed header lost its footer) and has been
     /// rewritten from the blocks.
     pub header_rewritten: bool,
+    /// A recorded block table (checkpoint, clean shutdown) was offered for this segment
+    /// but no longer matched it, so the segment was scanned whole instead.
+    pub prefix_rejected: bool,
 }
 
 /// How to treat damage found while opening.
@@ -176,10 +189,17 @@ impl Segment {
         };
         // A clean shutdown or a checkpoint recorded the blocks of a prefix of this open
         // segment: trust them and scan only what follows.
-        let prefix = trusted
-            .filter(|t| !sealed && t.first_seq == first_seq && t.end <= file_len)
+        let offered = trusted.filter(|t| !sealed && t.first_seq == first_seq);
+        let prefix = offered
+            .filter(|t| t.end <= file_len)
             .filter(|t| contiguous(&t.blocks, t.end))
+            .filter(|t| prefix_matches(&file, path, t))
             .filter(|_| mode != OpenMode::Strict);
+        if offered.is_some() && prefix.is_none() && mode != OpenMode::Strict {
+            // The segment was rewritten (salvage, rollback) after the table was recorded.
+            tracing::warn!(segment = %path.display(), "recorded block table does not match the segment; scanning it whole");
+            recovery.prefix_rejected = true;
+        }
         let (blocks, end) = match (prefix, sealed) {
             (Some(t), _) if t.end == file_len => (t.blocks.clone(), t.end),
             (Some(t), _) => {
@@ -519,6 +539,41 @@ fn read_footer(
 }
 
 /// Whether `blocks` tile `[header end, end)` exactly.
+/// Whether the block table `t` (of a checkpoint or a clean shutdown) still describes
+/// the segment file at `path`: it fits in the file, is contiguous from the header, and
+/// its first and last blocks are where and what it says.
+pub fn table_matches(path: &Path, t: &TrustedPrefix) -> Result<bool> {
+    let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| StorageError::io("reading metadata of", path, e))?
+        .len();
+    Ok(t.end <= len && contiguous(&t.blocks, t.end) && prefix_matches(&file, path, t))
+}
+
+/// Whether a recorded block table still describes the file: its first block's header
+/// and its last block (checked whole) are where and what the table says. A segment
+/// rewritten since (salvage, rollback) moves blocks, so its table fails this.
+fn prefix_matches(file: &File, path: &Path, t: &TrustedPrefix) -> bool {
+    let (Some(first), Some(last)) = (t.blocks.first(), t.blocks.last()) else {
+        return true;
+    };
+    let mut head = [0u8; BLOCK_HEADER_SIZE];
+    let first_ok = read_full_at(file, path, &mut head, first.offset).is_ok_and(|n| n == head.len())
+        && BlockHeader::parse(&head).is_ok_and(|h| {
+            h.block_id == first.first_seq && u64::from(h.block_size) == u64::from(first.size)
+        });
+    if !first_ok {
+        return false;
+    }
+    let mut buf = vec![0u8; last.size as usize];
+    let mut records = Vec::new();
+    read_full_at(file, path, &mut buf, last.offset).is_ok_and(|n| n == buf.len())
+        && check_block(&buf, EventEncoding::Record, &mut records).is_ok_and(|(_, span)| {
+            span.first_seq == last.first_seq && span.last_seq == last.last_seq
+        })
+}
+
 fn contiguous(blocks: &[BlockEntry], end: u64) -> bool {
     let mut at = FILE_HEADER_SIZE as u64;
     let mut last_seq = None;
@@ -729,9 +784,8 @@ fn full_scan(
 
 /// Applies `mode` to a scan's first problem; returns the segment's valid end.
 ///
-/// Damage with nothing intact after it is a torn tail and is cut. Damage followed by
-/// intact blocks is a torn tail only beyond the last fsynced byte (`durable_hint`, as
-/// the sync thread recorded it): writes after a sync may reach the disk in any order.
+/// Damage beyond the last fsynced byte (`durable_hint`, as the sync thread recorded
+/// it) is a torn tail and is cut: writes after a sync may reach the disk in any order.
 /// Before it, the damage is in data that was fsynced and acknowledged: cutting would
 /// lose events, so it is refused.
 fn settle_damage(
@@ -771,15 +825,20 @@ fn settle_damage(
         }
         OpenMode::Repair => {}
     }
-    if *offset < durable_hint
-        && let Some(next) = find_next_intact_block(file, path, offset + 1, file_len)?
-    {
+    if *offset < durable_hint {
+        // Damage to fsynced bytes is not a torn write, whether or not intact blocks
+        // follow: cutting would drop acknowledged events (and later reuse their
+        // sequence numbers). Salvage mode is the operator's way past it.
+        let follows = match find_next_intact_block(file, path, offset + 1, file_len)? {
+            Some(next) => format!("intact blocks follow (next at byte {next})"),
+            None => "no intact block follows".to_string(),
+        };
         return Err(StorageError::Corrupt {
             path: path.to_path_buf(),
             offset: *offset,
             reason: format!(
-                "{error}; intact blocks follow (next at byte {next}) and the data up to \
-                 byte {durable_hint} was fsynced"
+                "{error}; the data up to byte {durable_hint} was fsynced and {follows} \
+                 (open in salvage mode to keep every intact block)"
             ),
         });
     }

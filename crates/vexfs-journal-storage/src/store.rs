@@ -98,7 +98,7 @@ impl Store {
                 .filter(|c| c.first_seq == first && c.end == len)
                 .or(checkpoint);
             let (seg, rec) = Segment::open(&path, first, mode, trusted)?;
-            if rec.torn_bytes > 0 || rec.rescanned {
+            if rec.torn_bytes > 0 || rec.rescanned || rec.prefix_rejected {
                 repairs.push((path, rec));
             }
             segments.push(seg);

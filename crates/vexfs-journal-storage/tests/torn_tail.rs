@@ -1,8 +1,8 @@
-//! Torn tails and damage. A journal cut at every byte inside its last block opens with
-//! exactly the events before that block, saves the cut bytes to `*.torn` and accepts
-//! new events; garbage after the last block is cut; damage in an older block followed
-//! by intact blocks further than one write from the end refuses to open (`Corrupt`)
-//! and changes nothing; damage inside a sealed segment is reported when read.
+//! Torn tails and damage. A journal cut at every byte inside its last, not yet
+//! fsynced block opens with exactly the events before that block, saves the cut bytes
+//! to `*.torn` and accepts new events; garbage after the last block is cut; damage to
+//! fsynced blocks refuses to open (`Corrupt`) and changes nothing; damage inside a
+//! sealed segment is reported when read.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -10,7 +10,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{copy_dir, noise, read_all, small_config, tagged, torn_files};
-use vexfs_journal_format::consts::BLOCK_MAGIC;
+use vexfs_journal_format::FileHeader;
+use vexfs_journal_format::consts::{BLOCK_MAGIC, FILE_HEADER_SIZE};
 use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_storage::{Engine, FsyncPolicy, StorageConfig, StorageError, StoredEvent};
 
@@ -73,6 +74,14 @@ impl Fixture {
         let last = blocks.last().unwrap();
         assert_eq!(bytes.len() as u64, last.offset + u64::from(last.size));
         assert_eq!(last.event_count, 1);
+        // A power loss can tear only what its last sync had not covered: the image is
+        // the moment the last block was written, before the sync recorded it.
+        let mut header = FileHeader::parse(&bytes).unwrap();
+        assert_eq!(header.journal_size, bytes.len() as u64, "synced whole");
+        header.journal_size = last.offset;
+        let mut bytes = bytes;
+        bytes[..FILE_HEADER_SIZE].copy_from_slice(&header.to_bytes());
+        std::fs::write(&segment, &bytes).unwrap();
         Fixture {
             dir,
             segment,

@@ -388,7 +388,10 @@ fn torn_tail_is_cut_by_the_next_writer() {
             let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
             f.write_all(&[0xAB; 3000]).unwrap();
         } else {
-            // The last block lost its end.
+            // The last block lost its end — possible only for bytes no sync covered, so
+            // the header's record of the fsynced length is lost too (a power cut before
+            // it reached the disk).
+            forget_synced_length(&seg);
             std::fs::OpenOptions::new()
                 .write(true)
                 .open(&seg)
@@ -445,6 +448,100 @@ fn torn_tail_is_cut_by_the_next_writer() {
             assert_eq!(content(e), content(&fed_event(1, index)), "{name}");
         }
     }
+}
+
+/// Sets the segment header's record of its fsynced length back to the bare header.
+fn forget_synced_length(seg: &Path) {
+    use std::os::unix::fs::FileExt;
+    use vexfs_journal::layers::format::FileHeader;
+    use vexfs_journal::layers::format::consts::FILE_HEADER_SIZE;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(seg)
+        .unwrap();
+    let mut head = [0u8; FILE_HEADER_SIZE];
+    f.read_exact_at(&mut head, 0).unwrap();
+    let h = FileHeader {
+        journal_size: FILE_HEADER_SIZE as u64,
+        ..FileHeader::parse(&head).unwrap()
+    };
+    f.write_all_at(&h.to_bytes(), 0).unwrap();
+}
+
+/// Acknowledged (fsynced) events that lost their bytes are not a torn tail: the next
+/// writer refuses to cut them and says how to go on; salvage then keeps every intact
+/// block and reports the loss.
+#[test]
+fn damage_to_acknowledged_events_is_refused_then_salvaged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("j");
+    let init = bin().arg("--dir").arg(&dir).arg("init").output().unwrap();
+    assert!(init.status.success());
+    ingest_then_kill(&dir, 0, 300);
+    let seg = only_segment(&dir);
+    let len = std::fs::metadata(&seg).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
+    let out = bin()
+        .arg("--dir")
+        .arg(&dir)
+        .arg("emit")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fsynced") && err.contains("salvage"), "{err}");
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().len(),
+        len - 7,
+        "nothing cut"
+    );
+
+    let out = bin()
+        .args(["--dir"])
+        .arg(&dir)
+        .args(["recover", "--mode", "salvage", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report.to_string().contains("lost"), "{report}");
+    let events = cat(&dir);
+    assert!(!events.is_empty() && events.len() < 300);
+    for e in &events {
+        let index = e["seq"].as_u64().unwrap() - 1;
+        assert_eq!(content(e), content(&fed_event(0, index)));
+    }
+    // The lost events keep their sequence numbers: new events come after them.
+    assert_eq!(
+        emit_one(&dir, &json!({"type": "system.recovery", "inode": 7})),
+        "301..=301\n"
+    );
+    // The journal verifies clean; the loss is a note pointing at what salvage kept.
+    let out = bin()
+        .arg("--dir")
+        .arg(&dir)
+        .args(["verify", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("salvage"), "{report}");
 }
 
 /// Where a sequence list departs from 1, 2, 3, …: (position, found).
