@@ -160,6 +160,10 @@ fn gated(policy: FullPolicy) -> (tempfile::TempDir, Arc<Engine>, Arc<Gate>) {
 fn full_buffer_block_waits_for_room() {
     let (_dir, engine, gate) = gated(FullPolicy::Block);
     let _release = OpenOnDrop(gate.clone());
+    // Stop the writer at the gate holding exactly event 1 before anyone else emits: a
+    // writer that wakes late would otherwise drain several entries into its group.
+    assert_eq!(engine.emit(tagged(9, 0)).unwrap(), 1);
+    assert!(gate.wait_stalled(LONG), "writer never reached the gate");
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|p| {
             let engine = engine.clone();
@@ -170,20 +174,21 @@ fn full_buffer_block_waits_for_room() {
             })
         })
         .collect();
-    assert!(gate.wait_stalled(LONG), "writer never reached the gate");
-    std::thread::sleep(Duration::from_millis(200));
-    // The writer holds one entry, the buffer four: everybody else waits.
-    let accepted = engine.next_seq() - 1;
+    // The writer holds event 1, the buffer four more: everybody else waits.
+    let full = CAPACITY as u64 + 1;
     assert!(
-        (1..=CAPACITY as u64 + 1).contains(&accepted),
-        "{accepted} events accepted with a stopped writer"
+        eventually(LONG, || engine.next_seq() - 1 == full),
+        "{} events accepted with a stopped writer",
+        engine.next_seq() - 1
     );
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(engine.next_seq() - 1, full, "accepted beyond the buffer");
     assert!(producers.iter().all(|h| !h.is_finished()));
     gate.open();
     let returned: Vec<Vec<u64>> = producers.into_iter().map(|h| h.join().unwrap()).collect();
     engine.sync().unwrap();
 
-    let total = PRODUCERS * PER_PRODUCER;
+    let total = PRODUCERS * PER_PRODUCER + 1;
     let stored = read_all(&engine);
     assert_eq!(
         stored.iter().map(|s| s.seq).collect::<Vec<_>>(),
@@ -191,7 +196,11 @@ fn full_buffer_block_waits_for_room() {
     );
     for s in &stored {
         let (p, i) = tag_of(&s.event);
-        assert_eq!(returned[p as usize][i as usize], s.seq);
+        if s.seq == 1 {
+            assert_eq!((p, i), (9, 0));
+        } else {
+            assert_eq!(returned[p as usize][i as usize], s.seq);
+        }
     }
     let m = engine.metrics();
     assert_eq!((m.events_emitted, m.events_persisted), (total, total));
@@ -401,6 +410,9 @@ fn async_emit_on_a_full_buffer_is_pending_not_blocking() {
 fn close_releases_producers_blocked_on_a_full_buffer() {
     let (dir, engine, gate) = gated(FullPolicy::Block);
     let release = OpenOnDrop(gate.clone());
+    // The writer stops at the gate holding exactly event 1 (see above).
+    assert_eq!(engine.emit(tagged(9, 0)).unwrap(), 1);
+    assert!(gate.wait_stalled(LONG), "writer never reached the gate");
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|p| {
             let engine = engine.clone();
@@ -417,7 +429,10 @@ fn close_releases_producers_blocked_on_a_full_buffer() {
             })
         })
         .collect();
-    assert!(gate.wait_stalled(LONG));
+    assert!(
+        eventually(LONG, || engine.next_seq() - 1 == CAPACITY as u64 + 1),
+        "the buffer never filled"
+    );
     std::thread::sleep(Duration::from_millis(100));
     let closer = {
         let engine = engine.clone();
@@ -433,15 +448,16 @@ fn close_releases_producers_blocked_on_a_full_buffer() {
         .flat_map(|h| h.join().unwrap())
         .collect();
     accepted.sort_unstable();
-    assert!(accepted.len() <= CAPACITY + 1);
+    // Exactly the buffer's worth got in; the rest were refused without a sequence.
+    assert_eq!(accepted, (2..=CAPACITY as u64 + 1).collect::<Vec<_>>());
     drop(release);
     closer.join().unwrap().unwrap();
     drop(engine);
 
     // Everything accepted was written; nothing refused took a sequence number.
     let engine = Engine::open(dir.path()).unwrap();
-    let n = accepted.len() as u64;
-    assert_eq!(accepted, (1..=n).collect::<Vec<_>>());
+    let n = accepted.len() as u64 + 1;
     assert_eq!(engine.next_seq(), n + 1);
-    assert_eq!(read_all(&engine).len() as u64, n);
+    let stored: Vec<u64> = read_all(&engine).iter().map(|s| s.seq).collect();
+    assert_eq!(stored, (1..=n).collect::<Vec<_>>());
 }
