@@ -125,6 +125,14 @@ struct Loaded {
     records: Vec<u8>,
 }
 
+/// What every replay variant shares: the candidate blocks' sequence bounds and the
+/// query, with `limit` and `reverse` cleared.
+struct Plan {
+    lo: u64,
+    hi: u64,
+    query: Query,
+}
+
 impl Replayer<'_> {
     fn pool(&self, options: &ReplayOptions) -> Result<rayon::ThreadPool> {
         rayon::ThreadPoolBuilder::new()
@@ -155,21 +163,49 @@ impl Replayer<'_> {
         })
     }
 
-    fn plan(
+    /// Plans the replay, then hands the candidate blocks to `chunk` a chunk at a time
+    /// with the worker pool, checking `cancel` before each chunk and reporting progress
+    /// after it. `chunk` updates the report and returns false when the sink stopped.
+    fn drive(
         &self,
         options: &ReplayOptions,
         visible_end: u64,
-    ) -> Result<(Vec<BlockRef>, (u64, u64), Query)> {
-        let mut q = options.query.clone();
-        q.reverse = false;
-        q.limit = None;
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(&Progress),
+        mut chunk: impl FnMut(&Plan, &rayon::ThreadPool, &[BlockRef], &mut ReplayReport) -> Result<bool>,
+    ) -> Result<ReplayReport> {
+        let started = Instant::now();
+        let mut query = options.query.clone();
+        query.reverse = false;
+        query.limit = None;
         let exec = Executor {
             index: self.index,
             store: self.store,
             journal: self.journal,
         };
-        let (blocks, bounds) = exec.candidate_blocks(&q, visible_end)?;
-        Ok((blocks, bounds, q))
+        let (blocks, (lo, hi)) = exec.candidate_blocks(&query, visible_end)?;
+        let plan = Plan { lo, hi, query };
+        let pool = self.pool(options)?;
+        let mut report = ReplayReport::default();
+        for blocks_of_chunk in blocks.chunks(options.chunk_blocks.max(1)) {
+            if cancel.load(Ordering::Relaxed) {
+                report.stopped = true;
+                break;
+            }
+            if !chunk(&plan, &pool, blocks_of_chunk, &mut report)? {
+                report.stopped = true;
+                break;
+            }
+            progress(&Progress {
+                blocks_done: report.blocks,
+                blocks_total: blocks.len() as u64,
+                events: report.events,
+                bytes: report.bytes,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        report.elapsed = started.elapsed();
+        Ok(report)
     }
 
     /// Replays to a sink of borrowed records (no copy), in sequence order. The sink
@@ -182,60 +218,46 @@ impl Replayer<'_> {
         progress: &mut dyn FnMut(&Progress),
         sink: &mut dyn FnMut(&RecordView<'_>) -> bool,
     ) -> Result<ReplayReport> {
-        let started = Instant::now();
-        let (blocks, (lo, hi), q) = self.plan(options, visible_end)?;
-        let pool = self.pool(options)?;
-        let mut report = ReplayReport::default();
         let mut offsets = Vec::new();
-        let total = blocks.len() as u64;
-        for chunk in blocks.chunks(options.chunk_blocks.max(1)) {
-            if cancel.load(Ordering::Relaxed) {
-                report.stopped = true;
-                break;
-            }
-            let loaded: Vec<Result<Loaded>> = pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|b| self.load(b, options.validate))
-                    .collect()
-            });
-            for item in loaded {
-                let l = item?;
-                report.blocks += 1;
-                report.bytes += l.records.len() as u64;
-                let mut delivered = 0;
-                let mut last = None;
-                let more = visit_records(&q, &l.records, lo, hi, &mut offsets, |v| {
-                    delivered += 1;
-                    last = Some(v.ext().userspace_sequence);
-                    sink(v)
-                })
-                .map_err(|e| {
-                    vexfs_journal_storage::StorageError::format(
-                        l.block.segment.path(),
-                        l.block.entry.offset,
-                        e,
+        self.drive(
+            options,
+            visible_end,
+            cancel,
+            progress,
+            |plan, pool, chunk, report| {
+                let loaded: Vec<Result<Loaded>> = pool.install(|| {
+                    chunk
+                        .par_iter()
+                        .map(|b| self.load(b, options.validate))
+                        .collect()
+                });
+                for item in loaded {
+                    let l = item?;
+                    report.blocks += 1;
+                    report.bytes += l.records.len() as u64;
+                    let mut last = None;
+                    let more = visit_records(
+                        &plan.query,
+                        &l.records,
+                        plan.lo,
+                        plan.hi,
+                        &mut offsets,
+                        |v| {
+                            report.events += 1;
+                            last = Some(v.ext().userspace_sequence);
+                            sink(v)
+                        },
                     )
-                })?;
-                report.events += delivered;
-                if !more {
-                    report.resume_after = last;
-                    report.stopped = true;
-                    report.elapsed = started.elapsed();
-                    return Ok(report);
+                    .map_err(|e| damaged(&l.block, e))?;
+                    if !more {
+                        report.resume_after = last;
+                        return Ok(false);
+                    }
+                    report.resume_after = Some(l.block.entry.last_seq.min(plan.hi));
                 }
-                report.resume_after = Some(l.block.entry.last_seq.min(hi));
-            }
-            progress(&Progress {
-                blocks_done: report.blocks,
-                blocks_total: total,
-                events: report.events,
-                bytes: report.bytes,
-                seconds: started.elapsed().as_secs_f64(),
-            });
-        }
-        report.elapsed = started.elapsed();
-        Ok(report)
+                Ok(true)
+            },
+        )
     }
 
     /// Replays owned events to a sink, in sequence order; events are decoded in
@@ -248,68 +270,58 @@ impl Replayer<'_> {
         progress: &mut dyn FnMut(&Progress),
         sink: &mut dyn FnMut(StoredEvent) -> bool,
     ) -> Result<ReplayReport> {
-        let started = Instant::now();
-        let (blocks, (lo, hi), q) = self.plan(options, visible_end)?;
-        let pool = self.pool(options)?;
-        let mut report = ReplayReport::default();
-        let total = blocks.len() as u64;
-        for chunk in blocks.chunks(options.chunk_blocks.max(1)) {
-            if cancel.load(Ordering::Relaxed) {
-                report.stopped = true;
-                break;
-            }
-            let decoded: Vec<Result<(BlockRef, u64, Vec<StoredEvent>)>> = pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|b| self.decode(b, &q, lo, hi, options.validate))
-                    .collect()
-            });
-            for item in decoded {
-                let (block, bytes, events) = item?;
-                report.blocks += 1;
-                report.bytes += bytes;
-                for ev in events {
-                    let seq = ev.seq;
-                    report.events += 1;
-                    if !sink(ev) {
-                        report.resume_after = Some(seq);
-                        report.stopped = true;
-                        report.elapsed = started.elapsed();
-                        return Ok(report);
+        self.drive(
+            options,
+            visible_end,
+            cancel,
+            progress,
+            |plan, pool, chunk, report| {
+                let decoded: Vec<Result<(BlockRef, u64, Vec<StoredEvent>)>> = pool.install(|| {
+                    chunk
+                        .par_iter()
+                        .map(|b| self.decode(b, plan, options.validate))
+                        .collect()
+                });
+                for item in decoded {
+                    let (block, bytes, events) = item?;
+                    report.blocks += 1;
+                    report.bytes += bytes;
+                    for ev in events {
+                        let seq = ev.seq;
+                        report.events += 1;
+                        if !sink(ev) {
+                            report.resume_after = Some(seq);
+                            return Ok(false);
+                        }
                     }
+                    report.resume_after = Some(block.entry.last_seq.min(plan.hi));
                 }
-                report.resume_after = Some(block.entry.last_seq.min(hi));
-            }
-            progress(&Progress {
-                blocks_done: report.blocks,
-                blocks_total: total,
-                events: report.events,
-                bytes: report.bytes,
-                seconds: started.elapsed().as_secs_f64(),
-            });
-        }
-        report.elapsed = started.elapsed();
-        Ok(report)
+                Ok(true)
+            },
+        )
     }
 
     fn decode(
         &self,
         block: &BlockRef,
-        q: &Query,
-        lo: u64,
-        hi: u64,
+        plan: &Plan,
         validate: bool,
     ) -> Result<(BlockRef, u64, Vec<StoredEvent>)> {
         let l = self.load(block, validate)?;
         let mut events = Vec::new();
         let mut offsets = Vec::new();
-        visit_records(q, &l.records, lo, hi, &mut offsets, |v| {
-            events.push(stored(v));
-            true
-        })
-        .map_err(|e| {
-            vexfs_journal_storage::StorageError::format(block.segment.path(), block.entry.offset, e)
-        })?;
+        visit_records(
+            &plan.query,
+            &l.records,
+            plan.lo,
+            plan.hi,
+            &mut offsets,
+            |v| {
+                events.push(stored(v));
+                true
+            },
+        )
+        .map_err(|e| damaged(block, e))?;
         Ok((l.block, l.records.len() as u64, events))
     }
 
@@ -323,54 +335,48 @@ impl Replayer<'_> {
         progress: &mut dyn FnMut(&Progress),
         sink: &(dyn Fn(StoredEvent) + Sync),
     ) -> Result<ReplayReport> {
-        let started = Instant::now();
-        let (blocks, (lo, hi), q) = self.plan(options, visible_end)?;
-        let pool = self.pool(options)?;
-        let mut report = ReplayReport::default();
-        let total = blocks.len() as u64;
         let failure: Mutex<Option<RecoveryError>> = Mutex::new(None);
-        for chunk in blocks.chunks(options.chunk_blocks.max(1)) {
-            if cancel.load(Ordering::Relaxed) {
-                report.stopped = true;
-                break;
-            }
-            let counts: Vec<(u64, u64)> = pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|b| match self.decode(b, &q, lo, hi, options.validate) {
-                        Ok((_, bytes, events)) => {
-                            let n = events.len() as u64;
-                            events.into_iter().for_each(sink);
-                            (n, bytes)
-                        }
-                        Err(e) => {
-                            let mut f = failure.lock().unwrap_or_else(|p| p.into_inner());
-                            f.get_or_insert(e);
-                            (0, 0)
-                        }
-                    })
-                    .collect()
-            });
-            if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return Err(e);
-            }
-            report.blocks += chunk.len() as u64;
-            for (n, bytes) in counts {
-                report.events += n;
-                report.bytes += bytes;
-            }
-            if let Some(last) = chunk.last() {
-                report.resume_after = Some(last.entry.last_seq.min(hi));
-            }
-            progress(&Progress {
-                blocks_done: report.blocks,
-                blocks_total: total,
-                events: report.events,
-                bytes: report.bytes,
-                seconds: started.elapsed().as_secs_f64(),
-            });
-        }
-        report.elapsed = started.elapsed();
-        Ok(report)
+        self.drive(
+            options,
+            visible_end,
+            cancel,
+            progress,
+            |plan, pool, chunk, report| {
+                let counts: Vec<(u64, u64)> = pool.install(|| {
+                    chunk
+                        .par_iter()
+                        .map(|b| match self.decode(b, plan, options.validate) {
+                            Ok((_, bytes, events)) => {
+                                let n = events.len() as u64;
+                                events.into_iter().for_each(sink);
+                                (n, bytes)
+                            }
+                            Err(e) => {
+                                let mut f = failure.lock().unwrap_or_else(|p| p.into_inner());
+                                f.get_or_insert(e);
+                                (0, 0)
+                            }
+                        })
+                        .collect()
+                });
+                if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    return Err(e);
+                }
+                report.blocks += chunk.len() as u64;
+                for (n, bytes) in counts {
+                    report.events += n;
+                    report.bytes += bytes;
+                }
+                if let Some(last) = chunk.last() {
+                    report.resume_after = Some(last.entry.last_seq.min(plan.hi));
+                }
+                Ok(true)
+            },
+        )
     }
+}
+
+/// A record of `block` that does not decode.
+fn damaged(block: &BlockRef, e: vexfs_journal_format::FormatError) -> RecoveryError {
+    vexfs_journal_storage::StorageError::format(block.segment.path(), block.entry.offset, e).into()
 }
