@@ -7,22 +7,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use common::bin;
 use serde_json::{Value, json};
 
 /// Longest any single command may take before the test fails instead of hanging.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The binary, with the environment variables that change its behaviour removed.
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vexjournal"));
-    c.env_remove("VEXJOURNAL_DIR").env_remove("VEXJOURNAL_LOG");
-    c
-}
 
 /// What one command did.
 #[derive(Debug)]

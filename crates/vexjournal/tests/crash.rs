@@ -10,12 +10,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::{Rng, bin, spawn_durable_emit};
 use serde_json::{Value, json};
 
 /// Crash rounds (each ~20–250 ms of ingestion, then SIGKILL).
@@ -26,29 +29,6 @@ const MAX_DELAY_MS: u64 = 250;
 /// Inode of event `index` of round `round`: `round * ROUND_STRIDE + index + 1` (never 0,
 /// which `cat` leaves out).
 const ROUND_STRIDE: u64 = 1_000_000;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vexjournal"));
-    c.env_remove("VEXJOURNAL_DIR").env_remove("VEXJOURNAL_LOG");
-    c
-}
-
-/// splitmix64: a small deterministic generator, seeded per round.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
 
 /// The event fed as number `index` of round `round`: unique inode, path and payload;
 /// payload lengths vary so blocks and writes vary in size.
@@ -117,15 +97,7 @@ struct Round {
 
 /// Runs one writer, feeds it, kills it after `delay`.
 fn crash_round(dir: &Path, round: u64, delay: Duration) -> Round {
-    let mut child = bin()
-        .arg("--dir")
-        .arg(dir)
-        .args(["emit", "--durable"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_durable_emit(dir, Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
@@ -310,15 +282,7 @@ fn sigkill_never_loses_acknowledged_events() {
 /// Emits `n` events of round `round` durably, waits for all acknowledgements, then
 /// SIGKILLs the writer (its segment is left active, unsealed).
 fn ingest_then_kill(dir: &Path, round: u64, n: u64) {
-    let mut child = bin()
-        .arg("--dir")
-        .arg(dir)
-        .args(["emit", "--durable"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_durable_emit(dir, Stdio::null());
     let mut stdin = child.stdin.take().unwrap();
     let input: String = (0..n)
         .map(|i| format!("{}\n", fed_event(round, i)))

@@ -3,15 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Output;
+
+use common::bin;
 use serde_json::Value;
 
 fn vexjournal(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vexjournal"))
-        .env_remove("VEXJOURNAL_DIR")
-        .env_remove("VEXJOURNAL_LOG")
+    bin()
         .current_dir(cwd)
         .args(args)
         .output()

@@ -3,14 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
+use common::bin;
+
 fn vexjournal(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vexjournal"));
+    let mut c = bin();
     c.arg("--dir").arg(dir);
     c
 }

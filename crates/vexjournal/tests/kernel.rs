@@ -2,9 +2,11 @@
 //! `vexjournal query -o kernel`, running the real binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::{Value, json};
 use vexfs_journal::layers::format::layout::all_layouts;
@@ -18,6 +20,7 @@ struct Run {
     stdout: Vec<u8>,
     stderr: String,
 }
+use common::bin;
 
 impl Run {
     fn text(&self) -> String {
@@ -43,9 +46,7 @@ impl Run {
 }
 
 fn vj(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vexjournal"))
-        .env_remove("VEXJOURNAL_DIR")
-        .env_remove("VEXJOURNAL_LOG")
+    let mut child = bin()
         .arg("--dir")
         .arg(dir)
         .args(args)

@@ -9,17 +9,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+
+use common::bin;
 use serde_json::Value;
 use vexfs_journal::{AgentOp, Config, Event, FsOp, Journal, VectorOp};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vexjournal"));
-    c.env_remove("VEXJOURNAL_DIR").env_remove("VEXJOURNAL_LOG");
-    c
-}
 
 #[derive(Debug)]
 struct Out {

@@ -21,13 +21,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::{Rng, bin};
 use vexfs_journal::layers::recovery::{ProblemKind, checkpoint};
 use vexfs_journal::{
     AgentOp, Event, EventFlags, EventType, FsOp, Journal, RecoveryMode, StoredEvent, VectorOp,
@@ -38,29 +41,6 @@ fn rounds() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(60)
-}
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vexjournal"));
-    c.env_remove("VEXJOURNAL_DIR").env_remove("VEXJOURNAL_LOG");
-    c
-}
-
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
 }
 
 /// What `torture-writer` emits as event `index` of producer `p` (mirrors
