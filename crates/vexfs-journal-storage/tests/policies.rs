@@ -156,6 +156,20 @@ fn gated(policy: FullPolicy) -> (tempfile::TempDir, Arc<Engine>, Arc<Gate>) {
     (dir, Arc::new(engine), gate)
 }
 
+/// Starts `PRODUCERS` threads running `body(p, engine)` for producer `p`.
+fn spawn_producers<T: Send + 'static>(
+    engine: &Arc<Engine>,
+    body: impl Fn(u64, &Engine) -> T + Send + Sync + 'static,
+) -> Vec<std::thread::JoinHandle<T>> {
+    let body = Arc::new(body);
+    (0..PRODUCERS)
+        .map(|p| {
+            let (engine, body) = (engine.clone(), body.clone());
+            std::thread::spawn(move || body(p, &engine))
+        })
+        .collect()
+}
+
 #[test]
 fn full_buffer_block_waits_for_room() {
     let (_dir, engine, gate) = gated(FullPolicy::Block);
@@ -164,16 +178,11 @@ fn full_buffer_block_waits_for_room() {
     // writer that wakes late would otherwise drain several entries into its group.
     assert_eq!(engine.emit(tagged(9, 0)).unwrap(), 1);
     assert!(gate.wait_stalled(LONG), "writer never reached the gate");
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|p| {
-            let engine = engine.clone();
-            std::thread::spawn(move || {
-                (0..PER_PRODUCER)
-                    .map(|i| engine.emit(tagged(p, i)).unwrap())
-                    .collect::<Vec<u64>>()
-            })
-        })
-        .collect();
+    let producers = spawn_producers(&engine, |p, engine| {
+        (0..PER_PRODUCER)
+            .map(|i| engine.emit(tagged(p, i)).unwrap())
+            .collect::<Vec<u64>>()
+    });
     // The writer holds event 1, the buffer four more: everybody else waits.
     let full = CAPACITY as u64 + 1;
     assert!(
@@ -213,26 +222,21 @@ fn full_buffer_error_refuses_without_skipping_sequences() {
     let _release = OpenOnDrop(gate.clone());
     assert_eq!(engine.emit(tagged(9, 0)).unwrap(), 1);
     assert!(gate.wait_stalled(LONG), "writer never reached the gate");
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|p| {
-            let engine = engine.clone();
-            std::thread::spawn(move || {
-                let mut ok = Vec::new();
-                let mut refused = 0u64;
-                for i in 0..PER_PRODUCER {
-                    match engine.emit(tagged(p, i)) {
-                        Ok(seq) => ok.push((seq, i)),
-                        Err(StorageError::BufferFull { capacity }) => {
-                            assert_eq!(capacity, CAPACITY);
-                            refused += 1;
-                        }
-                        Err(e) => panic!("unexpected error {e}"),
-                    }
+    let producers = spawn_producers(&engine, |p, engine| {
+        let mut ok = Vec::new();
+        let mut refused = 0u64;
+        for i in 0..PER_PRODUCER {
+            match engine.emit(tagged(p, i)) {
+                Ok(seq) => ok.push((seq, i)),
+                Err(StorageError::BufferFull { capacity }) => {
+                    assert_eq!(capacity, CAPACITY);
+                    refused += 1;
                 }
-                (ok, refused)
-            })
-        })
-        .collect();
+                Err(e) => panic!("unexpected error {e}"),
+            }
+        }
+        (ok, refused)
+    });
     let results: Vec<(Vec<(u64, u64)>, u64)> =
         producers.into_iter().map(|h| h.join().unwrap()).collect();
     let accepted: usize = results.iter().map(|(ok, _)| ok.len()).sum();
@@ -279,26 +283,21 @@ fn full_buffer_drop_oldest_counts_drops_and_flags_gaps() {
     let _release = OpenOnDrop(gate.clone());
     assert_eq!(engine.emit(tagged(9, 0)).unwrap(), 1);
     assert!(gate.wait_stalled(LONG), "writer never reached the gate");
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|p| {
-            let engine = engine.clone();
-            std::thread::spawn(move || {
-                let mut out = Vec::new();
-                for i in 0..PER_PRODUCER {
-                    if p == 0 && i % 5 == 0 {
-                        // Batches are dropped whole or kept whole.
-                        let batch: Vec<Event> = (0..2).map(|j| tagged(p, i * 10 + j)).collect();
-                        let range = engine.emit_batch(batch).unwrap();
-                        out.push((range.start, i * 10));
-                        out.push((range.start + 1, i * 10 + 1));
-                    } else {
-                        out.push((engine.emit(tagged(p, i)).unwrap(), i));
-                    }
-                }
-                out
-            })
-        })
-        .collect();
+    let producers = spawn_producers(&engine, |p, engine| {
+        let mut out = Vec::new();
+        for i in 0..PER_PRODUCER {
+            if p == 0 && i % 5 == 0 {
+                // Batches are dropped whole or kept whole.
+                let batch: Vec<Event> = (0..2).map(|j| tagged(p, i * 10 + j)).collect();
+                let range = engine.emit_batch(batch).unwrap();
+                out.push((range.start, i * 10));
+                out.push((range.start + 1, i * 10 + 1));
+            } else {
+                out.push((engine.emit(tagged(p, i)).unwrap(), i));
+            }
+        }
+        out
+    });
     let returned: Vec<Vec<(u64, u64)>> = producers.into_iter().map(|h| h.join().unwrap()).collect();
     gate.open();
     engine.flush().unwrap();
@@ -413,22 +412,17 @@ fn close_releases_producers_blocked_on_a_full_buffer() {
     // The writer stops at the gate holding exactly event 1 (see above).
     assert_eq!(engine.emit(tagged(9, 0)).unwrap(), 1);
     assert!(gate.wait_stalled(LONG), "writer never reached the gate");
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|p| {
-            let engine = engine.clone();
-            std::thread::spawn(move || {
-                let mut ok = Vec::new();
-                for i in 0..PER_PRODUCER {
-                    match engine.emit(tagged(p, i)) {
-                        Ok(seq) => ok.push(seq),
-                        Err(StorageError::Closed) => return ok,
-                        Err(e) => panic!("unexpected error {e}"),
-                    }
-                }
-                panic!("producer {p} was never blocked");
-            })
-        })
-        .collect();
+    let producers = spawn_producers(&engine, |p, engine| {
+        let mut ok = Vec::new();
+        for i in 0..PER_PRODUCER {
+            match engine.emit(tagged(p, i)) {
+                Ok(seq) => ok.push(seq),
+                Err(StorageError::Closed) => return ok,
+                Err(e) => panic!("unexpected error {e}"),
+            }
+        }
+        panic!("producer {p} was never blocked");
+    });
     assert!(
         eventually(LONG, || engine.next_seq() - 1 == CAPACITY as u64 + 1),
         "the buffer never filled"
