@@ -176,9 +176,8 @@ fn rewrite(
     let mut writer = SegmentWriter::create(to, seg.first_seq(), &header, compression)?;
     let (mut kept, mut dropped) = (0u64, 0u64);
     let mut pending = Vec::new();
-    let mut scratch = Vec::new();
     for b in seg.blocks().iter() {
-        let data = seg.read_block(b, &mut scratch)?;
+        let data = seg.read_block(b)?;
         for item in split_events(&data.records) {
             let (_, bytes) = item.map_err(|e| {
                 vexfs_journal_storage::StorageError::format(seg.path(), b.offset, e)

@@ -149,13 +149,10 @@ impl Replayer<'_> {
     }
 
     fn load(&self, block: &BlockRef, validate: bool) -> Result<Loaded> {
-        let mut scratch = Vec::new();
         let data = if validate {
-            block
-                .segment
-                .read_block_validated(&block.entry, &mut scratch)?
+            block.segment.read_block_validated(&block.entry)?
         } else {
-            block.segment.read_block(&block.entry, &mut scratch)?
+            block.segment.read_block(&block.entry)?
         };
         Ok(Loaded {
             block: block.clone(),

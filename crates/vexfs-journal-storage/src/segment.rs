@@ -356,17 +356,34 @@ impl Segment {
         self.end.store(end, Ordering::Release);
     }
 
+    /// Reads the stored bytes of the block at `entry` (fewer at the end of the file)
+    /// into this thread's read buffer and hands them to `f`.
+    fn with_stored<T>(&self, entry: &BlockEntry, f: impl FnOnce(&[u8]) -> T) -> Result<T> {
+        let size = entry.size as usize;
+        let read = |buf: &mut Vec<u8>| -> Result<T> {
+            if buf.len() < size {
+                buf.resize(size, 0);
+            }
+            let got = read_full_at(&self.file, &self.path, &mut buf[..size], entry.offset)?;
+            Ok(f(&buf[..got]))
+        };
+        if size > READ_BUF_KEEP {
+            return read(&mut Vec::new());
+        }
+        READ_BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => read(&mut buf),
+            Err(_) => read(&mut Vec::new()),
+        })
+    }
+
     /// Reads one block and checks it completely: checksum, decompression, every
     /// record's structure and checksum, header/record agreement (validated replay).
-    pub fn read_block_validated(
-        &self,
-        entry: &BlockEntry,
-        scratch: &mut Vec<u8>,
-    ) -> Result<BlockData> {
-        scratch.resize(entry.size as usize, 0);
-        let got = read_full_at(&self.file, &self.path, scratch, entry.offset)?;
+    pub fn read_block_validated(&self, entry: &BlockEntry) -> Result<BlockData> {
         let mut records = Vec::new();
-        let (header, span) = check_block(&scratch[..got], EventEncoding::Record, &mut records)
+        let (header, span) = self
+            .with_stored(entry, |stored| {
+                check_block(stored, EventEncoding::Record, &mut records)
+            })?
             .map_err(|e| StorageError::format(&self.path, entry.offset, e))?;
         if span.first_seq != entry.first_seq || span.last_seq != entry.last_seq {
             return Err(StorageError::format(
@@ -383,11 +400,12 @@ impl Segment {
     }
 
     /// Reads, checks and decompresses one block of this segment.
-    pub fn read_block(&self, entry: &BlockEntry, scratch: &mut Vec<u8>) -> Result<BlockData> {
-        scratch.resize(entry.size as usize, 0);
-        let got = read_full_at(&self.file, &self.path, scratch, entry.offset)?;
+    pub fn read_block(&self, entry: &BlockEntry) -> Result<BlockData> {
         let mut records = Vec::new();
-        let header = open_block(&scratch[..got], EventEncoding::Record, &mut records)
+        let header = self
+            .with_stored(entry, |stored| {
+                open_block(stored, EventEncoding::Record, &mut records)
+            })?
             .map_err(|e| StorageError::format(&self.path, entry.offset, e))?;
         if header.block_id != entry.first_seq || header.event_count != entry.event_count {
             return Err(StorageError::format(
@@ -465,6 +483,16 @@ impl Segment {
 }
 
 /// Reads as much of `buf` as the file holds at `offset`.
+/// Largest block read through the per-thread buffer; bigger ones get their own.
+const READ_BUF_KEEP: usize = 1 << 20;
+
+thread_local! {
+    /// Each thread's buffer for the stored bytes of the blocks it reads: block reads
+    /// (queries, replay workers) then cost no allocation and no zero fill of a buffer
+    /// the read overwrites anyway.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 pub(crate) fn read_full_at(file: &File, path: &Path, buf: &mut [u8], offset: u64) -> Result<usize> {
     let mut done = 0;
     while done < buf.len() {

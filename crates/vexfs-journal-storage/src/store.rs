@@ -256,8 +256,7 @@ impl Store {
         if let Some(hit) = self.cache.get(key) {
             return Ok(hit);
         }
-        let mut scratch = Vec::new();
-        let data = Arc::new(block.segment.read_block(&block.entry, &mut scratch)?);
+        let data = Arc::new(block.segment.read_block(&block.entry)?);
         self.cache.put(key, data.clone());
         Ok(data)
     }
