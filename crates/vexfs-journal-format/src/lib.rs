@@ -11,7 +11,8 @@
 //! - [`Event`]: the owned event model and its builder;
 //! - [`kernel`]: complete kernel events (header + 5280-byte context + sections);
 //! - [`record`]: the compact userspace records stored in segment blocks;
-//! - [`block`] and [`file_header`]: storage blocks and segment file headers.
+//! - [`block`] and [`file_header`]: storage blocks and segment file headers;
+//! - [`manifest`]: the record of a journal's segment set and sequence floor.
 //!
 //! Every decoder returns a typed [`FormatError`] for malformed input and never panics.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -29,6 +30,7 @@ pub mod file_header;
 pub mod footer;
 pub mod kernel;
 pub mod layout;
+pub mod manifest;
 pub mod record;
 #[cfg(feature = "samples")]
 pub mod samples;

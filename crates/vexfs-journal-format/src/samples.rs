@@ -221,5 +221,41 @@ pub fn fixtures() -> Result<Vec<(alloc::string::String, Vec<u8>)>> {
         storage_block(Compression::Lz4)?,
     ));
     out.push(("file_header.bin".into(), file_header().to_bytes().to_vec()));
+    out.push((
+        "manifest.bin".into(),
+        crate::manifest::encode_manifest(&manifest()),
+    ));
     Ok(out)
+}
+
+/// The manifest fixture: a sealed segment, an open one and a compaction removal.
+pub fn manifest() -> crate::manifest::Manifest {
+    use crate::manifest::{Manifest, ManifestSegment, Removal, RemovalReason, SegmentState};
+    Manifest {
+        journal_id: *b"vexfs-manifest-1",
+        generation: 2,
+        next_seq_floor: 4_097,
+        updated_ns: 1_764_000_000_000_000_000,
+        segments: alloc::vec![
+            ManifestSegment {
+                first_seq: 1,
+                next_seq: 2_049,
+                events: 1_948,
+                min_time: 1_764_000_000_000_000_000,
+                max_time: 1_764_000_060_000_000_000,
+                file_len: 199_804,
+                created: 1_764_000_000,
+                checksum: 0x1234_5678,
+                state: SegmentState::Sealed,
+            },
+            ManifestSegment::open(2_049, 1_764_000_060),
+        ],
+        removals: alloc::vec![Removal {
+            first_seq: 101,
+            end_seq: 201,
+            generation: 2,
+            time_ns: 1_764_000_030_000_000_000,
+            reason: RemovalReason::Compaction,
+        }],
+    }
 }

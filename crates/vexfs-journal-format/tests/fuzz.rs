@@ -121,6 +121,9 @@ fn checked_fixtures() -> Vec<(String, Vec<u8>, fn(&[u8]) -> bool)> {
     out.push(("file_header.bin".into(), fixture("file_header.bin"), |b| {
         FileHeader::parse(b).is_ok()
     }));
+    out.push(("manifest.bin".into(), fixture("manifest.bin"), |b| {
+        vexfs_journal_format::manifest::decode_manifest(b).is_ok()
+    }));
     out
 }
 

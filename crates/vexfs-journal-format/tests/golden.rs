@@ -133,3 +133,11 @@ fn file_header_fixture() {
     assert_eq!(header, samples::file_header());
     assert_eq!(header.to_bytes().to_vec(), bytes);
 }
+
+#[test]
+fn manifest_fixture_decodes_to_the_sample() {
+    let bytes = fixture("manifest.bin");
+    let decoded = vexfs_journal_format::manifest::decode_manifest(&bytes).unwrap();
+    assert_eq!(decoded, samples::manifest());
+    assert_eq!(bytes.len(), 64 + 2 * 64 + 48 + 4);
+}

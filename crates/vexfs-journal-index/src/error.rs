@@ -44,6 +44,12 @@ pub enum IndexError {
         /// The cursor's journal id.
         found: uuid::Uuid,
     },
+    /// A cursor of this journal taken before its history was rewritten.
+    #[error("cursor can no longer be resumed: {reason}")]
+    StaleCursor {
+        /// What happened since it was taken.
+        reason: String,
+    },
 }
 
 impl IndexError {

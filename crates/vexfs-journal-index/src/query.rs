@@ -30,17 +30,23 @@ pub struct Cursor {
     pub seq: u64,
     /// Whether it continues a reverse query.
     pub reverse: bool,
+    /// The journal's generation when it was taken (bumped by rollback, compaction and
+    /// salvage): a cursor from before history was rewritten is refused.
+    pub generation: u64,
 }
 
-const CURSOR_PREFIX: &str = "vxc1_";
+const CURSOR_PREFIX: &str = "vxc2_";
+/// Cursors written before generations existed (generation 0).
+const CURSOR_PREFIX_V1: &str = "vxc1_";
 
 impl Cursor {
     /// The opaque text form.
     pub fn encode(&self) -> String {
-        let mut raw = Vec::with_capacity(29);
+        let mut raw = Vec::with_capacity(37);
         raw.extend_from_slice(self.journal.as_bytes());
         raw.extend_from_slice(&self.seq.to_le_bytes());
         raw.push(u8::from(self.reverse));
+        raw.extend_from_slice(&self.generation.to_le_bytes());
         let crc = kernel_crc32(&raw);
         raw.extend_from_slice(&crc.to_le_bytes());
         format!("{CURSOR_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw))
@@ -48,20 +54,28 @@ impl Cursor {
 
     /// Parses a cursor and checks it belongs to journal `expected`.
     pub fn decode(text: &str, expected: uuid::Uuid) -> Result<Cursor> {
-        let body = text.trim().strip_prefix(CURSOR_PREFIX).ok_or_else(|| {
-            IndexError::InvalidCursor(format!("{text:?} does not start with {CURSOR_PREFIX}"))
-        })?;
+        let text = text.trim();
+        let (body, len) = if let Some(b) = text.strip_prefix(CURSOR_PREFIX) {
+            (b, 37)
+        } else if let Some(b) = text.strip_prefix(CURSOR_PREFIX_V1) {
+            (b, 29)
+        } else {
+            return Err(IndexError::InvalidCursor(format!(
+                "{text:?} does not start with {CURSOR_PREFIX}"
+            )));
+        };
         let raw = URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|e| IndexError::InvalidCursor(format!("not base64: {e}")))?;
-        if raw.len() != 29 {
+        if raw.len() != len {
             return Err(IndexError::InvalidCursor(format!(
-                "{} bytes instead of 29",
+                "{} bytes instead of {len}",
                 raw.len()
             )));
         }
-        let stored = u32::from_le_bytes([raw[25], raw[26], raw[27], raw[28]]);
-        if kernel_crc32(&raw[..25]) != stored {
+        let (data, crc) = raw.split_at(len - 4);
+        let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+        if kernel_crc32(data) != stored {
             return Err(IndexError::InvalidCursor(
                 "checksum mismatch (damaged or edited)".into(),
             ));
@@ -70,10 +84,15 @@ impl Cursor {
         id.copy_from_slice(&raw[..16]);
         let mut seq = [0u8; 8];
         seq.copy_from_slice(&raw[16..24]);
+        let mut generation = [0u8; 8];
+        if len == 37 {
+            generation.copy_from_slice(&raw[25..33]);
+        }
         let cursor = Cursor {
             journal: uuid::Uuid::from_bytes(id),
             seq: u64::from_le_bytes(seq),
             reverse: raw[24] == 1,
+            generation: u64::from_le_bytes(generation),
         };
         if raw[24] > 1 {
             return Err(IndexError::InvalidCursor("unknown flags".into()));
@@ -305,6 +324,21 @@ pub struct Executor<'a> {
 }
 
 impl Executor<'_> {
+    /// Checks that `cursor` can resume here: made by this journal, and not taken before
+    /// a rollback (or before compaction or salvage removed its position).
+    pub fn check_cursor(&self, cursor: &Cursor) -> Result<()> {
+        if cursor.journal != self.journal {
+            return Err(IndexError::ForeignCursor {
+                expected: self.journal,
+                found: cursor.journal,
+            });
+        }
+        match self.store.cursor_refusal(cursor.generation, cursor.seq) {
+            Some(reason) => Err(IndexError::StaleCursor { reason }),
+            None => Ok(()),
+        }
+    }
+
     /// The segments overlapping `[lo, hi]`, in query order.
     fn segments_in(&self, q: &Query, lo: u64, hi: u64) -> Vec<Arc<Segment>> {
         let segments = self.store.segments();
@@ -437,6 +471,7 @@ impl Executor<'_> {
                 journal: self.journal,
                 seq: e.seq,
                 reverse: q.reverse,
+                generation: self.store.generation(),
             })
             .or(q.after);
         Ok(Page {

@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use vexfs_journal_format::block::split_events;
+use vexfs_journal_format::manifest::{ManifestSegment, RemovalReason};
 use vexfs_journal_format::record::RecordView;
 use vexfs_journal_format::{EventType, FileHeader};
 use vexfs_journal_storage::dir::DirLock;
+use vexfs_journal_storage::manifest::{self, MANIFEST_FILE};
 use vexfs_journal_storage::rewrite::SegmentWriter;
 use vexfs_journal_storage::segment::FLAG_COMPACTED;
 use vexfs_journal_storage::swap::{Swap, SwapManifest};
@@ -103,8 +105,20 @@ pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
     }
     let mut manifest = SwapManifest {
         reason: "compaction".into(),
+        // Only sealed segments change: the open one's clean-shutdown marker stays true.
+        keeps_open_segment: true,
         ..Default::default()
     };
+    // The journal manifest after the swap: rewritten segments described anew, removed
+    // sequences recorded as compaction's (never as loss), a new generation.
+    let mut journal_manifest = match store.manifest() {
+        Some(m) => m,
+        None => {
+            let floor = segments.last().map_or(1, |s| s.next_seq());
+            manifest::describe(*meta.id.as_bytes(), &segments, floor)?
+        }
+    };
+    journal_manifest.generation += 1;
     let mut swap: Option<Swap> = None;
     // Only the oldest segments are deleted whole: the journal then simply starts later.
     // A segment emptied further on is kept, empty and marked compacted, so the
@@ -119,6 +133,15 @@ pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
         let events: u64 = blocks.iter().map(|b| u64::from(b.event_count)).sum();
         let all_old = cutoff.is_some_and(|c| blocks.iter().all(|b| b.max_time < c));
         if deleting_oldest && (whole[i] || all_old || blocks.is_empty()) {
+            journal_manifest
+                .segments
+                .retain(|e| e.first_seq != seg.first_seq());
+            manifest::record_removal(
+                &mut journal_manifest,
+                seg.first_seq(),
+                seg.next_seq(),
+                RemovalReason::Compaction,
+            );
             manifest.delete.push(file_name(seg.path())?);
             report.deleted.push(seg.path().to_path_buf());
             report.events_dropped += events;
@@ -142,22 +165,58 @@ pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
         }
         report.events_dropped += dropped;
         report.events_kept += kept;
+        let entry = describe_new(&swap.path(&name), seg.first_seq())?;
+        if let Some(e) = journal_manifest
+            .segments
+            .iter_mut()
+            .find(|e| e.first_seq == seg.first_seq())
+        {
+            *e = entry;
+        }
+        manifest::record_removal(
+            &mut journal_manifest,
+            seg.first_seq(),
+            seg.next_seq(),
+            RemovalReason::Compaction,
+        );
         manifest.replace.push(name);
         report.rewritten.push(seg.path().to_path_buf());
     }
     drop(store);
-    if !manifest.replace.is_empty() || !manifest.delete.is_empty() {
+    let changed = !manifest.replace.is_empty() || !manifest.delete.is_empty();
+    if changed {
         let swap = match swap {
             Some(s) => s,
             None => Swap::begin(dir)?,
         };
+        manifest::write_file(&swap.path(MANIFEST_FILE), &journal_manifest)?;
+        manifest.replace.push(MANIFEST_FILE.into());
         swap.commit(&manifest)?;
     }
     let (after, _) = Store::open(dir, OpenMode::ReadOnly)?;
+    if changed {
+        // Index the rewritten segments now, so the next command does not have to.
+        vexfs_journal_index::Index::open(&after, true)?;
+    }
     report.segments_after = after.segments().len();
     report.bytes_after = after.segments().iter().map(|s| size(s)).sum();
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// What the manifest records of a newly written sealed segment.
+fn describe_new(path: &Path, first_seq: u64) -> Result<ManifestSegment> {
+    let ins = vexfs_journal_storage::inspect::inspect(path, first_seq)?;
+    let header = ins
+        .header
+        .clone()
+        .map_err(|e| vexfs_journal_storage::StorageError::format(path, 0, e))?;
+    let blocks: Vec<_> = ins.blocks().copied().collect();
+    Ok(manifest::entry_of(
+        &header,
+        first_seq,
+        manifest::SegmentFacts::from_blocks(&blocks, first_seq, ins.file_len),
+    ))
 }
 
 /// Writes `seg` without the dropped events to `to`; returns (kept, dropped).

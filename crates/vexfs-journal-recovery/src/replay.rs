@@ -91,6 +91,8 @@ pub struct ReplayReport {
     pub resume_after: Option<u64>,
     /// Stopped by the cancellation flag or the sink.
     pub stopped: bool,
+    /// The journal's generation during the replay (for the resume cursor).
+    pub generation: u64,
 }
 
 impl ReplayReport {
@@ -105,6 +107,7 @@ impl ReplayReport {
             journal,
             seq,
             reverse: false,
+            generation: self.generation,
         })
     }
 }
@@ -183,7 +186,10 @@ impl Replayer<'_> {
         let (blocks, (lo, hi)) = exec.candidate_blocks(&query, visible_end)?;
         let plan = Plan { lo, hi, query };
         let pool = self.pool(options)?;
-        let mut report = ReplayReport::default();
+        let mut report = ReplayReport {
+            generation: self.store.generation(),
+            ..ReplayReport::default()
+        };
         for blocks_of_chunk in blocks.chunks(options.chunk_blocks.max(1)) {
             if cancel.load(Ordering::Relaxed) {
                 report.stopped = true;

@@ -13,11 +13,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use vexfs_journal_format::FileHeader;
 use vexfs_journal_format::consts::FILE_HEADER_SIZE;
+use vexfs_journal_format::manifest::{ManifestSegment, RemovalReason};
 use vexfs_journal_storage::dir::{
     CLEAN_FILE, DirLock, ensure_dir, list_segments, segment_name, sync_dir,
 };
+use vexfs_journal_storage::manifest;
 use vexfs_journal_storage::segment::{FLAG_SEALED, table_matches};
-use vexfs_journal_storage::{Engine, JournalMeta, OpenOptions};
+use vexfs_journal_storage::{Engine, JournalMeta, OpenMode, OpenOptions, Store};
 
 use crate::checkpoint::{self, CHECKPOINT_DIR, CheckpointInfo};
 use crate::error::{RecoveryError, Result};
@@ -90,6 +92,17 @@ pub fn restore(dir: &Path, id: u64, rollback: bool) -> Result<RestoreReport> {
             });
         }
         if rollback {
+            // Where the journal ends now: the rolled-back numbers are never handed out
+            // again (consumers may have seen them), so new events continue after them.
+            let (store, _) = Store::open(dir, OpenMode::ReadOnly)?;
+            let journal_next = store
+                .segments()
+                .iter()
+                .map(|s| s.next_seq())
+                .max()
+                .unwrap_or(c.durable_seq);
+            let journal_manifest = store.manifest();
+            drop(store);
             let now = vexfs_journal_storage::clock::unix_secs();
             let aside = dir.join(format!("rolled-back-{id}-{now}"));
             ensure_dir(&aside)?;
@@ -124,6 +137,24 @@ pub fn restore(dir: &Path, id: u64, rollback: bool) -> Result<RestoreReport> {
             sync_dir(&dir.join(CHECKPOINT_DIR)).ok();
             sync_dir(&aside)?;
             sync_dir(dir)?;
+            // The manifest follows the files (an interrupted rollback is finished by
+            // running the same restore again: every step above is idempotent).
+            if let Some(mut m) = journal_manifest {
+                m.generation += 1;
+                m.segments.retain(|e| e.first_seq <= c.segment_first_seq);
+                if let Some(e) = m
+                    .segments
+                    .iter_mut()
+                    .find(|e| e.first_seq == c.segment_first_seq)
+                {
+                    *e = ManifestSegment::open(e.first_seq, e.created);
+                }
+                let end = journal_next.max(m.next_seq_floor);
+                manifest::record_removal(&mut m, c.durable_seq, end, RemovalReason::Rollback);
+                m.next_seq_floor = end;
+                m.updated_ns = vexfs_journal_storage::clock::now_ns();
+                manifest::store(dir, &m)?;
+            }
             moved_to = Some(aside);
         }
     }

@@ -14,10 +14,12 @@ use serde::Serialize;
 use vexfs_journal_format::block::BlockHeader;
 use vexfs_journal_format::consts::BLOCK_HEADER_SIZE;
 use vexfs_journal_format::footer::BlockEntry;
+use vexfs_journal_format::manifest::{Manifest, RemovalReason};
 use vexfs_journal_format::{Compression, FileHeader};
 use vexfs_journal_storage::JournalMeta;
 use vexfs_journal_storage::dir::{DirLock, create_file, ensure_dir, list_segments, sync_dir};
 use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect};
+use vexfs_journal_storage::manifest::{self, MANIFEST_FILE};
 use vexfs_journal_storage::rewrite::SegmentWriter;
 use vexfs_journal_storage::segment::FLAG_SALVAGED;
 use vexfs_journal_storage::swap::{Swap, SwapManifest};
@@ -55,8 +57,12 @@ pub struct SalvageReport {
     pub blocks_kept: u64,
     /// Events in them.
     pub events_kept: u64,
-    /// Damaged regions set aside.
+    /// Damaged regions set aside, and segments the manifest lists that are missing or
+    /// shortened (`len` 0 and no saved file: there were no bytes to keep).
     pub lost: Vec<LostRange>,
+    /// What salvage did to bring the manifest in line with the files (rebuilt it,
+    /// reserved sequence numbers, moved an unexpected segment aside, …).
+    pub manifest: Vec<String>,
     /// Time taken.
     #[serde(skip)]
     pub elapsed: Duration,
@@ -95,12 +101,16 @@ pub fn salvage(dir: &Path) -> Result<SalvageReport> {
         reason: "salvage".into(),
         ..Default::default()
     };
+    let mut disk = Vec::with_capacity(segments.len());
+    let mut inspections = Vec::with_capacity(segments.len());
     for (first, path) in &segments {
         let ins = inspect(path, *first)?;
+        inspections.push((*first, path.clone(), ins.clone()));
         let blocks: Vec<BlockEntry> = ins.blocks().copied().collect();
         report.blocks_kept += blocks.len() as u64;
         report.events_kept += blocks.iter().map(|b| u64::from(b.event_count)).sum::<u64>();
         if !needs_rewrite(&ins) {
+            disk.push(on_disk(&ins, path, false));
             continue;
         }
         let swap = match &mut swap {
@@ -134,14 +144,219 @@ pub fn salvage(dir: &Path) -> Result<SalvageReport> {
         }
         // Every segment but the newest is sealed, as rotation would have left it.
         writer.finish(Some(*first) != last || ins.sealed)?;
+        let rewritten = inspect(&swap.path(&name), *first)?;
+        let mut d = on_disk(&rewritten, path, false);
+        d.path = path.clone();
+        disk.push(d);
         manifest.replace.push(name);
         report.rewritten.push(path.clone());
     }
+    let journal_manifest = reconcile(dir, &disk, &inspections, &mut manifest, &mut report)?;
+    let swap = match swap {
+        Some(s) => Some(s),
+        None if journal_manifest.is_some() => Some(Swap::begin(dir)?),
+        None => None,
+    };
     if let Some(swap) = swap {
+        if let Some(m) = &journal_manifest {
+            manifest::write_file(&swap.path(MANIFEST_FILE), m)?;
+            manifest.replace.push(MANIFEST_FILE.into());
+        }
         swap.commit(&manifest)?;
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+fn on_disk(ins: &Inspection, path: &Path, repaired: bool) -> manifest::OnDisk {
+    let blocks: Vec<BlockEntry> = ins.blocks().copied().collect();
+    manifest::OnDisk {
+        first_seq: ins.first_seq,
+        path: path.to_path_buf(),
+        header: ins.header.clone(),
+        facts: manifest::SegmentFacts::from_blocks(&blocks, ins.first_seq, ins.file_len),
+        repaired,
+    }
+}
+
+/// Brings the manifest in line with the segments salvage leaves (`disk`): every
+/// listed segment that is missing or shorter is a reported loss, recorded in the
+/// manifest so it is never reported again nor its numbers reused; an unexpected segment
+/// is moved aside; a missing or damaged manifest is rebuilt, with the numbers past the
+/// last segment reserved (acknowledged events may have been there). Returns the new
+/// manifest when it must be written.
+fn reconcile(
+    dir: &Path,
+    disk: &[manifest::OnDisk],
+    inspections: &[(u64, PathBuf, Inspection)],
+    swap: &mut SwapManifest,
+    report: &mut SalvageReport,
+) -> Result<Option<Manifest>> {
+    let meta = JournalMeta::load(dir)?;
+    let disk_next = disk.iter().map(|d| d.facts.next_seq).max().unwrap_or(1);
+    let describe = |floor: u64| -> Result<Manifest> {
+        let mut m = Manifest {
+            journal_id: *meta.id.as_bytes(),
+            next_seq_floor: floor,
+            updated_ns: vexfs_journal_storage::clock::now_ns(),
+            ..Manifest::default()
+        };
+        for d in disk {
+            if let Ok(h) = &d.header {
+                m.segments.push(manifest::entry_of(h, d.first_seq, d.facts));
+            }
+        }
+        Ok(m)
+    };
+    let old = match manifest::load(dir) {
+        Ok(m) => m,
+        Err(e) => {
+            report.manifest.push(format!(
+                "the manifest was unreadable ({e}); rebuilt from the segments"
+            ));
+            None
+        }
+    };
+    let Some(old) = old else {
+        let has_events = disk.iter().any(|d| d.facts.events > 0);
+        if meta.version < 2 || !has_events {
+            // A journal from before manifests (its writer migrates it) or an empty one.
+            return Ok(None);
+        }
+        // Segments past the last one may have been lost with the manifest: their
+        // numbers are reserved so that none is handed out twice.
+        let end = disk_next + manifest::UNKNOWN_TAIL_RESERVE;
+        let mut m = describe(end)?;
+        m.generation = 1;
+        manifest::record_removal(&mut m, disk_next, end, RemovalReason::Reserved);
+        if report.manifest.is_empty() {
+            report
+                .manifest
+                .push("the manifest was missing; rebuilt from the segments".into());
+        }
+        report.manifest.push(format!(
+            "sequence numbers {disk_next}..{end} reserved: later segments may have gone with the manifest"
+        ));
+        return Ok(Some(m));
+    };
+    let found = manifest::compare(&old, dir, disk);
+    if found.is_empty() && report.lost.is_empty() {
+        return Ok(None);
+    }
+    let mut m = describe(old.next_seq_floor)?;
+    m.generation = old.generation + 1;
+    m.removals = old.removals.clone();
+    // Losses inside rewritten segments (damaged blocks) first; the tail of the newest
+    // segment up to what the manifest knew was acknowledged counts too.
+    let floor = old.next_seq_floor;
+    for l in report.lost.iter_mut() {
+        if l.seqs.is_none()
+            && let Some((_, _, ins)) = inspections.iter().find(|(_, p, _)| *p == l.segment)
+        {
+            let before = ins
+                .blocks()
+                .filter(|b| b.offset < l.offset)
+                .map(|b| b.last_seq + 1)
+                .max()
+                .unwrap_or(ins.first_seq);
+            let after = ins
+                .blocks()
+                .find(|b| b.offset > l.offset)
+                .map(|b| b.first_seq)
+                .unwrap_or(floor);
+            if after > before {
+                l.seqs = Some((before, after - 1));
+            }
+        }
+        if let Some((a, b)) = l.seqs {
+            manifest::record_removal(&mut m, a, b + 1, RemovalReason::Salvage);
+        }
+    }
+    for d in found {
+        match &d {
+            manifest::Discrepancy::Missing { path, seqs } => {
+                let (a, end) = match seqs {
+                    (a, Some(b)) => (*a, b + 1),
+                    (a, None) => {
+                        let end = floor.max(*a) + manifest::UNKNOWN_TAIL_RESERVE;
+                        report.manifest.push(format!(
+                            "the open segment {} is missing: sequence numbers {a}..{end} reserved (how many of them were used is unknown)",
+                            path.display()
+                        ));
+                        (*a, end)
+                    }
+                };
+                let already = report
+                    .lost
+                    .iter()
+                    .any(|l| l.seqs.is_some_and(|(x, _)| x == a));
+                if !already {
+                    report.lost.push(LostRange {
+                        segment: path.clone(),
+                        offset: 0,
+                        len: 0,
+                        seqs: Some((a, end - 1)),
+                        saved_to: PathBuf::new(),
+                        reason: d.to_string(),
+                    });
+                }
+                manifest::record_removal(&mut m, a, end, RemovalReason::Salvage);
+                m.next_seq_floor = m.next_seq_floor.max(end);
+            }
+            manifest::Discrepancy::Shortened { path, seqs: (a, b) } => {
+                let covered = report
+                    .lost
+                    .iter()
+                    .any(|l| l.seqs.is_some_and(|(x, y)| x <= *a && *b <= y));
+                if !covered {
+                    report.lost.push(LostRange {
+                        segment: path.clone(),
+                        offset: 0,
+                        len: 0,
+                        seqs: Some((*a, *b)),
+                        saved_to: PathBuf::new(),
+                        reason: d.to_string(),
+                    });
+                    manifest::record_removal(&mut m, *a, b + 1, RemovalReason::Salvage);
+                }
+            }
+            manifest::Discrepancy::Replaced { .. } => {
+                report
+                    .manifest
+                    .push(format!("{d}: kept as found and recorded anew"));
+            }
+            manifest::Discrepancy::Unexpected { path } => {
+                let out_dir = dir.join(SALVAGED_DIR);
+                ensure_dir(&out_dir)?;
+                let name = path.file_name().map(PathBuf::from).unwrap_or_default();
+                let to = out_dir.join(name.with_extension("seg.unexpected"));
+                std::fs::rename(path, &to)
+                    .map_err(|e| RecoveryError::io("moving aside", path, e))?;
+                let idx = path.with_extension("idx");
+                if idx.exists() {
+                    let _ = std::fs::remove_file(&idx);
+                }
+                m.segments.retain(|e| {
+                    dir.join(vexfs_journal_storage::dir::segment_name(e.first_seq)) != *path
+                });
+                report
+                    .manifest
+                    .push(format!("{d}: moved to {}", to.display()));
+            }
+            manifest::Discrepancy::Leftover { path } => {
+                if let Some(n) = path.file_name().and_then(|n| n.to_str()) {
+                    swap.delete.push(n.to_string());
+                }
+                m.segments.retain(|e| {
+                    dir.join(vexfs_journal_storage::dir::segment_name(e.first_seq)) != *path
+                });
+            }
+            manifest::Discrepancy::Unrecorded { .. } => {}
+        }
+    }
+    sync_dir(dir)?;
+    m.next_seq_floor = m.next_seq_floor.max(disk_next);
+    Ok(Some(m))
 }
 
 /// The sequence after the last event the damaged regions of `ins` may have held, as

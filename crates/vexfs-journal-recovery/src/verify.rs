@@ -22,6 +22,10 @@ use vexfs_journal_storage::dir::list_segments;
 use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect};
 use vexfs_journal_storage::segment::{FLAG_COMPACTED, FLAG_SALVAGED};
 
+use vexfs_journal_format::manifest::{Removal, RemovalReason};
+use vexfs_journal_storage::JournalMeta;
+use vexfs_journal_storage::manifest;
+
 use crate::checkpoint;
 use crate::error::Result;
 
@@ -46,6 +50,9 @@ pub enum ProblemKind {
     Index,
     /// A checkpoint file is damaged.
     Checkpoint,
+    /// The segment files differ from the manifest (missing, replaced, shortened or
+    /// unexpected segments), or the manifest is damaged or missing.
+    Manifest,
 }
 
 /// One problem: what, where, and which sequences it concerns.
@@ -166,6 +173,23 @@ pub fn verify(
     };
     let segments = list_segments(dir)?;
     let total = segments.len();
+    let journal_manifest = match manifest::load(dir) {
+        Ok(m) => m,
+        Err(e) => {
+            report.problems.push(problem(
+                ProblemKind::Manifest,
+                &dir.join(manifest::MANIFEST_FILE),
+                None,
+                e.to_string(),
+            ));
+            None
+        }
+    };
+    let removals = journal_manifest
+        .as_ref()
+        .map(|m| m.removals.clone())
+        .unwrap_or_default();
+    let mut disk = Vec::with_capacity(segments.len());
     let mut expected_next: Option<u64> = None;
     let mut last_time: Option<i64> = None;
     let mut ranges: Vec<(u64, u32)> = Vec::new();
@@ -177,6 +201,14 @@ pub fn verify(
             .as_ref()
             .map_or(0, |h| h.flags & (FLAG_COMPACTED | FLAG_SALVAGED));
         ranges.push((*first, flags));
+        let blocks: Vec<BlockEntry> = ins.blocks().copied().collect();
+        disk.push(manifest::OnDisk {
+            first_seq: *first,
+            path: path.clone(),
+            header: ins.header.clone(),
+            facts: manifest::SegmentFacts::from_blocks(&blocks, *first, ins.file_len),
+            repaired: ins.damaged().next().is_some(),
+        });
         check_segment(
             &ins,
             options,
@@ -184,12 +216,97 @@ pub fn verify(
             &mut expected_next,
             &mut last_time,
             &ranges,
+            &removals,
         )?;
         progress(i + 1, total);
     }
+    check_manifest(dir, journal_manifest.as_ref(), &disk, &mut report);
     check_checkpoints(dir, &mut report);
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Why sequences `lo..hi` are missing, when the manifest recorded their removal.
+fn recorded_removal(removals: &[Removal], lo: u64, hi: u64) -> Option<&'static str> {
+    let mut at = lo;
+    let mut why: Option<RemovalReason> = None;
+    let mut sorted: Vec<&Removal> = removals.iter().collect();
+    sorted.sort_by_key(|r| r.first_seq);
+    for r in sorted {
+        if r.first_seq <= at && r.end_seq > at {
+            at = r.end_seq;
+            why = match why {
+                None => Some(r.reason),
+                Some(w) if w == r.reason => Some(w),
+                Some(w) if w.is_loss() || r.reason.is_loss() => Some(RemovalReason::Salvage),
+                Some(w) => Some(w),
+            };
+        }
+        if at >= hi {
+            break;
+        }
+    }
+    if at < hi {
+        return None;
+    }
+    why.map(|r| match r {
+        RemovalReason::Retention => "were deleted by retention",
+        RemovalReason::Compaction => "were removed by compaction",
+        RemovalReason::Salvage => "were lost to damage and recorded by salvage",
+        RemovalReason::Rollback => "were rolled back to a checkpoint (moved aside)",
+        RemovalReason::Reserved => "were reserved (never written, or lost with a segment)",
+    })
+}
+
+/// Compares the segments found with the manifest.
+fn check_manifest(
+    dir: &Path,
+    journal_manifest: Option<&vexfs_journal_format::manifest::Manifest>,
+    disk: &[manifest::OnDisk],
+    report: &mut VerifyReport,
+) {
+    let Some(m) = journal_manifest else {
+        let needs = JournalMeta::load(dir).is_ok_and(|meta| meta.version >= 2);
+        let has_events = disk.iter().any(|d| d.facts.events > 0);
+        if needs
+            && has_events
+            && !report
+                .problems
+                .iter()
+                .any(|p| p.kind == ProblemKind::Manifest)
+        {
+            report.problems.push(problem(
+                ProblemKind::Manifest,
+                &dir.join(manifest::MANIFEST_FILE),
+                None,
+                "the manifest is missing: removed or replaced segments cannot be ruled out; `recover --mode salvage` rebuilds it",
+            ));
+        }
+        return;
+    };
+    for d in manifest::compare(m, dir, disk) {
+        let path = match &d {
+            manifest::Discrepancy::Missing { path, .. }
+            | manifest::Discrepancy::Shortened { path, .. }
+            | manifest::Discrepancy::Replaced { path, .. }
+            | manifest::Discrepancy::Unexpected { path }
+            | manifest::Discrepancy::Leftover { path }
+            | manifest::Discrepancy::Unrecorded { path } => path.clone(),
+        };
+        if d.is_problem() {
+            let mut p = problem(ProblemKind::Manifest, &path, None, d.to_string());
+            p.seqs = d
+                .lost()
+                .map(|(a, b)| (a, b.unwrap_or(m.next_seq_floor.max(a + 1) - 1)));
+            report.problems.push(p);
+        } else {
+            report.notes.push(Note {
+                path,
+                offset: 0,
+                detail: format!("{d}; the next writer finishes it"),
+            });
+        }
+    }
 }
 
 /// Why sequences `lo..=hi` are missing, when every segment whose range (from its first
@@ -242,6 +359,7 @@ fn check_segment(
     expected_next: &mut Option<u64>,
     last_time: &mut Option<i64>,
     ranges: &[(u64, u32)],
+    removals: &[Removal],
 ) -> Result<()> {
     let path = &ins.path;
     let mut summary = SegmentSummary {
@@ -313,7 +431,9 @@ fn check_segment(
                                 offset: b.offset,
                                 detail: format!("sequences {next}..={} were dropped by the drop-oldest buffer policy", b.first_seq - 1),
                             });
-                        } else if let Some(why) = deliberate_gap(ranges, next, b.first_seq - 1) {
+                        } else if let Some(why) = recorded_removal(removals, next, b.first_seq)
+                            .or_else(|| deliberate_gap(ranges, next, b.first_seq - 1))
+                        {
                             report.notes.push(Note {
                                 path: path.clone(),
                                 offset: b.offset,

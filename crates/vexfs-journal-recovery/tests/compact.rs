@@ -321,10 +321,15 @@ fn a_crash_mid_compaction_leaves_the_old_set_or_the_new_set() {
     let new_events = read_all(&new_dir);
     assert!(!r.rewritten.is_empty() && !r.deleted.is_empty(), "{r:?}");
     assert_ne!(new_events, old_events);
+    // What compaction's swap holds: the rewritten segments, then the journal manifest
+    // that describes them.
+    let mut replace: Vec<String> = r.rewritten.iter().map(|p| name(p)).collect();
+    replace.push("MANIFEST".into());
     let manifest = SwapManifest {
         reason: "compaction".into(),
-        replace: r.rewritten.iter().map(|p| name(p)).collect(),
+        replace,
         delete: r.deleted.iter().map(|p| name(p)).collect(),
+        keeps_open_segment: true,
     };
 
     // Builds a crash state from the old journal: `staged` new files in swap.tmp/,

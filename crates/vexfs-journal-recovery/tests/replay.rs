@@ -215,6 +215,7 @@ fn incremental_replay_from_checkpoint_consumer_and_cursor() {
             journal: r.meta().id,
             seq: 512,
             reverse: false,
+            generation: 0,
         };
         let (got, _) = replay(&r, with_query(q.clone()), ReplayStart::After(cursor));
         assert_eq!(got, after(513, &q), "after cursor 512: {q:?}");
@@ -251,6 +252,7 @@ fn incremental_replay_from_checkpoint_consumer_and_cursor() {
         journal: uuid_of_another().id,
         seq: 3,
         reverse: false,
+        generation: 0,
     };
     assert!(
         r.replay(

@@ -21,6 +21,9 @@ use crate::error::{Result, StorageError};
 
 /// Name of the metadata file.
 pub const META_FILE: &str = "journal.json";
+/// Version of `journal.json` this build writes (2: the journal has a `MANIFEST`);
+/// version 1 journals are migrated by the next writer.
+pub const META_VERSION: u32 = 2;
 /// Name of the clean-shutdown marker.
 pub const CLEAN_FILE: &str = "CLEAN";
 
@@ -91,7 +94,8 @@ pub const SEGMENT_EXT: &str = "seg";
 pub struct JournalMeta {
     /// Always `"vexfs-journal"`.
     pub format: String,
-    /// Metadata version (1).
+    /// Metadata version: 2 for journals with a manifest (1: written before manifests;
+    /// the next writer migrates it).
     pub version: u32,
     /// Unique id of this journal (cursors carry it).
     pub id: Uuid,
@@ -106,7 +110,7 @@ impl JournalMeta {
     pub fn new(config: StorageConfig) -> Self {
         JournalMeta {
             format: "vexfs-journal".into(),
-            version: 1,
+            version: META_VERSION,
             id: Uuid::new_v4(),
             created: crate::clock::unix_secs(),
             config,
@@ -128,7 +132,7 @@ impl JournalMeta {
                 dir: dir.to_path_buf(),
                 reason: format!("{META_FILE} is not valid: {e}"),
             })?;
-        if meta.format != "vexfs-journal" || meta.version != 1 {
+        if meta.format != "vexfs-journal" || !(1..=META_VERSION).contains(&meta.version) {
             return Err(StorageError::NotAJournal {
                 dir: dir.to_path_buf(),
                 reason: format!(

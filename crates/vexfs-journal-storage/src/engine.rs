@@ -228,7 +228,18 @@ impl Engine {
                 (seg, file)
             }
         };
-        let next_seq = next_after(&active);
+        let mut next_seq = next_after(&active);
+        if let Some(m) = store.manifest() {
+            next_seq = next_seq.max(m.next_seq_floor);
+        }
+        record_open_state(&store, &dir, &active, &file, &io, next_seq)?;
+        if meta.version < crate::dir::META_VERSION {
+            // Migrated: from now on the journal has a manifest.
+            let mut upgraded = meta.clone();
+            upgraded.version = crate::dir::META_VERSION;
+            upgraded.store(&dir)?;
+            tracing::info!(dir = %dir.display(), "journal migrated: it now has a manifest");
+        }
         let shared = Arc::new(Shared::new(
             next_seq,
             config.buffer_capacity,
@@ -332,6 +343,12 @@ impl Engine {
         let Some((seg, file)) = guard.as_ref() else {
             return Err(StorageError::Closed);
         };
+        // Everything durable now is acknowledged: the manifest's floor follows.
+        let durable = self.durable_seq();
+        self.store.update_manifest(|m| {
+            m.next_seq_floor = m.next_seq_floor.max(durable);
+            Ok(())
+        })?;
         seg.update_header(file, &self.io, |h| {
             let mut marks = HeaderMarks {
                 last_checkpoint_sequence: h.last_checkpoint_sequence,
@@ -475,6 +492,18 @@ impl Engine {
             lock.take();
             return Err(self.shared.failure_error());
         }
+        if lock.is_some() {
+            // Everything accepted is durable now: record exactly where the journal
+            // ends, so a later loss of the open segment's tail is noticed. Only an
+            // optimisation of what the next open can check: a failure is a warning.
+            let next = self.next_seq();
+            if let Err(e) = self.store.update_manifest(|m| {
+                m.next_seq_floor = m.next_seq_floor.max(next);
+                Ok(())
+            }) {
+                tracing::warn!(error = %e, "could not record the journal's end in the manifest at close");
+            }
+        }
         if lock.is_some()
             && let Some(active) = self.store.segments().last().filter(|s| !s.is_sealed())
         {
@@ -516,4 +545,43 @@ fn remove_stale_temporaries(dir: &Path) -> Result<()> {
 /// set aside, so they are not given to new events.
 fn next_after(seg: &Segment) -> u64 {
     seg.next_seq().max(seg.header().next_event_id)
+}
+
+/// Brings the manifest up to date after opening: finishes operations a crash
+/// interrupted (deletes leftover segments of a retention or compaction, adopts the
+/// segment of an unrecorded rotation), describes every segment as it now is, and
+/// records `next_seq` as the floor once the open segment is synced (every event below
+/// it is on disk, so none of those numbers may be handed out again).
+fn record_open_state(
+    store: &Store,
+    dir: &Path,
+    active: &Segment,
+    file: &std::fs::File,
+    io: &Io,
+    next_seq: u64,
+) -> Result<()> {
+    for fix in store.pending_fixes() {
+        if let crate::manifest::Discrepancy::Leftover { path } = fix {
+            match std::fs::remove_file(path) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(path.with_extension("idx"));
+                    tracing::info!(segment = %path.display(), "finished an interrupted removal");
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io("deleting leftover segment", path, e)),
+            }
+        }
+    }
+    io.sync(file, active.path())?;
+    let segments = store.segments();
+    let mut entries = Vec::with_capacity(segments.len());
+    for seg in &segments {
+        entries.push(crate::manifest::entry_of_segment(seg)?);
+    }
+    store.update_manifest(|m| {
+        m.segments = entries;
+        m.next_seq_floor = m.next_seq_floor.max(next_seq);
+        Ok(())
+    })?;
+    crate::dir::sync_dir(dir)
 }

@@ -99,6 +99,40 @@ pub enum StorageError {
         /// Why.
         reason: String,
     },
+    /// The manifest cannot be read: its bytes are damaged.
+    #[error(
+        "manifest {} is damaged ({source}); run `vexjournal recover --mode salvage` to rebuild it from the segments and report what cannot be accounted for",
+        path.display()
+    )]
+    ManifestDamaged {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong with its bytes.
+        #[source]
+        source: FormatError,
+    },
+    /// The journal has a manifest requirement but no manifest.
+    #[error(
+        "{}/MANIFEST is missing: the segment set cannot be checked; run `vexjournal recover --mode salvage` to rebuild it from the segments (sequence numbers past the last segment are then reserved, never reused)",
+        dir.display()
+    )]
+    ManifestMissing {
+        /// The journal directory.
+        dir: PathBuf,
+    },
+    /// The segment files on disk differ from the manifest: acknowledged events are
+    /// missing or were changed.
+    #[error(
+        "journal {} does not match its manifest: {}; nothing was changed — restore the files, or run `vexjournal recover --mode salvage` to accept the loss (it is recorded and reported)",
+        dir.display(),
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    ManifestMismatch {
+        /// The journal directory.
+        dir: PathBuf,
+        /// Each difference.
+        problems: Vec<crate::manifest::Discrepancy>,
+    },
 }
 
 impl StorageError {

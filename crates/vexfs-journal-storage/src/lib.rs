@@ -14,6 +14,7 @@ pub mod error;
 pub mod faults;
 pub mod inspect;
 pub mod io;
+pub mod manifest;
 pub mod metrics;
 mod pipeline;
 pub mod rewrite;

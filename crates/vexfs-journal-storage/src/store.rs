@@ -7,8 +7,11 @@ use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_format::record::{RecordView, peek_record};
 use vexfs_journal_format::{Event, FormatError, RecordExt};
 
+use vexfs_journal_format::manifest::Manifest;
+
 use crate::dir::{CleanMarker, list_segments};
 use crate::error::{Result, StorageError};
+use crate::manifest::{Discrepancy, OnDisk, SegmentFacts};
 use crate::segment::{BlockData, OpenMode, Segment, SegmentRecovery, TrustedPrefix};
 
 /// An event read back from the journal.
@@ -64,6 +67,14 @@ pub struct Store {
     dir: PathBuf,
     segments: RwLock<Vec<Arc<Segment>>>,
     cache: BlockCache,
+    /// The manifest as last read or written (`None`: a journal from before manifests,
+    /// migrated by the writer's next open).
+    manifest: Mutex<Option<Manifest>>,
+    /// Interrupted operations found at open that the writer finishes (leftover segments
+    /// of a retention or compaction, a segment of an unrecorded rotation).
+    pending: Vec<Discrepancy>,
+    /// The journal's id (for a manifest written for the first time).
+    journal_id: [u8; 16],
 }
 
 impl Store {
@@ -81,6 +92,28 @@ impl Store {
         mode: OpenMode,
         checkpoint: Option<&TrustedPrefix>,
     ) -> Result<(Store, Vec<(PathBuf, SegmentRecovery)>)> {
+        // A reader of a live journal may list the files and read the manifest on
+        // either side of a rotation or retention: a difference that goes away when
+        // looked at again was the writer at work, not damage.
+        let mut attempt = 0;
+        loop {
+            match Self::open_once(dir, mode, checkpoint) {
+                Err(StorageError::ManifestMismatch { .. })
+                    if mode == OpenMode::ReadOnly && attempt < 3 =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(
+        dir: &Path,
+        mode: OpenMode,
+        checkpoint: Option<&TrustedPrefix>,
+    ) -> Result<(Store, Vec<(PathBuf, SegmentRecovery)>)> {
         // Finish (or discard) an interrupted compaction or salvage first: the segment
         // set must be the old one or the new one, never a mix.
         crate::swap::apply_pending(dir, mode != OpenMode::ReadOnly)?;
@@ -91,22 +124,80 @@ impl Store {
             end: m.end,
             blocks: m.blocks,
         });
+        let manifest = crate::manifest::load(dir)?;
+        let meta = crate::dir::JournalMeta::load(dir);
+        let journal_id = meta.as_ref().map(|m| *m.id.as_bytes()).unwrap_or_default();
+        let listed = |first: u64| {
+            manifest
+                .as_ref()
+                .is_none_or(|m| m.segments.iter().any(|s| s.first_seq == first))
+        };
+        let mut disk = Vec::new();
         for (first, path) in list_segments(dir)? {
             let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             let trusted = clean
                 .as_ref()
                 .filter(|c| c.first_seq == first && c.end == len)
                 .or(checkpoint);
-            let (seg, rec) = Segment::open(&path, first, mode, trusted)?;
+            // A segment the manifest does not list is only inspected, never repaired:
+            // it may belong to nobody.
+            let seg_mode = if listed(first) {
+                mode
+            } else {
+                OpenMode::ReadOnly
+            };
+            let (seg, rec) = Segment::open(&path, first, seg_mode, trusted)?;
+            let repaired = rec.rescanned || rec.header_rewritten || rec.torn_bytes > 0;
             if rec.torn_bytes > 0 || rec.rescanned || rec.prefix_rejected {
-                repairs.push((path, rec));
+                repairs.push((path.clone(), rec));
             }
+            let file_len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(len);
+            disk.push(OnDisk {
+                first_seq: first,
+                path,
+                header: Ok(seg.header()),
+                facts: SegmentFacts::from_blocks(&seg.blocks(), first, file_len),
+                repaired,
+            });
             segments.push(seg);
+        }
+        let mut pending = Vec::new();
+        match &manifest {
+            Some(m) => {
+                let found = crate::manifest::compare(m, dir, &disk);
+                let (problems, fixes): (Vec<_>, Vec<_>) =
+                    found.into_iter().partition(Discrepancy::is_problem);
+                if !problems.is_empty() {
+                    return Err(StorageError::ManifestMismatch {
+                        dir: dir.to_path_buf(),
+                        problems,
+                    });
+                }
+                // Leftovers of an interrupted retention or compaction are not part of
+                // the journal.
+                for fix in &fixes {
+                    if let Discrepancy::Leftover { path } = fix {
+                        segments.retain(|s| s.path() != path);
+                    }
+                }
+                pending = fixes;
+            }
+            None if meta.as_ref().is_ok_and(|m| m.version >= 2)
+                && segments.iter().any(|s| !s.blocks().is_empty()) =>
+            {
+                return Err(StorageError::ManifestMissing {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            None => {}
         }
         let store = Store {
             dir: dir.to_path_buf(),
             segments: RwLock::new(segments),
             cache: BlockCache::new(64),
+            manifest: Mutex::new(manifest),
+            pending,
+            journal_id,
         };
         Ok((store, repairs))
     }
@@ -114,6 +205,64 @@ impl Store {
     /// The journal directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The manifest as last read or written (`None` for a journal from before
+    /// manifests that no writer has opened since).
+    pub fn manifest(&self) -> Option<Manifest> {
+        self.manifest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The journal's generation (bumped whenever history is rewritten).
+    pub fn generation(&self) -> u64 {
+        self.manifest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map_or(0, |m| m.generation)
+    }
+
+    /// Why a cursor of `generation` after `seq` cannot be resumed, if it cannot.
+    pub fn cursor_refusal(&self, generation: u64, seq: u64) -> Option<String> {
+        let guard = self.manifest.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(m) => crate::manifest::cursor_refusal(m, generation, seq, |s| {
+                self.get(s).ok().flatten().is_some()
+            }),
+            None if generation > 0 => Some(format!(
+                "it is from generation {generation} but this journal has none"
+            )),
+            None => None,
+        }
+    }
+
+    /// Interrupted operations found at open, for the writer to finish.
+    pub(crate) fn pending_fixes(&self) -> &[Discrepancy] {
+        &self.pending
+    }
+
+    /// Changes the manifest and replaces the file atomically; the in-memory copy changes
+    /// only once the file is written. A journal without a manifest gets one.
+    pub(crate) fn update_manifest(
+        &self,
+        change: impl FnOnce(&mut Manifest) -> Result<()>,
+    ) -> Result<()> {
+        let mut guard = self.manifest.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = match guard.as_ref() {
+            Some(m) => m.clone(),
+            None => Manifest {
+                journal_id: self.journal_id,
+                ..Manifest::default()
+            },
+        };
+        change(&mut next)?;
+        next.updated_ns = crate::clock::now_ns();
+        crate::manifest::store(&self.dir, &next)?;
+        *guard = Some(next);
+        Ok(())
     }
 
     /// Every segment, oldest first.

@@ -32,6 +32,10 @@ pub struct SwapManifest {
     pub replace: Vec<String>,
     /// File names in the journal directory to delete.
     pub delete: Vec<String>,
+    /// The swap leaves the open segment as it is, so its clean-shutdown marker stays
+    /// true (compaction rewrites sealed segments only).
+    #[serde(default)]
+    pub keeps_open_segment: bool,
 }
 
 impl SwapManifest {
@@ -135,14 +139,29 @@ pub fn apply_pending(dir: &Path, discard_uncommitted: bool) -> Result<bool> {
         return Ok(false);
     };
     // The open segment's recorded state may not describe the new files.
-    remove_if_present(&dir.join(CLEAN_FILE))?;
-    for name in &m.replace {
+    if !m.keeps_open_segment {
+        remove_if_present(&dir.join(CLEAN_FILE))?;
+    }
+    // Segments first, the manifest (which describes them) last.
+    let manifest_last = |n: &&String| n.as_str() == crate::manifest::MANIFEST_FILE;
+    let (manifest_names, names): (Vec<&String>, Vec<&String>) =
+        m.replace.iter().partition(manifest_last);
+    for name in names.into_iter().chain(manifest_names) {
         let from = tmp.join(name);
         let to = dir.join(name);
         if from.exists() {
             fs::rename(&from, &to).map_err(|e| StorageError::io("moving into place", &from, e))?;
         }
-        remove_if_present(&to.with_extension("idx"))?;
+        // An index written with the new segment replaces the old one; otherwise the
+        // old index no longer describes the segment.
+        let idx = to.with_extension("idx");
+        let has_new_index = idx
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| m.replace.iter().any(|r| r == n));
+        if name.ends_with(".seg") && !has_new_index {
+            remove_if_present(&idx)?;
+        }
     }
     for name in &m.delete {
         let path = dir.join(name);

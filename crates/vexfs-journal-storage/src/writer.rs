@@ -448,6 +448,18 @@ impl Writer {
             Some(&previous),
         )?;
         self.store.push(seg.clone());
+        // The sealed segment's facts and the new open segment are recorded before any
+        // event goes to the new file (a crash in between leaves an empty unrecorded
+        // segment, which the next open adopts).
+        let sealed = crate::manifest::entry_of_segment(&self.active)?;
+        let opened = crate::manifest::entry_of_segment(&seg)?;
+        self.store.update_manifest(|m| {
+            m.segments.retain(|s| s.first_seq != sealed.first_seq);
+            m.segments.push(sealed);
+            m.segments.push(opened);
+            m.next_seq_floor = m.next_seq_floor.max(sealed.next_seq);
+            Ok(())
+        })?;
         self.file = Arc::new(file);
         *current = Some((seg.clone(), self.file.clone()));
         drop(current);
@@ -467,7 +479,7 @@ impl Writer {
         let cutoff = retention.max_age.map(|age| {
             crate::clock::now_ns().saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX))
         });
-        let mut removed = false;
+        let mut doomed = Vec::new();
         for seg in segments.iter().filter(|s| s.is_sealed()) {
             let too_big = retention.max_total_bytes.is_some_and(|max| total > max);
             let newest = seg.blocks().iter().map(|b| b.max_time).max();
@@ -475,13 +487,34 @@ impl Writer {
             if !too_big && !too_old {
                 break;
             }
+            total = total.saturating_sub(seg.end());
+            doomed.push(seg.clone());
+        }
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        // Recorded as removed before the files go: a crash in between leaves leftovers
+        // the next open deletes, never a listed segment that is missing.
+        self.store.update_manifest(|m| {
+            for seg in &doomed {
+                m.segments.retain(|s| s.first_seq != seg.first_seq());
+                crate::manifest::record_removal(
+                    m,
+                    seg.first_seq(),
+                    seg.next_seq(),
+                    vexfs_journal_format::manifest::RemovalReason::Retention,
+                );
+            }
+            Ok(())
+        })?;
+        let mut removed = false;
+        for seg in &doomed {
             self.store.remove(seg.first_seq());
             if let Some(obs) = self.observer.as_mut() {
                 obs.on_remove(seg);
             }
             std::fs::remove_file(seg.path())
                 .map_err(|e| StorageError::io("deleting old segment", seg.path(), e))?;
-            total = total.saturating_sub(seg.end());
             self.shared.counters.segments_deleted.fetch_add(1, Relaxed);
             tracing::info!(segment = %seg.path().display(), "retention deleted segment");
             removed = true;

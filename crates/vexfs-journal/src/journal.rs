@@ -434,9 +434,17 @@ impl Journal {
         Ok(self.query(q)?.events.into_iter().map(|s| s.event).collect())
     }
 
+    /// The journal's generation: bumped whenever history is rewritten (rollback,
+    /// compaction, salvage); cursors carry it.
+    pub fn generation(&self) -> u64 {
+        self.engine().store().generation()
+    }
+
     /// Parses a cursor text, refusing cursors of other journals.
     pub fn parse_cursor(&self, text: &str) -> Result<Cursor> {
-        Ok(Cursor::decode(text, self.meta().id)?)
+        let cursor = Cursor::decode(text, self.meta().id)?;
+        self.executor().check_cursor(&cursor)?;
+        Ok(cursor)
     }
 
     /// Follows the events matching `query` from `start`: first those already durable,

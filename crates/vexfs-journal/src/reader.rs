@@ -108,9 +108,17 @@ impl JournalReader {
         Ok(())
     }
 
+    /// The journal's generation: bumped whenever history is rewritten (rollback,
+    /// compaction, salvage); cursors carry it.
+    pub fn generation(&self) -> u64 {
+        self.inner.store.generation()
+    }
+
     /// Parses a cursor text, refusing cursors of other journals.
     pub fn parse_cursor(&self, text: &str) -> Result<Cursor> {
-        Ok(Cursor::decode(text, self.inner.meta.id)?)
+        let cursor = Cursor::decode(text, self.inner.meta.id)?;
+        self.executor().check_cursor(&cursor)?;
+        Ok(cursor)
     }
 
     /// Follows the journal like `journalctl -f`: matching events on disk, then new ones

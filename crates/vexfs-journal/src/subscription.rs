@@ -51,6 +51,7 @@ pub struct Subscription {
     buffer: VecDeque<StoredEvent>,
     last: Option<u64>,
     journal: uuid::Uuid,
+    generation: u64,
 }
 
 impl Subscription {
@@ -60,10 +61,16 @@ impl Subscription {
                 "a subscription follows the journal forward; reverse is not allowed".into(),
             ));
         }
-        let journal = match &source {
-            Source::Writer(j) => j.meta().id,
-            Source::Reader(r) => r.meta().id,
+        let (journal, generation) = match &source {
+            Source::Writer(j) => (j.meta().id, j.executor_parts().store.generation()),
+            Source::Reader(r) => (r.meta().id, r.executor().store.generation()),
         };
+        if let StartAt::After(c) = &start {
+            match &source {
+                Source::Writer(j) => j.executor_parts().check_cursor(c)?,
+                Source::Reader(r) => r.executor().check_cursor(c)?,
+            }
+        }
         let position = match start {
             StartAt::Beginning => query.from_seq.unwrap_or(0),
             StartAt::Now => {
@@ -95,6 +102,7 @@ impl Subscription {
             buffer: VecDeque::new(),
             last: None,
             journal,
+            generation,
         })
     }
 
@@ -109,6 +117,7 @@ impl Subscription {
             journal: self.journal,
             seq,
             reverse: false,
+            generation: self.generation,
         })
     }
 

@@ -59,6 +59,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                         journal: reader.meta().id,
                         seq: oldest.seq.saturating_sub(1),
                         reverse: false,
+                        generation: reader.generation(),
                     }),
                     None => StartAt::Now,
                 }
@@ -87,6 +88,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             journal: reader.meta().id,
             seq: ev.seq,
             reverse: false,
+            generation: reader.generation(),
         }
         .encode();
         if let Some(f) = &args.cursor_file {
