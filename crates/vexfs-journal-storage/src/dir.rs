@@ -128,7 +128,19 @@ impl JournalMeta {
                 dir: dir.to_path_buf(),
                 reason: format!("{META_FILE} is not valid: {e}"),
             })?;
-        if meta.format != "vexfs-journal" || meta.version != 1 {
+        if meta.format == "vexfs-journal" && meta.version != 1 {
+            // A journal, but a newer (or unknown) one: say so rather than "not a journal".
+            return Err(StorageError::format(
+                &path,
+                0,
+                vexfs_journal_format::FormatError::UnsupportedVersion {
+                    what: "journal.json",
+                    found: meta.version,
+                    supported: 1,
+                },
+            ));
+        }
+        if meta.format != "vexfs-journal" {
             return Err(StorageError::NotAJournal {
                 dir: dir.to_path_buf(),
                 reason: format!(

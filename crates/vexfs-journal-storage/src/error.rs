@@ -29,19 +29,15 @@ pub enum StorageError {
         #[source]
         source: FormatError,
     },
-    /// Damage that is not a torn tail: data after it is intact, so cutting it would lose
-    /// acknowledged events.
-    #[error(
-        "{} is damaged at byte {offset} but intact blocks follow ({reason}); \
-         open with recovery mode `salvage` to keep every intact block",
-        path.display()
-    )]
+    /// Damage that this open may not repair: acknowledged (fsynced) data is damaged, or
+    /// the recovery mode repairs nothing. `reason` says what was found and what to do.
+    #[error("{} is damaged at byte {offset}: {reason}", path.display())]
     Corrupt {
         /// The file.
         path: PathBuf,
         /// First damaged byte.
         offset: u64,
-        /// What was found.
+        /// What was found, and what to do about it.
         reason: String,
     },
     /// Another process writes to this journal.

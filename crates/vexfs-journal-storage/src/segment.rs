@@ -834,7 +834,11 @@ fn settle_damage(
                     return Err(StorageError::Corrupt {
                         path: path.to_path_buf(),
                         offset: outcome.end,
-                        reason: format!("{} bytes after the last block", file_len - outcome.end),
+                        reason: format!(
+                            "{} bytes after the last block; absolute mode repairs nothing: \
+                             open in tolerate-tail mode to cut them",
+                            file_len - outcome.end
+                        ),
                     });
                 }
                 OpenMode::ReadOnly => {}
@@ -848,7 +852,10 @@ fn settle_damage(
             return Err(StorageError::Corrupt {
                 path: path.to_path_buf(),
                 offset: *offset,
-                reason: format!("{error} (absolute mode cuts nothing)"),
+                reason: format!(
+                    "{error}; absolute mode repairs nothing: open in tolerate-tail mode to \
+                     cut a torn tail, or salvage mode to keep every intact block"
+                ),
             });
         }
         OpenMode::Repair => {}
@@ -865,8 +872,9 @@ fn settle_damage(
             path: path.to_path_buf(),
             offset: *offset,
             reason: format!(
-                "{error}; the data up to byte {durable_hint} was fsynced and {follows} \
-                 (open in salvage mode to keep every intact block)"
+                "{error}; the data up to byte {durable_hint} was fsynced and {follows}: \
+                 open in salvage mode (`vexjournal recover --mode salvage`) to keep every \
+                 intact block"
             ),
         });
     }

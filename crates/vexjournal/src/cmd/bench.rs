@@ -142,9 +142,10 @@ pub fn run(_cli: &Cli, args: &Args) -> Result<ExitCode> {
         let kept = tmp.keep();
         eprintln!("kept benchmark journal in {}", kept.display());
     }
+    let mut out = std::io::stdout().lock();
     match args.output {
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        ReportFormat::Table => print_table(&report),
+        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        ReportFormat::Table => print_table(&mut out, &report)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -259,7 +260,8 @@ fn idle_rss(dir: &Path) -> Option<u64> {
 pub fn probe_rss(cli: &Cli) -> Result<ExitCode> {
     let journal = Journal::open_existing(&cli.dir)?;
     std::thread::sleep(Duration::from_millis(300));
-    println!("{}", crate::output::rss_bytes().unwrap_or(0));
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", crate::output::rss_bytes().unwrap_or(0))?;
     journal.close()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -282,7 +284,7 @@ fn raw_write_bandwidth(dir: &Path, bytes: u64) -> Result<f64> {
     Ok(written as f64 / 1e6 / secs)
 }
 
-fn print_table(r: &BenchReport) {
+fn print_table(out: &mut impl Write, r: &BenchReport) -> Result<()> {
     let l = &r.emit_latency_ns;
     let mut rows = vec![
         (
@@ -355,5 +357,6 @@ fn print_table(r: &BenchReport) {
             format!("{b:.1} MB/s (journal at {:.0}% of it)", ratio * 100.0),
         ));
     }
-    println!("{}", kv_table(&rows));
+    writeln!(out, "{}", kv_table(&rows))?;
+    Ok(())
 }

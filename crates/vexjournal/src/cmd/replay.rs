@@ -38,8 +38,8 @@ pub struct Args {
     /// Start after this cursor.
     #[arg(long, value_name = "CURSOR")]
     after_cursor: Option<String>,
-    /// Worker threads reading and checking blocks (0: one per core).
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads reading and checking blocks: 0 (one per core) to 256.
+    #[arg(long, default_value_t = 0, value_parser = parse_parallel)]
     parallel: usize,
     /// Re-verify every block and event checksum.
     #[arg(long)]
@@ -61,6 +61,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         (None, _, Some(c)) => ReplayStart::After(reader.parse_cursor(c)?),
         _ => ReplayStart::Beginning,
     };
+    // Where this replay starts: after this sequence.
+    let start_after = start
+        .apply(vexfs_journal::Query::default(), &cli.dir, reader.meta().id)?
+        .from_seq
+        .map_or(0, |f| f.saturating_sub(1));
     let options = ReplayOptions {
         query: args.filters.to_query()?,
         parallelism: args.parallel,
@@ -113,6 +118,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     }
     out.flush()?;
     drop(out);
+    let mut out = std::io::stdout().lock();
+    // With nothing (new) to deliver, resume where this replay started.
+    let mut report = report;
+    report.resume_after = report.resume_after.or(Some(start_after));
     let resume = report.resume_cursor(reader.meta().id).map(|c| c.encode());
     match args.output {
         ReplayFormat::Ndjson => {
@@ -154,8 +163,20 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             for (t, n) in &by_type {
                 rows.push((format!("  {t}"), n.to_string()));
             }
-            println!("{}", kv_table(&rows));
+            writeln!(out, "{}", kv_table(&rows))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Most replay worker threads: more only adds scheduling and memory overhead.
+const MAX_PARALLEL: usize = 256;
+
+fn parse_parallel(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n <= MAX_PARALLEL => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not a thread count from 0 (one per core) to {MAX_PARALLEL}"
+        )),
+    }
 }
