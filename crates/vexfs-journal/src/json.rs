@@ -255,7 +255,7 @@ impl Fields<'_> {
                 .ok_or_else(|| JsonError::new(key, "expected a non-negative integer")),
             Some(Value::String(s)) => parse_uint(s)
                 .map(Some)
-                .ok_or_else(|| JsonError::new(key, format!("{s:?} is not an integer"))),
+                .ok_or_else(|| JsonError::new(key, format!("'{s}' is not an integer"))),
             Some(_) => Err(JsonError::new(key, "expected an integer")),
         }
     }

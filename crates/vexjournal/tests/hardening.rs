@@ -747,6 +747,11 @@ fn damaged_checkpoints_are_named_and_deletable() {
     std::fs::write(&garbage, noise(9, 200)).unwrap();
     let v = vj(&dir, &["verify"]);
     assert!(!v.status.success(), "{v:#?}");
+    assert!(
+        v.stdout.contains("0000000003.ckpt") && v.stdout.contains("checkpoint delete --damaged"),
+        "{}",
+        v.stdout
+    );
     let list = vj(&dir, &["checkpoint", "list"]).ok();
     assert!(
         list.stdout.contains("0000000003.ckpt") && list.stdout.contains("DAMAGED"),
@@ -889,6 +894,15 @@ fn replay_resumes_and_bounds_its_threads() {
     )
     .ok();
     assert_eq!(out.stdout, "");
+    // Without --from-checkpoint: the newest checkpoint recording the consumer.
+    let out = vj(&dir, &["replay", "--consumer", "indexer"]).ok();
+    assert_eq!(out.stdout.lines().count(), 25);
+    let out = vj(&dir, &["replay", "--consumer", "nobody"]).fails();
+    assert!(
+        out.stderr.contains("checkpoint create --consumer nobody"),
+        "{}",
+        out.stderr
+    );
     let out = vj(&dir, &["checkpoint", "create", "--consumer", "x=99"]).fails();
     assert!(
         out.stderr.contains("beyond the last durable event (35)"),

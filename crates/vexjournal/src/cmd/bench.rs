@@ -130,8 +130,10 @@ pub struct Percentiles {
     pub mean: f64,
 }
 
-pub fn run(_cli: &Cli, args: &Args) -> Result<ExitCode> {
+pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let parent = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    // The benchmark's journals are never put inside a journal.
+    crate::outfile::refuse_inside_journal(&parent.join("bench"), &cli.dir, "--work-dir")?;
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     let tmp = tempfile::Builder::new()
         .prefix("vexjournal-bench-")
@@ -290,8 +292,16 @@ fn print_table(out: &mut impl Write, r: &BenchReport) -> Result<()> {
         (
             "workload".to_string(),
             format!(
-                "{} events, {:?}, payload {} B, {} producer(s), fsync {}, {}",
-                r.events, r.workload, r.payload_bytes, r.producers, r.fsync, r.compression
+                "{} events, {}, payload {} B, {} producer(s), fsync {}, {}",
+                r.events,
+                match r.workload {
+                    Kind::Fixed => "fixed",
+                    Kind::Mixed => "mixed",
+                },
+                r.payload_bytes,
+                r.producers,
+                r.fsync,
+                r.compression
             ),
         ),
         (

@@ -32,8 +32,10 @@ pub struct Args {
     /// Start after checkpoint ID's durable position.
     #[arg(long, value_name = "ID", conflicts_with = "after_cursor")]
     from_checkpoint: Option<u64>,
-    /// With --from-checkpoint: start after this consumer's recorded position.
-    #[arg(long, requires = "from_checkpoint")]
+    /// Start after this consumer's position, as recorded by `checkpoint create
+    /// --consumer NAME` (in checkpoint --from-checkpoint, or else the newest
+    /// checkpoint that records it).
+    #[arg(long, value_name = "NAME", conflicts_with = "after_cursor")]
     consumer: Option<String>,
     /// Start after this cursor.
     #[arg(long, value_name = "CURSOR")]
@@ -58,6 +60,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             name: name.clone(),
         },
         (Some(id), None, _) => ReplayStart::Checkpoint(*id),
+        (None, Some(name), _) => ReplayStart::Consumer {
+            checkpoint: newest_recording(&cli.dir, name)?,
+            name: name.clone(),
+        },
         (None, _, Some(c)) => ReplayStart::After(reader.parse_cursor(c)?),
         _ => ReplayStart::Beginning,
     };
@@ -179,4 +185,20 @@ fn parse_parallel(s: &str) -> Result<usize, String> {
             "'{s}' is not a thread count from 0 (one per core) to {MAX_PARALLEL}"
         )),
     }
+}
+
+/// The newest readable checkpoint that records consumer `name`.
+fn newest_recording(dir: &std::path::Path, name: &str) -> Result<u64> {
+    vexfs_journal::layers::recovery::checkpoint::list(dir)
+        .into_iter()
+        .rev()
+        .flatten()
+        .find(|c| c.consumers.iter().any(|(n, _)| n == name))
+        .map(|c| c.id)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no checkpoint records consumer '{name}': record its position with \
+                 `vexjournal checkpoint create --consumer {name}=SEQ`"
+            )
+        })
 }

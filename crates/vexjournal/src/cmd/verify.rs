@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use vexfs_journal::layers::recovery::verify::ProblemKind;
 use vexfs_journal::{VerifyOptions, verify};
 
 use crate::Cli;
@@ -70,6 +71,17 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             writeln!(out, "{}", kv_table(&rows))?;
             for p in &report.problems {
                 writeln!(out, "PROBLEM {p}")?;
+            }
+            if report
+                .problems
+                .iter()
+                .any(|p| p.kind == ProblemKind::Checkpoint)
+            {
+                writeln!(
+                    out,
+                    "hint    a damaged checkpoint is only a lost shortcut: remove it with \
+                     `vexjournal checkpoint delete --damaged`"
+                )?;
             }
             for n in report.notes.iter().take(20) {
                 writeln!(
