@@ -163,6 +163,10 @@ impl Segment {
         let header = match FileHeader::parse(&head[..got]) {
             Ok(h) => h,
             Err(e) if mode == OpenMode::Strict => return Err(StorageError::format(path, 0, e)),
+            // A newer format is not damage: rebuilding would overwrite it.
+            Err(e @ vexfs_journal_format::FormatError::UnsupportedVersion { .. }) => {
+                return Err(StorageError::format(path, 0, e));
+            }
             // A header whose magic survives but whose checksum does not (a torn header
             // rewrite) is rebuilt from the segment's name and blocks by the writer.
             Err(e) if mode == OpenMode::Repair && magic_is_ours(&head[..got]) => {

@@ -918,3 +918,40 @@ fn replay_resumes_and_bounds_its_threads() {
         out.stderr
     );
 }
+
+/// A segment written by a newer format version is named as such by every command, and
+/// no command "repairs" (overwrites) it.
+#[test]
+fn a_newer_segment_version_is_named() {
+    use vexfs_journal::layers::format::checksum::crc32_with_zeroed_field;
+    use vexfs_journal::layers::format::layout::FILE_CHECKSUM_OFFSET;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("j");
+    journal(&dir, 600);
+    let seg = segments(&dir)[0].clone();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[4..8].copy_from_slice(&7u32.to_le_bytes());
+    let crc = crc32_with_zeroed_field(&bytes[..128], FILE_CHECKSUM_OFFSET).unwrap();
+    bytes[FILE_CHECKSUM_OFFSET..FILE_CHECKSUM_OFFSET + 4].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&seg, &bytes).unwrap();
+    for args in [
+        &["stats"][..],
+        &["cat"],
+        &["verify"],
+        &["recover"],
+        &["emit"],
+    ] {
+        let out = vj(&dir, args);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(!out.status.success(), "{args:?}: {all}");
+        assert!(
+            all.contains("unsupported journal file version 7 (this build reads 1)"),
+            "{args:?}: {all}"
+        );
+        assert!(!all.contains("not a vexfs journal"), "{args:?}: {all}");
+    }
+    assert!(
+        std::fs::read(&seg).unwrap() == bytes,
+        "the newer segment is left as it is"
+    );
+}
