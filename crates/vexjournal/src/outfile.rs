@@ -67,11 +67,26 @@ impl AtomicOut {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "out".into());
+        if !dir.is_dir() {
+            bail!(
+                "cannot write {}: the directory {} does not exist",
+                dest.display(),
+                dir.display()
+            );
+        }
+        // tempfile's error text quotes its random name; the kind says what matters.
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".partial")
             .tempfile_in(&dir)
-            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create a file in {} to write {}: {}",
+                    dir.display(),
+                    dest.display(),
+                    e.kind()
+                )
+            })?;
         Ok(AtomicOut {
             dest: dest.to_path_buf(),
             tmp,

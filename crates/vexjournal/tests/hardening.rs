@@ -714,6 +714,23 @@ fn error_texts_are_single_and_true() {
     ];
     reports.push(vj(&tmp.path().join("missing"), &["stats"]).fails().stderr);
     reports.push(vj(&dir, &["checkpoint", "restore", "99"]).fails().stderr);
+    // Its io error's text is part of the first cause already.
+    let clean = tmp.path().join("clean");
+    journal(&clean, 1);
+    let import = vj(&clean, &["kernel", "import", "/nonexistent/image"])
+        .fails()
+        .stderr;
+    assert_eq!(
+        import.matches("No such file or directory").count(),
+        1,
+        "{import}"
+    );
+    reports.push(import);
+    let export = vj(&clean, &["kernel", "export", "--out", "/nonexistent/x.img"])
+        .fails()
+        .stderr;
+    assert!(export.contains("/nonexistent does not exist"), "{export}");
+    reports.push(export);
     for r in &reports {
         let lines: Vec<&str> = r.lines().collect();
         for w in lines.windows(2) {

@@ -255,12 +255,9 @@ fn damage_rows(damage: &[Damage]) -> Vec<(String, String)> {
 }
 
 fn open_bridge(cli: &Cli, config: BridgeConfig) -> Result<KernelBridge> {
-    let journal = Journal::open_existing(&cli.dir).with_context(|| {
-        format!(
-            "opening the journal in {} (create it with `vexjournal init`)",
-            cli.dir.display()
-        )
-    })?;
+    // A missing journal's error already says to create it with `vexjournal init`.
+    let journal = Journal::open_existing(&cli.dir)
+        .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     Ok(KernelBridge::new(journal, config)?)
 }
 
