@@ -355,6 +355,7 @@ fn ctrl_c_during_emit_reports_what_is_durable() {
     drop(stdin);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(dir.join("CLEAN").exists(), "the journal is closed cleanly");
     assert!(
         stderr.contains("interrupted: events 1..=5 were written and are durable"),
         "{stderr}"
@@ -551,6 +552,10 @@ fn emit_refuses_out_of_range_and_ambiguous_input() {
         assert!(out.stderr.contains("line 2"), "{line}: {}", out.stderr);
         assert!(out.stderr.contains(field), "{line}: {}", out.stderr);
         assert!(out.stderr.contains(why), "{line}: {}", out.stderr);
+        assert!(
+            dir.join("CLEAN").exists(),
+            "{line}: the journal is closed cleanly"
+        );
         assert_eq!(seqs(&dir), [1], "{line}: only line 1 is written");
     }
     // The deliberate form of an unlisted type is accepted and round-trips.

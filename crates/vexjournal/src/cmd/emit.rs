@@ -71,7 +71,10 @@ fn watch_interrupt(journal: Journal, start: u64, stop: Arc<AtomicBool>) -> Resul
         .spawn(move || {
             if signals.forever().next().is_some() {
                 stop.store(true, Ordering::SeqCst);
-                eprintln!("interrupted: {}", durability(&journal, start));
+                let report = durability(&journal, start);
+                // Closing leaves the shutdown marker, so the next open need not scan.
+                let _ = journal.close();
+                eprintln!("interrupted: {report}");
                 std::process::exit(i32::from(EXIT_INTERRUPTED));
             }
         })
@@ -85,6 +88,22 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let start = journal.next_seq();
     let interrupted = Arc::new(AtomicBool::new(false));
     watch_interrupt(journal.clone(), start, interrupted.clone())?;
+    let result = emit_stdin(&journal, args, start, &interrupted);
+    if result.is_err() {
+        // The Ctrl-C handler holds a handle too: close explicitly, so a failed run
+        // still leaves a cleanly closed journal (what was written is synced already).
+        let _ = journal.close();
+    }
+    result
+}
+
+/// Emits stdin's lines; on success closes the journal and reports.
+fn emit_stdin(
+    journal: &Journal,
+    args: &Args,
+    start: u64,
+    interrupted: &AtomicBool,
+) -> Result<ExitCode> {
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     // Stops at the first line that cannot be written, keeping the lines before it:
@@ -97,7 +116,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                 std::thread::park();
             }
         }
-        let report = durability(&journal, start);
+        let report = durability(journal, start);
         let next = journal.next_seq();
         if !args.durable && next > start {
             let mut out = std::io::stdout().lock();
