@@ -41,7 +41,11 @@ pub enum StorageError {
         reason: String,
     },
     /// Another process writes to this journal.
-    #[error("journal {} is locked by another writer ({holder})", dir.display())]
+    #[error(
+        "journal {} is locked by another writer ({holder}); wait for it to finish or stop \
+         it (reading commands such as cat, query and stats need no lock)",
+        dir.display()
+    )]
     Locked {
         /// The journal directory.
         dir: PathBuf,
@@ -78,7 +82,7 @@ pub enum StorageError {
     #[error("journal stopped after a storage failure: {0}; reopen it to recover")]
     Failed(String),
     /// A sequence number outside the retained range.
-    #[error("sequence {seq} is not in the journal (retained: {first}..{next})")]
+    #[error("sequence {seq} is not in the journal ({})", retained(*first, *next))]
     NotFound {
         /// The sequence asked for.
         seq: u64,
@@ -113,6 +117,15 @@ impl StorageError {
             offset,
             source,
         }
+    }
+}
+
+/// The retained sequences `first..next`, inclusive, in words.
+fn retained(first: u64, next: u64) -> String {
+    if next > first {
+        format!("it holds sequences {first}..={}", next - 1)
+    } else {
+        "it holds no events".into()
     }
 }
 
