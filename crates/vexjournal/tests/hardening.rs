@@ -188,6 +188,8 @@ fn every_command_exits_quietly_on_a_closed_stdout() {
         &["checkpoint", "list"],
         &["checkpoint", "create"],
         &["cat"],
+        &["kernel", "layout"],
+        &["kernel", "export", "--out", "-"],
     ];
     for args in commands {
         let (reader, writer) = std::io::pipe().unwrap();
