@@ -776,6 +776,15 @@ fn damaged_checkpoints_are_named_and_deletable() {
         "{}",
         v.stdout
     );
+    for mode in ["tolerate-tail", "salvage"] {
+        let r = vj(&dir, &["recover", "--mode", mode]).ok();
+        assert!(
+            r.stdout.contains("0000000003.ckpt")
+                && r.stdout.contains("checkpoint delete --damaged"),
+            "{mode}: {}",
+            r.stdout
+        );
+    }
     let list = vj(&dir, &["checkpoint", "list"]).ok();
     assert!(
         list.stdout.contains("0000000003.ckpt") && list.stdout.contains("DAMAGED"),

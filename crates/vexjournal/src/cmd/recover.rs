@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use vexfs_journal::layers::recovery::checkpoint;
 use vexfs_journal::layers::recovery::verify::ProblemKind;
 use vexfs_journal::{Journal, JournalError, RecoveryMode, VerifyOptions, verify};
 
@@ -141,6 +142,19 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             }
             for d in &damaged {
                 rows.push(("DAMAGED".into(), d.clone()));
+            }
+            // Recovery skips a damaged checkpoint; it stays until removed.
+            for (path, why) in checkpoint::list(&cli.dir)
+                .into_iter()
+                .filter_map(|c| c.err())
+            {
+                rows.push((
+                    "damaged checkpoint".into(),
+                    format!(
+                        "{} ({why}): skipped; remove it with `vexjournal checkpoint delete --damaged`",
+                        path.display()
+                    ),
+                ));
             }
             writeln!(out, "{}", kv_table(&rows))?;
         }
