@@ -29,7 +29,7 @@ fn parent_of(path: &Path) -> PathBuf {
     }
 }
 
-/// Refuses an output path inside the journal directory `journal` or inside any
+/// Refuses an output path inside (at any depth) the journal directory `journal` or any
 /// directory holding a journal. Symbolic links are resolved first, so a link pointing
 /// into a journal is refused too.
 pub fn refuse_inside_journal(out: &Path, journal: &Path, option: &str) -> Result<()> {
@@ -39,15 +39,19 @@ pub fn refuse_inside_journal(out: &Path, journal: &Path, option: &str) -> Result
         dirs.push(parent_of(&target));
     }
     let journal = journal.canonicalize().ok();
-    for dir in dirs {
-        if journal.as_deref() == Some(dir.as_path()) || is_journal_dir(&dir) {
-            bail!(
-                "{option} {} is inside the journal directory {}: a journal's files are \
-                 written only by the journal; choose a path outside it",
-                out.display(),
-                dir.display()
-            );
-        }
+    // The directory itself or any directory above it (J/checkpoints/x is inside J).
+    let inside = dirs
+        .iter()
+        .flat_map(|d| d.ancestors())
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .find(|dir| journal.as_deref() == Some(*dir) || is_journal_dir(dir));
+    if let Some(dir) = inside {
+        bail!(
+            "{option} {} is inside the journal directory {}: a journal's files are \
+             written only by the journal; choose a path outside it",
+            out.display(),
+            dir.display()
+        );
     }
     Ok(())
 }

@@ -387,6 +387,7 @@ fn export_never_writes_inside_a_journal() {
         segs[1].clone(),
         dir.join("journal.json"),
         dir.join("new.img"),
+        dir.join("checkpoints").join("x.img"),
         link.clone(),
         other.join("x.img"),
     ] {
