@@ -32,8 +32,10 @@ pub struct CheckpointInfo {
     pub id: u64,
     /// Creation time, ns since the epoch.
     pub created_ns: i64,
-    /// Every event below this sequence was durable.
+    /// Every event below this sequence was durable (an exclusive bound).
     pub durable_seq: u64,
+    /// The last sequence the checkpoint covers (inclusive; `None` if it covers none).
+    pub durable_through: Option<u64>,
     /// The open segment it describes.
     pub segment_first_seq: u64,
     /// Bytes of that segment its block table covers.
@@ -50,6 +52,7 @@ impl CheckpointInfo {
             id: d.id,
             created_ns: d.created_ns,
             durable_seq: d.durable_seq,
+            durable_through: d.durable_seq.checked_sub(1).filter(|s| *s > 0),
             segment_first_seq: d.segment_first_seq,
             segment_end: d.segment_end,
             consumers: d.consumers.clone(),
@@ -109,6 +112,40 @@ pub fn load(dir: &Path, id: u64) -> Result<CheckpointData> {
         id,
         reason: format!("damaged: {reason}"),
     })
+}
+
+/// Deletes checkpoint `id`, damaged or not; returns its path. Recovery then trusts the
+/// previous checkpoint (or scans). Take the journal's writer lock first.
+pub fn delete(dir: &Path, id: u64) -> Result<PathBuf> {
+    let path = path_of(dir, id);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(RecoveryError::Checkpoint {
+                id,
+                reason: "no such checkpoint (see `vexjournal checkpoint list`)".into(),
+            });
+        }
+        Err(e) => return Err(RecoveryError::io("removing", &path, e)),
+    }
+    sync_dir(&dir.join(CHECKPOINT_DIR))?;
+    Ok(path)
+}
+
+/// Deletes every checkpoint file that does not decode; returns their paths, oldest
+/// first. Take the journal's writer lock first.
+pub fn delete_damaged(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for (_, path) in ids(dir) {
+        if load_file(&path).is_err() {
+            std::fs::remove_file(&path).map_err(|e| RecoveryError::io("removing", &path, e))?;
+            removed.push(path);
+        }
+    }
+    if !removed.is_empty() {
+        sync_dir(&dir.join(CHECKPOINT_DIR))?;
+    }
+    Ok(removed)
 }
 
 /// The newest checkpoint of journal `journal_id` that decodes, skipping damaged ones

@@ -132,7 +132,19 @@ impl JournalMeta {
                 dir: dir.to_path_buf(),
                 reason: format!("{META_FILE} is not valid: {e}"),
             })?;
-        if meta.format != "vexfs-journal" || !(1..=META_VERSION).contains(&meta.version) {
+        if meta.format == "vexfs-journal" && !(1..=META_VERSION).contains(&meta.version) {
+            // A journal, but a newer (or unknown) one: say so rather than "not a journal".
+            return Err(StorageError::format(
+                &path,
+                0,
+                vexfs_journal_format::FormatError::UnsupportedVersion {
+                    what: "journal.json",
+                    found: meta.version,
+                    supported: META_VERSION,
+                },
+            ));
+        }
+        if meta.format != "vexfs-journal" {
             return Err(StorageError::NotAJournal {
                 dir: dir.to_path_buf(),
                 reason: format!(

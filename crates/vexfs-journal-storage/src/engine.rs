@@ -189,7 +189,7 @@ impl Engine {
                 return Err(StorageError::Corrupt {
                     path: seg.path().to_path_buf(),
                     offset: 0,
-                    reason: "segment left unsealed by an interrupted rotation (absolute mode repairs nothing)".into(),
+                    reason: "segment left unsealed by an interrupted rotation; absolute mode repairs nothing: open in tolerate-tail mode to seal it".into(),
                 });
             }
             let rw = seg.open_for_append()?;
@@ -507,12 +507,16 @@ impl Engine {
         if lock.is_some()
             && let Some(active) = self.store.segments().last().filter(|s| !s.is_sealed())
         {
-            CleanMarker {
+            let marker = CleanMarker {
                 first_seq: active.first_seq(),
                 end: active.end(),
                 blocks: active.blocks().clone(),
+            };
+            // Everything is durable by now: the marker only spares the next open a
+            // scan of the open segment, so failing to write it (disk full) is no error.
+            if let Err(e) = marker.write(&self.dir) {
+                tracing::warn!(error = %e, "could not write the clean-shutdown marker; the next open scans the open segment");
             }
-            .write(&self.dir)?;
         }
         lock.take();
         Ok(())

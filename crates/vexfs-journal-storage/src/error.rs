@@ -29,23 +29,23 @@ pub enum StorageError {
         #[source]
         source: FormatError,
     },
-    /// Damage that is not a torn tail: data after it is intact, so cutting it would lose
-    /// acknowledged events.
-    #[error(
-        "{} is damaged at byte {offset} but intact blocks follow ({reason}); \
-         open with recovery mode `salvage` to keep every intact block",
-        path.display()
-    )]
+    /// Damage that this open may not repair: acknowledged (fsynced) data is damaged, or
+    /// the recovery mode repairs nothing. `reason` says what was found and what to do.
+    #[error("{} is damaged at byte {offset}: {reason}", path.display())]
     Corrupt {
         /// The file.
         path: PathBuf,
         /// First damaged byte.
         offset: u64,
-        /// What was found.
+        /// What was found, and what to do about it.
         reason: String,
     },
     /// Another process writes to this journal.
-    #[error("journal {} is locked by another writer ({holder})", dir.display())]
+    #[error(
+        "journal {} is locked by another writer ({holder}); wait for it to finish or stop \
+         it (reading commands such as cat, query and stats need no lock)",
+        dir.display()
+    )]
     Locked {
         /// The journal directory.
         dir: PathBuf,
@@ -82,7 +82,7 @@ pub enum StorageError {
     #[error("journal stopped after a storage failure: {0}; reopen it to recover")]
     Failed(String),
     /// A sequence number outside the retained range.
-    #[error("sequence {seq} is not in the journal (retained: {first}..{next})")]
+    #[error("sequence {seq} is not in the journal ({})", retained(*first, *next))]
     NotFound {
         /// The sequence asked for.
         seq: u64,
@@ -151,6 +151,15 @@ impl StorageError {
             offset,
             source,
         }
+    }
+}
+
+/// The retained sequences `first..next`, inclusive, in words.
+fn retained(first: u64, next: u64) -> String {
+    if next > first {
+        format!("it holds sequences {first}..={}", next - 1)
+    } else {
+        "it holds no events".into()
     }
 }
 

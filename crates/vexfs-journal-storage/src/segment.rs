@@ -163,6 +163,10 @@ impl Segment {
         let header = match FileHeader::parse(&head[..got]) {
             Ok(h) => h,
             Err(e) if mode == OpenMode::Strict => return Err(StorageError::format(path, 0, e)),
+            // A newer format is not damage: rebuilding would overwrite it.
+            Err(e @ vexfs_journal_format::FormatError::UnsupportedVersion { .. }) => {
+                return Err(StorageError::format(path, 0, e));
+            }
             // A header whose magic survives but whose checksum does not (a torn header
             // rewrite) is rebuilt from the segment's name and blocks by the writer.
             Err(e) if mode == OpenMode::Repair && magic_is_ours(&head[..got]) => {
@@ -834,7 +838,11 @@ fn settle_damage(
                     return Err(StorageError::Corrupt {
                         path: path.to_path_buf(),
                         offset: outcome.end,
-                        reason: format!("{} bytes after the last block", file_len - outcome.end),
+                        reason: format!(
+                            "{} bytes after the last block; absolute mode repairs nothing: \
+                             open in tolerate-tail mode to cut them",
+                            file_len - outcome.end
+                        ),
                     });
                 }
                 OpenMode::ReadOnly => {}
@@ -848,7 +856,10 @@ fn settle_damage(
             return Err(StorageError::Corrupt {
                 path: path.to_path_buf(),
                 offset: *offset,
-                reason: format!("{error} (absolute mode cuts nothing)"),
+                reason: format!(
+                    "{error}; absolute mode repairs nothing: open in tolerate-tail mode to \
+                     cut a torn tail, or salvage mode to keep every intact block"
+                ),
             });
         }
         OpenMode::Repair => {}
@@ -865,8 +876,9 @@ fn settle_damage(
             path: path.to_path_buf(),
             offset: *offset,
             reason: format!(
-                "{error}; the data up to byte {durable_hint} was fsynced and {follows} \
-                 (open in salvage mode to keep every intact block)"
+                "{error}; the data up to byte {durable_hint} was fsynced and {follows}: \
+                 open in salvage mode (`vexjournal recover --mode salvage`) to keep every \
+                 intact block"
             ),
         });
     }

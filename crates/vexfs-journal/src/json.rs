@@ -95,20 +95,42 @@ pub fn format_time(ns: i64) -> String {
     }
 }
 
-/// Parses RFC 3339 text (or an integer of nanoseconds) into nanoseconds since the epoch.
+/// The range of event times: nanoseconds since the Unix epoch that fit the kernel's
+/// unsigned 64-bit clock read as signed, i.e. 1970-01-01T00:00:00Z to
+/// 2262-04-11T23:47:16.854775807Z.
+fn time_out_of_range(field: &str, what: impl std::fmt::Display) -> JsonError {
+    JsonError::new(
+        field,
+        format!(
+            "time {what} is out of range: event times are from 1970-01-01T00:00:00Z to {} \
+             (0 to {} ns)",
+            format_time(i64::MAX),
+            i64::MAX
+        ),
+    )
+}
+
+/// Parses RFC 3339 text (or an integer of nanoseconds) into nanoseconds since the epoch;
+/// times before 1970 or past 2262 are refused.
 pub fn parse_time(field: &str, v: &Value) -> Result<i64, JsonError> {
     match v {
-        Value::Number(n) => n
-            .as_i64()
-            .ok_or_else(|| JsonError::new(field, "expected nanoseconds as a 64-bit integer")),
-        Value::String(s) => s
-            .parse::<jiff::Timestamp>()
-            .map_err(|e| JsonError::new(field, format!("not an RFC 3339 time: {e}")))
-            .and_then(|t| {
-                i64::try_from(t.as_nanosecond())
-                    .map_err(|_| JsonError::new(field, "time out of range"))
-            }),
-        _ => Err(JsonError::new(field, "expected an RFC 3339 string")),
+        Value::Number(n) => match n.as_i64() {
+            Some(ns) if ns >= 0 => Ok(ns),
+            _ => Err(time_out_of_range(field, n)),
+        },
+        Value::String(s) => {
+            let t = s
+                .parse::<jiff::Timestamp>()
+                .map_err(|e| JsonError::new(field, format!("not an RFC 3339 time: {e}")))?;
+            match i64::try_from(t.as_nanosecond()) {
+                Ok(ns) if ns >= 0 => Ok(ns),
+                _ => Err(time_out_of_range(field, s)),
+            }
+        }
+        _ => Err(JsonError::new(
+            field,
+            "expected an RFC 3339 string or integer nanoseconds",
+        )),
     }
 }
 
@@ -233,15 +255,34 @@ impl Fields<'_> {
                 .ok_or_else(|| JsonError::new(key, "expected a non-negative integer")),
             Some(Value::String(s)) => parse_uint(s)
                 .map(Some)
-                .ok_or_else(|| JsonError::new(key, format!("{s:?} is not an integer"))),
+                .ok_or_else(|| JsonError::new(key, format!("'{s}' is not an integer"))),
             Some(_) => Err(JsonError::new(key, "expected an integer")),
         }
+    }
+
+    fn percent(&self, key: &str) -> Result<Option<u32>, JsonError> {
+        self.bounded(key, 0, 100)
+    }
+
+    fn priority(&self, key: &str) -> Result<Option<u32>, JsonError> {
+        self.bounded(key, 1, 5)
     }
 
     fn u32(&self, key: &str) -> Result<Option<u32>, JsonError> {
         self.uint(key)?
             .map(|v| u32::try_from(v).map_err(|_| JsonError::new(key, "does not fit 32 bits")))
             .transpose()
+    }
+
+    /// A `u32` within `lo..=hi` (percentages, priorities).
+    fn bounded(&self, key: &str, lo: u32, hi: u32) -> Result<Option<u32>, JsonError> {
+        match self.u32(key)? {
+            Some(v) if v < lo || v > hi => Err(JsonError::new(
+                key,
+                format!("{v} is out of range ({lo} to {hi})"),
+            )),
+            v => Ok(v),
+        }
     }
 
     fn bytes(&self, key: &str) -> Result<Option<BString>, JsonError> {
@@ -296,6 +337,16 @@ pub fn from_json(v: &Value) -> Result<Event, JsonError> {
             ));
         }
     };
+    if !event_type.is_known() && !explicit_unknown(obj.get("type")) {
+        return Err(JsonError::new(
+            "type",
+            format!(
+                "{} is not a known event type (see docs/json.md); to store an unlisted \
+                 code deliberately, write \"{event_type}\"",
+                obj.get("type").map_or_else(String::new, Value::to_string)
+            ),
+        ));
+    }
     let mut ev = Event::new(event_type);
     if let Some(v) = obj.get("time") {
         ev.timestamp.ktime_ns = parse_time("time", v)?;
@@ -312,8 +363,8 @@ pub fn from_json(v: &Value) -> Result<Event, JsonError> {
         "parent" => parent_event_id: uint;
         "root_cause" => root_cause_event_id: uint;
         "visibility" => agent_visibility_mask: uint;
-        "relevance" => agent_relevance_score: u32;
-        "replay_priority" => replay_priority: u32;
+        "relevance" => agent_relevance_score: percent;
+        "replay_priority" => replay_priority: priority;
         "compression_type" => compression_type: u32;
         "encryption_type" => encryption_type: u32;
         "tx" => context.transaction_id: uint;
@@ -327,11 +378,11 @@ pub fn from_json(v: &Value) -> Result<Event, JsonError> {
         "vector" => context.vector_id: uint;
         "dims" => context.vector_dimensions: u32;
         "vector_type" => context.vector_element_type: u32;
-        "confidence" => context.agent_confidence: u32;
+        "confidence" => context.agent_confidence: percent;
         "load" => context.system_load: u32;
         "memory" => context.memory_usage: uint;
         "io_pressure" => context.io_pressure: u32;
-        "semantic_confidence" => context.semantic_confidence: u32;
+        "semantic_confidence" => context.semantic_confidence: percent;
         "path" => context.path: bytes;
         "agent" => context.agent_id: bytes;
         "intent" => context.agent_intent: bytes;
@@ -339,12 +390,22 @@ pub fn from_json(v: &Value) -> Result<Event, JsonError> {
         "semantic_intent" => context.semantic_intent: bytes;
     }
     if let Some(p) = obj.get("priority").filter(|v| !v.is_null()) {
-        ev.priority = match p {
+        let parsed = match p {
             Value::String(s) => s
                 .parse::<Priority>()
                 .map_err(|e| JsonError::new("priority", e.to_string()))?,
             _ => Priority::from_code(f.u32("priority")?.unwrap_or(3)),
         };
+        if parsed.name().is_none() {
+            return Err(JsonError::new(
+                "priority",
+                format!(
+                    "{} is out of range: use critical, high, normal, low, background or 1 to 5",
+                    parsed.code()
+                ),
+            ));
+        }
+        ev.priority = parsed;
     }
     if let Some(flags) = obj.get("flags").filter(|v| !v.is_null()) {
         ev.flags = parse_flags(flags)?;
@@ -368,6 +429,11 @@ pub fn from_json(v: &Value) -> Result<Event, JsonError> {
         }
     }
     Ok(ev)
+}
+
+/// Whether a `type` value is the deliberate `"unknown(0x…)"` form.
+fn explicit_unknown(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::String(s)) if s.trim().to_ascii_lowercase().starts_with("unknown("))
 }
 
 fn parse_flags(v: &Value) -> Result<EventFlags, JsonError> {
@@ -430,9 +496,60 @@ fn parse_link(i: usize, v: &Value) -> Result<CausalityLink, JsonError> {
     })
 }
 
-/// Parses one line of NDJSON.
+/// Parses one line of NDJSON. A key given twice in the event object, and a UTF-8 byte
+/// order mark, are errors (JSON parsers differ on which duplicate wins; a BOM is not
+/// part of NDJSON).
 pub fn parse_line(line: &str) -> Result<Event, JsonError> {
-    let v: Value = serde_json::from_str(line)
+    if line.starts_with('\u{feff}') {
+        return Err(JsonError::new(
+            "<event>",
+            "the line starts with a UTF-8 byte order mark (BOM); save the input without it",
+        ));
+    }
+    let checked: UniqueKeys = serde_json::from_str(line)
         .map_err(|e| JsonError::new("<event>", format!("invalid JSON: {e}")))?;
-    from_json(&v)
+    if let Some(key) = checked.duplicate {
+        return Err(JsonError::new(key, "given twice in one event"));
+    }
+    from_json(&checked.value)
+}
+
+/// A JSON value whose top-level object (if it is one) is checked for repeated keys.
+struct UniqueKeys {
+    value: Value,
+    duplicate: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = UniqueKeys;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueKeys, A::Error> {
+                let mut obj = Map::new();
+                let mut duplicate = None;
+                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                    if obj.contains_key(&k) {
+                        duplicate.get_or_insert(k);
+                    } else {
+                        obj.insert(k, v);
+                    }
+                }
+                Ok(UniqueKeys {
+                    value: Value::Object(obj),
+                    duplicate,
+                })
+            }
+        }
+        // Anything else than an object is parsed as a plain value (and refused later).
+        d.deserialize_map(Visit)
+    }
 }

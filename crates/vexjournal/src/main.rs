@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod outfile;
 mod output;
 mod time;
 mod workload;
@@ -23,7 +24,7 @@ pub struct Cli {
     )]
     pub dir: PathBuf,
     /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
-    #[arg(long, global = true, default_value = "warn", env = "VEXJOURNAL_LOG")]
+    #[arg(long, global = true, default_value = "warn", env = "VEXJOURNAL_LOG", value_parser = parse_log)]
     pub log: String,
     #[command(subcommand)]
     command: Command,
@@ -48,7 +49,7 @@ enum Command {
     Index(cmd::index::IndexCommand),
     /// Open with a recovery mode (tolerate-tail, absolute, salvage) and report.
     Recover(cmd::recover::Args),
-    /// Create, list or restore checkpoints.
+    /// Create, list, delete or restore checkpoints.
     #[command(subcommand)]
     Checkpoint(cmd::checkpoint::CheckpointCommand),
     /// Replay events: selective, incremental, parallel, validated.
@@ -111,10 +112,33 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {e}");
+            // A cause whose text the line above already shows adds nothing.
+            let mut shown = e.to_string();
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let text = cause.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                shown = text;
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Accepts a log level or filter directive (`warn`, `debug`, `vexfs_journal=trace`).
+fn parse_log(s: &str) -> Result<String, String> {
+    const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+    // Every directive's level (after `=`, or the whole directive) must be a level name.
+    let bad = s.split(',').map(str::trim).find(|d| {
+        let level = d.rsplit_once('=').map_or(*d, |(_, l)| l);
+        !LEVELS.contains(&level.to_ascii_lowercase().as_str())
+    });
+    match bad {
+        None if tracing_subscriber::EnvFilter::try_new(s).is_ok() => Ok(s.to_string()),
+        _ => Err(format!(
+            "'{s}' is not a log level: use one of {} (or TARGET=LEVEL directives)",
+            LEVELS.join(", ")
+        )),
     }
 }

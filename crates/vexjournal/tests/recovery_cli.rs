@@ -325,7 +325,9 @@ fn checkpoint_create_list_restore_and_rollback() {
     assert_eq!(c1["durable_seq"], 101);
     let table = vj(&dir, &["checkpoint", "create"]).ok();
     assert!(
-        table.stdout.starts_with("checkpoint 2 at sequence 101"),
+        table
+            .stdout
+            .starts_with("checkpoint 2 covers events through sequence 100 "),
         "{}",
         table.stdout
     );
@@ -360,7 +362,7 @@ fn checkpoint_create_list_restore_and_rollback() {
     assert_eq!(list[2]["durable_seq"], 601);
     let table = vj(&dir, &["checkpoint", "list"]).ok();
     assert!(
-        table.stdout.contains("durable up to 601"),
+        table.stdout.contains("covers events through sequence 600 "),
         "{}",
         table.stdout
     );

@@ -130,8 +130,10 @@ pub struct Percentiles {
     pub mean: f64,
 }
 
-pub fn run(_cli: &Cli, args: &Args) -> Result<ExitCode> {
+pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let parent = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    // The benchmark's journals are never put inside a journal.
+    crate::outfile::refuse_inside_journal(&parent.join("bench"), &cli.dir, "--work-dir")?;
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     let tmp = tempfile::Builder::new()
         .prefix("vexjournal-bench-")
@@ -142,9 +144,10 @@ pub fn run(_cli: &Cli, args: &Args) -> Result<ExitCode> {
         let kept = tmp.keep();
         eprintln!("kept benchmark journal in {}", kept.display());
     }
+    let mut out = std::io::stdout().lock();
     match args.output {
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        ReportFormat::Table => print_table(&report),
+        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        ReportFormat::Table => print_table(&mut out, &report)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -259,7 +262,8 @@ fn idle_rss(dir: &Path) -> Option<u64> {
 pub fn probe_rss(cli: &Cli) -> Result<ExitCode> {
     let journal = Journal::open_existing(&cli.dir)?;
     std::thread::sleep(Duration::from_millis(300));
-    println!("{}", crate::output::rss_bytes().unwrap_or(0));
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", crate::output::rss_bytes().unwrap_or(0))?;
     journal.close()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -282,14 +286,22 @@ fn raw_write_bandwidth(dir: &Path, bytes: u64) -> Result<f64> {
     Ok(written as f64 / 1e6 / secs)
 }
 
-fn print_table(r: &BenchReport) {
+fn print_table(out: &mut impl Write, r: &BenchReport) -> Result<()> {
     let l = &r.emit_latency_ns;
     let mut rows = vec![
         (
             "workload".to_string(),
             format!(
-                "{} events, {:?}, payload {} B, {} producer(s), fsync {}, {}",
-                r.events, r.workload, r.payload_bytes, r.producers, r.fsync, r.compression
+                "{} events, {}, payload {} B, {} producer(s), fsync {}, {}",
+                r.events,
+                match r.workload {
+                    Kind::Fixed => "fixed",
+                    Kind::Mixed => "mixed",
+                },
+                r.payload_bytes,
+                r.producers,
+                r.fsync,
+                r.compression
             ),
         ),
         (
@@ -355,5 +367,6 @@ fn print_table(r: &BenchReport) {
             format!("{b:.1} MB/s (journal at {:.0}% of it)", ratio * 100.0),
         ));
     }
-    println!("{}", kv_table(&rows));
+    writeln!(out, "{}", kv_table(&rows))?;
+    Ok(())
 }

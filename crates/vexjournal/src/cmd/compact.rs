@@ -1,8 +1,9 @@
 //! `vexjournal compact`
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use vexfs_journal::{CompactOptions, EventType, compact};
 
 use crate::Cli;
@@ -10,33 +11,62 @@ use crate::output::{human_bytes, kv_table};
 
 /// Rewrite sealed segments without what retention allows: whole oldest segments
 /// beyond --max-size, events older than --max-age, events of --drop-type. Atomic:
-/// a crash leaves the old or the new segments. Needs the journal closed.
+/// a crash leaves the old or the new segments. Needs the journal closed. The open
+/// (newest) segment is never compacted.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Keep at most this many bytes of segments.
-    #[arg(long, value_name = "BYTES")]
+    /// Keep at most this many bytes of segments: a number of bytes or a size with a
+    /// unit (500000, 1MB, 512KiB, 2GiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_size: Option<u64>,
-    /// Drop events older than this (90s, 10m, 2h, 7d, 1w).
-    #[arg(long, value_name = "AGE")]
-    max_age: Option<String>,
+    /// Drop events older than this duration (90s, 10m, 12h, 7d, 2w).
+    #[arg(long, value_name = "DURATION", value_parser = parse_age)]
+    max_age: Option<std::time::Duration>,
     /// Drop events of this type; repeatable.
     #[arg(long = "drop-type", value_name = "TYPE")]
     drop_types: Vec<String>,
 }
 
+/// A byte count: digits, or a size with a decimal (kB, MB, GB) or binary (KiB, MiB,
+/// GiB) unit; a bare K, M or G is binary.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(n);
+    }
+    // bytesize reads "2G" as 2 GB; a bare letter conventionally means the binary unit.
+    let normalized = match t.strip_suffix(['K', 'k', 'M', 'm', 'G', 'g', 'T', 't']) {
+        Some(num) if num.trim().parse::<f64>().is_ok() => {
+            format!("{num}{}iB", &t[num.len()..].to_ascii_uppercase())
+        }
+        _ => t.to_string(),
+    };
+    normalized
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|_| format!("'{s}' is not a size: use bytes (500000) or a unit (1MB, 512KiB, 2G)"))
+}
+
+/// A duration: a number with a unit (s, m, h, d, w; `7d`, `12h`, `1h30m`).
+fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+    let bad =
+        || format!("'{s}' is not a duration: use a number with a unit, as 90s, 10m, 12h, 7d, 2w");
+    let span: jiff::Span = s.trim().parse().map_err(|_| bad())?;
+    let d = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|_| bad())?;
+    std::time::Duration::try_from(d).map_err(|_| bad())
+}
+
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
-    let max_age = args
-        .max_age
-        .as_deref()
-        .map(|a| {
-            let now = crate::time::parse_time("now").map_err(anyhow::Error::msg)?;
-            let then = crate::time::parse_time(a).map_err(anyhow::Error::msg)?;
-            Ok::<_, anyhow::Error>(std::time::Duration::from_nanos(
-                u64::try_from(now - then).unwrap_or(0),
-            ))
-        })
-        .transpose()
-        .context("--max-age")?;
+    let mut out = std::io::stdout().lock();
+    if args.max_size.is_none() && args.max_age.is_none() && args.drop_types.is_empty() {
+        bail!(
+            "nothing to compact: say what to drop with --max-size SIZE, --max-age DURATION \
+             or --drop-type TYPE"
+        );
+    }
+    let max_age = args.max_age;
     let drop_types = args
         .drop_types
         .iter()
@@ -76,6 +106,23 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             format!("{:.1} ms", r.elapsed.as_secs_f64() * 1e3),
         ),
     ];
-    println!("{}", kv_table(&rows));
+    writeln!(out, "{}", kv_table(&rows))?;
+    if r.rewritten.is_empty() && r.deleted.is_empty() {
+        let sealed = r.segments_before.saturating_sub(1);
+        writeln!(
+            out,
+            "nothing compacted: {}",
+            if sealed == 0 {
+                "only sealed segments are compacted and the journal has none (its one \
+                 segment is still open)"
+                    .to_string()
+            } else {
+                format!(
+                    "nothing in the {sealed} sealed segment(s) is beyond --max-size, older \
+                     than --max-age or of a --drop-type type"
+                )
+            }
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! `vexjournal demo`: the README's main job.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,19 +26,22 @@ pub struct Args {
     /// Producer threads.
     #[arg(long, default_value_t = 2)]
     producers: u64,
-    /// Where to put the demo journal (replaced if it holds an earlier demo).
+    /// Where to put the demo journal: a new or empty directory, or one an earlier demo
+    /// made (then replaced). Anything else is refused.
     #[arg(long, default_value = "./vexjournal-demo")]
     path: PathBuf,
 }
 
 pub fn run(_cli: &Cli, args: &Args) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let dir = &args.path;
     prepare(dir)?;
-    println!(
+    writeln!(
+        out,
         "vexfs-journal demo: {} mixed events (filesystem, vector, graph, agent, observability) into {}",
         args.events,
         dir.display()
-    );
+    )?;
 
     let journal = Arc::new(Journal::create(dir, Config::default())?);
     let bar = ProgressBar::with_draw_target(Some(args.events), ProgressDrawTarget::stderr());
@@ -100,24 +104,24 @@ pub fn run(_cli: &Cli, args: &Args) -> Result<ExitCode> {
     }
 
     let reader = JournalReader::open(dir)?;
-    println!("\nFirst events:");
-    let mut out = EventWriter::new(std::io::stdout().lock(), EventFormat::Table);
+    writeln!(out, "\nFirst events:")?;
+    let mut events = EventWriter::new(std::io::stdout().lock(), EventFormat::Table);
     for ev in reader.scan(1..6) {
-        out.write(&ev?)?;
+        events.write(&ev?)?;
     }
-    out.finish()?;
-    println!("Latest agent decisions:");
+    events.finish()?;
+    writeln!(out, "Latest agent decisions:")?;
     let decision = EventType::from(AgentOp::Decision);
-    let mut out = EventWriter::new(std::io::stdout().lock(), EventFormat::Table);
+    let mut events = EventWriter::new(std::io::stdout().lock(), EventFormat::Table);
     let tail_from = next.saturating_sub(2_000);
     let decisions: Vec<_> = reader
         .scan(tail_from..next)
         .filter(|r| r.as_ref().map_or(true, |e| e.event.event_type == decision))
         .collect::<Result<_, _>>()?;
     for ev in decisions.iter().rev().take(3).rev() {
-        out.write(ev)?;
+        events.write(ev)?;
     }
-    out.finish()?;
+    events.finish()?;
 
     let secs = ingest.as_secs_f64().max(1e-9);
     let rows = vec![
@@ -179,33 +183,49 @@ pub fn run(_cli: &Cli, args: &Args) -> Result<ExitCode> {
             peak_rss_bytes().map_or("-".into(), human_bytes),
         ),
     ];
-    println!("Summary:\n{}", kv_table(&rows));
-    println!(
+    writeln!(out, "Summary:\n{}", kv_table(&rows))?;
+    writeln!(
+        out,
         "Explore it:\n  vexjournal --dir {0} stats\n  vexjournal --dir {0} cat --from-seq 1000 -n 5 -o table",
         dir.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Empties the demo directory if it holds an earlier demo; refuses anything else.
-fn prepare(dir: &std::path::Path) -> Result<()> {
-    if !dir.exists() {
-        return Ok(());
+/// The file `demo` writes into its directory: only a directory holding it is replaced.
+pub const DEMO_MARKER: &str = "VEXJOURNAL-DEMO";
+
+/// Makes `dir` ready for a new demo: creates it, or empties it if an earlier demo made
+/// it (it holds [`DEMO_MARKER`]), then marks it. Refuses anything else: a real
+/// journal or other files are never removed.
+fn prepare(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let mut entries =
+            std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+        let empty = entries.next().is_none();
+        if !empty {
+            if !dir.join(DEMO_MARKER).is_file() {
+                bail!(
+                    "{} {}; demo replaces only a directory an earlier demo made (marked by its \
+                     {DEMO_MARKER} file): choose another --path, or remove it yourself",
+                    dir.display(),
+                    if crate::outfile::is_journal_dir(dir) {
+                        "holds a journal that `vexjournal demo` did not create"
+                    } else {
+                        "is not empty and is not a vexfs journal"
+                    }
+                );
+            }
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("removing the previous demo in {}", dir.display()))?;
+        }
     }
-    let entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .collect::<Result<_, _>>()?;
-    if entries.is_empty() {
-        return Ok(());
-    }
-    if !dir.join("journal.json").exists() {
-        bail!(
-            "{} exists and is not a vexfs journal; choose another --path",
-            dir.display()
-        );
-    }
-    std::fs::remove_dir_all(dir)
-        .with_context(|| format!("removing the previous demo in {}", dir.display()))
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(
+        dir.join(DEMO_MARKER),
+        "This journal was made by `vexjournal demo`; the next demo with this --path replaces it.\n",
+    )
+    .with_context(|| format!("marking {} as a demo directory", dir.display()))
 }
 
 fn human_duration(d: Duration) -> String {

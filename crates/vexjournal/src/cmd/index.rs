@@ -1,10 +1,11 @@
 //! `vexjournal index rebuild|check`
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use vexfs_journal::layers::index::{Index, idx_path};
+use vexfs_journal::layers::index::{Index, Rebuilt, idx_path};
 use vexfs_journal::layers::storage::dir::DirLock;
 use vexfs_journal::layers::storage::{OpenMode, Store};
 
@@ -28,6 +29,7 @@ pub fn run(cli: &Cli, cmd: &IndexCommand) -> Result<ExitCode> {
 }
 
 fn rebuild(cli: &Cli) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let _lock =
         DirLock::acquire(&cli.dir).context("rebuilding indexes needs the journal closed")?;
     let (store, _) = Store::open(&cli.dir, OpenMode::ReadOnly)
@@ -69,11 +71,12 @@ fn rebuild(cli: &Cli) -> Result<ExitCode> {
             ),
         ),
     ];
-    println!("{}", kv_table(&rows));
+    writeln!(out, "{}", kv_table(&rows))?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn check(cli: &Cli) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let (store, _) = Store::open(&cli.dir, OpenMode::ReadOnly)
         .with_context(|| format!("opening {}", cli.dir.display()))?;
     // Opening read-only-without-saving reports every unusable file without touching it.
@@ -84,20 +87,32 @@ fn check(cli: &Cli) -> Result<ExitCode> {
         match report.rebuilt.iter().find(|(q, _)| *q == p) {
             Some((_, why)) if seg.is_sealed() => {
                 problems += 1;
-                println!("{}: {why:?}", p.display());
+                writeln!(out, "{}: {}", p.display(), describe(why))?;
             }
-            Some((_, why)) => println!(
-                "{}: {why:?} (open segment: indexed in memory by its writer)",
-                p.display()
-            ),
-            None => println!("{}: ok", p.display()),
+            Some((_, why)) => writeln!(
+                out,
+                "{}: {} (open segment: indexed in memory by its writer)",
+                p.display(),
+                describe(why)
+            )?,
+            None => writeln!(out, "{}: ok", p.display())?,
         }
     }
     if problems > 0 {
-        println!(
+        writeln!(
+            out,
             "{problems} index file(s) need a rebuild (`vexjournal index rebuild`, or just open the journal)"
-        );
+        )?;
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why an index file is not used, in words.
+fn describe(why: &Rebuilt) -> String {
+    match why {
+        Rebuilt::Missing => "missing".into(),
+        Rebuilt::Stale(s) => format!("stale: {s}"),
+        Rebuilt::Corrupt(s) => format!("damaged: {s}"),
+    }
 }

@@ -1,5 +1,6 @@
 //! `vexjournal init`
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -23,22 +24,46 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let config = Config {
         compression: args.compression.parse::<Compression>()?,
         segment_size: args.segment_size,
         fsync: args.fsync.parse::<FsyncPolicy>()?,
         ..Config::default()
     };
+    refuse_foreign_files(&cli.dir)?;
     let journal = Journal::create(&cli.dir, config.clone())
         .with_context(|| format!("creating a journal in {}", cli.dir.display()))?;
     let id = journal.meta().id;
     journal.close()?;
-    println!(
+    writeln!(
+        out,
         "created journal {id} in {} (compression {}, segments {}, fsync {})",
         cli.dir.display(),
         config.compression,
         human_bytes(config.segment_size),
         config.fsync
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A journal is created only in a new or empty directory (or the existing journal is
+/// named by `Journal::create`): other files are never mixed with a journal's.
+fn refuse_foreign_files(dir: &std::path::Path) -> Result<()> {
+    if !dir.is_dir() || crate::outfile::is_journal_dir(dir) {
+        return Ok(());
+    }
+    let mut entries =
+        std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    if let Some(entry) = entries.next() {
+        let name = entry
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        anyhow::bail!(
+            "{} is not empty (it holds '{name}', …) and holds no journal: init creates a \
+             journal only in a new or empty directory; choose another --dir",
+            dir.display()
+        );
+    }
+    Ok(())
 }

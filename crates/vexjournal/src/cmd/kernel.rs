@@ -74,7 +74,8 @@ pub struct ExportArgs {
     /// Which events by origin (bridge markers are never exported).
     #[arg(long, value_enum, default_value = "all")]
     origin: ExportOrigin,
-    /// The image to write (a file, created or truncated; a block device; `-` for stdout).
+    /// The image to write: a file (replaced only once the image is complete; never
+    /// inside a journal directory), a block device, or `-` for stdout.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// Block compression.
@@ -174,29 +175,32 @@ fn export(cli: &Cli, args: &ExportArgs) -> Result<ExitCode> {
         let (_, summary) = writer.finish()?;
         (report, summary)
     } else {
-        let file =
-            File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-        let is_regular = file.metadata().is_ok_and(|m| m.is_file());
-        let written = (|| -> Result<_> {
-            let mut writer = ImageWriter::new(BufWriter::new(file), &name, opts)?;
+        crate::outfile::refuse_inside_journal(&args.out, &cli.dir, "--out")?;
+        let device = std::fs::metadata(&args.out).is_ok_and(|m| !m.is_file() && !m.is_dir());
+        let write = |w: BufWriter<File>| -> Result<_> {
+            let mut writer = ImageWriter::new(w, &name, opts)?;
             let report = export_events(&reader, &q, origin, &mut writer)?;
             let (buf, summary) = writer.finish()?;
-            let file = buf
-                .into_inner()
-                .map_err(|e| e.into_error())
-                .with_context(|| format!("writing {name}"))?;
+            let file = crate::outfile::finish(buf).with_context(|| format!("writing {name}"))?;
+            Ok((file, report, summary))
+        };
+        if device {
+            // A block device (or other special file) is written in place.
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&args.out)
+                .with_context(|| format!("opening {name}"))?;
+            let (file, report, summary) =
+                write(BufWriter::new(file)).with_context(|| format!("exporting to {name}"))?;
             file.sync_all().with_context(|| format!("syncing {name}"))?;
-            Ok((report, summary))
-        })();
-        match written {
-            Ok(v) => v,
-            Err(e) => {
-                // Leave no half-written image behind (a device is left as it is).
-                if is_regular {
-                    let _ = std::fs::remove_file(&args.out);
-                }
-                return Err(e.context(format!("exporting to {name}")));
-            }
+            (report, summary)
+        } else {
+            // A file is replaced only once the whole image is written and synced.
+            let out = crate::outfile::AtomicOut::create(&args.out)?;
+            let (_, report, summary) =
+                write(out.writer()?).with_context(|| format!("exporting to {name}"))?;
+            out.commit()?;
+            (report, summary)
         }
     };
     let rows = vec![
@@ -251,12 +255,9 @@ fn damage_rows(damage: &[Damage]) -> Vec<(String, String)> {
 }
 
 fn open_bridge(cli: &Cli, config: BridgeConfig) -> Result<KernelBridge> {
-    let journal = Journal::open_existing(&cli.dir).with_context(|| {
-        format!(
-            "opening the journal in {} (create it with `vexjournal init`)",
-            cli.dir.display()
-        )
-    })?;
+    // A missing journal's error already says to create it with `vexjournal init`.
+    let journal = Journal::open_existing(&cli.dir)
+        .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     Ok(KernelBridge::new(journal, config)?)
 }
 
@@ -307,8 +308,14 @@ fn import(cli: &Cli, args: &ImportArgs) -> Result<ExitCode> {
         rows.push((
             "skipped: global sequence 0".into(),
             format!(
-                "{} (event ids {:?})",
-                report.unsequenced, report.unsequenced_ids
+                "{} (event ids {})",
+                report.unsequenced,
+                report
+                    .unsequenced_ids
+                    .iter()
+                    .map(|id| id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
@@ -366,7 +373,10 @@ fn sync(cli: &Cli, args: &SyncArgs) -> Result<ExitCode> {
         ("kernel lag".into(), r.kernel_lag.to_string()),
         ("imported".into(), r.imported.to_string()),
         ("already present".into(), r.already_present.to_string()),
-        ("latency".into(), format!("{:?}", r.latency)),
+        (
+            "latency".into(),
+            format!("{:.3} ms", r.latency.as_secs_f64() * 1e3),
+        ),
         ("damaged regions".into(), r.damage.len().to_string()),
     ];
     rows.extend(damage_rows(&r.damage));

@@ -1,9 +1,12 @@
 //! `vexjournal recover`
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vexfs_journal::{Journal, JournalError, RecoveryMode};
+use vexfs_journal::layers::recovery::checkpoint;
+use vexfs_journal::layers::recovery::verify::ProblemKind;
+use vexfs_journal::{Journal, JournalError, RecoveryMode, VerifyOptions, verify};
 
 use crate::Cli;
 use crate::output::{ReportFormat, human_bytes, kv_table};
@@ -12,6 +15,8 @@ use crate::output::{ReportFormat, human_bytes, kv_table};
 ///
 /// tolerate-tail (default) cuts a torn tail; absolute refuses on any inconsistency
 /// and changes nothing; salvage keeps every intact block wherever the damage is.
+/// Outside salvage, damaged blocks left in sealed segments are named and the exit
+/// status is 1.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Recovery mode.
@@ -23,6 +28,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let mode: RecoveryMode = args.mode.parse().map_err(anyhow::Error::msg)?;
     let journal = match Journal::open_existing_with(&cli.dir, mode, 0) {
         Ok(j) => j,
@@ -43,8 +49,40 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     };
     let r = journal.recovery_report().clone();
     journal.close()?;
+    // Opening trusts sealed segments' footers and reads none of their blocks: look at
+    // them, so damage there is reported now rather than found by a later read.
+    let damaged: Vec<String> = if matches!(mode, RecoveryMode::Salvage) {
+        Vec::new()
+    } else {
+        verify(&cli.dir, VerifyOptions { deep: false }, |_, _| {})
+            .with_context(|| format!("checking the blocks of {}", cli.dir.display()))?
+            .problems
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.kind,
+                    ProblemKind::Block | ProblemKind::Header | ProblemKind::Footer
+                )
+            })
+            .map(|p| {
+                format!(
+                    "{} {}{}{}: {}",
+                    match p.kind {
+                        ProblemKind::Header => "damaged header of",
+                        ProblemKind::Footer => "damaged footer of",
+                        _ => "damaged block in",
+                    },
+                    p.path.display(),
+                    p.offset.map_or(String::new(), |o| format!(" at byte {o}")),
+                    p.seqs
+                        .map_or(String::new(), |(a, b)| format!(" (sequences {a}..={b})")),
+                    p.detail
+                )
+            })
+            .collect()
+    };
     match args.output {
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?,
         ReportFormat::Table => {
             let mut rows = vec![
                 ("mode".to_string(), r.mode.to_string()),
@@ -102,8 +140,35 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                     ));
                 }
             }
-            println!("{}", kv_table(&rows));
+            for d in &damaged {
+                rows.push(("DAMAGED".into(), d.clone()));
+            }
+            // Recovery skips a damaged checkpoint; it stays until removed.
+            for (path, why) in checkpoint::list(&cli.dir)
+                .into_iter()
+                .filter_map(|c| c.err())
+            {
+                rows.push((
+                    "damaged checkpoint".into(),
+                    format!(
+                        "{} ({why}): skipped; remove it with `vexjournal checkpoint delete --damaged`",
+                        path.display()
+                    ),
+                ));
+            }
+            writeln!(out, "{}", kv_table(&rows))?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if damaged.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for d in &damaged {
+        eprintln!("{d}");
+    }
+    eprintln!(
+        "{} damaged region(s) remain in sealed segments: keep every intact block with \
+         `vexjournal recover --mode salvage`",
+        damaged.len()
+    );
+    Ok(ExitCode::FAILURE)
 }

@@ -32,14 +32,16 @@ pub struct Args {
     /// Start after checkpoint ID's durable position.
     #[arg(long, value_name = "ID", conflicts_with = "after_cursor")]
     from_checkpoint: Option<u64>,
-    /// With --from-checkpoint: start after this consumer's recorded position.
-    #[arg(long, requires = "from_checkpoint")]
+    /// Start after this consumer's position, as recorded by `checkpoint create
+    /// --consumer NAME` (in checkpoint --from-checkpoint, or else the newest
+    /// checkpoint that records it).
+    #[arg(long, value_name = "NAME", conflicts_with = "after_cursor")]
     consumer: Option<String>,
     /// Start after this cursor.
     #[arg(long, value_name = "CURSOR")]
     after_cursor: Option<String>,
-    /// Worker threads reading and checking blocks (0: one per core).
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads reading and checking blocks: 0 (one per core) to 256.
+    #[arg(long, default_value_t = 0, value_parser = parse_parallel)]
     parallel: usize,
     /// Re-verify every block and event checksum.
     #[arg(long)]
@@ -58,9 +60,18 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             name: name.clone(),
         },
         (Some(id), None, _) => ReplayStart::Checkpoint(*id),
+        (None, Some(name), _) => ReplayStart::Consumer {
+            checkpoint: newest_recording(&cli.dir, name)?,
+            name: name.clone(),
+        },
         (None, _, Some(c)) => ReplayStart::After(reader.parse_cursor(c)?),
         _ => ReplayStart::Beginning,
     };
+    // Where this replay starts: after this sequence.
+    let start_after = start
+        .apply(vexfs_journal::Query::default(), &cli.dir, reader.meta().id)?
+        .from_seq
+        .map_or(0, |f| f.saturating_sub(1));
     let options = ReplayOptions {
         query: args.filters.to_query()?,
         parallelism: args.parallel,
@@ -113,6 +124,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     }
     out.flush()?;
     drop(out);
+    let mut out = std::io::stdout().lock();
+    // With nothing (new) to deliver, resume where this replay started.
+    let mut report = report;
+    report.resume_after = report.resume_after.or(Some(start_after));
     let resume = report.resume_cursor(reader.meta().id).map(|c| c.encode());
     match args.output {
         ReplayFormat::Ndjson => {
@@ -154,8 +169,36 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             for (t, n) in &by_type {
                 rows.push((format!("  {t}"), n.to_string()));
             }
-            println!("{}", kv_table(&rows));
+            writeln!(out, "{}", kv_table(&rows))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Most replay worker threads: more only adds scheduling and memory overhead.
+const MAX_PARALLEL: usize = 256;
+
+fn parse_parallel(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n <= MAX_PARALLEL => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not a thread count from 0 (one per core) to {MAX_PARALLEL}"
+        )),
+    }
+}
+
+/// The newest readable checkpoint that records consumer `name`.
+fn newest_recording(dir: &std::path::Path, name: &str) -> Result<u64> {
+    vexfs_journal::layers::recovery::checkpoint::list(dir)
+        .into_iter()
+        .rev()
+        .flatten()
+        .find(|c| c.consumers.iter().any(|(n, _)| n == name))
+        .map(|c| c.id)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no checkpoint records consumer '{name}': record its position with \
+                 `vexjournal checkpoint create --consumer {name}=SEQ`"
+            )
+        })
 }

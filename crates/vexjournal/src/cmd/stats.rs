@@ -1,5 +1,6 @@
 //! `vexjournal stats`
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -19,6 +20,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let reader = JournalReader::open(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let s = reader.stats();
@@ -42,7 +44,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                 "first_time": s.first_time_ns.map(format_time),
                 "last_time": s.last_time_ns.map(format_time),
             });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         ReportFormat::Table => {
             let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
@@ -89,7 +91,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                     ),
                 ),
             ];
-            println!("{}", kv_table(&rows));
+            writeln!(out, "{}", kv_table(&rows))?;
         }
     }
     Ok(ExitCode::SUCCESS)

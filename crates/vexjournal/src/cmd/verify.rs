@@ -1,9 +1,11 @@
 //! `vexjournal verify`
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use vexfs_journal::layers::recovery::verify::ProblemKind;
 use vexfs_journal::{VerifyOptions, verify};
 
 use crate::Cli;
@@ -23,6 +25,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("  verify {bar:30} {pos}/{len} segments")
@@ -39,7 +42,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     .with_context(|| format!("verifying {}", cli.dir.display()))?;
     bar.finish_and_clear();
     match args.output {
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
         ReportFormat::Table => {
             let rows = vec![
                 ("journal".to_string(), cli.dir.display().to_string()),
@@ -65,29 +68,42 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                     format!("{:.1} ms", report.elapsed.as_secs_f64() * 1e3),
                 ),
             ];
-            println!("{}", kv_table(&rows));
+            writeln!(out, "{}", kv_table(&rows))?;
             for p in &report.problems {
-                println!("PROBLEM {p}");
+                writeln!(out, "PROBLEM {p}")?;
+            }
+            if report
+                .problems
+                .iter()
+                .any(|p| p.kind == ProblemKind::Checkpoint)
+            {
+                writeln!(
+                    out,
+                    "hint    a damaged checkpoint is only a lost shortcut: remove it with \
+                     `vexjournal checkpoint delete --damaged`"
+                )?;
             }
             for n in report.notes.iter().take(20) {
-                println!(
+                writeln!(
+                    out,
                     "note    {} at byte {}: {}",
                     n.path.display(),
                     n.offset,
                     n.detail
-                );
+                )?;
             }
             if report.notes.len() > 20 {
-                println!("note    … {} more", report.notes.len() - 20);
+                writeln!(out, "note    … {} more", report.notes.len() - 20)?;
             }
-            println!(
+            writeln!(
+                out,
                 "{}",
                 if report.is_clean() {
                     "clean"
                 } else {
                     "NOT CLEAN: recover with `vexjournal recover --mode salvage`, or restore a checkpoint"
                 }
-            );
+            )?;
         }
     }
     Ok(if report.is_clean() {
