@@ -354,11 +354,7 @@ fn tables_stream_and_fit_the_width() {
         let r = ok(run_in(&dir, &["stats"], b"", &[("COLUMNS", cols)]));
         assert!(r.stdout.contains("events"), "{}", r.stdout);
         assert!(r.stdout.contains("segments"), "{}", r.stdout);
-        assert!(
-            widest(&r.stdout) <= 60,
-            "COLUMNS={cols}:\n{}",
-            r.stdout
-        );
+        assert!(widest(&r.stdout) <= 60, "COLUMNS={cols}:\n{}", r.stdout);
     }
     let r = ok(vj(&dir, &["stats"]));
     assert!(
@@ -533,6 +529,35 @@ fn drop_indexes(dir: &Path) {
             std::fs::remove_file(p).unwrap();
         }
     }
+}
+
+#[test]
+fn table_rows_are_printed_as_they_come() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = ten(tmp.path());
+    // A table that never ends (-f) shows its header and rows while the command runs:
+    // rows are streamed, not collected first.
+    let mut child = bin()
+        .arg("--dir")
+        .arg(&dir)
+        .args(["cat", "-f", "-o", "table", "-n", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut read = || {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        l
+    };
+    assert!(read().contains("seq"));
+    assert!(read().starts_with('─'));
+    let rows: Vec<String> = (0..2).map(|_| read()).collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(rows[0].trim_start().starts_with("9 ┆"), "{rows:?}");
+    assert!(rows[1].trim_start().starts_with("10 ┆"), "{rows:?}");
 }
 
 #[test]

@@ -216,9 +216,7 @@ impl Matches {
             }
             match field {
                 "type" => {
-                    value
-                        .parse::<EventType>()
-                        .with_context(|| arg.clone())?;
+                    value.parse::<EventType>().with_context(|| arg.clone())?;
                 }
                 "priority" => {
                     priority(field, value)?;
