@@ -21,7 +21,8 @@ pub struct Filters {
     /// Largest sequence number (inclusive).
     #[arg(long)]
     pub to_seq: Option<u64>,
-    /// Events at or after TIME (RFC 3339, 2026-11-21, "2026-11-21 10:00", 10m, 2h, yesterday, @SECONDS).
+    /// Events at or after TIME (RFC 3339, 2026-11-21, "2026-11-21 10:00", 10m, 2h, yesterday,
+    /// @SECONDS). Dates and times without a zone are local time, as in journalctl (UTC with --utc).
     #[arg(short = 'S', long, value_name = "TIME")]
     pub since: Option<String>,
     /// Events at or before TIME.
