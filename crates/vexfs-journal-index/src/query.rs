@@ -282,6 +282,21 @@ impl Query {
     }
 }
 
+/// Whether a block read failed because of the bytes on disk (bad checksum, bad
+/// structure, a file shorter than its block table), rather than the system (out of
+/// file descriptors, permissions), which is reported as it is.
+fn is_damage(e: &vexfs_journal_storage::StorageError) -> bool {
+    use vexfs_journal_storage::StorageError;
+    match e {
+        StorageError::Format { .. } | StorageError::Corrupt { .. } => true,
+        StorageError::Io { source, .. } => matches!(
+            source.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+        ),
+        _ => false,
+    }
+}
+
 /// A block a query could not read or decode: which one, and what was wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DamagedBlock {
@@ -483,10 +498,11 @@ impl Executor<'_> {
                     };
                     let data = match self.store.read(&block) {
                         Ok(data) => data,
-                        Err(e) => {
+                        Err(e) if is_damage(&e) => {
                             damaged(DamagedBlock::new(&seg, &entry, &e))?;
                             continue;
                         }
+                        Err(e) => return Err(e.into()),
                     };
                     match visit_records(q, &data.records, lo, hi, &mut offsets, |v| visit(v)) {
                         Ok(true) => {}
