@@ -106,9 +106,13 @@ pub struct EventWriter<W: Write> {
 }
 
 impl<W: Write> EventWriter<W> {
-    /// Starts the output with default options.
+    /// Starts the output with default options, fitted to the output's width.
     pub fn new(out: W, format: EventFormat) -> Self {
-        Self::with_options(out, format, OutputOptions::default())
+        let opts = OutputOptions {
+            width: output_width(),
+            ..OutputOptions::default()
+        };
+        Self::with_options(out, format, opts)
     }
 
     /// Starts the output.
