@@ -33,6 +33,9 @@ pub enum IndexError {
         #[source]
         source: FormatError,
     },
+    /// A block a query needed could not be read; the matches before it were returned.
+    #[error("{0}")]
+    DamagedBlock(Box<crate::query::DamagedBlock>),
     /// A cursor that is not one of ours.
     #[error("invalid cursor: {0}")]
     InvalidCursor(String),

@@ -15,5 +15,5 @@ pub mod segment_index;
 
 pub use error::{IndexError, Result};
 pub use index::{Index, IndexObserver, IndexReport, Rebuilt, idx_path};
-pub use query::{Cursor, Executor, Page, Query};
+pub use query::{Cursor, DamagedBlock, Executor, Page, Query};
 pub use segment_index::{BlockSummary, SegmentIndex, Terms};

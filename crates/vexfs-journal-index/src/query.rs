@@ -301,6 +301,80 @@ impl Query {
     }
 }
 
+/// Whether a block read failed because of the bytes on disk (bad checksum, bad
+/// structure, a file shorter than its block table), rather than the system (out of
+/// file descriptors, permissions), which is reported as it is.
+fn is_damage(e: &vexfs_journal_storage::StorageError) -> bool {
+    use vexfs_journal_storage::StorageError;
+    match e {
+        StorageError::Format { .. } | StorageError::Corrupt { .. } => true,
+        StorageError::Io { source, .. } => matches!(
+            source.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+        ),
+        _ => false,
+    }
+}
+
+/// A block a query could not read or decode: which one, and what was wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedBlock {
+    /// The segment file.
+    pub segment: std::path::PathBuf,
+    /// Ordinal of the block in the segment (0 = first).
+    pub ordinal: usize,
+    /// Byte offset of the block header in the segment.
+    pub offset: u64,
+    /// First sequence the block holds, by the block table.
+    pub first_seq: u64,
+    /// Last sequence the block holds.
+    pub last_seq: u64,
+    /// What is wrong, without the file and offset (those are above).
+    pub reason: String,
+}
+
+impl DamagedBlock {
+    fn new(
+        seg: &Segment,
+        entry: &BlockEntry,
+        err: &(dyn std::error::Error + 'static),
+    ) -> DamagedBlock {
+        let ordinal = seg.blocks().partition_point(|b| b.offset < entry.offset);
+        // The innermost cause says what is wrong; the outer ones repeat file and offset.
+        let mut cause: &(dyn std::error::Error + 'static) = err;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        let reason = match err.downcast_ref::<vexfs_journal_storage::StorageError>() {
+            Some(vexfs_journal_storage::StorageError::Corrupt { reason, .. }) => reason.clone(),
+            _ => cause.to_string(),
+        };
+        DamagedBlock {
+            segment: seg.path().to_path_buf(),
+            ordinal,
+            offset: entry.offset,
+            first_seq: entry.first_seq,
+            last_seq: entry.last_seq,
+            reason,
+        }
+    }
+}
+
+impl std::fmt::Display for DamagedBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "block {} of {} (byte {}, sequences {}..={}) is damaged: {}",
+            self.ordinal,
+            self.segment.display(),
+            self.offset,
+            self.first_seq,
+            self.last_seq,
+            self.reason
+        )
+    }
+}
+
 /// One page of results.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Page {
@@ -421,11 +495,29 @@ impl Executor<'_> {
     ///
     /// Blocks are planned a chunk at a time, so a query that stops early (a small page,
     /// a point lookup) never plans the blocks and segments it does not reach.
+    ///
+    /// A block that cannot be read or decoded ends the visit with
+    /// [`IndexError::DamagedBlock`] after every match before it was visited.
     pub fn visit(
         &self,
         q: &Query,
         visible_end: u64,
+        visit: impl FnMut(&RecordView<'_>) -> bool,
+    ) -> Result<bool> {
+        self.visit_or_skip(q, visible_end, visit, |d| {
+            Err(IndexError::DamagedBlock(Box::new(d)))
+        })
+    }
+
+    /// [`Executor::visit`], handing each damaged block to `damaged`: returning `Ok`
+    /// skips the block and goes on, an error ends the visit with it. Matches already
+    /// visited (those before the block, in query order) stay visited either way.
+    pub fn visit_or_skip(
+        &self,
+        q: &Query,
+        visible_end: u64,
         mut visit: impl FnMut(&RecordView<'_>) -> bool,
+        mut damaged: impl FnMut(DamagedBlock) -> Result<()>,
     ) -> Result<bool> {
         let Some((lo, hi)) = q.bounds(visible_end)? else {
             return Ok(false);
@@ -438,11 +530,18 @@ impl Executor<'_> {
                         segment: seg.clone(),
                         entry,
                     };
-                    let data = self.store.read(&block)?;
-                    if !visit_records(q, &data.records, lo, hi, &mut offsets, |v| visit(v))
-                        .map_err(|e| IndexError::format(seg.path(), entry.offset, e))?
-                    {
-                        return Ok(true);
+                    let data = match self.store.read(&block) {
+                        Ok(data) => data,
+                        Err(e) if is_damage(&e) => {
+                            damaged(DamagedBlock::new(&seg, &entry, &e))?;
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    match visit_records(q, &data.records, lo, hi, &mut offsets, |v| visit(v)) {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(true),
+                        Err(e) => damaged(DamagedBlock::new(&seg, &entry, &e))?,
                     }
                 }
             }

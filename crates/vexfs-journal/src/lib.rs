@@ -30,7 +30,7 @@ pub use journal::{Journal, system_ns};
 pub use reader::JournalReader;
 pub use replay::ReplayStart;
 pub use subscription::{StartAt, Subscription};
-pub use vexfs_journal_index::{Cursor, IndexError, Page, Query};
+pub use vexfs_journal_index::{Cursor, DamagedBlock, IndexError, Page, Query};
 pub use vexfs_journal_recovery::{
     CheckpointInfo, CompactOptions, CompactReport, Order, Progress, RecoveryMode, RecoveryReport,
     ReplayOptions, ReplayReport, SalvageReport, VerifyOptions, VerifyReport, compact, salvage,

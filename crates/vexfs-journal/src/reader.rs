@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use vexfs_journal_format::record::RecordView;
-use vexfs_journal_index::{Cursor, Executor, Index, IndexReport, Page, Query};
+use vexfs_journal_index::{
+    Cursor, DamagedBlock, Executor, Index, IndexError, IndexReport, Page, Query,
+};
 use vexfs_journal_storage::{JournalMeta, OpenMode, Scan, Store, StoreStats, StoredEvent};
 
 use std::sync::atomic::AtomicBool;
@@ -112,6 +114,26 @@ impl JournalReader {
     /// compaction, salvage); cursors carry it.
     pub fn generation(&self) -> u64 {
         self.inner.store.generation()
+    }
+
+    /// [`JournalReader::query_visit`] that hands each damaged block to `damaged`
+    /// (after visiting every match before it): returning true skips the block and goes
+    /// on, false ends the query with [`vexfs_journal_index::IndexError::DamagedBlock`].
+    pub fn query_visit_or_skip(
+        &self,
+        query: &Query,
+        visit: impl FnMut(&RecordView<'_>) -> bool,
+        mut damaged: impl FnMut(&DamagedBlock) -> bool,
+    ) -> Result<()> {
+        self.executor()
+            .visit_or_skip(query, self.visible_end(), visit, |d| {
+                if damaged(&d) {
+                    Ok(())
+                } else {
+                    Err(IndexError::DamagedBlock(Box::new(d)))
+                }
+            })?;
+        Ok(())
     }
 
     /// Parses a cursor text, refusing cursors of other journals.

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod outfile;
 mod output;
+mod pager;
 mod time;
 mod workload;
 
@@ -26,8 +27,22 @@ pub struct Cli {
     /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
     #[arg(long, global = true, default_value = "warn", env = "VEXJOURNAL_LOG", value_parser = parse_log)]
     pub log: String,
+    /// Colour diagnostics on stderr: auto (only on a terminal, and not when NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: Color,
     #[command(subcommand)]
     command: Command,
+}
+
+/// When to colour diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    /// Only when stderr is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +73,14 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Drop what retention allows from sealed segments, atomically.
     Compact(cmd::compact::Args),
+    /// List the segment files: sequence and time range, size, sealed or open.
+    Segments(cmd::segments::Args),
+    /// Show the disk space the journal takes (segments, indexes, checkpoints).
+    DiskUsage(cmd::segments::DiskUsageArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::CompletionsArgs),
+    /// Write man pages into a directory (outside any journal).
+    Man(cmd::completions::ManArgs),
     /// Kernel journal images: export, import, sync, inspect, layout.
     #[command(subcommand)]
     Kernel(cmd::kernel::KernelCommand),
@@ -81,6 +104,14 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(match cli.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::IsTerminal::is_terminal(&std::io::stderr())
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        })
         .init();
     let result = match &cli.command {
         Command::Init(a) => cmd::init::run(&cli, a),
@@ -95,6 +126,10 @@ fn main() -> ExitCode {
         Command::Replay(a) => cmd::replay::run(&cli, a),
         Command::Verify(a) => cmd::verify::run(&cli, a),
         Command::Compact(a) => cmd::compact::run(&cli, a),
+        Command::Segments(a) => cmd::segments::run(&cli, a),
+        Command::DiskUsage(a) => cmd::segments::disk_usage(&cli, a),
+        Command::Completions(a) => cmd::completions::completions(a),
+        Command::Man(a) => cmd::completions::man(a),
         Command::Kernel(c) => cmd::kernel::run(&cli, c),
         Command::Bench(a) => cmd::bench::run(&cli, a),
         Command::Demo(a) => cmd::demo::run(&cli, a),

@@ -1,19 +1,28 @@
-//! Output formats shared by the commands.
+//! Output formats shared by the commands, and where output goes (stdout or a pager).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use vexfs_journal::json::{format_time, to_json};
+use vexfs_journal::json::{FIELDS, to_json};
 use vexfs_journal::{Event, StoredEvent};
 
 /// How a command prints events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum EventFormat {
+    /// One line per event, like journalctl: time (to the second), type[pid], subject,
+    /// details.
+    Short,
+    /// `short` with microseconds.
+    ShortPrecise,
     /// One JSON object per line (what `emit` reads).
     Ndjson,
-    /// One JSON array.
+    /// One JSON array (when following: one object per line, as ndjson).
     Json,
-    /// An aligned table for people.
+    /// An indented JSON array (when following: indented objects one after another).
+    JsonPretty,
+    /// Only the payload of each event, one per line (with --output-fields: those fields).
+    Cat,
+    /// An aligned table for people, printed row by row.
     Table,
     /// Raw kernel events (header + 5280-byte context + sections), back to back.
     Kernel,
@@ -28,48 +37,208 @@ pub enum ReportFormat {
     Json,
 }
 
-/// Writes events in `format` as they come.
+/// Settings of an [`EventWriter`] beyond the format.
+#[derive(Clone, Debug, Default)]
+pub struct OutputOptions {
+    /// Show times in UTC instead of the local zone.
+    pub utc: bool,
+    /// Only these JSON fields (json, ndjson, json-pretty, cat); empty: all.
+    pub fields: Vec<String>,
+    /// Cut lines of the table and short formats to this many characters.
+    pub width: Option<usize>,
+    /// An endless stream (follow): JSON formats write objects, not an array.
+    pub stream: bool,
+}
+
+impl OutputOptions {
+    /// Checks the --output-fields names against the JSON schema.
+    pub fn check_fields(&self) -> anyhow::Result<()> {
+        for f in &self.fields {
+            if !FIELDS.contains(&f.as_str()) {
+                anyhow::bail!(
+                    "--output-fields: unknown field {f:?}; fields are {}",
+                    FIELDS.join(", ")
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The width to fit output to: `$COLUMNS` when set, else the terminal's when stdout is
+/// one, else unknown (no cutting).
+pub fn output_width() -> Option<usize> {
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0)
+    {
+        return Some(c);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
+}
+
+/// Refuses to write binary kernel events to a terminal.
+pub fn refuse_binary_to_terminal(format: EventFormat) -> anyhow::Result<()> {
+    if format == EventFormat::Kernel && std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "refusing to write binary kernel events to a terminal; redirect the output to a \
+             file (> events.bin) or a pipe"
+        );
+    }
+    Ok(())
+}
+
+/// Fixed widths of the streamed table's first four columns.
+const COLS: [usize; 4] = [8, 26, 26, 32];
+
+/// Writes events in `format` as they come, in bounded memory (tables included: rows
+/// have fixed column widths and are printed one by one).
 pub struct EventWriter<W: Write> {
     out: W,
     format: EventFormat,
+    opts: OutputOptions,
     count: usize,
-    table: Option<Table>,
+    header_done: bool,
 }
 
 impl<W: Write> EventWriter<W> {
-    /// Starts the output.
+    /// Starts the output with default options, fitted to the output's width.
     pub fn new(out: W, format: EventFormat) -> Self {
-        let table = (format == EventFormat::Table).then(|| {
-            let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED)
-                .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_header(["seq", "time (UTC)", "type", "subject", "details"]);
-            t
-        });
+        let opts = OutputOptions {
+            width: output_width(),
+            ..OutputOptions::default()
+        };
+        Self::with_options(out, format, opts)
+    }
+
+    /// Starts the output.
+    pub fn with_options(out: W, format: EventFormat, opts: OutputOptions) -> Self {
         EventWriter {
             out,
             format,
+            opts,
             count: 0,
-            table,
+            header_done: false,
         }
+    }
+
+    /// Events written so far.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    fn json(&self, ev: &StoredEvent) -> serde_json::Value {
+        let mut v = to_json(ev);
+        if !self.opts.fields.is_empty()
+            && let serde_json::Value::Object(map) = &mut v
+        {
+            map.retain(|k, _| k == "seq" || self.opts.fields.iter().any(|f| f == k));
+        }
+        v
+    }
+
+    fn line(&mut self, text: &str) -> std::io::Result<()> {
+        match self.opts.width {
+            Some(w) if text.chars().count() > w => {
+                let cut: String = text.chars().take(w.saturating_sub(1)).collect();
+                writeln!(self.out, "{cut}…")
+            }
+            _ => writeln!(self.out, "{text}"),
+        }
+    }
+
+    fn table_header(&mut self) -> std::io::Result<()> {
+        if self.header_done {
+            return Ok(());
+        }
+        self.header_done = true;
+        let time = format!("time ({})", crate::time::zone_label(self.opts.utc));
+        let cells = ["seq", time.as_str(), "type", "subject", "details"];
+        let header = table_line(&cells);
+        let rule: String = header
+            .chars()
+            .map(|c| if c == '┆' { '┼' } else { '─' })
+            .collect();
+        self.line(&header)?;
+        self.line(rule.trim_end())
     }
 
     /// Writes one event.
     pub fn write(&mut self, ev: &StoredEvent) -> std::io::Result<()> {
+        let json_lines = self.opts.stream && self.format == EventFormat::Json;
         match self.format {
             EventFormat::Ndjson => {
-                serde_json::to_writer(&mut self.out, &to_json(ev))?;
+                let v = self.json(ev);
+                serde_json::to_writer(&mut self.out, &v)?;
+                self.out.write_all(b"\n")?;
+            }
+            EventFormat::Json if json_lines => {
+                let v = self.json(ev);
+                serde_json::to_writer(&mut self.out, &v)?;
                 self.out.write_all(b"\n")?;
             }
             EventFormat::Json => {
                 self.out
                     .write_all(if self.count == 0 { b"[\n  " } else { b",\n  " })?;
-                serde_json::to_writer(&mut self.out, &to_json(ev))?;
+                let v = self.json(ev);
+                serde_json::to_writer(&mut self.out, &v)?;
+            }
+            EventFormat::JsonPretty => {
+                let text = serde_json::to_string_pretty(&self.json(ev))?;
+                if self.opts.stream {
+                    writeln!(self.out, "{text}")?;
+                } else {
+                    self.out
+                        .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+                    self.out.write_all(text.as_bytes())?;
+                }
+            }
+            EventFormat::Cat => {
+                if self.opts.fields.is_empty() {
+                    let text = String::from_utf8_lossy(&ev.event.payload);
+                    writeln!(self.out, "{text}")?;
+                } else {
+                    let v = to_json(ev);
+                    let parts: Vec<String> = self
+                        .opts
+                        .fields
+                        .iter()
+                        .map(|f| match v.get(f) {
+                            Some(serde_json::Value::String(s)) => s.clone(),
+                            Some(other) => other.to_string(),
+                            None => String::new(),
+                        })
+                        .collect();
+                    writeln!(self.out, "{}", parts.join(" "))?;
+                }
+            }
+            EventFormat::Short | EventFormat::ShortPrecise => {
+                let pattern = if self.format == EventFormat::Short {
+                    "%b %d %H:%M:%S"
+                } else {
+                    "%b %d %H:%M:%S%.6f"
+                };
+                let e = &ev.event;
+                let time = crate::time::format_in(e.timestamp.ktime_ns, self.opts.utc, pattern);
+                let mut text = format!("{time} {}[{}]:", e.event_type, e.timestamp.process_id);
+                for part in [subject(e), details(e)] {
+                    if !part.is_empty() {
+                        text.push(' ');
+                        text.push_str(&part);
+                    }
+                }
+                self.line(&text)?;
             }
             EventFormat::Table => {
-                if let Some(t) = self.table.as_mut() {
-                    t.add_row(table_row(ev));
-                }
+                self.table_header()?;
+                let row = table_row(ev, self.opts.utc);
+                let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+                let text = table_line(&cells);
+                self.line(&text)?;
             }
             EventFormat::Kernel => {
                 let bytes =
@@ -86,34 +255,55 @@ impl<W: Write> EventWriter<W> {
         Ok(())
     }
 
-    /// Ends the output; returns the number of events written.
+    /// Flushes what was written so far (after each event when following).
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Ends the output (closing a JSON array, so the output is well formed even when
+    /// the command then fails); returns the number of events written.
     pub fn finish(mut self) -> std::io::Result<usize> {
         match self.format {
-            EventFormat::Json => {
+            EventFormat::Json if !self.opts.stream => {
                 self.out
                     .write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
             }
-            EventFormat::Table => {
-                if let Some(t) = self.table.take() {
-                    writeln!(self.out, "{t}")?;
-                }
+            EventFormat::JsonPretty if !self.opts.stream => {
+                self.out
+                    .write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
             }
-            EventFormat::Ndjson | EventFormat::Kernel => {}
+            EventFormat::Table => self.table_header()?,
+            _ => {}
         }
         self.out.flush()?;
         Ok(self.count)
     }
 }
 
+/// One line of the streamed table: fixed-width cells (longer ones push the line
+/// right rather than lose text; the terminal width cuts the line instead).
+fn table_line(cells: &[&str]) -> String {
+    let mut line = String::new();
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            line.push_str(" ┆ ");
+        }
+        match COLS.get(i) {
+            Some(&w) if i == 0 => line.push_str(&format!("{cell:>w$}")),
+            Some(&w) => line.push_str(&format!("{cell:<w$}")),
+            None => line.push_str(cell),
+        }
+    }
+    line.trim_end().to_string()
+}
+
 /// Cells of one event in the table format.
-pub fn table_row(s: &StoredEvent) -> Vec<String> {
+pub fn table_row(s: &StoredEvent, utc: bool) -> Vec<String> {
     let ev = &s.event;
-    let time = format_time(ev.timestamp.ktime_ns);
-    let time = time.replace('T', " ");
-    let time = time.trim_end_matches('Z').to_string();
+    let time = crate::time::format_in(ev.timestamp.ktime_ns, utc, "%Y-%m-%d %H:%M:%S%.6f");
     vec![
         s.seq.to_string(),
-        time.chars().take(26).collect(),
+        time,
         ev.event_type.to_string(),
         subject(ev),
         details(ev),
@@ -198,11 +388,25 @@ pub fn human_ns(ns: u64) -> String {
     }
 }
 
+/// Lays `t` out for the output: fitted to a known width (never below 40 columns, so a
+/// column never shrinks to a character), left as wide as its content otherwise.
+pub fn fit_table(t: &mut Table) {
+    match output_width() {
+        Some(w) => {
+            t.set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(u16::try_from(w.max(40)).unwrap_or(u16::MAX));
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+}
+
 /// A two-column key/value table.
 pub fn kv_table(rows: &[(String, String)]) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_preset(UTF8_FULL_CONDENSED);
+    fit_table(&mut t);
     for (k, v) in rows {
         t.add_row([k.as_str(), v.as_str()]);
     }

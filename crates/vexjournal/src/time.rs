@@ -10,16 +10,57 @@ use jiff::{Timestamp, ToSpan, Zoned};
 /// date or date and time (`2026-11-21`, `2026-11-21 10:00`, `2026-11-21 10:00:05`),
 /// `@SECONDS` since the epoch, `now`, `today`, `yesterday`, `tomorrow` (local
 /// midnight), and spans back from now: `90s`, `10m`, `2h`, `3d`, `1w`, optionally
-/// written `-10m` or `10m ago`.
-pub fn parse_time(text: &str) -> Result<i64, String> {
-    parse_at(text, &Zoned::now())
+/// written `-10m` or `10m ago`. Dates, times and words are read in UTC when `utc` is
+/// set, in the local time zone otherwise (as journalctl does; `--utc` switches).
+pub fn parse_time_in(text: &str, utc: bool) -> Result<i64, String> {
+    let now = Zoned::now();
+    let now = if utc {
+        now.with_time_zone(TimeZone::UTC)
+    } else {
+        now
+    };
+    parse_at(text, &now)
+}
+
+/// The zone times are shown in: UTC with `utc`, else the local one.
+pub fn zone(utc: bool) -> TimeZone {
+    if utc {
+        TimeZone::UTC
+    } else {
+        TimeZone::system()
+    }
+}
+
+/// A short name of the zone times are shown in, for headers: `UTC`, or the local
+/// zone's current offset (`UTC+01:00`).
+pub fn zone_label(utc: bool) -> String {
+    let offset = Timestamp::now().to_zoned(zone(utc)).offset();
+    if offset.seconds() == 0 {
+        "UTC".to_string()
+    } else {
+        format!("UTC{offset}")
+    }
+}
+
+/// `ns` shown with strftime `pattern` in the zone `utc` picks (the RFC 3339 form when
+/// the time is out of range).
+pub fn format_in(ns: i64, utc: bool, pattern: &str) -> String {
+    match Timestamp::from_nanosecond(i128::from(ns)) {
+        Ok(ts) => ts.to_zoned(zone(utc)).strftime(pattern).to_string(),
+        Err(_) => vexfs_journal::json::format_time(ns),
+    }
+}
+
+/// `ns` as `2026-11-21 10:00:00 UTC` or with the local offset, for messages.
+pub fn show(ns: i64, utc: bool) -> String {
+    format_in(ns, utc, "%Y-%m-%d %H:%M:%S%.f %:z")
 }
 
 fn ns(t: Timestamp) -> Result<i64, String> {
     i64::try_from(t.as_nanosecond()).map_err(|_| "time out of range".to_string())
 }
 
-/// [`parse_time`] relative to `now` (for tests).
+/// [`parse_time_in`] relative to `now` (for tests).
 pub fn parse_at(text: &str, now: &Zoned) -> Result<i64, String> {
     let t = text.trim();
     let bad = || {

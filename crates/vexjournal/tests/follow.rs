@@ -193,7 +193,7 @@ fn query_pages_with_cursors_and_rejects_foreign_ones() {
             "query",
             "--path-prefix",
             "/follow/",
-            "-n",
+            "--head",
             "7",
             "--show-cursor",
         ]);

@@ -6,9 +6,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use vexfs_journal::{JournalReader, StartAt};
 
-use super::filters::Filters;
+use super::events::cursor_at;
+use super::filters::{Filters, Matches};
 use crate::Cli;
-use crate::output::{EventFormat, EventWriter};
+use crate::output::{
+    EventFormat, EventWriter, OutputOptions, output_width, refuse_binary_to_terminal,
+};
 
 /// Print matching events as they are written (by any process), like `journalctl -f`,
 /// until interrupted.
@@ -16,10 +19,15 @@ use crate::output::{EventFormat, EventWriter};
 /// Starts with new events, or after --after-cursor, or with the last -n matches. With
 /// --cursor-file, the cursor of each printed event is saved there and a restart with
 /// the same file resumes exactly after it.
+///
+/// A follow never ends, so `-o json` prints one JSON object per line (as `-o ndjson`)
+/// and `-o json-pretty` indented objects one after another, never an array.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     filters: Filters,
+    #[command(flatten)]
+    matches: Matches,
     /// First print the last N matching events.
     #[arg(short = 'n', long = "lines")]
     n: Option<usize>,
@@ -35,12 +43,25 @@ pub struct Args {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "ndjson")]
     output: EventFormat,
+    /// Only these fields (comma-separated JSON field names) in the json, ndjson,
+    /// json-pretty and cat formats.
+    #[arg(long, value_name = "FIELD,…", value_delimiter = ',')]
+    output_fields: Vec<String>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
+    refuse_binary_to_terminal(args.output)?;
     let reader = JournalReader::open(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
-    let q = args.filters.to_query()?;
+    let mut q = args.filters.to_query()?;
+    let matcher = args.matches.compile(&mut q)?;
+    let opts = OutputOptions {
+        utc: args.filters.utc,
+        fields: args.output_fields.clone(),
+        width: output_width(),
+        stream: true,
+    };
+    opts.check_fields()?;
     let saved = match &args.cursor_file {
         Some(f) if f.exists() => {
             Some(std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?)
@@ -51,46 +72,40 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         Some(text) => StartAt::After(reader.parse_cursor(text)?),
         None => match args.n {
             Some(n) if n > 0 => {
+                // The n-th most recent match (FIELD=VALUE and --grep included).
                 let mut last = q.clone();
                 last.reverse = true;
-                last.limit = Some(n);
-                match reader.query(&last)?.events.last() {
-                    Some(oldest) => StartAt::After(vexfs_journal::Cursor {
-                        journal: reader.meta().id,
-                        seq: oldest.seq.saturating_sub(1),
-                        reverse: false,
-                        generation: reader.generation(),
-                    }),
+                let mut found = 0usize;
+                let mut oldest = None;
+                reader.query_visit(&last, |v| {
+                    let ev = vexfs_journal::layers::storage::store::stored(v);
+                    if matcher.matches(&ev) {
+                        found += 1;
+                        oldest = Some(ev.seq);
+                    }
+                    found < n
+                })?;
+                match oldest {
+                    Some(seq) => StartAt::After(cursor_at(&reader, seq.saturating_sub(1), false)),
                     None => StartAt::Now,
                 }
             }
             _ => StartAt::Now,
         },
     };
-    let table = args.output == EventFormat::Table;
-    let format = if table {
-        EventFormat::Ndjson
-    } else {
-        args.output
-    };
-    let mut stdout = std::io::stdout().lock();
+    let mut out = EventWriter::with_options(
+        std::io::BufWriter::new(std::io::stdout().lock()),
+        args.output,
+        opts,
+    );
     for item in reader.subscribe(q, start)? {
         let ev = item?;
-        if table {
-            writeln!(stdout, "{}", crate::output::table_row(&ev).join("  "))?;
-        } else {
-            let mut w = EventWriter::new(&mut stdout, format);
-            w.write(&ev)?;
-            w.finish()?;
+        if !matcher.matches(&ev) {
+            continue;
         }
-        stdout.flush()?;
-        let cursor = vexfs_journal::Cursor {
-            journal: reader.meta().id,
-            seq: ev.seq,
-            reverse: false,
-            generation: reader.generation(),
-        }
-        .encode();
+        out.write(&ev)?;
+        out.flush()?;
+        let cursor = cursor_at(&reader, ev.seq, false).encode();
         if let Some(f) = &args.cursor_file {
             let tmp = f.with_extension("tmp");
             std::fs::write(&tmp, &cursor)
@@ -98,8 +113,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                 .with_context(|| format!("saving the cursor to {}", f.display()))?;
         }
         if args.show_cursor {
-            eprintln!("cursor: {cursor}");
+            let mut err = std::io::stderr().lock();
+            writeln!(err, "cursor: {cursor}")?;
         }
     }
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

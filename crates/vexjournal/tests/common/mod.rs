@@ -44,3 +44,68 @@ impl Rng {
         lo + self.next() % (hi - lo + 1)
     }
 }
+
+/// What one `vexjournal` run did.
+pub struct Run {
+    /// Exit status.
+    pub status: std::process::ExitStatus,
+    /// Standard output (lossy UTF-8).
+    pub stdout: String,
+    /// Standard error (lossy UTF-8).
+    pub stderr: String,
+}
+
+/// Runs `vexjournal --dir DIR ARGS…` with `stdin` and `env` set, and waits for it.
+pub fn run_in(dir: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
+    use std::io::Write;
+    let mut c = bin();
+    c.arg("--dir").arg(dir).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    // The child may stop reading early: a broken pipe is expected then.
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The segment files of the journal in `dir`, oldest first.
+pub fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    vexfs_journal::layers::storage::dir::list_segments(dir)
+        .unwrap()
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect()
+}
+
+/// The intact blocks `(offset, size, first_seq, last_seq)` of a segment file.
+pub fn segment_blocks(path: &Path) -> Vec<(u64, u64, u64, u64)> {
+    let first = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+    vexfs_journal::layers::storage::inspect::inspect(path, first)
+        .unwrap()
+        .blocks()
+        .map(|b| (b.offset, u64::from(b.size), b.first_seq, b.last_seq))
+        .collect()
+}
+
+/// Flips one bit of byte `at` of `path`.
+pub fn flip_byte(path: &Path, at: u64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[usize::try_from(at).unwrap()] ^= 0x10;
+    std::fs::write(path, bytes).unwrap();
+}
