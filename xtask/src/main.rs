@@ -70,6 +70,7 @@ const TORTURE_TESTS: &[(&str, &str)] = &[
     ("vexjournal", "torture"),
     ("vexfs-journal-recovery", "power_loss"),
     ("vexfs-journal-recovery", "io_errors"),
+    ("vexfs-journal-recovery", "mischief"),
 ];
 
 /// `cargo xtask torture [--rounds N]`: runs every torture test in release with
