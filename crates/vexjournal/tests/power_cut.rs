@@ -1144,11 +1144,30 @@ struct Failures {
 impl Failures {
     fn add(&mut self, why: &str, example: impl FnOnce(usize) -> String) {
         self.count += 1;
-        let kind: String = why
-            .chars()
-            .map(|c| if c.is_ascii_digit() { '#' } else { c })
-            .take(110)
-            .collect();
+        // Numbers become '#', lists "[…]".
+        let mut kind = String::new();
+        let mut depth = 0;
+        for c in why.chars() {
+            match c {
+                '[' => {
+                    depth += 1;
+                    if depth == 1 {
+                        kind.push_str("[…]");
+                    }
+                }
+                ']' => depth -= 1,
+                _ if depth > 0 => {}
+                c if c.is_ascii_digit() => {
+                    if !kind.ends_with('#') {
+                        kind.push('#');
+                    }
+                }
+                c => kind.push(c),
+            }
+            if kind.len() > 140 {
+                break;
+            }
+        }
         let n = self.count;
         let kinds = self.kinds.len();
         self.kinds
