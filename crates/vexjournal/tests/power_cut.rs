@@ -650,7 +650,8 @@ struct Cut {
     /// Records before the cut.
     at: usize,
     how: String,
-    /// Everything-lost and everything-kept states go first when sampling.
+    /// Everything kept, everything lost, or one name change lost: checked first when
+    /// sampling.
     primary: bool,
 }
 
