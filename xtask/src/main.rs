@@ -68,6 +68,7 @@ pub(crate) fn run(cmd: &mut Command) -> Result<()> {
 /// The torture tests `cargo xtask torture` runs: (package, test target).
 const TORTURE_TESTS: &[(&str, &str)] = &[
     ("vexjournal", "torture"),
+    ("vexjournal", "power_cut"),
     ("vexfs-journal-recovery", "power_loss"),
     ("vexfs-journal-recovery", "io_errors"),
     ("vexfs-journal-recovery", "mischief"),
