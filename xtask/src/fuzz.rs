@@ -409,9 +409,10 @@ fn run_one(root: &Path, target: &Target, seconds: u64) -> Result<Outcome> {
 /// and of no use in a report (the figures are kept, the crash report is shown).
 fn is_noise(line: &str) -> bool {
     let progress = line.starts_with('#')
-        && [" NEW ", " REDUCE ", " pulse ", " RELOAD "]
-            .iter()
-            .any(|k| line.contains(k));
+        && line
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|k| ["NEW", "REDUCE", "pulse", "RELOAD"].contains(&k));
     progress
         || line.starts_with("\tNEW_FUNC")
         || line.contains("# Uses: ")
@@ -473,6 +474,20 @@ mod tests {
             &mut o,
         );
         assert_eq!(o.crash.as_deref(), Some("fuzz/artifacts/x/crash-ab12"));
+    }
+
+    #[test]
+    fn hides_only_progress_noise() {
+        assert!(is_noise(
+            "#671451\tREDUCE cov: 2936 ft: 7327 corp: 1268/128Kb"
+        ));
+        assert!(is_noise("#2\tNEW    cov: 5 ft: 6 corp: 2/3b"));
+        assert!(is_noise("\tNEW_FUNC[1/2]: 0x55 in f"));
+        assert!(!is_noise(
+            "#2000000\tDONE   cov: 815 ft: 2310 corp: 142/53Kb"
+        ));
+        assert!(!is_noise("==1234== ERROR: libFuzzer: deadly signal"));
+        assert!(!is_noise("stat::number_of_executed_units: 2000000"));
     }
 
     #[test]
