@@ -1,5 +1,6 @@
 //! Inputs found by the fuzz targets in `fuzz/` (`cargo xtask fuzz`), kept as tests so
 //! the bugs they found stay fixed.
+#![allow(clippy::expect_used)]
 
 use vexfs_journal::json::{from_json, parse_line, to_json};
 use vexfs_journal::{RecordExt, StoredEvent};
