@@ -39,9 +39,8 @@ const KERNEL_EVENTS: &[&str] = &[
 
 /// Every fuzz target, in the order `cargo xtask fuzz` runs them.
 ///
-/// To add one (the journal manifest decoder of `vexfs_journal_format::manifest` is the
-/// next): write `fuzz/fuzz_targets/<name>.rs`, add its `[[bin]]` to `fuzz/Cargo.toml`,
-/// and add a line here naming its fixtures or a seed generator.
+/// To add one: write `fuzz/fuzz_targets/<name>.rs`, add its `[[bin]]` to
+/// `fuzz/Cargo.toml`, and add a line here naming its fixtures or a seed generator.
 pub(crate) const TARGETS: &[Target] = &[
     Target {
         name: "kernel_event",
@@ -76,6 +75,11 @@ pub(crate) const TARGETS: &[Target] = &[
         name: "checkpoint",
         fixtures: &[],
         generated: checkpoints,
+    },
+    Target {
+        name: "manifest",
+        fixtures: &["fixtures/manifest.bin"],
+        generated: none,
     },
     Target {
         name: "index_file",
