@@ -176,6 +176,7 @@ fn on_disk(ins: &Inspection, path: &Path, repaired: bool) -> manifest::OnDisk {
         header: ins.header.clone(),
         facts: manifest::SegmentFacts::from_blocks(&blocks, ins.first_seq, ins.file_len),
         repaired,
+        damage_reported: false,
     }
 }
 
@@ -240,7 +241,7 @@ fn reconcile(
         return Ok(Some(m));
     };
     let found = manifest::compare(&old, dir, disk);
-    if found.is_empty() && report.lost.is_empty() {
+    if found.is_empty() && report.lost.is_empty() && report.rewritten.is_empty() {
         return Ok(None);
     }
     let mut m = describe(old.next_seq_floor)?;

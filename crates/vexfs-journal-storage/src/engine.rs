@@ -589,7 +589,11 @@ fn record_open_state(
     }
     let current = store.manifest();
     let same_set = current.as_ref().is_some_and(|m| m.segments == entries);
-    if same_set && current.as_ref().is_some_and(|m| m.next_seq_floor >= next_seq) {
+    if same_set
+        && current
+            .as_ref()
+            .is_some_and(|m| m.next_seq_floor >= next_seq)
+    {
         // A clean reopen: nothing to record.
         return Ok(());
     }
