@@ -194,7 +194,9 @@ impl Index {
                     }
                 }
                 Err(why) => {
-                    let level_warn = seg.is_sealed() || why != Rebuilt::Missing;
+                    // A missing file is only rebuilt (compaction and salvage leave
+                    // none for the segments they rewrite); damage is worth a warning.
+                    let level_warn = why != Rebuilt::Missing;
                     if level_warn {
                         tracing::warn!(segment = %seg.path().display(), reason = ?why, "index unusable; rebuilding it from the segment");
                     } else {

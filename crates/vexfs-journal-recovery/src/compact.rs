@@ -192,6 +192,9 @@ pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
         manifest::write_file(&swap.path(MANIFEST_FILE), &journal_manifest)?;
         manifest.replace.push(MANIFEST_FILE.into());
         swap.commit(&manifest)?;
+    } else if swap.is_some() {
+        // Segments were written and nothing was to be dropped after all.
+        vexfs_journal_storage::swap::apply_pending(dir, true)?;
     }
     let (after, _) = Store::open(dir, OpenMode::ReadOnly)?;
     if changed {

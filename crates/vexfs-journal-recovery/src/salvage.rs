@@ -14,9 +14,10 @@ use serde::Serialize;
 use vexfs_journal_format::block::BlockHeader;
 use vexfs_journal_format::consts::BLOCK_HEADER_SIZE;
 use vexfs_journal_format::footer::BlockEntry;
-use vexfs_journal_format::manifest::{Manifest, RemovalReason};
+use vexfs_journal_format::manifest::{Manifest, RemovalReason, SegmentState};
 use vexfs_journal_format::{Compression, FileHeader};
 use vexfs_journal_storage::JournalMeta;
+use vexfs_journal_storage::dir::CleanMarker;
 use vexfs_journal_storage::dir::{DirLock, create_file, ensure_dir, list_segments, sync_dir};
 use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect};
 use vexfs_journal_storage::manifest::{self, MANIFEST_FILE};
@@ -224,23 +225,34 @@ fn reconcile(
             // A journal from before manifests (its writer migrates it) or an empty one.
             return Ok(None);
         }
+        if report.manifest.is_empty() {
+            report
+                .manifest
+                .push("the manifest was missing; rebuilt from the segments".into());
+        }
+        // A clean shutdown recorded which segment was the newest: if it still is, no
+        // later segment went with the manifest.
+        let closed_cleanly = CleanMarker::read(dir)
+            .is_some_and(|c| disk.last().is_some_and(|l| l.first_seq == c.first_seq));
+        if closed_cleanly {
+            let mut m = describe(disk_next)?;
+            m.generation = 1;
+            return Ok(Some(m));
+        }
         // Segments past the last one may have been lost with the manifest: their
         // numbers are reserved so that none is handed out twice.
         let end = disk_next + manifest::UNKNOWN_TAIL_RESERVE;
         let mut m = describe(end)?;
         m.generation = 1;
         manifest::record_removal(&mut m, disk_next, end, RemovalReason::Reserved);
-        if report.manifest.is_empty() {
-            report
-                .manifest
-                .push("the manifest was missing; rebuilt from the segments".into());
-        }
         report.manifest.push(format!(
-            "sequence numbers {disk_next}..{end} reserved: later segments may have gone with the manifest"
+            "sequence numbers {disk_next}..={} reserved (no event has them): later segments may have gone with the manifest",
+            end - 1
         ));
         return Ok(Some(m));
     };
     let found = manifest::compare(&old, dir, disk);
+    let clean_open = CleanMarker::read(dir).map(|c| c.first_seq);
     if found.is_empty() && report.lost.is_empty() && report.rewritten.is_empty() {
         return Ok(None);
     }
@@ -289,13 +301,22 @@ fn reconcile(
             manifest::Discrepancy::Missing { path, seqs } => {
                 let (a, end) = match seqs {
                     (a, Some(b)) => (*a, b + 1),
+                    (a, None) if clean_open == Some(*a) => {
+                        // Closed cleanly: the manifest's floor is exactly where it ended.
+                        (*a, floor.max(*a))
+                    }
                     (a, None) => {
                         let end = floor.max(*a) + manifest::UNKNOWN_TAIL_RESERVE;
                         report.manifest.push(format!(
-                            "the open segment {} is missing: sequence numbers {a}..{end} reserved (how many of them were used is unknown)",
-                            path.display()
+                            "the open segment {} is missing and the journal was not closed cleanly: how many numbers it used is unknown, so {a}..={} are reserved (no new event gets one)",
+                            path.display(),
+                            end - 1
                         ));
-                        (*a, end)
+                        manifest::record_removal(&mut m, *a, end, RemovalReason::Reserved);
+                        m.next_seq_floor = m.next_seq_floor.max(end);
+                        // The loss itself: from its first sequence up to what was
+                        // known to be handed out.
+                        (*a, floor.max(*a + 1))
                     }
                 };
                 let already = report
@@ -332,10 +353,49 @@ fn reconcile(
                     manifest::record_removal(&mut m, *a, b + 1, RemovalReason::Salvage);
                 }
             }
-            manifest::Discrepancy::Replaced { .. } => {
+            manifest::Discrepancy::Replaced { path, .. } => {
+                // Not what was acknowledged: set aside, and what the manifest recorded
+                // of it is a reported loss.
+                let out_dir = dir.join(SALVAGED_DIR);
+                ensure_dir(&out_dir)?;
+                let name = path.file_name().map(PathBuf::from).unwrap_or_default();
+                let to = out_dir.join(name.with_extension("seg.replaced"));
+                std::fs::rename(path, &to)
+                    .map_err(|e| RecoveryError::io("moving aside", path, e))?;
+                let idx = path.with_extension("idx");
+                if idx.exists() {
+                    let _ = std::fs::remove_file(&idx);
+                }
+                let old_entry = old
+                    .segments
+                    .iter()
+                    .find(|e| {
+                        dir.join(vexfs_journal_storage::dir::segment_name(e.first_seq)) == *path
+                    })
+                    .copied();
+                m.segments.retain(|e| {
+                    dir.join(vexfs_journal_storage::dir::segment_name(e.first_seq)) != *path
+                });
+                if let Some(e) = old_entry {
+                    let end = match e.state {
+                        SegmentState::Sealed => e.next_seq,
+                        SegmentState::Open => floor.max(e.first_seq + 1),
+                    };
+                    if end > e.first_seq {
+                        report.lost.push(LostRange {
+                            segment: path.clone(),
+                            offset: 0,
+                            len: 0,
+                            seqs: Some((e.first_seq, end - 1)),
+                            saved_to: to.clone(),
+                            reason: d.to_string(),
+                        });
+                        manifest::record_removal(&mut m, e.first_seq, end, RemovalReason::Salvage);
+                    }
+                }
                 report
                     .manifest
-                    .push(format!("{d}: kept as found and recorded anew"));
+                    .push(format!("{d}: moved to {}", to.display()));
             }
             manifest::Discrepancy::Unexpected { path } => {
                 let out_dir = dir.join(SALVAGED_DIR);

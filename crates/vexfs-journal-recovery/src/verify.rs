@@ -221,6 +221,9 @@ pub fn verify(
             &mut last_time,
             &ranges,
             &removals,
+            (i + 1 == total)
+                .then(|| journal_manifest.as_ref().map(|m| m.next_seq_floor))
+                .flatten(),
         )?;
         progress(i + 1, total);
     }
@@ -364,6 +367,7 @@ fn check_segment(
     last_time: &mut Option<i64>,
     ranges: &[(u64, u32)],
     removals: &[Removal],
+    tail_end: Option<u64>,
 ) -> Result<()> {
     let path = &ins.path;
     let mut summary = SegmentSummary {
@@ -391,8 +395,11 @@ fn check_segment(
                     .iter()
                     .find(|b| b.offset > *offset)
                     .map(|b| b.first_seq);
-                let seqs = prev_last
-                    .map(|p| p + 1)
+                // At the end of the journal, the sequences run up to what the manifest
+                // recorded as handed out (the same bound salvage uses).
+                let after = after.or(tail_end);
+                let before = prev_last.map(|p| p + 1).or(tail_end.map(|_| ins.first_seq));
+                let seqs = before
                     .zip(after.map(|a| a.saturating_sub(1)))
                     .filter(|(a, b)| a <= b);
                 report.problems.push(Problem {

@@ -499,7 +499,7 @@ pub fn cursor_refusal(
     }
     for r in m.removals.iter().filter(|r| r.generation > generation) {
         match r.reason {
-            RemovalReason::Rollback => {
+            RemovalReason::Rollback if seq >= r.first_seq => {
                 return Some(format!(
                     "the journal was rolled back to sequence {} after it was taken (generation {generation} → {}): events it saw are gone and new events may differ; start again from a checkpoint or the beginning",
                     r.first_seq.saturating_sub(1),

@@ -296,8 +296,14 @@ impl Shared {
                 }
                 if ev.timestamp.ktime_ns == 0 {
                     ev.timestamp.ktime_ns = now;
-                    ev.timestamp.cpu_id = cpu;
-                    ev.timestamp.process_id = self.pid;
+                    // A cpu or pid the caller gave is kept (an emitter writing for
+                    // another process knows better than this one).
+                    if ev.timestamp.cpu_id == 0 {
+                        ev.timestamp.cpu_id = cpu;
+                    }
+                    if ev.timestamp.process_id == 0 {
+                        ev.timestamp.process_id = self.pid;
+                    }
                 }
                 if ev.timestamp.sequence == 0 {
                     ev.timestamp.sequence = seq;
