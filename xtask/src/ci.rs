@@ -51,8 +51,37 @@ pub(crate) fn run_ci(root: &Path, args: &[String]) -> Result<()> {
         "--locked",
         "--doc",
     ]))?;
+    fuzz_smoke(root, !quick)?;
     eprintln!("ci: all checks passed");
     Ok(())
+}
+
+/// Seconds each fuzz target runs in CI's smoke. Building the fuzz crate (release,
+/// AddressSanitizer, every dependency again) is most of the smoke's cost: 4.4 min of
+/// CPU from cold, so 2.5-3 min on two idle cores; with ten targets at 5 s the whole
+/// smoke stays near 4 minutes.
+const FUZZ_SMOKE_SECONDS: u64 = 5;
+
+/// A short run of every fuzz target when a nightly toolchain and cargo-fuzz are there
+/// (cargo-fuzz is installed from crates.io when only it is missing); says so otherwise.
+fn fuzz_smoke(root: &Path, install: bool) -> Result<()> {
+    if install && crate::fuzz::has_nightly() && crate::fuzz::available().is_err() {
+        let mut cmd = Command::new("cargo");
+        cmd.args(["install", "cargo-fuzz", "--locked"]);
+        if let Err(e) = run(&mut cmd) {
+            eprintln!("ci: installing cargo-fuzz failed: {e:#}");
+        }
+    }
+    match crate::fuzz::available() {
+        Err(missing) => {
+            eprintln!("fuzz smoke skipped: no nightly toolchain / cargo-fuzz (here: {missing})");
+            Ok(())
+        }
+        Ok(()) => {
+            let targets: Vec<_> = crate::fuzz::TARGETS.iter().collect();
+            crate::fuzz::run_targets(root, &targets, FUZZ_SMOKE_SECONDS)
+        }
+    }
 }
 
 fn has_nextest() -> bool {

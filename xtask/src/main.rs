@@ -2,7 +2,8 @@
 //!
 //! - `fixtures` — regenerate the golden files in `fixtures/`;
 //! - `ci` — the whole CI run: system packages, fmt, clippy, tests;
-//! - `torture [--rounds N]` — the crash torture tests in release, N rounds each.
+//! - `torture [--rounds N]` — the crash torture tests in release, N rounds each;
+//! - `fuzz [--seconds N] [--target NAME]` — coverage-guided fuzzing of every decoder.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +11,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod ci;
+mod fuzz;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,14 +20,18 @@ fn main() -> Result<()> {
         Some("fixtures") => fixtures(&root),
         Some("ci") => ci::run_ci(&root, &args[1..]),
         Some("torture") => torture(&root, &args[1..]),
+        Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <fixtures|ci|torture>");
+            eprintln!("usage: cargo xtask <fixtures|ci|torture|fuzz>");
             eprintln!("  fixtures   regenerate fixtures/*.bin from the format crate's samples");
             eprintln!(
                 "  ci         install missing system packages, then fmt, clippy and all tests"
             );
             eprintln!(
                 "  torture    [--rounds N] crash torture tests in release, N rounds each (default 1000)"
+            );
+            eprintln!(
+                "  fuzz       [--seconds N] [--target NAME] cargo-fuzz every decoder, N s each (default 60)"
             );
             bail!("unknown or missing command")
         }
@@ -68,8 +74,10 @@ pub(crate) fn run(cmd: &mut Command) -> Result<()> {
 /// The torture tests `cargo xtask torture` runs: (package, test target).
 const TORTURE_TESTS: &[(&str, &str)] = &[
     ("vexjournal", "torture"),
+    ("vexjournal", "power_cut"),
     ("vexfs-journal-recovery", "power_loss"),
     ("vexfs-journal-recovery", "io_errors"),
+    ("vexfs-journal-recovery", "mischief"),
 ];
 
 /// `cargo xtask torture [--rounds N]`: runs every torture test in release with

@@ -235,7 +235,11 @@ pub fn create(
         blocks,
     };
     let cdir = dir.join(CHECKPOINT_DIR);
-    ensure_dir(&cdir)?;
+    if !cdir.is_dir() {
+        ensure_dir(&cdir)?;
+        // The first checkpoint's directory entry must be durable with it.
+        sync_dir(dir)?;
+    }
     let path = path_of(dir, id);
     let tmp = path.with_extension("tmp");
     let mut f = create_file(&tmp)?;

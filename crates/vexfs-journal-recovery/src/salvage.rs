@@ -74,7 +74,7 @@ impl SalvageReport {
         self.lost
             .iter()
             .filter_map(|l| l.seqs)
-            .map(|(a, b)| b - a + 1)
+            .map(|(a, b)| (b + 1).saturating_sub(a))
             .sum()
     }
 }
@@ -145,7 +145,7 @@ pub fn salvage(dir: &Path) -> Result<SalvageReport> {
         // Every segment but the newest is sealed, as rotation would have left it.
         writer.finish(Some(*first) != last || ins.sealed)?;
         let rewritten = inspect(&swap.path(&name), *first)?;
-        let mut d = on_disk(&rewritten, path, false);
+        let mut d = on_disk(&rewritten, path, true);
         d.path = path.clone();
         disk.push(d);
         manifest.replace.push(name);
@@ -176,6 +176,7 @@ fn on_disk(ins: &Inspection, path: &Path, repaired: bool) -> manifest::OnDisk {
         header: ins.header.clone(),
         facts: manifest::SegmentFacts::from_blocks(&blocks, ins.first_seq, ins.file_len),
         repaired,
+        damage_reported: false,
     }
 }
 
@@ -240,7 +241,7 @@ fn reconcile(
         return Ok(Some(m));
     };
     let found = manifest::compare(&old, dir, disk);
-    if found.is_empty() && report.lost.is_empty() {
+    if found.is_empty() && report.lost.is_empty() && report.rewritten.is_empty() {
         return Ok(None);
     }
     let mut m = describe(old.next_seq_floor)?;
@@ -259,11 +260,22 @@ fn reconcile(
                 .map(|b| b.last_seq + 1)
                 .max()
                 .unwrap_or(ins.first_seq);
-            let after = ins
-                .blocks()
-                .find(|b| b.offset > l.offset)
-                .map(|b| b.first_seq)
-                .unwrap_or(floor);
+            // Damage at the end of a segment: up to what is known to have been
+            // handed out (the manifest's floor, damaged block headers that still
+            // parse, the segment header, the newest checkpoint) or, for an older
+            // segment, up to the next segment.
+            let next_segment = inspections
+                .iter()
+                .map(|(f, _, _)| *f)
+                .filter(|f| *f > ins.first_seq)
+                .min();
+            let after = match ins.blocks().find(|b| b.offset > l.offset) {
+                Some(b) => b.first_seq,
+                None => match next_segment {
+                    Some(n) => n,
+                    None => floor.max(lost_end(dir, ins)?),
+                },
+            };
             if after > before {
                 l.seqs = Some((before, after - 1));
             }

@@ -202,12 +202,16 @@ pub fn verify(
             .map_or(0, |h| h.flags & (FLAG_COMPACTED | FLAG_SALVAGED));
         ranges.push((*first, flags));
         let blocks: Vec<BlockEntry> = ins.blocks().copied().collect();
+        let damaged = ins.damaged().next().is_some()
+            || ins.header.is_err()
+            || matches!(&ins.footer, Some(Err(_)));
         disk.push(manifest::OnDisk {
             first_seq: *first,
             path: path.clone(),
             header: ins.header.clone(),
             facts: manifest::SegmentFacts::from_blocks(&blocks, *first, ins.file_len),
-            repaired: ins.damaged().next().is_some(),
+            repaired: damaged,
+            damage_reported: damaged,
         });
         check_segment(
             &ins,
@@ -252,7 +256,7 @@ fn recorded_removal(removals: &[Removal], lo: u64, hi: u64) -> Option<&'static s
     why.map(|r| match r {
         RemovalReason::Retention => "were deleted by retention",
         RemovalReason::Compaction => "were removed by compaction",
-        RemovalReason::Salvage => "were lost to damage and recorded by salvage",
+        RemovalReason::Salvage => "were lost to damage and set aside by salvage (see salvaged/)",
         RemovalReason::Rollback => "were rolled back to a checkpoint (moved aside)",
         RemovalReason::Reserved => "were reserved (never written, or lost with a segment)",
     })

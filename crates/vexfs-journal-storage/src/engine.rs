@@ -127,7 +127,13 @@ impl Engine {
         let started = Instant::now();
         let dir = dir.as_ref().to_path_buf();
         if options.create {
+            let existed = dir.is_dir();
             ensure_dir(&dir)?;
+            if !existed && let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                // A new journal directory survives a power cut only once its parent's
+                // entry for it is durable.
+                crate::dir::sync_dir(parent)?;
+            }
         } else if !dir.is_dir() {
             return Err(StorageError::NotAJournal {
                 dir,
@@ -576,16 +582,36 @@ fn record_open_state(
             }
         }
     }
-    io.sync(file, active.path())?;
     let segments = store.segments();
     let mut entries = Vec::with_capacity(segments.len());
     for seg in &segments {
         entries.push(crate::manifest::entry_of_segment(seg)?);
     }
-    store.update_manifest(|m| {
+    let current = store.manifest();
+    let same_set = current.as_ref().is_some_and(|m| m.segments == entries);
+    if same_set
+        && current
+            .as_ref()
+            .is_some_and(|m| m.next_seq_floor >= next_seq)
+    {
+        // A clean reopen: nothing to record.
+        return Ok(());
+    }
+    io.sync(file, active.path())?;
+    let recorded = store.update_manifest(|m| {
         m.segments = entries;
         m.next_seq_floor = m.next_seq_floor.max(next_seq);
         Ok(())
-    })?;
-    crate::dir::sync_dir(dir)
+    });
+    match recorded {
+        Ok(()) => crate::dir::sync_dir(dir),
+        // Only the floor was to rise (the end of a journal a crash or a full disk kept
+        // from recording at close): not recording it only weakens the check of the
+        // tail, so a full disk does not keep the journal from opening.
+        Err(e) if same_set => {
+            tracing::warn!(error = %e, "could not record the journal's end in the manifest");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }

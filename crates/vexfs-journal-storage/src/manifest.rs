@@ -108,6 +108,8 @@ pub struct SegmentFacts {
     pub max_time: i64,
     /// File length.
     pub file_len: u64,
+    /// Sequence of its first event (0 when it holds none).
+    pub first_event: u64,
 }
 
 impl SegmentFacts {
@@ -123,6 +125,7 @@ impl SegmentFacts {
             min_time: blocks.iter().map(|b| b.min_time).min().unwrap_or(0),
             max_time: blocks.iter().map(|b| b.max_time).max().unwrap_or(0),
             file_len,
+            first_event: blocks.first().map_or(0, |b| b.first_seq),
         }
     }
 }
@@ -141,6 +144,9 @@ pub struct OnDisk {
     /// Whether opening it had to repair it (its header or footer no longer describe the
     /// sealed file byte for byte, so only its sequences are compared).
     pub repaired: bool,
+    /// Whether damage inside it is reported by the caller (verify names each damaged
+    /// block): sequences missing from it are then not reported again as shortened.
+    pub damage_reported: bool,
 }
 
 /// A difference between the files on disk and the manifest.
@@ -296,25 +302,38 @@ pub fn compare(m: &Manifest, dir: &Path, disk: &[OnDisk]) -> Vec<Discrepancy> {
             continue;
         };
         let header = d.header.as_ref().ok();
+        if d.facts.events > 0 && d.facts.first_event < entry.first_seq {
+            out.push(Discrepancy::Replaced {
+                path: d.path.clone(),
+                what: format!(
+                    "it holds sequences from {}, before the {} its name says",
+                    d.facts.first_event, entry.first_seq
+                ),
+            });
+            continue;
+        }
         match entry.state {
             SegmentState::Sealed => {
-                if d.facts.next_seq < entry.next_seq || d.facts.events < entry.events {
-                    out.push(Discrepancy::Shortened {
-                        path: d.path.clone(),
-                        seqs: (d.facts.next_seq.max(entry.first_seq), entry.next_seq - 1),
-                    });
+                if d.facts.next_seq < entry.next_seq {
+                    if !d.damage_reported {
+                        out.push(Discrepancy::Shortened {
+                            path: d.path.clone(),
+                            seqs: (d.facts.next_seq.max(entry.first_seq), entry.next_seq - 1),
+                        });
+                    }
                     continue;
                 }
                 let Some(h) = header else { continue };
                 if d.repaired {
-                    if d.facts.next_seq != entry.next_seq || d.facts.events != entry.events {
+                    // Damage inside it is reported where it was found (a damaged block,
+                    // a rebuilt footer); only a segment that now ends elsewhere is a
+                    // different file.
+                    if d.facts.next_seq != entry.next_seq {
                         out.push(Discrepancy::Replaced {
                             path: d.path.clone(),
                             what: format!(
-                                "{} events up to sequence {} instead of {} up to {}",
-                                d.facts.events,
+                                "it ends at sequence {} instead of {}",
                                 d.facts.next_seq.saturating_sub(1),
-                                entry.events,
                                 entry.next_seq - 1
                             ),
                         });
@@ -322,6 +341,10 @@ pub fn compare(m: &Manifest, dir: &Path, disk: &[OnDisk]) -> Vec<Discrepancy> {
                     continue;
                 }
                 if h.flags & FLAG_SEALED == 0 {
+                    out.push(Discrepancy::Replaced {
+                        path: d.path.clone(),
+                        what: "it is not sealed, the manifest recorded it sealed".into(),
+                    });
                     continue;
                 }
                 let crc = kernel_crc32(&h.to_bytes());
@@ -402,7 +425,7 @@ pub fn compare(m: &Manifest, dir: &Path, disk: &[OnDisk]) -> Vec<Discrepancy> {
     if !open_missing
         && m.next_seq_floor > disk_next.max(listed_next)
         && !removed(m, disk_next.max(listed_next), m.next_seq_floor)
-        && let Some(last) = disk.last()
+        && let Some(last) = disk.last().filter(|l| !l.damage_reported)
     {
         let from = disk_next.max(listed_next).max(last.first_seq);
         if from < m.next_seq_floor {

@@ -158,6 +158,7 @@ impl Store {
                 header: Ok(seg.header()),
                 facts: SegmentFacts::from_blocks(&seg.blocks(), first, file_len),
                 repaired,
+                damage_reported: false,
             });
             segments.push(seg);
         }

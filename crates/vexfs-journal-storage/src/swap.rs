@@ -78,6 +78,10 @@ impl Swap {
             fs::remove_dir_all(&tmp).map_err(|e| StorageError::io("removing", &tmp, e))?;
         }
         crate::dir::ensure_dir(&tmp)?;
+        // The directory's own entry must be durable before the manifest that names
+        // files in it: otherwise a power cut can keep `SWAP` and lose `swap.tmp/`,
+        // and applying the swap deletes without replacing.
+        sync_dir(dir)?;
         Ok(Swap {
             dir: dir.to_path_buf(),
             tmp,

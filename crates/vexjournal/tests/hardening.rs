@@ -10,67 +10,24 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 
 use common::bin;
 use serde_json::{Value, json};
 
-#[derive(Debug)]
-struct Out {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    #[track_caller]
-    fn ok(self) -> Self {
-        assert!(self.status.success(), "failed: {self:#?}");
-        self
-    }
-
-    #[track_caller]
-    fn fails(self) -> Self {
-        assert!(
-            !self.status.success() && self.status.code().is_some(),
-            "expected a clean failure: {self:#?}"
-        );
-        assert!(!self.stderr.contains("panicked"), "{self:#?}");
-        self
-    }
-}
+type Out = common::Run;
 
 /// `vexjournal --dir DIR ARGS` with `stdin`.
 fn vj_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Out {
-    let mut cmd = bin();
-    cmd.arg("--dir").arg(dir).args(args);
-    run(cmd, stdin)
+    common::run_in(dir, args, stdin, &[])
 }
 
 fn vj(dir: &Path, args: &[&str]) -> Out {
     vj_in(dir, args, b"")
 }
 
-fn run(mut cmd: Command, stdin: &[u8]) -> Out {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    // The child may stop reading early (a bad line): a broken pipe is expected then.
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    Out {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+fn run(cmd: Command, stdin: &[u8]) -> Out {
+    common::run_command(cmd, stdin)
 }
 
 /// Deterministic incompressible text.

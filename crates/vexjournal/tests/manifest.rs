@@ -8,70 +8,17 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
 
-use common::bin;
+use common::Run;
 use serde_json::Value;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
+fn vj(dir: &Path, args: &[&str]) -> Run {
+    common::run_in(dir, args, b"", &[])
 }
 
-impl Out {
-    fn ok(self) -> Self {
-        assert_eq!(
-            self.code, 0,
-            "stdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    fn fails(self) -> Self {
-        assert_ne!(
-            self.code, 0,
-            "stdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
-
-fn out(o: Output) -> Out {
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn vj(dir: &Path, args: &[&str]) -> Out {
-    out(bin().arg("--dir").arg(dir).args(args).output().unwrap())
-}
-
-fn vj_stdin(dir: &Path, args: &[&str], input: &str) -> Out {
-    let mut child = bin()
-        .arg("--dir")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    out(child.wait_with_output().unwrap())
+fn vj_stdin(dir: &Path, args: &[&str], input: &str) -> Run {
+    common::run_in(dir, args, input.as_bytes(), &[])
 }
 
 fn lines(from: u64, n: u64) -> String {

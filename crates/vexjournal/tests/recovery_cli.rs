@@ -422,7 +422,7 @@ fn replay_filters_checkpoints_cursors_parallel_and_validation() {
             .collect::<Vec<_>>(),
         (1..=600).collect::<Vec<_>>()
     );
-    assert!(all.stderr.contains("cursor: vxc1_"), "{}", all.stderr);
+    assert!(all.stderr.contains("cursor: vxc2_"), "{}", all.stderr);
     // Selective.
     let writes = vj(
         &dir,

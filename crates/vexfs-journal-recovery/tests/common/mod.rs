@@ -110,8 +110,29 @@ pub fn copy_dir(src: &Path, dst: &Path) {
 
 /// Copies a directory tree that a live journal is changing: files that vanish between
 /// listing and copying (renamed temporaries, deleted old checkpoints) are skipped, as
-/// a machine crashing at that moment would not have them either.
+/// a machine crashing at that moment would not have them either. The copy is taken
+/// again while the journal's `MANIFEST` changes under it: a rotation or retention
+/// finishing mid-copy would pair segment files and a manifest from different moments,
+/// which no crash can leave (the writer orders those writes with fsyncs).
 pub fn copy_dir_live(src: &Path, dst: &Path) {
+    loop {
+        let before = std::fs::read(src.join("MANIFEST")).ok();
+        copy_tree_live(src, dst);
+        let after = std::fs::read(src.join("MANIFEST")).ok();
+        if before == after {
+            match after {
+                Some(bytes) => std::fs::write(dst.join("MANIFEST"), bytes).unwrap(),
+                None => {
+                    let _ = std::fs::remove_file(dst.join("MANIFEST"));
+                }
+            }
+            return;
+        }
+        std::fs::remove_dir_all(dst).unwrap();
+    }
+}
+
+fn copy_tree_live(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap();
     for entry in std::fs::read_dir(src).unwrap() {
         let entry = entry.unwrap();
@@ -121,7 +142,7 @@ pub fn copy_dir_live(src: &Path, dst: &Path) {
             continue;
         };
         if kind.is_dir() {
-            copy_dir_live(&from, &to);
+            copy_tree_live(&from, &to);
         } else {
             match std::fs::copy(&from, &to) {
                 Ok(_) => {}

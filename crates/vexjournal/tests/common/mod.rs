@@ -46,6 +46,7 @@ impl Rng {
 }
 
 /// What one `vexjournal` run did.
+#[derive(Debug)]
 pub struct Run {
     /// Exit status.
     pub status: std::process::ExitStatus,
@@ -55,15 +56,45 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Asserts the run succeeded.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert!(self.status.success(), "failed: {self:#?}");
+        self
+    }
+
+    /// Asserts the run failed cleanly: an exit status, no panic.
+    #[track_caller]
+    pub fn fails(self) -> Self {
+        assert!(
+            !self.status.success() && self.status.code().is_some(),
+            "expected a clean failure: {self:#?}"
+        );
+        assert!(!self.stderr.contains("panicked"), "{self:#?}");
+        self
+    }
+
+    /// Standard output and standard error together.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
 /// Runs `vexjournal --dir DIR ARGS…` with `stdin` and `env` set, and waits for it.
 pub fn run_in(dir: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
-    use std::io::Write;
     let mut c = bin();
     c.arg("--dir").arg(dir).args(args);
     for (k, v) in env {
         c.env(k, v);
     }
-    let mut child = c
+    run_command(c, stdin)
+}
+
+/// Runs `cmd` with `stdin` and waits for it.
+pub fn run_command(mut cmd: Command, stdin: &[u8]) -> Run {
+    use std::io::Write;
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
