@@ -6,6 +6,8 @@
 //! retention and compaction are not loss (M3); cursors from before a rollback are
 //! refused (M4); salvage, recover and verify agree on what was lost (M5).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
