@@ -191,6 +191,15 @@ fn salvage_report_says_what_was_missing_and_what_it_did_to_the_manifest() {
         "{}",
         lost[0]
     );
+    let summary = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("block(s) kept"))
+        .unwrap();
+    assert!(
+        summary.contains("0 damaged range(s) set aside, 1 missing or shortened segment(s)"),
+        "{summary}"
+    );
 
     // A damaged manifest: salvage rebuilds it and says so, with the reservation.
     let manifest = dir.join("MANIFEST");
@@ -240,4 +249,34 @@ fn global_options_are_listed_after_the_commands_own() {
             "{cmd:?}: own options must come first\n{help}"
         );
     }
+}
+
+/// A line that is not JSON was reported as `line 2: … invalid JSON: expected ident at
+/// line 1 column 2`: two different line numbers for one line. Only the column is given.
+#[test]
+fn invalid_json_names_the_column_not_a_second_line_number() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("j");
+    journal(&dir, 1);
+    let r = run_in(
+        &dir,
+        &["emit"],
+        b"{\"type\":\"filesystem.write\"}\nnot json\n[1,2]\n",
+        &[],
+    );
+    assert_eq!(code(&r), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("line 2: "), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("invalid JSON at column 2: expected ident"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("at line 1"), "{}", r.stderr);
+    // The event before the bad line was written and is reported so.
+    assert!(
+        r.stderr.contains("events 2..=2 were written"),
+        "{}",
+        r.stderr
+    );
 }
