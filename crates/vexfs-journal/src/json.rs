@@ -506,8 +506,20 @@ pub fn parse_line(line: &str) -> Result<Event, JsonError> {
             "the line starts with a UTF-8 byte order mark (BOM); save the input without it",
         ));
     }
-    let checked: UniqueKeys = serde_json::from_str(line)
-        .map_err(|e| JsonError::new("<event>", format!("invalid JSON: {e}")))?;
+    let checked: UniqueKeys = serde_json::from_str(line).map_err(|e| {
+        // serde_json says "at line 1 column C": within one NDJSON line only the column
+        // means anything (the caller names the input's line).
+        let text = e.to_string();
+        let what = text
+            .strip_suffix(&format!(" at line {} column {}", e.line(), e.column()))
+            .unwrap_or(&text);
+        let at = if e.column() > 0 {
+            format!(" at column {}", e.column())
+        } else {
+            String::new()
+        };
+        JsonError::new("<event>", format!("invalid JSON{at}: {what}"))
+    })?;
     if let Some(key) = checked.duplicate {
         return Err(JsonError::new(key, "given twice in one event"));
     }

@@ -12,6 +12,9 @@ mod pager;
 mod time;
 mod workload;
 
+/// Heading of the options every command takes, listed after the command's own.
+const GLOBAL: &str = "Global options";
+
 /// Inspect, feed and benchmark VexFS semantic journals.
 #[derive(Debug, Parser)]
 #[command(name = "vexjournal", version, about, long_about = None)]
@@ -20,15 +23,16 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         env = "VEXJOURNAL_DIR",
         default_value = "./vexjournal-data"
     )]
     pub dir: PathBuf,
     /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
-    #[arg(long, global = true, default_value = "warn", env = "VEXJOURNAL_LOG", value_parser = parse_log)]
+    #[arg(long, global = true, help_heading = GLOBAL, default_value = "warn", env = "VEXJOURNAL_LOG", value_parser = parse_log)]
     pub log: String,
     /// Colour diagnostics on stderr: auto (only on a terminal, and not when NO_COLOR is set), always, never.
-    #[arg(long, global = true, value_enum, default_value = "auto")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_enum, default_value = "auto")]
     pub color: Color,
     #[command(subcommand)]
     command: Command,

@@ -31,8 +31,8 @@ pub enum Kind {
 /// deletes it afterwards unless --keep.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Events to emit in total.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Events to emit in total (at least 1).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     events: u64,
     /// Payload bytes per event (fixed workload).
     #[arg(long, default_value_t = 128)]

@@ -35,9 +35,10 @@ pub enum CheckpointCommand {
     },
     /// Delete checkpoint ID, or with --damaged every checkpoint that does not decode
     /// (needs the journal closed). Recovery then trusts the previous checkpoint.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "damaged"])))]
     Delete {
         /// The checkpoint id.
-        #[arg(required_unless_present = "damaged", conflicts_with = "damaged")]
+        #[arg(conflicts_with = "damaged")]
         id: Option<u64>,
         /// Delete every damaged checkpoint (see `checkpoint list`).
         #[arg(long)]

@@ -20,8 +20,8 @@ use crate::workload::Workload;
 /// Ingest a realistic mixed workload, reopen the journal and summarise it.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Events to ingest.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Events to ingest (at least 1).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     events: u64,
     /// Producer threads.
     #[arg(long, default_value_t = 2)]
@@ -184,10 +184,12 @@ pub fn run(_cli: &Cli, args: &Args) -> Result<ExitCode> {
         ),
     ];
     writeln!(out, "Summary:\n{}", kv_table(&rows))?;
+    // `--head`: `-n` means the most recent events, as in journalctl.
     writeln!(
         out,
-        "Explore it:\n  vexjournal --dir {0} stats\n  vexjournal --dir {0} cat --from-seq 1000 -n 5 -o table",
-        dir.display()
+        "Explore it:\n  vexjournal --dir {0} stats\n  vexjournal --dir {0} cat --from-seq {1} --head 5 -o table",
+        dir.display(),
+        (args.events / 2).clamp(1, 1000)
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -183,6 +183,39 @@ pub struct Matcher {
     grep: Option<regex::bytes::Regex>,
 }
 
+/// Fields whose values are integers: a `FIELD=VALUE` match on one of them with a value
+/// that is not a number is refused rather than silently matching nothing.
+const INTEGER_FIELDS: &[&str] = &[
+    "seq",
+    "id",
+    "global_seq",
+    "local_seq",
+    "subtype",
+    "cpu",
+    "pid",
+    "parent",
+    "root_cause",
+    "visibility",
+    "relevance",
+    "replay_priority",
+    "tx",
+    "session",
+    "chain",
+    "inode",
+    "file_type",
+    "graph_node",
+    "graph_edge",
+    "graph_op",
+    "vector",
+    "dims",
+    "vector_type",
+    "confidence",
+    "load",
+    "memory",
+    "io_pressure",
+    "semantic_confidence",
+];
+
 fn parse_num(s: &str) -> Option<u64> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
@@ -221,6 +254,12 @@ impl Matches {
                 }
                 "priority" => {
                     priority(field, value)?;
+                }
+                f if INTEGER_FIELDS.contains(&f) && parse_num(value).is_none() => {
+                    bail!(
+                        "{arg}: {field} takes an integer (decimal or 0x…), not {value:?}: \
+                         no event could match"
+                    );
                 }
                 _ => {}
             }

@@ -124,20 +124,54 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                 ),
             ];
             if let Some(s) = &r.salvage {
-                rows.push(("salvage".into(), format!("{} segment(s) rewritten, {} block(s) kept, {} damaged range(s) set aside ({} events lost)", s.rewritten.len(), s.blocks_kept, s.lost.len(), s.events_lost())));
+                // Damaged bytes are set aside in a file; a missing or shortened segment
+                // left nothing to set aside.
+                let set_aside = s
+                    .lost
+                    .iter()
+                    .filter(|l| !l.saved_to.as_os_str().is_empty())
+                    .count();
+                let missing = s.lost.len() - set_aside;
+                let missing = if missing > 0 {
+                    format!(", {missing} missing or shortened segment(s)")
+                } else {
+                    String::new()
+                };
+                rows.push((
+                    "salvage".into(),
+                    format!(
+                        "{} segment(s) rewritten, {} block(s) kept, {set_aside} damaged range(s) \
+                         set aside{missing} ({} events lost)",
+                        s.rewritten.len(),
+                        s.blocks_kept,
+                        s.events_lost()
+                    ),
+                ));
                 for l in &s.lost {
-                    rows.push((
-                        "  lost".into(),
+                    let seqs = l
+                        .seqs
+                        .map_or(String::new(), |(a, b)| format!(", sequences {a}..={b}"));
+                    // A missing or shortened segment left no bytes to set aside: say what
+                    // happened instead of an empty byte range and destination.
+                    let text = if l.saved_to.as_os_str().is_empty() {
                         format!(
-                            "{} at byte {} ({} bytes){} -> {}",
+                            "{}{seqs}: {} (no bytes to keep)",
+                            l.segment.display(),
+                            l.reason
+                        )
+                    } else {
+                        format!(
+                            "{} at byte {} ({} bytes){seqs} -> {}",
                             l.segment.display(),
                             l.offset,
                             l.len,
-                            l.seqs
-                                .map_or(String::new(), |(a, b)| format!(", sequences {a}..={b}")),
                             l.saved_to.display()
-                        ),
-                    ));
+                        )
+                    };
+                    rows.push(("  lost".into(), text));
+                }
+                for m in &s.manifest {
+                    rows.push(("  manifest".into(), m.clone()));
                 }
             }
             for d in &damaged {
