@@ -220,10 +220,12 @@ pub fn verify(
             &mut expected_next,
             &mut last_time,
             &ranges,
-            &removals,
-            (i + 1 == total)
-                .then(|| journal_manifest.as_ref().map(|m| m.next_seq_floor))
-                .flatten(),
+            Known {
+                removals: &removals,
+                tail_end: (i + 1 == total)
+                    .then(|| journal_manifest.as_ref().map(|m| m.next_seq_floor))
+                    .flatten(),
+            },
         )?;
         progress(i + 1, total);
     }
@@ -359,6 +361,15 @@ fn problem(
     }
 }
 
+/// What the manifest tells about a segment's missing sequences.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    /// Ranges recorded as removed, and why.
+    removals: &'a [Removal],
+    /// For the newest segment: the sequence after the last one handed out.
+    tail_end: Option<u64>,
+}
+
 fn check_segment(
     ins: &Inspection,
     options: VerifyOptions,
@@ -366,9 +377,9 @@ fn check_segment(
     expected_next: &mut Option<u64>,
     last_time: &mut Option<i64>,
     ranges: &[(u64, u32)],
-    removals: &[Removal],
-    tail_end: Option<u64>,
+    known: Known<'_>,
 ) -> Result<()> {
+    let Known { removals, tail_end } = known;
     let path = &ins.path;
     let mut summary = SegmentSummary {
         path: path.clone(),
