@@ -105,6 +105,16 @@ pub enum Rebuilt {
     Corrupt(String),
 }
 
+impl std::fmt::Display for Rebuilt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rebuilt::Missing => f.write_str("no index file"),
+            Rebuilt::Stale(why) => write!(f, "out of date: {why}"),
+            Rebuilt::Corrupt(why) => write!(f, "damaged: {why}"),
+        }
+    }
+}
+
 /// What opening the index found and did.
 #[derive(Clone, Debug, Default)]
 pub struct IndexReport {
@@ -198,7 +208,7 @@ impl Index {
                     // none for the segments they rewrite); damage is worth a warning.
                     let level_warn = why != Rebuilt::Missing;
                     if level_warn {
-                        tracing::warn!(segment = %seg.path().display(), reason = ?why, "index unusable; rebuilding it from the segment");
+                        tracing::warn!(segment = %seg.path().display(), reason = %why, "index unusable; rebuilding it from the segment");
                     } else {
                         tracing::info!(segment = %seg.path().display(), "indexing segment");
                     }

@@ -55,6 +55,23 @@ pub enum ProblemKind {
     Manifest,
 }
 
+impl ProblemKind {
+    /// Its name in reports (as in the JSON report).
+    pub fn name(self) -> &'static str {
+        match self {
+            ProblemKind::Header => "header",
+            ProblemKind::Block => "block",
+            ProblemKind::Event => "event",
+            ProblemKind::Footer => "footer",
+            ProblemKind::SequenceGap => "sequence-gap",
+            ProblemKind::SequenceOverlap => "sequence-overlap",
+            ProblemKind::Index => "index",
+            ProblemKind::Checkpoint => "checkpoint",
+            ProblemKind::Manifest => "manifest",
+        }
+    }
+}
+
 /// One problem: what, where, and which sequences it concerns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Problem {
@@ -74,7 +91,7 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} in {}", self.kind, self.path.display())?;
+        write!(f, "{} in {}", self.kind.name(), self.path.display())?;
         if let Some(o) = self.offset {
             write!(f, " at byte {o}")?;
         }
@@ -636,11 +653,19 @@ fn check_index(ins: &Inspection, blocks: &[BlockEntry], report: &mut VerifyRepor
             ProblemKind::Index,
             &path,
             None,
-            format!(
-                "index describes {} blocks that do not match the segment's {}",
-                summaries.len(),
-                blocks.len()
-            ),
+            match summaries.iter().zip(blocks).position(|(s, b)| {
+                s.first_seq != b.first_seq || s.last_seq != b.last_seq || s.count != b.event_count
+            }) {
+                Some(i) => format!(
+                    "index entry {i} describes sequences {}..={} but the segment's block {i} holds {}..={}; `vexjournal index rebuild` rewrites it",
+                    summaries[i].first_seq, summaries[i].last_seq, blocks[i].first_seq, blocks[i].last_seq
+                ),
+                None => format!(
+                    "index describes {} blocks, the segment has {}; `vexjournal index rebuild` rewrites it",
+                    summaries.len(),
+                    blocks.len()
+                ),
+            },
         ));
     }
     for (which, what) in [

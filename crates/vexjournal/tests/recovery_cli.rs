@@ -187,12 +187,12 @@ fn verify_exits_0_when_clean_and_1_with_each_problem_located() {
     let line = out
         .stdout
         .lines()
-        .find(|l| l.starts_with("PROBLEM Block"))
+        .find(|l| l.starts_with("PROBLEM block"))
         .unwrap_or_else(|| panic!("{}", out.stdout));
     assert_eq!(
         line.split(':').next().unwrap(),
         format!(
-            "PROBLEM Block in {} at byte {} ({} bytes), sequences {}..={}",
+            "PROBLEM block in {} at byte {} ({} bytes), sequences {}..={}",
             segs[1].display(),
             b.0,
             b.1,
