@@ -274,6 +274,8 @@ fn disk_full_after_the_commit_point_is_no_error() {
     );
     let out = vj_in(&dir, &["emit"], big.as_bytes()).fails();
     assert!(out.stderr.contains("line 1"), "{}", out.stderr);
+    // Nothing durable, so nothing acknowledged on stdout.
+    assert_eq!(out.stdout, "", "{}", out.stderr);
     assert!(
         out.stderr
             .contains("events 3..=3 were written but none is durable"),

@@ -117,10 +117,15 @@ fn emit_stdin(
             }
         }
         let report = durability(journal, start);
-        let next = journal.next_seq();
-        if !args.durable && next > start {
+        // Only what is durable is acknowledged on stdout (`durability` synced first:
+        // on a healthy journal that is everything written; after a storage failure the
+        // rest may be lost, and a retry may be given those numbers again).
+        let durable_end = journal
+            .durable_seq()
+            .clamp(start, journal.next_seq().max(start));
+        if !args.durable && durable_end > start {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{start}..={}", next - 1).and_then(|()| out.flush());
+            let _ = writeln!(out, "{start}..={}", durable_end - 1).and_then(|()| out.flush());
         }
         anyhow!("line {number}: {why}; {report}")
     };
