@@ -230,13 +230,38 @@ fn reconcile(
                 .manifest
                 .push("the manifest was missing; rebuilt from the segments".into());
         }
-        // A clean shutdown recorded which segment was the newest: if it still is, no
-        // later segment went with the manifest.
-        let closed_cleanly = CleanMarker::read(dir)
-            .is_some_and(|c| disk.last().is_some_and(|l| l.first_seq == c.first_seq));
-        if closed_cleanly {
-            let mut m = describe(disk_next)?;
+        // A clean shutdown recorded which segment was the newest and where it ended: if
+        // it still is the newest, no later segment went with the manifest, and the end
+        // it recorded is exact (anything cut from it since is a reported loss).
+        let marker = CleanMarker::read(dir)
+            .filter(|c| disk.last().is_some_and(|l| l.first_seq == c.first_seq));
+        if let Some(c) = marker {
+            let recorded_next = c.blocks.last().map_or(c.first_seq, |b| b.last_seq + 1);
+            let end = disk_next.max(recorded_next);
+            let mut m = describe(end)?;
             m.generation = 1;
+            if recorded_next > disk_next {
+                let path = dir.join(vexfs_journal_storage::dir::segment_name(c.first_seq));
+                let covered = report.lost.iter().any(|l| {
+                    l.seqs
+                        .is_some_and(|(x, y)| x <= disk_next && recorded_next - 1 <= y)
+                });
+                if !covered {
+                    report.lost.push(LostRange {
+                        segment: path.clone(),
+                        offset: 0,
+                        len: 0,
+                        seqs: Some((disk_next, recorded_next - 1)),
+                        saved_to: PathBuf::new(),
+                        reason: format!(
+                            "{} ends before sequence {} that the clean-shutdown marker recorded",
+                            path.display(),
+                            recorded_next - 1
+                        ),
+                    });
+                }
+                manifest::record_removal(&mut m, disk_next, recorded_next, RemovalReason::Salvage);
+            }
             return Ok(Some(m));
         }
         // Segments past the last one may have been lost with the manifest: their

@@ -336,11 +336,11 @@ fn journal_from_before_manifests_is_migrated() {
 /// the numbers past the last segment (later segments may have gone with it).
 #[test]
 fn missing_or_damaged_manifest_refuses_and_salvage_rebuilds_it() {
-    for damage in ["delete", "flip"] {
+    for damage in ["delete", "flip", "delete and cut the tail"] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = journal_j(tmp.path());
         let path = dir.join("MANIFEST");
-        if damage == "delete" {
+        if damage.starts_with("delete") {
             std::fs::remove_file(&path).unwrap();
         } else {
             let mut b = std::fs::read(&path).unwrap();
@@ -356,9 +356,28 @@ fn missing_or_damaged_manifest_refuses_and_salvage_rebuilds_it() {
             );
         }
         vj_stdin(&dir, &["emit"], &lines(0, 1)).fails();
-        vj(&dir, &["recover", "--mode", "salvage"]).ok();
-        assert_eq!(seqs(&dir), (1..=20_000).collect::<Vec<_>>());
-        assert!(emit_one(&dir) > 20_000);
+        let cut = damage.ends_with("tail");
+        if cut {
+            // The clean-shutdown marker still records where the newest segment ended:
+            // the numbers cut from it are a reported loss and are not handed out again
+            // (found by the 1000-round mischief run).
+            let last = segments(&dir).pop().unwrap();
+            let len = std::fs::metadata(&last).unwrap().len();
+            let f = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
+            f.set_len(len - 300).unwrap();
+        }
+        let o = vj(&dir, &["recover", "--mode", "salvage"]).ok();
+        let kept = seqs(&dir);
+        if cut {
+            assert!(
+                kept.len() < 20_000 && o.all().contains("lost"),
+                "{}",
+                o.all()
+            );
+        } else {
+            assert_eq!(kept, (1..=20_000).collect::<Vec<_>>());
+        }
+        assert!(emit_one(&dir) > 20_000, "{damage}");
         vj(&dir, &["verify"]).ok();
     }
 }
