@@ -207,7 +207,9 @@ pub fn verify(
         .map(|m| m.removals.clone())
         .unwrap_or_default();
     let mut disk = Vec::with_capacity(segments.len());
-    let mut expected_next: Option<u64> = None;
+    // The first segment's name is where the journal starts: events missing before its
+    // first block (dropped by the drop-oldest policy, say) are a gap like any other.
+    let mut expected_next: Option<u64> = segments.first().map(|(first, _)| *first);
     let mut last_time: Option<i64> = None;
     let mut ranges: Vec<(u64, u32)> = Vec::new();
     for (i, (first, path)) in segments.iter().enumerate() {
