@@ -30,6 +30,7 @@ use common::*;
 use vexfs_journal::layers::format::FileHeader;
 use vexfs_journal::layers::format::consts::FILE_HEADER_SIZE;
 use vexfs_journal::layers::recovery::checkpoint;
+use vexfs_journal::layers::storage::manifest;
 use vexfs_journal::layers::storage::segment::FLAG_SEALED;
 use vexfs_journal::{Config, Journal, RecoveryMode};
 
@@ -244,7 +245,26 @@ fn power_loss_keeps_every_acknowledged_event() {
             .map(|c| c.segment_end)
             .max()
             .unwrap_or(0);
-        let what = lose_unsynced(&image, acked_end.max(trusted_end), &mut rng);
+        // So does the manifest: its floor is raised only after the events below it
+        // were fsynced (checkpoints and sync marks raise it before writing their own
+        // files, so the image can hold a floor no checkpoint file mentions yet).
+        let floor = manifest::load(&image)
+            .unwrap()
+            .map_or(0, |m| m.next_seq_floor);
+        let manifest_end = if floor > open_first {
+            blocks_of(&open)
+                .iter()
+                .find(|b| b.2 < floor && floor <= b.3 + 1)
+                .map(|b| b.0 + b.1)
+                .unwrap_or_else(|| panic!("round {round}: manifest floor {floor} not in the image"))
+        } else {
+            0
+        };
+        let what = lose_unsynced(
+            &image,
+            acked_end.max(trusted_end).max(manifest_end),
+            &mut rng,
+        );
         let ckpts: Vec<String> = checkpoint::list(&image)
             .into_iter()
             .map(|c| match c {
@@ -257,7 +277,7 @@ fn power_loss_keeps_every_acknowledged_event() {
             .collect();
         let ctx = format!(
             "round {round} ({producers} producers, checkpoints {checkpointing}, {} acks up to \
-             {max_acked}): {what}; checkpoints in the image: {ckpts:?}",
+             {max_acked}, manifest floor {floor}): {what}; checkpoints in the image: {ckpts:?}",
             acked.len()
         );
 
