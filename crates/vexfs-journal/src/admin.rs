@@ -103,15 +103,16 @@ pub fn check_indexes(dir: &Path) -> Result<Vec<IndexFileCheck>> {
         .iter()
         .map(|seg| {
             let path = idx_path(seg.path());
-            let problem = report
-                .rebuilt
-                .iter()
-                .find(|(q, _)| *q == path)
-                .map(|(_, why)| match why {
-                    Rebuilt::Missing => "missing".to_string(),
-                    Rebuilt::Stale(s) => format!("stale: {s}"),
-                    Rebuilt::Corrupt(s) => format!("damaged: {s}"),
-                });
+            let problem =
+                report
+                    .rebuilt
+                    .iter()
+                    .find(|(q, _)| *q == path)
+                    .map(|(_, why)| match why {
+                        Rebuilt::Missing => "missing".to_string(),
+                        Rebuilt::Stale(s) => format!("stale: {s}"),
+                        Rebuilt::Corrupt(s) => format!("damaged: {s}"),
+                    });
             IndexFileCheck {
                 path,
                 sealed: seg.is_sealed(),

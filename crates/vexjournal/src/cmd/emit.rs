@@ -173,7 +173,7 @@ fn emit_stdin(
     }
     if args.atomic && !batch.is_empty() {
         // The engine's batch keeps each event's flags as given: a copy stays a copy.
-        let range = vexfs_journal::ext::emit_batch_as_given(&journal, batch)
+        let range = vexfs_journal::ext::emit_batch_as_given(journal, batch)
             .map_err(|e| stop(lines_read, format!("the atomic batch was refused: {e}")))?;
         if args.durable {
             journal

@@ -61,8 +61,8 @@ fn rebuild(cli: &Cli) -> Result<ExitCode> {
 fn check(cli: &Cli) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     // Opening read-only-without-saving reports every unusable file without touching it.
-    let files = admin::check_indexes(&cli.dir)
-        .with_context(|| format!("opening {}", cli.dir.display()))?;
+    let files =
+        admin::check_indexes(&cli.dir).with_context(|| format!("opening {}", cli.dir.display()))?;
     let mut problems = 0;
     for f in files {
         match f.problem {
