@@ -149,7 +149,8 @@ fn io_failures_never_lose_acknowledged_events() {
         // The journal stopped: every later call says why.
         assert!(j.storage().is_failed(), "{ctx}");
         match j.emit(tagged(9, 9)).unwrap_err() {
-            JournalError::Storage(StorageError::Failed(msg)) => {
+            JournalError::Storage(StorageError::Failed(cause)) => {
+                let msg = cause.to_string();
                 assert!(msg.contains(os_text(errno)), "{ctx}: {msg}")
             }
             other => panic!("{ctx}: {other:?}"),

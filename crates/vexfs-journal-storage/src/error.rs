@@ -80,7 +80,7 @@ pub enum StorageError {
     Closed,
     /// A write or fsync failed earlier; the journal accepts nothing more until reopened.
     #[error("journal stopped after a storage failure: {0}; reopen it to recover")]
-    Failed(String),
+    Failed(#[source] std::sync::Arc<StorageError>),
     /// A sequence number outside the retained range.
     #[error("sequence {seq} is not in the journal ({})", retained(*first, *next))]
     NotFound {

@@ -12,8 +12,8 @@
 //! every sequence below `durable` is also fsynced. Under `fsync = never` durability
 //! only advances when a caller asks for it (`sync`, durable emits, close).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::signal::Signal as Notify;
@@ -93,7 +93,7 @@ pub(crate) struct Shared {
     /// Callers want everything below this durable now.
     pub sync_request: AtomicU64,
     state: AtomicU8,
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<Arc<StorageError>>>,
     pub counters: Counters,
     pid: u32,
 }
@@ -137,13 +137,14 @@ impl Shared {
     }
 
     pub(crate) fn failure_error(&self) -> StorageError {
-        let msg = self
+        let cause = self
             .failure
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .unwrap_or_else(|| "unknown failure".into());
-        StorageError::Failed(msg)
+            // The state is set to failed only after the cause is stored.
+            .unwrap_or_else(|| Arc::new(StorageError::Closed));
+        StorageError::Failed(cause)
     }
 
     pub(crate) fn is_failed(&self) -> bool {
@@ -162,13 +163,11 @@ impl Shared {
     }
 
     /// Records a storage failure and wakes everybody waiting.
-    pub(crate) fn fail(&self, error: &StorageError) {
-        {
+    pub(crate) fn fail(&self, error: StorageError) {
+        let error = {
             let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
-            if failure.is_none() {
-                *failure = Some(error.to_string());
-            }
-        }
+            failure.get_or_insert_with(|| Arc::new(error)).clone()
+        };
         self.state.store(FAILED, SeqCst);
         self.counters.storage_errors.fetch_add(1, Relaxed);
         tracing::error!(%error, "journal writer failed; no more events are accepted");

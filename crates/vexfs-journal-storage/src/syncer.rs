@@ -92,7 +92,7 @@ impl Syncer {
 
     pub(crate) fn run(mut self) {
         if let Err(e) = self.main_loop() {
-            self.shared.fail(&e);
+            self.shared.fail(e);
         }
     }
 

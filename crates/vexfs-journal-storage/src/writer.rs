@@ -155,7 +155,7 @@ impl Writer {
             // A failed data write already cut what it wrote (see `write_out`); nothing
             // else is truncated here: the failure may have hit a seal, whose footer
             // must stay.
-            self.shared.fail(&e);
+            self.shared.fail(e);
         }
         self.shared.set_writer_done();
     }

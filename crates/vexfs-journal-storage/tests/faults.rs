@@ -41,7 +41,8 @@ fn emit_durable(engine: &Engine, ev: Event) -> Result<u64, StorageError> {
 
 fn assert_failed_with(e: &StorageError, needle: &str) {
     match e {
-        StorageError::Failed(msg) => {
+        StorageError::Failed(cause) => {
+            let msg = cause.to_string();
             assert!(msg.contains(needle), "{msg:?} does not mention {needle:?}")
         }
         other => panic!("expected Failed({needle}), got {other:?}"),

@@ -27,7 +27,7 @@ mod replay;
 mod subscription;
 
 pub use config::Config;
-pub use error::{JournalError, JsonError, Result};
+pub use error::{ErrorKind, JournalError, JsonError, Result};
 pub use journal::{Journal, system_ns};
 pub use reader::JournalReader;
 pub use replay::ReplayStart;
