@@ -5,7 +5,7 @@
 //! compressed storage blocks in sequence order, writes each group commit with one
 //! `pwrite` and syncs per the [`FsyncPolicy`]. See `docs/storage.md` for the design.
 
-pub mod clock;
+pub use vexfs_journal_telemetry::clock;
 pub mod config;
 pub mod dir;
 pub mod engine;

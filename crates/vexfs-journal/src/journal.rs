@@ -58,6 +58,7 @@ pub(crate) struct Inner {
     consumers: Mutex<BTreeMap<String, u64>>,
     checkpointer: Mutex<Option<Checkpointer>>,
     closed: AtomicBool,
+    pub(crate) extensions: crate::ext::Extensions,
 }
 
 /// The periodic checkpoint thread and its stop signal.
@@ -278,6 +279,7 @@ impl Journal {
             consumers: Mutex::new(BTreeMap::new()),
             checkpointer: Mutex::new(None),
             closed: AtomicBool::new(false),
+            extensions: Default::default(),
         });
         if checkpoint_interval_s > 0 {
             let c = Checkpointer::start(
@@ -294,7 +296,7 @@ impl Journal {
         Ok(Journal { inner })
     }
 
-    fn engine(&self) -> &Engine {
+    pub(crate) fn engine(&self) -> &Engine {
         &self.inner.engine
     }
 

@@ -18,6 +18,7 @@
 
 mod config;
 mod error;
+pub mod ext;
 mod journal;
 pub mod json;
 mod reader;

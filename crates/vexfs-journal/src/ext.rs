@@ -1,0 +1,182 @@
+//! The extension surface: what crates built on the journal (the kernel bridge, the
+//! transaction coordinator, replication, the event server) may do beyond emitting and
+//! reading events, without reaching into the storage engine.
+//!
+//! Everything here is deliberate and small. A capability that needs more from storage
+//! grows one documented function here; it does not import `vexfs-journal-storage`.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::error::Result;
+use crate::journal::Journal;
+use crate::{Event, JournalReader};
+
+pub use vexfs_journal_storage::HeaderMarks as Marks;
+pub use vexfs_journal_telemetry::{AtomicHistogram, LatencySummary, now_ns};
+
+/// Appends `events` as one batch keeping the ids, sequences and timestamps they carry
+/// (imports from another journal or the kernel). Returns the journal sequences given
+/// to them; the batch is atomic (all or none after a crash).
+pub fn append_preserving(journal: &Journal, events: Vec<Event>) -> Result<Range<u64>> {
+    Ok(journal.engine().append_preserving(events)?)
+}
+
+/// Emits `events` as one atomic batch with each event's flags exactly as given (a copy
+/// of an event stays what it was; [`Journal::emit_batch_atomic`] marks every event
+/// atomic instead).
+pub fn emit_batch_as_given(journal: &Journal, events: Vec<Event>) -> Result<Range<u64>> {
+    Ok(journal.engine().emit_batch(events)?)
+}
+
+/// The journal-wide marks (last checkpoint, last kernel sync) of the open segment's
+/// header.
+pub fn marks(journal: &Journal) -> Marks {
+    journal.engine().marks()
+}
+
+/// Changes the journal-wide marks and makes them durable (they carry over to every new
+/// segment).
+pub fn record_marks(journal: &Journal, change: impl FnOnce(&mut Marks)) -> Result<()> {
+    Ok(journal.engine().record_marks(change)?)
+}
+
+/// Whether the journal stopped after a storage failure (every later write fails).
+pub fn is_failed(journal: &Journal) -> bool {
+    journal.engine().is_failed()
+}
+
+/// The value of type `T` attached to this open journal, created with `T::default()` on
+/// first use. Every clone of the [`Journal`] handle sees the same value, and it is
+/// dropped with the journal: an extension keeps its per-journal state here instead of
+/// in a process-wide registry.
+pub fn state<T: Default + Send + Sync + 'static>(journal: &Journal) -> Arc<T> {
+    journal.inner.extensions.get_or_default::<T>()
+}
+
+/// One segment file, as listed by [`segments`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SegmentInfo {
+    /// The file.
+    pub path: PathBuf,
+    /// Sequence its name starts at.
+    pub first_seq: u64,
+    /// Sequence of its first and last event (`None` when empty).
+    pub seqs: Option<(u64, u64)>,
+    /// Events in it.
+    pub events: u64,
+    /// Earliest and latest event time, ns since the epoch (`None` when empty).
+    pub times: Option<(i64, i64)>,
+    /// Whether it is sealed (no more appends).
+    pub sealed: bool,
+}
+
+/// The segments of a journal open for writing, oldest first.
+pub fn segments(journal: &Journal) -> Vec<SegmentInfo> {
+    segment_infos(journal.engine().store())
+}
+
+/// The segments a reader sees, oldest first.
+pub fn reader_segments(reader: &JournalReader) -> Vec<SegmentInfo> {
+    segment_infos(reader.store())
+}
+
+fn segment_infos(store: &vexfs_journal_storage::Store) -> Vec<SegmentInfo> {
+    store
+        .segments()
+        .iter()
+        .map(|seg| {
+            let blocks = seg.blocks();
+            let seqs = blocks
+                .first()
+                .zip(blocks.last())
+                .map(|(f, l)| (f.first_seq, l.last_seq));
+            let times = blocks
+                .iter()
+                .map(|b| b.min_time)
+                .min()
+                .zip(blocks.iter().map(|b| b.max_time).max());
+            SegmentInfo {
+                path: seg.path().to_path_buf(),
+                first_seq: seg.first_seq(),
+                seqs,
+                events: blocks.iter().map(|b| u64::from(b.event_count)).sum(),
+                times,
+                sealed: seg.is_sealed(),
+            }
+        })
+        .collect()
+}
+
+/// Per-journal values of any type, keyed by type (see [`state`]).
+#[derive(Default)]
+pub(crate) struct Extensions(Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>);
+
+impl Extensions {
+    fn get_or_default<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = map
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()));
+        match slot.clone().downcast::<T>() {
+            Ok(v) => v,
+            // Unreachable: the slot of `TypeId::of::<T>()` only ever holds a `T`. Should
+            // it not, a fresh value replaces it rather than panicking.
+            Err(_) => {
+                let v = Arc::new(T::default());
+                *slot = v.clone();
+                v
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Extensions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map(|m| m.len()).unwrap_or(0);
+        f.debug_struct("Extensions").field("values", &n).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::Config;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    #[test]
+    fn state_is_per_journal_and_shared_by_its_clones() {
+        let a_dir = tempfile::tempdir().unwrap();
+        let b_dir = tempfile::tempdir().unwrap();
+        let a = Journal::create(a_dir.path(), Config::default()).unwrap();
+        let b = Journal::create(b_dir.path(), Config::default()).unwrap();
+        state::<AtomicU64>(&a).fetch_add(3, Ordering::SeqCst);
+        assert_eq!(state::<AtomicU64>(&a.clone()).load(Ordering::SeqCst), 3);
+        assert_eq!(state::<AtomicU64>(&b).load(Ordering::SeqCst), 0);
+        assert_eq!(state::<Mutex<String>>(&a).lock().unwrap().as_str(), "");
+    }
+
+    #[test]
+    fn marks_are_durable_and_segments_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::create(dir.path(), Config::default()).unwrap();
+        j.emit_durable(Event::new(crate::FsOp::Write)).unwrap();
+        record_marks(&j, |m| m.last_kernel_sync_sequence = 42).unwrap();
+        assert_eq!(marks(&j).last_kernel_sync_sequence, 42);
+        let segs = segments(&j);
+        assert_eq!(segs.len(), 1);
+        assert_eq!(
+            (segs[0].first_seq, segs[0].seqs, segs[0].events),
+            (1, Some((1, 1)), 1)
+        );
+        j.close().unwrap();
+        let j = Journal::open_existing(dir.path()).unwrap();
+        assert_eq!(marks(&j).last_kernel_sync_sequence, 42);
+    }
+}
