@@ -36,7 +36,7 @@
 //! let first = bridge.import_reader(&bytes[..], "image")?;
 //! let again = bridge.import_reader(&bytes[..], "image")?;
 //! assert_eq!((first.imported, again.imported, again.already_present), (1, 0, 1));
-//! assert_eq!(journal.storage().marks().last_kernel_sync_sequence, 7);
+//! assert_eq!(vexfs_journal::ext::marks(&journal).last_kernel_sync_sequence, 7);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -44,8 +44,6 @@ pub mod bridge;
 pub mod error;
 pub mod export;
 pub mod timeline;
-
-mod ext_shim;
 
 pub use vexfs_journal_kernel_codec as codec;
 pub use vexfs_journal_kernel_codec::{convert, image, marker, seqset, version};

@@ -9,12 +9,12 @@ use super::config::BridgeConfig;
 use super::report::ImportReport;
 use super::state::{SyncState, record_header_mark};
 use crate::error::{SyncError, SyncResult};
-use crate::ext_shim as ext;
 use crate::image::{ImageItem, ImageReader, ReadStats};
 use crate::marker::{
     Anchor, AnchorRef, MAX_BATCH_RUNS, MAX_SETTLED_RANGES, build_marker, is_marker,
 };
 use crate::seqset::{Runs, SeqSet};
+use vexfs_journal::ext;
 
 /// Appends kernel events to the journal in atomic batches, each led by its marker.
 pub(super) struct Importer<'a> {

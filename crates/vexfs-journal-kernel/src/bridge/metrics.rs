@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::report::{ImportReport, SequenceSyncResult};
 use crate::error::{SyncError, SyncResult};
-use crate::ext_shim::{AtomicHistogram, LatencySummary};
+use vexfs_journal::ext::{AtomicHistogram, LatencySummary};
 
 /// Counters of a bridge (the seed's synchronisation metrics).
 #[derive(Clone, Debug, Default, Serialize)]

@@ -10,11 +10,11 @@ use serde::Serialize;
 use vexfs_journal::Journal;
 
 use crate::error::SyncResult;
-use crate::ext_shim as ext;
 use crate::image::BlockMark;
 use crate::marker::Anchor;
 use crate::seqset::SeqSet;
 use crate::timeline::latest_marker;
+use vexfs_journal::ext;
 
 /// What the journal holds of the kernel: the synchronised kernel sequences and where
 /// the highest is.

@@ -7,7 +7,7 @@
     missing_docs
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use vexfs_journal::{Config, Event, FsyncPolicy, Journal};
 use vexfs_journal_format::{FsOp, SystemOp, Timestamp};
@@ -17,7 +17,7 @@ use vexfs_journal_kernel::{ImageWriter, WriterOptions};
 pub fn journal() -> (tempfile::TempDir, Journal) {
     let dir = tempfile::tempdir().unwrap();
     let j = Journal::create(
-        dir.path().join("j"),
+        journal_dir(&dir),
         Config {
             fsync: FsyncPolicy::Batch,
             ..Config::default()
@@ -25,6 +25,11 @@ pub fn journal() -> (tempfile::TempDir, Journal) {
     )
     .unwrap();
     (dir, j)
+}
+
+/// The directory of the journal [`journal`] created in `dir`.
+pub fn journal_dir(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("j")
 }
 
 /// A kernel-looking event: id `1000 + k`, global sequence `k`, kernel time.
