@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use vexfs_journal::{Event, Journal};
+use vexfs_journal::{Event, Journal, ext};
 
 use super::config::BridgeConfig;
 use super::report::ImportReport;
@@ -14,7 +14,6 @@ use crate::marker::{
     Anchor, AnchorRef, MAX_BATCH_RUNS, MAX_SETTLED_RANGES, build_marker, is_marker,
 };
 use crate::seqset::{Runs, SeqSet};
-use vexfs_journal::ext;
 
 /// Appends kernel events to the journal in atomic batches, each led by its marker.
 pub(super) struct Importer<'a> {

@@ -3,10 +3,10 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use serde::Serialize;
+use vexfs_journal::ext::{AtomicHistogram, LatencySummary};
 
 use super::report::{ImportReport, SequenceSyncResult};
 use crate::error::{SyncError, SyncResult};
-use vexfs_journal::ext::{AtomicHistogram, LatencySummary};
 
 /// Counters of a bridge (the seed's synchronisation metrics).
 #[derive(Clone, Debug, Default, Serialize)]

@@ -7,14 +7,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use vexfs_journal::Journal;
+use vexfs_journal::{Journal, ext};
 
 use crate::error::SyncResult;
 use crate::image::BlockMark;
 use crate::marker::Anchor;
 use crate::seqset::SeqSet;
 use crate::timeline::latest_marker;
-use vexfs_journal::ext;
 
 /// What the journal holds of the kernel: the synchronised kernel sequences and where
 /// the highest is.
