@@ -27,6 +27,7 @@ pub(crate) fn run_ci(root: &Path, args: &[String]) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    unused_dependencies(root, !quick)?;
     if has_nextest() {
         run(Command::new("cargo").current_dir(root).args([
             "nextest",
@@ -82,6 +83,30 @@ fn fuzz_smoke(root: &Path, install: bool) -> Result<()> {
             crate::fuzz::run_targets(root, &targets, FUZZ_SMOKE_SECONDS)
         }
     }
+}
+
+/// Fails on a dependency no crate uses (`cargo machete`, installed from crates.io when
+/// missing: a build of about a minute of CPU). Without it and without a way to install
+/// it, says so and goes on.
+fn unused_dependencies(root: &Path, install: bool) -> Result<()> {
+    let present = || {
+        Command::new("cargo")
+            .args(["machete", "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if install && !present() {
+        let mut cmd = Command::new("cargo");
+        cmd.args(["install", "cargo-machete", "--locked"]);
+        if let Err(e) = run(&mut cmd) {
+            eprintln!("ci: installing cargo-machete failed: {e:#}");
+        }
+    }
+    if !present() {
+        eprintln!("ci: unused-dependency check skipped: cargo-machete is not installed");
+        return Ok(());
+    }
+    run(Command::new("cargo").current_dir(root).arg("machete"))
 }
 
 fn has_nextest() -> bool {

@@ -463,6 +463,12 @@ impl Store {
     }
 }
 
+impl From<&RecordView<'_>> for StoredEvent {
+    fn from(view: &RecordView<'_>) -> StoredEvent {
+        stored(view)
+    }
+}
+
 /// An owned event from a record view.
 pub fn stored(view: &RecordView<'_>) -> StoredEvent {
     let ext = view.ext();

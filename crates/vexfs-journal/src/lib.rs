@@ -16,6 +16,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod admin;
 mod config;
 mod error;
 pub mod ext;
@@ -47,6 +48,10 @@ pub use vexfs_journal_storage::{
     FsyncPolicy, FullPolicy, JournalMeta, OpenOptions, OpenReport, Scan, StorageError,
     StorageMetrics, StoreStats, StoredEvent,
 };
+
+/// The bytes: event and block layouts, shared with the kernel (the journal's public
+/// contract, so tools may read them).
+pub use vexfs_journal_format as format;
 
 /// Lower layers, for tools that need them.
 pub mod layers {

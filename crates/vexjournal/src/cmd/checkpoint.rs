@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use vexfs_journal::Journal;
+use vexfs_journal::admin::{self, checkpoint, restore};
 use vexfs_journal::json::format_time;
-use vexfs_journal::layers::recovery::{checkpoint, restore};
-use vexfs_journal::layers::storage::dir::DirLock;
 
 use crate::Cli;
 use crate::output::{ReportFormat, kv_table};
@@ -93,8 +92,8 @@ pub fn run(cli: &Cli, cmd: &CheckpointCommand) -> Result<ExitCode> {
             }
         }
         CheckpointCommand::Delete { id, damaged } => {
-            let _lock = DirLock::acquire(&cli.dir)
-                .context("deleting checkpoints needs the journal closed")?;
+            let _lock =
+                admin::lock(&cli.dir).context("deleting checkpoints needs the journal closed")?;
             let removed = match id {
                 Some(id) if !*damaged => vec![checkpoint::delete(&cli.dir, *id)?],
                 _ => checkpoint::delete_damaged(&cli.dir)?,

@@ -42,10 +42,7 @@ pub fn completions(args: &CompletionsArgs) -> Result<ExitCode> {
 /// The journal directory `dir` is in, if any (a directory holding `journal.json`).
 fn enclosing_journal(dir: &Path) -> Option<PathBuf> {
     dir.ancestors()
-        .find(|a| {
-            a.join(vexfs_journal::layers::storage::dir::META_FILE)
-                .is_file()
-        })
+        .find(|a| vexfs_journal::admin::is_journal(a))
         .map(Path::to_path_buf)
 }
 

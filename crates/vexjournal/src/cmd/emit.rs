@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, anyhow};
-use vexfs_journal::layers::format::record::check_record;
+use vexfs_journal::format::record::check_record;
 use vexfs_journal::{Event, Journal, json};
 
 use crate::Cli;
@@ -173,9 +173,7 @@ fn emit_stdin(
     }
     if args.atomic && !batch.is_empty() {
         // The engine's batch keeps each event's flags as given: a copy stays a copy.
-        let range = journal
-            .storage()
-            .emit_batch(batch)
+        let range = vexfs_journal::ext::emit_batch_as_given(journal, batch)
             .map_err(|e| stop(lines_read, format!("the atomic batch was refused: {e}")))?;
         if args.durable {
             journal

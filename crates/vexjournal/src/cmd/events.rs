@@ -6,7 +6,6 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vexfs_journal::layers::storage::store::stored;
 use vexfs_journal::{
     Cursor, DamagedBlock, IndexError, JournalError, JournalReader, Query, StartAt, StoredEvent,
 };
@@ -149,7 +148,7 @@ pub fn run(cli: &Cli, filters: &Filters, show: &ShowArgs) -> Result<ExitCode> {
                 reader.query_visit_or_skip(
                     &q,
                     |v| {
-                        let ev = stored(v);
+                        let ev = StoredEvent::from(v);
                         if matcher.matches(&ev) {
                             kept.push_back(ev);
                         }
@@ -181,7 +180,7 @@ pub fn run(cli: &Cli, filters: &Filters, show: &ShowArgs) -> Result<ExitCode> {
                 reader.query_visit_or_skip(
                     &q,
                     |v| {
-                        let ev = stored(v);
+                        let ev = StoredEvent::from(v);
                         if !matcher.matches(&ev) {
                             return true;
                         }

@@ -78,7 +78,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                 let mut found = 0usize;
                 let mut oldest = None;
                 reader.query_visit(&last, |v| {
-                    let ev = vexfs_journal::layers::storage::store::stored(v);
+                    let ev = vexfs_journal::StoredEvent::from(v);
                     if matcher.matches(&ev) {
                         found += 1;
                         oldest = Some(ev.seq);

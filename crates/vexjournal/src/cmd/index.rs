@@ -2,12 +2,9 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
-use vexfs_journal::layers::index::{Index, Rebuilt, idx_path};
-use vexfs_journal::layers::storage::dir::DirLock;
-use vexfs_journal::layers::storage::{OpenMode, Store};
+use vexfs_journal::admin;
 
 use crate::Cli;
 use crate::output::{human_bytes, kv_table};
@@ -30,44 +27,30 @@ pub fn run(cli: &Cli, cmd: &IndexCommand) -> Result<ExitCode> {
 
 fn rebuild(cli: &Cli) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    let _lock =
-        DirLock::acquire(&cli.dir).context("rebuilding indexes needs the journal closed")?;
-    let (store, _) = Store::open(&cli.dir, OpenMode::ReadOnly)
-        .with_context(|| format!("opening {}", cli.dir.display()))?;
-    for seg in store.segments() {
-        let p = idx_path(seg.path());
-        if p.exists() {
-            std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
-        }
-    }
-    let started = Instant::now();
-    let (index, report) = Index::open(&store, true)?;
-    index.persist_all()?;
-    let secs = started.elapsed().as_secs_f64().max(1e-9);
-    let idx_bytes: u64 = store
-        .segments()
-        .iter()
-        .filter_map(|s| std::fs::metadata(idx_path(s.path())).ok())
-        .map(|m| m.len())
-        .sum();
-    let seg_bytes = store.stats().disk_bytes;
+    let r = admin::rebuild_indexes(&cli.dir).with_context(|| {
+        format!(
+            "rebuilding the indexes of {} (needs the journal closed)",
+            cli.dir.display()
+        )
+    })?;
+    let secs = r.elapsed.as_secs_f64().max(1e-9);
     let rows = vec![
-        ("segments".to_string(), store.segments().len().to_string()),
-        ("events indexed".into(), report.events_indexed.to_string()),
+        ("segments".to_string(), r.segments.to_string()),
+        ("events indexed".into(), r.events.to_string()),
         (
             "time".into(),
             format!(
                 "{secs:.3} s ({:.2} M events/s)",
-                report.events_indexed as f64 / secs / 1e6
+                r.events as f64 / secs / 1e6
             ),
         ),
         (
             "index size".into(),
             format!(
                 "{} ({:.2}% of {} of segments)",
-                human_bytes(idx_bytes),
-                idx_bytes as f64 * 100.0 / seg_bytes.max(1) as f64,
-                human_bytes(seg_bytes)
+                human_bytes(r.index_bytes),
+                r.index_bytes as f64 * 100.0 / r.segment_bytes.max(1) as f64,
+                human_bytes(r.segment_bytes)
             ),
         ),
     ];
@@ -77,25 +60,22 @@ fn rebuild(cli: &Cli) -> Result<ExitCode> {
 
 fn check(cli: &Cli) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    let (store, _) = Store::open(&cli.dir, OpenMode::ReadOnly)
-        .with_context(|| format!("opening {}", cli.dir.display()))?;
     // Opening read-only-without-saving reports every unusable file without touching it.
-    let (_, report) = Index::open(&store, false)?;
+    let files =
+        admin::check_indexes(&cli.dir).with_context(|| format!("opening {}", cli.dir.display()))?;
     let mut problems = 0;
-    for seg in store.segments() {
-        let p = idx_path(seg.path());
-        match report.rebuilt.iter().find(|(q, _)| *q == p) {
-            Some((_, why)) if seg.is_sealed() => {
+    for f in files {
+        match f.problem {
+            Some(why) if f.sealed => {
                 problems += 1;
-                writeln!(out, "{}: {}", p.display(), describe(why))?;
+                writeln!(out, "{}: {why}", f.path.display())?;
             }
-            Some((_, why)) => writeln!(
+            Some(why) => writeln!(
                 out,
-                "{}: {} (open segment: indexed in memory by its writer)",
-                p.display(),
-                describe(why)
+                "{}: {why} (open segment: indexed in memory by its writer)",
+                f.path.display()
             )?,
-            None => writeln!(out, "{}: ok", p.display())?,
+            None => writeln!(out, "{}: ok", f.path.display())?,
         }
     }
     if problems > 0 {
@@ -106,13 +86,4 @@ fn check(cli: &Cli) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Why an index file is not used, in words.
-fn describe(why: &Rebuilt) -> String {
-    match why {
-        Rebuilt::Missing => "missing".into(),
-        Rebuilt::Stale(s) => format!("stale: {s}"),
-        Rebuilt::Corrupt(s) => format!("damaged: {s}"),
-    }
 }

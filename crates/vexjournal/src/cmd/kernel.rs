@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use vexfs_journal::layers::format::layout::all_layouts;
+use vexfs_journal::format::layout::all_layouts;
 use vexfs_journal::{Compression, Journal, JournalReader};
 use vexfs_journal_kernel::{
     BridgeConfig, Damage, ImageItem, ImageReader, ImageWriter, KernelBridge, OriginFilter,

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vexfs_journal::layers::recovery::checkpoint;
-use vexfs_journal::layers::recovery::verify::ProblemKind;
+use vexfs_journal::admin::ProblemKind;
+use vexfs_journal::admin::checkpoint;
 use vexfs_journal::{Journal, JournalError, RecoveryMode, VerifyOptions, verify};
 
 use crate::Cli;
@@ -32,9 +32,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let mode: RecoveryMode = args.mode.parse().map_err(anyhow::Error::msg)?;
     let journal = match Journal::open_existing_with(&cli.dir, mode, 0) {
         Ok(j) => j,
-        Err(JournalError::Recovery(
-            vexfs_journal::layers::recovery::RecoveryError::Inconsistent(report),
-        )) => {
+        Err(JournalError::Recovery(vexfs_journal::admin::RecoveryError::Inconsistent(report))) => {
             eprintln!(
                 "absolute mode refuses to open {}: {} problem(s)",
                 cli.dir.display(),

@@ -189,7 +189,7 @@ fn parse_parallel(s: &str) -> Result<usize, String> {
 
 /// The newest readable checkpoint that records consumer `name`.
 fn newest_recording(dir: &std::path::Path, name: &str) -> Result<u64> {
-    vexfs_journal::layers::recovery::checkpoint::list(dir)
+    vexfs_journal::admin::checkpoint::list(dir)
         .into_iter()
         .rev()
         .flatten()

@@ -37,17 +37,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let reader = JournalReader::open(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let mut rows = Vec::new();
-    for seg in reader.store().segments() {
-        let blocks = seg.blocks();
-        let first = blocks.first().map(|b| b.first_seq);
-        let last = blocks.last().map(|b| b.last_seq);
-        let events: u64 = blocks.iter().map(|b| u64::from(b.event_count)).sum();
-        let min_time = blocks.iter().map(|b| b.min_time).min();
-        let max_time = blocks.iter().map(|b| b.max_time).max();
-        drop(blocks);
-        let size = std::fs::metadata(seg.path())
-            .with_context(|| format!("reading the size of {}", seg.path().display()))?
+    for seg in vexfs_journal::ext::reader_segments(&reader) {
+        let size = std::fs::metadata(&seg.path)
+            .with_context(|| format!("reading the size of {}", seg.path.display()))?
             .len();
+        let (first, last) = (seg.seqs.map(|s| s.0), seg.seqs.map(|s| s.1));
+        let (min_time, max_time) = (seg.times.map(|t| t.0), seg.times.map(|t| t.1));
+        let events = seg.events;
         rows.push((seg, first, last, events, min_time, max_time, size));
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -62,14 +58,14 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                 .iter()
                 .map(|(seg, first, last, events, min_t, max_t, size)| {
                     json!({
-                        "file": name(seg.path()),
+                        "file": name(&seg.path),
                         "first_seq": first,
                         "last_seq": last,
                         "events": events,
                         "first_time": min_t.map(vexfs_journal::json::format_time),
                         "last_time": max_t.map(vexfs_journal::json::format_time),
                         "bytes": size,
-                        "state": if seg.is_sealed() { "sealed" } else { "open" },
+                        "state": if seg.sealed { "sealed" } else { "open" },
                     })
                 })
                 .collect();
@@ -101,13 +97,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                 };
                 t.add_row([
                     i.to_string(),
-                    name(seg.path()),
+                    name(&seg.path),
                     seqs,
                     events.to_string(),
                     time(*min_t),
                     time(*max_t),
                     human_bytes(*size),
-                    if seg.is_sealed() { "sealed" } else { "open" }.to_string(),
+                    if seg.sealed { "sealed" } else { "open" }.to_string(),
                 ]);
             }
             writeln!(out, "{t}")?;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use vexfs_journal::layers::recovery::verify::ProblemKind;
+use vexfs_journal::admin::ProblemKind;
 use vexfs_journal::{VerifyOptions, verify};
 
 use crate::Cli;
