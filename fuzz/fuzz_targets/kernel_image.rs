@@ -1,11 +1,11 @@
-//! Kernel journal images (`vexfs_journal_kernel::image`), read from memory: never
+//! Kernel journal images (`vexfs_journal_kernel_codec::image`), read from memory: never
 //! panic, never fail (the only errors are I/O errors of the source); intact blocks and
 //! damaged regions are in order, inside the image, never overlapping, and the counts
 //! agree with what was returned.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vexfs_journal_kernel::image::{ReaderOptions, read_image_from};
+use vexfs_journal_kernel_codec::image::{ReaderOptions, read_image_from};
 
 fuzz_target!(|data: &[u8]| {
     check(data);

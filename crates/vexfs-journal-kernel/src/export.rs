@@ -26,6 +26,7 @@ pub enum OriginFilter {
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExportError {
     /// Querying the journal failed.
     #[error("reading the journal: {0}")]

@@ -1,20 +1,22 @@
-//! The kernel bridge of the VexFS semantic journal.
+//! The kernel bridge of the VexFS semantic journal: a journal client that imports the
+//! kernel module's events and keeps the two sequence spaces synchronised.
 //!
-//! - [`convert`]: userspace [`Event`] ⇄ the kernel's exact binary event
-//!   ([`convert_to_kernel_format`], [`convert_from_kernel_format`]), lossless within the
-//!   kernel layout's limits, a precise [`ConversionError`] beyond them;
-//! - [`image`]: kernel journal images — sequences of 4096-aligned storage blocks, LZ4
-//!   or uncompressed — written by [`ImageWriter`] and streamed by [`ImageReader`], which
-//!   reports damage with its offset and block and reads every intact block;
+//! The kernel's bytes — event conversion, kernel images, format versions, the marker
+//! layout — are in `vexfs-journal-kernel-codec` (no journal, no runtime), re-exported
+//! here as [`codec`] and under their old paths ([`convert`], [`image`], [`marker`],
+//! [`seqset`], [`version`]). This crate adds what needs a journal:
+//!
 //! - [`KernelBridge`]: imports kernel events into a [`vexfs_journal::Journal`] keeping
 //!   their ids, sequences and timestamps, idempotently, and keeps the kernel and
 //!   userspace sequence spaces synchronised (offset, drift detection, automatic resync);
-//!   it implements the seed's [`KernelCompatibilityBridgeTrait`];
+//!   it implements the seed's [`KernelCompatibilityBridgeTrait`]. Its state belongs to
+//!   the journal: every bridge of one open journal shares it;
 //! - [`timeline`]: the merged timeline (origin of each journal event, consistency check);
-//! - [`verify_compatibility`]: kernel format version policy.
+//! - [`export`]: journal events written out as a kernel image.
 //!
-//! The design — sequence mapping, drift, resynchronisation, idempotent import — is
-//! described in `docs/kernel.md`.
+//! The bridge reaches the journal only through its public API and the facade's `ext`
+//! surface. The design — sequence mapping, drift, resynchronisation, idempotent import
+//! — is described in `docs/kernel.md`.
 //!
 //! ```
 //! use vexfs_journal::{Config, Event, FsOp, Journal};
@@ -34,36 +36,32 @@
 //! let first = bridge.import_reader(&bytes[..], "image")?;
 //! let again = bridge.import_reader(&bytes[..], "image")?;
 //! assert_eq!((first.imported, again.imported, again.already_present), (1, 0, 1));
-//! assert_eq!(journal.storage().marks().last_kernel_sync_sequence, 7);
+//! assert_eq!(vexfs_journal::ext::marks(&journal).last_kernel_sync_sequence, 7);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod bridge;
-pub mod convert;
 pub mod error;
 pub mod export;
-pub mod image;
-pub mod marker;
-pub mod seqset;
 pub mod timeline;
-pub mod version;
+
+pub use vexfs_journal_kernel_codec as codec;
+pub use vexfs_journal_kernel_codec::{convert, image, marker, seqset, version};
 
 pub use bridge::{
     BridgeConfig, ImportReport, KernelBridge, KernelCompatibilityBridgeTrait, KernelJournalStatus,
     SequenceSyncResult, SyncMetrics, SyncState,
 };
-pub use convert::{
-    check_kernel_fit, convert_from_kernel_format, convert_into, convert_to_kernel_format,
-    decode_prefix,
+pub use error::{
+    CompatibilityError, ConversionError, ImageError, MarkerError, SyncError, SyncResult,
 };
-pub use error::{CompatibilityError, ConversionError, ImageError, SyncError, SyncResult};
 pub use export::{ExportError, ExportReport, OriginFilter, export_events};
-pub use image::{
-    Damage, DamageKind, ImageBlock, ImageContents, ImageItem, ImageReader, ImageWriter, PAGE_SIZE,
-    ReadStats, ReaderOptions, WriteSummary, WriterOptions, read_image, read_image_from,
-    write_image,
-};
 pub use timeline::{JournalView, Origin, Timeline, TimelineCheck, check_timeline};
-pub use version::{SUPPORTED_VERSION, verify_compatibility};
+pub use vexfs_journal_kernel_codec::{
+    Damage, DamageKind, ImageBlock, ImageContents, ImageItem, ImageReader, ImageWriter, PAGE_SIZE,
+    ReadStats, ReaderOptions, SUPPORTED_VERSION, WriteSummary, WriterOptions, check_kernel_fit,
+    convert_from_kernel_format, convert_into, convert_to_kernel_format, decode_prefix, read_image,
+    read_image_from, verify_compatibility, write_image,
+};
 
 pub use vexfs_journal_format::Event;

@@ -69,13 +69,16 @@ pub fn latest_marker(view: &impl JournalView) -> SyncResult<Option<Marker>> {
     let mut found = None;
     for_each(view, &marker_query().reverse(true), 1, |stored| {
         let seq = stored.seq;
-        match parse_marker(&stored) {
+        match parse_marker(seq, &stored.event) {
             Ok(Some(m)) => {
                 found = Some(m);
                 Ok(false)
             }
             Ok(None) => Ok(true),
-            Err(reason) => Err(SyncError::State { seq, reason }),
+            Err(e) => Err(SyncError::State {
+                seq,
+                reason: e.to_string(),
+            }),
         }
     })?;
     Ok(found)
@@ -86,10 +89,15 @@ pub fn all_markers(view: &impl JournalView) -> SyncResult<Vec<Marker>> {
     let mut out = Vec::new();
     for_each(view, &marker_query(), 256, |stored| {
         let seq = stored.seq;
-        match parse_marker(&stored) {
+        match parse_marker(seq, &stored.event) {
             Ok(Some(m)) => out.push(m),
             Ok(None) => {}
-            Err(reason) => return Err(SyncError::State { seq, reason }),
+            Err(e) => {
+                return Err(SyncError::State {
+                    seq,
+                    reason: e.to_string(),
+                });
+            }
         }
         Ok(true)
     })?;

@@ -246,7 +246,7 @@ fn the_bridge_imports_a_c_written_image_exactly() {
         .collect();
     assert_eq!(imported, expected, "the journal holds exactly the C events");
     assert_eq!(
-        journal.storage().marks().last_kernel_sync_sequence,
+        vexfs_journal::ext::marks(&journal).last_kernel_sync_sequence,
         C_EVENTS
     );
     assert!(check_timeline(&journal).unwrap().is_consistent());

@@ -155,7 +155,10 @@ fn drift_is_detected_and_resynced_with_no_duplicate_or_missing_id() {
         journal.next_seq() - 1,
         "no journal sequence missing"
     );
-    assert_eq!(journal.storage().marks().last_kernel_sync_sequence, 85);
+    assert_eq!(
+        vexfs_journal::ext::marks(&journal).last_kernel_sync_sequence,
+        85
+    );
 
     let m = bridge.sync_metrics();
     assert_eq!(m.kernel_sync_operations, 5);

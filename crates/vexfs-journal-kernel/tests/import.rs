@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use vexfs_journal::{Config, Event, Journal, Query, StoredEvent};
+use vexfs_journal::{Config, Event, Journal, Query, StoredEvent, ext};
 use vexfs_journal_format::Compression;
 use vexfs_journal_kernel::marker::{BRIDGE_AGENT, is_marker};
 use vexfs_journal_kernel::{
@@ -49,7 +49,7 @@ fn import_preserves_ids_sequences_and_timestamps() {
     // Marker at 2, events at 3..=27.
     assert_eq!(r.journal_ranges, [(3, 27)]);
     assert_eq!(kernel_events_in(&journal), evs, "every field kept");
-    assert_eq!(journal.storage().marks().last_kernel_sync_sequence, 25);
+    assert_eq!(ext::marks(&journal).last_kernel_sync_sequence, 25);
     let marker = journal.get(2).unwrap().unwrap();
     assert!(is_marker(&marker.event));
     assert_eq!(marker.event.context.agent_id, BRIDGE_AGENT.as_bytes());
@@ -58,7 +58,7 @@ fn import_preserves_ids_sequences_and_timestamps() {
 
 #[test]
 fn importing_the_same_image_twice_adds_nothing() {
-    let (_d, journal) = common::journal();
+    let (d, journal) = common::journal();
     let b = bridge(&journal);
     let image = common::kernel_image(1..=40, 7);
     let first = b.import_reader(&image[..], "img").unwrap();
@@ -69,7 +69,7 @@ fn importing_the_same_image_twice_adds_nothing() {
     assert_eq!(second.batches, 0, "not even a marker");
     assert_eq!(journal.next_seq(), next);
     // Also after reopening the journal, with a fresh bridge.
-    let dir = journal.storage().dir().to_path_buf();
+    let dir = common::journal_dir(&d);
     drop(b);
     journal.close().unwrap();
     drop(journal);
@@ -85,21 +85,18 @@ fn importing_the_same_image_twice_adds_nothing() {
 fn a_lost_header_mark_does_not_cause_a_reimport() {
     // A crash after the batch reached disk but before the header mark was written:
     // the marker in the batch is the record, the header mark is repaired on open.
-    let (_d, journal) = common::journal();
+    let (d, journal) = common::journal();
     let image = common::kernel_image(1..=10, 4);
     bridge(&journal).import_reader(&image[..], "img").unwrap();
-    journal
-        .storage()
-        .record_marks(|m| m.last_kernel_sync_sequence = 0)
-        .unwrap();
-    let dir = journal.storage().dir().to_path_buf();
+    ext::record_marks(&journal, |m| m.last_kernel_sync_sequence = 0).unwrap();
+    let dir = common::journal_dir(&d);
     journal.close().unwrap();
     drop(journal);
     let journal = Journal::open_existing(&dir).unwrap();
-    assert_eq!(journal.storage().marks().last_kernel_sync_sequence, 0);
+    assert_eq!(ext::marks(&journal).last_kernel_sync_sequence, 0);
     let b = bridge(&journal);
     assert_eq!(
-        journal.storage().marks().last_kernel_sync_sequence,
+        ext::marks(&journal).last_kernel_sync_sequence,
         10,
         "repaired from the marker"
     );

@@ -18,12 +18,12 @@ use crate::error::ConversionError;
 ///
 /// ```
 /// use vexfs_journal_format::{Event, FsOp};
-/// use vexfs_journal_kernel::{convert_from_kernel_format, convert_to_kernel_format};
+/// use vexfs_journal_kernel_codec::{convert_from_kernel_format, convert_to_kernel_format};
 /// let ev = Event::filesystem(FsOp::Write).path("/models/a.bin").inode(7);
 /// let bytes = convert_to_kernel_format(&ev)?;
 /// assert_eq!(bytes.len(), 132 + 5280);
 /// assert_eq!(convert_from_kernel_format(&bytes)?, ev);
-/// # Ok::<(), vexfs_journal_kernel::ConversionError>(())
+/// # Ok::<(), vexfs_journal_kernel_codec::ConversionError>(())
 /// ```
 pub fn convert_to_kernel_format(event: &Event) -> Result<Vec<u8>, ConversionError> {
     let mut out = Vec::with_capacity(kernel_event_size(event));

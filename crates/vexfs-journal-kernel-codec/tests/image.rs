@@ -10,7 +10,7 @@ use vexfs_journal_format::block::{EventEncoding, check_block};
 use vexfs_journal_format::consts::BLOCK_HEADER_SIZE;
 use vexfs_journal_format::samples::{category_events, empty_event};
 use vexfs_journal_format::{Compression, Event, FormatError, FsOp, Priority};
-use vexfs_journal_kernel::{
+use vexfs_journal_kernel_codec::{
     ConversionError, DamageKind, ImageContents, ImageError, ImageItem, ImageReader, ImageWriter,
     PAGE_SIZE, ReaderOptions, WriterOptions, read_image, read_image_from, write_image,
 };
@@ -224,7 +224,7 @@ fn check_golden(name: &str, bytes: &[u8]) {
     }
     let committed = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e} (generate it with VEXFS_UPDATE_FIXTURES=1 cargo test -p vexfs-journal-kernel --test image)",
+            "{}: {e} (generate it with VEXFS_UPDATE_FIXTURES=1 cargo test -p vexfs-journal-kernel-codec --test image)",
             path.display()
         )
     });

@@ -16,7 +16,7 @@ pub const SUPPORTED_VERSION: (u32, u32) = (VERSION_MAJOR, VERSION_MINOR);
 /// preserve, and the bridge promises lossless conversion.
 ///
 /// ```
-/// use vexfs_journal_kernel::verify_compatibility;
+/// use vexfs_journal_kernel_codec::verify_compatibility;
 /// assert!(verify_compatibility((1, 0)).is_ok());
 /// assert!(verify_compatibility((2, 0)).is_err());
 /// assert!(verify_compatibility((1, 1)).is_err());

@@ -1,7 +1,7 @@
 //! The bridge's bookkeeping event: one `system.sync` marker leads every import batch.
 //!
-//! An import batch is appended with [`vexfs_journal_storage::Engine::append_preserving`]
-//! as one atomic block: the marker first, then the kernel events it describes at the
+//! The bridge appends an import batch, keeping the kernel's ids and sequences, as one
+//! atomic block: the marker first, then the kernel events it describes at the
 //! next journal sequences. A crash leaves both or neither, so the marker is an exact,
 //! durable record of what was imported — the state the bridge reloads (the newest
 //! marker, found with an indexed reverse query) — with no window in which events are
@@ -20,11 +20,11 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use vexfs_journal::StoredEvent;
 use vexfs_journal_format::consts::{MAX_PAYLOAD_SIZE, PATH_MAX};
 use vexfs_journal_format::kernel::check_fixed_string;
 use vexfs_journal_format::{Event, EventType, SystemOp, Timestamp};
 
+use crate::error::MarkerError;
 use crate::seqset::{Runs, SeqSet};
 
 /// Agent id of the bridge's markers.
@@ -188,84 +188,82 @@ pub fn build_marker(
     ev
 }
 
-/// Reads a marker back. `Ok(None)` if the event is not a marker at all (another
-/// `system.sync` event of that agent); an error if it has a marker's identity but its
-/// content is damaged.
-pub fn parse_marker(stored: &StoredEvent) -> Result<Option<Marker>, String> {
-    let ev = &stored.event;
+/// Reads back the marker `ev` stored at journal sequence `seq`. `Ok(None)` if the event
+/// is not a marker at all (another `system.sync` event of that agent); an error if it
+/// has a marker's identity but its content is damaged.
+pub fn parse_marker(seq: u64, ev: &Event) -> Result<Option<Marker>, MarkerError> {
     if !is_marker(ev) {
         return Ok(None);
     }
-    let meta: MarkerMeta = serde_json::from_slice(&ev.metadata)
-        .map_err(|e| format!("marker metadata is not the expected JSON: {e}"))?;
+    let meta: MarkerMeta =
+        serde_json::from_slice(&ev.metadata).map_err(|e| MarkerError::Metadata(e.to_string()))?;
     if meta.kernel_bridge != PAYLOAD_VERSION {
-        return Err(format!(
-            "marker version {} (this build reads {PAYLOAD_VERSION})",
-            meta.kernel_bridge
-        ));
+        return Err(MarkerError::Version {
+            found: meta.kernel_bridge,
+            supported: PAYLOAD_VERSION,
+        });
     }
     let p = &ev.payload;
-    let word = |at: usize| -> Result<u32, String> {
+    let word = |at: usize| -> Result<u32, MarkerError> {
         p.get(at..at + 4)
             .and_then(|b| <[u8; 4]>::try_from(b).ok())
             .map(u32::from_le_bytes)
-            .ok_or_else(|| "marker payload is truncated".to_string())
+            .ok_or(MarkerError::Truncated)
     };
     if p.get(..4) != Some(&PAYLOAD_MAGIC[..]) || word(4)? != PAYLOAD_VERSION {
-        return Err("marker payload has a bad magic or version".into());
+        return Err(MarkerError::BadMagic);
     }
     let n_runs = word(8)? as usize;
     let n_ranges = word(12)? as usize;
     if p.len() != PAYLOAD_HEAD + 16 * (n_runs + n_ranges) {
-        return Err(format!(
-            "marker payload is {} bytes but declares {n_runs} runs and {n_ranges} ranges",
-            p.len()
-        ));
+        return Err(MarkerError::PayloadSize {
+            size: p.len(),
+            runs: n_runs,
+            ranges: n_ranges,
+        });
     }
-    let pair = |i: usize| -> Result<(u64, u64), String> {
+    let pair = |i: usize| -> Result<(u64, u64), MarkerError> {
         let at = PAYLOAD_HEAD + 16 * i;
         let get = |o: usize| {
             p.get(o..o + 8)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(u64::from_le_bytes)
-                .ok_or_else(|| "marker payload is truncated".to_string())
+                .ok_or(MarkerError::Truncated)
         };
         let (a, b) = (get(at)?, get(at + 8)?);
         if a == 0 || b < a {
-            return Err(format!("marker holds an invalid range {a}..={b}"));
+            return Err(MarkerError::InvalidRange { first: a, last: b });
         }
         Ok((a, b))
     };
     let runs = Runs::from_runs((0..n_runs).map(pair).collect::<Result<_, _>>()?);
     if runs.count() != meta.events {
-        return Err(format!(
-            "marker declares {} events but its runs hold {}",
-            meta.events,
-            runs.count()
-        ));
+        return Err(MarkerError::EventCount {
+            declared: meta.events,
+            held: runs.count(),
+        });
     }
     let ranges: Vec<(u64, u64)> = (n_runs..n_runs + n_ranges)
         .map(pair)
         .collect::<Result<_, _>>()?;
     let settled = SeqSet::from_parts(meta.floor, ranges);
     if settled.max() != meta.watermark {
-        return Err(format!(
-            "marker watermark {} differs from its ranges' maximum {}",
-            meta.watermark,
-            settled.max()
-        ));
+        return Err(MarkerError::Watermark {
+            declared: meta.watermark,
+            max: settled.max(),
+        });
     }
     let anchor = match (meta.anchor_kernel, meta.anchor_journal, meta.anchor_index) {
         (None, _, _) => None,
         (Some(kernel), Some(journal), None) => Some(Anchor { kernel, journal }),
         (Some(kernel), None, Some(index)) if index < meta.events => Some(Anchor {
             kernel,
-            journal: stored.seq + 1 + index,
+            journal: seq + 1 + index,
         }),
-        _ => return Err("marker anchor is inconsistent".into()),
+        _ => return Err(MarkerError::Anchor),
     };
     Ok(Some(Marker {
-        seq: stored.seq,
+        seq,
         runs,
         settled,
         anchor,

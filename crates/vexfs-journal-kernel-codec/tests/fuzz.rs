@@ -8,7 +8,7 @@ mod common;
 
 use proptest::prelude::*;
 use vexfs_journal_format::Compression;
-use vexfs_journal_kernel::{
+use vexfs_journal_kernel_codec::{
     ImageBlock, ImageContents, PAGE_SIZE, ReaderOptions, WriterOptions, convert_from_kernel_format,
     read_image_from,
 };
@@ -198,7 +198,7 @@ proptest! {
         for b in &got.blocks {
             for ev in &b.events {
                 // Intact events re-encode exactly.
-                let bytes = vexfs_journal_kernel::convert_to_kernel_format(ev).unwrap();
+                let bytes = vexfs_journal_kernel_codec::convert_to_kernel_format(ev).unwrap();
                 prop_assert_eq!(&convert_from_kernel_format(&bytes).unwrap(), ev);
             }
         }

@@ -8,7 +8,9 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vexfs_journal_format::consts::{CONTEXT_SIZE, EVENT_HEADER_SIZE};
 use vexfs_journal_format::{Event, FsOp, Timestamp, kernel_crc32};
-use vexfs_journal_kernel::{convert_from_kernel_format, convert_into, convert_to_kernel_format};
+use vexfs_journal_kernel_codec::{
+    convert_from_kernel_format, convert_into, convert_to_kernel_format,
+};
 
 fn typical(payload: usize) -> Event {
     let mut ev = Event::filesystem(FsOp::Write)
