@@ -21,13 +21,16 @@ mod error;
 pub mod ext;
 mod journal;
 pub mod json;
+mod read;
 mod reader;
 mod replay;
+pub mod seed;
 mod subscription;
 
 pub use config::Config;
 pub use error::{JournalError, JsonError, Result};
 pub use journal::{Journal, system_ns};
+pub use read::Follow;
 pub use reader::JournalReader;
 pub use replay::ReplayStart;
 pub use subscription::{StartAt, Subscription};
