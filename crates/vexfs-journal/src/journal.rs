@@ -527,17 +527,11 @@ impl Source for Journal {
     }
 
     #[cfg(feature = "async")]
-    fn wait_async(
-        &self,
-        position: u64,
-        wait: Duration,
-    ) -> impl Future<Output = Result<()>> + Send + '_ {
-        async move {
-            let listener = self.engine().progress().listen();
-            if position >= self.follow_end() && !self.is_closed() {
-                let _ = tokio::time::timeout(wait, listener).await;
-            }
-            Ok(())
+    async fn wait_async(&self, position: u64, wait: Duration) -> Result<()> {
+        let listener = self.engine().progress().listen();
+        if position >= self.follow_end() && !self.is_closed() {
+            let _ = tokio::time::timeout(wait, listener).await;
         }
+        Ok(())
     }
 }

@@ -235,7 +235,7 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
 }
 
 /// `options` with its query restricted to start where `start` says.
-fn start_at<F: Follow + ?Sized>(
+fn start_at<F: Follow>(
     source: &F,
     mut options: ReplayOptions,
     start: &ReplayStart,

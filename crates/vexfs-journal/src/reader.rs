@@ -128,14 +128,8 @@ impl Source for JournalReader {
     }
 
     #[cfg(feature = "async")]
-    fn wait_async(
-        &self,
-        _position: u64,
-        wait: Duration,
-    ) -> impl Future<Output = Result<()>> + Send + '_ {
-        async move {
-            tokio::time::sleep(wait).await;
-            self.refresh().map(|_| ())
-        }
+    async fn wait_async(&self, _position: u64, wait: Duration) -> Result<()> {
+        tokio::time::sleep(wait).await;
+        self.refresh().map(|_| ())
     }
 }

@@ -46,7 +46,7 @@ pub trait JournalSeedExt: Follow {
 
 impl<F: Follow> JournalSeedExt for F {}
 
-fn events_of<F: Follow + ?Sized>(source: &F, q: &Query) -> Result<Vec<Event>> {
+fn events_of<F: Follow>(source: &F, q: &Query) -> Result<Vec<Event>> {
     Ok(source
         .query(q)?
         .events
