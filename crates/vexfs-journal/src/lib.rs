@@ -15,6 +15,14 @@
 //! assert!(journal.durable_seq() > seq);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Reading is the same for a [`Journal`] and a [`JournalReader`] (a journal another
+//! process writes): both are [`Follow`], one read core for queries, cursors,
+//! subscriptions and replay. The seed specification's method names live in [`seed`].
+//!
+//! Features: `async` (default) adds `emit_async`, `next_async` and subscriptions as
+//! streams, and pulls in tokio; a synchronous embedder builds with
+//! `default-features = false`.
 
 mod config;
 mod error;

@@ -55,6 +55,7 @@ impl<F: Follow> Subscription<F> {
         }
         let parts = source.parts();
         let (journal, generation) = (parts.journal, parts.store.generation());
+        // Refuses cursors of other journals and of rewritten history.
         if let StartAt::After(c) = &start {
             parts.executor().check_cursor(c)?;
         }
@@ -62,13 +63,6 @@ impl<F: Follow> Subscription<F> {
             StartAt::Beginning => query.from_seq.unwrap_or(0),
             StartAt::Now => source.follow_end().max(query.from_seq.unwrap_or(0)),
             StartAt::After(c) => {
-                if c.journal != journal {
-                    return Err(vexfs_journal_index::IndexError::ForeignCursor {
-                        expected: journal,
-                        found: c.journal,
-                    }
-                    .into());
-                }
                 if c.reverse {
                     return Err(JournalError::Config(
                         "cursor comes from a reverse query".into(),
