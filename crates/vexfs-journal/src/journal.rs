@@ -453,12 +453,14 @@ impl Journal {
         &self.inner.index_report
     }
 
-    /// The indexes.
+    /// The indexes (tools; going away: use [`crate::ext`]).
+    #[doc(hidden)]
     pub fn index(&self) -> &Arc<Index> {
         &self.inner.index
     }
 
-    /// The storage engine underneath (tools).
+    /// The storage engine underneath (tools; going away: use [`crate::ext`]).
+    #[doc(hidden)]
     pub fn storage(&self) -> &Engine {
         self.engine()
     }

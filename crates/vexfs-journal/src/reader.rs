@@ -71,12 +71,14 @@ impl JournalReader {
         self.inner.store.next_seq().unwrap_or(0)
     }
 
-    /// The segments.
+    /// The segments (tools; going away: use [`crate::ext`]).
+    #[doc(hidden)]
     pub fn store(&self) -> &Arc<Store> {
         &self.inner.store
     }
 
-    /// The indexes.
+    /// The indexes (tools; going away: use [`crate::ext`]).
+    #[doc(hidden)]
     pub fn index(&self) -> &Index {
         &self.inner.index
     }
