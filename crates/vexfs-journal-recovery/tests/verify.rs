@@ -211,7 +211,7 @@ fn each_kind_of_damage_is_reported_with_file_offset_and_sequences() {
 fn drop_oldest_gaps_are_notes_not_problems() {
     let tmp = tempfile::tempdir().unwrap();
     let config = Config {
-        buffer_size: 8,
+        buffer_capacity: 8,
         full_policy: FullPolicy::DropOldest,
         ..small_config()
     };

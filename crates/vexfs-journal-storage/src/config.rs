@@ -146,8 +146,10 @@ pub struct StorageConfig {
     pub max_write_bytes: usize,
     /// Retention of old segments.
     pub retention: Retention,
-    /// Reject at emission events that the kernel format cannot carry.
-    pub kernel_limits: bool,
+    /// Reject at emission events that the kernel format cannot carry. (Journals
+    /// created before the rename store it as `kernel_limits`.)
+    #[serde(alias = "kernel_limits")]
+    pub kernel_compatibility: bool,
 }
 
 impl Default for StorageConfig {
@@ -163,7 +165,7 @@ impl Default for StorageConfig {
             block_events: 4096,
             max_write_bytes: 4 << 20,
             retention: Retention::default(),
-            kernel_limits: true,
+            kernel_compatibility: true,
         }
     }
 }

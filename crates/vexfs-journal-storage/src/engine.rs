@@ -250,7 +250,7 @@ impl Engine {
             next_seq,
             config.buffer_capacity,
             config.full_policy,
-            config.kernel_limits,
+            config.kernel_compatibility,
         ));
         shared.counters.recovered.store(report.events, Relaxed);
         let target = Arc::new(SyncTarget::default());
@@ -319,7 +319,7 @@ impl Engine {
     }
 
     /// Checks that `event` would be accepted (limits of the record and, with
-    /// `kernel_limits`, of the kernel layout) without emitting it.
+    /// `kernel_compatibility`, of the kernel layout) without emitting it.
     pub fn check_event(&self, event: &Event) -> Result<()> {
         self.shared.validate(event)
     }

@@ -1,6 +1,11 @@
 //! Journal configuration: the fields of the seed specification's
 //! `UserspaceJournalConfig` that apply to this implementation, with its defaults where
 //! they make sense.
+//!
+//! One name per setting: a field of [`Config`] that is also a storage setting has the
+//! same name in `StorageConfig` (and so in the journal's stored metadata, in errors and
+//! in the documentation). Where the seed used another name, the table on [`Config`] is
+//! the one place that maps it.
 
 use std::time::Duration;
 
@@ -15,10 +20,10 @@ use crate::error::{JournalError, Result};
 ///
 /// | seed field | here | default |
 /// |---|---|---|
-/// | `max_journal_size` (1 GiB) | [`Config::max_journal_size`]: retention by total size | none (keep all) |
+/// | `max_journal_size` (1 GiB) | [`Config::max_journal_size`]: retention by total size (storage: `retention.max_total_bytes`) | none (keep all) |
 /// | — | [`Config::segment_size`]: rotation size | 64 MiB |
-/// | `buffer_size` (10 000) | [`Config::buffer_size`] | 10 000 events |
-/// | `batch_size` (100) | [`Config::batch_size`]: most events per storage block | 4096 |
+/// | `buffer_size` (10 000) | [`Config::buffer_capacity`]: events the emission buffer holds | 10 000 events |
+/// | `batch_size` (100) | [`Config::block_events`]: most events per storage block | 4096 |
 /// | `flush_interval_ms` (10) | [`Config::fsync`] `interval:MS` | fsync every group commit |
 /// | `compression_enabled`, `compression_algorithm` (LZ4) | [`Config::compression`] | LZ4 |
 /// | `kernel_compatibility` (true) | [`Config::kernel_compatibility`] | true |
@@ -26,7 +31,8 @@ use crate::error::{JournalError, Result};
 /// | `enable_recovery` (true) | [`Config::recovery`]: how opening treats damage | tolerate-tail |
 ///
 /// The seed's `batch_size` of 100 was a write batch; here group commits grow with load
-/// by themselves (see `docs/storage.md`), so the setting bounds storage blocks instead.
+/// by themselves (see `docs/storage.md`), so the setting bounds storage blocks instead,
+/// and is named for what it bounds. `buffer_capacity` counts events, not bytes.
 /// Fields of the seed with no effect in this implementation (targets, memory pools,
 /// encryption) are not part of the configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,10 +44,12 @@ pub struct Config {
     pub max_journal_size: Option<u64>,
     /// Delete segments whose newest event is older than this.
     pub max_age: Option<Duration>,
-    /// Events the emission buffer holds.
-    pub buffer_size: usize,
-    /// Most events per storage block.
-    pub batch_size: usize,
+    /// Events the emission buffer holds (the seed's `buffer_size`, still read).
+    #[serde(alias = "buffer_size")]
+    pub buffer_capacity: usize,
+    /// Most events per storage block (the seed's `batch_size`, still read).
+    #[serde(alias = "batch_size")]
+    pub block_events: usize,
     /// Target uncompressed bytes per storage block.
     pub block_bytes: usize,
     /// When to fsync.
@@ -73,14 +81,14 @@ impl Config {
             segment_size: s.segment_size,
             max_journal_size: s.retention.max_total_bytes,
             max_age: s.retention.max_age,
-            buffer_size: s.buffer_capacity,
-            batch_size: s.block_events,
+            buffer_capacity: s.buffer_capacity,
+            block_events: s.block_events,
             block_bytes: s.block_bytes,
             fsync: s.fsync,
             full_policy: s.full_policy,
             compression: s.compression,
             zstd_level: s.zstd_level,
-            kernel_compatibility: s.kernel_limits,
+            kernel_compatibility: s.kernel_compatibility,
             checkpoint_interval_s: 60,
             recovery: RecoveryMode::TolerateTail,
         }
@@ -94,16 +102,16 @@ impl Config {
             compression: self.compression,
             zstd_level: self.zstd_level,
             fsync: self.fsync,
-            buffer_capacity: self.buffer_size,
+            buffer_capacity: self.buffer_capacity,
             full_policy: self.full_policy,
             block_bytes: self.block_bytes,
-            block_events: self.batch_size,
+            block_events: self.block_events,
             max_write_bytes: defaults.max_write_bytes.max(self.block_bytes),
             retention: Retention {
                 max_total_bytes: self.max_journal_size,
                 max_age: self.max_age,
             },
-            kernel_limits: self.kernel_compatibility,
+            kernel_compatibility: self.kernel_compatibility,
         };
         storage.validate().map_err(JournalError::from)?;
         Ok(storage)
@@ -112,5 +120,22 @@ impl Config {
     /// Checks every setting.
     pub fn validate(&self) -> Result<()> {
         self.to_storage().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn older_names_still_read() {
+        let c: Config = serde_json::from_str(r#"{"buffer_size": 64, "batch_size": 8}"#).unwrap();
+        assert_eq!((c.buffer_capacity, c.block_events), (64, 8));
+        // Metadata of journals created before the rename.
+        let s: StorageConfig = serde_json::from_str(r#"{"kernel_limits": false}"#).unwrap();
+        assert!(!s.kernel_compatibility);
+        assert_eq!(Config::from_storage(&s).to_storage().unwrap(), s);
     }
 }

@@ -8,29 +8,29 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use vexfs_journal_format::footer::BlockEntry;
-use vexfs_journal_format::record::RecordView;
-use vexfs_journal_format::{Event, EventType, Priority};
-use vexfs_journal_index::{Cursor, Executor, Index, IndexObserver, IndexReport, Page, Query};
+use vexfs_journal_format::{Event, Priority};
+use vexfs_journal_index::{Index, IndexObserver, IndexReport};
 use vexfs_journal_storage::{
-    BlockObserver, Engine, FsyncPolicy, JournalMeta, OpenOptions, OpenReport, Scan, Segment,
-    StorageMetrics, StoredEvent,
+    BlockObserver, Engine, FsyncPolicy, JournalMeta, OpenOptions, OpenReport, Segment,
+    StorageMetrics,
 };
 
 use vexfs_journal_recovery::{
-    CheckpointInfo, Progress, RecoveryMode, RecoveryReport, ReplayOptions, ReplayReport, Replayer,
-    VerifyReport, checkpoint,
+    CheckpointInfo, RecoveryMode, RecoveryReport, VerifyReport, checkpoint,
 };
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::replay::ReplayStart;
-use crate::subscription::{Source, StartAt, Subscription};
+use crate::read::Follow;
+use crate::read::sealed::{Parts, Source};
 
 /// An open journal, writable by this process.
 ///
 /// A cheap handle: clone it to share the journal between threads and tasks; every
 /// method takes `&self`. The journal closes (writing, syncing and persisting its
-/// indexes) when the last handle is dropped or [`Journal::close`] is called.
+/// indexes) when the last handle is dropped or [`Journal::close`] is called. Its reads
+/// (get, scan, query, cursors, subscriptions, replay) are the read core it shares with
+/// [`JournalReader`](crate::JournalReader): see [`Follow`].
 ///
 /// ```
 /// use vexfs_journal::{Config, Event, FsOp, Journal, Query};
@@ -336,11 +336,13 @@ impl Journal {
     }
 
     /// Async [`Journal::emit`]: never blocks the runtime (a full buffer is awaited).
+    #[cfg(feature = "async")]
     pub async fn emit_async(&self, event: Event) -> Result<u64> {
         Ok(self.engine().emit_async(event).await?)
     }
 
     /// Async [`Journal::emit_batch_atomic`].
+    #[cfg(feature = "async")]
     pub async fn emit_batch_atomic_async(&self, events: Vec<Event>) -> Result<Range<u64>> {
         let events = events
             .into_iter()
@@ -350,6 +352,7 @@ impl Journal {
     }
 
     /// Async [`Journal::emit_durable`].
+    #[cfg(feature = "async")]
     pub async fn emit_durable_async(&self, event: Event) -> Result<u64> {
         let seq = self.engine().emit_async(event).await?;
         self.engine().wait_durable_async(seq + 1).await?;
@@ -362,6 +365,7 @@ impl Journal {
     }
 
     /// Async [`Journal::wait_durable`].
+    #[cfg(feature = "async")]
     pub async fn wait_durable_async(&self, seq_exclusive: u64) -> Result<()> {
         Ok(self.engine().wait_durable_async(seq_exclusive).await?)
     }
@@ -374,108 +378,6 @@ impl Journal {
     /// Waits until everything accepted so far is fsynced.
     pub fn sync(&self) -> Result<()> {
         Ok(self.engine().sync()?)
-    }
-
-    /// The event with sequence `seq`, once written.
-    pub fn get(&self, seq: u64) -> Result<Option<StoredEvent>> {
-        Ok(self.engine().get(seq)?)
-    }
-
-    /// Written events in a sequence range, in order.
-    pub fn scan(&self, range: Range<u64>) -> Scan {
-        self.engine().scan(range)
-    }
-
-    fn executor(&self) -> Executor<'_> {
-        Executor {
-            index: &self.inner.index,
-            store: self.engine().store(),
-            journal: self.meta().id,
-        }
-    }
-
-    /// One page of the events matching `query` (written events; see
-    /// [`Query::limit`] and [`Page::cursor`] for paging).
-    pub fn query(&self, query: &Query) -> Result<Page> {
-        Ok(self.executor().page(query, self.engine().written_seq())?)
-    }
-
-    /// Calls `visit` on each matching record without copying it, until it returns false.
-    pub fn query_visit(
-        &self,
-        query: &Query,
-        visit: impl FnMut(&RecordView<'_>) -> bool,
-    ) -> Result<()> {
-        self.executor()
-            .visit(query, self.engine().written_seq(), visit)?;
-        Ok(())
-    }
-
-    /// Events with `start <= seq <= end` (the seed interface).
-    pub fn query_events_by_sequence(&self, start: u64, end: u64) -> Result<Vec<Event>> {
-        self.events_of(&Query::new().from_seq(start).to_seq(end))
-    }
-
-    /// Events with `start <= time <= end` (the seed interface).
-    pub fn query_events_by_time(&self, start: SystemTime, end: SystemTime) -> Result<Vec<Event>> {
-        self.events_of(&Query::new().since(system_ns(start)).until(system_ns(end)))
-    }
-
-    /// Events of one type, oldest first, at most `limit` (the seed interface).
-    pub fn query_events_by_type(
-        &self,
-        event_type: EventType,
-        limit: Option<usize>,
-    ) -> Result<Vec<Event>> {
-        let mut q = Query::new().types([event_type]);
-        q.limit = limit;
-        self.events_of(&q)
-    }
-
-    fn events_of(&self, q: &Query) -> Result<Vec<Event>> {
-        Ok(self.query(q)?.events.into_iter().map(|s| s.event).collect())
-    }
-
-    /// The journal's generation: bumped whenever history is rewritten (rollback,
-    /// compaction, salvage); cursors carry it.
-    pub fn generation(&self) -> u64 {
-        self.engine().store().generation()
-    }
-
-    /// Parses a cursor text, refusing cursors of other journals.
-    pub fn parse_cursor(&self, text: &str) -> Result<Cursor> {
-        let cursor = Cursor::decode(text, self.meta().id)?;
-        self.executor().check_cursor(&cursor)?;
-        Ok(cursor)
-    }
-
-    /// Follows the events matching `query` from `start`: first those already durable,
-    /// then new ones as they become durable, with no gap and no duplicate. Memory stays
-    /// bounded for a slow consumer: it reads from disk, it does not buffer.
-    pub fn subscribe(&self, query: Query, start: StartAt) -> Result<Subscription> {
-        Subscription::new(Source::Writer(self.clone()), query, start)
-    }
-
-    /// Events below this are visible to subscriptions (durable; written under
-    /// `fsync = never`, where the OS owns durability).
-    pub(crate) fn subscription_end(&self) -> u64 {
-        if self.engine().config().fsync == FsyncPolicy::Never {
-            self.engine().written_seq()
-        } else {
-            self.engine().durable_seq()
-        }
-    }
-
-    pub(crate) fn executor_parts(&self) -> Executor<'_> {
-        self.executor()
-    }
-
-    pub(crate) fn progress(&self) -> &vexfs_journal_storage::signal::Signal {
-        self.engine().progress()
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.inner.closed.load(Ordering::SeqCst) || self.engine().is_failed()
     }
 
     /// Next sequence number to be assigned.
@@ -491,11 +393,6 @@ impl Journal {
     /// Current metrics.
     pub fn metrics(&self) -> StorageMetrics {
         self.engine().metrics()
-    }
-
-    /// Counts from the block tables.
-    pub fn stats(&self) -> vexfs_journal_storage::StoreStats {
-        self.engine().store().stats()
     }
 
     /// Zeroes the metrics.
@@ -528,7 +425,7 @@ impl Journal {
     pub fn list_checkpoints(
         &self,
     ) -> Vec<std::result::Result<CheckpointInfo, (std::path::PathBuf, String)>> {
-        checkpoint::list(self.storage().dir())
+        checkpoint::list(self.engine().dir())
     }
 
     /// Records that consumer `name` has processed everything up to `seq`; the next
@@ -541,30 +438,11 @@ impl Journal {
             .insert(name.to_string(), seq);
     }
 
-    /// Replays the events matching `options.query` from `start` to `sink` (see
-    /// [`Replayer`]); the sink returns false to stop. Only durable events are replayed.
-    pub fn replay(
-        &self,
-        mut options: ReplayOptions,
-        start: ReplayStart,
-        cancel: &AtomicBool,
-        progress: &mut dyn FnMut(&Progress),
-        sink: &mut dyn FnMut(StoredEvent) -> bool,
-    ) -> Result<ReplayReport> {
-        options.query = start.apply(options.query, self.storage().dir(), self.meta().id)?;
-        let replayer = Replayer {
-            store: self.storage().store(),
-            index: &self.inner.index,
-            journal: self.meta().id,
-        };
-        Ok(replayer.replay(&options, self.durable_seq(), cancel, progress, sink)?)
-    }
-
     /// Verifies the journal's files (after syncing): see `vexfs_journal_recovery::verify`.
     pub fn verify(&self, deep: bool) -> Result<VerifyReport> {
         self.sync()?;
         Ok(vexfs_journal_recovery::verify(
-            self.storage().dir(),
+            self.engine().dir(),
             vexfs_journal_recovery::VerifyOptions { deep },
             |_, _| {},
         )?)
@@ -575,12 +453,14 @@ impl Journal {
         &self.inner.index_report
     }
 
-    /// The indexes.
+    /// The indexes (tools; going away: use [`crate::ext`]).
+    #[doc(hidden)]
     pub fn index(&self) -> &Arc<Index> {
         &self.inner.index
     }
 
-    /// The storage engine underneath (tools).
+    /// The storage engine underneath (tools; going away: use [`crate::ext`]).
+    #[doc(hidden)]
     pub fn storage(&self) -> &Engine {
         self.engine()
     }
@@ -597,5 +477,63 @@ pub fn system_ns(t: SystemTime) -> i64 {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+    }
+}
+
+impl Follow for Journal {}
+
+/// The writer's reads: queries see written events, subscriptions and replays durable
+/// ones, and subscriptions wake on the writer's progress signal.
+impl Source for Journal {
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            store: self.engine().store(),
+            index: &self.inner.index,
+            journal: self.meta().id,
+            dir: self.engine().dir(),
+        }
+    }
+
+    fn query_end(&self) -> u64 {
+        self.engine().written_seq()
+    }
+
+    fn scan_end(&self) -> u64 {
+        self.engine().written_seq()
+    }
+
+    /// Durable events; written ones under `fsync = never`, where the OS owns
+    /// durability.
+    fn follow_end(&self) -> u64 {
+        if self.engine().config().fsync == FsyncPolicy::Never {
+            self.engine().written_seq()
+        } else {
+            self.engine().durable_seq()
+        }
+    }
+
+    fn replay_end(&self) -> u64 {
+        self.engine().durable_seq()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::SeqCst) || self.engine().is_failed()
+    }
+
+    fn wait(&self, position: u64, wait: Duration) -> Result<()> {
+        let listener = self.engine().progress().listen();
+        if position >= self.follow_end() && !self.is_closed() {
+            listener.wait_timeout(wait);
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "async")]
+    async fn wait_async(&self, position: u64, wait: Duration) -> Result<()> {
+        let listener = self.engine().progress().listen();
+        if position >= self.follow_end() && !self.is_closed() {
+            let _ = tokio::time::timeout(wait, listener).await;
+        }
+        Ok(())
     }
 }

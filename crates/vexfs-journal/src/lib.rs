@@ -15,6 +15,14 @@
 //! assert!(journal.durable_seq() > seq);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Reading is the same for a [`Journal`] and a [`JournalReader`] (a journal another
+//! process writes): both are [`Follow`], one read core for queries, cursors,
+//! subscriptions and replay. The seed specification's method names live in [`seed`].
+//!
+//! Features: `async` (default) adds `emit_async`, `next_async` and subscriptions as
+//! streams, and pulls in tokio; a synchronous embedder builds with
+//! `default-features = false`.
 
 pub mod admin;
 mod config;
@@ -22,13 +30,16 @@ mod error;
 pub mod ext;
 mod journal;
 pub mod json;
+mod read;
 mod reader;
 mod replay;
+pub mod seed;
 mod subscription;
 
 pub use config::Config;
 pub use error::{ErrorKind, JournalError, JsonError, Result};
 pub use journal::{Journal, system_ns};
+pub use read::Follow;
 pub use reader::JournalReader;
 pub use replay::ReplayStart;
 pub use subscription::{StartAt, Subscription};

@@ -3,13 +3,13 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+#[cfg(feature = "async")]
 use futures_core::Stream;
 use vexfs_journal_index::{Cursor, Query};
 use vexfs_journal_storage::StoredEvent;
 
 use crate::error::{JournalError, Result};
-use crate::journal::Journal;
-use crate::reader::JournalReader;
+use crate::read::Follow;
 
 /// Where a subscription starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,15 +22,6 @@ pub enum StartAt {
     After(Cursor),
 }
 
-/// What a subscription reads from.
-#[derive(Debug, Clone)]
-pub(crate) enum Source {
-    /// This process writes the journal: wake on its progress signal.
-    Writer(Journal),
-    /// Another process writes it: poll the files.
-    Reader(JournalReader),
-}
-
 /// Events in a page read from disk at a time; the most a subscription holds.
 const PAGE: usize = 256;
 /// How often a reader subscription looks for new blocks.
@@ -38,13 +29,14 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// A live, gap-free, duplicate-free stream of the events matching a query.
 ///
-/// Use it as a blocking [`Iterator`] (it ends when the journal closes) or, in async
-/// code, through [`Subscription::next_async`] or [`Subscription::into_stream`]. It never
-/// holds more than one page of events: a slow consumer makes it read from disk later,
-/// not buffer.
+/// Generic over what it follows: a [`Journal`](crate::Journal) (woken by the writer's
+/// progress) or a [`JournalReader`](crate::JournalReader) (polling the files). Use it
+/// as a blocking [`Iterator`] (it ends when the journal closes) or, in async code (the
+/// `async` feature), through `next_async` or `into_stream`. It never holds more than
+/// one page of events: a slow consumer makes it read from disk later, not buffer.
 #[derive(Debug)]
-pub struct Subscription {
-    source: Source,
+pub struct Subscription<F: Follow> {
+    source: F,
     query: Query,
     /// Next sequence to look at.
     position: u64,
@@ -54,37 +46,23 @@ pub struct Subscription {
     generation: u64,
 }
 
-impl Subscription {
-    pub(crate) fn new(source: Source, mut query: Query, start: StartAt) -> Result<Subscription> {
+impl<F: Follow> Subscription<F> {
+    pub(crate) fn new(source: F, mut query: Query, start: StartAt) -> Result<Subscription<F>> {
         if query.reverse {
             return Err(JournalError::Config(
                 "a subscription follows the journal forward; reverse is not allowed".into(),
             ));
         }
-        let (journal, generation) = match &source {
-            Source::Writer(j) => (j.meta().id, j.executor_parts().store.generation()),
-            Source::Reader(r) => (r.meta().id, r.executor().store.generation()),
-        };
+        let parts = source.parts();
+        let (journal, generation) = (parts.journal, parts.store.generation());
+        // Refuses cursors of other journals and of rewritten history.
         if let StartAt::After(c) = &start {
-            match &source {
-                Source::Writer(j) => j.executor_parts().check_cursor(c)?,
-                Source::Reader(r) => r.executor().check_cursor(c)?,
-            }
+            parts.executor().check_cursor(c)?;
         }
         let position = match start {
             StartAt::Beginning => query.from_seq.unwrap_or(0),
-            StartAt::Now => {
-                let end = end_of(&source)?;
-                end.max(query.from_seq.unwrap_or(0))
-            }
+            StartAt::Now => source.follow_end().max(query.from_seq.unwrap_or(0)),
             StartAt::After(c) => {
-                if c.journal != journal {
-                    return Err(vexfs_journal_index::IndexError::ForeignCursor {
-                        expected: journal,
-                        found: c.journal,
-                    }
-                    .into());
-                }
                 if c.reverse {
                     return Err(JournalError::Config(
                         "cursor comes from a reverse query".into(),
@@ -123,7 +101,7 @@ impl Subscription {
 
     /// Reads the next page if something is visible; false when there is nothing new.
     fn fill(&mut self) -> Result<bool> {
-        let end = end_of(&self.source)?;
+        let end = self.source.follow_end();
         if self.position >= end {
             return Ok(false);
         }
@@ -132,10 +110,7 @@ impl Subscription {
         if let Some(to) = self.query.to_seq {
             q.to_seq = Some(to);
         }
-        let page = match &self.source {
-            Source::Writer(j) => j.executor_parts().page(&q, end)?,
-            Source::Reader(r) => r.executor().page(&q, end)?,
-        };
+        let page = self.source.parts().executor().page(&q, end)?;
         self.position = match page.events.last() {
             Some(last) if !page.exhausted => last.seq + 1,
             _ => end,
@@ -162,10 +137,7 @@ impl Subscription {
     }
 
     fn closed(&self) -> bool {
-        match &self.source {
-            Source::Writer(j) => j.is_closed(),
-            Source::Reader(_) => false,
-        }
+        self.source.is_closed()
     }
 
     /// Blocks until the next event, or up to `timeout`; `Ok(None)` on timeout or when
@@ -180,24 +152,14 @@ impl Subscription {
             if now >= deadline || self.finished() || self.closed() {
                 return Ok(None);
             }
-            let wait = (deadline - now).min(POLL);
-            match &self.source {
-                Source::Writer(j) => {
-                    let listener = j.progress().listen();
-                    if self.position >= j.subscription_end() && !j.is_closed() {
-                        listener.wait_timeout(wait);
-                    }
-                }
-                Source::Reader(r) => {
-                    std::thread::sleep(wait);
-                    r.refresh()?;
-                }
-            }
+            self.source
+                .wait(self.position, (deadline - now).min(POLL))?;
         }
     }
 
     /// Awaits the next event without blocking the runtime; `None` when the journal
     /// closes or the query's `to_seq` is passed.
+    #[cfg(feature = "async")]
     pub async fn next_async(&mut self) -> Option<Result<StoredEvent>> {
         loop {
             match self.try_next() {
@@ -208,25 +170,14 @@ impl Subscription {
             if self.finished() || self.closed() {
                 return None;
             }
-            match &self.source {
-                Source::Writer(j) => {
-                    let j = j.clone();
-                    let listener = j.progress().listen();
-                    if self.position >= j.subscription_end() && !j.is_closed() {
-                        let _ = tokio::time::timeout(POLL, listener).await;
-                    }
-                }
-                Source::Reader(r) => {
-                    tokio::time::sleep(POLL).await;
-                    if let Err(e) = r.refresh() {
-                        return Some(Err(e));
-                    }
-                }
+            if let Err(e) = self.source.wait_async(self.position, POLL).await {
+                return Some(Err(e));
             }
         }
     }
 
     /// The subscription as a `futures` [`Stream`] (works with tokio).
+    #[cfg(feature = "async")]
     pub fn into_stream(self) -> impl Stream<Item = Result<StoredEvent>> + Send + 'static {
         futures_util::stream::unfold(self, |mut sub| async move {
             let item = sub.next_async().await?;
@@ -235,7 +186,7 @@ impl Subscription {
     }
 }
 
-impl Iterator for Subscription {
+impl<F: Follow> Iterator for Subscription<F> {
     type Item = Result<StoredEvent>;
 
     /// Blocks until the next event; `None` when the journal closes or the query's
@@ -250,11 +201,4 @@ impl Iterator for Subscription {
             }
         }
     }
-}
-
-fn end_of(source: &Source) -> Result<u64> {
-    Ok(match source {
-        Source::Writer(j) => j.subscription_end(),
-        Source::Reader(r) => r.visible_end(),
-    })
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use vexfs_journal::layers::index::idx_path;
+use vexfs_journal::seed::JournalSeedExt;
 use vexfs_journal::*;
 
 const PATHS: &[&str] = &[

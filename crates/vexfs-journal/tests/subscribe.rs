@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "async")]
 use futures_util::StreamExt;
 use vexfs_journal::*;
 
@@ -180,6 +181,7 @@ fn reader_subscription_follows_the_files() {
     assert_eq!(got, (0..2000).collect::<Vec<_>>());
 }
 
+#[cfg(feature = "async")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_stream_and_emit() {
     let dir = tempfile::tempdir().unwrap();

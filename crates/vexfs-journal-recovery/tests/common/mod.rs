@@ -22,7 +22,7 @@ pub fn small_config() -> Config {
     Config {
         segment_size: 64 << 10,
         block_bytes: 2048,
-        buffer_size: 1024,
+        buffer_capacity: 1024,
         checkpoint_interval_s: 0,
         ..Config::default()
     }

@@ -1,0 +1,351 @@
+//! The read core: one implementation of reading a journal — point reads, scans,
+//! queries, cursors, subscriptions and replay — shared by [`Journal`](crate::Journal)
+//! and [`JournalReader`](crate::JournalReader) through the [`Follow`] trait.
+//!
+//! The two handles differ only in what they tell the core (see `sealed::Source`):
+//! where reads stop (written, durable or on disk as of the last refresh) and how a
+//! subscription waits for more (the writer's progress signal, or polling the files).
+
+use std::ops::Range;
+use std::sync::atomic::AtomicBool;
+
+use vexfs_journal_format::record::RecordView;
+use vexfs_journal_index::{Cursor, DamagedBlock, IndexError, Page, Query};
+use vexfs_journal_recovery::{Progress, ReplayOptions, ReplayReport};
+use vexfs_journal_storage::{Scan, StoreStats, StoredEvent};
+
+use crate::error::Result;
+use crate::replay::ReplayStart;
+use crate::subscription::{StartAt, Subscription};
+
+pub(crate) mod sealed {
+    //! What the read core needs from a handle. Nothing outside the crate implements
+    //! it, so [`super::Follow`] stays closed to other types.
+
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use vexfs_journal_index::{Executor, Index};
+    use vexfs_journal_recovery::Replayer;
+    use vexfs_journal_storage::Store;
+
+    use crate::error::Result;
+
+    /// The pieces a read works on.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Parts<'a> {
+        /// The segments.
+        pub store: &'a Arc<Store>,
+        /// The indexes.
+        pub index: &'a Index,
+        /// The journal's id (cursors carry it).
+        pub journal: uuid::Uuid,
+        /// The journal directory (checkpoints live there).
+        pub dir: &'a Path,
+    }
+
+    impl<'a> Parts<'a> {
+        /// Runs queries.
+        pub fn executor(self) -> Executor<'a> {
+            Executor {
+                index: self.index,
+                store: self.store,
+                journal: self.journal,
+            }
+        }
+
+        /// Runs replays.
+        pub fn replayer(self) -> Replayer<'a> {
+            Replayer {
+                store: self.store,
+                index: self.index,
+                journal: self.journal,
+            }
+        }
+    }
+
+    /// A handle the read core can read through.
+    pub trait Source {
+        /// The segments, indexes and identity.
+        fn parts(&self) -> Parts<'_>;
+        /// Point reads and queries see the events below this.
+        fn query_end(&self) -> u64;
+        /// Scans stop below this.
+        fn scan_end(&self) -> u64;
+        /// Subscriptions deliver the events below this.
+        fn follow_end(&self) -> u64;
+        /// Replays stop below this.
+        fn replay_end(&self) -> u64;
+        /// Whether no event will ever be added (a subscription then ends).
+        fn is_closed(&self) -> bool;
+        /// Waits, up to `wait`, for events at or after `position` to become visible to
+        /// subscriptions.
+        fn wait(&self, position: u64, wait: Duration) -> Result<()>;
+        /// [`Source::wait`] for async code: never blocks the runtime.
+        #[cfg(feature = "async")]
+        fn wait_async(
+            &self,
+            position: u64,
+            wait: Duration,
+        ) -> impl Future<Output = Result<()>> + Send + '_;
+    }
+}
+
+/// A journal that can be read and followed: [`Journal`](crate::Journal) (this process
+/// writes it) or [`JournalReader`](crate::JournalReader) (files another process may be
+/// writing). Code that serves events — a server, a replicator — is written once,
+/// generic over `F: Follow`.
+///
+/// Both handles also have every method below as an inherent method, so calling them
+/// needs no import of this trait.
+pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'static {
+    /// The event with sequence `seq`, once visible.
+    fn get(&self, seq: u64) -> Result<Option<StoredEvent>> {
+        if seq >= self.query_end() {
+            return Ok(None);
+        }
+        Ok(self.parts().store.get(seq)?)
+    }
+
+    /// Visible events in a sequence range, in order.
+    fn scan(&self, range: Range<u64>) -> Scan {
+        let end = range.end.min(self.scan_end());
+        Scan::new(self.parts().store.clone(), range.start, end)
+    }
+
+    /// One page of the visible events matching `query` (see [`Query::limit`] and
+    /// [`Page::cursor`] for paging).
+    fn query(&self, query: &Query) -> Result<Page> {
+        Ok(self.parts().executor().page(query, self.query_end())?)
+    }
+
+    /// Calls `visit` on each matching record without copying it, until it returns false.
+    fn query_visit(&self, query: &Query, visit: impl FnMut(&RecordView<'_>) -> bool) -> Result<()> {
+        self.parts()
+            .executor()
+            .visit(query, self.query_end(), visit)?;
+        Ok(())
+    }
+
+    /// [`Follow::query_visit`] that hands each damaged block to `damaged` (after
+    /// visiting every match before it): returning true skips the block and goes on,
+    /// false ends the query with [`IndexError::DamagedBlock`].
+    fn query_visit_or_skip(
+        &self,
+        query: &Query,
+        visit: impl FnMut(&RecordView<'_>) -> bool,
+        mut damaged: impl FnMut(&DamagedBlock) -> bool,
+    ) -> Result<()> {
+        self.parts()
+            .executor()
+            .visit_or_skip(query, self.query_end(), visit, |d| {
+                if damaged(&d) {
+                    Ok(())
+                } else {
+                    Err(IndexError::DamagedBlock(Box::new(d)))
+                }
+            })?;
+        Ok(())
+    }
+
+    /// The journal's generation: bumped whenever history is rewritten (rollback,
+    /// compaction, salvage); cursors carry it.
+    fn generation(&self) -> u64 {
+        self.parts().store.generation()
+    }
+
+    /// Parses a cursor text, refusing cursors of other journals and of rewritten
+    /// history.
+    fn parse_cursor(&self, text: &str) -> Result<Cursor> {
+        let parts = self.parts();
+        let cursor = Cursor::decode(text, parts.journal)?;
+        parts.executor().check_cursor(&cursor)?;
+        Ok(cursor)
+    }
+
+    /// Follows the events matching `query` from `start`: first those already there,
+    /// then new ones as they become visible (durable, for a writer; appended to the
+    /// files, for a reader), with no gap and no duplicate. Memory stays bounded for a
+    /// slow consumer: it reads from disk, it does not buffer.
+    fn subscribe(&self, query: Query, start: StartAt) -> Result<Subscription<Self>> {
+        Subscription::new(self.clone(), query, start)
+    }
+
+    /// Replays owned events matching `options.query` from `start` in sequence order
+    /// (see `vexfs_journal_recovery::Replayer`); the sink returns false to stop. Only
+    /// durable events (for a reader: events on disk) are replayed.
+    fn replay(
+        &self,
+        options: ReplayOptions,
+        start: ReplayStart,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(&Progress),
+        sink: &mut dyn FnMut(StoredEvent) -> bool,
+    ) -> Result<ReplayReport> {
+        let options = start_at(self, options, &start)?;
+        Ok(self
+            .parts()
+            .replayer()
+            .replay(&options, self.replay_end(), cancel, progress, sink)?)
+    }
+
+    /// [`Follow::replay`] handing borrowed records to the sink, without copying them.
+    fn replay_views(
+        &self,
+        options: ReplayOptions,
+        start: ReplayStart,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(&Progress),
+        sink: &mut dyn FnMut(&RecordView<'_>) -> bool,
+    ) -> Result<ReplayReport> {
+        let options = start_at(self, options, &start)?;
+        Ok(self.parts().replayer().replay_views(
+            &options,
+            self.replay_end(),
+            cancel,
+            progress,
+            sink,
+        )?)
+    }
+
+    /// [`Follow::replay`] to a sink called from the worker threads, in no order.
+    fn replay_unordered(
+        &self,
+        options: ReplayOptions,
+        start: ReplayStart,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(&Progress),
+        sink: &(dyn Fn(StoredEvent) + Sync),
+    ) -> Result<ReplayReport> {
+        let options = start_at(self, options, &start)?;
+        Ok(self.parts().replayer().replay_unordered(
+            &options,
+            self.replay_end(),
+            cancel,
+            progress,
+            sink,
+        )?)
+    }
+
+    /// Counts from the block tables.
+    fn stats(&self) -> StoreStats {
+        self.parts().store.stats()
+    }
+}
+
+/// `options` with its query restricted to start where `start` says.
+fn start_at<F: Follow>(
+    source: &F,
+    mut options: ReplayOptions,
+    start: &ReplayStart,
+) -> Result<ReplayOptions> {
+    let parts = source.parts();
+    options.query = start.apply(options.query, parts.dir, parts.journal)?;
+    Ok(options)
+}
+
+/// Gives a handle every [`Follow`] method as an inherent method (callers need not
+/// import the trait); each one only calls the trait's.
+macro_rules! inherent_reads {
+    ($handle:ty) => {
+        impl $handle {
+            /// The event with sequence `seq`, once visible (see [`Follow::get`]).
+            pub fn get(&self, seq: u64) -> Result<Option<StoredEvent>> {
+                Follow::get(self, seq)
+            }
+
+            /// Visible events in a sequence range, in order (see [`Follow::scan`]).
+            pub fn scan(&self, range: Range<u64>) -> Scan {
+                Follow::scan(self, range)
+            }
+
+            /// One page of the visible events matching `query` (see [`Follow::query`]).
+            pub fn query(&self, query: &Query) -> Result<Page> {
+                Follow::query(self, query)
+            }
+
+            /// Calls `visit` on each matching record without copying it, until it
+            /// returns false (see [`Follow::query_visit`]).
+            pub fn query_visit(
+                &self,
+                query: &Query,
+                visit: impl FnMut(&RecordView<'_>) -> bool,
+            ) -> Result<()> {
+                Follow::query_visit(self, query, visit)
+            }
+
+            /// [`Follow::query_visit_or_skip`]: damaged blocks go to `damaged`, which
+            /// skips them (true) or ends the query (false).
+            pub fn query_visit_or_skip(
+                &self,
+                query: &Query,
+                visit: impl FnMut(&RecordView<'_>) -> bool,
+                damaged: impl FnMut(&DamagedBlock) -> bool,
+            ) -> Result<()> {
+                Follow::query_visit_or_skip(self, query, visit, damaged)
+            }
+
+            /// The journal's generation (see [`Follow::generation`]).
+            pub fn generation(&self) -> u64 {
+                Follow::generation(self)
+            }
+
+            /// Parses a cursor text, refusing cursors of other journals (see
+            /// [`Follow::parse_cursor`]).
+            pub fn parse_cursor(&self, text: &str) -> Result<Cursor> {
+                Follow::parse_cursor(self, text)
+            }
+
+            /// Follows the events matching `query` from `start` (see
+            /// [`Follow::subscribe`]).
+            pub fn subscribe(&self, query: Query, start: StartAt) -> Result<Subscription<Self>> {
+                Follow::subscribe(self, query, start)
+            }
+
+            /// Replays owned events in sequence order (see [`Follow::replay`]).
+            pub fn replay(
+                &self,
+                options: ReplayOptions,
+                start: ReplayStart,
+                cancel: &AtomicBool,
+                progress: &mut dyn FnMut(&Progress),
+                sink: &mut dyn FnMut(StoredEvent) -> bool,
+            ) -> Result<ReplayReport> {
+                Follow::replay(self, options, start, cancel, progress, sink)
+            }
+
+            /// Replays borrowed records in sequence order (see [`Follow::replay_views`]).
+            pub fn replay_views(
+                &self,
+                options: ReplayOptions,
+                start: ReplayStart,
+                cancel: &AtomicBool,
+                progress: &mut dyn FnMut(&Progress),
+                sink: &mut dyn FnMut(&RecordView<'_>) -> bool,
+            ) -> Result<ReplayReport> {
+                Follow::replay_views(self, options, start, cancel, progress, sink)
+            }
+
+            /// Replays owned events in no order (see [`Follow::replay_unordered`]).
+            pub fn replay_unordered(
+                &self,
+                options: ReplayOptions,
+                start: ReplayStart,
+                cancel: &AtomicBool,
+                progress: &mut dyn FnMut(&Progress),
+                sink: &(dyn Fn(StoredEvent) + Sync),
+            ) -> Result<ReplayReport> {
+                Follow::replay_unordered(self, options, start, cancel, progress, sink)
+            }
+
+            /// Counts from the block tables.
+            pub fn stats(&self) -> StoreStats {
+                Follow::stats(self)
+            }
+        }
+    };
+}
+
+inherent_reads!(crate::Journal);
+inherent_reads!(crate::JournalReader);
