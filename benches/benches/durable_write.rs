@@ -31,7 +31,7 @@ use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use hdrhistogram::Histogram;
 use protobuf::well_known_types::BytesValue;
 use serde_json::{Value, json};
-use vexfs_journal::layers::format::{RecordExt, encode_record};
+use vexfs_journal::format::{RecordExt, encode_record};
 use vexfs_journal::{Config, Event, FsOp, Journal};
 
 /// The path every event carries (as `vexjournal bench`'s fixed workload).

@@ -31,12 +31,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use vexfs_journal::layers::index::Index;
-use vexfs_journal::layers::storage::{OpenMode, Store};
 use vexfs_journal::{
     AgentOp, Compression, Config, Event, EventType, FsOp, GraphOp, Journal, JournalReader,
     ObservabilityOp, Query, RecoveryMode, ReplayOptions, ReplayStart, VectorOp,
 };
+use vexfs_journal_index::Index;
+use vexfs_journal_storage::{OpenMode, Store};
 
 const DIRS: &[&str] = &[
     "/models/llama-3-8b/",

@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use common::*;
-use vexfs_journal::layers::format::consts::BLOCK_HEADER_SIZE;
-use vexfs_journal::layers::recovery::ProblemKind;
+use vexfs_journal::format::consts::BLOCK_HEADER_SIZE;
 use vexfs_journal::{Journal, JournalReader, StoredEvent, VerifyOptions, salvage, verify};
+use vexfs_journal_recovery::ProblemKind;
 
 /// What a byte of the journal belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

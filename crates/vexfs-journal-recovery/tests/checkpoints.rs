@@ -10,9 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use vexfs_journal::layers::recovery::checkpoint::{self, KEEP};
-use vexfs_journal::layers::recovery::{ProblemKind, RecoveryError, restore};
 use vexfs_journal::{CompactOptions, Config, Journal, RecoveryMode, compact};
+use vexfs_journal_recovery::checkpoint::{self, KEEP};
+use vexfs_journal_recovery::{ProblemKind, RecoveryError, restore};
 
 /// Bytes this thread has read through system calls so far (`rchar`).
 fn thread_rchar() -> u64 {
@@ -55,12 +55,12 @@ fn create_and_list_keep_the_newest_and_record_the_mark() {
             c.consumers,
             vec![("indexer".to_string(), j.next_seq() - 10)]
         );
-        let open = j.storage().store().segments().last().unwrap().clone();
-        assert_eq!(c.segment_first_seq, open.first_seq());
-        assert!(c.segment_end <= open.end());
+        let open = vexfs_journal::ext::segments(&j).pop().unwrap();
+        assert_eq!(c.segment_first_seq, open.first_seq);
+        assert!(c.segment_end <= open.end);
         assert!(c.path.exists());
         assert_eq!(
-            j.storage().marks().last_checkpoint_sequence,
+            vexfs_journal::ext::marks(&j).last_checkpoint_sequence,
             c.durable_seq,
             "the open segment's header records the checkpoint"
         );
@@ -354,9 +354,11 @@ fn restore_fixture(
     j.close().unwrap();
     assert!(segments(dir).len() > 3);
     assert!(
-        segments(dir).iter().any(|p| p.ends_with(
-            vexfs_journal::layers::storage::dir::segment_name(c1.segment_first_seq)
-        )),
+        segments(dir)
+            .iter()
+            .any(|p| p.ends_with(vexfs_journal_storage::dir::segment_name(
+                c1.segment_first_seq
+            ))),
         "checkpoint 1's segment is still there"
     );
     (events, c1, c2)
@@ -465,7 +467,7 @@ fn restore_with_rollback_after_compaction_rewrote_the_checkpoint_segment() {
         },
     )
     .unwrap();
-    let c1_seg = dir.join(vexfs_journal::layers::storage::dir::segment_name(
+    let c1_seg = dir.join(vexfs_journal_storage::dir::segment_name(
         c1.segment_first_seq,
     ));
     assert!(r.rewritten.contains(&c1_seg), "{:?}", r.rewritten);

@@ -10,12 +10,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use vexfs_journal::layers::format::checksum::kernel_crc32;
-use vexfs_journal::layers::storage::swap::{SWAP_DIR, SWAP_MANIFEST, SwapManifest};
+use vexfs_journal::format::checksum::kernel_crc32;
 use vexfs_journal::{
     AgentOp, CompactOptions, CompactReport, FsOp, Journal, JournalReader, Query, StoredEvent,
     compact,
 };
+use vexfs_journal_storage::swap::{SWAP_DIR, SWAP_MANIFEST, SwapManifest};
 
 /// Base time of the events of [`timed_journal`].
 const T0: i64 = 1_800_000_000_000_000_000;
@@ -474,7 +474,7 @@ fn a_crash_mid_compaction_leaves_the_old_set_or_the_new_set() {
             let damage: Vec<_> = v
                 .problems
                 .iter()
-                .filter(|p| p.kind != vexfs_journal::layers::recovery::ProblemKind::SequenceGap)
+                .filter(|p| p.kind != vexfs_journal_recovery::ProblemKind::SequenceGap)
                 .collect();
             assert!(damage.is_empty(), "{ctx}: {damage:?}");
             // Compacting again from there ends with the new set.

@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use vexfs_journal::layers::storage::faults::Faults;
 use vexfs_journal::{Config, Journal, JournalError, OpenOptions, RecoveryMode, StorageError};
+use vexfs_journal_storage::faults::Faults;
 
 const ENOSPC: i32 = 28;
 const EIO: i32 = 5;
@@ -147,7 +147,7 @@ fn io_failures_never_lose_acknowledged_events() {
             );
         }
         // The journal stopped: every later call says why.
-        assert!(j.storage().is_failed(), "{ctx}");
+        assert!(vexfs_journal::ext::is_failed(&j), "{ctx}");
         match j.emit(tagged(9, 9)).unwrap_err() {
             JournalError::Storage(StorageError::Failed(cause)) => {
                 let msg = cause.to_string();
@@ -234,10 +234,10 @@ fn a_failed_checkpoint_is_reported_and_harmless() {
         let err = j.create_checkpoint().unwrap_err().to_string();
         assert!(err.contains(os_text(errno)), "{err}");
         // A failed sync stops the journal; a failed mark write does not.
-        assert_eq!(j.storage().is_failed(), fail_sync);
+        assert_eq!(vexfs_journal::ext::is_failed(&j), fail_sync);
         copy_dir_live(&dir, &image);
         drop(j);
-        let listed: Vec<_> = vexfs_journal::layers::recovery::checkpoint::list(&image);
+        let listed: Vec<_> = vexfs_journal_recovery::checkpoint::list(&image);
         assert!(listed.iter().all(|c| c.is_ok()), "{listed:?}");
         let j = Journal::open_existing(&image).unwrap();
         let used = j.recovery_report().checkpoint_used;

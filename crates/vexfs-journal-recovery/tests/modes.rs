@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use vexfs_journal::layers::recovery::{ProblemKind, RecoveryError};
 use vexfs_journal::{Journal, JournalError, RecoveryMode, StorageError};
+use vexfs_journal_recovery::{ProblemKind, RecoveryError};
 
 /// Every file under `dir` with its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -53,7 +53,7 @@ fn crashed(tmp: &Path, dir: &Path, n: u64) -> Vec<vexfs_journal::StoredEvent> {
 /// Rewrites the segment header's record of how far the segment was fsynced.
 fn set_journal_size(seg: &Path, size: u64) {
     use std::os::unix::fs::FileExt;
-    use vexfs_journal::layers::format::FileHeader;
+    use vexfs_journal::format::FileHeader;
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -27,12 +27,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use vexfs_journal::layers::format::FileHeader;
-use vexfs_journal::layers::format::consts::FILE_HEADER_SIZE;
-use vexfs_journal::layers::recovery::checkpoint;
-use vexfs_journal::layers::storage::manifest;
-use vexfs_journal::layers::storage::segment::FLAG_SEALED;
+use vexfs_journal::format::FileHeader;
+use vexfs_journal::format::consts::FILE_HEADER_SIZE;
 use vexfs_journal::{Config, Journal, RecoveryMode};
+use vexfs_journal_recovery::checkpoint;
+use vexfs_journal_storage::manifest;
+use vexfs_journal_storage::segment::FLAG_SEALED;
 
 fn config() -> Config {
     Config {

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
-use vexfs_journal::layers::format::consts::BLOCK_HEADER_SIZE;
-use vexfs_journal::layers::format::{BlockHeader, kernel_crc32};
+use vexfs_journal::format::consts::BLOCK_HEADER_SIZE;
+use vexfs_journal::format::{BlockHeader, kernel_crc32};
 use vexfs_journal::{
     AgentOp, Compression, Config, FsOp, Journal, JournalReader, Order, Progress, Query,
     ReplayOptions, ReplayReport, ReplayStart, StoredEvent,
@@ -267,8 +267,8 @@ fn incremental_replay_from_checkpoint_consumer_and_cursor() {
 }
 
 /// The id of some other journal.
-fn uuid_of_another() -> vexfs_journal::layers::storage::dir::JournalMeta {
-    vexfs_journal::layers::storage::JournalMeta::new(Default::default())
+fn uuid_of_another() -> vexfs_journal_storage::dir::JournalMeta {
+    vexfs_journal_storage::JournalMeta::new(Default::default())
 }
 
 #[test]

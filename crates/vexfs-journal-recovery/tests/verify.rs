@@ -8,8 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use vexfs_journal::layers::recovery::{Problem, ProblemKind, VerifyReport};
 use vexfs_journal::{Config, FullPolicy, Journal, VerifyOptions, verify};
+use vexfs_journal_recovery::{Problem, ProblemKind, VerifyReport};
 
 fn check(dir: &Path, deep: bool) -> VerifyReport {
     let mut calls = Vec::new();

@@ -73,6 +73,8 @@ pub struct SegmentInfo {
     pub times: Option<(i64, i64)>,
     /// Whether it is sealed (no more appends).
     pub sealed: bool,
+    /// Byte offset where its blocks end (where the next block goes).
+    pub end: u64,
 }
 
 /// The segments of a journal open for writing, oldest first.
@@ -107,6 +109,7 @@ fn segment_infos(store: &vexfs_journal_storage::Store) -> Vec<SegmentInfo> {
                 events: blocks.iter().map(|b| u64::from(b.event_count)).sum(),
                 times,
                 sealed: seg.is_sealed(),
+                end: seg.end(),
             }
         })
         .collect()

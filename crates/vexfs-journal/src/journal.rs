@@ -453,16 +453,9 @@ impl Journal {
         &self.inner.index_report
     }
 
-    /// The indexes (tools; going away: use [`crate::ext`]).
-    #[doc(hidden)]
-    pub fn index(&self) -> &Arc<Index> {
-        &self.inner.index
-    }
-
-    /// The storage engine underneath (tools; going away: use [`crate::ext`]).
-    #[doc(hidden)]
-    pub fn storage(&self) -> &Engine {
-        self.engine()
+    /// The journal directory.
+    pub fn dir(&self) -> &Path {
+        self.engine().dir()
     }
 
     /// Writes and syncs everything accepted, persists the indexes and closes. Later

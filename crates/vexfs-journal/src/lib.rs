@@ -63,11 +63,3 @@ pub use vexfs_journal_storage::{
 /// The bytes: event and block layouts, shared with the kernel (the journal's public
 /// contract, so tools may read them).
 pub use vexfs_journal_format as format;
-
-/// Lower layers, for tools that need them.
-pub mod layers {
-    pub use vexfs_journal_format as format;
-    pub use vexfs_journal_index as index;
-    pub use vexfs_journal_recovery as recovery;
-    pub use vexfs_journal_storage as storage;
-}

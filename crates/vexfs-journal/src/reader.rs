@@ -72,15 +72,8 @@ impl JournalReader {
     }
 
     /// The segments (tools; going away: use [`crate::ext`]).
-    #[doc(hidden)]
-    pub fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Arc<Store> {
         &self.inner.store
-    }
-
-    /// The indexes (tools; going away: use [`crate::ext`]).
-    #[doc(hidden)]
-    pub fn index(&self) -> &Index {
-        &self.inner.index
     }
 
     /// What opening the indexes found and rebuilt.

@@ -8,9 +8,9 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use vexfs_journal::layers::index::idx_path;
 use vexfs_journal::seed::JournalSeedExt;
 use vexfs_journal::*;
+use vexfs_journal_index::idx_path;
 
 const PATHS: &[&str] = &[
     "/models/a",
@@ -304,14 +304,7 @@ fn stale_index_of_a_grown_segment_is_extended() {
     let (all, queries) = sample_journal(dir.path());
     // A crash: the open segment grows after its index was saved (no clean close).
     let j = Journal::open_existing(dir.path()).unwrap();
-    let active = j
-        .storage()
-        .store()
-        .segments()
-        .last()
-        .unwrap()
-        .path()
-        .to_path_buf();
+    let active = vexfs_journal::ext::segments(&j).pop().unwrap().path;
     let saved = std::fs::read(idx_path(&active)).unwrap();
     let mut more = Vec::new();
     for i in 0..50 {

@@ -417,8 +417,8 @@ fn torn_tail_is_cut_by_the_next_writer() {
 /// Sets the segment header's record of its fsynced length back to the bare header.
 fn forget_synced_length(seg: &Path) {
     use std::os::unix::fs::FileExt;
-    use vexfs_journal::layers::format::FileHeader;
-    use vexfs_journal::layers::format::consts::FILE_HEADER_SIZE;
+    use vexfs_journal::format::FileHeader;
+    use vexfs_journal::format::consts::FILE_HEADER_SIZE;
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

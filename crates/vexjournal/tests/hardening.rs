@@ -81,7 +81,7 @@ fn seqs(dir: &Path) -> Vec<u64> {
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
-    vexfs_journal::layers::storage::dir::list_segments(dir)
+    vexfs_journal_storage::dir::list_segments(dir)
         .unwrap()
         .into_iter()
         .map(|(_, p)| p)
@@ -91,7 +91,7 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
 /// Intact blocks `(offset, size)` of a segment.
 fn blocks(path: &Path) -> Vec<(u64, u64)> {
     let first = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-    vexfs_journal::layers::storage::inspect::inspect(path, first)
+    vexfs_journal_storage::inspect::inspect(path, first)
         .unwrap()
         .blocks()
         .map(|b| (b.offset, u64::from(b.size)))
@@ -916,8 +916,8 @@ fn replay_resumes_and_bounds_its_threads() {
 /// no command "repairs" (overwrites) it.
 #[test]
 fn a_newer_segment_version_is_named() {
-    use vexfs_journal::layers::format::checksum::crc32_with_zeroed_field;
-    use vexfs_journal::layers::format::layout::FILE_CHECKSUM_OFFSET;
+    use vexfs_journal::format::checksum::crc32_with_zeroed_field;
+    use vexfs_journal::format::layout::FILE_CHECKSUM_OFFSET;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     journal(&dir, 600);

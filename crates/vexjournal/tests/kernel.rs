@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 
 use serde_json::{Value, json};
-use vexfs_journal::layers::format::layout::all_layouts;
+use vexfs_journal::format::layout::all_layouts;
 use vexfs_journal::{Config, Event, FsOp, Journal, JournalReader, Query};
 use vexfs_journal_kernel::{
     ImageWriter, WriterOptions, convert_to_kernel_format, read_image, read_image_from,

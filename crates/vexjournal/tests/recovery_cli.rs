@@ -126,7 +126,7 @@ fn build(tmp: &Path, dir: &Path, n: u64, crash: bool) {
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
-    vexfs_journal::layers::storage::dir::list_segments(dir)
+    vexfs_journal_storage::dir::list_segments(dir)
         .unwrap()
         .into_iter()
         .map(|(_, p)| p)
@@ -136,7 +136,7 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
 /// Intact blocks `(offset, size, first, last)` of a segment.
 fn blocks(path: &Path) -> Vec<(u64, u64, u64, u64)> {
     let first = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-    vexfs_journal::layers::storage::inspect::inspect(path, first)
+    vexfs_journal_storage::inspect::inspect(path, first)
         .unwrap()
         .blocks()
         .map(|b| (b.offset, u64::from(b.size), b.first_seq, b.last_seq))

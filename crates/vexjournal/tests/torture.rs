@@ -31,7 +31,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{Rng, bin};
-use vexfs_journal::layers::recovery::{ProblemKind, checkpoint};
+use vexfs_journal::admin::{ProblemKind, checkpoint};
 use vexfs_journal::{
     AgentOp, Event, EventFlags, EventType, FsOp, Journal, RecoveryMode, StoredEvent, VectorOp,
 };
@@ -418,7 +418,7 @@ fn kill_mid_checkpoint() {
 }
 
 fn dir_open_segment_first(dir: &Path) -> u64 {
-    vexfs_journal::layers::storage::dir::list_segments(dir)
+    vexfs_journal_storage::dir::list_segments(dir)
         .unwrap()
         .last()
         .map_or(0, |(f, _)| *f)
@@ -463,7 +463,7 @@ fn kill_mid_compaction() {
         j.close().unwrap();
     }
     let old = read_events(&base, "base");
-    let base_segments = vexfs_journal::layers::storage::dir::list_segments(&base)
+    let base_segments = vexfs_journal_storage::dir::list_segments(&base)
         .unwrap()
         .len();
     let compact_args: Vec<String> = [

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use vexfs_journal::layers::format::FileHeader;
-use vexfs_journal::layers::format::consts::FILE_HEADER_SIZE;
-use vexfs_journal::layers::storage::dir::list_segments;
-use vexfs_journal::layers::storage::inspect::{Region, inspect};
+use vexfs_journal::format::FileHeader;
+use vexfs_journal::format::consts::FILE_HEADER_SIZE;
 use vexfs_journal::{
     AgentOp, Config, Event, EventType, FsOp, Journal, JournalError, JournalReader, StoredEvent,
     SystemOp, VectorOp,
 };
+use vexfs_journal_storage::dir::list_segments;
+use vexfs_journal_storage::inspect::{Region, inspect};
 
 /// Small segments (64 KiB, the minimum) and small blocks, so a few hundred events make
 /// several segments; no periodic checkpoint.
@@ -159,7 +159,7 @@ fn copy_tree_live(src: &Path, dst: &Path) {
 /// marker, the open segment unsealed.
 pub fn crash_image(j: &Journal, dst: &Path) {
     j.sync().unwrap();
-    copy_dir(j.storage().dir(), dst);
+    copy_dir(j.dir(), dst);
     assert!(!dst.join("CLEAN").exists());
 }
 

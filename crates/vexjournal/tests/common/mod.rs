@@ -117,7 +117,7 @@ pub fn run_command(mut cmd: Command, stdin: &[u8]) -> Run {
 
 /// The segment files of the journal in `dir`, oldest first.
 pub fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    vexfs_journal::layers::storage::dir::list_segments(dir)
+    vexfs_journal_storage::dir::list_segments(dir)
         .unwrap()
         .into_iter()
         .map(|(_, p)| p)
@@ -127,7 +127,7 @@ pub fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
 /// The intact blocks `(offset, size, first_seq, last_seq)` of a segment file.
 pub fn segment_blocks(path: &Path) -> Vec<(u64, u64, u64, u64)> {
     let first = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-    vexfs_journal::layers::storage::inspect::inspect(path, first)
+    vexfs_journal_storage::inspect::inspect(path, first)
         .unwrap()
         .blocks()
         .map(|b| (b.offset, u64::from(b.size), b.first_seq, b.last_seq))
