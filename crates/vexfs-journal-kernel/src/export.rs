@@ -8,7 +8,8 @@ use vexfs_journal::{JournalError, Query};
 use crate::error::ImageError;
 use crate::image::ImageWriter;
 use crate::marker::is_marker;
-use crate::timeline::{JournalView, Origin, Timeline, for_each};
+use crate::timeline::{Origin, Timeline, for_each};
+use vexfs_journal::Follow;
 
 /// Which events of a merged journal to export.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -58,7 +59,7 @@ pub struct ExportReport {
 /// bridge's markers are left out. The first event that does not fit the kernel layout
 /// stops the export with an error naming it.
 pub fn export_events<W: Write>(
-    view: &impl JournalView,
+    view: &impl Follow,
     query: &Query,
     origin: OriginFilter,
     writer: &mut ImageWriter<W>,

@@ -9,7 +9,7 @@
 //! - [`KernelBridge`]: imports kernel events into a [`vexfs_journal::Journal`] keeping
 //!   their ids, sequences and timestamps, idempotently, and keeps the kernel and
 //!   userspace sequence spaces synchronised (offset, drift detection, automatic resync);
-//!   it implements the seed's [`KernelCompatibilityBridgeTrait`]. Its state belongs to
+//!   it implements the seed's [`seed::KernelCompatibilityBridgeTrait`]. Its state belongs to
 //!   the journal: every bridge of one open journal shares it;
 //! - [`timeline`]: the merged timeline (origin of each journal event, consistency check);
 //! - [`export`]: journal events written out as a kernel image.
@@ -43,20 +43,21 @@
 pub mod bridge;
 pub mod error;
 pub mod export;
+pub mod seed;
 pub mod timeline;
 
 pub use vexfs_journal_kernel_codec as codec;
 pub use vexfs_journal_kernel_codec::{convert, image, marker, seqset, version};
 
 pub use bridge::{
-    BridgeConfig, ImportReport, KernelBridge, KernelCompatibilityBridgeTrait, KernelJournalStatus,
-    SequenceSyncResult, SyncMetrics, SyncState,
+    BridgeConfig, ImportReport, KernelBridge, KernelJournalStatus, SequenceSyncResult, SyncMetrics,
+    SyncState,
 };
 pub use error::{
     CompatibilityError, ConversionError, ImageError, MarkerError, SyncError, SyncResult,
 };
 pub use export::{ExportError, ExportReport, OriginFilter, export_events};
-pub use timeline::{JournalView, Origin, Timeline, TimelineCheck, check_timeline};
+pub use timeline::{Origin, Timeline, TimelineCheck, check_timeline};
 pub use vexfs_journal_kernel_codec::{
     Damage, DamageKind, ImageBlock, ImageContents, ImageItem, ImageReader, ImageWriter, PAGE_SIZE,
     ReadStats, ReaderOptions, SUPPORTED_VERSION, WriteSummary, WriterOptions, check_kernel_fit,

@@ -9,29 +9,11 @@
 use std::collections::HashSet;
 
 use serde::Serialize;
-use vexfs_journal::{Journal, JournalError, JournalReader, Page, Query, StoredEvent};
+use vexfs_journal::{Follow, Query, StoredEvent};
 
 use crate::error::{SyncError, SyncResult};
 use crate::marker::{BRIDGE_AGENT, MARKER_TYPE, Marker, parse_marker};
 use crate::seqset::SeqSet;
-
-/// Anything that answers journal queries: [`Journal`] (the writer) or [`JournalReader`].
-pub trait JournalView {
-    /// One page of the events matching `query`.
-    fn query_page(&self, query: &Query) -> Result<Page, JournalError>;
-}
-
-impl JournalView for Journal {
-    fn query_page(&self, query: &Query) -> Result<Page, JournalError> {
-        self.query(query)
-    }
-}
-
-impl JournalView for JournalReader {
-    fn query_page(&self, query: &Query) -> Result<Page, JournalError> {
-        self.query(query)
-    }
-}
 
 /// The query selecting marker candidates (indexed by type and agent).
 pub fn marker_query() -> Query {
@@ -41,7 +23,7 @@ pub fn marker_query() -> Query {
 /// Calls `visit` on every event matching `query`, page by page, until it returns
 /// `false`.
 pub fn for_each(
-    view: &impl JournalView,
+    view: &impl Follow,
     query: &Query,
     page_size: usize,
     mut visit: impl FnMut(StoredEvent) -> SyncResult<bool>,
@@ -49,7 +31,7 @@ pub fn for_each(
     let mut q = query.clone();
     q.limit = Some(page_size.max(1));
     loop {
-        let page = view.query_page(&q)?;
+        let page = view.query(&q)?;
         let n = page.events.len();
         for ev in page.events {
             if !visit(ev)? {
@@ -65,7 +47,7 @@ pub fn for_each(
 
 /// The newest valid marker, if any (an indexed reverse query; normally one page of
 /// one event).
-pub fn latest_marker(view: &impl JournalView) -> SyncResult<Option<Marker>> {
+pub fn latest_marker(view: &impl Follow) -> SyncResult<Option<Marker>> {
     let mut found = None;
     for_each(view, &marker_query().reverse(true), 1, |stored| {
         let seq = stored.seq;
@@ -85,7 +67,7 @@ pub fn latest_marker(view: &impl JournalView) -> SyncResult<Option<Marker>> {
 }
 
 /// Every valid marker, oldest first.
-pub fn all_markers(view: &impl JournalView) -> SyncResult<Vec<Marker>> {
+pub fn all_markers(view: &impl Follow) -> SyncResult<Vec<Marker>> {
     let mut out = Vec::new();
     for_each(view, &marker_query(), 256, |stored| {
         let seq = stored.seq;
@@ -125,7 +107,7 @@ pub struct Timeline {
 
 impl Timeline {
     /// Reads the markers of `view`.
-    pub fn load(view: &impl JournalView) -> SyncResult<Timeline> {
+    pub fn load(view: &impl Follow) -> SyncResult<Timeline> {
         let batches = all_markers(view)?
             .iter()
             .map(|m| (m.seq, m.events()))
@@ -189,7 +171,7 @@ impl TimelineCheck {
 /// Reads the whole journal and checks its merged timeline: journal sequences contiguous,
 /// each kernel event (by global sequence and by id) present once, each userspace event
 /// identified by its sequence.
-pub fn check_timeline(view: &impl JournalView) -> SyncResult<TimelineCheck> {
+pub fn check_timeline(view: &impl Follow) -> SyncResult<TimelineCheck> {
     let timeline = Timeline::load(view)?;
     let mut c = TimelineCheck::default();
     let mut ids = HashSet::new();

@@ -4,9 +4,8 @@
 mod common;
 
 use vexfs_journal_format::samples::category_events;
-use vexfs_journal_kernel::{
-    KernelBridge, KernelCompatibilityBridgeTrait, convert_to_kernel_format,
-};
+use vexfs_journal_kernel::seed::KernelCompatibilityBridgeTrait;
+use vexfs_journal_kernel::{KernelBridge, convert_to_kernel_format};
 
 #[test]
 fn the_bridge_trait_converts_like_the_free_functions() {

@@ -11,9 +11,10 @@ use std::path::Path;
 
 use vexfs_journal::Journal;
 use vexfs_journal_format::{CausalityLink, Compression};
+use vexfs_journal_kernel::seed::KernelCompatibilityBridgeTrait;
 use vexfs_journal_kernel::{
-    BridgeConfig, CompatibilityError, ImageWriter, KernelBridge, KernelCompatibilityBridgeTrait,
-    SyncError, WriterOptions, check_timeline, verify_compatibility,
+    BridgeConfig, CompatibilityError, ImageWriter, KernelBridge, SyncError, WriterOptions,
+    check_timeline, verify_compatibility,
 };
 
 /// A growing kernel journal source: blocks are appended, ids continue.

@@ -15,7 +15,6 @@ use std::time::Instant;
 
 use vexfs_journal::{Event, Journal};
 
-mod compat;
 mod config;
 mod importer;
 mod metrics;
@@ -24,7 +23,6 @@ mod source;
 mod state;
 mod sync;
 
-pub use compat::KernelCompatibilityBridgeTrait;
 pub use config::BridgeConfig;
 pub use metrics::SyncMetrics;
 pub use report::{ImportReport, KernelJournalStatus, SequenceSyncResult};

@@ -1,13 +1,12 @@
-//! [`KernelCompatibilityBridgeTrait`]: the seed specification's interface, with async
-//! methods that run the bridge's blocking work off the runtime.
+//! The seed specification's interface names, kept apart from the bridge's own API:
+//! [`KernelCompatibilityBridgeTrait`] (with `get_*` names and async methods that run
+//! the bridge's blocking work off the runtime), implemented on [`KernelBridge`].
 
 use std::future::Future;
 
 use vexfs_journal::Event;
 
-use super::KernelBridge;
-use super::metrics::SyncMetrics;
-use super::report::{KernelJournalStatus, SequenceSyncResult};
+use crate::bridge::{KernelBridge, KernelJournalStatus, SequenceSyncResult, SyncMetrics};
 use crate::convert;
 use crate::error::{CompatibilityError, ConversionError, SyncError, SyncResult};
 use crate::version;
