@@ -20,6 +20,7 @@
 extern crate alloc;
 
 pub mod block;
+pub mod bytes;
 pub mod checkpoint;
 pub mod checksum;
 pub mod compact;
@@ -37,6 +38,7 @@ pub mod samples;
 pub mod types;
 
 pub use block::{BlockHeader, EventSpan};
+pub use bytes::ByteReader;
 pub use bstr::{BStr, BString};
 pub use checksum::{KernelCrc32, kernel_crc32};
 pub use error::{FormatError, ParseNameError, Result};
