@@ -6,11 +6,12 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use vexfs_journal_format::consts::FILE_HEADER_SIZE;
+use vexfs_journal_format::file_header::FLAG_SEALED;
 use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_format::{FileHeader, FormatError};
 
 use crate::error::{Result, StorageError};
-use crate::segment::{FLAG_SEALED, find_next_intact_block, read_footer_of, read_full_at, scan};
+use crate::segment::{find_next_intact_block, read_footer_of, read_full_at, scan};
 
 /// What one region of a segment file holds.
 #[derive(Clone, Debug, PartialEq)]

@@ -22,18 +22,7 @@ use crate::dir::{create_file, segment_name, sync_dir};
 use crate::error::{Result, StorageError};
 use crate::io::Io;
 
-/// File header flag: the segment is sealed and carries a footer.
-pub const FLAG_SEALED: u32 = 0x1;
-
-/// File header flag: compaction removed events from this sealed segment, so sequences
-/// missing within its range (from its first sequence up to the next segment's) were
-/// dropped on purpose. It may even hold no block at all.
-pub const FLAG_COMPACTED: u32 = 0x2;
-
-/// File header flag: salvage rewrote this segment without damaged blocks (their bytes
-/// are under `salvaged/`), so sequences missing within its range were lost to damage
-/// and are accounted for in the salvage report.
-pub const FLAG_SALVAGED: u32 = 0x4;
+pub use vexfs_journal_format::file_header::{FLAG_COMPACTED, FLAG_SALVAGED, FLAG_SEALED};
 
 /// Bytes read at a time while scanning.
 const SCAN_CHUNK: usize = 4 << 20;
