@@ -39,6 +39,7 @@ pub struct CompactOptions {
 
 /// What compaction did.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct CompactReport {
     /// Segments before.
     pub segments_before: usize,

@@ -27,6 +27,7 @@ use crate::error::{RecoveryError, Result};
 
 /// What restoring did.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct RestoreReport {
     /// The checkpoint.
     pub checkpoint: CheckpointInfo,

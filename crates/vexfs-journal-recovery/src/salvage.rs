@@ -49,6 +49,7 @@ pub struct LostRange {
 
 /// What salvage did.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct SalvageReport {
     /// Segments inspected.
     pub segments: usize,

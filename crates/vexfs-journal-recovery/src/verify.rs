@@ -135,6 +135,7 @@ pub struct SegmentSummary {
 
 /// The whole report.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// Journal directory.
     pub dir: PathBuf,

@@ -54,6 +54,7 @@ pub struct Segment {
 
 /// What opening a segment found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SegmentRecovery {
     /// Bytes cut from a torn tail.
     pub torn_bytes: u64,

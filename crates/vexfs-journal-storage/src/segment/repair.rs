@@ -53,14 +53,11 @@ pub(super) fn settle_damage(
                 // Bytes after the last block that never started a block (an old footer).
                 OpenMode::Repair => cut_tail(path, outcome.end, file_len, recovery)?,
                 OpenMode::Strict => {
-                    return Err(StorageError::Corrupt {
+                    return Err(StorageError::RepairRefused {
                         path: path.to_path_buf(),
                         offset: outcome.end,
-                        reason: format!(
-                            "{} bytes after the last block; absolute mode repairs nothing: \
-                             open in tolerate-tail mode to cut them",
-                            file_len - outcome.end
-                        ),
+                        found: format!("{} bytes after the last block", file_len - outcome.end),
+                        remedy: "open in tolerate-tail mode to cut them",
                     });
                 }
                 OpenMode::ReadOnly => {}
@@ -71,13 +68,12 @@ pub(super) fn settle_damage(
     match mode {
         OpenMode::ReadOnly => return Ok(outcome.end),
         OpenMode::Strict => {
-            return Err(StorageError::Corrupt {
+            return Err(StorageError::RepairRefused {
                 path: path.to_path_buf(),
                 offset: *offset,
-                reason: format!(
-                    "{error}; absolute mode repairs nothing: open in tolerate-tail mode to \
-                     cut a torn tail, or salvage mode to keep every intact block"
-                ),
+                found: error.to_string(),
+                remedy: "open in tolerate-tail mode to cut a torn tail, or salvage mode to \
+                         keep every intact block",
             });
         }
         OpenMode::Repair => {}
