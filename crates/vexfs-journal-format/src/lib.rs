@@ -15,6 +15,7 @@
 //! - [`manifest`]: the record of a journal's segment set and sequence floor;
 //! - [`footer`], [`checkpoint`], [`index_file`]: a sealed segment's block table and the
 //!   clean-shutdown marker, checkpoint files, `<segment>.idx` index files;
+//! - [`cursor`]: the binary body of query cursors;
 //! - [`bytes`]: the one byte reader every decoder uses.
 //!
 //! Every decoder returns a typed [`FormatError`] for malformed input and never panics.
@@ -28,6 +29,7 @@ pub mod checkpoint;
 pub mod checksum;
 pub mod compact;
 pub mod consts;
+pub mod cursor;
 pub mod error;
 pub mod event;
 pub mod file_header;

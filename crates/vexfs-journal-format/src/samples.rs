@@ -247,6 +247,7 @@ pub fn fixtures() -> Result<Vec<(alloc::string::String, Vec<u8>)>> {
         "index_file.bin".into(),
         crate::index_file::encode_index(1, 128 + 2 * 4_000, &blocks, terms_ref),
     ));
+    out.push(("cursor.bin".into(), crate::cursor::encode_cursor(&cursor())));
     Ok(out)
 }
 
@@ -343,4 +344,14 @@ pub fn index_file() -> (
     terms.agents.insert("planner-7".into(), alloc::vec![1]);
     terms.txs.insert(300, alloc::vec![0, 1]);
     (blocks, terms)
+}
+
+/// The cursor fixture: a reverse query's position in generation 2.
+pub fn cursor() -> crate::cursor::CursorBytes {
+    crate::cursor::CursorBytes {
+        journal_id: *b"vexfs-cursor-001",
+        seq: 4_242,
+        reverse: true,
+        generation: 2,
+    }
 }

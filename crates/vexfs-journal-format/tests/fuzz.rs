@@ -140,6 +140,9 @@ fn checked_fixtures() -> Vec<(String, Vec<u8>, fn(&[u8]) -> bool)> {
     out.push(("index_file.bin".into(), fixture("index_file.bin"), |b| {
         index_file_decodes(b)
     }));
+    out.push(("cursor.bin".into(), fixture("cursor.bin"), |b| {
+        vexfs_journal_format::cursor::decode_cursor(b).is_ok()
+    }));
     out
 }
 

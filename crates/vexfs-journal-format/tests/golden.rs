@@ -311,3 +311,17 @@ fn segment_flags_and_record_flags_are_pinned() {
     };
     assert_eq!(u32_at(&header.to_bytes(), 44), 5);
 }
+
+#[test]
+fn cursor_fixture_decodes_to_the_sample() {
+    use vexfs_journal_format::cursor::{CURSOR_SIZE, decode_cursor};
+    let bytes = fixture("cursor.bin");
+    assert_eq!(bytes.len(), CURSOR_SIZE);
+    assert_eq!(CURSOR_SIZE, 37);
+    assert_eq!(decode_cursor(&bytes).unwrap(), samples::cursor());
+    assert_eq!(&bytes[..16], b"vexfs-cursor-001", "journal id");
+    assert_eq!(u64_at(&bytes, 16), 4_242, "seq");
+    assert_eq!(bytes[24], 1, "flags: reverse");
+    assert_eq!(u64_at(&bytes, 25), 2, "generation");
+    assert_eq!(u32_at(&bytes, 33), kernel_crc32(&bytes[..33]), "crc");
+}
