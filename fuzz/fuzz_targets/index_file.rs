@@ -1,14 +1,13 @@
-//! `<segment>.idx` files (`vexfs_journal_index::file`), decoded the way the index
+//! `<segment>.idx` files (`vexfs_journal_format::index_file`), decoded the way the index
 //! loader does (header, section checksums, block summaries, terms): never panic; a
 //! decoded file re-encodes to one that decodes to the same summaries and terms, and the
 //! in-memory segment index built from it answers time windows within its bounds.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use vexfs_journal_format::index_file::{check_section, decode_header, decode_summaries, section};
 use vexfs_journal_index::SegmentIndex;
-use vexfs_journal_index::file::{
-    check_section, decode_header, decode_summaries, decode_terms, encode_index, section,
-};
+use vexfs_journal_index::file::{decode_terms, encode_index};
 
 fuzz_target!(|data: &[u8]| {
     check(data);

@@ -23,6 +23,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::bytes::{ByteReader, check_crc, split_crc};
 use crate::checksum::kernel_crc32;
 use crate::error::{FormatError, Result};
 use crate::footer::{BlockEntry, decode_footer, encode_footer};
@@ -79,48 +80,10 @@ pub fn encode_checkpoint(c: &CheckpointData) -> Vec<u8> {
     out
 }
 
-struct Cur<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cur<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let out = self
-            .pos
-            .checked_add(n)
-            .and_then(|end| self.buf.get(self.pos..end))
-            .ok_or(FormatError::Truncated {
-                what: "checkpoint",
-                offset: self.pos,
-                needed: n,
-                available: self.buf.len().saturating_sub(self.pos),
-            })?;
-        self.pos += n;
-        Ok(out)
-    }
-    fn u64(&mut self) -> Result<u64> {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(self.take(8)?);
-        Ok(u64::from_le_bytes(a))
-    }
-    fn u32(&mut self) -> Result<u32> {
-        let mut a = [0u8; 4];
-        a.copy_from_slice(self.take(4)?);
-        Ok(u32::from_le_bytes(a))
-    }
-}
-
 /// Decodes and checks a checkpoint file.
 pub fn decode_checkpoint(buf: &[u8]) -> Result<CheckpointData> {
-    let body_len = buf.len().checked_sub(4).ok_or(FormatError::Truncated {
-        what: "checkpoint",
-        offset: 0,
-        needed: 4,
-        available: buf.len(),
-    })?;
-    let (body, crc) = buf.split_at(body_len);
-    let mut c = Cur { buf: body, pos: 0 };
+    let (body, stored) = split_crc(buf, "checkpoint")?;
+    let mut c = ByteReader::new(body, "checkpoint");
     let magic = c.u32()?;
     if magic != CHECKPOINT_MAGIC {
         return Err(FormatError::BadMagic {
@@ -129,15 +92,7 @@ pub fn decode_checkpoint(buf: &[u8]) -> Result<CheckpointData> {
             found: magic,
         });
     }
-    let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
-    let computed = kernel_crc32(body);
-    if stored != computed {
-        return Err(FormatError::ChecksumMismatch {
-            what: "checkpoint",
-            stored,
-            computed,
-        });
-    }
+    check_crc(body, stored, "checkpoint")?;
     let version = c.u32()?;
     if version != 1 {
         return Err(FormatError::UnsupportedVersion {
@@ -147,9 +102,8 @@ pub fn decode_checkpoint(buf: &[u8]) -> Result<CheckpointData> {
         });
     }
     let id = c.u64()?;
-    let created_ns = c.u64()? as i64;
-    let mut journal_id = [0u8; 16];
-    journal_id.copy_from_slice(c.take(16)?);
+    let created_ns = c.i64()?;
+    let journal_id = c.array::<16>()?;
     let durable_seq = c.u64()?;
     let segment_first_seq = c.u64()?;
     let segment_end = c.u64()?;
@@ -157,16 +111,15 @@ pub fn decode_checkpoint(buf: &[u8]) -> Result<CheckpointData> {
     // Each consumer takes at least 10 bytes: never reserve more than the bytes allow.
     let mut consumers = Vec::with_capacity(n.min(body.len() / 10));
     for _ in 0..n {
-        let len = c.take(2)?;
-        let len = u16::from_le_bytes([len[0], len[1]]) as usize;
+        let len = usize::from(c.u16()?);
         let name = core::str::from_utf8(c.take(len)?).map_err(|_| FormatError::Malformed {
             what: "checkpoint consumer name",
-            offset: c.pos,
+            offset: c.offset(),
             reason: "not UTF-8",
         })?;
         consumers.push((String::from(name), c.u64()?));
     }
-    let blocks = decode_footer(&body[c.pos..])?;
+    let blocks = decode_footer(c.rest())?;
     Ok(CheckpointData {
         id,
         created_ns,

@@ -18,6 +18,7 @@ use alloc::vec::Vec;
 
 use bstr::BStr;
 
+use crate::bytes::ByteReader as Reader;
 use crate::error::{FormatError, Result};
 use crate::event::{
     CONTEXT_FIELD_COUNT, CausalityLink, CausalityLinkRef, ContextRef, with_context_fields,
@@ -25,65 +26,6 @@ use crate::event::{
 
 /// Longest string the compact encoding can hold.
 pub const MAX_COMPACT_STRING: usize = u16::MAX as usize;
-
-/// A bounds-checked cursor over a byte slice that reports absolute offsets.
-pub(crate) struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    base: usize,
-    what: &'static str,
-}
-
-impl<'a> Reader<'a> {
-    /// Reads `buf`, which starts at `base` in the enclosing buffer.
-    pub(crate) fn new(buf: &'a [u8], base: usize, what: &'static str) -> Self {
-        Reader {
-            buf,
-            pos: 0,
-            base,
-            what,
-        }
-    }
-
-    pub(crate) fn offset(&self) -> usize {
-        self.base + self.pos
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.pos >= self.buf.len()
-    }
-
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|end| *end <= self.buf.len());
-        match end.and_then(|end| self.buf.get(self.pos..end)) {
-            Some(bytes) => {
-                self.pos += n;
-                Ok(bytes)
-            }
-            None => Err(FormatError::Truncated {
-                what: self.what,
-                offset: self.offset(),
-                needed: n,
-                available: self.buf.len().saturating_sub(self.pos),
-            }),
-        }
-    }
-
-    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let bytes = self.take(N)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(bytes);
-        Ok(out)
-    }
-
-    pub(crate) fn malformed(&self, reason: &'static str) -> FormatError {
-        FormatError::Malformed {
-            what: self.what,
-            offset: self.offset(),
-            reason,
-        }
-    }
-}
 
 /// A value with a compact encoding.
 pub(crate) trait CompactField<'a>: Sized {
@@ -179,7 +121,7 @@ macro_rules! context_codec {
             if buf.is_empty() {
                 return Ok(ctx);
             }
-            let mut r = Reader::new(buf, base, "context");
+            let mut r = Reader::with_base(buf, base, "context");
             let mask = u32::from_le_bytes(r.array()?);
             if mask == 0 {
                 return Err(r.malformed("empty presence mask (an empty context has no bytes)"));
@@ -231,7 +173,7 @@ pub(crate) fn walk_links<'a>(
     count: usize,
     mut f: impl FnMut(CausalityLinkRef<'a>),
 ) -> Result<()> {
-    let mut r = Reader::new(buf, base, "causality links");
+    let mut r = Reader::with_base(buf, base, "causality links");
     for _ in 0..count {
         f(CausalityLinkRef {
             cause_event_id: u64::decode(&mut r)?,

@@ -6,6 +6,7 @@ use alloc::string::{String, ToString};
 /// A name that does not parse (event type, category, flag, priority, compression).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} {input:?}")]
+#[non_exhaustive]
 pub struct ParseNameError {
     /// What was being parsed.
     pub what: &'static str,
@@ -24,6 +25,7 @@ impl ParseNameError {
 
 /// Why bytes could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FormatError {
     /// The buffer ends before the structure does.
     #[error("truncated {what} at byte {offset}: need {needed} bytes, have {available}")]

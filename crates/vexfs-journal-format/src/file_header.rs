@@ -12,6 +12,20 @@ use crate::consts::{FILE_HEADER_SIZE, SEMJ_MAGIC, USERSPACE_MARKER, VERSION_MAJO
 use crate::error::{FormatError, Result};
 use crate::layout::{FILE_CHECKSUM_OFFSET, RawFileHeader};
 
+/// File header flag (`flags`): the segment is sealed and carries a block table footer
+/// ([`crate::footer`]) at `index_offset`.
+pub const FLAG_SEALED: u32 = 0x1;
+
+/// File header flag: compaction removed events from this sealed segment, so sequences
+/// missing within its range (from its first sequence up to the next segment's) were
+/// dropped on purpose. It may even hold no block at all.
+pub const FLAG_COMPACTED: u32 = 0x2;
+
+/// File header flag: salvage rewrote this segment without damaged blocks (their bytes
+/// are under `salvaged/`), so sequences missing within its range were lost to damage
+/// and are accounted for in the salvage report.
+pub const FLAG_SALVAGED: u32 = 0x4;
+
 /// The fields of a journal file header that vary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FileHeader {
@@ -25,7 +39,7 @@ pub struct FileHeader {
     pub journal_size: u64,
     /// Offset of an index section inside the file (0: none).
     pub index_offset: u64,
-    /// File flag bits.
+    /// File flag bits ([`FLAG_SEALED`], [`FLAG_COMPACTED`], [`FLAG_SALVAGED`]).
     pub flags: u32,
     /// Compression code used by the blocks.
     pub compression_algorithm: u32,

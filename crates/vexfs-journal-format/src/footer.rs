@@ -19,6 +19,7 @@ use alloc::vec::Vec;
 use zerocopy::little_endian::{I64, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
+use crate::bytes::{ByteReader, check_crc, split_crc};
 use crate::checksum::kernel_crc32;
 use crate::error::{FormatError, Result};
 
@@ -102,27 +103,18 @@ pub fn encode_footer(entries: &[BlockEntry], out: &mut Vec<u8>) {
 
 /// Decodes a footer that fills `buf` exactly.
 pub fn decode_footer(buf: &[u8]) -> Result<Vec<BlockEntry>> {
-    let truncated = |needed: usize| FormatError::Truncated {
-        what: "segment footer",
-        offset: 0,
-        needed,
-        available: buf.len(),
-    };
-    let word = |at: usize| {
-        buf.get(at..at + 4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map(u32::from_le_bytes)
-            .ok_or(truncated(at + 4))
-    };
-    let magic = word(0)?;
+    let what = "segment footer";
+    let mut r = ByteReader::new(buf, what);
+    let magic = r.u32()?;
     if magic != FOOTER_MAGIC {
         return Err(FormatError::BadMagic {
-            what: "segment footer",
+            what,
             expected: FOOTER_MAGIC,
             found: magic,
         });
     }
-    let count = word(8)? as usize;
+    let version = r.u32()?;
+    let count = r.u32()? as usize;
     let size = footer_size(count);
     if buf.len() != size {
         return Err(FormatError::SizeMismatch {
@@ -131,25 +123,24 @@ pub fn decode_footer(buf: &[u8]) -> Result<Vec<BlockEntry>> {
             expected: size as u64,
         });
     }
-    let stored = word(size - 4)?;
-    let computed = kernel_crc32(&buf[..size - 4]);
-    if stored != computed {
-        return Err(FormatError::ChecksumMismatch {
-            what: "segment footer",
-            stored,
-            computed,
-        });
-    }
-    let version = word(4)?;
+    let (all, stored) = split_crc(buf, what)?;
+    check_crc(all, stored, what)?;
     if version != FOOTER_VERSION {
         return Err(FormatError::UnsupportedVersion {
-            what: "segment footer",
+            what,
             found: version,
             supported: FOOTER_VERSION,
         });
     }
-    let body = &buf[FOOTER_PREFIX_SIZE..size - 4];
-    let raws = <[RawBlockEntry]>::ref_from_bytes(body).map_err(|_| truncated(size))?;
+    // The reserved word is covered by the checksum and not interpreted.
+    r.skip(4)?;
+    let body = r.take(count * BLOCK_ENTRY_SIZE)?;
+    let raws = <[RawBlockEntry]>::ref_from_bytes(body).map_err(|_| FormatError::Truncated {
+        what,
+        offset: FOOTER_PREFIX_SIZE,
+        needed: count * BLOCK_ENTRY_SIZE,
+        available: body.len(),
+    })?;
     Ok(raws
         .iter()
         .map(|r| BlockEntry {
@@ -169,14 +160,27 @@ pub fn decode_footer(buf: &[u8]) -> Result<Vec<BlockEntry>> {
 /// Magic of the clean-shutdown marker, `"USJC"`.
 pub const CLEAN_MAGIC: u32 = 0x5553_4A43;
 
-/// The clean-shutdown marker: written when a journal closes cleanly, it records the
-/// open segment's length and block table so the next open skips scanning it. Layout:
-/// magic `USJC` u32, version u32 (1), segment first sequence u64, segment length u64,
-/// kernel crc32 of those 24 bytes (u32), then a footer ([`encode_footer`]) of the blocks.
+/// Version of the clean-shutdown marker.
+pub const CLEAN_VERSION: u32 = 1;
+/// Bytes of the clean-shutdown marker before its block table.
+pub const CLEAN_HEADER_SIZE: usize = 28;
+
+/// The clean-shutdown marker (`CLEAN` in a journal directory): written when a journal
+/// closes cleanly, it records the open segment's length and block table so the next
+/// open skips scanning it. Layout, little-endian:
+///
+/// | off | size | field |
+/// |---|---|---|
+/// | 0 | 4 | magic `USJC` |
+/// | 4 | 4 | version (1) |
+/// | 8 | 8 | open segment's first sequence |
+/// | 16 | 8 | open segment's length |
+/// | 24 | 4 | kernel crc32 of bytes 0..24 |
+/// | 28 | … | the segment's block table ([`encode_footer`]) |
 pub fn encode_clean_marker(first_seq: u64, end: u64, entries: &[BlockEntry]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(28 + footer_size(entries.len()));
+    let mut out = Vec::with_capacity(CLEAN_HEADER_SIZE + footer_size(entries.len()));
     out.extend_from_slice(&CLEAN_MAGIC.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&CLEAN_VERSION.to_le_bytes());
     out.extend_from_slice(&first_seq.to_le_bytes());
     out.extend_from_slice(&end.to_le_bytes());
     let crc = kernel_crc32(&out);
@@ -187,38 +191,38 @@ pub fn encode_clean_marker(first_seq: u64, end: u64, entries: &[BlockEntry]) -> 
 
 /// Decodes a clean-shutdown marker into (first sequence, segment length, blocks).
 pub fn decode_clean_marker(buf: &[u8]) -> Result<(u64, u64, Vec<BlockEntry>)> {
-    let head = buf.get(..28).ok_or(FormatError::Truncated {
-        what: "clean-shutdown marker",
-        offset: 0,
-        needed: 28,
-        available: buf.len(),
-    })?;
-    let word = |at: usize| u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
-    let dword = |at: usize| u64::from(word(at)) | (u64::from(word(at + 4)) << 32);
-    if word(0) != CLEAN_MAGIC {
+    let what = "clean-shutdown marker";
+    if buf.len() < CLEAN_HEADER_SIZE {
+        return Err(FormatError::Truncated {
+            what,
+            offset: 0,
+            needed: CLEAN_HEADER_SIZE,
+            available: buf.len(),
+        });
+    }
+    let mut r = ByteReader::new(buf, what);
+    let magic = r.u32()?;
+    if magic != CLEAN_MAGIC {
         return Err(FormatError::BadMagic {
-            what: "clean-shutdown marker",
+            what,
             expected: CLEAN_MAGIC,
-            found: word(0),
+            found: magic,
         });
     }
-    let computed = kernel_crc32(&head[..24]);
-    if computed != word(24) {
-        return Err(FormatError::ChecksumMismatch {
-            what: "clean-shutdown marker",
-            stored: word(24),
-            computed,
-        });
-    }
-    if word(4) != 1 {
+    let version = r.u32()?;
+    let first_seq = r.u64()?;
+    let end = r.u64()?;
+    let stored = r.u32()?;
+    check_crc(buf.get(..24).unwrap_or_default(), stored, what)?;
+    if version != CLEAN_VERSION {
         return Err(FormatError::UnsupportedVersion {
-            what: "clean-shutdown marker",
-            found: word(4),
-            supported: 1,
+            what,
+            found: version,
+            supported: CLEAN_VERSION,
         });
     }
-    let blocks = decode_footer(&buf[28..])?;
-    Ok((dword(8), dword(16), blocks))
+    let blocks = decode_footer(r.rest())?;
+    Ok((first_seq, end, blocks))
 }
 
 #[cfg(test)]

@@ -12,7 +12,11 @@
 //! - [`kernel`]: complete kernel events (header + 5280-byte context + sections);
 //! - [`record`]: the compact userspace records stored in segment blocks;
 //! - [`block`] and [`file_header`]: storage blocks and segment file headers;
-//! - [`manifest`]: the record of a journal's segment set and sequence floor.
+//! - [`manifest`]: the record of a journal's segment set and sequence floor;
+//! - [`footer`], [`checkpoint`], [`index_file`]: a sealed segment's block table and the
+//!   clean-shutdown marker, checkpoint files, `<segment>.idx` index files;
+//! - [`cursor`]: the binary body of query cursors;
+//! - [`bytes`]: the one byte reader every decoder uses.
 //!
 //! Every decoder returns a typed [`FormatError`] for malformed input and never panics.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -20,14 +24,17 @@
 extern crate alloc;
 
 pub mod block;
+pub mod bytes;
 pub mod checkpoint;
 pub mod checksum;
 pub mod compact;
 pub mod consts;
+pub mod cursor;
 pub mod error;
 pub mod event;
 pub mod file_header;
 pub mod footer;
+pub mod index_file;
 pub mod kernel;
 pub mod layout;
 pub mod manifest;
@@ -38,6 +45,7 @@ pub mod types;
 
 pub use block::{BlockHeader, EventSpan};
 pub use bstr::{BStr, BString};
+pub use bytes::ByteReader;
 pub use checksum::{KernelCrc32, kernel_crc32};
 pub use error::{FormatError, ParseNameError, Result};
 pub use event::{CausalityLink, CausalityLinkRef, Context, ContextRef, Event, Timestamp};

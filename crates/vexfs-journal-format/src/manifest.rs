@@ -50,6 +50,7 @@
 
 use alloc::vec::Vec;
 
+use crate::bytes::{ByteReader, check_crc, split_crc};
 use crate::checksum::kernel_crc32;
 use crate::error::{FormatError, Result};
 
@@ -247,18 +248,6 @@ pub fn encode_manifest(m: &Manifest) -> Vec<u8> {
     out
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-
 /// Decodes and checks a manifest file.
 pub fn decode_manifest(buf: &[u8]) -> Result<Manifest> {
     if buf.len() < MANIFEST_HEADER_SIZE + 4 {
@@ -269,7 +258,9 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest> {
             available: buf.len(),
         });
     }
-    let magic = u32_at(buf, 0);
+    let (body, stored) = split_crc(buf, "manifest")?;
+    let mut r = ByteReader::new(body, "manifest");
+    let magic = r.u32()?;
     if magic != MANIFEST_MAGIC {
         return Err(FormatError::BadMagic {
             what: "manifest",
@@ -277,17 +268,8 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest> {
             found: magic,
         });
     }
-    let (body, crc) = buf.split_at(buf.len() - 4);
-    let stored = u32_at(crc, 0);
-    let computed = kernel_crc32(body);
-    if stored != computed {
-        return Err(FormatError::ChecksumMismatch {
-            what: "manifest",
-            stored,
-            computed,
-        });
-    }
-    let version = u32_at(body, 4);
+    check_crc(body, stored, "manifest")?;
+    let version = r.u32()?;
     if version != MANIFEST_VERSION {
         return Err(FormatError::UnsupportedVersion {
             what: "manifest",
@@ -295,10 +277,12 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest> {
             supported: MANIFEST_VERSION,
         });
     }
-    let mut journal_id = [0u8; 16];
-    journal_id.copy_from_slice(&body[8..24]);
-    let segments_n = u32_at(body, 48) as u64;
-    let removals_n = u32_at(body, 52) as u64;
+    let journal_id = r.array::<16>()?;
+    let generation = r.u64()?;
+    let next_seq_floor = r.u64()?;
+    let updated_ns = r.i64()?;
+    let segments_n = u64::from(r.u32()?);
+    let removals_n = u64::from(r.u32()?);
     let expected = MANIFEST_HEADER_SIZE as u64
         + segments_n * MANIFEST_SEGMENT_SIZE as u64
         + removals_n * MANIFEST_REMOVAL_SIZE as u64;
@@ -309,77 +293,60 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest> {
             expected,
         });
     }
-    if body[56..64].iter().any(|&b| b != 0) {
-        return Err(FormatError::Malformed {
-            what: "manifest header",
-            offset: 56,
-            reason: "reserved bytes are not zero",
-        });
-    }
+    r.set_what("manifest header");
+    r.zeros(8)?;
+    r.set_what("manifest segment");
     let mut segments = Vec::with_capacity(segments_n as usize);
-    let mut at = MANIFEST_HEADER_SIZE;
     for _ in 0..segments_n {
-        let e = &body[at..at + MANIFEST_SEGMENT_SIZE];
-        let state = match e[60] {
+        let first_seq = r.u64()?;
+        let next_seq = r.u64()?;
+        let events = r.u64()?;
+        let min_time = r.i64()?;
+        let max_time = r.i64()?;
+        let file_len = r.u64()?;
+        let created = r.u64()?;
+        let checksum = r.u32()?;
+        let state = match r.u8()? {
             1 => SegmentState::Open,
             2 => SegmentState::Sealed,
-            _ => {
-                return Err(FormatError::Malformed {
-                    what: "manifest segment",
-                    offset: at + 60,
-                    reason: "unknown segment state",
-                });
-            }
+            _ => return Err(r.malformed_at(r.offset() - 1, "unknown segment state")),
         };
-        if e[61..64].iter().any(|&b| b != 0) {
-            return Err(FormatError::Malformed {
-                what: "manifest segment",
-                offset: at + 61,
-                reason: "reserved bytes are not zero",
-            });
-        }
+        r.zeros(3)?;
         segments.push(ManifestSegment {
-            first_seq: u64_at(e, 0),
-            next_seq: u64_at(e, 8),
-            events: u64_at(e, 16),
-            min_time: u64_at(e, 24) as i64,
-            max_time: u64_at(e, 32) as i64,
-            file_len: u64_at(e, 40),
-            created: u64_at(e, 48),
-            checksum: u32_at(e, 56),
+            first_seq,
+            next_seq,
+            events,
+            min_time,
+            max_time,
+            file_len,
+            created,
+            checksum,
             state,
         });
-        at += MANIFEST_SEGMENT_SIZE;
     }
+    r.set_what("manifest removal");
     let mut removals = Vec::with_capacity(removals_n as usize);
     for _ in 0..removals_n {
-        let e = &body[at..at + MANIFEST_REMOVAL_SIZE];
-        let reason = RemovalReason::from_code(e[32]).ok_or(FormatError::Malformed {
-            what: "manifest removal",
-            offset: at + 32,
-            reason: "unknown removal reason",
-        })?;
-        if e[33..48].iter().any(|&b| b != 0) {
-            return Err(FormatError::Malformed {
-                what: "manifest removal",
-                offset: at + 33,
-                reason: "reserved bytes are not zero",
-            });
-        }
+        let first_seq = r.u64()?;
+        let end_seq = r.u64()?;
+        let generation = r.u64()?;
+        let time_ns = r.i64()?;
+        let reason = RemovalReason::from_code(r.u8()?)
+            .ok_or_else(|| r.malformed_at(r.offset() - 1, "unknown removal reason"))?;
+        r.zeros(15)?;
         removals.push(Removal {
-            first_seq: u64_at(e, 0),
-            end_seq: u64_at(e, 8),
-            generation: u64_at(e, 16),
-            time_ns: u64_at(e, 24) as i64,
+            first_seq,
+            end_seq,
+            generation,
+            time_ns,
             reason,
         });
-        at += MANIFEST_REMOVAL_SIZE;
     }
     let m = Manifest {
         journal_id,
-        generation: u64_at(body, 24),
-        next_seq_floor: u64_at(body, 32),
-        updated_ns: u64_at(body, 40) as i64,
+        generation,
+        next_seq_floor,
+        updated_ns,
         segments,
         removals,
     };
@@ -468,6 +435,14 @@ mod tests {
         for len in 0..bytes.len() {
             assert!(decode_manifest(&bytes[..len]).is_err(), "len {len}");
         }
+    }
+
+    fn u64_at(b: &[u8], at: usize) -> u64 {
+        ByteReader::with_base(&b[at..], at, "test").u64().unwrap()
+    }
+
+    fn u32_at(b: &[u8], at: usize) -> u32 {
+        ByteReader::with_base(&b[at..], at, "test").u32().unwrap()
     }
 
     #[test]

@@ -25,6 +25,9 @@ use crate::types::{EventFlags, EventType, Priority};
 /// `userspace_flags` bit: context and links use the compact encoding, version 1.
 /// Every record this crate writes sets it; records without it are rejected.
 pub const RECORD_FLAG_COMPACT_V1: u32 = 0x0000_0001;
+/// `userspace_flags` bit set on the first record after events discarded by the
+/// drop-oldest policy, so `verify` can tell a deliberate gap from lost data.
+pub const RECORD_FLAG_GAP_BEFORE: u32 = 0x0000_0002;
 
 /// Fixed part of a record: kernel header and userspace extension.
 pub const RECORD_FIXED_SIZE: usize = EVENT_HEADER_SIZE + RECORD_EXT_SIZE;

@@ -225,6 +225,29 @@ pub fn fixtures() -> Result<Vec<(alloc::string::String, Vec<u8>)>> {
         "manifest.bin".into(),
         crate::manifest::encode_manifest(&manifest()),
     ));
+    let mut footer = Vec::new();
+    crate::footer::encode_footer(&block_entries(), &mut footer);
+    out.push(("segment_footer.bin".into(), footer));
+    let (first_seq, end) = clean_marker();
+    out.push((
+        "clean_marker.bin".into(),
+        crate::footer::encode_clean_marker(first_seq, end, &block_entries()),
+    ));
+    out.push((
+        "checkpoint.bin".into(),
+        crate::checkpoint::encode_checkpoint(&checkpoint()),
+    ));
+    let (blocks, terms) = index_file();
+    let terms_ref = crate::index_file::TermsRef {
+        paths: &terms.paths,
+        agents: &terms.agents,
+        txs: &terms.txs,
+    };
+    out.push((
+        "index_file.bin".into(),
+        crate::index_file::encode_index(1, 128 + 2 * 4_000, &blocks, terms_ref),
+    ));
+    out.push(("cursor.bin".into(), crate::cursor::encode_cursor(&cursor())));
     Ok(out)
 }
 
@@ -257,5 +280,78 @@ pub fn manifest() -> crate::manifest::Manifest {
             time_ns: 1_764_000_030_000_000_000,
             reason: RemovalReason::Compaction,
         }],
+    }
+}
+
+/// The block table of the footer, clean-marker and checkpoint fixtures: two blocks.
+pub fn block_entries() -> Vec<crate::footer::BlockEntry> {
+    (0..2u64)
+        .map(|i| crate::footer::BlockEntry {
+            first_seq: 1 + i * 100,
+            last_seq: 100 + i * 100,
+            offset: 128 + i * 4_000,
+            min_time: 1_764_000_000_000_000_000 + i as i64,
+            max_time: 1_764_000_001_000_000_000 + i as i64,
+            size: 4_000,
+            event_count: 100,
+            raw_size: 9_000 + i as u32,
+            reserved: 0,
+        })
+        .collect()
+}
+
+/// The clean-marker fixture's (segment first sequence, segment length).
+pub fn clean_marker() -> (u64, u64) {
+    (1, 128 + 2 * 4_000)
+}
+
+/// The checkpoint fixture: two consumers and [`block_entries`].
+pub fn checkpoint() -> crate::checkpoint::CheckpointData {
+    crate::checkpoint::CheckpointData {
+        id: 3,
+        created_ns: 1_764_000_002_000_000_000,
+        journal_id: *b"vexfs-checkpoint",
+        durable_seq: 201,
+        segment_first_seq: 1,
+        segment_end: 128 + 2 * 4_000,
+        consumers: alloc::vec![("indexer".into(), 150), ("replicator".into(), 200)],
+        blocks: block_entries(),
+    }
+}
+
+/// The index-file fixture: summaries of two blocks and a few terms (segment 1,
+/// covered up to byte 8128).
+pub fn index_file() -> (
+    Vec<crate::index_file::BlockSummary>,
+    crate::index_file::IndexTerms,
+) {
+    use crate::index_file::{BlockSummary, IndexTerms};
+    let blocks = (0..2u64)
+        .map(|i| BlockSummary {
+            first_seq: 1 + i * 100,
+            last_seq: 100 + i * 100,
+            min_time: 1_764_000_000_000_000_000 + i as i64,
+            max_time: 1_764_000_001_000_000_000 + i as i64,
+            type_bits: 0b101 << i,
+            vis_or: 0xFF,
+            prio_bits: 0b110,
+            count: 100,
+        })
+        .collect();
+    let mut terms = IndexTerms::default();
+    terms.paths.insert("/models/a".into(), alloc::vec![0]);
+    terms.paths.insert("/models/b".into(), alloc::vec![0, 1]);
+    terms.agents.insert("planner-7".into(), alloc::vec![1]);
+    terms.txs.insert(300, alloc::vec![0, 1]);
+    (blocks, terms)
+}
+
+/// The cursor fixture: a reverse query's position in generation 2.
+pub fn cursor() -> crate::cursor::CursorBytes {
+    crate::cursor::CursorBytes {
+        journal_id: *b"vexfs-cursor-001",
+        seq: 4_242,
+        reverse: true,
+        generation: 2,
     }
 }

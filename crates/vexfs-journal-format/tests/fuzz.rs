@@ -124,7 +124,54 @@ fn checked_fixtures() -> Vec<(String, Vec<u8>, fn(&[u8]) -> bool)> {
     out.push(("manifest.bin".into(), fixture("manifest.bin"), |b| {
         vexfs_journal_format::manifest::decode_manifest(b).is_ok()
     }));
+    out.push((
+        "segment_footer.bin".into(),
+        fixture("segment_footer.bin"),
+        |b| vexfs_journal_format::footer::decode_footer(b).is_ok(),
+    ));
+    out.push((
+        "clean_marker.bin".into(),
+        fixture("clean_marker.bin"),
+        |b| vexfs_journal_format::footer::decode_clean_marker(b).is_ok(),
+    ));
+    out.push(("checkpoint.bin".into(), fixture("checkpoint.bin"), |b| {
+        vexfs_journal_format::checkpoint::decode_checkpoint(b).is_ok()
+    }));
+    out.push(("index_file.bin".into(), fixture("index_file.bin"), |b| {
+        index_file_decodes(b)
+    }));
+    out.push(("cursor.bin".into(), fixture("cursor.bin"), |b| {
+        vexfs_journal_format::cursor::decode_cursor(b).is_ok()
+    }));
     out
+}
+
+/// Decodes a whole `.idx` file the way the index loader does.
+fn index_file_decodes(b: &[u8]) -> bool {
+    use vexfs_journal_format::index_file::{
+        check_section, decode_header, decode_summaries, decode_terms, section,
+    };
+    let Ok(h) = decode_header(b, b.len() as u64) else {
+        return false;
+    };
+    let mut secs = Vec::new();
+    for (off, len, crc) in h.sections {
+        let Some(s) = b.get(off as usize..(off + len) as usize) else {
+            return false;
+        };
+        if check_section(s, crc, "section").is_err() {
+            return false;
+        }
+        secs.push(s);
+    }
+    decode_summaries(secs[section::BLOCKS], h.block_count).is_ok()
+        && decode_terms(
+            secs[section::PATHS],
+            secs[section::AGENTS],
+            secs[section::TXS],
+            h.block_count,
+        )
+        .is_ok()
 }
 
 #[test]

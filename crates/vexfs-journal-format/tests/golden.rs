@@ -141,3 +141,187 @@ fn manifest_fixture_decodes_to_the_sample() {
     assert_eq!(decoded, samples::manifest());
     assert_eq!(bytes.len(), 64 + 2 * 64 + 48 + 4);
 }
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+#[test]
+fn segment_footer_fixture_decodes_to_the_sample() {
+    use vexfs_journal_format::footer::{
+        BLOCK_ENTRY_SIZE, FOOTER_PREFIX_SIZE, decode_footer, footer_size,
+    };
+    let bytes = fixture("segment_footer.bin");
+    assert_eq!(bytes.len(), footer_size(2));
+    assert_eq!(bytes.len(), 16 + 2 * 56 + 4);
+    assert_eq!((FOOTER_PREFIX_SIZE, BLOCK_ENTRY_SIZE), (16, 56));
+    assert_eq!(decode_footer(&bytes).unwrap(), samples::block_entries());
+    assert_eq!(&bytes[0..4], b"IJSU", "magic");
+    assert_eq!(u32_at(&bytes, 4), 1, "version");
+    assert_eq!(u32_at(&bytes, 8), 2, "block count");
+    assert_eq!(u32_at(&bytes, 12), 0, "reserved");
+    let e = 16 + 56;
+    assert_eq!(u64_at(&bytes, e), 101, "first_seq");
+    assert_eq!(u64_at(&bytes, e + 8), 200, "last_seq");
+    assert_eq!(u64_at(&bytes, e + 16), 4_128, "offset");
+    assert_eq!(
+        u64_at(&bytes, e + 24),
+        1_764_000_000_000_000_001,
+        "min_time"
+    );
+    assert_eq!(
+        u64_at(&bytes, e + 32),
+        1_764_000_001_000_000_001,
+        "max_time"
+    );
+    assert_eq!(u32_at(&bytes, e + 40), 4_000, "size");
+    assert_eq!(u32_at(&bytes, e + 44), 100, "event_count");
+    assert_eq!(u32_at(&bytes, e + 48), 9_001, "raw_size");
+    assert_eq!(u32_at(&bytes, e + 52), 0, "reserved");
+    let end = bytes.len() - 4;
+    assert_eq!(u32_at(&bytes, end), kernel_crc32(&bytes[..end]), "crc");
+}
+
+#[test]
+fn clean_marker_fixture_decodes_to_the_sample() {
+    use vexfs_journal_format::footer::{CLEAN_HEADER_SIZE, decode_clean_marker};
+    let bytes = fixture("clean_marker.bin");
+    assert_eq!(CLEAN_HEADER_SIZE, 28);
+    assert_eq!(bytes.len(), 28 + 16 + 2 * 56 + 4);
+    let (first, end) = samples::clean_marker();
+    assert_eq!(
+        decode_clean_marker(&bytes).unwrap(),
+        (first, end, samples::block_entries())
+    );
+    assert_eq!(&bytes[0..4], b"CJSU", "magic");
+    assert_eq!(u32_at(&bytes, 4), 1, "version");
+    assert_eq!(u64_at(&bytes, 8), first, "first_seq");
+    assert_eq!(u64_at(&bytes, 16), end, "segment length");
+    assert_eq!(u32_at(&bytes, 24), kernel_crc32(&bytes[..24]), "crc");
+    assert_eq!(
+        bytes[28..],
+        fixture("segment_footer.bin")[..],
+        "block table"
+    );
+}
+
+#[test]
+fn checkpoint_fixture_decodes_to_the_sample() {
+    use vexfs_journal_format::checkpoint::decode_checkpoint;
+    let bytes = fixture("checkpoint.bin");
+    let c = samples::checkpoint();
+    assert_eq!(decode_checkpoint(&bytes).unwrap(), c);
+    assert_eq!(&bytes[0..4], b"KJSU", "magic");
+    assert_eq!(u32_at(&bytes, 4), 1, "version");
+    assert_eq!(u64_at(&bytes, 8), 3, "id");
+    assert_eq!(u64_at(&bytes, 16), c.created_ns as u64, "created_ns");
+    assert_eq!(&bytes[24..40], b"vexfs-checkpoint", "journal id");
+    assert_eq!(u64_at(&bytes, 40), 201, "durable_seq");
+    assert_eq!(u64_at(&bytes, 48), 1, "segment_first_seq");
+    assert_eq!(u64_at(&bytes, 56), 8_128, "segment_end");
+    assert_eq!(u32_at(&bytes, 64), 2, "consumer count");
+    assert_eq!(&bytes[68..70], &7u16.to_le_bytes(), "name length");
+    assert_eq!(&bytes[70..77], b"indexer");
+    assert_eq!(u64_at(&bytes, 77), 150);
+    assert_eq!(&bytes[85..87], &10u16.to_le_bytes());
+    assert_eq!(&bytes[87..97], b"replicator");
+    assert_eq!(u64_at(&bytes, 97), 200);
+    let footer = fixture("segment_footer.bin");
+    assert_eq!(&bytes[105..105 + footer.len()], &footer[..], "block table");
+    assert_eq!(bytes.len(), 105 + footer.len() + 4);
+    let end = bytes.len() - 4;
+    assert_eq!(u32_at(&bytes, end), kernel_crc32(&bytes[..end]), "crc");
+}
+
+#[test]
+fn index_file_fixture_decodes_to_the_sample() {
+    use vexfs_journal_format::index_file::{
+        HEADER_SIZE, SUMMARY_SIZE, check_section, decode_header, decode_summaries, decode_terms,
+        section,
+    };
+    let bytes = fixture("index_file.bin");
+    assert_eq!((HEADER_SIZE, SUMMARY_SIZE), (136, 56));
+    let (blocks, terms) = samples::index_file();
+    let h = decode_header(&bytes, bytes.len() as u64).unwrap();
+    assert_eq!((h.first_seq, h.covered_end, h.block_count), (1, 8_128, 2));
+    let sec = |i: usize| {
+        let (o, l, crc) = h.sections[i];
+        let s = &bytes[o as usize..(o + l) as usize];
+        check_section(s, crc, "section").unwrap();
+        s
+    };
+    assert_eq!(decode_summaries(sec(section::BLOCKS), 2).unwrap(), blocks);
+    assert_eq!(
+        decode_terms(
+            sec(section::PATHS),
+            sec(section::AGENTS),
+            sec(section::TXS),
+            2
+        )
+        .unwrap(),
+        terms
+    );
+    // Section table and layout, straight on the bytes.
+    assert_eq!(&bytes[0..4], b"XJSU", "magic");
+    assert_eq!(u32_at(&bytes, 4), 1, "version");
+    assert_eq!(u32_at(&bytes, 28), 4, "section count");
+    let mut at = HEADER_SIZE as u64;
+    for i in 0..4 {
+        assert_eq!(u64_at(&bytes, 32 + 24 * i), at, "section {i} offset");
+        at += u64_at(&bytes, 32 + 24 * i + 8);
+        assert_eq!(u32_at(&bytes, 32 + 24 * i + 20), 0, "section {i} reserved");
+    }
+    assert_eq!(at as usize, bytes.len());
+    assert_eq!(
+        u32_at(&bytes, 128),
+        kernel_crc32(&bytes[..128]),
+        "header crc"
+    );
+    assert_eq!(u32_at(&bytes, 132), 0, "reserved");
+    assert_eq!(u64_at(&bytes, 32 + 8), 2 * 56, "summaries length");
+    // Paths: 2 terms; "/models/a" → [0]; "/models/b" → [0, 1] (LEB128 deltas 0, 1).
+    let paths = sec(section::PATHS);
+    assert_eq!(u32_at(paths, 0), 2);
+    assert_eq!(u32_at(paths, 4), 9);
+    assert_eq!(&paths[8..17], b"/models/a");
+    assert_eq!(u32_at(paths, 17), 1);
+    assert_eq!(paths[21], 0);
+    assert_eq!(&paths[paths.len() - 6..], &[2, 0, 0, 0, 0, 1]);
+    // Transactions: 1 id, 300 → [0, 1].
+    let txs = sec(section::TXS);
+    assert_eq!(u32_at(txs, 0), 1);
+    assert_eq!(u64_at(txs, 4), 300);
+    assert_eq!(&txs[12..], &[2, 0, 0, 0, 0, 1]);
+}
+
+#[test]
+fn segment_flags_and_record_flags_are_pinned() {
+    use vexfs_journal_format::file_header::{FLAG_COMPACTED, FLAG_SALVAGED, FLAG_SEALED};
+    use vexfs_journal_format::record::{RECORD_FLAG_COMPACT_V1, RECORD_FLAG_GAP_BEFORE};
+    assert_eq!((FLAG_SEALED, FLAG_COMPACTED, FLAG_SALVAGED), (1, 2, 4));
+    assert_eq!((RECORD_FLAG_COMPACT_V1, RECORD_FLAG_GAP_BEFORE), (1, 2));
+    // The flags live at byte 44 of the 128-byte file header.
+    let header = FileHeader {
+        flags: FLAG_SEALED | FLAG_SALVAGED,
+        ..samples::file_header()
+    };
+    assert_eq!(u32_at(&header.to_bytes(), 44), 5);
+}
+
+#[test]
+fn cursor_fixture_decodes_to_the_sample() {
+    use vexfs_journal_format::cursor::{CURSOR_SIZE, decode_cursor};
+    let bytes = fixture("cursor.bin");
+    assert_eq!(bytes.len(), CURSOR_SIZE);
+    assert_eq!(CURSOR_SIZE, 37);
+    assert_eq!(decode_cursor(&bytes).unwrap(), samples::cursor());
+    assert_eq!(&bytes[..16], b"vexfs-cursor-001", "journal id");
+    assert_eq!(u64_at(&bytes, 16), 4_242, "seq");
+    assert_eq!(bytes[24], 1, "flags: reverse");
+    assert_eq!(u64_at(&bytes, 25), 2, "generation");
+    assert_eq!(u32_at(&bytes, 33), kernel_crc32(&bytes[..33]), "crc");
+}

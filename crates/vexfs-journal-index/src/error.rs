@@ -7,32 +7,12 @@ use vexfs_journal_storage::StorageError;
 
 /// Why an index or query operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IndexError {
-    /// Reading the journal failed.
+    /// Reading the journal or an index file failed (system call or bytes that do not
+    /// decode: index files report their errors as storage errors too).
     #[error(transparent)]
     Storage(#[from] StorageError),
-    /// A system call on an index file failed.
-    #[error("{op} {}: {source}", path.display())]
-    Io {
-        /// What was being done.
-        op: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Bytes that do not decode.
-    #[error("{} at byte {offset}: {source}", path.display())]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// Offset of the problem.
-        offset: u64,
-        /// What is wrong.
-        #[source]
-        source: FormatError,
-    },
     /// A block a query needed could not be read; the matches before it were returned.
     #[error("{0}")]
     DamagedBlock(Box<crate::query::DamagedBlock>),
@@ -57,19 +37,11 @@ pub enum IndexError {
 
 impl IndexError {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        IndexError::Io {
-            op,
-            path: path.into(),
-            source,
-        }
+        IndexError::Storage(StorageError::io(op, path, source))
     }
 
     pub(crate) fn format(path: impl Into<PathBuf>, offset: u64, source: FormatError) -> Self {
-        IndexError::Format {
-            path: path.into(),
-            offset,
-            source,
-        }
+        IndexError::Storage(StorageError::format(path, offset, source))
     }
 }
 

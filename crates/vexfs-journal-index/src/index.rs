@@ -117,6 +117,7 @@ impl std::fmt::Display for Rebuilt {
 
 /// What opening the index found and did.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct IndexReport {
     /// Segments whose index file was used.
     pub loaded: usize,

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use vexfs_journal_format::checksum::kernel_crc32;
+use vexfs_journal_format::cursor::{
+    CURSOR_SIZE, CURSOR_V1_SIZE, CursorBytes, decode_cursor, encode_cursor,
+};
 use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_format::layout::RawEventHeader;
 use vexfs_journal_format::record::{RecordView, peek_record};
-use vexfs_journal_format::{BString, Category, EventType, Priority};
+use vexfs_journal_format::{BString, Category, EventType, FormatError, Priority};
 use vexfs_journal_storage::store::stored;
 use vexfs_journal_storage::{BlockRef, Segment, Store, StoredEvent};
 
@@ -42,13 +44,12 @@ const CURSOR_PREFIX_V1: &str = "vxc1_";
 impl Cursor {
     /// The opaque text form.
     pub fn encode(&self) -> String {
-        let mut raw = Vec::with_capacity(37);
-        raw.extend_from_slice(self.journal.as_bytes());
-        raw.extend_from_slice(&self.seq.to_le_bytes());
-        raw.push(u8::from(self.reverse));
-        raw.extend_from_slice(&self.generation.to_le_bytes());
-        let crc = kernel_crc32(&raw);
-        raw.extend_from_slice(&crc.to_le_bytes());
+        let raw = encode_cursor(&CursorBytes {
+            journal_id: *self.journal.as_bytes(),
+            seq: self.seq,
+            reverse: self.reverse,
+            generation: self.generation,
+        });
         format!("{CURSOR_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw))
     }
 
@@ -56,9 +57,9 @@ impl Cursor {
     pub fn decode(text: &str, expected: uuid::Uuid) -> Result<Cursor> {
         let text = text.trim();
         let (body, len) = if let Some(b) = text.strip_prefix(CURSOR_PREFIX) {
-            (b, 37)
+            (b, CURSOR_SIZE)
         } else if let Some(b) = text.strip_prefix(CURSOR_PREFIX_V1) {
-            (b, 29)
+            (b, CURSOR_V1_SIZE)
         } else {
             return Err(IndexError::InvalidCursor(format!(
                 "{text:?} does not start with {CURSOR_PREFIX}"
@@ -73,30 +74,21 @@ impl Cursor {
                 raw.len()
             )));
         }
-        let (data, crc) = raw.split_at(len - 4);
-        let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
-        if kernel_crc32(data) != stored {
-            return Err(IndexError::InvalidCursor(
-                "checksum mismatch (damaged or edited)".into(),
-            ));
-        }
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&raw[..16]);
-        let mut seq = [0u8; 8];
-        seq.copy_from_slice(&raw[16..24]);
-        let mut generation = [0u8; 8];
-        if len == 37 {
-            generation.copy_from_slice(&raw[25..33]);
-        }
+        let c = decode_cursor(&raw).map_err(|e| {
+            IndexError::InvalidCursor(match e {
+                FormatError::ChecksumMismatch { .. } => {
+                    "checksum mismatch (damaged or edited)".into()
+                }
+                FormatError::Malformed { reason, .. } => reason.into(),
+                other => other.to_string(),
+            })
+        })?;
         let cursor = Cursor {
-            journal: uuid::Uuid::from_bytes(id),
-            seq: u64::from_le_bytes(seq),
-            reverse: raw[24] == 1,
-            generation: u64::from_le_bytes(generation),
+            journal: uuid::Uuid::from_bytes(c.journal_id),
+            seq: c.seq,
+            reverse: c.reverse,
+            generation: c.generation,
         };
-        if raw[24] > 1 {
-            return Err(IndexError::InvalidCursor("unknown flags".into()));
-        }
         if cursor.journal != expected {
             return Err(IndexError::ForeignCursor {
                 expected,

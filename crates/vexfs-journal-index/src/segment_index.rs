@@ -1,54 +1,15 @@
 //! The index of one segment: a summary per block (kept in memory) and the term postings
 //! (path, agent, transaction → blocks) that queries load on demand.
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use vexfs_journal_format::block::split_events;
 use vexfs_journal_format::record::RecordView;
-use vexfs_journal_format::{BStr, BString, EventType, FormatError, Priority};
+use vexfs_journal_format::{BStr, BString, FormatError};
 
-/// Bit of [`BlockSummary::type_bits`] meaning "a type outside the taxonomy".
-pub const UNKNOWN_TYPE_BIT: u64 = 1 << 63;
-/// Bit of [`BlockSummary::prio_bits`] meaning "a priority outside 1–5".
-pub const OTHER_PRIORITY_BIT: u8 = 0x80;
-
-/// The type bit of `t` in [`BlockSummary::type_bits`].
-pub fn type_bit(t: EventType) -> u64 {
-    t.known_index().map_or(UNKNOWN_TYPE_BIT, |i| 1 << i)
-}
-
-/// The priority bit of `p` in [`BlockSummary::prio_bits`].
-pub fn prio_bit(p: Priority) -> u8 {
-    match p.code() {
-        c @ 1..=5 => 1 << (c - 1),
-        _ => OTHER_PRIORITY_BIT,
-    }
-}
-
-/// What one block holds, enough to skip it for most queries.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BlockSummary {
-    /// Journal sequence of the first event.
-    pub first_seq: u64,
-    /// Journal sequence of the last event.
-    pub last_seq: u64,
-    /// Earliest event time, ns.
-    pub min_time: i64,
-    /// Latest event time, ns.
-    pub max_time: i64,
-    /// Types present: bit *i* = the *i*-th known type, [`UNKNOWN_TYPE_BIT`] = others.
-    pub type_bits: u64,
-    /// OR of the events' agent visibility masks.
-    pub vis_or: u64,
-    /// Priorities present: bit *p-1* = priority *p*, [`OTHER_PRIORITY_BIT`] = others.
-    pub prio_bits: u8,
-    /// Events in the block.
-    pub count: u32,
-}
-
-/// Sorted terms and the sorted, distinct block ordinals holding each.
-pub type Postings<K> = BTreeMap<K, Vec<u32>>;
+pub use vexfs_journal_format::index_file::{
+    BlockSummary, OTHER_PRIORITY_BIT, Postings, UNKNOWN_TYPE_BIT, prio_bit, type_bit,
+};
 
 /// A set of block ordinals (a bitmap): unions of postings without sorting.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

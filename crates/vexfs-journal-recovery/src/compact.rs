@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use vexfs_journal_format::block::split_events;
+use vexfs_journal_format::file_header::FLAG_COMPACTED;
 use vexfs_journal_format::manifest::{ManifestSegment, RemovalReason};
 use vexfs_journal_format::record::RecordView;
 use vexfs_journal_format::{EventType, FileHeader};
 use vexfs_journal_storage::dir::DirLock;
 use vexfs_journal_storage::manifest::{self, MANIFEST_FILE};
 use vexfs_journal_storage::rewrite::SegmentWriter;
-use vexfs_journal_storage::segment::FLAG_COMPACTED;
 use vexfs_journal_storage::swap::{Swap, SwapManifest};
 use vexfs_journal_storage::{JournalMeta, OpenMode, Segment, Store};
 
@@ -39,6 +39,7 @@ pub struct CompactOptions {
 
 /// What compaction did.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct CompactReport {
     /// Segments before.
     pub segments_before: usize,

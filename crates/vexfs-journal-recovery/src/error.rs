@@ -9,6 +9,7 @@ use crate::verify::VerifyReport;
 
 /// Why a recovery operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecoveryError {
     /// The storage layer failed.
     #[error(transparent)]
@@ -27,17 +28,6 @@ pub enum RecoveryError {
         /// What is wrong.
         reason: String,
     },
-    /// A system call failed.
-    #[error("{op} {}: {source}", path.display())]
-    Io {
-        /// What was being done.
-        op: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
     /// The operation was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -45,11 +35,7 @@ pub enum RecoveryError {
 
 impl RecoveryError {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        RecoveryError::Io {
-            op,
-            path: path.into(),
-            source,
-        }
+        RecoveryError::Storage(StorageError::io(op, path, source))
     }
 }
 

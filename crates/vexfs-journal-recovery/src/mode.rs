@@ -55,6 +55,7 @@ impl FromStr for RecoveryMode {
 
 /// What recovery found and did when the journal was opened.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct RecoveryReport {
     /// The mode used.
     pub mode: RecoveryMode,

@@ -77,6 +77,7 @@ pub struct Progress {
 
 /// What a replay did.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct ReplayReport {
     /// Events delivered.
     pub events: u64,

@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use vexfs_journal_format::FileHeader;
 use vexfs_journal_format::consts::FILE_HEADER_SIZE;
+use vexfs_journal_format::file_header::FLAG_SEALED;
 use vexfs_journal_format::manifest::{ManifestSegment, RemovalReason};
 use vexfs_journal_storage::dir::{
     CLEAN_FILE, DirLock, ensure_dir, list_segments, segment_name, sync_dir,
 };
 use vexfs_journal_storage::manifest;
-use vexfs_journal_storage::segment::{FLAG_SEALED, table_matches};
+use vexfs_journal_storage::segment::table_matches;
 use vexfs_journal_storage::{Engine, JournalMeta, OpenMode, OpenOptions, Store};
 
 use crate::checkpoint::{self, CHECKPOINT_DIR, CheckpointInfo};
@@ -26,6 +27,7 @@ use crate::error::{RecoveryError, Result};
 
 /// What restoring did.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct RestoreReport {
     /// The checkpoint.
     pub checkpoint: CheckpointInfo,

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use vexfs_journal_format::block::BlockHeader;
 use vexfs_journal_format::consts::BLOCK_HEADER_SIZE;
+use vexfs_journal_format::file_header::FLAG_SALVAGED;
 use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_format::manifest::{Manifest, RemovalReason, SegmentState};
 use vexfs_journal_format::{Compression, FileHeader};
@@ -22,7 +23,6 @@ use vexfs_journal_storage::dir::{DirLock, create_file, ensure_dir, list_segments
 use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect};
 use vexfs_journal_storage::manifest::{self, MANIFEST_FILE};
 use vexfs_journal_storage::rewrite::SegmentWriter;
-use vexfs_journal_storage::segment::FLAG_SALVAGED;
 use vexfs_journal_storage::swap::{Swap, SwapManifest};
 
 use crate::error::{RecoveryError, Result};
@@ -49,6 +49,7 @@ pub struct LostRange {
 
 /// What salvage did.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct SalvageReport {
     /// Segments inspected.
     pub segments: usize,

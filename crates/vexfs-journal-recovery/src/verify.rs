@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use vexfs_journal_format::block::split_events;
+use vexfs_journal_format::file_header::{FLAG_COMPACTED, FLAG_SALVAGED};
 use vexfs_journal_format::footer::BlockEntry;
+use vexfs_journal_format::record::RECORD_FLAG_GAP_BEFORE;
 use vexfs_journal_format::record::{RecordView, encode_record};
 use vexfs_journal_index::file as idx_file;
 use vexfs_journal_index::idx_path;
-use vexfs_journal_storage::RECORD_FLAG_GAP_BEFORE;
 use vexfs_journal_storage::dir::list_segments;
 use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect};
-use vexfs_journal_storage::segment::{FLAG_COMPACTED, FLAG_SALVAGED};
 
 use vexfs_journal_format::manifest::{Removal, RemovalReason};
 use vexfs_journal_storage::JournalMeta;
@@ -135,6 +135,7 @@ pub struct SegmentSummary {
 
 /// The whole report.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// Journal directory.
     pub dir: PathBuf,

@@ -56,6 +56,7 @@ impl std::fmt::Debug for OpenOptions {
 
 /// What opening the journal found and repaired.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct OpenReport {
     /// Segments opened.
     pub segments: usize,
@@ -192,10 +193,11 @@ impl Engine {
         // Seal segments a crash left unsealed behind a newer one.
         for seg in segments.iter().rev().skip(1).filter(|s| !s.is_sealed()) {
             if options.strict {
-                return Err(StorageError::Corrupt {
+                return Err(StorageError::RepairRefused {
                     path: seg.path().to_path_buf(),
                     offset: 0,
-                    reason: "segment left unsealed by an interrupted rotation; absolute mode repairs nothing: open in tolerate-tail mode to seal it".into(),
+                    found: "segment left unsealed by an interrupted rotation".into(),
+                    remedy: "open in tolerate-tail mode to seal it",
                 });
             }
             let rw = seg.open_for_append()?;

@@ -6,6 +6,7 @@ use vexfs_journal_format::FormatError;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// A system call failed.
     #[error("{op} {}: {source}", path.display())]
@@ -29,8 +30,8 @@ pub enum StorageError {
         #[source]
         source: FormatError,
     },
-    /// Damage that this open may not repair: acknowledged (fsynced) data is damaged, or
-    /// the recovery mode repairs nothing. `reason` says what was found and what to do.
+    /// Data that was fsynced (acknowledged) is damaged, so this open may not cut it.
+    /// `reason` says what is wrong, whether intact blocks follow, and what to do.
     #[error("{} is damaged at byte {offset}: {reason}", path.display())]
     Corrupt {
         /// The file.
@@ -39,6 +40,23 @@ pub enum StorageError {
         offset: u64,
         /// What was found, and what to do about it.
         reason: String,
+    },
+    /// Absolute (strict) mode found something a tolerant open would repair — a torn
+    /// tail, bytes after the last block, a segment an interrupted rotation left
+    /// unsealed — and repairs nothing; nothing was changed.
+    #[error(
+        "{} needs repair at byte {offset}: {found}; absolute mode repairs nothing: {remedy}",
+        path.display()
+    )]
+    RepairRefused {
+        /// The file.
+        path: PathBuf,
+        /// Where the repair would start.
+        offset: u64,
+        /// What was found.
+        found: String,
+        /// Which mode would repair it, and how.
+        remedy: &'static str,
     },
     /// Another process writes to this journal.
     #[error(
@@ -136,7 +154,8 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// A [`StorageError::Io`]: `op` on `path` failed with `source`.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StorageError::Io {
             op,
             path: path.into(),

@@ -6,11 +6,14 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use vexfs_journal_format::consts::FILE_HEADER_SIZE;
+use vexfs_journal_format::file_header::FLAG_SEALED;
 use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_format::{FileHeader, FormatError};
 
 use crate::error::{Result, StorageError};
-use crate::segment::{FLAG_SEALED, find_next_intact_block, read_footer_of, read_full_at, scan};
+use crate::segment::{
+    BlockCheck, find_next_intact_block, read_block_at, read_footer_of, read_full_at, scan,
+};
 
 /// What one region of a segment file holds.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,7 +134,6 @@ pub fn inspect(path: &Path, first_seq: u64) -> Result<Inspection> {
 pub struct BlockReader {
     file: File,
     path: PathBuf,
-    scratch: Vec<u8>,
 }
 
 impl BlockReader {
@@ -140,22 +142,13 @@ impl BlockReader {
         Ok(BlockReader {
             file: File::open(path).map_err(|e| StorageError::io("opening", path, e))?,
             path: path.to_path_buf(),
-            scratch: Vec::new(),
         })
     }
 
     /// The decompressed records of the block at `entry` (checksum verified).
     pub fn records(&mut self, entry: &BlockEntry) -> Result<Vec<u8>> {
-        self.scratch.resize(entry.size as usize, 0);
-        let got = read_full_at(&self.file, &self.path, &mut self.scratch, entry.offset)?;
-        let mut records = Vec::new();
-        vexfs_journal_format::block::open_block(
-            &self.scratch[..got],
-            vexfs_journal_format::block::EventEncoding::Record,
-            &mut records,
-        )
-        .map_err(|e| StorageError::format(&self.path, entry.offset, e))?;
-        Ok(records)
+        let (data, _) = read_block_at(&self.file, &self.path, entry, BlockCheck::Checksum)?;
+        Ok(data.records)
     }
 
     /// The raw bytes of the block at `entry`, as stored.

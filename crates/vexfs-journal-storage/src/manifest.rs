@@ -14,6 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use vexfs_journal_format::checksum::kernel_crc32;
+use vexfs_journal_format::file_header::FLAG_SEALED;
 use vexfs_journal_format::manifest::{
     Manifest, ManifestSegment, Removal, RemovalReason, SegmentState, decode_manifest,
     encode_manifest,
@@ -22,7 +23,7 @@ use vexfs_journal_format::{FileHeader, FormatError};
 
 use crate::dir::{create_file, segment_name, sync_dir};
 use crate::error::{Result, StorageError};
-use crate::segment::{FLAG_SEALED, Segment};
+use crate::segment::Segment;
 
 /// Name of the manifest file.
 pub const MANIFEST_FILE: &str = "MANIFEST";

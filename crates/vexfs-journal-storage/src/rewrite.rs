@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 
 use vexfs_journal_format::block::{EventSpan, split_events};
 use vexfs_journal_format::consts::FILE_HEADER_SIZE;
+use vexfs_journal_format::file_header::FLAG_SEALED;
 use vexfs_journal_format::footer::{BlockEntry, encode_footer};
 use vexfs_journal_format::record::RecordView;
 use vexfs_journal_format::{Compression, FileHeader};
 
 use crate::dir::create_file;
 use crate::error::{Result, StorageError};
-use crate::segment::{FLAG_SEALED, append_block, entry_for};
+use crate::segment::{append_block, entry_for};
 
 /// Builds a new segment file.
 #[derive(Debug)]

@@ -23,9 +23,7 @@ use crate::segment::{Segment, append_block, entry_for};
 use crate::store::Store;
 use crate::syncer::SyncTarget;
 
-/// `userspace_flags` bit set on the first record after events discarded by the
-/// drop-oldest policy, so `verify` can tell a deliberate gap from lost data.
-pub const RECORD_FLAG_GAP_BEFORE: u32 = 0x0000_0002;
+pub use vexfs_journal_format::record::RECORD_FLAG_GAP_BEFORE;
 
 /// Longest a group commit keeps collecting events while more keep arriving.
 const MAX_COMMIT_DELAY: Duration = Duration::from_millis(2);

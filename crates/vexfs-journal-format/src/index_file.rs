@@ -1,0 +1,513 @@
+//! The `<segment>.idx` file: the persisted index of one segment (written and loaded by
+//! `vexfs-journal-index`). Little-endian throughout:
+//!
+//! Header ([`HEADER_SIZE`] = 136 bytes):
+//!
+//! | off | size | field |
+//! |---|---|---|
+//! | 0 | 4 | magic `USJX` |
+//! | 4 | 4 | version (1) |
+//! | 8 | 8 | segment first sequence |
+//! | 16 | 8 | covered end: segment byte offset after the last indexed block |
+//! | 24 | 4 | block count *n* |
+//! | 28 | 4 | section count (4) |
+//! | 32 | 4 × 24 | sections: offset u64, length u64, crc u32, reserved u32 |
+//! | 128 | 4 | kernel crc32 of bytes 0..128 |
+//! | 132 | 4 | reserved (0, outside the checksum) |
+//!
+//! Sections, each with its kernel crc32 in the header:
+//!
+//! 0. block summaries, *n* × [`SUMMARY_SIZE`] = 56 bytes: first seq u64, last seq u64,
+//!    min time i64, max time i64, type bits u64, visibility OR u64, event count u32,
+//!    priority bits u8, 3 reserved bytes;
+//! 1. paths and 2. agents: u32 term count, then per term (sorted, distinct): u32
+//!    length, the bytes, u32 posting count, LEB128 deltas of the block ordinals;
+//! 3. transactions: u32 count, then per id (sorted, distinct): u64 id, u32 posting
+//!    count, LEB128 deltas.
+//!
+//! A file that does not check is rebuilt from its segment.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use bstr::BString;
+
+use crate::bytes::{ByteReader, check_crc};
+use crate::checksum::kernel_crc32;
+use crate::error::{FormatError, Result};
+use crate::types::{EventType, Priority};
+
+/// Magic of index files, `"USJX"`.
+pub const INDEX_MAGIC: u32 = 0x5553_4A58;
+/// Index file version.
+pub const INDEX_VERSION: u32 = 1;
+/// Header bytes.
+pub const HEADER_SIZE: usize = 136;
+/// Offset of the header checksum.
+pub const HEADER_CRC_OFFSET: usize = 128;
+/// Offset of the section table in the header.
+pub const SECTION_TABLE_OFFSET: usize = 32;
+/// Bytes per section table entry.
+pub const SECTION_ENTRY_SIZE: usize = 24;
+/// Bytes per block summary.
+pub const SUMMARY_SIZE: usize = 56;
+/// Sections of an index file.
+pub const SECTIONS: usize = 4;
+
+/// Bit of [`BlockSummary::type_bits`] meaning "a type outside the taxonomy".
+pub const UNKNOWN_TYPE_BIT: u64 = 1 << 63;
+/// Bit of [`BlockSummary::prio_bits`] meaning "a priority outside 1–5".
+pub const OTHER_PRIORITY_BIT: u8 = 0x80;
+
+/// The type bit of `t` in [`BlockSummary::type_bits`].
+pub fn type_bit(t: EventType) -> u64 {
+    t.known_index().map_or(UNKNOWN_TYPE_BIT, |i| 1 << i)
+}
+
+/// The priority bit of `p` in [`BlockSummary::prio_bits`].
+pub fn prio_bit(p: Priority) -> u8 {
+    match p.code() {
+        c @ 1..=5 => 1 << (c - 1),
+        _ => OTHER_PRIORITY_BIT,
+    }
+}
+
+/// What one block holds, enough to skip it for most queries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockSummary {
+    /// Journal sequence of the first event.
+    pub first_seq: u64,
+    /// Journal sequence of the last event.
+    pub last_seq: u64,
+    /// Earliest event time, ns.
+    pub min_time: i64,
+    /// Latest event time, ns.
+    pub max_time: i64,
+    /// Types present: bit *i* = the *i*-th known type, [`UNKNOWN_TYPE_BIT`] = others.
+    pub type_bits: u64,
+    /// OR of the events' agent visibility masks.
+    pub vis_or: u64,
+    /// Priorities present: bit *p-1* = priority *p*, [`OTHER_PRIORITY_BIT`] = others.
+    pub prio_bits: u8,
+    /// Events in the block.
+    pub count: u32,
+}
+
+/// Sorted terms and the sorted, distinct block ordinals holding each.
+pub type Postings<K> = BTreeMap<K, Vec<u32>>;
+
+/// The three term sections, decoded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexTerms {
+    /// Path → blocks.
+    pub paths: Postings<BString>,
+    /// Agent id → blocks.
+    pub agents: Postings<BString>,
+    /// Transaction id → blocks.
+    pub txs: Postings<u64>,
+}
+
+/// The three term sections, borrowed for encoding.
+#[derive(Clone, Copy, Debug)]
+pub struct TermsRef<'a> {
+    /// Path → blocks.
+    pub paths: &'a Postings<BString>,
+    /// Agent id → blocks.
+    pub agents: &'a Postings<BString>,
+    /// Transaction id → blocks.
+    pub txs: &'a Postings<u64>,
+}
+
+/// The fixed part of an index file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexHeader {
+    /// The segment's first sequence.
+    pub first_seq: u64,
+    /// Segment byte offset after the last indexed block.
+    pub covered_end: u64,
+    /// Blocks indexed.
+    pub block_count: u32,
+    /// `(offset, length, crc)` of each section.
+    pub sections: [(u64, u64, u32); SECTIONS],
+}
+
+/// Section numbers.
+pub mod section {
+    /// Block summaries.
+    pub const BLOCKS: usize = 0;
+    /// Path postings.
+    pub const PATHS: usize = 1;
+    /// Agent postings.
+    pub const AGENTS: usize = 2;
+    /// Transaction postings.
+    pub const TXS: usize = 3;
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_postings(out: &mut Vec<u8>, blocks: &[u32]) {
+    out.extend_from_slice(&(blocks.len() as u32).to_le_bytes());
+    let mut prev = 0u32;
+    for (i, b) in blocks.iter().enumerate() {
+        put_varint(out, u64::from(if i == 0 { *b } else { b - prev }));
+        prev = *b;
+    }
+}
+
+fn read_postings(c: &mut ByteReader<'_>, block_count: u32) -> Result<Vec<u32>> {
+    let n = c.u32()? as usize;
+    // Each posting takes at least one byte: never trust a count beyond the bytes left.
+    let mut out = Vec::with_capacity(n.min(c.remaining()));
+    let mut prev: u64 = 0;
+    for i in 0..n {
+        let d = c.varint()?;
+        let v = if i == 0 {
+            d
+        } else {
+            prev.checked_add(d)
+                .ok_or_else(|| c.malformed("posting overflows"))?
+        };
+        if (i > 0 && d == 0) || v >= u64::from(block_count) {
+            return Err(c.malformed("postings not increasing or beyond the block count"));
+        }
+        out.push(v as u32);
+        prev = v;
+    }
+    Ok(out)
+}
+
+fn encode_string_terms(map: &Postings<BString>) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(map.len() as u32).to_le_bytes());
+    for (k, v) in map {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(k);
+        put_postings(&mut out, v);
+    }
+    out
+}
+
+fn decode_string_terms(
+    buf: &[u8],
+    what: &'static str,
+    block_count: u32,
+) -> Result<Postings<BString>> {
+    let mut c = ByteReader::new(buf, what);
+    let n = c.u32()?;
+    let mut map = Postings::new();
+    let mut last: Option<BString> = None;
+    for _ in 0..n {
+        let len = c.u32()? as usize;
+        let key = BString::from(c.take(len)?);
+        if last.as_ref().is_some_and(|l| *l >= key) {
+            return Err(c.malformed("terms not sorted"));
+        }
+        let postings = read_postings(&mut c, block_count)?;
+        last = Some(key.clone());
+        map.insert(key, postings);
+    }
+    if !c.is_empty() {
+        return Err(c.malformed("bytes after the last term"));
+    }
+    Ok(map)
+}
+
+fn encode_tx_terms(map: &Postings<u64>) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(map.len() as u32).to_le_bytes());
+    for (k, v) in map {
+        out.extend_from_slice(&k.to_le_bytes());
+        put_postings(&mut out, v);
+    }
+    out
+}
+
+fn decode_tx_terms(buf: &[u8], block_count: u32) -> Result<Postings<u64>> {
+    let what = "index transactions";
+    let mut c = ByteReader::new(buf, what);
+    let n = c.u32()?;
+    let mut map = Postings::new();
+    let mut last: Option<u64> = None;
+    for _ in 0..n {
+        let key = c.u64()?;
+        if last.is_some_and(|l| l >= key) {
+            return Err(c.malformed("transaction ids not sorted"));
+        }
+        last = Some(key);
+        map.insert(key, read_postings(&mut c, block_count)?);
+    }
+    if !c.is_empty() {
+        return Err(c.malformed("bytes after the last transaction"));
+    }
+    Ok(map)
+}
+
+fn encode_summaries(blocks: &[BlockSummary]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(blocks.len() * SUMMARY_SIZE);
+    for b in blocks {
+        out.extend_from_slice(&b.first_seq.to_le_bytes());
+        out.extend_from_slice(&b.last_seq.to_le_bytes());
+        out.extend_from_slice(&b.min_time.to_le_bytes());
+        out.extend_from_slice(&b.max_time.to_le_bytes());
+        out.extend_from_slice(&b.type_bits.to_le_bytes());
+        out.extend_from_slice(&b.vis_or.to_le_bytes());
+        out.extend_from_slice(&b.count.to_le_bytes());
+        out.extend_from_slice(&[b.prio_bits, 0, 0, 0]);
+    }
+    out
+}
+
+/// Decodes the block summaries section.
+pub fn decode_summaries(buf: &[u8], block_count: u32) -> Result<Vec<BlockSummary>> {
+    let what = "index block summaries";
+    if buf.len() != block_count as usize * SUMMARY_SIZE {
+        return Err(FormatError::SizeMismatch {
+            field: "index block summaries length",
+            declared: buf.len() as u64,
+            expected: u64::from(block_count) * SUMMARY_SIZE as u64,
+        });
+    }
+    let mut c = ByteReader::new(buf, what);
+    let mut out = Vec::with_capacity(block_count as usize);
+    for _ in 0..block_count {
+        let s = BlockSummary {
+            first_seq: c.u64()?,
+            last_seq: c.u64()?,
+            min_time: c.i64()?,
+            max_time: c.i64()?,
+            type_bits: c.u64()?,
+            vis_or: c.u64()?,
+            count: c.u32()?,
+            prio_bits: c.array::<4>()?[0],
+        };
+        if s.last_seq < s.first_seq || s.max_time < s.min_time || s.count == 0 {
+            return Err(c.malformed("summary ranges are inverted or empty"));
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// The whole file for a segment index and its terms.
+pub fn encode_index(
+    first_seq: u64,
+    covered_end: u64,
+    blocks: &[BlockSummary],
+    terms: TermsRef<'_>,
+) -> Vec<u8> {
+    let sections = [
+        encode_summaries(blocks),
+        encode_string_terms(terms.paths),
+        encode_string_terms(terms.agents),
+        encode_tx_terms(terms.txs),
+    ];
+    let mut out = alloc::vec![0u8; HEADER_SIZE];
+    let mut table = [(0u64, 0u64, 0u32); SECTIONS];
+    for (i, s) in sections.iter().enumerate() {
+        table[i] = (out.len() as u64, s.len() as u64, kernel_crc32(s));
+        out.extend_from_slice(s);
+    }
+    let mut h = Vec::with_capacity(HEADER_SIZE);
+    h.extend_from_slice(&INDEX_MAGIC.to_le_bytes());
+    h.extend_from_slice(&INDEX_VERSION.to_le_bytes());
+    h.extend_from_slice(&first_seq.to_le_bytes());
+    h.extend_from_slice(&covered_end.to_le_bytes());
+    h.extend_from_slice(&(blocks.len() as u32).to_le_bytes());
+    h.extend_from_slice(&(SECTIONS as u32).to_le_bytes());
+    for (off, len, crc) in table {
+        h.extend_from_slice(&off.to_le_bytes());
+        h.extend_from_slice(&len.to_le_bytes());
+        h.extend_from_slice(&crc.to_le_bytes());
+        h.extend_from_slice(&0u32.to_le_bytes());
+    }
+    let crc = kernel_crc32(&h);
+    h.extend_from_slice(&crc.to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes());
+    out[..HEADER_SIZE].copy_from_slice(&h);
+    out
+}
+
+/// Parses and checks a header; `file_len` bounds the sections.
+pub fn decode_header(buf: &[u8], file_len: u64) -> Result<IndexHeader> {
+    let what = "index header";
+    let head = buf.get(..HEADER_SIZE).ok_or(FormatError::Truncated {
+        what,
+        offset: 0,
+        needed: HEADER_SIZE,
+        available: buf.len(),
+    })?;
+    let mut c = ByteReader::new(head, what);
+    let magic = c.u32()?;
+    if magic != INDEX_MAGIC {
+        return Err(FormatError::BadMagic {
+            what,
+            expected: INDEX_MAGIC,
+            found: magic,
+        });
+    }
+    let mut tail = ByteReader::with_base(
+        head.get(HEADER_CRC_OFFSET..).unwrap_or_default(),
+        HEADER_CRC_OFFSET,
+        what,
+    );
+    let stored_crc = tail.u32()?;
+    check_crc(
+        head.get(..HEADER_CRC_OFFSET).unwrap_or_default(),
+        stored_crc,
+        what,
+    )?;
+    // The last word is outside the checksum: it must be exactly zero.
+    tail.zeros(4)?;
+    let version = c.u32()?;
+    if version != INDEX_VERSION {
+        return Err(FormatError::UnsupportedVersion {
+            what,
+            found: version,
+            supported: INDEX_VERSION,
+        });
+    }
+    let mut h = IndexHeader {
+        first_seq: c.u64()?,
+        covered_end: c.u64()?,
+        block_count: c.u32()?,
+        ..Default::default()
+    };
+    if c.u32()? as usize != SECTIONS {
+        return Err(c.malformed_at(28, "unexpected section count"));
+    }
+    for slot in h.sections.iter_mut() {
+        let (off, len, crc) = (c.u64()?, c.u64()?, c.u32()?);
+        c.u32()?;
+        if off < HEADER_SIZE as u64 || off.checked_add(len).is_none_or(|end| end > file_len) {
+            return Err(c.malformed("section outside the file"));
+        }
+        *slot = (off, len, crc);
+    }
+    Ok(h)
+}
+
+/// Checks a section's bytes against its crc.
+pub fn check_section(bytes: &[u8], crc: u32, what: &'static str) -> Result<()> {
+    check_crc(bytes, crc, what)
+}
+
+/// Decodes the three term sections.
+pub fn decode_terms(
+    paths: &[u8],
+    agents: &[u8],
+    txs: &[u8],
+    block_count: u32,
+) -> Result<IndexTerms> {
+    Ok(IndexTerms {
+        paths: decode_string_terms(paths, "index paths", block_count)?,
+        agents: decode_string_terms(agents, "index agents", block_count)?,
+        txs: decode_tx_terms(txs, block_count)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (Vec<BlockSummary>, IndexTerms) {
+        let blocks: Vec<BlockSummary> = (0..3)
+            .map(|i| BlockSummary {
+                first_seq: 1 + i * 10,
+                last_seq: 10 + i * 10,
+                min_time: 100 * i as i64,
+                max_time: 100 * i as i64 + 50,
+                type_bits: 1 << i,
+                vis_or: u64::MAX,
+                prio_bits: 4,
+                count: 10,
+            })
+            .collect();
+        let mut terms = IndexTerms::default();
+        terms.paths.insert("/a".into(), alloc::vec![0, 2]);
+        terms.agents.insert("planner".into(), alloc::vec![0, 1, 2]);
+        terms.txs.insert(42, alloc::vec![2]);
+        (blocks, terms)
+    }
+
+    fn refs(t: &IndexTerms) -> TermsRef<'_> {
+        TermsRef {
+            paths: &t.paths,
+            agents: &t.agents,
+            txs: &t.txs,
+        }
+    }
+
+    #[test]
+    fn sizes_and_offsets_are_pinned() {
+        let (blocks, terms) = sample();
+        let bytes = encode_index(7, 9999, &blocks, refs(&terms));
+        let u32_at = |o: usize| ByteReader::new(&bytes[o..], "t").u32().unwrap();
+        let u64_at = |o: usize| ByteReader::new(&bytes[o..], "t").u64().unwrap();
+        assert_eq!(&bytes[0..4], b"XJSU");
+        assert_eq!(u32_at(4), 1);
+        assert_eq!(u64_at(8), 7);
+        assert_eq!(u64_at(16), 9999);
+        assert_eq!(u32_at(24), 3);
+        assert_eq!(u32_at(28), 4);
+        assert_eq!(u64_at(SECTION_TABLE_OFFSET), HEADER_SIZE as u64);
+        assert_eq!(u64_at(SECTION_TABLE_OFFSET + 8), 3 * SUMMARY_SIZE as u64);
+        assert_eq!(
+            u64_at(SECTION_TABLE_OFFSET + SECTION_ENTRY_SIZE),
+            (HEADER_SIZE + 3 * SUMMARY_SIZE) as u64
+        );
+        assert_eq!(SECTION_TABLE_OFFSET + SECTIONS * SECTION_ENTRY_SIZE, 128);
+        assert_eq!(u32_at(HEADER_CRC_OFFSET), kernel_crc32(&bytes[..128]));
+        assert_eq!(u32_at(132), 0);
+        // The second summary: first/last seq, times, type bits, visibility, count, prio.
+        let s = HEADER_SIZE + SUMMARY_SIZE;
+        assert_eq!(u64_at(s), 11);
+        assert_eq!(u64_at(s + 8), 20);
+        assert_eq!(u64_at(s + 16), 100);
+        assert_eq!(u64_at(s + 24), 150);
+        assert_eq!(u64_at(s + 32), 2);
+        assert_eq!(u64_at(s + 40), u64::MAX);
+        assert_eq!(u32_at(s + 48), 10);
+        assert_eq!(&bytes[s + 52..s + 56], &[4, 0, 0, 0]);
+    }
+
+    #[test]
+    fn round_trip_and_damage() {
+        let (blocks, mut terms) = sample();
+        terms.paths.insert("/b".into(), alloc::vec![1]);
+        let bytes = encode_index(7, 9999, &blocks, refs(&terms));
+        let h = decode_header(&bytes, bytes.len() as u64).unwrap();
+        assert_eq!((h.first_seq, h.covered_end, h.block_count), (7, 9999, 3));
+        let sec = |i: usize| {
+            let (o, l, crc) = h.sections[i];
+            let s = &bytes[o as usize..(o + l) as usize];
+            check_section(s, crc, "x").unwrap();
+            s
+        };
+        assert_eq!(decode_summaries(sec(0), 3).unwrap(), blocks);
+        assert_eq!(decode_terms(sec(1), sec(2), sec(3), 3).unwrap(), terms);
+        // A posting beyond the block count is refused.
+        assert!(decode_terms(sec(1), sec(2), sec(3), 2).is_err());
+        // Every bit flip of the header is refused.
+        for bit in 0..HEADER_SIZE * 8 {
+            let mut b = bytes.clone();
+            b[bit / 8] ^= 1 << (bit % 8);
+            assert!(decode_header(&b, b.len() as u64).is_err(), "bit {bit}");
+        }
+        for len in 0..HEADER_SIZE {
+            assert!(decode_header(&bytes[..len], len as u64).is_err());
+        }
+        // Truncated sections are errors, never panics.
+        for len in 0..sec(1).len() {
+            assert!(decode_terms(&sec(1)[..len], sec(2), sec(3), 3).is_err());
+        }
+        for len in 0..sec(0).len() {
+            assert!(decode_summaries(&sec(0)[..len], 3).is_err());
+        }
+    }
+}
