@@ -70,7 +70,6 @@ impl JournalError {
                 vexfs_journal_recovery::RecoveryError::Index(e) => index_kind(e),
                 vexfs_journal_recovery::RecoveryError::Inconsistent(_)
                 | vexfs_journal_recovery::RecoveryError::Checkpoint { .. } => ErrorKind::Damaged,
-                vexfs_journal_recovery::RecoveryError::Io { source, .. } => io_kind(source),
                 vexfs_journal_recovery::RecoveryError::Cancelled => ErrorKind::Cancelled,
                 #[allow(unreachable_patterns)]
                 _ => ErrorKind::Other,
@@ -100,6 +99,7 @@ fn storage_kind(e: &StorageError) -> ErrorKind {
         StorageError::Io { source, .. } => io_kind(source),
         StorageError::Format { .. }
         | StorageError::Corrupt { .. }
+        | StorageError::RepairRefused { .. }
         | StorageError::ManifestDamaged { .. }
         | StorageError::ManifestMissing { .. }
         | StorageError::ManifestMismatch { .. } => ErrorKind::Damaged,
@@ -121,8 +121,7 @@ fn index_kind(e: &vexfs_journal_index::IndexError) -> ErrorKind {
     use vexfs_journal_index::IndexError;
     match e {
         IndexError::Storage(e) => storage_kind(e),
-        IndexError::Io { source, .. } => io_kind(source),
-        IndexError::Format { .. } | IndexError::DamagedBlock(_) => ErrorKind::Damaged,
+        IndexError::DamagedBlock(_) => ErrorKind::Damaged,
         IndexError::InvalidCursor(_)
         | IndexError::ForeignCursor { .. }
         | IndexError::StaleCursor { .. } => ErrorKind::BadCursor,
