@@ -27,6 +27,17 @@ pub(crate) fn run_ci(root: &Path, args: &[String]) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // A synchronous embedder builds the facade without tokio (`async` off).
+    run(Command::new("cargo").current_dir(root).args([
+        "clippy",
+        "-p",
+        "vexfs-journal",
+        "--no-default-features",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     unused_dependencies(root, !quick)?;
     if has_nextest() {
         run(Command::new("cargo").current_dir(root).args([

@@ -126,3 +126,65 @@ fn the_floor_table_knows_every_workspace_crate() {
         floor_of(krate);
     }
 }
+
+/// The packages `krate` pulls in as normal dependencies, with `args` (features).
+fn normal_tree(krate: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-p",
+            krate,
+        ])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo tree -p {krate}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_synchronous_embedder_does_not_pull_tokio() {
+    let tree = normal_tree("vexfs-journal", &["--no-default-features"]);
+    assert!(
+        tree.iter().any(|p| p == "vexfs-journal-storage"),
+        "{tree:?}"
+    );
+    assert!(!tree.iter().any(|p| p == "tokio"), "{tree:?}");
+    let with_async = normal_tree("vexfs-journal", &[]);
+    assert!(
+        with_async.iter().any(|p| p == "tokio"),
+        "the async feature is on by default"
+    );
+}
+
+#[test]
+fn the_kernel_codec_needs_only_the_format_crate() {
+    let tree = normal_tree("vexfs-journal-kernel-codec", &[]);
+    assert!(tree.iter().any(|p| p == "vexfs-journal-format"), "{tree:?}");
+    for banned in [
+        "vexfs-journal",
+        "vexfs-journal-storage",
+        "vexfs-journal-index",
+        "vexfs-journal-recovery",
+        "tokio",
+    ] {
+        assert!(
+            !tree.iter().any(|p| p == banned),
+            "codec pulls {banned}: {tree:?}"
+        );
+    }
+}
