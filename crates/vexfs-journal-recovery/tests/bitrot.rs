@@ -129,6 +129,7 @@ fn positions(layout: &Layout, rng: &mut Rng) -> Vec<(PathBuf, u64, Part)> {
     out
 }
 
+// Checks I34 (docs/invariants.md).
 #[test]
 fn every_flip_is_detected_and_pinpointed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -264,6 +265,7 @@ fn every_flip_is_detected_and_pinpointed() {
     );
 }
 
+// Checks I33 (docs/invariants.md).
 #[test]
 fn salvage_recovers_every_undamaged_block() {
     let tmp = tempfile::tempdir().unwrap();

@@ -36,6 +36,7 @@ fn checkpoint_files(dir: &Path) -> Vec<String> {
     v
 }
 
+// Checks I27 (docs/invariants.md).
 #[test]
 fn create_and_list_keep_the_newest_and_record_the_mark() {
     let tmp = tempfile::tempdir().unwrap();
@@ -140,6 +141,7 @@ fn periodic_checkpoints_follow_the_interval_and_stop_at_close() {
     );
 }
 
+// Checks I26, I29 (docs/invariants.md).
 /// After a crash the latest checkpoint's block table is trusted: the open segment is
 /// scanned (and indexed) only from where the checkpoint ends, so opening reads far
 /// less — and finds exactly the same events.
@@ -208,6 +210,7 @@ fn recovery_trusts_the_latest_checkpoint_and_reads_less() {
     j.close().unwrap();
 }
 
+// Checks I29 (docs/invariants.md).
 #[test]
 fn a_damaged_or_foreign_checkpoint_is_skipped_for_the_previous_one() {
     let tmp = tempfile::tempdir().unwrap();
@@ -362,6 +365,7 @@ fn restore_fixture(
     (events, c1, c2)
 }
 
+// Checks I30 (docs/invariants.md).
 #[test]
 fn restore_without_rollback_keeps_and_checks_what_follows() {
     let tmp = tempfile::tempdir().unwrap();
@@ -395,6 +399,7 @@ fn restore_without_rollback_keeps_and_checks_what_follows() {
     j.close().unwrap();
 }
 
+// Checks I30 (docs/invariants.md).
 #[test]
 fn restore_with_rollback_returns_to_the_checkpoint_and_moves_the_rest_aside() {
     let tmp = tempfile::tempdir().unwrap();
@@ -445,6 +450,7 @@ fn restore_with_rollback_returns_to_the_checkpoint_and_moves_the_rest_aside() {
     assert!(v.is_clean(), "{:?}", v.problems);
 }
 
+// Checks I30 (docs/invariants.md).
 /// The checkpoint's segment was sealed and then rewritten by compaction: its block
 /// table no longer describes the file. A rollback must refuse or leave a consistent
 /// journal — never one whose block table points into the wrong bytes.
@@ -495,6 +501,7 @@ fn restore_with_rollback_after_compaction_rewrote_the_checkpoint_segment() {
     }
 }
 
+// Checks I27 (docs/invariants.md).
 /// Checkpoints taken concurrently — the periodic thread and a caller, or two callers —
 /// while the writer rotates segments: each must succeed with its own id.
 #[test]

@@ -112,6 +112,7 @@ fn assert_compacted(dir: &Path, expected: &[StoredEvent], next: u64, ctx: &str) 
     assert!(!dir.join(SWAP_DIR).exists() && !dir.join(SWAP_MANIFEST).exists());
 }
 
+// Checks I32 (docs/invariants.md).
 #[test]
 fn compact_by_type_keeps_sequences_and_queries_match_brute_force() {
     let tmp = tempfile::tempdir().unwrap();
@@ -151,6 +152,7 @@ fn compact_by_type_keeps_sequences_and_queries_match_brute_force() {
     assert_compacted(&dir, &expected, events.len() as u64 + 1, "by type");
 }
 
+// Checks I32 (docs/invariants.md).
 #[test]
 fn compact_by_age_with_a_fixed_now() {
     let tmp = tempfile::tempdir().unwrap();
@@ -198,6 +200,7 @@ fn compact_by_age_with_a_fixed_now() {
     assert!(again.rewritten.is_empty() && again.deleted.is_empty());
 }
 
+// Checks I32 (docs/invariants.md).
 #[test]
 fn compact_by_size_deletes_whole_oldest_segments_never_the_open_one() {
     let tmp = tempfile::tempdir().unwrap();
@@ -246,6 +249,7 @@ fn compact_by_size_deletes_whole_oldest_segments_never_the_open_one() {
     assert_eq!(left.last().unwrap().seq, events.len() as u64 + 1);
 }
 
+// Checks I32, I42 (docs/invariants.md).
 /// Compaction refuses to run while a writer has the journal open.
 #[test]
 fn compact_needs_the_journal_closed() {
@@ -265,6 +269,7 @@ fn compact_needs_the_journal_closed() {
     j.close().unwrap();
 }
 
+// Checks I32 (docs/invariants.md).
 /// Compaction by type leaves deliberate sequence gaps; a compacted journal is not
 /// damaged and `verify` (hence absolute mode) must accept it.
 #[test]
@@ -304,6 +309,7 @@ fn name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
 
+// Checks I31 (docs/invariants.md).
 #[test]
 fn a_crash_mid_compaction_leaves_the_old_set_or_the_new_set() {
     let tmp = tempfile::tempdir().unwrap();

@@ -56,6 +56,7 @@ fn os_text(errno: i32) -> &'static str {
     }
 }
 
+// Checks I9, I10 (docs/invariants.md).
 #[test]
 fn io_failures_never_lose_acknowledged_events() {
     let rounds = rounds(60);
@@ -205,6 +206,7 @@ fn io_failures_never_lose_acknowledged_events() {
     );
 }
 
+// Checks I28 (docs/invariants.md).
 /// A checkpoint whose sync or header-mark write fails reports the OS error; after a
 /// crash the journal recovers from the latest valid checkpoint with every
 /// acknowledged event.

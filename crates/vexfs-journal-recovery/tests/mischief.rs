@@ -124,6 +124,7 @@ fn mischief(dir: &Path, rng: &mut Rng) -> String {
     }
 }
 
+// Checks I4, I21 (docs/invariants.md).
 #[test]
 fn file_mischief_never_loses_an_acknowledged_event_silently() {
     let tmp = tempfile::tempdir().unwrap();

@@ -72,6 +72,7 @@ fn open(dir: &Path, mode: RecoveryMode) -> Result<Journal, JournalError> {
     Journal::open_existing_with(dir, mode, 0)
 }
 
+// Checks I13 (docs/invariants.md).
 #[test]
 fn tolerate_tail_cuts_a_torn_tail_into_a_torn_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -145,6 +146,7 @@ fn tolerate_tail_cuts_a_torn_tail_into_a_torn_file() {
     }
 }
 
+// Checks I12, I13 (docs/invariants.md).
 #[test]
 fn tolerate_tail_refuses_damage_to_fsynced_data_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -203,6 +205,7 @@ fn tolerate_tail_refuses_damage_to_fsynced_data_and_changes_nothing() {
     );
 }
 
+// Checks I14 (docs/invariants.md).
 #[test]
 fn absolute_refuses_any_damage_with_a_report_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -340,6 +343,7 @@ fn absolute_refuses_any_damage_with_a_report_and_changes_nothing() {
     }
 }
 
+// Checks I33 (docs/invariants.md).
 #[test]
 fn salvage_keeps_every_intact_block_and_reports_lost_ranges() {
     let tmp = tempfile::tempdir().unwrap();
@@ -458,6 +462,7 @@ fn salvage_keeps_every_intact_block_and_reports_lost_ranges() {
     );
 }
 
+// Checks I29 (docs/invariants.md).
 /// A crash after a checkpoint whose block table covers a block that is now damaged:
 /// salvage rewrites the open segment without that block, so the checkpoint's offsets
 /// no longer describe the file. Opening must still keep every intact block.

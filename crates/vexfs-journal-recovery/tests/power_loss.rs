@@ -167,6 +167,7 @@ fn lose_unsynced(dir: &Path, acked_end: u64, rng: &mut Rng) -> String {
     what
 }
 
+// Checks I2, I9, I12 (docs/invariants.md).
 #[test]
 fn power_loss_keeps_every_acknowledged_event() {
     let rounds = rounds(50);
@@ -310,6 +311,7 @@ fn power_loss_keeps_every_acknowledged_event() {
     );
 }
 
+// Checks I38 (docs/invariants.md).
 /// The open segment's index file is written without fsync (by checkpoints and at
 /// close), so a power cut can leave it empty. The writer rebuilds the index on open,
 /// but the damaged file stays on disk until close: `verify` on the open journal — and

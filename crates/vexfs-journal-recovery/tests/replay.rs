@@ -159,6 +159,7 @@ fn full_replay_delivers_every_event_in_order() {
     j.close().unwrap();
 }
 
+// Checks I38 (docs/invariants.md).
 #[test]
 fn selective_replay_equals_brute_force_for_every_filter() {
     let tmp = tempfile::tempdir().unwrap();
@@ -183,6 +184,7 @@ fn selective_replay_equals_brute_force_for_every_filter() {
     }
 }
 
+// Checks I36 (docs/invariants.md).
 #[test]
 fn incremental_replay_from_checkpoint_consumer_and_cursor() {
     let tmp = tempfile::tempdir().unwrap();
@@ -333,6 +335,7 @@ fn edit_records(path: &Path, offset: u64, edit: impl FnOnce(&mut [u8])) {
     std::fs::write(path, bytes).unwrap();
 }
 
+// Checks I34 (docs/invariants.md).
 #[test]
 fn validated_replay_names_the_file_and_offset_of_a_damaged_block() {
     let tmp = tempfile::tempdir().unwrap();

@@ -41,6 +41,7 @@ fn fixture(dir: &Path) -> Vec<vexfs_journal::StoredEvent> {
     events
 }
 
+// Checks I34 (docs/invariants.md).
 #[test]
 fn a_clean_journal_is_clean_deep_or_not_open_or_closed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -81,6 +82,7 @@ fn only(r: &VerifyReport, kind: ProblemKind) -> Vec<&Problem> {
     r.problems.iter().filter(|p| p.kind == kind).collect()
 }
 
+// Checks I34 (docs/invariants.md).
 #[test]
 fn each_kind_of_damage_is_reported_with_file_offset_and_sequences() {
     let tmp = tempfile::tempdir().unwrap();
@@ -205,6 +207,7 @@ fn each_kind_of_damage_is_reported_with_file_offset_and_sequences() {
     assert_eq!(before, after);
 }
 
+// Checks I5 (docs/invariants.md).
 /// Events discarded by the drop-oldest buffer policy leave a gap the first record
 /// after it declares: a note, not a problem.
 #[test]

@@ -43,6 +43,7 @@ fn assert_ordered(engine: &Engine, returned: &[Vec<u64>]) {
     assert!(next_index.iter().all(|&n| n == PER_PRODUCER));
 }
 
+// Checks I1 (docs/invariants.md).
 #[test]
 fn eight_producers_get_dense_sequences_in_emission_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,6 +91,7 @@ fn eight_producers_get_dense_sequences_in_emission_order() {
     assert_ordered(&engine, &returned);
 }
 
+// Checks I2 (docs/invariants.md).
 #[test]
 fn batches_are_contiguous_and_in_one_block_amid_single_emits() {
     let dir = tempfile::tempdir().unwrap();
@@ -183,6 +185,7 @@ fn batches_are_contiguous_and_in_one_block_amid_single_emits() {
     assert_eq!(read_all(&engine).len() as u64, total);
 }
 
+// Checks I2 (docs/invariants.md).
 #[test]
 fn batch_larger_than_the_buffer_is_accepted_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -206,6 +209,7 @@ fn batch_larger_than_the_buffer_is_accepted_whole() {
     assert_eq!(tags, want);
 }
 
+// Checks I3 (docs/invariants.md).
 #[test]
 fn rejected_or_empty_batch_consumes_no_sequence() {
     let dir = tempfile::tempdir().unwrap();
@@ -235,6 +239,7 @@ fn rejected_or_empty_batch_consumes_no_sequence() {
     assert_eq!(tags, vec![(0, 0), (0, 1)]);
 }
 
+// Checks I6, I16 (docs/invariants.md).
 #[test]
 fn live_readers_see_a_gapless_prefix_while_producers_write() {
     let dir = tempfile::tempdir().unwrap();

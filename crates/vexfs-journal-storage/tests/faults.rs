@@ -84,6 +84,7 @@ fn assert_recovers(dir: &std::path::Path, acked: &[(u64, Event)], ctx: &str) {
     );
 }
 
+// Checks I10 (docs/invariants.md).
 #[test]
 fn enospc_on_write_fails_the_waiter_and_stops_the_journal() {
     let dir = tempfile::tempdir().unwrap();
@@ -120,6 +121,7 @@ fn enospc_on_write_fails_the_waiter_and_stops_the_journal() {
     assert_recovers(dir.path(), &acked, "after ENOSPC");
 }
 
+// Checks I10 (docs/invariants.md).
 #[test]
 fn eio_on_fsync_fails_the_waiter_and_stops_the_journal() {
     let dir = tempfile::tempdir().unwrap();
@@ -184,6 +186,7 @@ fn fail_somewhere_in_rotation(arm: impl Fn(&Faults, i64), n: i64) {
     assert_recovers(dir.path(), &acked, &format!("failure after {n} operations"));
 }
 
+// Checks I8 (docs/invariants.md).
 #[test]
 fn write_failure_at_any_point_of_rotation_loses_nothing_acknowledged() {
     // Each durable emit is one data write plus the sync thread's header record; a
@@ -194,6 +197,7 @@ fn write_failure_at_any_point_of_rotation_loses_nothing_acknowledged() {
     }
 }
 
+// Checks I8 (docs/invariants.md).
 #[test]
 fn sync_failure_at_any_point_of_rotation_loses_nothing_acknowledged() {
     for n in 0..12 {
@@ -222,6 +226,7 @@ fn fill_first_segment_then_fail(arm: impl Fn(&Faults)) -> Option<tempfile::TempD
     Some(dir)
 }
 
+// Checks I18 (docs/invariants.md).
 /// The sealed header is written and its fsync fails. (This once cut the footer of a
 /// segment whose header said sealed; the next open appended to it without clearing
 /// the seal, and the open after that cut every appended block as "an old footer".)
@@ -283,6 +288,7 @@ fn appended_events_survive(dir: tempfile::TempDir) {
     }
 }
 
+// Checks I17 (docs/invariants.md).
 /// The new segment's header write fails after writing half of it (as ENOSPC can).
 /// (This once left a short `.seg` file that made every later open fail.) Whatever
 /// write of the rotation fails, no segment without a complete header is left and the
@@ -325,6 +331,7 @@ fn journal_reopens_after_a_failed_segment_creation() {
     );
 }
 
+// Checks I9 (docs/invariants.md).
 #[test]
 fn concurrent_durable_emitters_keep_every_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();

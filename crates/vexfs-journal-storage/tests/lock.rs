@@ -8,6 +8,7 @@ mod common;
 use common::{read_all, small_config, tagged};
 use vexfs_journal_storage::{Engine, OpenOptions, StorageError};
 
+// Checks I42 (docs/invariants.md).
 #[test]
 fn second_writer_is_refused_until_the_first_closes() {
     let dir = tempfile::tempdir().unwrap();

@@ -28,6 +28,7 @@ fn with_fsync(fsync: FsyncPolicy) -> StorageConfig {
     }
 }
 
+// Checks I6 (docs/invariants.md).
 #[test]
 fn fsync_batch_makes_every_commit_durable_on_its_own() {
     let dir = tempfile::tempdir().unwrap();
@@ -48,6 +49,7 @@ fn fsync_batch_makes_every_commit_durable_on_its_own() {
     assert_eq!(read_all(&engine).len(), 4);
 }
 
+// Checks I7 (docs/invariants.md).
 #[test]
 fn fsync_interval_syncs_on_its_own_at_most_once_per_interval() {
     let interval = Duration::from_millis(100);
@@ -81,6 +83,7 @@ fn fsync_interval_syncs_on_its_own_at_most_once_per_interval() {
     );
 }
 
+// Checks I7 (docs/invariants.md).
 #[test]
 fn fsync_interval_durable_wait_does_not_wait_for_the_interval() {
     let dir = tempfile::tempdir().unwrap();
@@ -97,6 +100,7 @@ fn fsync_interval_durable_wait_does_not_wait_for_the_interval() {
     assert!(engine.metrics().fsyncs >= 1);
 }
 
+// Checks I7 (docs/invariants.md).
 #[test]
 fn fsync_never_leaves_durability_to_explicit_syncs() {
     let dir = tempfile::tempdir().unwrap();
@@ -216,6 +220,7 @@ fn full_buffer_block_waits_for_room() {
     assert_eq!((m.events_dropped, m.events_rejected), (0, 0));
 }
 
+// Checks I3 (docs/invariants.md).
 #[test]
 fn full_buffer_error_refuses_without_skipping_sequences() {
     let (_dir, engine, gate) = gated(FullPolicy::Error);
@@ -277,6 +282,7 @@ fn full_buffer_error_refuses_without_skipping_sequences() {
     assert_eq!(m.events_emitted, after);
 }
 
+// Checks I5 (docs/invariants.md).
 #[test]
 fn full_buffer_drop_oldest_counts_drops_and_flags_gaps() {
     let (_dir, engine, gate) = gated(FullPolicy::DropOldest);

@@ -51,6 +51,7 @@ fn now_ns() -> i64 {
         .as_nanos() as i64
 }
 
+// Checks I18 (docs/invariants.md).
 #[test]
 fn rotation_seals_segments_with_footers() {
     let dir = tempfile::tempdir().unwrap();
@@ -117,6 +118,7 @@ fn rotation_seals_segments_with_footers() {
     }
 }
 
+// Checks I4 (docs/invariants.md).
 #[test]
 fn next_seq_survives_reopen_with_rotation() {
     let dir = tempfile::tempdir().unwrap();
@@ -149,6 +151,7 @@ fn next_seq_survives_reopen_with_rotation() {
     assert!(segment_files(dir.path()).len() >= 6);
 }
 
+// Checks I20 (docs/invariants.md).
 #[test]
 fn retention_by_total_bytes_deletes_oldest_segments() {
     let dir = tempfile::tempdir().unwrap();
@@ -197,6 +200,7 @@ fn retention_by_total_bytes_deletes_oldest_segments() {
     assert_eq!(read_all(&engine).len() as u64, 401 - first);
 }
 
+// Checks I20 (docs/invariants.md).
 #[test]
 fn retention_by_age_deletes_segments_of_old_events() {
     let dir = tempfile::tempdir().unwrap();
@@ -252,6 +256,7 @@ fn retention_by_age_deletes_segments_of_old_events() {
     assert_eq!(engine.next_seq(), 241);
 }
 
+// Checks I15 (docs/invariants.md).
 #[test]
 fn damaged_footer_is_rebuilt_by_scanning_and_resealed() {
     for damage in ["truncate", "flip"] {

@@ -114,6 +114,7 @@ fn every_event_type_round_trips_through_disk() {
     }
 }
 
+// Checks I39 (docs/invariants.md).
 #[test]
 fn imported_events_keep_their_ids_and_timestamps() {
     let dir = tempfile::tempdir().unwrap();
@@ -142,6 +143,7 @@ fn imported_events_keep_their_ids_and_timestamps() {
     );
 }
 
+// Checks I4 (docs/invariants.md).
 #[test]
 fn sequence_numbers_continue_across_reopen_cycles() {
     let dir = tempfile::tempdir().unwrap();

@@ -139,6 +139,7 @@ fn assert_accepts_more(dir: &Path, engine: Engine, kept: &[StoredEvent], reopen:
     }
 }
 
+// Checks I13 (docs/invariants.md).
 #[test]
 fn every_cut_inside_the_last_block_is_repaired() {
     let fx = Fixture::new(6, 5, 60);
@@ -189,6 +190,7 @@ fn every_cut_inside_the_last_block_is_repaired() {
     });
 }
 
+// Checks I13 (docs/invariants.md).
 #[test]
 fn garbage_after_the_last_block_is_cut() {
     let fx = Fixture::new(4, 5, 60);
@@ -226,6 +228,7 @@ fn garbage_after_the_last_block_is_cut() {
     }
 }
 
+// Checks I13 (docs/invariants.md).
 #[test]
 fn damage_in_an_older_block_far_from_the_tail_is_corruption() {
     // Fifty commits of about 1.3 KiB: block 3 ends far more than 8 KiB before the end.
@@ -278,6 +281,7 @@ fn damage_in_an_older_block_far_from_the_tail_is_corruption() {
     }
 }
 
+// Checks I13 (docs/invariants.md).
 #[test]
 fn damage_in_the_last_block_is_a_torn_write() {
     let fx = Fixture::new(4, 5, 60);
@@ -297,6 +301,7 @@ fn damage_in_the_last_block_is_a_torn_write() {
     assert_accepts_more(fresh.path(), engine, kept, true);
 }
 
+// Checks I15 (docs/invariants.md).
 #[test]
 fn damage_inside_a_sealed_segment_is_reported_when_read() {
     let dir = tempfile::tempdir().unwrap();

@@ -38,6 +38,7 @@ fn write_counters(tids: &[String]) -> (u64, u64) {
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
 }
 
+// Checks I11 (docs/invariants.md).
 /// A group commit of many small blocks is written in several calls of at most
 /// `max_write_bytes` (a single block larger than that goes alone). This once went out
 /// as one 43 KiB write with `max_write_bytes` = 8 KiB.

@@ -162,6 +162,7 @@ fn paged(read: impl Fn(&Query) -> Page, q: &Query, page: usize) -> Vec<u64> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(12))]
 
+    // Checks I36 (docs/invariants.md).
     #[test]
     fn queries_equal_brute_force_and_cursors_page_exactly(
         specs in prop::collection::vec(any::<(u8, u8, u8, u8, u8, i64)>().prop_map(|(a,b,c,d,e,f)| (a,b,c,d,e,f.rem_euclid(1_000_000))), 50..400),
@@ -243,6 +244,7 @@ fn check_all(dir: &Path, all: &[StoredEvent], queries: &[Query]) {
     }
 }
 
+// Checks I38 (docs/invariants.md).
 #[test]
 fn damaged_index_files_are_detected_and_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
@@ -297,6 +299,7 @@ fn damaged_index_files_are_detected_and_rebuilt() {
     }
 }
 
+// Checks I38 (docs/invariants.md).
 #[test]
 fn stale_index_of_a_grown_segment_is_extended() {
     let dir = tempfile::tempdir().unwrap();
@@ -333,6 +336,7 @@ fn stale_index_of_a_grown_segment_is_extended() {
     check_all(dir.path(), &all, &queries);
 }
 
+// Checks I35 (docs/invariants.md).
 #[test]
 fn foreign_and_damaged_cursors_are_refused() {
     let a = tempfile::tempdir().unwrap();

@@ -153,6 +153,7 @@ fn crash_round(dir: &Path, round: u64, delay: Duration) -> Round {
     Round { acks, fed, stderr }
 }
 
+// Checks I9 (docs/invariants.md).
 #[test]
 fn sigkill_never_loses_acknowledged_events() {
     let started = Instant::now();
@@ -332,6 +333,7 @@ fn emit_one(dir: &Path, event: &Value) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+// Checks I13 (docs/invariants.md).
 /// A torn last write (garbage or a cut block at the end of the active segment) is not
 /// an error: readers see the intact prefix, the next writer cuts the tail into a
 /// `*.torn` file and continues right after the last intact event.
@@ -433,6 +435,7 @@ fn forget_synced_length(seg: &Path) {
     f.write_all_at(&h.to_bytes(), 0).unwrap();
 }
 
+// Checks I13 (docs/invariants.md).
 /// Acknowledged (fsynced) events that lost their bytes are not a torn tail: the next
 /// writer refuses to cut them and says how to go on; salvage then keeps every intact
 /// block and reports the loss.

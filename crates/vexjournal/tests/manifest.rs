@@ -97,6 +97,7 @@ fn emit_one(dir: &Path) -> u64 {
     seq.unwrap_or_else(|| panic!("no sequence in {text:?}"))
 }
 
+// Checks I4, I22, I24 (docs/invariants.md).
 /// M1, M2: the last segment deleted is named by verify, cat, stats, recover and emit,
 /// and after salvage accepts the loss, no acknowledged number is handed out again.
 #[test]
@@ -131,6 +132,7 @@ fn deleted_last_segment_is_named_and_its_numbers_never_reused() {
     assert!(o.stdout.contains("clean"), "{}", o.all());
 }
 
+// Checks I23 (docs/invariants.md).
 /// M1: a deleted first or middle segment is named by every reading command.
 #[test]
 fn deleted_first_or_middle_segment_is_named_by_every_command() {
@@ -151,6 +153,7 @@ fn deleted_first_or_middle_segment_is_named_by_every_command() {
     }
 }
 
+// Checks I23 (docs/invariants.md).
 /// M1: a segment replaced by another file, or one copied in, is named.
 #[test]
 fn replaced_and_unexpected_segments_are_named() {
@@ -181,6 +184,7 @@ fn replaced_and_unexpected_segments_are_named() {
     assert_eq!(seqs(&dir), (1..=20_000).collect::<Vec<_>>());
 }
 
+// Checks I22, I33 (docs/invariants.md).
 /// M1: a sealed segment cut short is named with the sequences it lost; so is the end
 /// of the open segment after a clean close. M5: salvage reports exactly what verify
 /// reported lost (finding 6).
@@ -236,6 +240,7 @@ fn shortened_segments_are_named_and_salvage_agrees_with_verify() {
     vj(&dir, &["verify"]).ok();
 }
 
+// Checks I23, I26 (docs/invariants.md).
 /// M3 and finding 7: compaction's removals are not loss; it keeps the clean-shutdown
 /// marker and writes the indexes of the segments it rewrote, so the next command has
 /// nothing to warn about and recover sees a clean shutdown.
@@ -274,6 +279,7 @@ fn compaction_keeps_marker_and_indexes_and_is_not_loss() {
     assert!(emit_one(&dir) > 20_000);
 }
 
+// Checks I30, I37 (docs/invariants.md).
 /// M4 (finding 5): after a rollback and new emits, a cursor from before is refused,
 /// and the new events do not reuse the rolled-back numbers.
 #[test]
@@ -312,6 +318,7 @@ fn cursor_from_before_a_rollback_is_refused() {
     vj(&dir, &["verify"]).ok();
 }
 
+// Checks I25 (docs/invariants.md).
 /// A journal written before manifests opens, and its writer migrates it.
 #[test]
 fn journal_from_before_manifests_is_migrated() {
@@ -332,6 +339,7 @@ fn journal_from_before_manifests_is_migrated() {
     vj(&dir, &["verify"]).ok();
 }
 
+// Checks I23, I24 (docs/invariants.md).
 /// A missing or damaged manifest refuses the open; salvage rebuilds it and reserves
 /// the numbers past the last segment (later segments may have gone with it).
 #[test]

@@ -1194,6 +1194,7 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
+// Checks I9, I21, I31 (docs/invariants.md).
 #[test]
 fn every_power_cut_state_keeps_every_acknowledged_event() {
     let started = Instant::now();

@@ -277,6 +277,7 @@ fn check_run(events: &[StoredEvent], before: &[StoredEvent], run: &Run, ctx: &st
 /// Rounds per journal before a fresh one (bounds the re-reading per round).
 const ROUNDS_PER_JOURNAL: u64 = 5;
 
+// Checks I1, I9 (docs/invariants.md).
 #[test]
 fn kill9_never_loses_acknowledged_events() {
     let rounds = rounds();
@@ -343,6 +344,7 @@ fn kill9_never_loses_acknowledged_events() {
     );
 }
 
+// Checks I27, I28 (docs/invariants.md).
 #[test]
 fn kill_mid_checkpoint() {
     let rounds = rounds();
@@ -441,6 +443,7 @@ fn read_events(dir: &Path, ctx: &str) -> Vec<StoredEvent> {
     reopen(dir, ctx).0
 }
 
+// Checks I31 (docs/invariants.md).
 #[test]
 fn kill_mid_compaction() {
     let rounds = rounds();
