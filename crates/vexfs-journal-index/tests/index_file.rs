@@ -8,6 +8,7 @@ use std::sync::Arc;
 use vexfs_journal_format::{Event, FsOp};
 use vexfs_journal_index::{Index, Rebuilt, idx_path};
 use vexfs_journal_storage::{Engine, OpenMode, StorageConfig, Store};
+use vexfs_journal_testkit::noise;
 
 /// A closed journal of several 64 KiB segments whose events carry paths, agents and
 /// transactions.
@@ -28,19 +29,6 @@ fn journal(dir: &Path) {
         engine.emit(ev).unwrap();
     }
     engine.close().unwrap();
-}
-
-/// Incompressible bytes.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn store(dir: &Path) -> Arc<Store> {

@@ -9,6 +9,7 @@ use vexfs_journal_format::{AgentOp, Event, EventType, FsOp, Priority, Timestamp,
 use vexfs_journal_index::{Executor, Index, Query};
 use vexfs_journal_storage::store::Scan;
 use vexfs_journal_storage::{Engine, OpenMode, StorageConfig, Store, StoredEvent};
+use vexfs_journal_testkit::noise;
 
 const T0: i64 = 1_700_000_000_000_000_000;
 
@@ -37,19 +38,6 @@ fn event(i: u64) -> Event {
         ..ev.timestamp
     };
     ev
-}
-
-/// Incompressible bytes.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn build(dir: &Path) -> Vec<StoredEvent> {

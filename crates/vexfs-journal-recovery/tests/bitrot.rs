@@ -25,6 +25,9 @@ use common::*;
 use vexfs_journal::layers::format::consts::BLOCK_HEADER_SIZE;
 use vexfs_journal::layers::recovery::ProblemKind;
 use vexfs_journal::{Journal, JournalReader, StoredEvent, VerifyOptions, salvage, verify};
+use vexfs_journal_testkit::{
+    Rng, blocks::segment_blocks, copy_dir, files::header_of, flip_bit, segment_files, tagged,
+};
 
 /// What a byte of the journal belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,12 +50,12 @@ struct Layout {
 
 impl Layout {
     fn of(dir: &Path) -> Layout {
-        let segments: Vec<_> = segments(dir)
+        let segments: Vec<_> = segment_files(dir)
             .into_iter()
             .map(|p| {
                 let len = std::fs::metadata(&p).unwrap().len();
                 let sealed = header_of(&p).flags & 1 != 0;
-                let blocks = blocks_of(&p);
+                let blocks = segment_blocks(&p);
                 (p, len, blocks, sealed)
             })
             .collect();

@@ -13,6 +13,9 @@ use common::*;
 use vexfs_journal::layers::recovery::checkpoint::{self, KEEP};
 use vexfs_journal::layers::recovery::{ProblemKind, RecoveryError, restore};
 use vexfs_journal::{CompactOptions, Config, Journal, RecoveryMode, compact};
+use vexfs_journal_testkit::{
+    copy_dir, events::TYPES, flip_bit, noise, segment_files, tag_of, tagged,
+};
 
 /// Bytes this thread has read through system calls so far (`rchar`).
 fn thread_rchar() -> u64 {
@@ -172,7 +175,9 @@ fn recovery_trusts_the_latest_checkpoint_and_reads_less() {
     crash_image(&j, &without);
     j.close().unwrap();
     std::fs::remove_dir_all(without.join("checkpoints")).unwrap();
-    let seg_len = std::fs::metadata(segments(&with)[0].clone()).unwrap().len();
+    let seg_len = std::fs::metadata(segment_files(&with)[0].clone())
+        .unwrap()
+        .len();
     assert!(seg_len > 2 << 20, "one big open segment ({seg_len} bytes)");
 
     let open = |dir: &Path| {
@@ -355,9 +360,9 @@ fn restore_fixture(
     let events = journal_events(&j);
     crash_image(&j, dir);
     j.close().unwrap();
-    assert!(segments(dir).len() > 3);
+    assert!(segment_files(dir).len() > 3);
     assert!(
-        segments(dir).iter().any(|p| p.ends_with(
+        segment_files(dir).iter().any(|p| p.ends_with(
             vexfs_journal::layers::storage::dir::segment_name(c1.segment_first_seq)
         )),
         "checkpoint 1's segment is still there"
@@ -372,7 +377,7 @@ fn restore_without_rollback_keeps_and_checks_what_follows() {
     let dir = tmp.path().join("j");
     let (events, _c1, c2) = restore_fixture(tmp.path(), &dir);
     // A torn tail after the checkpoint is cut.
-    let open_seg = segments(&dir).pop().unwrap();
+    let open_seg = segment_files(&dir).pop().unwrap();
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&open_seg)
@@ -405,7 +410,7 @@ fn restore_with_rollback_returns_to_the_checkpoint_and_moves_the_rest_aside() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     let (events, c1, c2) = restore_fixture(tmp.path(), &dir);
-    let segs_before = segments(&dir);
+    let segs_before = segment_files(&dir);
     let r = restore(&dir, c1.id, true).unwrap();
     assert!(r.rolled_back);
     let aside = r.moved_to.clone().unwrap();
@@ -552,7 +557,7 @@ fn concurrent_checkpoints_do_not_collide() {
     stop.store(true, Ordering::Relaxed);
     producer.join().unwrap();
     assert!(
-        segments(tmp.path()).len() > 10,
+        segment_files(tmp.path()).len() > 10,
         "the writer rotated meanwhile"
     );
     let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();

@@ -16,6 +16,7 @@ use vexfs_journal::{
     AgentOp, CompactOptions, CompactReport, FsOp, Journal, JournalReader, Query, StoredEvent,
     compact,
 };
+use vexfs_journal_testkit::{copy_dir, events::TYPES, segment_files, tagged};
 
 /// Base time of the events of [`timed_journal`].
 const T0: i64 = 1_800_000_000_000_000_000;
@@ -30,13 +31,13 @@ fn timed_journal(dir: &Path, n: u64) -> Vec<StoredEvent> {
     }
     let events = journal_events(&j);
     j.close().unwrap();
-    assert!(segments(dir).len() >= 5, "{:?}", segments(dir));
+    assert!(segment_files(dir).len() >= 5, "{:?}", segment_files(dir));
     events
 }
 
 /// First sequence of the open (newest) segment.
 fn open_first(dir: &Path) -> u64 {
-    let last = segments(dir).pop().unwrap();
+    let last = segment_files(dir).pop().unwrap();
     last.file_stem().unwrap().to_str().unwrap().parse().unwrap()
 }
 
@@ -119,7 +120,7 @@ fn compact_by_type_keeps_sequences_and_queries_match_brute_force() {
     let dir = tmp.path().join("j");
     let events = timed_journal(&dir, 900);
     let open_from = open_first(&dir);
-    let segs = segments(&dir);
+    let segs = segment_files(&dir);
     {
         let j = Journal::open_existing(&dir).unwrap();
         assert_queries_match(&j, &events, "before");
@@ -159,7 +160,7 @@ fn compact_by_age_with_a_fixed_now() {
     let dir = tmp.path().join("j");
     let events = timed_journal(&dir, 900);
     let open_from = open_first(&dir);
-    let segs = segments(&dir);
+    let segs = segment_files(&dir);
     // "Now" is T0 + 700 ms; events older than 400 ms (before T0 + 300 ms) go.
     let cutoff = T0 + 300_000_000;
     let r = compact(
@@ -206,7 +207,7 @@ fn compact_by_size_deletes_whole_oldest_segments_never_the_open_one() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     let events = timed_journal(&dir, 900);
-    let before: u64 = segments(&dir)
+    let before: u64 = segment_files(&dir)
         .iter()
         .map(|s| std::fs::metadata(s).unwrap().len())
         .sum();
@@ -222,7 +223,7 @@ fn compact_by_size_deletes_whole_oldest_segments_never_the_open_one() {
     assert_eq!(r.bytes_before, before);
     assert!(r.bytes_after <= max, "{r:?}");
     assert!(r.rewritten.is_empty());
-    let first_kept = segments(&dir)[0].clone();
+    let first_kept = segment_files(&dir)[0].clone();
     let from: u64 = first_kept
         .file_stem()
         .unwrap()

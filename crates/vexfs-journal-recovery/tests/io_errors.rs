@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use vexfs_journal::layers::storage::faults::Faults;
 use vexfs_journal::{Config, Journal, JournalError, OpenOptions, RecoveryMode, StorageError};
+use vexfs_journal_testkit::{Rng, copy_dir_live, rounds, tag_of, tagged};
 
 const ENOSPC: i32 = 28;
 const EIO: i32 = 5;

@@ -13,8 +13,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Rng, build, copy_dir, rounds, tagged};
+use common::build;
 use vexfs_journal::{Journal, RecoveryMode};
+use vexfs_journal_testkit::{Rng, copy_dir, rounds, tagged};
 
 /// The files mischief picks from.
 fn files(dir: &Path) -> Vec<PathBuf> {

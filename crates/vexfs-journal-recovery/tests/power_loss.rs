@@ -33,6 +33,9 @@ use vexfs_journal::layers::recovery::checkpoint;
 use vexfs_journal::layers::storage::manifest;
 use vexfs_journal::layers::storage::segment::FLAG_SEALED;
 use vexfs_journal::{Config, Journal, RecoveryMode};
+use vexfs_journal_testkit::{
+    Rng, blocks::segment_blocks, copy_dir_live, noise, rounds, segment_files, tagged, write_at,
+};
 
 fn config() -> Config {
     Config {
@@ -75,7 +78,7 @@ fn set_len(path: &Path, len: u64) {
 /// holding the last acknowledged event of the open segment (or the header's end).
 /// Returns a description.
 fn lose_unsynced(dir: &Path, acked_end: u64, rng: &mut Rng) -> String {
-    let seg = segments(dir).pop().unwrap();
+    let seg = segment_files(dir).pop().unwrap();
     let len = std::fs::metadata(&seg).unwrap().len();
     let bytes = std::fs::read(&seg).unwrap();
     let header = FileHeader::parse(&bytes[..FILE_HEADER_SIZE]).unwrap();
@@ -96,7 +99,7 @@ fn lose_unsynced(dir: &Path, acked_end: u64, rng: &mut Rng) -> String {
     // block (or of the bare header), never a point inside one.
     let mut past_sizes: Vec<u64> = vec![FILE_HEADER_SIZE as u64];
     past_sizes.extend(
-        blocks_of(&seg)
+        segment_blocks(&seg)
             .iter()
             .map(|b| b.0 + b.1)
             .filter(|end| *end < header.journal_size),
@@ -223,11 +226,11 @@ fn power_loss_keeps_every_acknowledged_event() {
         let _ = std::fs::remove_file(image.join("CLEAN"));
 
         // The end of the block holding the last acknowledged event, in the open segment.
-        let open = segments(&image).pop().unwrap();
+        let open = segment_files(&image).pop().unwrap();
         let open_first: u64 = open.file_stem().unwrap().to_str().unwrap().parse().unwrap();
         let max_acked = acked.iter().map(|a| a.last).max().unwrap_or(0);
         let acked_end = if max_acked >= open_first {
-            blocks_of(&open)
+            segment_blocks(&open)
                 .iter()
                 .find(|b| b.2 <= max_acked && max_acked <= b.3)
                 .map(|b| b.0 + b.1)
@@ -253,7 +256,7 @@ fn power_loss_keeps_every_acknowledged_event() {
             .unwrap()
             .map_or(0, |m| m.next_seq_floor);
         let manifest_end = if floor > open_first {
-            blocks_of(&open)
+            segment_blocks(&open)
                 .iter()
                 .find(|b| b.2 < floor && floor <= b.3 + 1)
                 .map(|b| b.0 + b.1)
@@ -331,7 +334,7 @@ fn an_index_lost_with_power_is_repaired_on_disk_by_the_next_open() {
     }
     crash_image(&j, &image);
     j.close().unwrap();
-    let open = segments(&image).pop().unwrap();
+    let open = segment_files(&image).pop().unwrap();
     let idx = open.with_extension("idx");
     assert!(
         idx.exists(),

@@ -17,6 +17,9 @@ use vexfs_journal::{
     AgentOp, Compression, Config, FsOp, Journal, JournalReader, Order, Progress, Query,
     ReplayOptions, ReplayReport, ReplayStart, StoredEvent,
 };
+use vexfs_journal_testkit::{
+    Rng, blocks::segment_blocks, copy_dir, events::TYPES, flip_bit, segment_files, tagged,
+};
 
 /// A closed journal of three producers' events (900 in all, interleaved), with a
 /// checkpoint after 400 carrying consumer "indexer" at 250. Returns the events.
@@ -39,7 +42,7 @@ fn fixture(dir: &Path, config: Config) -> Vec<StoredEvent> {
     }
     let events = journal_events(&j);
     j.close().unwrap();
-    assert!(segments(dir).len() >= 4);
+    assert!(segment_files(dir).len() >= 4);
     events
 }
 
@@ -345,9 +348,9 @@ fn validated_replay_names_the_file_and_offset_of_a_damaged_block() {
         ..small_config()
     };
     let events = fixture(&base, config);
-    let segs = segments(&base);
+    let segs = segment_files(&base);
     let victim_seg = segs[1].file_name().unwrap().to_owned();
-    let blocks = blocks_of(&segs[1]);
+    let blocks = segment_blocks(&segs[1]);
     let victim = blocks[blocks.len() / 2];
     let options = |validate| ReplayOptions {
         validate,

@@ -9,12 +9,13 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{noise, read_all, small_config, tag_of, tagged, torn_files};
+use common::{read_all, small_config};
 use vexfs_journal_format::consts::FILE_HEADER_SIZE;
 use vexfs_journal_format::{Event, FileHeader};
 use vexfs_journal_storage::faults::Faults;
 use vexfs_journal_storage::segment::FLAG_SEALED;
 use vexfs_journal_storage::{Engine, OpenOptions, StorageConfig, StorageError};
+use vexfs_journal_testkit::{noise, small_tag_of, small_tagged, torn_files};
 
 const ENOSPC: i32 = 28;
 const EIO: i32 = 5;
@@ -67,7 +68,7 @@ fn assert_recovers(dir: &std::path::Path, acked: &[(u64, Event)], ctx: &str) {
     assert!(next > acked.last().map_or(0, |a| a.0), "{ctx}");
     // Recovery may cut what was never acknowledged; after a clean close, nothing.
     let torn_after_recovery = torn_files(dir);
-    let seq = emit_durable(&engine, tagged(99, 99)).unwrap();
+    let seq = emit_durable(&engine, small_tagged(99, 99)).unwrap();
     assert_eq!(seq, next, "{ctx}");
     engine.close().unwrap();
     drop(engine);
@@ -76,7 +77,7 @@ fn assert_recovers(dir: &std::path::Path, acked: &[(u64, Event)], ctx: &str) {
         .get(seq)
         .unwrap()
         .unwrap_or_else(|| panic!("{ctx}: event {seq} acknowledged after recovery lost"));
-    assert_eq!(tag_of(&again.event), (99, 99), "{ctx}");
+    assert_eq!(small_tag_of(&again.event), (99, 99), "{ctx}");
     assert_eq!(
         torn_files(dir),
         torn_after_recovery,
@@ -92,18 +93,21 @@ fn enospc_on_write_fails_the_waiter_and_stops_the_journal() {
     let engine = open_faulty(dir.path(), small_config(), &faults);
     let mut acked = Vec::new();
     for i in 0..20 {
-        let ev = tagged(0, i);
+        let ev = small_tagged(0, i);
         acked.push((emit_durable(&engine, ev.clone()).unwrap(), ev));
     }
     faults.fail_writes_after(0, ENOSPC);
-    let seq = engine.emit(tagged(1, 0)).unwrap();
+    let seq = engine.emit(small_tagged(1, 0)).unwrap();
     assert_eq!(seq, 21);
     let err = engine.wait_durable(seq + 1).unwrap_err();
     assert_failed_with(&err, "No space left on device");
     assert!(engine.is_failed());
-    assert_failed_with(&engine.emit(tagged(1, 1)).unwrap_err(), "No space left");
     assert_failed_with(
-        &engine.emit_batch(vec![tagged(1, 2)]).unwrap_err(),
+        &engine.emit(small_tagged(1, 1)).unwrap_err(),
+        "No space left",
+    );
+    assert_failed_with(
+        &engine.emit_batch(vec![small_tagged(1, 2)]).unwrap_err(),
         "No space left",
     );
     assert_failed_with(&engine.sync().unwrap_err(), "No space left");
@@ -129,11 +133,11 @@ fn eio_on_fsync_fails_the_waiter_and_stops_the_journal() {
     let engine = open_faulty(dir.path(), small_config(), &faults);
     let mut acked = Vec::new();
     for i in 0..20 {
-        let ev = tagged(0, i);
+        let ev = small_tagged(0, i);
         acked.push((emit_durable(&engine, ev.clone()).unwrap(), ev));
     }
     faults.fail_syncs_after(0, EIO);
-    let seq = engine.emit(tagged(1, 0)).unwrap();
+    let seq = engine.emit(small_tagged(1, 0)).unwrap();
     let err = engine.wait_durable(seq + 1).unwrap_err();
     assert_failed_with(&err, "Input/output error");
     assert!(
@@ -141,7 +145,7 @@ fn eio_on_fsync_fails_the_waiter_and_stops_the_journal() {
         "unsynced event counted durable"
     );
     assert_failed_with(
-        &engine.emit(tagged(1, 1)).unwrap_err(),
+        &engine.emit(small_tagged(1, 1)).unwrap_err(),
         "Input/output error",
     );
     assert_failed_with(&engine.sync().unwrap_err(), "Input/output error");
@@ -151,7 +155,7 @@ fn eio_on_fsync_fails_the_waiter_and_stops_the_journal() {
 
 /// About 20 KiB that does not compress: three fill a 64 KiB segment.
 fn big(i: u64) -> Event {
-    tagged(5, i).payload(noise(i, 20_000))
+    small_tagged(5, i).payload(noise(i, 20_000))
 }
 
 /// Arms a failure after `n` successful operations, emits durably until something
@@ -261,7 +265,12 @@ fn appended_events_survive(dir: tempfile::TempDir) {
     assert!(next == 4 || next == 5, "next_seq {next}");
     // Small events: they fit in the segment, so no rotation reseals it.
     let acked: Vec<(u64, Event)> = (0..3)
-        .map(|i| (emit_durable(&engine, tagged(7, i)).unwrap(), tagged(7, i)))
+        .map(|i| {
+            (
+                emit_durable(&engine, small_tagged(7, i)).unwrap(),
+                small_tagged(7, i),
+            )
+        })
         .collect();
     assert_eq!(acked[0].0, next);
     engine.close().unwrap();
@@ -350,7 +359,7 @@ fn concurrent_durable_emitters_keep_every_acknowledged_event() {
             std::thread::spawn(move || {
                 let mut acked = Vec::new();
                 for i in 0..10_000 {
-                    let ev = tagged(p, i).payload(noise(p * 100_000 + i, 2000));
+                    let ev = small_tagged(p, i).payload(noise(p * 100_000 + i, 2000));
                     match emit_durable(&engine, ev.clone()) {
                         Ok(seq) => acked.push((seq, ev)),
                         Err(e) => {

@@ -9,11 +9,12 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{noise, read_all, segment_files, small_config};
+use common::{read_all, small_config};
 use vexfs_journal_format::consts::FILE_HEADER_SIZE;
 use vexfs_journal_format::{Event, FileHeader, Timestamp, VectorOp};
 use vexfs_journal_storage::segment::FLAG_SEALED;
 use vexfs_journal_storage::{Engine, Retention, StorageConfig};
+use vexfs_journal_testkit::{noise, segment_files};
 
 const SEGMENT: u64 = 64 << 10;
 

@@ -9,11 +9,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{copy_dir, noise, read_all, small_config, tagged, torn_files};
+use common::{read_all, small_config};
 use vexfs_journal_format::FileHeader;
 use vexfs_journal_format::consts::{BLOCK_MAGIC, FILE_HEADER_SIZE};
 use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_storage::{Engine, FsyncPolicy, StorageConfig, StorageError, StoredEvent};
+use vexfs_journal_testkit::{copy_dir, noise, small_tagged, torn_files};
 
 fn torn_config() -> StorageConfig {
     StorageConfig {
@@ -55,12 +56,12 @@ impl Fixture {
         for r in 0..rounds {
             for i in 0..per_round {
                 engine
-                    .emit(tagged(r, i).metadata(noise(r * 1000 + i, payload)))
+                    .emit(small_tagged(r, i).metadata(noise(r * 1000 + i, payload)))
                     .unwrap();
             }
             engine.sync().unwrap();
         }
-        engine.emit(tagged(rounds, 0)).unwrap();
+        engine.emit(small_tagged(rounds, 0)).unwrap();
         let dir = crash_image(&engine);
         let segments = engine.store().segments();
         assert_eq!(segments.len(), 1);
@@ -121,7 +122,7 @@ fn truncate(path: &Path, len: u64) {
 fn assert_accepts_more(dir: &Path, engine: Engine, kept: &[StoredEvent], reopen: bool) {
     let expected_seq = kept.last().map_or(1, |e| e.seq + 1);
     assert_eq!(engine.next_seq(), expected_seq);
-    let seq = engine.emit(tagged(77, 77)).unwrap();
+    let seq = engine.emit(small_tagged(77, 77)).unwrap();
     assert_eq!(seq, expected_seq);
     engine.flush().unwrap();
     assert_eq!(
@@ -307,7 +308,9 @@ fn damage_inside_a_sealed_segment_is_reported_when_read() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::create(dir.path(), small_config()).unwrap();
     for i in 0..200 {
-        engine.emit(tagged(0, i).payload(noise(i, 1000))).unwrap();
+        engine
+            .emit(small_tagged(0, i).payload(noise(i, 1000)))
+            .unwrap();
     }
     engine.sync().unwrap();
     let segments = engine.store().segments();

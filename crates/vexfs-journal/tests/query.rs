@@ -10,6 +10,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use vexfs_journal::layers::index::idx_path;
 use vexfs_journal::*;
+use vexfs_journal_testkit::noise;
 
 const PATHS: &[&str] = &[
     "/models/a",
@@ -41,19 +42,6 @@ fn event_for(spec: (u8, u8, u8, u8, u8, i64)) -> Event {
     // Times mostly increase with the sequence, with some events from the past.
     ev.timestamp.ktime_ns = 1_700_000_000_000_000_000 + dt;
     ev
-}
-
-/// Incompressible bytes, so a few hundred events span several 64 KiB segments.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn config() -> Config {

@@ -18,8 +18,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Rng, bin, spawn_durable_emit};
+use common::{bin, spawn_durable_emit};
 use serde_json::{Value, json};
+use vexfs_journal_testkit::Rng;
 
 /// Crash rounds (each ~20–250 ms of ingestion, then SIGKILL).
 const ROUNDS: u64 = 24;

@@ -11,9 +11,11 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{Run, bin, flip_byte, run_in, segment_blocks, segment_files};
+use common::{Run, bin, run_in};
 use serde_json::{Value, json};
 use vexfs_journal::{AgentOp, Config, Event, FsOp, Journal, VectorOp};
+use vexfs_journal_testkit::blocks::segment_blocks;
+use vexfs_journal_testkit::{Rng, flip_byte, segment_files};
 
 fn vj(dir: &Path, args: &[&str]) -> Run {
     run_in(dir, args, b"", &[])
@@ -658,7 +660,7 @@ fn completions_man_pages_and_help_list_every_command() {
 
 /// Deterministic incompressible text.
 fn noise(seed: u64, len: usize) -> String {
-    let mut rng = common::Rng(seed);
+    let mut rng = Rng(seed);
     (0..len)
         .map(|_| char::from(b'a' + (rng.next() % 26) as u8))
         .collect()

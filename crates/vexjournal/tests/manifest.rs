@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+use vexfs_journal_testkit::segment_files;
 
 use std::path::{Path, PathBuf};
 
@@ -53,18 +54,8 @@ fn journal_j(tmp: &Path) -> PathBuf {
     vj_stdin(&dir, &["emit"], &lines(0, 10_000)).ok();
     vj(&dir, &["checkpoint", "create"]).ok();
     vj_stdin(&dir, &["emit"], &lines(10_000, 10_000)).ok();
-    assert!(segments(&dir).len() >= 12, "{:?}", segments(&dir));
+    assert!(segment_files(&dir).len() >= 12, "{:?}", segment_files(&dir));
     dir
-}
-
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-        .collect();
-    v.sort();
-    v
 }
 
 fn seqs(dir: &Path) -> Vec<u64> {
@@ -104,7 +95,7 @@ fn emit_one(dir: &Path) -> u64 {
 fn deleted_last_segment_is_named_and_its_numbers_never_reused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = journal_j(tmp.path());
-    let last = segments(&dir).pop().unwrap();
+    let last = segment_files(&dir).pop().unwrap();
     remove_segment(&last);
     let name = last.file_name().unwrap().to_string_lossy().into_owned();
     for args in [
@@ -139,7 +130,7 @@ fn deleted_first_or_middle_segment_is_named_by_every_command() {
     for which in [0usize, 5] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = journal_j(tmp.path());
-        let seg = segments(&dir)[which].clone();
+        let seg = segment_files(&dir)[which].clone();
         remove_segment(&seg);
         let name = seg.file_name().unwrap().to_string_lossy().into_owned();
         for args in [&["verify"][..], &["cat"], &["stats"], &["recover"]] {
@@ -159,7 +150,7 @@ fn deleted_first_or_middle_segment_is_named_by_every_command() {
 fn replaced_and_unexpected_segments_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = journal_j(tmp.path());
-    let segs = segments(&dir);
+    let segs = segment_files(&dir);
     let saved = std::fs::read(&segs[3]).unwrap();
     std::fs::copy(&segs[2], &segs[3]).unwrap();
     let o = vj(&dir, &["verify"]).fails();
@@ -174,7 +165,7 @@ fn replaced_and_unexpected_segments_are_named() {
     // A segment of another journal copied in.
     let other = journal_j(&tmp.path().join("other"));
     let foreign = dir.join("00000000000000900000.seg");
-    std::fs::copy(segments(&other)[1].clone(), &foreign).unwrap();
+    std::fs::copy(segment_files(&other)[1].clone(), &foreign).unwrap();
     let o = vj(&dir, &["verify"]).fails();
     assert!(o.all().contains("not in the manifest"), "{}", o.all());
     vj(&dir, &["stats"]).fails();
@@ -192,7 +183,7 @@ fn replaced_and_unexpected_segments_are_named() {
 fn shortened_segments_are_named_and_salvage_agrees_with_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = journal_j(tmp.path());
-    let last = segments(&dir).pop().unwrap();
+    let last = segment_files(&dir).pop().unwrap();
     let len = std::fs::metadata(&last).unwrap().len();
     let f = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
     f.set_len(len - 300).unwrap();
@@ -254,7 +245,7 @@ fn compaction_keeps_marker_and_indexes_and_is_not_loss() {
         dir.join("CLEAN").exists(),
         "compaction removed the clean-shutdown marker"
     );
-    for seg in segments(&dir) {
+    for seg in segment_files(&dir) {
         assert!(
             seg.with_extension("idx").exists(),
             "{} has no index",
@@ -369,7 +360,7 @@ fn missing_or_damaged_manifest_refuses_and_salvage_rebuilds_it() {
             // The clean-shutdown marker still records where the newest segment ended:
             // the numbers cut from it are a reported loss and are not handed out again
             // (found by the 1000-round mischief run).
-            let last = segments(&dir).pop().unwrap();
+            let last = segment_files(&dir).pop().unwrap();
             let len = std::fs::metadata(&last).unwrap().len();
             let f = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
             f.set_len(len - 300).unwrap();

@@ -56,8 +56,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use common::{Rng, bin};
+use common::bin;
 use serde_json::{Value, json};
+use vexfs_journal_testkit::Rng;
 
 const C_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/syscall_log.c");
 /// The type `compact` drops.

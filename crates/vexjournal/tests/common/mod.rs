@@ -1,4 +1,5 @@
-//! Helpers shared by the CLI's integration tests (each test file uses a subset).
+//! The CLI tests' own helpers: running the `vexjournal` binary (each test file uses a
+//! subset). Helpers every crate's tests share are in `vexfs-journal-testkit`.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::Path;
@@ -24,25 +25,6 @@ pub fn spawn_durable_emit(dir: &Path, stderr: Stdio) -> Child {
         .stderr(stderr)
         .spawn()
         .unwrap()
-}
-
-/// splitmix64: a small deterministic generator for reproducible rounds.
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
 }
 
 /// What one `vexjournal` run did.
@@ -113,30 +95,4 @@ pub fn run_command(mut cmd: Command, stdin: &[u8]) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-/// The segment files of the journal in `dir`, oldest first.
-pub fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    vexfs_journal::layers::storage::dir::list_segments(dir)
-        .unwrap()
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect()
-}
-
-/// The intact blocks `(offset, size, first_seq, last_seq)` of a segment file.
-pub fn segment_blocks(path: &Path) -> Vec<(u64, u64, u64, u64)> {
-    let first = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-    vexfs_journal::layers::storage::inspect::inspect(path, first)
-        .unwrap()
-        .blocks()
-        .map(|b| (b.offset, u64::from(b.size), b.first_seq, b.last_seq))
-        .collect()
-}
-
-/// Flips one bit of byte `at` of `path`.
-pub fn flip_byte(path: &Path, at: u64) {
-    let mut bytes = std::fs::read(path).unwrap();
-    bytes[usize::try_from(at).unwrap()] ^= 0x10;
-    std::fs::write(path, bytes).unwrap();
 }

@@ -1,0 +1,39 @@
+//! Helpers shared by the integration tests of the vexfs-journal crates.
+//!
+//! A dev-dependency only (`publish = false`): tests import what they need instead of
+//! keeping copies in each crate's `tests/common`. Organised by concept:
+//!
+//! - [`rng`]: a seeded generator and the `TORTURE_ROUNDS` round count;
+//! - [`noise`]: deterministic incompressible bytes and text;
+//! - [`events`]: events whose content is a function of a `(producer, index)` tag, and
+//!   what emission stamps on an event;
+//! - [`files`]: journal directories and files — copies, segment listings, bit flips,
+//!   segment headers;
+//! - [`wait`]: polling for a condition;
+//! - `blocks` (feature `storage`): the intact blocks of a segment file.
+//!
+//! Layering: the core depends on `vexfs-journal-format` only, so every crate's tests
+//! can use it — the storage engine's included — without building a second copy of the
+//! crate under test. Helpers that need a journal of a given layer (an `Engine` with a
+//! small `StorageConfig`, a facade `Journal` with a small `Config`, the CLI binary)
+//! stay in that crate's own `tests/common`, where they are the only copy. The one
+//! helper that reads segments through the storage engine sits behind the `storage`
+//! feature, which the crates above the storage engine turn on.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[cfg(feature = "storage")]
+pub mod blocks;
+pub mod events;
+pub mod files;
+pub mod noise;
+pub mod rng;
+pub mod wait;
+
+pub use events::{as_stamped, small_tag_of, small_tagged, tag_of, tagged};
+pub use files::{
+    copy_dir, copy_dir_live, flip_bit, flip_byte, segment_files, torn_files, write_at,
+};
+pub use noise::{noise, noise_text};
+pub use rng::{Rng, rounds};
+pub use wait::eventually;
