@@ -148,7 +148,7 @@ fn paged(read: impl Fn(&Query) -> Page, q: &Query, page: usize) -> Vec<u64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(12))]
+    #![proptest_config(ProptestConfig::with_cases(48))]
 
     // Checks I36 (docs/invariants.md).
     #[test]
