@@ -10,6 +10,7 @@ use vexfs_journal_index::{Executor, Index, Query};
 use vexfs_journal_storage::store::Scan;
 use vexfs_journal_storage::{Engine, OpenMode, StorageConfig, Store, StoredEvent};
 use vexfs_journal_testkit::noise;
+use vexfs_journal_testkit::query::expected;
 
 const T0: i64 = 1_700_000_000_000_000_000;
 
@@ -54,38 +55,6 @@ fn build(dir: &Path) -> Vec<StoredEvent> {
     let all: Vec<_> = engine.scan(0..u64::MAX).map(Result::unwrap).collect();
     engine.close().unwrap();
     all
-}
-
-fn by_hand(all: &[StoredEvent], q: &Query) -> Vec<u64> {
-    let mut out: Vec<u64> = all
-        .iter()
-        .filter(|s| {
-            let e = &s.event;
-            let t = e.timestamp.ktime_ns;
-            q.from_seq.is_none_or(|f| s.seq >= f)
-                && q.to_seq.is_none_or(|l| s.seq <= l)
-                && q.since_ns.is_none_or(|x| t >= x)
-                && q.until_ns.is_none_or(|x| t <= x)
-                && (q.types.is_empty() || q.types.contains(&e.event_type))
-                && (q.categories.is_empty() || q.categories.contains(&e.event_type.category()))
-                && q.path_prefix
-                    .as_ref()
-                    .is_none_or(|p| e.context.path.starts_with(p.as_slice()))
-                && q.agent.as_ref().is_none_or(|a| e.context.agent_id == *a)
-                && q.tx.is_none_or(|x| e.context.transaction_id == x)
-                && q.priority_at_least
-                    .is_none_or(|p| e.priority.code() <= p.code())
-                && q.priority_at_most
-                    .is_none_or(|p| e.priority.code() >= p.code())
-                && q.visibility
-                    .is_none_or(|m| e.agent_visibility_mask & m != 0)
-        })
-        .map(|s| s.seq)
-        .collect();
-    if q.reverse {
-        out.reverse();
-    }
-    out
 }
 
 fn queries() -> Vec<Query> {
@@ -163,7 +132,7 @@ fn pages_equal_a_filter_by_hand_with_or_without_index_files() {
         for q in queries() {
             for reverse in [false, true] {
                 let q = q.clone().reverse(reverse);
-                let want = by_hand(&all, &q);
+                let want = expected(&all, &q);
                 let got: Vec<u64> = exec
                     .page(&q, end)
                     .unwrap()

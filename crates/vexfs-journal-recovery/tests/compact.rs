@@ -16,6 +16,7 @@ use vexfs_journal::{
     AgentOp, CompactOptions, CompactReport, FsOp, Journal, JournalReader, Query, StoredEvent,
     compact,
 };
+use vexfs_journal_testkit::query::matches;
 use vexfs_journal_testkit::{copy_dir, events::TYPES, segment_files, tagged};
 
 /// Base time of the events of [`timed_journal`].
@@ -41,20 +42,6 @@ fn open_first(dir: &Path) -> u64 {
     last.file_stem().unwrap().to_str().unwrap().parse().unwrap()
 }
 
-/// The subset of query semantics the tests use, by hand.
-fn brute(q: &Query, e: &StoredEvent) -> bool {
-    let ev = &e.event;
-    q.from_seq.is_none_or(|s| e.seq >= s)
-        && q.to_seq.is_none_or(|s| e.seq <= s)
-        && q.since_ns.is_none_or(|t| ev.timestamp.ktime_ns >= t)
-        && q.until_ns.is_none_or(|t| ev.timestamp.ktime_ns <= t)
-        && (q.types.is_empty() || q.types.contains(&ev.event_type))
-        && q.path_prefix
-            .as_ref()
-            .is_none_or(|p| ev.context.path.starts_with(p.as_slice()))
-        && q.agent.as_ref().is_none_or(|a| ev.context.agent_id == *a)
-}
-
 fn queries() -> Vec<Query> {
     vec![
         Query::new(),
@@ -74,7 +61,11 @@ fn queries() -> Vec<Query> {
 /// Every query, forward and backward, whole and paged, equals brute force over `all`.
 fn assert_queries_match(j: &Journal, all: &[StoredEvent], ctx: &str) {
     for q in queries() {
-        let want: Vec<u64> = all.iter().filter(|e| brute(&q, e)).map(|e| e.seq).collect();
+        let want: Vec<u64> = all
+            .iter()
+            .filter(|e| matches(&q, e))
+            .map(|e| e.seq)
+            .collect();
         let got = seqs(&j.query(&q).unwrap().events);
         assert_eq!(got, want, "{ctx}: {q:?}");
         let mut back = seqs(&j.query(&q.clone().reverse(true)).unwrap().events);

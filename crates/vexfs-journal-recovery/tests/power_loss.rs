@@ -34,7 +34,8 @@ use vexfs_journal::layers::storage::manifest;
 use vexfs_journal::layers::storage::segment::FLAG_SEALED;
 use vexfs_journal::{Config, Journal, RecoveryMode};
 use vexfs_journal_testkit::{
-    Rng, blocks::segment_blocks, copy_dir_live, noise, rounds, segment_files, tagged, write_at,
+    Rng, blocks::segment_blocks, copy_dir_live, noise, rounds, segment_files, set_len, tagged,
+    write_at,
 };
 
 fn config() -> Config {
@@ -64,15 +65,6 @@ const LOSSES: [Loss; 6] = [
     Loss::OverwriteZeros,
     Loss::GarbledChunkBeyondSync,
 ];
-
-fn set_len(path: &Path, len: u64) {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_len(len)
-        .unwrap();
-}
 
 /// Applies a power loss to the image in `dir`; `acked_end` is the end of the block
 /// holding the last acknowledged event of the open segment (or the header's end).

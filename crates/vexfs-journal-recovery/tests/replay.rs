@@ -17,6 +17,7 @@ use vexfs_journal::{
     AgentOp, Compression, Config, FsOp, Journal, JournalReader, Order, Progress, Query,
     ReplayOptions, ReplayReport, ReplayStart, StoredEvent,
 };
+use vexfs_journal_testkit::query::matches;
 use vexfs_journal_testkit::{
     Rng, blocks::segment_blocks, copy_dir, events::TYPES, flip_bit, segment_files, tagged,
 };
@@ -87,18 +88,6 @@ fn with_query(q: Query) -> ReplayOptions {
         query: q,
         ..Default::default()
     }
-}
-
-fn matches(q: &Query, e: &StoredEvent) -> bool {
-    let ev = &e.event;
-    q.from_seq.is_none_or(|s| e.seq >= s)
-        && q.to_seq.is_none_or(|s| e.seq <= s)
-        && (q.types.is_empty() || q.types.contains(&ev.event_type))
-        && q.path_prefix
-            .as_ref()
-            .is_none_or(|p| ev.context.path.starts_with(p.as_slice()))
-        && q.agent.as_ref().is_none_or(|a| ev.context.agent_id == *a)
-        && q.tx.is_none_or(|t| ev.context.transaction_id == t)
 }
 
 fn filters() -> Vec<Query> {

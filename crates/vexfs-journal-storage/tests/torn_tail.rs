@@ -14,7 +14,7 @@ use vexfs_journal_format::FileHeader;
 use vexfs_journal_format::consts::{BLOCK_MAGIC, FILE_HEADER_SIZE};
 use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_storage::{Engine, FsyncPolicy, StorageConfig, StorageError, StoredEvent};
-use vexfs_journal_testkit::{copy_dir, noise, small_tagged, torn_files};
+use vexfs_journal_testkit::{copy_dir, noise, set_len, small_tagged, torn_files};
 
 fn torn_config() -> StorageConfig {
     StorageConfig {
@@ -108,15 +108,6 @@ impl Fixture {
     }
 }
 
-fn truncate(path: &Path, len: u64) {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_len(len)
-        .unwrap();
-}
-
 /// Emits one event after a repair, checks its sequence, and that it survives a
 /// reopen together with `kept`.
 fn assert_accepts_more(dir: &Path, engine: Engine, kept: &[StoredEvent], reopen: bool) {
@@ -151,7 +142,7 @@ fn every_cut_inside_the_last_block_is_repaired() {
     let size = u64::from(last.size);
     let check = |k: u64| {
         let (fresh, seg) = fx.copy();
-        truncate(&seg, last.offset + k);
+        set_len(&seg, last.offset + k);
         let engine =
             Engine::open(fresh.path()).unwrap_or_else(|e| panic!("cut at {k} of {size}: {e}"));
         assert_eq!(read_all(&engine), kept, "cut at {k}");

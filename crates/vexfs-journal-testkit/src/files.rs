@@ -116,6 +116,16 @@ pub fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
     f.write_all_at(bytes, offset).unwrap();
 }
 
+/// Cuts (or extends with zeros) a file to `len` bytes.
+pub fn set_len(path: &Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
 /// The 128-byte header of a segment file.
 pub fn header_of(path: &Path) -> FileHeader {
     let bytes = std::fs::read(path).unwrap();

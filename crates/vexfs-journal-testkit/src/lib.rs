@@ -10,15 +10,18 @@
 //! - [`files`]: journal directories and files — copies, segment listings, bit flips,
 //!   segment headers;
 //! - [`wait`]: polling for a condition;
-//! - `blocks` (feature `storage`): the intact blocks of a segment file.
+//! - `blocks` (feature `storage`): the intact blocks of a segment file;
+//! - `query` (feature `index`): what a query must return, decided event by event.
 //!
 //! Layering: the core depends on `vexfs-journal-format` only, so every crate's tests
 //! can use it — the storage engine's included — without building a second copy of the
 //! crate under test. Helpers that need a journal of a given layer (an `Engine` with a
 //! small `StorageConfig`, a facade `Journal` with a small `Config`, the CLI binary)
-//! stay in that crate's own `tests/common`, where they are the only copy. The one
-//! helper that reads segments through the storage engine sits behind the `storage`
-//! feature, which the crates above the storage engine turn on.
+//! stay in that crate's own `tests/common`, where they are the only copy. The helpers
+//! that read segments through the storage engine (`storage`) or evaluate a `Query`
+//! (`index`) sit behind features that the crates at or above those layers turn on: their
+//! integration tests link the same library the testkit does, so the types agree (a
+//! crate's unit tests must not use them: they see a second build of the crate).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -27,12 +30,14 @@ pub mod blocks;
 pub mod events;
 pub mod files;
 pub mod noise;
+#[cfg(feature = "index")]
+pub mod query;
 pub mod rng;
 pub mod wait;
 
 pub use events::{as_stamped, small_tag_of, small_tagged, tag_of, tagged};
 pub use files::{
-    copy_dir, copy_dir_live, flip_bit, flip_byte, segment_files, torn_files, write_at,
+    copy_dir, copy_dir_live, flip_bit, flip_byte, segment_files, set_len, torn_files, write_at,
 };
 pub use noise::{noise, noise_text};
 pub use rng::{Rng, rounds};

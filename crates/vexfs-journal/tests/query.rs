@@ -11,6 +11,7 @@ use proptest::prelude::*;
 use vexfs_journal::layers::index::idx_path;
 use vexfs_journal::*;
 use vexfs_journal_testkit::noise;
+use vexfs_journal_testkit::query::expected;
 
 const PATHS: &[&str] = &[
     "/models/a",
@@ -65,37 +66,6 @@ fn build(dir: &Path, specs: &[(u8, u8, u8, u8, u8, i64)]) -> Journal {
     }
     j.sync().unwrap();
     j
-}
-
-fn brute(all: &[StoredEvent], q: &Query) -> Vec<u64> {
-    let mut out: Vec<u64> = all
-        .iter()
-        .filter(|s| {
-            let e = &s.event;
-            q.from_seq.is_none_or(|f| s.seq >= f)
-                && q.to_seq.is_none_or(|t| s.seq <= t)
-                && q.since_ns.is_none_or(|t| e.timestamp.ktime_ns >= t)
-                && q.until_ns.is_none_or(|t| e.timestamp.ktime_ns <= t)
-                && (q.types.is_empty() || q.types.contains(&e.event_type))
-                && (q.categories.is_empty() || q.categories.contains(&e.event_type.category()))
-                && q.path_prefix
-                    .as_ref()
-                    .is_none_or(|p| e.context.path.starts_with(p.as_slice()))
-                && q.agent.as_ref().is_none_or(|a| e.context.agent_id == *a)
-                && q.tx.is_none_or(|t| e.context.transaction_id == t)
-                && q.priority_at_least
-                    .is_none_or(|p| e.priority.code() <= p.code())
-                && q.priority_at_most
-                    .is_none_or(|p| e.priority.code() >= p.code())
-                && q.visibility
-                    .is_none_or(|m| e.agent_visibility_mask & m != 0)
-        })
-        .map(|s| s.seq)
-        .collect();
-    if q.reverse {
-        out.reverse();
-    }
-    out
 }
 
 prop_compose! {
@@ -162,7 +132,7 @@ proptest! {
         let all: Vec<StoredEvent> = j.scan(0..u64::MAX).map(|r| r.unwrap()).collect();
         prop_assert_eq!(all.len(), specs.len());
         for q in &queries {
-            let expected = brute(&all, q);
+            let expected = expected(&all, q);
             let got: Vec<u64> = j.query(q).unwrap().events.iter().map(|e| e.seq).collect();
             prop_assert_eq!(&got, &expected, "query {:?}", q);
             prop_assert_eq!(paged(|q| j.query(q).unwrap(), q, page), expected.clone());
@@ -183,13 +153,13 @@ proptest! {
             rest.after = Some(c);
             let mut seqs: Vec<u64> = p.events.iter().map(|e| e.seq).collect();
             seqs.extend(paged(|q| j.query(q).unwrap(), &rest, page));
-            prop_assert_eq!(seqs, brute(&all, q0));
+            prop_assert_eq!(seqs, expected(&all, q0));
         }
         // A reader in another "process" agrees.
         let r = JournalReader::open(dir.path()).unwrap();
         for q in queries.iter().take(5) {
             let got: Vec<u64> = r.query(q).unwrap().events.iter().map(|e| e.seq).collect();
-            prop_assert_eq!(got, brute(&all, q));
+            prop_assert_eq!(got, expected(&all, q));
         }
     }
 }
@@ -228,7 +198,7 @@ fn check_all(dir: &Path, all: &[StoredEvent], queries: &[Query]) {
     let j = Journal::open_existing(dir).unwrap();
     for q in queries {
         let got: Vec<u64> = j.query(q).unwrap().events.iter().map(|e| e.seq).collect();
-        assert_eq!(got, brute(all, q), "{q:?}");
+        assert_eq!(got, expected(all, q), "{q:?}");
     }
 }
 
@@ -273,7 +243,7 @@ fn damaged_index_files_are_detected_and_rebuilt() {
         assert!(!r.index_report().rebuilt.is_empty(), "{what} not detected");
         for q in &queries {
             let got: Vec<u64> = r.query(q).unwrap().events.iter().map(|e| e.seq).collect();
-            assert_eq!(got, brute(&all, q), "{what}: {q:?}");
+            assert_eq!(got, expected(&all, q), "{what}: {q:?}");
         }
         // The writer rebuilds and saves; the next open finds them usable.
         check_all(dir.path(), &all, &queries);
