@@ -43,16 +43,6 @@ fn fed_event(round: u64, index: u64) -> Value {
     })
 }
 
-/// The part of an event `cat` prints that the feeder chose.
-fn content(ev: &Value) -> Value {
-    json!({
-        "type": ev["type"],
-        "inode": ev["inode"],
-        "path": ev["path"],
-        "payload": ev["payload"],
-    })
-}
-
 /// Every event of the journal in `dir`, from `cat -o ndjson`.
 fn cat(dir: &Path) -> Vec<Value> {
     let out = bin()
@@ -204,7 +194,7 @@ fn sigkill_never_loses_acknowledged_events() {
         for (i, (before, now)) in journal.iter().zip(&events).enumerate() {
             assert_eq!(
                 *before,
-                content(now),
+                common::content(now),
                 "{ctx}: event {} of an earlier round changed",
                 i + 1
             );
@@ -214,8 +204,8 @@ fn sigkill_never_loses_acknowledged_events() {
             let index = now["seq"].as_u64().unwrap() - base;
             assert!(index < r.fed, "{ctx}: {now} was never fed");
             assert_eq!(
-                content(now),
-                content(&fed_event(round, index)),
+                common::content(now),
+                common::content(&fed_event(round, index)),
                 "{ctx}: sequence {} holds the wrong event",
                 now["seq"]
             );
@@ -229,7 +219,7 @@ fn sigkill_never_loses_acknowledged_events() {
             rounds_with_acks += 1;
         }
         total_acks += r.acks.len();
-        journal.extend(events[journal.len()..].iter().map(content));
+        journal.extend(events[journal.len()..].iter().map(common::content));
     }
 
     // The journal is writable after the last crash and continues right after it.
@@ -264,7 +254,7 @@ fn sigkill_never_loses_acknowledged_events() {
     assert_eq!(events[next as usize - 1]["type"], "system.recovery");
     assert_eq!(events[next as usize - 1]["inode"], 42);
     for (i, (before, now)) in journal.iter().zip(&events).enumerate() {
-        assert_eq!(*before, content(now), "event {} changed", i + 1);
+        assert_eq!(*before, common::content(now), "event {} changed", i + 1);
     }
 
     // The test must have exercised something.
@@ -386,7 +376,11 @@ fn torn_tail_is_cut_by_the_next_writer() {
         }
         for e in &events {
             let index = e["seq"].as_u64().unwrap() - 1;
-            assert_eq!(content(e), content(&fed_event(0, index)), "{name}");
+            assert_eq!(
+                common::content(e),
+                common::content(&fed_event(0, index)),
+                "{name}"
+            );
         }
         assert_eq!(torn_files(&dir), 0, "{name}: readers change nothing");
 
@@ -412,7 +406,11 @@ fn torn_tail_is_cut_by_the_next_writer() {
         assert_eq!(events.len() as u64, next + 50, "{name}");
         for e in &events[next as usize..] {
             let index = e["seq"].as_u64().unwrap() - next - 1;
-            assert_eq!(content(e), content(&fed_event(1, index)), "{name}");
+            assert_eq!(
+                common::content(e),
+                common::content(&fed_event(1, index)),
+                "{name}"
+            );
         }
     }
 }
@@ -488,7 +486,7 @@ fn damage_to_acknowledged_events_is_refused_then_salvaged() {
     assert!(!events.is_empty() && events.len() < 300);
     for e in &events {
         let index = e["seq"].as_u64().unwrap() - 1;
-        assert_eq!(content(e), content(&fed_event(0, index)));
+        assert_eq!(common::content(e), common::content(&fed_event(0, index)));
     }
     // The lost events keep their sequence numbers: new events come after them.
     assert_eq!(

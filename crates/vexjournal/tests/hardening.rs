@@ -818,15 +818,7 @@ fn replay_resumes_and_bounds_its_threads() {
     assert_eq!(again, cursor);
     vj_in(&dir, &["emit"], events(30, 35).as_bytes()).ok();
     let out = vj(&dir, &["replay", "--after-cursor", &again]).ok();
-    let replayed: Vec<u64> = out
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let replayed = common::ndjson_seqs(&out.stdout);
     assert_eq!(replayed, (31..=35).collect::<Vec<_>>());
 
     // A consumer recorded by `checkpoint create --consumer`.

@@ -59,16 +59,7 @@ fn journal_j(tmp: &Path) -> PathBuf {
 }
 
 fn seqs(dir: &Path) -> Vec<u64> {
-    vj(dir, &["cat", "-o", "ndjson"])
-        .ok()
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect()
+    common::ndjson_seqs(&vj(dir, &["cat", "-o", "ndjson"]).ok().stdout)
 }
 
 fn remove_segment(path: &Path) {

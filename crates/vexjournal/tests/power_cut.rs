@@ -136,16 +136,6 @@ fn fed_event(run: u64, index: u64) -> Value {
     })
 }
 
-/// The part of an event `cat` prints that the feeder chose.
-fn content(ev: &Value) -> Value {
-    json!({
-        "type": ev["type"],
-        "inode": ev["inode"],
-        "path": ev["path"],
-        "payload": ev["payload"],
-    })
-}
-
 /// What a recorded process run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RunKind {
@@ -1006,7 +996,7 @@ fn check_events(
         let &fed = fed_by_inode
             .get(&inode)
             .ok_or_else(|| format!("seq {seq} is no event that was fed: {line:.200}"))?;
-        if content(&ev) != content(&trace.fed[fed]) {
+        if common::content(&ev) != common::content(&trace.fed[fed]) {
             return Err(format!(
                 "seq {seq} does not hold what was fed as event {fed}"
             ));
@@ -1227,13 +1217,8 @@ fn every_power_cut_state_keeps_every_acknowledged_event() {
         "cat of the recorded journal: {}",
         describe(&final_cat)
     );
-    let final_seqs: HashSet<u64> = String::from_utf8_lossy(&final_cat.stdout)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
+    let final_seqs: HashSet<u64> = common::ndjson_seqs(&String::from_utf8_lossy(&final_cat.stdout))
+        .into_iter()
         .collect();
     let acked: Vec<(u64, usize)> = trace
         .acks

@@ -3,7 +3,9 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::{Value, json};
 
 /// The `vexjournal` binary, with the environment variables that change its behaviour
 /// removed.
@@ -74,7 +76,17 @@ pub fn run_in(dir: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> 
 }
 
 /// Runs `cmd` with `stdin` and waits for it.
-pub fn run_command(mut cmd: Command, stdin: &[u8]) -> Run {
+pub fn run_command(cmd: Command, stdin: &[u8]) -> Run {
+    let out = run_raw(cmd, stdin);
+    Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `cmd` with `stdin` and waits for it; its output as bytes.
+pub fn run_raw(mut cmd: Command, stdin: &[u8]) -> Output {
     use std::io::Write;
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -90,9 +102,27 @@ pub fn run_command(mut cmd: Command, stdin: &[u8]) -> Run {
     });
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
-    Run {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    out
+}
+
+/// The `seq` of every line of NDJSON output (`cat`, `replay`, `query -o ndjson`).
+pub fn ndjson_seqs(ndjson: &str) -> Vec<u64> {
+    ndjson
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// The part of an event `cat` prints that a test feeding `emit` chose.
+pub fn content(ev: &Value) -> Value {
+    json!({
+        "type": ev["type"],
+        "inode": ev["inode"],
+        "path": ev["path"],
+        "payload": ev["payload"],
+    })
 }
