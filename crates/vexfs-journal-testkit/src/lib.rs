@@ -10,6 +10,7 @@
 //! - [`files`]: journal directories and files — copies, segment listings, bit flips,
 //!   segment headers;
 //! - [`wait`]: polling for a condition;
+//! - [`c`]: compiling the C programs of the cross-checks;
 //! - `blocks` (feature `storage`): the intact blocks of a segment file;
 //! - `query` (feature `index`): what a query must return, decided event by event.
 //!
@@ -27,6 +28,7 @@
 
 #[cfg(feature = "storage")]
 pub mod blocks;
+pub mod c;
 pub mod events;
 pub mod files;
 pub mod noise;

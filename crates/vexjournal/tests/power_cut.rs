@@ -51,7 +51,7 @@ mod common;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -59,6 +59,7 @@ use std::time::Instant;
 use common::bin;
 use serde_json::{Value, json};
 use vexfs_journal_testkit::Rng;
+use vexfs_journal_testkit::c::compile_c;
 
 const C_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/syscall_log.c");
 /// The type `compact` drops.
@@ -80,16 +81,10 @@ const REPORTED_FAILURES: usize = 12;
 
 /// Compiles the interposer with `$CC` (or `cc`) into `dir`.
 fn compile_interposer(dir: &Path) -> PathBuf {
-    let cc = std::env::var("CC")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "cc".to_owned());
-    let mut words = cc.split_whitespace();
-    let program = words.next().unwrap_or("cc").to_owned();
     let lib = dir.join("syscall_log.so");
-    let output = Command::new(&program)
-        .args(words)
-        .args([
+    compile_c(
+        "the power-cut test",
+        &[
             "-std=gnu11",
             "-O2",
             "-Wall",
@@ -97,23 +92,10 @@ fn compile_interposer(dir: &Path) -> PathBuf {
             "-Werror",
             "-shared",
             "-fPIC",
-            "-o",
-        ])
-        .arg(&lib)
-        .arg(C_SOURCE)
-        .args(["-ldl", "-lpthread"])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "the power-cut test needs a C compiler: cannot run `{program}` ({e}); \
-                 install gcc or set CC"
-            )
-        });
-    assert!(
-        output.status.success(),
-        "`{cc}` failed to compile {C_SOURCE}:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        ],
+        &lib,
+        Path::new(C_SOURCE),
+        &["-ldl", "-lpthread"],
     );
     lib
 }
