@@ -4,6 +4,8 @@
 
 mod common;
 
+use vexfs_journal_testkit::fixture;
+
 use proptest::prelude::*;
 use vexfs_journal_format::consts::{
     AGENT_ID_CAPACITY, AGENT_INTENT_CAPACITY, CAUSALITY_LINK_SIZE, CONTEXT_SIZE, EVENT_HEADER_SIZE,
@@ -19,11 +21,6 @@ use vexfs_journal_kernel::{
     ConversionError, KernelBridge, KernelCompatibilityBridgeTrait, check_kernel_fit,
     convert_from_kernel_format, convert_to_kernel_format, decode_prefix,
 };
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = common::fixtures_dir().join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 #[test]
 fn converts_the_samples_to_the_committed_kernel_event_fixtures() {

@@ -116,6 +116,17 @@ pub fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
     f.write_all_at(bytes, offset).unwrap();
 }
 
+/// The repository's `fixtures/` directory (golden files).
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// The bytes of `fixtures/<name>`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = fixtures_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// Cuts (or extends with zeros) a file to `len` bytes.
 pub fn set_len(path: &Path, len: u64) {
     std::fs::OpenOptions::new()

@@ -7,7 +7,7 @@
     missing_docs
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proptest::prelude::*;
 use vexfs_journal::{Config, Event, FsyncPolicy, Journal};
@@ -84,11 +84,6 @@ pub fn kernel_image(range: std::ops::RangeInclusive<u64>, per_block: usize) -> V
             ..WriterOptions::default()
         },
     )
-}
-
-/// The repository's `fixtures/` directory.
-pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
 fn bstring(max: usize) -> impl Strategy<Value = BString> {
