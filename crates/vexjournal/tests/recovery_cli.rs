@@ -14,51 +14,15 @@ use vexfs_journal_testkit::blocks::segment_blocks;
 use vexfs_journal_testkit::{copy_dir, flip_byte, noise_text, segment_files};
 
 use std::path::Path;
-use std::process::ExitStatus;
 
 use common::bin;
 use serde_json::Value;
 use vexfs_journal::{AgentOp, Config, Event, FsOp, Journal, VectorOp};
 
-#[derive(Debug)]
-struct Out {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    #[track_caller]
-    fn ok(self) -> Self {
-        assert!(self.status.success(), "failed: {self:#?}");
-        self
-    }
-
-    #[track_caller]
-    fn fails(self) -> Self {
-        assert_eq!(self.status.code(), Some(1), "expected exit 1: {self:#?}");
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
-    }
-
-    fn ndjson(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
+type Out = common::Run;
 
 fn vj(dir: &Path, args: &[&str]) -> Out {
-    let out = bin().arg("--dir").arg(dir).args(args).output().unwrap();
-    Out {
-        status: out.status,
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    common::run_in(dir, args, b"", &[])
 }
 
 fn event(i: u64) -> Event {
@@ -135,7 +99,7 @@ fn verify_exits_0_when_clean_and_1_with_each_problem_located() {
     assert!(segs.len() >= 3);
     let b = segment_blocks(&segs[1])[3];
     flip_byte(&segs[1], b.0 + b.1 / 2);
-    let out = vj(&dir, &["verify"]).fails();
+    let out = vj(&dir, &["verify"]).fails_with(1);
     let line = out
         .stdout
         .lines()
@@ -153,7 +117,7 @@ fn verify_exits_0_when_clean_and_1_with_each_problem_located() {
         )
     );
     assert!(out.stdout.contains("NOT CLEAN"), "{}", out.stdout);
-    let r = vj(&dir, &["verify", "-o", "json"]).fails().json();
+    let r = vj(&dir, &["verify", "-o", "json"]).fails_with(1).json();
     let p = r["problems"]
         .as_array()
         .unwrap()
@@ -166,7 +130,9 @@ fn verify_exits_0_when_clean_and_1_with_each_problem_located() {
     assert_eq!(p["len"], b.1);
     assert_eq!(p["seqs"], serde_json::json!([b.2, b.3]));
     // --deep reports the same damage.
-    let deep = vj(&dir, &["verify", "--deep", "-o", "json"]).fails().json();
+    let deep = vj(&dir, &["verify", "--deep", "-o", "json"])
+        .fails_with(1)
+        .json();
     assert_eq!(deep["problems"], r["problems"]);
     // Header and footer damage, each reported as such.
     let d = tmp.path().join("hf");
@@ -175,7 +141,7 @@ fn verify_exits_0_when_clean_and_1_with_each_problem_located() {
     flip_byte(&s[0], 30);
     let len = std::fs::metadata(&s[1]).unwrap().len();
     flip_byte(&s[1], len - 9);
-    let r = vj(&d, &["verify", "-o", "json"]).fails().json();
+    let r = vj(&d, &["verify", "-o", "json"]).fails_with(1).json();
     let kinds: Vec<(String, String)> = r["problems"]
         .as_array()
         .unwrap()
@@ -212,7 +178,7 @@ fn recover_in_each_mode() {
     let len = std::fs::metadata(&open).unwrap().len();
 
     // Absolute: refuses, lists the problem, changes nothing.
-    let out = vj(&dir, &["recover", "--mode", "absolute"]).fails();
+    let out = vj(&dir, &["recover", "--mode", "absolute"]).fails_with(1);
     assert!(
         out.stderr.contains("absolute mode refuses"),
         "{}",
@@ -247,7 +213,7 @@ fn recover_in_each_mode() {
     let segs = segment_files(&dir);
     let b = segment_blocks(&segs[0])[2];
     flip_byte(&segs[0], b.0 + 200);
-    vj(&dir, &["recover", "--mode", "absolute"]).fails();
+    vj(&dir, &["recover", "--mode", "absolute"]).fails_with(1);
     let r = vj(&dir, &["recover", "--mode", "salvage", "-o", "json"])
         .ok()
         .json();
@@ -336,9 +302,9 @@ fn checkpoint_create_list_restore_and_rollback() {
             .stdout
             .contains("DAMAGED")
     );
-    let out = vj(&damaged, &["checkpoint", "restore", "2"]).fails();
+    let out = vj(&damaged, &["checkpoint", "restore", "2"]).fails_with(1);
     assert!(out.stderr.contains("damaged"), "{}", out.stderr);
-    let out = vj(&dir, &["checkpoint", "restore", "9"]).fails();
+    let out = vj(&dir, &["checkpoint", "restore", "9"]).fails_with(1);
     assert!(out.stderr.contains("no such checkpoint"), "{}", out.stderr);
 
     // Restore without rollback keeps everything.
@@ -431,7 +397,7 @@ fn replay_filters_checkpoints_cursors_parallel_and_validation() {
     let segs = segment_files(&dir);
     let b = segment_blocks(&segs[1])[1];
     flip_byte(&segs[1], b.0 + 150);
-    let out = vj(&dir, &["replay", "--validate"]).fails();
+    let out = vj(&dir, &["replay", "--validate"]).fails_with(1);
     assert!(
         out.stderr.contains(&segs[1].display().to_string())
             && out.stderr.contains(&format!("at byte {}", b.0)),
@@ -457,7 +423,7 @@ fn compact_by_type_and_size_and_not_while_open() {
         .unwrap();
     // Refused while a writer holds the journal.
     let j = Journal::open_existing(&dir).unwrap();
-    let out = vj(&dir, &["compact", "--drop-type", "vector.search"]).fails();
+    let out = vj(&dir, &["compact", "--drop-type", "vector.search"]).fails_with(1);
     assert!(out.stderr.contains("locked"), "{}", out.stderr);
     j.close().unwrap();
 

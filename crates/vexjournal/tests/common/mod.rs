@@ -59,6 +59,30 @@ impl Run {
         self
     }
 
+    /// Asserts the run exited with `code`.
+    #[track_caller]
+    pub fn fails_with(self, code: i32) -> Self {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "expected exit {code}: {self:#?}"
+        );
+        self
+    }
+
+    /// Standard output as one JSON document.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+
+    /// Standard output as NDJSON, one value a line.
+    pub fn ndjson(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     /// Standard output and standard error together.
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
