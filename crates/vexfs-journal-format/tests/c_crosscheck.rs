@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use vexfs_journal_testkit::c::{compile_c, scratch_dir};
+
 use vexfs_journal_format::consts::{CONTEXT_SIZE, EVENT_HEADER_SIZE};
 use vexfs_journal_format::layout::{EVENT_CHECKSUM_OFFSET, all_layouts};
 use vexfs_journal_format::{
@@ -33,44 +35,16 @@ struct CRun {
     event: Vec<u8>,
 }
 
-fn work_dir() -> PathBuf {
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("c_crosscheck-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-    dir
-}
-
 fn compile(dir: &Path) -> PathBuf {
-    let cc = std::env::var("CC")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "cc".to_owned());
-    let mut words = cc.split_whitespace();
-    let program = words.next().unwrap_or("cc").to_owned();
     let exe = dir.join("kernel_layout");
-    let source = Path::new(C_DIR).join("kernel_layout.c");
-    let output = Command::new(&program)
-        .args(words)
-        .args([
-            "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", C_DIR, "-o",
-        ])
-        .arg(&exe)
-        .arg(&source)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "C cross-check needs a C compiler: cannot run `{program}` ({e}). \
-                 Install gcc (or clang) or set CC to a C compiler."
-            )
-        });
-    assert!(
-        output.status.success(),
-        "`{cc}` failed to compile {} ({}):\n{}{}",
-        source.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
+    compile_c(
+        "the C cross-check",
+        &[
+            "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", C_DIR,
+        ],
+        &exe,
+        &Path::new(C_DIR).join("kernel_layout.c"),
+        &[],
     );
     exe
 }
@@ -122,7 +96,7 @@ fn parse_output(stdout: &str) -> (Layouts, Option<u32>, Option<u32>, Option<usiz
 fn c_run() -> &'static CRun {
     static RUN: OnceLock<CRun> = OnceLock::new();
     RUN.get_or_init(|| {
-        let dir = work_dir();
+        let dir = scratch_dir(env!("CARGO_TARGET_TMPDIR"), "c_crosscheck");
         let exe = compile(&dir);
         let event_path = dir.join("c_event.bin");
         let output = Command::new(&exe)

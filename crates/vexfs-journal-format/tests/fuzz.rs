@@ -10,19 +10,11 @@
     clippy::type_complexity
 )]
 
-use std::path::PathBuf;
-
 use vexfs_journal_format::block::{self, EventEncoding, check_block, split_events};
 use vexfs_journal_format::kernel::seal_event_checksum;
 use vexfs_journal_format::record::RecordView;
 use vexfs_journal_format::*;
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use vexfs_journal_testkit::fixture;
 
 /// Deterministic xorshift generator: reproducible failures without a dependency.
 struct Rng(u64);

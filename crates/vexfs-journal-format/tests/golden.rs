@@ -15,13 +15,7 @@ use vexfs_journal_format::block::{EventEncoding, check_block, split_events};
 use vexfs_journal_format::record::RecordView;
 use vexfs_journal_format::samples::{self, category_events, empty_event, sample_ext};
 use vexfs_journal_format::*;
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use vexfs_journal_testkit::fixture;
 
 #[test]
 fn encoder_output_equals_committed_fixtures() {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use vexfs_journal_testkit::fixtures_dir;
+
 use std::io::Read;
 
 use vexfs_journal_format::block::{EventEncoding, check_block};
@@ -217,7 +219,7 @@ fn memory_is_bounded_by_the_block_size_limit() {
 // ---- golden images --------------------------------------------------------------------
 
 fn check_golden(name: &str, bytes: &[u8]) {
-    let path = common::fixtures_dir().join("kernel").join(name);
+    let path = fixtures_dir().join("kernel").join(name);
     if std::env::var_os("VEXFS_UPDATE_FIXTURES").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, bytes).unwrap();
@@ -254,8 +256,8 @@ fn golden_images_match_the_committed_fixtures() {
         assert_eq!(got.events().cloned().collect::<Vec<_>>(), evs, "{name}");
     }
     // The committed fixtures read back to the samples (not only our own output).
-    let none = std::fs::read(common::fixtures_dir().join("kernel/image_none.img")).unwrap();
-    let lz4 = std::fs::read(common::fixtures_dir().join("kernel/image_lz4.img")).unwrap();
+    let none = std::fs::read(fixtures_dir().join("kernel/image_none.img")).unwrap();
+    let lz4 = std::fs::read(fixtures_dir().join("kernel/image_lz4.img")).unwrap();
     assert_eq!(read(&none).events().cloned().collect::<Vec<_>>(), evs);
     assert_eq!(read(&lz4).events().cloned().collect::<Vec<_>>(), evs);
     assert!(lz4.len() < none.len());

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use vexfs_journal_testkit::c::{compile_c, scratch_dir};
+
 use vexfs_journal::Query;
 use vexfs_journal_format::consts::{DEFAULT_VISIBILITY_MASK, PATH_MAX};
 use vexfs_journal_format::{
@@ -26,45 +28,17 @@ use vexfs_journal_kernel::{
 
 const C_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c");
 
-fn work_dir() -> PathBuf {
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("c_image-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-    dir
-}
-
 /// Compiles `kernel_image.c` once.
 fn program() -> &'static Path {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
     EXE.get_or_init(|| {
-        let cc = std::env::var("CC")
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| "cc".to_owned());
-        let mut words = cc.split_whitespace();
-        let compiler = words.next().unwrap_or("cc").to_owned();
-        let exe = work_dir().join("kernel_image");
-        let source = Path::new(C_DIR).join("kernel_image.c");
-        let output = Command::new(&compiler)
-            .args(words)
-            .args(["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-            .arg(&exe)
-            .arg(&source)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "the C cross-check needs a C compiler: cannot run `{compiler}` ({e}). \
-                     Install gcc (or clang) or set CC to a C compiler."
-                )
-            });
-        assert!(
-            output.status.success(),
-            "`{cc}` failed to compile {} ({}):\n{}{}",
-            source.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr),
+        let exe = scratch_dir(env!("CARGO_TARGET_TMPDIR"), "c_image").join("kernel_image");
+        compile_c(
+            "the C cross-check",
+            &["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"],
+            &exe,
+            &Path::new(C_DIR).join("kernel_image.c"),
+            &[],
         );
         exe
     })

@@ -83,6 +83,7 @@ fn setup() -> (tempfile::TempDir, Journal, KernelSource, KernelBridge) {
     (dir, journal, source, bridge)
 }
 
+// Checks I41 (docs/invariants.md).
 #[test]
 fn drift_is_detected_and_resynced_with_no_duplicate_or_missing_id() {
     let (_dir, journal, mut kernel, bridge) = setup();
@@ -223,6 +224,7 @@ fn a_rewritten_source_is_read_again_in_full() {
     assert!(check_timeline(&journal).unwrap().is_consistent());
 }
 
+// Checks I41 (docs/invariants.md).
 #[test]
 fn a_kernel_that_went_backwards_is_refused() {
     let (_dir, journal, mut kernel, bridge) = setup();
@@ -247,6 +249,7 @@ fn a_kernel_that_went_backwards_is_refused() {
     assert!(message.contains("went backwards"), "{message}");
 }
 
+// Checks I41 (docs/invariants.md).
 #[test]
 fn a_torn_tail_is_read_again_once_complete() {
     let (_dir, journal, mut kernel, bridge) = setup();

@@ -33,6 +33,7 @@ fn bridge(journal: &Journal) -> KernelBridge {
     KernelBridge::new(journal.clone(), BridgeConfig::default()).unwrap()
 }
 
+// Checks I39 (docs/invariants.md).
 #[test]
 fn import_preserves_ids_sequences_and_timestamps() {
     let (_d, journal) = common::journal();
@@ -56,6 +57,7 @@ fn import_preserves_ids_sequences_and_timestamps() {
     assert_eq!(marker.event.context.path, "kernel.img");
 }
 
+// Checks I40 (docs/invariants.md).
 #[test]
 fn importing_the_same_image_twice_adds_nothing() {
     let (d, journal) = common::journal();
@@ -81,6 +83,7 @@ fn importing_the_same_image_twice_adds_nothing() {
     assert_eq!(b.state().unwrap().watermark(), 40);
 }
 
+// Checks I40 (docs/invariants.md).
 #[test]
 fn a_lost_header_mark_does_not_cause_a_reimport() {
     // A crash after the batch reached disk but before the header mark was written:
@@ -104,6 +107,7 @@ fn a_lost_header_mark_does_not_cause_a_reimport() {
     assert_eq!((again.imported, again.already_present), (0, 10));
 }
 
+// Checks I40 (docs/invariants.md).
 #[test]
 fn overlapping_images_merge_without_duplicates() {
     let (_d, journal) = common::journal();
@@ -127,6 +131,7 @@ fn overlapping_images_merge_without_duplicates() {
     assert_eq!((check.kernel, check.userspace, check.markers), (20, 1, 2));
 }
 
+// Checks I40 (docs/invariants.md).
 #[test]
 fn a_damaged_image_imports_every_intact_block_and_is_completed_later() {
     let (_d, journal) = common::journal();
@@ -172,6 +177,7 @@ fn a_damaged_image_imports_every_intact_block_and_is_completed_later() {
     );
 }
 
+// Checks I39 (docs/invariants.md).
 #[test]
 fn many_batches_and_unsequenced_events() {
     let (_d, journal) = common::journal();

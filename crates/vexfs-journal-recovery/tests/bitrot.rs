@@ -25,6 +25,9 @@ use common::*;
 use vexfs_journal::format::consts::BLOCK_HEADER_SIZE;
 use vexfs_journal::{Journal, JournalReader, StoredEvent, VerifyOptions, salvage, verify};
 use vexfs_journal_recovery::ProblemKind;
+use vexfs_journal_testkit::{
+    Rng, blocks::segment_blocks, copy_dir, files::header_of, flip_bit, segment_files, tagged,
+};
 
 /// What a byte of the journal belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,12 +50,12 @@ struct Layout {
 
 impl Layout {
     fn of(dir: &Path) -> Layout {
-        let segments: Vec<_> = segments(dir)
+        let segments: Vec<_> = segment_files(dir)
             .into_iter()
             .map(|p| {
                 let len = std::fs::metadata(&p).unwrap().len();
                 let sealed = header_of(&p).flags & 1 != 0;
-                let blocks = blocks_of(&p);
+                let blocks = segment_blocks(&p);
                 (p, len, blocks, sealed)
             })
             .collect();
@@ -129,6 +132,7 @@ fn positions(layout: &Layout, rng: &mut Rng) -> Vec<(PathBuf, u64, Part)> {
     out
 }
 
+// Checks I34 (docs/invariants.md).
 #[test]
 fn every_flip_is_detected_and_pinpointed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -264,6 +268,7 @@ fn every_flip_is_detected_and_pinpointed() {
     );
 }
 
+// Checks I33 (docs/invariants.md).
 #[test]
 fn salvage_recovers_every_undamaged_block() {
     let tmp = tempfile::tempdir().unwrap();

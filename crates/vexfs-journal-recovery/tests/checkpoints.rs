@@ -13,6 +13,9 @@ use common::*;
 use vexfs_journal::{CompactOptions, Config, Journal, RecoveryMode, compact};
 use vexfs_journal_recovery::checkpoint::{self, KEEP};
 use vexfs_journal_recovery::{ProblemKind, RecoveryError, restore};
+use vexfs_journal_testkit::{
+    copy_dir, events::TYPES, flip_bit, noise, segment_files, tag_of, tagged,
+};
 
 /// Bytes this thread has read through system calls so far (`rchar`).
 fn thread_rchar() -> u64 {
@@ -36,6 +39,7 @@ fn checkpoint_files(dir: &Path) -> Vec<String> {
     v
 }
 
+// Checks I27 (docs/invariants.md).
 #[test]
 fn create_and_list_keep_the_newest_and_record_the_mark() {
     let tmp = tempfile::tempdir().unwrap();
@@ -140,6 +144,7 @@ fn periodic_checkpoints_follow_the_interval_and_stop_at_close() {
     );
 }
 
+// Checks I26, I29 (docs/invariants.md).
 /// After a crash the latest checkpoint's block table is trusted: the open segment is
 /// scanned (and indexed) only from where the checkpoint ends, so opening reads far
 /// less — and finds exactly the same events.
@@ -170,7 +175,9 @@ fn recovery_trusts_the_latest_checkpoint_and_reads_less() {
     crash_image(&j, &without);
     j.close().unwrap();
     std::fs::remove_dir_all(without.join("checkpoints")).unwrap();
-    let seg_len = std::fs::metadata(segments(&with)[0].clone()).unwrap().len();
+    let seg_len = std::fs::metadata(segment_files(&with)[0].clone())
+        .unwrap()
+        .len();
     assert!(seg_len > 2 << 20, "one big open segment ({seg_len} bytes)");
 
     let open = |dir: &Path| {
@@ -208,6 +215,7 @@ fn recovery_trusts_the_latest_checkpoint_and_reads_less() {
     j.close().unwrap();
 }
 
+// Checks I29 (docs/invariants.md).
 #[test]
 fn a_damaged_or_foreign_checkpoint_is_skipped_for_the_previous_one() {
     let tmp = tempfile::tempdir().unwrap();
@@ -352,9 +360,9 @@ fn restore_fixture(
     let events = journal_events(&j);
     crash_image(&j, dir);
     j.close().unwrap();
-    assert!(segments(dir).len() > 3);
+    assert!(segment_files(dir).len() > 3);
     assert!(
-        segments(dir)
+        segment_files(dir)
             .iter()
             .any(|p| p.ends_with(vexfs_journal_storage::dir::segment_name(
                 c1.segment_first_seq
@@ -364,13 +372,14 @@ fn restore_fixture(
     (events, c1, c2)
 }
 
+// Checks I30 (docs/invariants.md).
 #[test]
 fn restore_without_rollback_keeps_and_checks_what_follows() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     let (events, _c1, c2) = restore_fixture(tmp.path(), &dir);
     // A torn tail after the checkpoint is cut.
-    let open_seg = segments(&dir).pop().unwrap();
+    let open_seg = segment_files(&dir).pop().unwrap();
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&open_seg)
@@ -397,12 +406,13 @@ fn restore_without_rollback_keeps_and_checks_what_follows() {
     j.close().unwrap();
 }
 
+// Checks I30 (docs/invariants.md).
 #[test]
 fn restore_with_rollback_returns_to_the_checkpoint_and_moves_the_rest_aside() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     let (events, c1, c2) = restore_fixture(tmp.path(), &dir);
-    let segs_before = segments(&dir);
+    let segs_before = segment_files(&dir);
     let r = restore(&dir, c1.id, true).unwrap();
     assert!(r.rolled_back);
     let aside = r.moved_to.clone().unwrap();
@@ -447,6 +457,7 @@ fn restore_with_rollback_returns_to_the_checkpoint_and_moves_the_rest_aside() {
     assert!(v.is_clean(), "{:?}", v.problems);
 }
 
+// Checks I30 (docs/invariants.md).
 /// The checkpoint's segment was sealed and then rewritten by compaction: its block
 /// table no longer describes the file. A rollback must refuse or leave a consistent
 /// journal — never one whose block table points into the wrong bytes.
@@ -497,6 +508,7 @@ fn restore_with_rollback_after_compaction_rewrote_the_checkpoint_segment() {
     }
 }
 
+// Checks I27 (docs/invariants.md).
 /// Checkpoints taken concurrently — the periodic thread and a caller, or two callers —
 /// while the writer rotates segments: each must succeed with its own id.
 #[test]
@@ -547,7 +559,7 @@ fn concurrent_checkpoints_do_not_collide() {
     stop.store(true, Ordering::Relaxed);
     producer.join().unwrap();
     assert!(
-        segments(tmp.path()).len() > 10,
+        segment_files(tmp.path()).len() > 10,
         "the writer rotated meanwhile"
     );
     let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();

@@ -16,6 +16,8 @@ use vexfs_journal::{
     compact,
 };
 use vexfs_journal_storage::swap::{SWAP_DIR, SWAP_MANIFEST, SwapManifest};
+use vexfs_journal_testkit::query::matches;
+use vexfs_journal_testkit::{copy_dir, events::TYPES, segment_files, tagged};
 
 /// Base time of the events of [`timed_journal`].
 const T0: i64 = 1_800_000_000_000_000_000;
@@ -30,28 +32,14 @@ fn timed_journal(dir: &Path, n: u64) -> Vec<StoredEvent> {
     }
     let events = journal_events(&j);
     j.close().unwrap();
-    assert!(segments(dir).len() >= 5, "{:?}", segments(dir));
+    assert!(segment_files(dir).len() >= 5, "{:?}", segment_files(dir));
     events
 }
 
 /// First sequence of the open (newest) segment.
 fn open_first(dir: &Path) -> u64 {
-    let last = segments(dir).pop().unwrap();
+    let last = segment_files(dir).pop().unwrap();
     last.file_stem().unwrap().to_str().unwrap().parse().unwrap()
-}
-
-/// The subset of query semantics the tests use, by hand.
-fn brute(q: &Query, e: &StoredEvent) -> bool {
-    let ev = &e.event;
-    q.from_seq.is_none_or(|s| e.seq >= s)
-        && q.to_seq.is_none_or(|s| e.seq <= s)
-        && q.since_ns.is_none_or(|t| ev.timestamp.ktime_ns >= t)
-        && q.until_ns.is_none_or(|t| ev.timestamp.ktime_ns <= t)
-        && (q.types.is_empty() || q.types.contains(&ev.event_type))
-        && q.path_prefix
-            .as_ref()
-            .is_none_or(|p| ev.context.path.starts_with(p.as_slice()))
-        && q.agent.as_ref().is_none_or(|a| ev.context.agent_id == *a)
 }
 
 fn queries() -> Vec<Query> {
@@ -73,7 +61,11 @@ fn queries() -> Vec<Query> {
 /// Every query, forward and backward, whole and paged, equals brute force over `all`.
 fn assert_queries_match(j: &Journal, all: &[StoredEvent], ctx: &str) {
     for q in queries() {
-        let want: Vec<u64> = all.iter().filter(|e| brute(&q, e)).map(|e| e.seq).collect();
+        let want: Vec<u64> = all
+            .iter()
+            .filter(|e| matches(&q, e))
+            .map(|e| e.seq)
+            .collect();
         let got = seqs(&j.query(&q).unwrap().events);
         assert_eq!(got, want, "{ctx}: {q:?}");
         let mut back = seqs(&j.query(&q.clone().reverse(true)).unwrap().events);
@@ -112,13 +104,14 @@ fn assert_compacted(dir: &Path, expected: &[StoredEvent], next: u64, ctx: &str) 
     assert!(!dir.join(SWAP_DIR).exists() && !dir.join(SWAP_MANIFEST).exists());
 }
 
+// Checks I32 (docs/invariants.md).
 #[test]
 fn compact_by_type_keeps_sequences_and_queries_match_brute_force() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     let events = timed_journal(&dir, 900);
     let open_from = open_first(&dir);
-    let segs = segments(&dir);
+    let segs = segment_files(&dir);
     {
         let j = Journal::open_existing(&dir).unwrap();
         assert_queries_match(&j, &events, "before");
@@ -151,13 +144,14 @@ fn compact_by_type_keeps_sequences_and_queries_match_brute_force() {
     assert_compacted(&dir, &expected, events.len() as u64 + 1, "by type");
 }
 
+// Checks I32 (docs/invariants.md).
 #[test]
 fn compact_by_age_with_a_fixed_now() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     let events = timed_journal(&dir, 900);
     let open_from = open_first(&dir);
-    let segs = segments(&dir);
+    let segs = segment_files(&dir);
     // "Now" is T0 + 700 ms; events older than 400 ms (before T0 + 300 ms) go.
     let cutoff = T0 + 300_000_000;
     let r = compact(
@@ -198,12 +192,13 @@ fn compact_by_age_with_a_fixed_now() {
     assert!(again.rewritten.is_empty() && again.deleted.is_empty());
 }
 
+// Checks I32 (docs/invariants.md).
 #[test]
 fn compact_by_size_deletes_whole_oldest_segments_never_the_open_one() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     let events = timed_journal(&dir, 900);
-    let before: u64 = segments(&dir)
+    let before: u64 = segment_files(&dir)
         .iter()
         .map(|s| std::fs::metadata(s).unwrap().len())
         .sum();
@@ -219,7 +214,7 @@ fn compact_by_size_deletes_whole_oldest_segments_never_the_open_one() {
     assert_eq!(r.bytes_before, before);
     assert!(r.bytes_after <= max, "{r:?}");
     assert!(r.rewritten.is_empty());
-    let first_kept = segments(&dir)[0].clone();
+    let first_kept = segment_files(&dir)[0].clone();
     let from: u64 = first_kept
         .file_stem()
         .unwrap()
@@ -246,6 +241,7 @@ fn compact_by_size_deletes_whole_oldest_segments_never_the_open_one() {
     assert_eq!(left.last().unwrap().seq, events.len() as u64 + 1);
 }
 
+// Checks I32, I42 (docs/invariants.md).
 /// Compaction refuses to run while a writer has the journal open.
 #[test]
 fn compact_needs_the_journal_closed() {
@@ -265,6 +261,7 @@ fn compact_needs_the_journal_closed() {
     j.close().unwrap();
 }
 
+// Checks I32 (docs/invariants.md).
 /// Compaction by type leaves deliberate sequence gaps; a compacted journal is not
 /// damaged and `verify` (hence absolute mode) must accept it.
 #[test]
@@ -304,6 +301,7 @@ fn name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
 
+// Checks I31 (docs/invariants.md).
 #[test]
 fn a_crash_mid_compaction_leaves_the_old_set_or_the_new_set() {
     let tmp = tempfile::tempdir().unwrap();

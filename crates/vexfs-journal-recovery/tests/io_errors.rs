@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use vexfs_journal::{Config, Journal, JournalError, OpenOptions, RecoveryMode, StorageError};
 use vexfs_journal_storage::faults::Faults;
+use vexfs_journal_testkit::{Rng, copy_dir_live, rounds, tag_of, tagged};
 
 const ENOSPC: i32 = 28;
 const EIO: i32 = 5;
@@ -56,6 +57,7 @@ fn os_text(errno: i32) -> &'static str {
     }
 }
 
+// Checks I9, I10 (docs/invariants.md).
 #[test]
 fn io_failures_never_lose_acknowledged_events() {
     let rounds = rounds(60);
@@ -206,6 +208,7 @@ fn io_failures_never_lose_acknowledged_events() {
     );
 }
 
+// Checks I28 (docs/invariants.md).
 /// A checkpoint whose sync or header-mark write fails reports the OS error; after a
 /// crash the journal recovers from the latest valid checkpoint with every
 /// acknowledged event.

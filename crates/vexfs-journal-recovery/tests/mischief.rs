@@ -13,8 +13,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Rng, build, copy_dir, rounds, tagged};
+use common::build;
 use vexfs_journal::{Journal, RecoveryMode};
+use vexfs_journal_testkit::{Rng, copy_dir, rounds, tagged};
 
 /// The files mischief picks from.
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -124,6 +125,7 @@ fn mischief(dir: &Path, rng: &mut Rng) -> String {
     }
 }
 
+// Checks I4, I21 (docs/invariants.md).
 #[test]
 fn file_mischief_never_loses_an_acknowledged_event_silently() {
     let tmp = tempfile::tempdir().unwrap();

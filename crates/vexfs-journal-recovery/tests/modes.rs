@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use common::*;
 use vexfs_journal::{Journal, JournalError, RecoveryMode, StorageError};
 use vexfs_journal_recovery::{ProblemKind, RecoveryError};
+use vexfs_journal_testkit::{
+    blocks::segment_blocks, copy_dir, flip_bit, noise, segment_files, tagged,
+};
 
 /// Every file under `dir` with its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -46,7 +49,7 @@ fn crashed(tmp: &Path, dir: &Path, n: u64) -> Vec<vexfs_journal::StoredEvent> {
     let events = journal_events(&j);
     crash_image(&j, dir);
     j.close().unwrap();
-    assert!(segments(dir).len() >= 3, "several segments");
+    assert!(segment_files(dir).len() >= 3, "several segments");
     events
 }
 
@@ -72,15 +75,16 @@ fn open(dir: &Path, mode: RecoveryMode) -> Result<Journal, JournalError> {
     Journal::open_existing_with(dir, mode, 0)
 }
 
+// Checks I13 (docs/invariants.md).
 #[test]
 fn tolerate_tail_cuts_a_torn_tail_into_a_torn_file() {
     let tmp = tempfile::tempdir().unwrap();
     for case in ["garbage", "zeros", "cut-block"] {
         let dir = tmp.path().join(case);
         let events = crashed(tmp.path(), &dir, 400);
-        let seg = segments(&dir).pop().unwrap();
+        let seg = segment_files(&dir).pop().unwrap();
         let len = std::fs::metadata(&seg).unwrap().len();
-        let last_block = *blocks_of(&seg).last().unwrap();
+        let last_block = *segment_blocks(&seg).last().unwrap();
         let (tail, keep) = match case {
             "garbage" => (noise(7, 3000), events.len()),
             "zeros" => (vec![0u8; 5000], events.len()),
@@ -145,13 +149,14 @@ fn tolerate_tail_cuts_a_torn_tail_into_a_torn_file() {
     }
 }
 
+// Checks I12, I13 (docs/invariants.md).
 #[test]
 fn tolerate_tail_refuses_damage_to_fsynced_data_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     crashed(tmp.path(), &dir, 400);
-    let seg = segments(&dir).pop().unwrap();
-    let blocks = blocks_of(&seg);
+    let seg = segment_files(&dir).pop().unwrap();
+    let blocks = segment_blocks(&seg);
     assert!(blocks.len() >= 3);
     // A flip inside the first block of the open segment: intact fsynced blocks follow.
     let (offset, size, ..) = blocks[0];
@@ -181,9 +186,9 @@ fn tolerate_tail_refuses_damage_to_fsynced_data_and_changes_nothing() {
     // torn write either, so it is refused too rather than cut.
     let dir = tmp.path().join("j2");
     crashed(tmp.path(), &dir, 400);
-    let seg = segments(&dir).pop().unwrap();
+    let seg = segment_files(&dir).pop().unwrap();
     let len = std::fs::metadata(&seg).unwrap().len();
-    let last = *blocks_of(&seg).last().unwrap();
+    let last = *segment_blocks(&seg).last().unwrap();
     std::fs::OpenOptions::new()
         .write(true)
         .open(&seg)
@@ -203,6 +208,7 @@ fn tolerate_tail_refuses_damage_to_fsynced_data_and_changes_nothing() {
     );
 }
 
+// Checks I14 (docs/invariants.md).
 #[test]
 fn absolute_refuses_any_damage_with_a_report_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -232,11 +238,11 @@ fn absolute_refuses_any_damage_with_a_report_and_changes_nothing() {
         assert_eq!(journal_events(&j).len(), 450);
         j.close().unwrap();
     }
-    let segs = segments(&base);
+    let segs = segment_files(&base);
     let sealed = segs[1].clone();
     let open_seg = segs.last().unwrap().clone();
-    let sealed_blocks = blocks_of(&sealed);
-    let open_blocks = blocks_of(&open_seg);
+    let sealed_blocks = segment_blocks(&sealed);
+    let open_blocks = segment_blocks(&open_seg);
     let ckpt = std::fs::read_dir(base.join("checkpoints"))
         .unwrap()
         .next()
@@ -340,23 +346,24 @@ fn absolute_refuses_any_damage_with_a_report_and_changes_nothing() {
     }
 }
 
+// Checks I33 (docs/invariants.md).
 #[test]
 fn salvage_keeps_every_intact_block_and_reports_lost_ranges() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     let events = crashed(tmp.path(), &dir, 600);
-    let segs = segments(&dir);
+    let segs = segment_files(&dir);
     assert!(segs.len() >= 4, "{segs:?}");
     // Damage: a block in the middle of sealed segment 0, the footer of sealed segment
     // 1, a block in the middle of the open segment (intact blocks after it).
-    let s0 = blocks_of(&segs[0]);
+    let s0 = segment_blocks(&segs[0]);
     let victim0 = s0[s0.len() / 2];
     flip_bit(&segs[0], (victim0.0 + victim0.1 / 2) * 8);
     let s1_len = std::fs::metadata(&segs[1]).unwrap().len();
-    let s1_blocks = blocks_of(&segs[1]);
+    let s1_blocks = segment_blocks(&segs[1]);
     flip_bit(&segs[1], (s1_len - 10) * 8 + 2);
     let open_seg = segs.last().unwrap().clone();
-    let so = blocks_of(&open_seg);
+    let so = segment_blocks(&open_seg);
     assert!(so.len() >= 3, "{so:?}");
     let victim_open = so[1];
     flip_bit(&open_seg, (victim_open.0 + 110) * 8 + 7);
@@ -426,7 +433,7 @@ fn salvage_keeps_every_intact_block_and_reports_lost_ranges() {
         assert_eq!(e, *orig);
     }
     // Segment 1's events are all there, with its blocks.
-    assert_eq!(blocks_of(&segs[1]), s1_blocks);
+    assert_eq!(segment_blocks(&segs[1]), s1_blocks);
     // The journal continues after its last event.
     let next = events.len() as u64 + 1;
     assert_eq!(j.emit_durable(tagged(9, 9)).unwrap(), next);
@@ -458,6 +465,7 @@ fn salvage_keeps_every_intact_block_and_reports_lost_ranges() {
     );
 }
 
+// Checks I29 (docs/invariants.md).
 /// A crash after a checkpoint whose block table covers a block that is now damaged:
 /// salvage rewrites the open segment without that block, so the checkpoint's offsets
 /// no longer describe the file. Opening must still keep every intact block.
@@ -478,9 +486,9 @@ fn salvage_after_a_crash_with_a_checkpoint_over_the_damage() {
     let events = journal_events(&j);
     crash_image(&j, &dir);
     j.close().unwrap();
-    let segs = segments(&dir);
+    let segs = segment_files(&dir);
     assert_eq!(segs.len(), 1, "one open segment");
-    let blocks = blocks_of(&segs[0]);
+    let blocks = segment_blocks(&segs[0]);
     let victim = blocks[1];
     flip_bit(&segs[0], (victim.0 + 120) * 8);
 

@@ -33,6 +33,10 @@ use vexfs_journal::{Config, Journal, RecoveryMode};
 use vexfs_journal_recovery::checkpoint;
 use vexfs_journal_storage::manifest;
 use vexfs_journal_storage::segment::FLAG_SEALED;
+use vexfs_journal_testkit::{
+    Rng, blocks::segment_blocks, copy_dir_live, noise, rounds, segment_files, set_len, tagged,
+    write_at,
+};
 
 fn config() -> Config {
     Config {
@@ -62,20 +66,11 @@ const LOSSES: [Loss; 6] = [
     Loss::GarbledChunkBeyondSync,
 ];
 
-fn set_len(path: &Path, len: u64) {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_len(len)
-        .unwrap();
-}
-
 /// Applies a power loss to the image in `dir`; `acked_end` is the end of the block
 /// holding the last acknowledged event of the open segment (or the header's end).
 /// Returns a description.
 fn lose_unsynced(dir: &Path, acked_end: u64, rng: &mut Rng) -> String {
-    let seg = segments(dir).pop().unwrap();
+    let seg = segment_files(dir).pop().unwrap();
     let len = std::fs::metadata(&seg).unwrap().len();
     let bytes = std::fs::read(&seg).unwrap();
     let header = FileHeader::parse(&bytes[..FILE_HEADER_SIZE]).unwrap();
@@ -96,7 +91,7 @@ fn lose_unsynced(dir: &Path, acked_end: u64, rng: &mut Rng) -> String {
     // block (or of the bare header), never a point inside one.
     let mut past_sizes: Vec<u64> = vec![FILE_HEADER_SIZE as u64];
     past_sizes.extend(
-        blocks_of(&seg)
+        segment_blocks(&seg)
             .iter()
             .map(|b| b.0 + b.1)
             .filter(|end| *end < header.journal_size),
@@ -167,6 +162,7 @@ fn lose_unsynced(dir: &Path, acked_end: u64, rng: &mut Rng) -> String {
     what
 }
 
+// Checks I2, I9, I12 (docs/invariants.md).
 #[test]
 fn power_loss_keeps_every_acknowledged_event() {
     let rounds = rounds(50);
@@ -222,11 +218,11 @@ fn power_loss_keeps_every_acknowledged_event() {
         let _ = std::fs::remove_file(image.join("CLEAN"));
 
         // The end of the block holding the last acknowledged event, in the open segment.
-        let open = segments(&image).pop().unwrap();
+        let open = segment_files(&image).pop().unwrap();
         let open_first: u64 = open.file_stem().unwrap().to_str().unwrap().parse().unwrap();
         let max_acked = acked.iter().map(|a| a.last).max().unwrap_or(0);
         let acked_end = if max_acked >= open_first {
-            blocks_of(&open)
+            segment_blocks(&open)
                 .iter()
                 .find(|b| b.2 <= max_acked && max_acked <= b.3)
                 .map(|b| b.0 + b.1)
@@ -252,7 +248,7 @@ fn power_loss_keeps_every_acknowledged_event() {
             .unwrap()
             .map_or(0, |m| m.next_seq_floor);
         let manifest_end = if floor > open_first {
-            blocks_of(&open)
+            segment_blocks(&open)
                 .iter()
                 .find(|b| b.2 < floor && floor <= b.3 + 1)
                 .map(|b| b.0 + b.1)
@@ -310,6 +306,7 @@ fn power_loss_keeps_every_acknowledged_event() {
     );
 }
 
+// Checks I38 (docs/invariants.md).
 /// The open segment's index file is written without fsync (by checkpoints and at
 /// close), so a power cut can leave it empty. The writer rebuilds the index on open,
 /// but the damaged file stays on disk until close: `verify` on the open journal — and
@@ -329,7 +326,7 @@ fn an_index_lost_with_power_is_repaired_on_disk_by_the_next_open() {
     }
     crash_image(&j, &image);
     j.close().unwrap();
-    let open = segments(&image).pop().unwrap();
+    let open = segment_files(&image).pop().unwrap();
     let idx = open.with_extension("idx");
     assert!(
         idx.exists(),

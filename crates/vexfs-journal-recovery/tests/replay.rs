@@ -17,6 +17,10 @@ use vexfs_journal::{
     AgentOp, Compression, Config, FsOp, Journal, JournalReader, Order, Progress, Query,
     ReplayOptions, ReplayReport, ReplayStart, StoredEvent,
 };
+use vexfs_journal_testkit::query::matches;
+use vexfs_journal_testkit::{
+    Rng, blocks::segment_blocks, copy_dir, events::TYPES, flip_bit, segment_files, tagged,
+};
 
 /// A closed journal of three producers' events (900 in all, interleaved), with a
 /// checkpoint after 400 carrying consumer "indexer" at 250. Returns the events.
@@ -39,7 +43,7 @@ fn fixture(dir: &Path, config: Config) -> Vec<StoredEvent> {
     }
     let events = journal_events(&j);
     j.close().unwrap();
-    assert!(segments(dir).len() >= 4);
+    assert!(segment_files(dir).len() >= 4);
     events
 }
 
@@ -84,18 +88,6 @@ fn with_query(q: Query) -> ReplayOptions {
         query: q,
         ..Default::default()
     }
-}
-
-fn matches(q: &Query, e: &StoredEvent) -> bool {
-    let ev = &e.event;
-    q.from_seq.is_none_or(|s| e.seq >= s)
-        && q.to_seq.is_none_or(|s| e.seq <= s)
-        && (q.types.is_empty() || q.types.contains(&ev.event_type))
-        && q.path_prefix
-            .as_ref()
-            .is_none_or(|p| ev.context.path.starts_with(p.as_slice()))
-        && q.agent.as_ref().is_none_or(|a| ev.context.agent_id == *a)
-        && q.tx.is_none_or(|t| ev.context.transaction_id == t)
 }
 
 fn filters() -> Vec<Query> {
@@ -159,6 +151,7 @@ fn full_replay_delivers_every_event_in_order() {
     j.close().unwrap();
 }
 
+// Checks I38 (docs/invariants.md).
 #[test]
 fn selective_replay_equals_brute_force_for_every_filter() {
     let tmp = tempfile::tempdir().unwrap();
@@ -183,6 +176,7 @@ fn selective_replay_equals_brute_force_for_every_filter() {
     }
 }
 
+// Checks I36 (docs/invariants.md).
 #[test]
 fn incremental_replay_from_checkpoint_consumer_and_cursor() {
     let tmp = tempfile::tempdir().unwrap();
@@ -333,6 +327,7 @@ fn edit_records(path: &Path, offset: u64, edit: impl FnOnce(&mut [u8])) {
     std::fs::write(path, bytes).unwrap();
 }
 
+// Checks I34 (docs/invariants.md).
 #[test]
 fn validated_replay_names_the_file_and_offset_of_a_damaged_block() {
     let tmp = tempfile::tempdir().unwrap();
@@ -342,9 +337,9 @@ fn validated_replay_names_the_file_and_offset_of_a_damaged_block() {
         ..small_config()
     };
     let events = fixture(&base, config);
-    let segs = segments(&base);
+    let segs = segment_files(&base);
     let victim_seg = segs[1].file_name().unwrap().to_owned();
-    let blocks = blocks_of(&segs[1]);
+    let blocks = segment_blocks(&segs[1]);
     let victim = blocks[blocks.len() / 2];
     let options = |validate| ReplayOptions {
         validate,

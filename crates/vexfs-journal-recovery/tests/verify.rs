@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use common::*;
 use vexfs_journal::{Config, FullPolicy, Journal, VerifyOptions, verify};
 use vexfs_journal_recovery::{Problem, ProblemKind, VerifyReport};
+use vexfs_journal_testkit::{blocks::segment_blocks, copy_dir, flip_bit, segment_files, tagged};
 
 fn check(dir: &Path, deep: bool) -> VerifyReport {
     let mut calls = Vec::new();
@@ -17,7 +18,7 @@ fn check(dir: &Path, deep: bool) -> VerifyReport {
         calls.push((done, total))
     })
     .unwrap();
-    let n = segments(dir).len();
+    let n = segment_files(dir).len();
     assert_eq!(
         calls,
         (1..=n).map(|d| (d, n)).collect::<Vec<_>>(),
@@ -41,6 +42,7 @@ fn fixture(dir: &Path) -> Vec<vexfs_journal::StoredEvent> {
     events
 }
 
+// Checks I34 (docs/invariants.md).
 #[test]
 fn a_clean_journal_is_clean_deep_or_not_open_or_closed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -50,13 +52,13 @@ fn a_clean_journal_is_clean_deep_or_not_open_or_closed() {
         assert!(r.is_clean(), "{:?}", r.problems);
         assert_eq!(r.deep, deep);
         assert_eq!(r.events, events.len() as u64);
-        assert_eq!(r.segments.len(), segments(tmp.path()).len());
-        let blocks: u64 = segments(tmp.path())
+        assert_eq!(r.segments.len(), segment_files(tmp.path()).len());
+        let blocks: u64 = segment_files(tmp.path())
             .iter()
-            .map(|s| blocks_of(s).len() as u64)
+            .map(|s| segment_blocks(s).len() as u64)
             .sum();
         assert_eq!(r.blocks, blocks);
-        for (s, path) in r.segments.iter().zip(segments(tmp.path())) {
+        for (s, path) in r.segments.iter().zip(segment_files(tmp.path())) {
             assert_eq!(s.path, path);
             assert_eq!(s.damaged_bytes, 0);
         }
@@ -81,12 +83,13 @@ fn only(r: &VerifyReport, kind: ProblemKind) -> Vec<&Problem> {
     r.problems.iter().filter(|p| p.kind == kind).collect()
 }
 
+// Checks I34 (docs/invariants.md).
 #[test]
 fn each_kind_of_damage_is_reported_with_file_offset_and_sequences() {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("base");
     fixture(&base);
-    let segs = segments(&base);
+    let segs = segment_files(&base);
     assert!(segs.len() >= 4);
     let name = |p: &Path| p.file_name().unwrap().to_owned();
     let copy = |what: &str| -> PathBuf {
@@ -109,7 +112,7 @@ fn each_kind_of_damage_is_reported_with_file_offset_and_sequences() {
 
     // A block in the middle of a sealed segment: offset, length and its sequences.
     let d = copy("block");
-    let blocks = blocks_of(&segs[2]);
+    let blocks = segment_blocks(&segs[2]);
     let b = blocks[blocks.len() / 2];
     flip_bit(&d.join(name(&segs[2])), (b.0 + b.1 - 5) * 8);
     let r = check(&d, false);
@@ -145,7 +148,7 @@ fn each_kind_of_damage_is_reported_with_file_offset_and_sequences() {
 
     // A missing segment: the sequences between its neighbours.
     let d = copy("gap");
-    let gone = blocks_of(&segs[1]);
+    let gone = segment_blocks(&segs[1]);
     std::fs::remove_file(d.join(name(&segs[1]))).unwrap();
     let r = check(&d, false);
     let p = only(&r, ProblemKind::SequenceGap);
@@ -163,7 +166,7 @@ fn each_kind_of_damage_is_reported_with_file_offset_and_sequences() {
     assert!(!p.is_empty(), "{:?}", r.problems);
     assert_eq!(p[0].path, dup);
     assert_eq!(p[0].offset, Some(128));
-    let b1 = blocks_of(&segs[1])[0];
+    let b1 = segment_blocks(&segs[1])[0];
     assert_eq!(p[0].seqs, Some((b1.2, b1.3)));
 
     // Index file.
@@ -193,18 +196,19 @@ fn each_kind_of_damage_is_reported_with_file_offset_and_sequences() {
 
     // Verify never changes anything.
     let d = tmp.path().join("block");
-    let before: Vec<Vec<u8>> = segments(&d)
+    let before: Vec<Vec<u8>> = segment_files(&d)
         .iter()
         .map(|s| std::fs::read(s).unwrap())
         .collect();
     check(&d, true);
-    let after: Vec<Vec<u8>> = segments(&d)
+    let after: Vec<Vec<u8>> = segment_files(&d)
         .iter()
         .map(|s| std::fs::read(s).unwrap())
         .collect();
     assert_eq!(before, after);
 }
 
+// Checks I5 (docs/invariants.md).
 /// Events discarded by the drop-oldest buffer policy leave a gap the first record
 /// after it declares: a note, not a problem.
 #[test]

@@ -612,6 +612,7 @@ mod tests {
     use vexfs_journal_format::consts::FILE_HEADER_SIZE;
     use vexfs_journal_format::{Event, FsOp};
 
+    // Checks I18 (docs/invariants.md).
     /// A crash between creating the next segment and recording it in the manifest
     /// leaves a newest, empty, unlisted segment; a power cut can add garbage after its
     /// header. The next writer adopts it as its open segment and must cut the garbage

@@ -8,9 +8,10 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use common::{read_all, small_config, tag_of, tagged};
+use common::{read_all, small_config};
 use vexfs_journal_format::Event;
 use vexfs_journal_storage::{Engine, StorageConfig, StorageError};
+use vexfs_journal_testkit::{small_tag_of, small_tagged};
 
 /// A batch's number and the sequence numbers it got.
 type Batch = (u64, std::ops::Range<u64>);
@@ -27,7 +28,7 @@ fn assert_ordered(engine: &Engine, returned: &[Vec<u64>]) {
     assert_eq!(seqs, (1..=total).collect::<Vec<_>>(), "gap or duplicate");
     let mut next_index = vec![0u64; PRODUCERS as usize];
     for s in &stored {
-        let (p, i) = tag_of(&s.event);
+        let (p, i) = small_tag_of(&s.event);
         assert_eq!(
             i, next_index[p as usize],
             "producer {p} out of order at seq {}",
@@ -43,6 +44,7 @@ fn assert_ordered(engine: &Engine, returned: &[Vec<u64>]) {
     assert!(next_index.iter().all(|&n| n == PER_PRODUCER));
 }
 
+// Checks I1 (docs/invariants.md).
 #[test]
 fn eight_producers_get_dense_sequences_in_emission_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,7 +59,7 @@ fn eight_producers_get_dense_sequences_in_emission_order() {
             let engine = engine.clone();
             std::thread::spawn(move || {
                 (0..PER_PRODUCER)
-                    .map(|i| engine.emit(tagged(p, i)).unwrap())
+                    .map(|i| engine.emit(small_tagged(p, i)).unwrap())
                     .collect::<Vec<u64>>()
             })
         })
@@ -90,6 +92,7 @@ fn eight_producers_get_dense_sequences_in_emission_order() {
     assert_ordered(&engine, &returned);
 }
 
+// Checks I2 (docs/invariants.md).
 #[test]
 fn batches_are_contiguous_and_in_one_block_amid_single_emits() {
     let dir = tempfile::tempdir().unwrap();
@@ -109,7 +112,7 @@ fn batches_are_contiguous_and_in_one_block_amid_single_emits() {
                     .map(|b| {
                         let len = (b * 7 + p) % 13 + 1;
                         let events: Vec<Event> = (0..len)
-                            .map(|j| tagged(p, b * 100 + j).metadata(vec![b'm'; 120]))
+                            .map(|j| small_tagged(p, b * 100 + j).metadata(vec![b'm'; 120]))
                             .collect();
                         let range = engine.emit_batch(events).unwrap();
                         assert_eq!(range.end - range.start, len, "batch {p}/{b}");
@@ -124,7 +127,7 @@ fn batches_are_contiguous_and_in_one_block_amid_single_emits() {
             let engine = engine.clone();
             std::thread::spawn(move || {
                 (0..300u64)
-                    .map(|i| engine.emit(tagged(p, i)).unwrap())
+                    .map(|i| engine.emit(small_tagged(p, i)).unwrap())
                     .collect::<Vec<_>>()
             })
         })
@@ -171,7 +174,7 @@ fn batches_are_contiguous_and_in_one_block_amid_single_emits() {
                     range.start
                 );
                 let ev = engine.get(seq).unwrap().unwrap().event;
-                assert_eq!(tag_of(&ev), (*p, b * 100 + j as u64));
+                assert_eq!(small_tag_of(&ev), (*p, b * 100 + j as u64));
             }
             assert!(first.entry.first_seq <= range.start && range.end - 1 <= first.entry.last_seq);
         }
@@ -183,6 +186,7 @@ fn batches_are_contiguous_and_in_one_block_amid_single_emits() {
     assert_eq!(read_all(&engine).len() as u64, total);
 }
 
+// Checks I2 (docs/invariants.md).
 #[test]
 fn batch_larger_than_the_buffer_is_accepted_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -191,32 +195,36 @@ fn batch_larger_than_the_buffer_is_accepted_whole() {
         ..small_config()
     };
     let engine = Engine::create(dir.path(), config).unwrap();
-    engine.emit(tagged(0, 0)).unwrap();
-    let events: Vec<Event> = (0..50).map(|i| tagged(1, i)).collect();
+    engine.emit(small_tagged(0, 0)).unwrap();
+    let events: Vec<Event> = (0..50).map(|i| small_tagged(1, i)).collect();
     let range = engine.emit_batch(events).unwrap();
     assert_eq!(range, 2..52);
-    engine.emit(tagged(0, 1)).unwrap();
+    engine.emit(small_tagged(0, 1)).unwrap();
     engine.sync().unwrap();
     let block = engine.store().locate(2).unwrap();
     assert!(block.entry.first_seq <= 2 && block.entry.last_seq >= 51);
-    let tags: Vec<(u64, u64)> = read_all(&engine).iter().map(|s| tag_of(&s.event)).collect();
+    let tags: Vec<(u64, u64)> = read_all(&engine)
+        .iter()
+        .map(|s| small_tag_of(&s.event))
+        .collect();
     let mut want = vec![(0, 0)];
     want.extend((0..50).map(|i| (1, i)));
     want.push((0, 1));
     assert_eq!(tags, want);
 }
 
+// Checks I3 (docs/invariants.md).
 #[test]
 fn rejected_or_empty_batch_consumes_no_sequence() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::create(dir.path(), small_config()).unwrap();
-    assert_eq!(engine.emit(tagged(0, 0)).unwrap(), 1);
+    assert_eq!(engine.emit(small_tagged(0, 0)).unwrap(), 1);
 
     // One event over the kernel's payload limit spoils the whole batch.
     let bad = vec![
-        tagged(1, 0),
-        tagged(1, 1).payload(vec![0u8; 65_537]),
-        tagged(1, 2),
+        small_tagged(1, 0),
+        small_tagged(1, 1).payload(vec![0u8; 65_537]),
+        small_tagged(1, 2),
     ];
     match engine.emit_batch(bad) {
         Err(StorageError::InvalidEvent(_)) => {}
@@ -229,12 +237,16 @@ fn rejected_or_empty_batch_consumes_no_sequence() {
     assert!(empty.is_empty());
     assert_eq!(engine.next_seq(), 2);
 
-    assert_eq!(engine.emit(tagged(0, 1)).unwrap(), 2);
+    assert_eq!(engine.emit(small_tagged(0, 1)).unwrap(), 2);
     engine.sync().unwrap();
-    let tags: Vec<(u64, u64)> = read_all(&engine).iter().map(|s| tag_of(&s.event)).collect();
+    let tags: Vec<(u64, u64)> = read_all(&engine)
+        .iter()
+        .map(|s| small_tag_of(&s.event))
+        .collect();
     assert_eq!(tags, vec![(0, 0), (0, 1)]);
 }
 
+// Checks I6, I16 (docs/invariants.md).
 #[test]
 fn live_readers_see_a_gapless_prefix_while_producers_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -244,7 +256,7 @@ fn live_readers_see_a_gapless_prefix_while_producers_write() {
             let engine = engine.clone();
             std::thread::spawn(move || {
                 for i in 0..2000 {
-                    engine.emit(tagged(p, i)).unwrap();
+                    engine.emit(small_tagged(p, i)).unwrap();
                 }
             })
         })
@@ -258,7 +270,7 @@ fn live_readers_see_a_gapless_prefix_while_producers_write() {
         if written > 1 {
             let last = engine.get(written - 1).unwrap().unwrap();
             assert_eq!(last.seq, written - 1);
-            tag_of(&last.event);
+            small_tag_of(&last.event);
         }
         longest = longest.max(seqs.len());
         scans += 1;

@@ -9,12 +9,13 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{noise, read_all, small_config, tag_of, tagged, torn_files};
+use common::{read_all, small_config};
 use vexfs_journal_format::consts::FILE_HEADER_SIZE;
 use vexfs_journal_format::{Event, FileHeader};
 use vexfs_journal_storage::faults::Faults;
 use vexfs_journal_storage::segment::FLAG_SEALED;
 use vexfs_journal_storage::{Engine, OpenOptions, StorageConfig, StorageError};
+use vexfs_journal_testkit::{noise, small_tag_of, small_tagged, torn_files};
 
 const ENOSPC: i32 = 28;
 const EIO: i32 = 5;
@@ -68,7 +69,7 @@ fn assert_recovers(dir: &std::path::Path, acked: &[(u64, Event)], ctx: &str) {
     assert!(next > acked.last().map_or(0, |a| a.0), "{ctx}");
     // Recovery may cut what was never acknowledged; after a clean close, nothing.
     let torn_after_recovery = torn_files(dir);
-    let seq = emit_durable(&engine, tagged(99, 99)).unwrap();
+    let seq = emit_durable(&engine, small_tagged(99, 99)).unwrap();
     assert_eq!(seq, next, "{ctx}");
     engine.close().unwrap();
     drop(engine);
@@ -77,7 +78,7 @@ fn assert_recovers(dir: &std::path::Path, acked: &[(u64, Event)], ctx: &str) {
         .get(seq)
         .unwrap()
         .unwrap_or_else(|| panic!("{ctx}: event {seq} acknowledged after recovery lost"));
-    assert_eq!(tag_of(&again.event), (99, 99), "{ctx}");
+    assert_eq!(small_tag_of(&again.event), (99, 99), "{ctx}");
     assert_eq!(
         torn_files(dir),
         torn_after_recovery,
@@ -85,6 +86,7 @@ fn assert_recovers(dir: &std::path::Path, acked: &[(u64, Event)], ctx: &str) {
     );
 }
 
+// Checks I10 (docs/invariants.md).
 #[test]
 fn enospc_on_write_fails_the_waiter_and_stops_the_journal() {
     let dir = tempfile::tempdir().unwrap();
@@ -92,18 +94,21 @@ fn enospc_on_write_fails_the_waiter_and_stops_the_journal() {
     let engine = open_faulty(dir.path(), small_config(), &faults);
     let mut acked = Vec::new();
     for i in 0..20 {
-        let ev = tagged(0, i);
+        let ev = small_tagged(0, i);
         acked.push((emit_durable(&engine, ev.clone()).unwrap(), ev));
     }
     faults.fail_writes_after(0, ENOSPC);
-    let seq = engine.emit(tagged(1, 0)).unwrap();
+    let seq = engine.emit(small_tagged(1, 0)).unwrap();
     assert_eq!(seq, 21);
     let err = engine.wait_durable(seq + 1).unwrap_err();
     assert_failed_with(&err, "No space left on device");
     assert!(engine.is_failed());
-    assert_failed_with(&engine.emit(tagged(1, 1)).unwrap_err(), "No space left");
     assert_failed_with(
-        &engine.emit_batch(vec![tagged(1, 2)]).unwrap_err(),
+        &engine.emit(small_tagged(1, 1)).unwrap_err(),
+        "No space left",
+    );
+    assert_failed_with(
+        &engine.emit_batch(vec![small_tagged(1, 2)]).unwrap_err(),
         "No space left",
     );
     assert_failed_with(&engine.sync().unwrap_err(), "No space left");
@@ -121,6 +126,7 @@ fn enospc_on_write_fails_the_waiter_and_stops_the_journal() {
     assert_recovers(dir.path(), &acked, "after ENOSPC");
 }
 
+// Checks I10 (docs/invariants.md).
 #[test]
 fn eio_on_fsync_fails_the_waiter_and_stops_the_journal() {
     let dir = tempfile::tempdir().unwrap();
@@ -128,11 +134,11 @@ fn eio_on_fsync_fails_the_waiter_and_stops_the_journal() {
     let engine = open_faulty(dir.path(), small_config(), &faults);
     let mut acked = Vec::new();
     for i in 0..20 {
-        let ev = tagged(0, i);
+        let ev = small_tagged(0, i);
         acked.push((emit_durable(&engine, ev.clone()).unwrap(), ev));
     }
     faults.fail_syncs_after(0, EIO);
-    let seq = engine.emit(tagged(1, 0)).unwrap();
+    let seq = engine.emit(small_tagged(1, 0)).unwrap();
     let err = engine.wait_durable(seq + 1).unwrap_err();
     assert_failed_with(&err, "Input/output error");
     assert!(
@@ -140,7 +146,7 @@ fn eio_on_fsync_fails_the_waiter_and_stops_the_journal() {
         "unsynced event counted durable"
     );
     assert_failed_with(
-        &engine.emit(tagged(1, 1)).unwrap_err(),
+        &engine.emit(small_tagged(1, 1)).unwrap_err(),
         "Input/output error",
     );
     assert_failed_with(&engine.sync().unwrap_err(), "Input/output error");
@@ -150,7 +156,7 @@ fn eio_on_fsync_fails_the_waiter_and_stops_the_journal() {
 
 /// About 20 KiB that does not compress: three fill a 64 KiB segment.
 fn big(i: u64) -> Event {
-    tagged(5, i).payload(noise(i, 20_000))
+    small_tagged(5, i).payload(noise(i, 20_000))
 }
 
 /// Arms a failure after `n` successful operations, emits durably until something
@@ -185,6 +191,7 @@ fn fail_somewhere_in_rotation(arm: impl Fn(&Faults, i64), n: i64) {
     assert_recovers(dir.path(), &acked, &format!("failure after {n} operations"));
 }
 
+// Checks I8 (docs/invariants.md).
 #[test]
 fn write_failure_at_any_point_of_rotation_loses_nothing_acknowledged() {
     // Each durable emit is one data write plus the sync thread's header record; a
@@ -195,6 +202,7 @@ fn write_failure_at_any_point_of_rotation_loses_nothing_acknowledged() {
     }
 }
 
+// Checks I8 (docs/invariants.md).
 #[test]
 fn sync_failure_at_any_point_of_rotation_loses_nothing_acknowledged() {
     for n in 0..12 {
@@ -223,6 +231,7 @@ fn fill_first_segment_then_fail(arm: impl Fn(&Faults)) -> Option<tempfile::TempD
     Some(dir)
 }
 
+// Checks I18 (docs/invariants.md).
 /// The sealed header is written and its fsync fails. (This once cut the footer of a
 /// segment whose header said sealed; the next open appended to it without clearing
 /// the seal, and the open after that cut every appended block as "an old footer".)
@@ -257,7 +266,12 @@ fn appended_events_survive(dir: tempfile::TempDir) {
     assert!(next == 4 || next == 5, "next_seq {next}");
     // Small events: they fit in the segment, so no rotation reseals it.
     let acked: Vec<(u64, Event)> = (0..3)
-        .map(|i| (emit_durable(&engine, tagged(7, i)).unwrap(), tagged(7, i)))
+        .map(|i| {
+            (
+                emit_durable(&engine, small_tagged(7, i)).unwrap(),
+                small_tagged(7, i),
+            )
+        })
         .collect();
     assert_eq!(acked[0].0, next);
     engine.close().unwrap();
@@ -284,6 +298,7 @@ fn appended_events_survive(dir: tempfile::TempDir) {
     }
 }
 
+// Checks I17 (docs/invariants.md).
 /// The new segment's header write fails after writing half of it (as ENOSPC can).
 /// (This once left a short `.seg` file that made every later open fail.) Whatever
 /// write of the rotation fails, no segment without a complete header is left and the
@@ -326,6 +341,7 @@ fn journal_reopens_after_a_failed_segment_creation() {
     );
 }
 
+// Checks I9 (docs/invariants.md).
 #[test]
 fn concurrent_durable_emitters_keep_every_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
@@ -344,7 +360,7 @@ fn concurrent_durable_emitters_keep_every_acknowledged_event() {
             std::thread::spawn(move || {
                 let mut acked = Vec::new();
                 for i in 0..10_000 {
-                    let ev = tagged(p, i).payload(noise(p * 100_000 + i, 2000));
+                    let ev = small_tagged(p, i).payload(noise(p * 100_000 + i, 2000));
                     match emit_durable(&engine, ev.clone()) {
                         Ok(seq) => acked.push((seq, ev)),
                         Err(e) => {

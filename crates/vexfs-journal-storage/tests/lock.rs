@@ -5,14 +5,16 @@
 
 mod common;
 
-use common::{read_all, small_config, tagged};
+use common::{read_all, small_config};
 use vexfs_journal_storage::{Engine, OpenOptions, StorageError};
+use vexfs_journal_testkit::small_tagged;
 
+// Checks I42 (docs/invariants.md).
 #[test]
 fn second_writer_is_refused_until_the_first_closes() {
     let dir = tempfile::tempdir().unwrap();
     let first = Engine::create(dir.path(), small_config()).unwrap();
-    first.emit(tagged(0, 0)).unwrap();
+    first.emit(small_tagged(0, 0)).unwrap();
     let pid = format!("pid={}", std::process::id());
 
     for attempt in [
@@ -45,11 +47,11 @@ fn second_writer_is_refused_until_the_first_closes() {
         }
     }
     // The refused opens changed nothing: the first writer carries on.
-    first.emit(tagged(0, 1)).unwrap();
+    first.emit(small_tagged(0, 1)).unwrap();
     first.sync().unwrap();
     first.close().unwrap();
     assert!(matches!(
-        first.emit(tagged(0, 2)),
+        first.emit(small_tagged(0, 2)),
         Err(StorageError::Closed)
     ));
 
@@ -64,7 +66,7 @@ fn second_writer_is_refused_until_the_first_closes() {
     drop(first);
     // Dropping without close releases the lock too.
     let third = Engine::open(dir.path()).unwrap();
-    assert_eq!(third.emit(tagged(0, 2)).unwrap(), 3);
+    assert_eq!(third.emit(small_tagged(0, 2)).unwrap(), 3);
 }
 
 #[test]

@@ -4,10 +4,12 @@
 
 mod common;
 
-use common::{noise, small_config};
+use common::small_config;
 use vexfs_journal_format::{Event, FsOp};
 use vexfs_journal_storage::{Engine, HeaderMarks, StorageConfig};
+use vexfs_journal_testkit::noise;
 
+// Checks I19 (docs/invariants.md).
 #[test]
 fn marks_survive_rotation_syncs_and_reopen() {
     let dir = tempfile::tempdir().unwrap();

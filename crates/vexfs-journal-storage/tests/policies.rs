@@ -9,12 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Gate, OpenOnDrop, eventually, read_all, small_config, tag_of, tagged};
+use common::{Gate, OpenOnDrop, read_all, small_config};
 use vexfs_journal_format::Event;
 use vexfs_journal_storage::{
     Engine, FsyncPolicy, FullPolicy, OpenOptions, RECORD_FLAG_GAP_BEFORE, StorageConfig,
     StorageError,
 };
+use vexfs_journal_testkit::{eventually, small_tag_of, small_tagged};
 
 const CAPACITY: usize = 4;
 const PRODUCERS: u64 = 4;
@@ -28,12 +29,13 @@ fn with_fsync(fsync: FsyncPolicy) -> StorageConfig {
     }
 }
 
+// Checks I6 (docs/invariants.md).
 #[test]
 fn fsync_batch_makes_every_commit_durable_on_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::create(dir.path(), with_fsync(FsyncPolicy::Batch)).unwrap();
     for round in 0..3 {
-        let seq = engine.emit(tagged(0, round)).unwrap();
+        let seq = engine.emit(small_tagged(0, round)).unwrap();
         // Nobody asks for durability: the policy alone gets it there.
         assert!(
             eventually(LONG, || engine.durable_seq() > seq),
@@ -42,19 +44,20 @@ fn fsync_batch_makes_every_commit_durable_on_its_own() {
         );
     }
     assert!(engine.metrics().fsyncs >= 1);
-    let seq = engine.emit(tagged(0, 3)).unwrap();
+    let seq = engine.emit(small_tagged(0, 3)).unwrap();
     engine.wait_durable(seq + 1).unwrap();
     assert!(engine.durable_seq() > seq);
     assert_eq!(read_all(&engine).len(), 4);
 }
 
+// Checks I7 (docs/invariants.md).
 #[test]
 fn fsync_interval_syncs_on_its_own_at_most_once_per_interval() {
     let interval = Duration::from_millis(100);
     let dir = tempfile::tempdir().unwrap();
     let opened = Instant::now();
     let engine = Engine::create(dir.path(), with_fsync(FsyncPolicy::Interval(interval))).unwrap();
-    let seq = engine.emit(tagged(0, 0)).unwrap();
+    let seq = engine.emit(small_tagged(0, 0)).unwrap();
     assert!(
         eventually(LONG, || engine.durable_seq() > seq),
         "interval policy never synced"
@@ -62,7 +65,7 @@ fn fsync_interval_syncs_on_its_own_at_most_once_per_interval() {
     // Keep writing for a while: syncs must stay paced by the interval.
     let mut i = 1;
     while opened.elapsed() < Duration::from_millis(600) {
-        engine.emit(tagged(0, i)).unwrap();
+        engine.emit(small_tagged(0, i)).unwrap();
         i += 1;
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -81,6 +84,7 @@ fn fsync_interval_syncs_on_its_own_at_most_once_per_interval() {
     );
 }
 
+// Checks I7 (docs/invariants.md).
 #[test]
 fn fsync_interval_durable_wait_does_not_wait_for_the_interval() {
     let dir = tempfile::tempdir().unwrap();
@@ -89,7 +93,7 @@ fn fsync_interval_durable_wait_does_not_wait_for_the_interval() {
         with_fsync(FsyncPolicy::Interval(Duration::from_secs(3600))),
     )
     .unwrap();
-    let seq = engine.emit(tagged(0, 0)).unwrap();
+    let seq = engine.emit(small_tagged(0, 0)).unwrap();
     let started = Instant::now();
     engine.wait_durable(seq + 1).unwrap();
     assert!(started.elapsed() < LONG);
@@ -97,13 +101,14 @@ fn fsync_interval_durable_wait_does_not_wait_for_the_interval() {
     assert!(engine.metrics().fsyncs >= 1);
 }
 
+// Checks I7 (docs/invariants.md).
 #[test]
 fn fsync_never_leaves_durability_to_explicit_syncs() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::create(dir.path(), with_fsync(FsyncPolicy::Never)).unwrap();
     let start = engine.durable_seq();
     for i in 0..20 {
-        engine.emit(tagged(0, i)).unwrap();
+        engine.emit(small_tagged(0, i)).unwrap();
     }
     engine.flush().unwrap();
     assert_eq!(engine.written_seq(), 21);
@@ -118,13 +123,13 @@ fn fsync_never_leaves_durability_to_explicit_syncs() {
     let fsyncs = engine.metrics().fsyncs;
     assert!(fsyncs >= 1);
 
-    let seq = engine.emit(tagged(0, 20)).unwrap();
+    let seq = engine.emit(small_tagged(0, 20)).unwrap();
     engine.wait_durable(seq + 1).unwrap();
     assert!(engine.metrics().fsyncs > fsyncs);
     assert_eq!(engine.durable_seq(), 22);
 
     // Closing writes and syncs whatever was accepted, whatever the policy.
-    engine.emit(tagged(0, 21)).unwrap();
+    engine.emit(small_tagged(0, 21)).unwrap();
     let fsyncs = engine.metrics().fsyncs;
     engine.close().unwrap();
     assert_eq!(engine.durable_seq(), 23);
@@ -176,11 +181,11 @@ fn full_buffer_block_waits_for_room() {
     let _release = OpenOnDrop(gate.clone());
     // Stop the writer at the gate holding exactly event 1 before anyone else emits: a
     // writer that wakes late would otherwise drain several entries into its group.
-    assert_eq!(engine.emit(tagged(9, 0)).unwrap(), 1);
+    assert_eq!(engine.emit(small_tagged(9, 0)).unwrap(), 1);
     assert!(gate.wait_stalled(LONG), "writer never reached the gate");
     let producers = spawn_producers(&engine, |p, engine| {
         (0..PER_PRODUCER)
-            .map(|i| engine.emit(tagged(p, i)).unwrap())
+            .map(|i| engine.emit(small_tagged(p, i)).unwrap())
             .collect::<Vec<u64>>()
     });
     // The writer holds event 1, the buffer four more: everybody else waits.
@@ -204,7 +209,7 @@ fn full_buffer_block_waits_for_room() {
         (1..=total).collect::<Vec<_>>()
     );
     for s in &stored {
-        let (p, i) = tag_of(&s.event);
+        let (p, i) = small_tag_of(&s.event);
         if s.seq == 1 {
             assert_eq!((p, i), (9, 0));
         } else {
@@ -216,17 +221,18 @@ fn full_buffer_block_waits_for_room() {
     assert_eq!((m.events_dropped, m.events_rejected), (0, 0));
 }
 
+// Checks I3 (docs/invariants.md).
 #[test]
 fn full_buffer_error_refuses_without_skipping_sequences() {
     let (_dir, engine, gate) = gated(FullPolicy::Error);
     let _release = OpenOnDrop(gate.clone());
-    assert_eq!(engine.emit(tagged(9, 0)).unwrap(), 1);
+    assert_eq!(engine.emit(small_tagged(9, 0)).unwrap(), 1);
     assert!(gate.wait_stalled(LONG), "writer never reached the gate");
     let producers = spawn_producers(&engine, |p, engine| {
         let mut ok = Vec::new();
         let mut refused = 0u64;
         for i in 0..PER_PRODUCER {
-            match engine.emit(tagged(p, i)) {
+            match engine.emit(small_tagged(p, i)) {
                 Ok(seq) => ok.push((seq, i)),
                 Err(StorageError::BufferFull { capacity }) => {
                     assert_eq!(capacity, CAPACITY);
@@ -250,7 +256,7 @@ fn full_buffer_error_refuses_without_skipping_sequences() {
     gate.open();
     engine.flush().unwrap();
     // After the writer catches up, emits succeed again and continue the numbering.
-    let after = engine.emit(tagged(9, 1)).unwrap();
+    let after = engine.emit(small_tagged(9, 1)).unwrap();
     assert_eq!(after, accepted as u64 + 2);
     engine.sync().unwrap();
 
@@ -269,7 +275,7 @@ fn full_buffer_error_refuses_without_skipping_sequences() {
         "a refused emit consumed a sequence number"
     );
     for s in &stored {
-        assert_eq!(tag_of(&s.event), expected[&s.seq]);
+        assert_eq!(small_tag_of(&s.event), expected[&s.seq]);
     }
     let m = engine.metrics();
     assert_eq!(m.events_rejected, refused);
@@ -277,23 +283,24 @@ fn full_buffer_error_refuses_without_skipping_sequences() {
     assert_eq!(m.events_emitted, after);
 }
 
+// Checks I5 (docs/invariants.md).
 #[test]
 fn full_buffer_drop_oldest_counts_drops_and_flags_gaps() {
     let (_dir, engine, gate) = gated(FullPolicy::DropOldest);
     let _release = OpenOnDrop(gate.clone());
-    assert_eq!(engine.emit(tagged(9, 0)).unwrap(), 1);
+    assert_eq!(engine.emit(small_tagged(9, 0)).unwrap(), 1);
     assert!(gate.wait_stalled(LONG), "writer never reached the gate");
     let producers = spawn_producers(&engine, |p, engine| {
         let mut out = Vec::new();
         for i in 0..PER_PRODUCER {
             if p == 0 && i % 5 == 0 {
                 // Batches are dropped whole or kept whole.
-                let batch: Vec<Event> = (0..2).map(|j| tagged(p, i * 10 + j)).collect();
+                let batch: Vec<Event> = (0..2).map(|j| small_tagged(p, i * 10 + j)).collect();
                 let range = engine.emit_batch(batch).unwrap();
                 out.push((range.start, i * 10));
                 out.push((range.start + 1, i * 10 + 1));
             } else {
-                out.push((engine.emit(tagged(p, i)).unwrap(), i));
+                out.push((engine.emit(small_tagged(p, i)).unwrap(), i));
             }
         }
         out
@@ -301,7 +308,7 @@ fn full_buffer_drop_oldest_counts_drops_and_flags_gaps() {
     let returned: Vec<Vec<(u64, u64)>> = producers.into_iter().map(|h| h.join().unwrap()).collect();
     gate.open();
     engine.flush().unwrap();
-    let last = engine.emit(tagged(9, 1)).unwrap();
+    let last = engine.emit(small_tagged(9, 1)).unwrap();
     engine.sync().unwrap();
 
     let mut expected: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
@@ -334,7 +341,7 @@ fn full_buffer_drop_oldest_counts_drops_and_flags_gaps() {
     assert!(on_disk.len() <= 1 + CAPACITY + 1, "{} kept", on_disk.len());
     assert!(on_disk.contains(&1) && on_disk.contains(&last));
     for s in &stored {
-        assert_eq!(tag_of(&s.event), expected[&s.seq], "seq {}", s.seq);
+        assert_eq!(small_tag_of(&s.event), expected[&s.seq], "seq {}", s.seq);
         let gap_before = s.seq > 1 && !on_disk.contains(&(s.seq - 1));
         assert_eq!(
             s.ext.userspace_flags & RECORD_FLAG_GAP_BEFORE != 0,
@@ -378,12 +385,12 @@ fn block_on<F: Future>(fut: F) -> F::Output {
 fn async_emit_on_a_full_buffer_is_pending_not_blocking() {
     let (_dir, engine, gate) = gated(FullPolicy::Block);
     let _release = OpenOnDrop(gate.clone());
-    assert_eq!(engine.emit(tagged(0, 0)).unwrap(), 1);
+    assert_eq!(engine.emit(small_tagged(0, 0)).unwrap(), 1);
     assert!(gate.wait_stalled(LONG));
     for i in 1..=CAPACITY as u64 {
-        assert_eq!(engine.emit(tagged(0, i)).unwrap(), i + 1);
+        assert_eq!(engine.emit(small_tagged(0, i)).unwrap(), i + 1);
     }
-    let mut fut = std::pin::pin!(engine.emit_async(tagged(0, 5)));
+    let mut fut = std::pin::pin!(engine.emit_async(small_tagged(0, 5)));
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     for _ in 0..3 {
         assert!(fut.as_mut().poll(&mut cx).is_pending());
@@ -396,12 +403,16 @@ fn async_emit_on_a_full_buffer_is_pending_not_blocking() {
     );
     gate.open();
     assert_eq!(block_on(fut).unwrap(), 6);
-    let range = block_on(engine.emit_batch_async(vec![tagged(0, 6), tagged(0, 7)])).unwrap();
+    let range =
+        block_on(engine.emit_batch_async(vec![small_tagged(0, 6), small_tagged(0, 7)])).unwrap();
     assert_eq!(range, 7..9);
     block_on(engine.wait_durable_async(9)).unwrap();
     assert!(engine.durable_seq() >= 9);
     block_on(engine.wait_written_async(9)).unwrap();
-    let tags: Vec<(u64, u64)> = read_all(&engine).iter().map(|s| tag_of(&s.event)).collect();
+    let tags: Vec<(u64, u64)> = read_all(&engine)
+        .iter()
+        .map(|s| small_tag_of(&s.event))
+        .collect();
     assert_eq!(tags, (0..8).map(|i| (0, i)).collect::<Vec<_>>());
 }
 
@@ -410,12 +421,12 @@ fn close_releases_producers_blocked_on_a_full_buffer() {
     let (dir, engine, gate) = gated(FullPolicy::Block);
     let release = OpenOnDrop(gate.clone());
     // The writer stops at the gate holding exactly event 1 (see above).
-    assert_eq!(engine.emit(tagged(9, 0)).unwrap(), 1);
+    assert_eq!(engine.emit(small_tagged(9, 0)).unwrap(), 1);
     assert!(gate.wait_stalled(LONG), "writer never reached the gate");
     let producers = spawn_producers(&engine, |p, engine| {
         let mut ok = Vec::new();
         for i in 0..PER_PRODUCER {
-            match engine.emit(tagged(p, i)) {
+            match engine.emit(small_tagged(p, i)) {
                 Ok(seq) => ok.push(seq),
                 Err(StorageError::Closed) => return ok,
                 Err(e) => panic!("unexpected error {e}"),

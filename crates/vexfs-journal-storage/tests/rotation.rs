@@ -9,11 +9,12 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{noise, read_all, segment_files, small_config};
+use common::{read_all, small_config};
 use vexfs_journal_format::consts::FILE_HEADER_SIZE;
 use vexfs_journal_format::{Event, FileHeader, Timestamp, VectorOp};
 use vexfs_journal_storage::segment::FLAG_SEALED;
 use vexfs_journal_storage::{Engine, Retention, StorageConfig};
+use vexfs_journal_testkit::{noise, segment_files};
 
 const SEGMENT: u64 = 64 << 10;
 
@@ -51,6 +52,7 @@ fn now_ns() -> i64 {
         .as_nanos() as i64
 }
 
+// Checks I18 (docs/invariants.md).
 #[test]
 fn rotation_seals_segments_with_footers() {
     let dir = tempfile::tempdir().unwrap();
@@ -117,6 +119,7 @@ fn rotation_seals_segments_with_footers() {
     }
 }
 
+// Checks I4 (docs/invariants.md).
 #[test]
 fn next_seq_survives_reopen_with_rotation() {
     let dir = tempfile::tempdir().unwrap();
@@ -149,6 +152,7 @@ fn next_seq_survives_reopen_with_rotation() {
     assert!(segment_files(dir.path()).len() >= 6);
 }
 
+// Checks I20 (docs/invariants.md).
 #[test]
 fn retention_by_total_bytes_deletes_oldest_segments() {
     let dir = tempfile::tempdir().unwrap();
@@ -197,6 +201,7 @@ fn retention_by_total_bytes_deletes_oldest_segments() {
     assert_eq!(read_all(&engine).len() as u64, 401 - first);
 }
 
+// Checks I20 (docs/invariants.md).
 #[test]
 fn retention_by_age_deletes_segments_of_old_events() {
     let dir = tempfile::tempdir().unwrap();
@@ -252,6 +257,7 @@ fn retention_by_age_deletes_segments_of_old_events() {
     assert_eq!(engine.next_seq(), 241);
 }
 
+// Checks I15 (docs/invariants.md).
 #[test]
 fn damaged_footer_is_rebuilt_by_scanning_and_resealed() {
     for damage in ["truncate", "flip"] {

@@ -6,9 +6,10 @@
 
 mod common;
 
-use common::{as_stamped, read_all, small_config, tag_of, tagged};
+use common::{read_all, small_config};
 use vexfs_journal_format::{Compression, Event, EventType, samples};
 use vexfs_journal_storage::{Engine, OpenOptions, StorageConfig};
+use vexfs_journal_testkit::{as_stamped, small_tag_of, small_tagged};
 
 const UNKNOWN_TYPE: u32 = 0x0999;
 
@@ -114,11 +115,12 @@ fn every_event_type_round_trips_through_disk() {
     }
 }
 
+// Checks I39 (docs/invariants.md).
 #[test]
 fn imported_events_keep_their_ids_and_timestamps() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::create(dir.path(), small_config()).unwrap();
-    let first = engine.emit(tagged(0, 0)).unwrap();
+    let first = engine.emit(small_tagged(0, 0)).unwrap();
     let imported: Vec<Event> = samples::category_events()
         .into_iter()
         .map(|(_, ev)| ev)
@@ -136,12 +138,13 @@ fn imported_events_keep_their_ids_and_timestamps() {
         assert_eq!(&stored.event, ev, "seq {seq}");
     }
     assert_eq!(
-        tag_of(&engine.get(first).unwrap().unwrap().event),
+        small_tag_of(&engine.get(first).unwrap().unwrap().event),
         (0, 0),
         "the event before the import"
     );
 }
 
+// Checks I4 (docs/invariants.md).
 #[test]
 fn sequence_numbers_continue_across_reopen_cycles() {
     let dir = tempfile::tempdir().unwrap();
@@ -179,12 +182,12 @@ fn sequence_numbers_continue_across_reopen_cycles() {
         assert_holds(&engine, &emitted);
 
         for i in 0..cycle + 3 {
-            let ev = tagged(cycle, i);
+            let ev = small_tagged(cycle, i);
             let seq = engine.emit(ev.clone()).unwrap();
             assert_eq!(seq, emitted.len() as u64 + 1, "cycle {cycle} event {i}");
             emitted.push((seq, ev));
         }
-        let batch: Vec<Event> = (100..104).map(|i| tagged(cycle, i)).collect();
+        let batch: Vec<Event> = (100..104).map(|i| small_tagged(cycle, i)).collect();
         let range = engine.emit_batch(batch.clone()).unwrap();
         assert_eq!(range.start, emitted.len() as u64 + 1);
         emitted.extend(range.zip(batch));

@@ -9,11 +9,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{copy_dir, noise, read_all, small_config, tagged, torn_files};
+use common::{read_all, small_config};
 use vexfs_journal_format::FileHeader;
 use vexfs_journal_format::consts::{BLOCK_MAGIC, FILE_HEADER_SIZE};
 use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_storage::{Engine, FsyncPolicy, StorageConfig, StorageError, StoredEvent};
+use vexfs_journal_testkit::{copy_dir, noise, set_len, small_tagged, torn_files};
 
 fn torn_config() -> StorageConfig {
     StorageConfig {
@@ -55,12 +56,12 @@ impl Fixture {
         for r in 0..rounds {
             for i in 0..per_round {
                 engine
-                    .emit(tagged(r, i).metadata(noise(r * 1000 + i, payload)))
+                    .emit(small_tagged(r, i).metadata(noise(r * 1000 + i, payload)))
                     .unwrap();
             }
             engine.sync().unwrap();
         }
-        engine.emit(tagged(rounds, 0)).unwrap();
+        engine.emit(small_tagged(rounds, 0)).unwrap();
         let dir = crash_image(&engine);
         let segments = engine.store().segments();
         assert_eq!(segments.len(), 1);
@@ -107,21 +108,12 @@ impl Fixture {
     }
 }
 
-fn truncate(path: &Path, len: u64) {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_len(len)
-        .unwrap();
-}
-
 /// Emits one event after a repair, checks its sequence, and that it survives a
 /// reopen together with `kept`.
 fn assert_accepts_more(dir: &Path, engine: Engine, kept: &[StoredEvent], reopen: bool) {
     let expected_seq = kept.last().map_or(1, |e| e.seq + 1);
     assert_eq!(engine.next_seq(), expected_seq);
-    let seq = engine.emit(tagged(77, 77)).unwrap();
+    let seq = engine.emit(small_tagged(77, 77)).unwrap();
     assert_eq!(seq, expected_seq);
     engine.flush().unwrap();
     assert_eq!(
@@ -139,6 +131,7 @@ fn assert_accepts_more(dir: &Path, engine: Engine, kept: &[StoredEvent], reopen:
     }
 }
 
+// Checks I13 (docs/invariants.md).
 #[test]
 fn every_cut_inside_the_last_block_is_repaired() {
     let fx = Fixture::new(6, 5, 60);
@@ -149,7 +142,7 @@ fn every_cut_inside_the_last_block_is_repaired() {
     let size = u64::from(last.size);
     let check = |k: u64| {
         let (fresh, seg) = fx.copy();
-        truncate(&seg, last.offset + k);
+        set_len(&seg, last.offset + k);
         let engine =
             Engine::open(fresh.path()).unwrap_or_else(|e| panic!("cut at {k} of {size}: {e}"));
         assert_eq!(read_all(&engine), kept, "cut at {k}");
@@ -189,6 +182,7 @@ fn every_cut_inside_the_last_block_is_repaired() {
     });
 }
 
+// Checks I13 (docs/invariants.md).
 #[test]
 fn garbage_after_the_last_block_is_cut() {
     let fx = Fixture::new(4, 5, 60);
@@ -226,6 +220,7 @@ fn garbage_after_the_last_block_is_cut() {
     }
 }
 
+// Checks I13 (docs/invariants.md).
 #[test]
 fn damage_in_an_older_block_far_from_the_tail_is_corruption() {
     // Fifty commits of about 1.3 KiB: block 3 ends far more than 8 KiB before the end.
@@ -278,6 +273,7 @@ fn damage_in_an_older_block_far_from_the_tail_is_corruption() {
     }
 }
 
+// Checks I13 (docs/invariants.md).
 #[test]
 fn damage_in_the_last_block_is_a_torn_write() {
     let fx = Fixture::new(4, 5, 60);
@@ -297,12 +293,15 @@ fn damage_in_the_last_block_is_a_torn_write() {
     assert_accepts_more(fresh.path(), engine, kept, true);
 }
 
+// Checks I15 (docs/invariants.md).
 #[test]
 fn damage_inside_a_sealed_segment_is_reported_when_read() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::create(dir.path(), small_config()).unwrap();
     for i in 0..200 {
-        engine.emit(tagged(0, i).payload(noise(i, 1000))).unwrap();
+        engine
+            .emit(small_tagged(0, i).payload(noise(i, 1000)))
+            .unwrap();
     }
     engine.sync().unwrap();
     let segments = engine.store().segments();

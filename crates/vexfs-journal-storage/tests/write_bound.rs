@@ -9,8 +9,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Gate, OpenOnDrop, noise, read_all, tagged};
+use common::{Gate, OpenOnDrop, read_all};
 use vexfs_journal_storage::{Engine, OpenOptions, StorageConfig};
+use vexfs_journal_testkit::{noise, small_tagged};
 
 /// Thread ids of this process.
 fn threads() -> Vec<String> {
@@ -38,6 +39,7 @@ fn write_counters(tids: &[String]) -> (u64, u64) {
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
 }
 
+// Checks I11 (docs/invariants.md).
 /// A group commit of many small blocks is written in several calls of at most
 /// `max_write_bytes` (a single block larger than that goes alone). This once went out
 /// as one 43 KiB write with `max_write_bytes` = 8 KiB.
@@ -74,11 +76,13 @@ fn no_write_call_exceeds_max_write_bytes() {
         .filter(|t| !before.contains(t))
         .collect();
     assert_eq!(engine_threads.len(), 2, "new threads: {engine_threads:?}");
-    engine.emit(tagged(0, 0)).unwrap();
+    engine.emit(small_tagged(0, 0)).unwrap();
     assert!(gate.wait_stalled(Duration::from_secs(20)));
     // 32 events of one block each (> block_bytes) queue up behind the stopped writer.
     for i in 1..=32 {
-        engine.emit(tagged(0, i).payload(noise(i, 1100))).unwrap();
+        engine
+            .emit(small_tagged(0, i).payload(noise(i, 1100)))
+            .unwrap();
     }
     let (calls_before, bytes_before) = write_counters(&engine_threads);
     drop(release);

@@ -11,6 +11,8 @@ use proptest::prelude::*;
 use vexfs_journal::seed::JournalSeedExt;
 use vexfs_journal::*;
 use vexfs_journal_index::idx_path;
+use vexfs_journal_testkit::noise;
+use vexfs_journal_testkit::query::expected;
 
 const PATHS: &[&str] = &[
     "/models/a",
@@ -44,19 +46,6 @@ fn event_for(spec: (u8, u8, u8, u8, u8, i64)) -> Event {
     ev
 }
 
-/// Incompressible bytes, so a few hundred events span several 64 KiB segments.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn config() -> Config {
     Config {
         segment_size: 64 << 10,
@@ -78,37 +67,6 @@ fn build(dir: &Path, specs: &[(u8, u8, u8, u8, u8, i64)]) -> Journal {
     }
     j.sync().unwrap();
     j
-}
-
-fn brute(all: &[StoredEvent], q: &Query) -> Vec<u64> {
-    let mut out: Vec<u64> = all
-        .iter()
-        .filter(|s| {
-            let e = &s.event;
-            q.from_seq.is_none_or(|f| s.seq >= f)
-                && q.to_seq.is_none_or(|t| s.seq <= t)
-                && q.since_ns.is_none_or(|t| e.timestamp.ktime_ns >= t)
-                && q.until_ns.is_none_or(|t| e.timestamp.ktime_ns <= t)
-                && (q.types.is_empty() || q.types.contains(&e.event_type))
-                && (q.categories.is_empty() || q.categories.contains(&e.event_type.category()))
-                && q.path_prefix
-                    .as_ref()
-                    .is_none_or(|p| e.context.path.starts_with(p.as_slice()))
-                && q.agent.as_ref().is_none_or(|a| e.context.agent_id == *a)
-                && q.tx.is_none_or(|t| e.context.transaction_id == t)
-                && q.priority_at_least
-                    .is_none_or(|p| e.priority.code() <= p.code())
-                && q.priority_at_most
-                    .is_none_or(|p| e.priority.code() >= p.code())
-                && q.visibility
-                    .is_none_or(|m| e.agent_visibility_mask & m != 0)
-        })
-        .map(|s| s.seq)
-        .collect();
-    if q.reverse {
-        out.reverse();
-    }
-    out
 }
 
 prop_compose! {
@@ -161,8 +119,9 @@ fn paged(read: impl Fn(&Query) -> Page, q: &Query, page: usize) -> Vec<u64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(12))]
+    #![proptest_config(ProptestConfig::with_cases(48))]
 
+    // Checks I36 (docs/invariants.md).
     #[test]
     fn queries_equal_brute_force_and_cursors_page_exactly(
         specs in prop::collection::vec(any::<(u8, u8, u8, u8, u8, i64)>().prop_map(|(a,b,c,d,e,f)| (a,b,c,d,e,f.rem_euclid(1_000_000))), 50..400),
@@ -174,7 +133,7 @@ proptest! {
         let all: Vec<StoredEvent> = j.scan(0..u64::MAX).map(|r| r.unwrap()).collect();
         prop_assert_eq!(all.len(), specs.len());
         for q in &queries {
-            let expected = brute(&all, q);
+            let expected = expected(&all, q);
             let got: Vec<u64> = j.query(q).unwrap().events.iter().map(|e| e.seq).collect();
             prop_assert_eq!(&got, &expected, "query {:?}", q);
             prop_assert_eq!(paged(|q| j.query(q).unwrap(), q, page), expected.clone());
@@ -195,13 +154,13 @@ proptest! {
             rest.after = Some(c);
             let mut seqs: Vec<u64> = p.events.iter().map(|e| e.seq).collect();
             seqs.extend(paged(|q| j.query(q).unwrap(), &rest, page));
-            prop_assert_eq!(seqs, brute(&all, q0));
+            prop_assert_eq!(seqs, expected(&all, q0));
         }
         // A reader in another "process" agrees.
         let r = JournalReader::open(dir.path()).unwrap();
         for q in queries.iter().take(5) {
             let got: Vec<u64> = r.query(q).unwrap().events.iter().map(|e| e.seq).collect();
-            prop_assert_eq!(got, brute(&all, q));
+            prop_assert_eq!(got, expected(&all, q));
         }
     }
 }
@@ -240,10 +199,11 @@ fn check_all(dir: &Path, all: &[StoredEvent], queries: &[Query]) {
     let j = Journal::open_existing(dir).unwrap();
     for q in queries {
         let got: Vec<u64> = j.query(q).unwrap().events.iter().map(|e| e.seq).collect();
-        assert_eq!(got, brute(all, q), "{q:?}");
+        assert_eq!(got, expected(all, q), "{q:?}");
     }
 }
 
+// Checks I38 (docs/invariants.md).
 #[test]
 fn damaged_index_files_are_detected_and_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
@@ -284,7 +244,7 @@ fn damaged_index_files_are_detected_and_rebuilt() {
         assert!(!r.index_report().rebuilt.is_empty(), "{what} not detected");
         for q in &queries {
             let got: Vec<u64> = r.query(q).unwrap().events.iter().map(|e| e.seq).collect();
-            assert_eq!(got, brute(&all, q), "{what}: {q:?}");
+            assert_eq!(got, expected(&all, q), "{what}: {q:?}");
         }
         // The writer rebuilds and saves; the next open finds them usable.
         check_all(dir.path(), &all, &queries);
@@ -298,6 +258,7 @@ fn damaged_index_files_are_detected_and_rebuilt() {
     }
 }
 
+// Checks I38 (docs/invariants.md).
 #[test]
 fn stale_index_of_a_grown_segment_is_extended() {
     let dir = tempfile::tempdir().unwrap();
@@ -327,6 +288,7 @@ fn stale_index_of_a_grown_segment_is_extended() {
     check_all(dir.path(), &all, &queries);
 }
 
+// Checks I35 (docs/invariants.md).
 #[test]
 fn foreign_and_damaged_cursors_are_refused() {
     let a = tempfile::tempdir().unwrap();

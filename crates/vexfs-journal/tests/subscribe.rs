@@ -68,6 +68,7 @@ fn catch_up_then_live_without_gap_or_duplicate() {
     assert!(sub.next().is_none());
 }
 
+// Checks I36 (docs/invariants.md).
 #[test]
 fn start_now_and_resume_after_cursor() {
     let dir = tempfile::tempdir().unwrap();
@@ -149,6 +150,7 @@ fn slow_consumer_keeps_memory_bounded() {
     assert_eq!(delivered, 100_000);
 }
 
+// Checks I16 (docs/invariants.md).
 #[test]
 fn reader_subscription_follows_the_files() {
     let dir = tempfile::tempdir().unwrap();

@@ -1048,6 +1048,7 @@ fn mentions_number(text: &str, n: u32) -> bool {
         .any(|w| w == n.to_string())
 }
 
+// Checks I16, I42 (docs/invariants.md).
 /// A running writer holds the lock: a second writer is refused naming the holder's pid,
 /// readers still work, and the lock is free again once the first writer exits.
 #[test]

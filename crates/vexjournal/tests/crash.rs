@@ -18,8 +18,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Rng, bin, spawn_durable_emit};
+use common::{bin, spawn_durable_emit};
 use serde_json::{Value, json};
+use vexfs_journal_testkit::Rng;
 
 /// Crash rounds (each ~20–250 ms of ingestion, then SIGKILL).
 const ROUNDS: u64 = 24;
@@ -39,16 +40,6 @@ fn fed_event(round: u64, index: u64) -> Value {
         "inode": round * ROUND_STRIDE + index + 1,
         "path": format!("/crash/r{round}/e{index}"),
         "payload": format!("round={round} index={index} {}", "z".repeat(filler_len)),
-    })
-}
-
-/// The part of an event `cat` prints that the feeder chose.
-fn content(ev: &Value) -> Value {
-    json!({
-        "type": ev["type"],
-        "inode": ev["inode"],
-        "path": ev["path"],
-        "payload": ev["payload"],
     })
 }
 
@@ -153,6 +144,7 @@ fn crash_round(dir: &Path, round: u64, delay: Duration) -> Round {
     Round { acks, fed, stderr }
 }
 
+// Checks I9 (docs/invariants.md).
 #[test]
 fn sigkill_never_loses_acknowledged_events() {
     let started = Instant::now();
@@ -202,7 +194,7 @@ fn sigkill_never_loses_acknowledged_events() {
         for (i, (before, now)) in journal.iter().zip(&events).enumerate() {
             assert_eq!(
                 *before,
-                content(now),
+                common::content(now),
                 "{ctx}: event {} of an earlier round changed",
                 i + 1
             );
@@ -212,8 +204,8 @@ fn sigkill_never_loses_acknowledged_events() {
             let index = now["seq"].as_u64().unwrap() - base;
             assert!(index < r.fed, "{ctx}: {now} was never fed");
             assert_eq!(
-                content(now),
-                content(&fed_event(round, index)),
+                common::content(now),
+                common::content(&fed_event(round, index)),
                 "{ctx}: sequence {} holds the wrong event",
                 now["seq"]
             );
@@ -227,7 +219,7 @@ fn sigkill_never_loses_acknowledged_events() {
             rounds_with_acks += 1;
         }
         total_acks += r.acks.len();
-        journal.extend(events[journal.len()..].iter().map(content));
+        journal.extend(events[journal.len()..].iter().map(common::content));
     }
 
     // The journal is writable after the last crash and continues right after it.
@@ -262,7 +254,7 @@ fn sigkill_never_loses_acknowledged_events() {
     assert_eq!(events[next as usize - 1]["type"], "system.recovery");
     assert_eq!(events[next as usize - 1]["inode"], 42);
     for (i, (before, now)) in journal.iter().zip(&events).enumerate() {
-        assert_eq!(*before, content(now), "event {} changed", i + 1);
+        assert_eq!(*before, common::content(now), "event {} changed", i + 1);
     }
 
     // The test must have exercised something.
@@ -332,6 +324,7 @@ fn emit_one(dir: &Path, event: &Value) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+// Checks I13 (docs/invariants.md).
 /// A torn last write (garbage or a cut block at the end of the active segment) is not
 /// an error: readers see the intact prefix, the next writer cuts the tail into a
 /// `*.torn` file and continues right after the last intact event.
@@ -383,7 +376,11 @@ fn torn_tail_is_cut_by_the_next_writer() {
         }
         for e in &events {
             let index = e["seq"].as_u64().unwrap() - 1;
-            assert_eq!(content(e), content(&fed_event(0, index)), "{name}");
+            assert_eq!(
+                common::content(e),
+                common::content(&fed_event(0, index)),
+                "{name}"
+            );
         }
         assert_eq!(torn_files(&dir), 0, "{name}: readers change nothing");
 
@@ -409,7 +406,11 @@ fn torn_tail_is_cut_by_the_next_writer() {
         assert_eq!(events.len() as u64, next + 50, "{name}");
         for e in &events[next as usize..] {
             let index = e["seq"].as_u64().unwrap() - next - 1;
-            assert_eq!(content(e), content(&fed_event(1, index)), "{name}");
+            assert_eq!(
+                common::content(e),
+                common::content(&fed_event(1, index)),
+                "{name}"
+            );
         }
     }
 }
@@ -433,6 +434,7 @@ fn forget_synced_length(seg: &Path) {
     f.write_all_at(&h.to_bytes(), 0).unwrap();
 }
 
+// Checks I13 (docs/invariants.md).
 /// Acknowledged (fsynced) events that lost their bytes are not a torn tail: the next
 /// writer refuses to cut them and says how to go on; salvage then keeps every intact
 /// block and reports the loss.
@@ -484,7 +486,7 @@ fn damage_to_acknowledged_events_is_refused_then_salvaged() {
     assert!(!events.is_empty() && events.len() < 300);
     for e in &events {
         let index = e["seq"].as_u64().unwrap() - 1;
-        assert_eq!(content(e), content(&fed_event(0, index)));
+        assert_eq!(common::content(e), common::content(&fed_event(0, index)));
     }
     // The lost events keep their sequence numbers: new events come after them.
     assert_eq!(

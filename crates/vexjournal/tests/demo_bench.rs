@@ -66,14 +66,7 @@ fn demo_ingests_reopens_and_summarises() {
         &["--dir", demo_arg, "cat", "--from-seq", "19998"],
         tmp.path(),
     ));
-    let seqs: Vec<u64> = tail
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let seqs = common::ndjson_seqs(&tail);
     assert_eq!(seqs, [19998, 19999, 20000]);
 
     // A second run replaces the earlier demo instead of appending to it.

@@ -93,6 +93,7 @@ fn next(f: &Follower) -> u64 {
         .expect("the follower printed nothing for 20 s")
 }
 
+// Checks I36 (docs/invariants.md).
 #[test]
 fn follower_sees_other_processes_and_resumes_from_its_cursor() {
     let tmp = tempfile::tempdir().unwrap();
@@ -178,6 +179,7 @@ fn follower_sees_other_processes_and_resumes_from_its_cursor() {
     k.child.wait().unwrap();
 }
 
+// Checks I37 (docs/invariants.md).
 #[test]
 fn query_pages_with_cursors_and_rejects_foreign_ones() {
     let tmp = tempfile::tempdir().unwrap();

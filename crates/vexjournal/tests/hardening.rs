@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+use vexfs_journal_testkit::blocks::segment_blocks;
+use vexfs_journal_testkit::{flip_byte, noise_text, segment_files};
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -30,19 +32,6 @@ fn run(cmd: Command, stdin: &[u8]) -> Out {
     common::run_command(cmd, stdin)
 }
 
-/// Deterministic incompressible text.
-fn noise(seed: u64, len: usize) -> String {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from(b'a' + ((x >> 24) % 26) as u8)
-        })
-        .collect()
-}
-
 /// NDJSON of events `from..to` (300-byte payloads, three types).
 fn events(from: u64, to: u64) -> String {
     (from..to)
@@ -50,7 +39,7 @@ fn events(from: u64, to: u64) -> String {
             let t = ["filesystem.write", "vector.search", "agent.decision"][(i % 3) as usize];
             format!(
                 "{}\n",
-                json!({"type": t, "inode": i, "payload": noise(i, 300)})
+                json!({"type": t, "inode": i, "payload": noise_text(i, 300, b'a', 26)})
             )
         })
         .collect()
@@ -78,30 +67,6 @@ fn seqs(dir: &Path) -> Vec<u64> {
         .iter()
         .map(|e| e["seq"].as_u64().unwrap())
         .collect()
-}
-
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    vexfs_journal_storage::dir::list_segments(dir)
-        .unwrap()
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect()
-}
-
-/// Intact blocks `(offset, size)` of a segment.
-fn blocks(path: &Path) -> Vec<(u64, u64)> {
-    let first = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-    vexfs_journal_storage::inspect::inspect(path, first)
-        .unwrap()
-        .blocks()
-        .map(|b| (b.offset, u64::from(b.size)))
-        .collect()
-}
-
-fn flip(path: &Path, byte: u64) {
-    let mut bytes = std::fs::read(path).unwrap();
-    bytes[byte as usize] ^= 0x10;
-    std::fs::write(path, bytes).unwrap();
 }
 
 /// The journal is whole: `verify` says clean and every sequence `1..=n` is there.
@@ -270,7 +235,7 @@ fn disk_full_after_the_commit_point_is_no_error() {
     // Before the commit point: a 60 KB event cannot be written on the full disk.
     let big = format!(
         "{}\n",
-        json!({"type": "filesystem.write", "inode": 3, "payload": noise(3, 60_000)})
+        json!({"type": "filesystem.write", "inode": 3, "payload": noise_text(3, 60_000, b'a', 26)})
     );
     let out = vj_in(&dir, &["emit"], big.as_bytes()).fails();
     assert!(out.stderr.contains("line 1"), "{}", out.stderr);
@@ -335,7 +300,7 @@ fn export_never_writes_inside_a_journal() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     journal(&dir, 600);
-    let segs = segments(&dir);
+    let segs = segment_files(&dir);
     assert!(segs.len() > 3);
     let link = tmp.path().join("link.img");
     std::os::unix::fs::symlink(&segs[1], &link).unwrap();
@@ -374,9 +339,9 @@ fn failed_export_leaves_the_old_file() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     journal(&dir, 600);
-    let seg = &segments(&dir)[1];
-    let (offset, size) = blocks(seg)[0];
-    flip(seg, offset + size / 2);
+    let seg = &segment_files(&dir)[1];
+    let (offset, size, ..) = segment_blocks(seg)[0];
+    flip_byte(seg, offset + size / 2);
     let outdir = tmp.path().join("out");
     std::fs::create_dir(&outdir).unwrap();
     let img = outdir.join("image.img");
@@ -625,7 +590,7 @@ fn compact_sizes_and_ages_take_units() {
     assert_intact(&dir, 600);
     // 100 KB keeps only the newest segments.
     vj(&dir, &["compact", "--max-size", "100kB"]).ok();
-    let left: u64 = segments(&dir)
+    let left: u64 = segment_files(&dir)
         .iter()
         .map(|s| std::fs::metadata(s).unwrap().len())
         .sum();
@@ -671,9 +636,9 @@ fn error_texts_are_single_and_true() {
     // Damage the open segment's first block after a crash (no clean-shutdown marker):
     // fsynced data, so opening refuses.
     std::fs::remove_file(dir.join("CLEAN")).unwrap();
-    let open = segments(&dir).pop().unwrap();
-    let (offset, size) = blocks(&open)[0];
-    flip(&open, offset + size / 2);
+    let open = segment_files(&dir).pop().unwrap();
+    let (offset, size, ..) = segment_blocks(&open)[0];
+    flip_byte(&open, offset + size / 2);
     let mut reports = vec![
         vj_in(&dir, &["emit"], events(0, 1).as_bytes())
             .fails()
@@ -728,7 +693,7 @@ fn damaged_checkpoints_are_named_and_deletable() {
     vj(&dir, &["checkpoint", "create"]).ok();
     vj(&dir, &["checkpoint", "create"]).ok();
     let garbage = dir.join("checkpoints").join("0000000003.ckpt");
-    std::fs::write(&garbage, noise(9, 200)).unwrap();
+    std::fs::write(&garbage, noise_text(9, 200, b'a', 26)).unwrap();
     let v = vj(&dir, &["verify"]);
     assert!(!v.status.success(), "{v:#?}");
     assert!(
@@ -778,9 +743,9 @@ fn recover_reports_damaged_sealed_blocks() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     journal(&dir, 600);
-    let seg = segments(&dir)[1].clone();
-    let (offset, size) = blocks(&seg)[1];
-    flip(&seg, offset + size / 2);
+    let seg = segment_files(&dir)[1].clone();
+    let (offset, size, ..) = segment_blocks(&seg)[1];
+    flip_byte(&seg, offset + size / 2);
     let out = vj(&dir, &["recover"]);
     assert_eq!(out.status.code(), Some(1), "{out:#?}");
     assert!(out.stdout.contains("DAMAGED"), "{}", out.stdout);
@@ -853,15 +818,7 @@ fn replay_resumes_and_bounds_its_threads() {
     assert_eq!(again, cursor);
     vj_in(&dir, &["emit"], events(30, 35).as_bytes()).ok();
     let out = vj(&dir, &["replay", "--after-cursor", &again]).ok();
-    let replayed: Vec<u64> = out
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let replayed = common::ndjson_seqs(&out.stdout);
     assert_eq!(replayed, (31..=35).collect::<Vec<_>>());
 
     // A consumer recorded by `checkpoint create --consumer`.
@@ -921,7 +878,7 @@ fn a_newer_segment_version_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     journal(&dir, 600);
-    let seg = segments(&dir)[0].clone();
+    let seg = segment_files(&dir)[0].clone();
     let mut bytes = std::fs::read(&seg).unwrap();
     bytes[4..8].copy_from_slice(&7u32.to_le_bytes());
     let crc = crc32_with_zeroed_field(&bytes[..128], FILE_CHECKSUM_OFFSET).unwrap();

@@ -11,24 +11,14 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{Run, bin, flip_byte, run_in, segment_blocks, segment_files};
+use common::{Run, bin, run_in};
 use serde_json::{Value, json};
 use vexfs_journal::{AgentOp, Config, Event, FsOp, Journal, VectorOp};
+use vexfs_journal_testkit::blocks::segment_blocks;
+use vexfs_journal_testkit::{Rng, flip_byte, segment_files};
 
 fn vj(dir: &Path, args: &[&str]) -> Run {
     run_in(dir, args, b"", &[])
-}
-
-#[track_caller]
-fn ok(r: Run) -> Run {
-    assert!(
-        r.status.success(),
-        "failed: {}\nstdout:\n{}\nstderr:\n{}",
-        r.status,
-        r.stdout,
-        r.stderr
-    );
-    r
 }
 
 #[track_caller]
@@ -56,9 +46,9 @@ fn seqs(evs: &[Value]) -> Vec<u64> {
 /// A journal made with `init` holding `events` (NDJSON through `emit`).
 fn journal(tmp: &Path, events: &[Value]) -> std::path::PathBuf {
     let dir = tmp.join("j");
-    ok(vj(&dir, &["init"]));
+    vj(&dir, &["init"]).ok();
     let text: String = events.iter().map(|e| format!("{e}\n")).collect();
-    ok(run_in(&dir, &["emit"], text.as_bytes(), &[]));
+    run_in(&dir, &["emit"], text.as_bytes(), &[]).ok();
     dir
 }
 
@@ -90,7 +80,7 @@ fn lines_is_most_recent_head_is_first_reverse_is_newest_first() {
         let s = |args: &[&str]| {
             let mut a = vec![cmd];
             a.extend_from_slice(args);
-            seqs(&lines(&ok(vj(&dir, &a))))
+            seqs(&lines(&vj(&dir, &a).ok()))
         };
         assert_eq!(
             s(&["-n", "3"]),
@@ -109,7 +99,7 @@ fn lines_is_most_recent_head_is_first_reverse_is_newest_first() {
         assert_eq!(s(&["-n", "2", "type=filesystem.read"]), [7, 9]);
     }
     // Paging with --head and cursors still works.
-    let r = ok(vj(&dir, &["query", "--head", "4", "--show-cursor"]));
+    let r = vj(&dir, &["query", "--head", "4", "--show-cursor"]).ok();
     assert_eq!(seqs(&lines(&r)), [1, 2, 3, 4]);
     let cursor = r
         .stderr
@@ -117,13 +107,10 @@ fn lines_is_most_recent_head_is_first_reverse_is_newest_first() {
         .find_map(|l| l.strip_prefix("cursor: "))
         .unwrap()
         .to_string();
-    let r = ok(vj(
-        &dir,
-        &["query", "--head", "4", "--after-cursor", &cursor],
-    ));
+    let r = vj(&dir, &["query", "--head", "4", "--after-cursor", &cursor]).ok();
     assert_eq!(seqs(&lines(&r)), [5, 6, 7, 8]);
     // The most recent 2 after the cursor.
-    let r = ok(vj(&dir, &["query", "-n", "2", "--after-cursor", &cursor]));
+    let r = vj(&dir, &["query", "-n", "2", "--after-cursor", &cursor]).ok();
     assert_eq!(seqs(&lines(&r)), [9, 10]);
     fails(vj(&dir, &["query", "-f", "-r"]));
 }
@@ -135,7 +122,7 @@ fn since_until_short_flags_local_time_and_utc_switch() {
     let s = |args: &[&str], env: &[(&str, &str)]| {
         let mut a = vec!["query"];
         a.extend_from_slice(args);
-        seqs(&lines(&ok(run_in(&dir, &a, b"", env))))
+        seqs(&lines(&run_in(&dir, &a, b"", env).ok()))
     };
     let utc = [("TZ", "UTC")];
     assert_eq!(
@@ -161,32 +148,34 @@ fn since_until_short_flags_local_time_and_utc_switch() {
     );
     assert_eq!(s(&["-S", "2026-01-01 00:08", "--utc"], &east), [8, 9, 10]);
     // Times shown follow the same convention.
-    let r = ok(run_in(
+    let r = run_in(
         &dir,
         &["query", "--head", "1", "-o", "short-precise"],
         b"",
         &east,
-    ));
+    )
+    .ok();
     assert!(
         r.stdout.starts_with("Jan 01 05:01:00.000000 "),
         "{}",
         r.stdout
     );
-    let r = ok(run_in(
+    let r = run_in(
         &dir,
         &["query", "--head", "1", "-o", "short", "--utc"],
         b"",
         &east,
-    ));
+    )
+    .ok();
     assert!(r.stdout.starts_with("Jan 01 00:01:00 "), "{}", r.stdout);
-    let r = ok(run_in(&dir, &["cat", "-o", "table", "--utc"], b"", &east));
+    let r = run_in(&dir, &["cat", "-o", "table", "--utc"], b"", &east).ok();
     assert!(r.stdout.contains("time (UTC)"), "{}", r.stdout);
     assert!(
         r.stdout.contains("2026-01-01 00:01:00.000000"),
         "{}",
         r.stdout
     );
-    let r = ok(run_in(&dir, &["cat", "-o", "table"], b"", &east));
+    let r = run_in(&dir, &["cat", "-o", "table"], b"", &east).ok();
     assert!(r.stdout.contains("time (UTC+05"), "{}", r.stdout);
     assert!(
         r.stdout.contains("2026-01-01 05:01:00.000000"),
@@ -194,7 +183,7 @@ fn since_until_short_flags_local_time_and_utc_switch() {
         r.stdout
     );
     // The help says which convention holds.
-    let help = ok(vj(&dir, &["query", "--help"])).stdout;
+    let help = vj(&dir, &["query", "--help"]).ok().stdout;
     assert!(help.contains("--utc") && help.contains("local"), "{help}");
 }
 
@@ -238,7 +227,7 @@ fn field_matches_or_within_a_field_and_across_fields() {
     let s = |args: &[&str]| {
         let mut a = vec!["query"];
         a.extend_from_slice(args);
-        seqs(&lines(&ok(vj(&dir, &a))))
+        seqs(&lines(&vj(&dir, &a).ok()))
     };
     assert_eq!(s(&["pid=101"]), [1, 4, 7, 10]);
     assert_eq!(s(&["pid=101", "pid=102"]), [1, 2, 4, 5, 7, 8, 10]);
@@ -252,7 +241,7 @@ fn field_matches_or_within_a_field_and_across_fields() {
     assert_eq!(s(&["tx=0"]).len(), 10, "absent means zero");
     assert_eq!(s(&["--type", "filesystem.read", "pid=100"]), [3, 9]);
     // cat takes them too.
-    let r = ok(vj(&dir, &["cat", "pid=100"]));
+    let r = vj(&dir, &["cat", "pid=100"]).ok();
     assert_eq!(seqs(&lines(&r)), [3, 6, 9]);
 }
 
@@ -263,7 +252,7 @@ fn grep_searches_text_fields_case_insensitive_when_lower_case() {
     let s = |args: &[&str]| {
         let mut a = vec!["query"];
         a.extend_from_slice(args);
-        seqs(&lines(&ok(vj(&dir, &a))))
+        seqs(&lines(&vj(&dir, &a).ok()))
     };
     assert_eq!(s(&["--grep", "number 1$"]), [1], "payload");
     assert_eq!(s(&["--grep", "cold"]), [4], "intent, case-insensitive");
@@ -286,7 +275,7 @@ fn output_formats_and_fields() {
     let out = |args: &[&str]| {
         let mut a = vec!["cat", "--head", "2"];
         a.extend_from_slice(args);
-        ok(run_in(&dir, &a, b"", &env)).stdout
+        run_in(&dir, &a, b"", &env).ok().stdout
     };
     let short = out(&["-o", "short"]);
     assert_eq!(
@@ -327,7 +316,7 @@ fn tables_stream_and_fit_the_width() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = ten(tmp.path());
     // No terminal, no $COLUMNS: nothing is cut or wrapped.
-    let r = ok(vj(&dir, &["cat", "-o", "table"]));
+    let r = vj(&dir, &["cat", "-o", "table"]).ok();
     assert_eq!(
         r.stdout.lines().count(),
         12,
@@ -340,23 +329,18 @@ fn tables_stream_and_fit_the_width() {
         assert_eq!(seq, i as u64 + 1);
     }
     // A narrow width cuts lines; it never spreads a cell over lines.
-    let r = ok(run_in(
-        &dir,
-        &["cat", "-o", "table"],
-        b"",
-        &[("COLUMNS", "50")],
-    ));
+    let r = run_in(&dir, &["cat", "-o", "table"], b"", &[("COLUMNS", "50")]).ok();
     assert_eq!(r.stdout.lines().count(), 12, "{}", r.stdout);
     assert!(widest(&r.stdout) <= 50, "{}", r.stdout);
     // Report tables: at a tiny width, cells keep whole words rather than one
     // character per column.
     for cols in ["10", "60"] {
-        let r = ok(run_in(&dir, &["stats"], b"", &[("COLUMNS", cols)]));
+        let r = run_in(&dir, &["stats"], b"", &[("COLUMNS", cols)]).ok();
         assert!(r.stdout.contains("events"), "{}", r.stdout);
         assert!(r.stdout.contains("segments"), "{}", r.stdout);
         assert!(widest(&r.stdout) <= 60, "COLUMNS={cols}:\n{}", r.stdout);
     }
-    let r = ok(vj(&dir, &["stats"]));
+    let r = vj(&dir, &["stats"]).ok();
     assert!(
         r.stdout
             .lines()
@@ -400,9 +384,9 @@ fn pager_kernel_refusal_and_colour_only_on_a_terminal() {
     let dir = ten(tmp.path());
     let pager = [("PAGER", "sed s/^/PAGED:/"), ("TZ", "UTC")];
     // Not a terminal: never paged, never coloured, kernel bytes allowed.
-    let r = ok(run_in(&dir, &["cat"], b"", &pager));
+    let r = run_in(&dir, &["cat"], b"", &pager).ok();
     assert!(!r.stdout.contains("PAGED:"), "{}", r.stdout);
-    let r = ok(run_in(&dir, &["cat", "-o", "kernel"], b"", &[]));
+    let r = run_in(&dir, &["cat", "-o", "kernel"], b"", &[]).ok();
     assert!(!r.stdout.is_empty());
     // Diagnostics: a journal whose indexes are gone logs that it rebuilds them.
     let many = many(tmp.path());
@@ -410,7 +394,7 @@ fn pager_kernel_refusal_and_colour_only_on_a_terminal() {
         drop_indexes(&many);
         let mut a = vec!["--log", "info"];
         a.extend_from_slice(args);
-        let r = ok(run_in(&many, &a, b"", env));
+        let r = run_in(&many, &a, b"", env).ok();
         assert!(r.stderr.contains("indexing segment"), "{}", r.stderr);
         r.stderr
     };
@@ -484,7 +468,7 @@ fn follow_json_is_one_object_per_line_and_cat_follows() {
         };
         // The last two matches so far (each round adds a filesystem.write).
         let writes = args.contains(&"type=filesystem.write");
-        let all = seqs(&lines(&ok(vj(&dir, &["cat"]))));
+        let all = seqs(&lines(&vj(&dir, &["cat"]).ok()));
         let newest = *all.last().unwrap();
         let matching: Vec<u64> = all
             .into_iter()
@@ -492,12 +476,13 @@ fn follow_json_is_one_object_per_line_and_cat_follows() {
             .collect();
         let want = &matching[matching.len() - 2..];
         assert_eq!(read(2), want, "{args:?}");
-        ok(run_in(
+        run_in(
             &dir,
             &["emit"],
             b"{\"type\":\"filesystem.write\",\"inode\":99}\n",
             &[],
-        ));
+        )
+        .ok();
         let next = read(1);
         child.kill().unwrap();
         child.wait().unwrap();
@@ -508,7 +493,7 @@ fn follow_json_is_one_object_per_line_and_cat_follows() {
 /// 1500 events through `init --segment-size 65536` and `emit`: several segments.
 fn many(tmp: &Path) -> std::path::PathBuf {
     let dir = tmp.join("many");
-    ok(vj(&dir, &["init", "--segment-size", "65536"]));
+    vj(&dir, &["init", "--segment-size", "65536"]).ok();
     let text: String = (0..1500)
         .map(|i| {
             format!(
@@ -517,7 +502,7 @@ fn many(tmp: &Path) -> std::path::PathBuf {
             )
         })
         .collect();
-    ok(run_in(&dir, &["emit"], text.as_bytes(), &[]));
+    run_in(&dir, &["emit"], text.as_bytes(), &[]).ok();
     dir
 }
 
@@ -565,7 +550,7 @@ fn segments_and_disk_usage() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = many(tmp.path());
     let list: Value =
-        serde_json::from_str(&ok(vj(&dir, &["segments", "-o", "json"])).stdout).unwrap();
+        serde_json::from_str(&vj(&dir, &["segments", "-o", "json"]).ok().stdout).unwrap();
     let list = list.as_array().unwrap();
     assert!(list.len() >= 3, "{list:?}");
     assert_eq!(list.len(), segment_files(&dir).len());
@@ -585,14 +570,14 @@ fn segments_and_disk_usage() {
         assert!(s["first_time"].as_str().unwrap() <= s["last_time"].as_str().unwrap());
     }
     assert_eq!(total, 1500);
-    let table = ok(vj(&dir, &["segments"])).stdout;
+    let table = vj(&dir, &["segments"]).ok().stdout;
     assert!(table.contains("sealed") && table.contains("open") && table.contains("1..="));
     let du: Value =
-        serde_json::from_str(&ok(vj(&dir, &["disk-usage", "-o", "json"])).stdout).unwrap();
+        serde_json::from_str(&vj(&dir, &["disk-usage", "-o", "json"]).ok().stdout).unwrap();
     let seg_bytes: u64 = list.iter().map(|s| s["bytes"].as_u64().unwrap()).sum();
     assert_eq!(du["segment_bytes"].as_u64().unwrap(), seg_bytes);
     assert!(du["total_bytes"].as_u64().unwrap() > seg_bytes);
-    let text = ok(vj(&dir, &["disk-usage"])).stdout;
+    let text = vj(&dir, &["disk-usage"]).ok().stdout;
     assert!(text.contains("takes up"), "{text}");
     fails(vj(&tmp.path().join("nothing"), &["segments"]));
 }
@@ -602,14 +587,14 @@ fn completions_man_pages_and_help_list_every_command() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = ten(tmp.path());
     for shell in ["bash", "zsh", "fish"] {
-        let r = ok(vj(&dir, &["completions", shell]));
+        let r = vj(&dir, &["completions", shell]).ok();
         assert!(
             r.stdout.contains("vexjournal") && r.stdout.contains("segments"),
             "{shell}"
         );
     }
     let man = tmp.path().join("man1");
-    let r = ok(vj(&dir, &["man", "--out", man.to_str().unwrap()]));
+    let r = vj(&dir, &["man", "--out", man.to_str().unwrap()]).ok();
     for page in [
         "vexjournal.1",
         "vexjournal-query.1",
@@ -626,7 +611,7 @@ fn completions_man_pages_and_help_list_every_command() {
     let inside = dir.join("man");
     let r = fails(vj(&dir, &["man", "--out", inside.to_str().unwrap()]));
     assert!(r.stderr.contains("inside the journal"), "{}", r.stderr);
-    let help = ok(vj(&dir, &["--help"])).stdout;
+    let help = vj(&dir, &["--help"]).ok().stdout;
     for cmd in [
         "init",
         "emit",
@@ -658,7 +643,7 @@ fn completions_man_pages_and_help_list_every_command() {
 
 /// Deterministic incompressible text.
 fn noise(seed: u64, len: usize) -> String {
-    let mut rng = common::Rng(seed);
+    let mut rng = Rng(seed);
     (0..len)
         .map(|_| char::from(b'a' + (rng.next() % 26) as u8))
         .collect()
@@ -738,7 +723,7 @@ fn damaged_block_queries_print_every_earlier_match_then_name_the_block() {
         after.iter().rev().copied().collect::<Vec<_>>()
     );
     // Not reaching the block: fine.
-    let r = ok(vj(&dir, &["query", "-n", "3", "--type", "vector.search"]));
+    let r = vj(&dir, &["query", "-n", "3", "--type", "vector.search"]).ok();
     assert_eq!(seqs(&lines(&r)), after[after.len() - 3..]);
 
     // --skip-damaged: everything else, a warning, and exit status 1.

@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use serde_json::{Value, json};
 use vexfs_journal::format::layout::all_layouts;
@@ -46,26 +45,13 @@ impl Run {
 }
 
 fn vj(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = bin()
-        .arg("--dir")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
+    let mut cmd = bin();
+    cmd.arg("--dir").arg(dir).args(args);
     let Output {
         status,
         stdout,
         stderr,
-    } = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
+    } = common::run_raw(cmd, stdin);
     Run {
         code: status.code(),
         stdout,

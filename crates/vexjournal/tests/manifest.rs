@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+use vexfs_journal_testkit::segment_files;
 
 use std::path::{Path, PathBuf};
 
@@ -53,31 +54,12 @@ fn journal_j(tmp: &Path) -> PathBuf {
     vj_stdin(&dir, &["emit"], &lines(0, 10_000)).ok();
     vj(&dir, &["checkpoint", "create"]).ok();
     vj_stdin(&dir, &["emit"], &lines(10_000, 10_000)).ok();
-    assert!(segments(&dir).len() >= 12, "{:?}", segments(&dir));
+    assert!(segment_files(&dir).len() >= 12, "{:?}", segment_files(&dir));
     dir
 }
 
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-        .collect();
-    v.sort();
-    v
-}
-
 fn seqs(dir: &Path) -> Vec<u64> {
-    vj(dir, &["cat", "-o", "ndjson"])
-        .ok()
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect()
+    common::ndjson_seqs(&vj(dir, &["cat", "-o", "ndjson"]).ok().stdout)
 }
 
 fn remove_segment(path: &Path) {
@@ -97,13 +79,14 @@ fn emit_one(dir: &Path) -> u64 {
     seq.unwrap_or_else(|| panic!("no sequence in {text:?}"))
 }
 
+// Checks I4, I22, I24 (docs/invariants.md).
 /// M1, M2: the last segment deleted is named by verify, cat, stats, recover and emit,
 /// and after salvage accepts the loss, no acknowledged number is handed out again.
 #[test]
 fn deleted_last_segment_is_named_and_its_numbers_never_reused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = journal_j(tmp.path());
-    let last = segments(&dir).pop().unwrap();
+    let last = segment_files(&dir).pop().unwrap();
     remove_segment(&last);
     let name = last.file_name().unwrap().to_string_lossy().into_owned();
     for args in [
@@ -131,13 +114,14 @@ fn deleted_last_segment_is_named_and_its_numbers_never_reused() {
     assert!(o.stdout.contains("clean"), "{}", o.all());
 }
 
+// Checks I23 (docs/invariants.md).
 /// M1: a deleted first or middle segment is named by every reading command.
 #[test]
 fn deleted_first_or_middle_segment_is_named_by_every_command() {
     for which in [0usize, 5] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = journal_j(tmp.path());
-        let seg = segments(&dir)[which].clone();
+        let seg = segment_files(&dir)[which].clone();
         remove_segment(&seg);
         let name = seg.file_name().unwrap().to_string_lossy().into_owned();
         for args in [&["verify"][..], &["cat"], &["stats"], &["recover"]] {
@@ -151,12 +135,13 @@ fn deleted_first_or_middle_segment_is_named_by_every_command() {
     }
 }
 
+// Checks I23 (docs/invariants.md).
 /// M1: a segment replaced by another file, or one copied in, is named.
 #[test]
 fn replaced_and_unexpected_segments_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = journal_j(tmp.path());
-    let segs = segments(&dir);
+    let segs = segment_files(&dir);
     let saved = std::fs::read(&segs[3]).unwrap();
     std::fs::copy(&segs[2], &segs[3]).unwrap();
     let o = vj(&dir, &["verify"]).fails();
@@ -171,7 +156,7 @@ fn replaced_and_unexpected_segments_are_named() {
     // A segment of another journal copied in.
     let other = journal_j(&tmp.path().join("other"));
     let foreign = dir.join("00000000000000900000.seg");
-    std::fs::copy(segments(&other)[1].clone(), &foreign).unwrap();
+    std::fs::copy(segment_files(&other)[1].clone(), &foreign).unwrap();
     let o = vj(&dir, &["verify"]).fails();
     assert!(o.all().contains("not in the manifest"), "{}", o.all());
     vj(&dir, &["stats"]).fails();
@@ -181,6 +166,7 @@ fn replaced_and_unexpected_segments_are_named() {
     assert_eq!(seqs(&dir), (1..=20_000).collect::<Vec<_>>());
 }
 
+// Checks I22, I33 (docs/invariants.md).
 /// M1: a sealed segment cut short is named with the sequences it lost; so is the end
 /// of the open segment after a clean close. M5: salvage reports exactly what verify
 /// reported lost (finding 6).
@@ -188,7 +174,7 @@ fn replaced_and_unexpected_segments_are_named() {
 fn shortened_segments_are_named_and_salvage_agrees_with_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = journal_j(tmp.path());
-    let last = segments(&dir).pop().unwrap();
+    let last = segment_files(&dir).pop().unwrap();
     let len = std::fs::metadata(&last).unwrap().len();
     let f = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
     f.set_len(len - 300).unwrap();
@@ -236,6 +222,7 @@ fn shortened_segments_are_named_and_salvage_agrees_with_verify() {
     vj(&dir, &["verify"]).ok();
 }
 
+// Checks I23, I26 (docs/invariants.md).
 /// M3 and finding 7: compaction's removals are not loss; it keeps the clean-shutdown
 /// marker and writes the indexes of the segments it rewrote, so the next command has
 /// nothing to warn about and recover sees a clean shutdown.
@@ -249,7 +236,7 @@ fn compaction_keeps_marker_and_indexes_and_is_not_loss() {
         dir.join("CLEAN").exists(),
         "compaction removed the clean-shutdown marker"
     );
-    for seg in segments(&dir) {
+    for seg in segment_files(&dir) {
         assert!(
             seg.with_extension("idx").exists(),
             "{} has no index",
@@ -274,6 +261,7 @@ fn compaction_keeps_marker_and_indexes_and_is_not_loss() {
     assert!(emit_one(&dir) > 20_000);
 }
 
+// Checks I30, I37 (docs/invariants.md).
 /// M4 (finding 5): after a rollback and new emits, a cursor from before is refused,
 /// and the new events do not reuse the rolled-back numbers.
 #[test]
@@ -312,6 +300,7 @@ fn cursor_from_before_a_rollback_is_refused() {
     vj(&dir, &["verify"]).ok();
 }
 
+// Checks I25 (docs/invariants.md).
 /// A journal written before manifests opens, and its writer migrates it.
 #[test]
 fn journal_from_before_manifests_is_migrated() {
@@ -332,6 +321,7 @@ fn journal_from_before_manifests_is_migrated() {
     vj(&dir, &["verify"]).ok();
 }
 
+// Checks I23, I24 (docs/invariants.md).
 /// A missing or damaged manifest refuses the open; salvage rebuilds it and reserves
 /// the numbers past the last segment (later segments may have gone with it).
 #[test]
@@ -361,7 +351,7 @@ fn missing_or_damaged_manifest_refuses_and_salvage_rebuilds_it() {
             // The clean-shutdown marker still records where the newest segment ended:
             // the numbers cut from it are a reported loss and are not handed out again
             // (found by the 1000-round mischief run).
-            let last = segments(&dir).pop().unwrap();
+            let last = segment_files(&dir).pop().unwrap();
             let len = std::fs::metadata(&last).unwrap().len();
             let f = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
             f.set_len(len - 300).unwrap();

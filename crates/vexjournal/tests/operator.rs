@@ -7,7 +7,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{Run, bin, run_in, segment_files};
+use common::{Run, bin, run_in};
+use vexfs_journal_testkit::segment_files;
 
 /// `vexjournal --dir DIR ARGS…` with nothing on stdin.
 fn vj(dir: &Path, args: &[&str]) -> Run {

@@ -51,13 +51,15 @@ mod common;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use common::{Rng, bin};
+use common::bin;
 use serde_json::{Value, json};
+use vexfs_journal_testkit::Rng;
+use vexfs_journal_testkit::c::compile_c;
 
 const C_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/syscall_log.c");
 /// The type `compact` drops.
@@ -79,16 +81,10 @@ const REPORTED_FAILURES: usize = 12;
 
 /// Compiles the interposer with `$CC` (or `cc`) into `dir`.
 fn compile_interposer(dir: &Path) -> PathBuf {
-    let cc = std::env::var("CC")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "cc".to_owned());
-    let mut words = cc.split_whitespace();
-    let program = words.next().unwrap_or("cc").to_owned();
     let lib = dir.join("syscall_log.so");
-    let output = Command::new(&program)
-        .args(words)
-        .args([
+    compile_c(
+        "the power-cut test",
+        &[
             "-std=gnu11",
             "-O2",
             "-Wall",
@@ -96,23 +92,10 @@ fn compile_interposer(dir: &Path) -> PathBuf {
             "-Werror",
             "-shared",
             "-fPIC",
-            "-o",
-        ])
-        .arg(&lib)
-        .arg(C_SOURCE)
-        .args(["-ldl", "-lpthread"])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "the power-cut test needs a C compiler: cannot run `{program}` ({e}); \
-                 install gcc or set CC"
-            )
-        });
-    assert!(
-        output.status.success(),
-        "`{cc}` failed to compile {C_SOURCE}:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        ],
+        &lib,
+        Path::new(C_SOURCE),
+        &["-ldl", "-lpthread"],
     );
     lib
 }
@@ -132,16 +115,6 @@ fn fed_event(run: u64, index: u64) -> Value {
         "inode": run * 10_000 + index + 1,
         "path": format!("/powercut/r{run}/e{index}"),
         "payload": payload,
-    })
-}
-
-/// The part of an event `cat` prints that the feeder chose.
-fn content(ev: &Value) -> Value {
-    json!({
-        "type": ev["type"],
-        "inode": ev["inode"],
-        "path": ev["path"],
-        "payload": ev["payload"],
     })
 }
 
@@ -1005,7 +978,7 @@ fn check_events(
         let &fed = fed_by_inode
             .get(&inode)
             .ok_or_else(|| format!("seq {seq} is no event that was fed: {line:.200}"))?;
-        if content(&ev) != content(&trace.fed[fed]) {
+        if common::content(&ev) != common::content(&trace.fed[fed]) {
             return Err(format!(
                 "seq {seq} does not hold what was fed as event {fed}"
             ));
@@ -1194,6 +1167,7 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
+// Checks I9, I21, I31 (docs/invariants.md).
 #[test]
 fn every_power_cut_state_keeps_every_acknowledged_event() {
     let started = Instant::now();
@@ -1225,13 +1199,8 @@ fn every_power_cut_state_keeps_every_acknowledged_event() {
         "cat of the recorded journal: {}",
         describe(&final_cat)
     );
-    let final_seqs: HashSet<u64> = String::from_utf8_lossy(&final_cat.stdout)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
+    let final_seqs: HashSet<u64> = common::ndjson_seqs(&String::from_utf8_lossy(&final_cat.stdout))
+        .into_iter()
         .collect();
     let acked: Vec<(u64, usize)> = trace
         .acks

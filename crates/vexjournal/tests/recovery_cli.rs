@@ -10,66 +10,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+use vexfs_journal_testkit::blocks::segment_blocks;
+use vexfs_journal_testkit::{copy_dir, flip_byte, noise_text, segment_files};
 
-use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
+use std::path::Path;
 
 use common::bin;
 use serde_json::Value;
 use vexfs_journal::{AgentOp, Config, Event, FsOp, Journal, VectorOp};
 
-#[derive(Debug)]
-struct Out {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    #[track_caller]
-    fn ok(self) -> Self {
-        assert!(self.status.success(), "failed: {self:#?}");
-        self
-    }
-
-    #[track_caller]
-    fn fails(self) -> Self {
-        assert_eq!(self.status.code(), Some(1), "expected exit 1: {self:#?}");
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
-    }
-
-    fn ndjson(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
+type Out = common::Run;
 
 fn vj(dir: &Path, args: &[&str]) -> Out {
-    let out = bin().arg("--dir").arg(dir).args(args).output().unwrap();
-    Out {
-        status: out.status,
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
-/// Deterministic incompressible text.
-fn noise(seed: u64, len: usize) -> String {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from(b'!' + ((x >> 24) % 90) as u8)
-        })
-        .collect()
+    common::run_in(dir, args, b"", &[])
 }
 
 fn event(i: u64) -> Event {
@@ -79,7 +32,7 @@ fn event(i: u64) -> Event {
         _ => Event::vector(VectorOp::Search),
     };
     ev.inode(i + 1)
-        .payload(noise(i, 200 + (i % 5) as usize * 60))
+        .payload(noise_text(i, 200 + (i % 5) as usize * 60, b'!', 90))
 }
 
 fn config() -> Config {
@@ -88,19 +41,6 @@ fn config() -> Config {
         block_bytes: 2048,
         checkpoint_interval_s: 0,
         ..Config::default()
-    }
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for entry in std::fs::read_dir(src).unwrap() {
-        let entry = entry.unwrap();
-        let to = dst.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to);
-        } else {
-            std::fs::copy(entry.path(), to).unwrap();
-        }
     }
 }
 
@@ -123,30 +63,6 @@ fn build(tmp: &Path, dir: &Path, n: u64, crash: bool) {
         j.close().unwrap();
         copy_dir(&live, dir);
     }
-}
-
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    vexfs_journal_storage::dir::list_segments(dir)
-        .unwrap()
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect()
-}
-
-/// Intact blocks `(offset, size, first, last)` of a segment.
-fn blocks(path: &Path) -> Vec<(u64, u64, u64, u64)> {
-    let first = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-    vexfs_journal_storage::inspect::inspect(path, first)
-        .unwrap()
-        .blocks()
-        .map(|b| (b.offset, u64::from(b.size), b.first_seq, b.last_seq))
-        .collect()
-}
-
-fn flip(path: &Path, byte: u64) {
-    let mut bytes = std::fs::read(path).unwrap();
-    bytes[byte as usize] ^= 0x10;
-    std::fs::write(path, bytes).unwrap();
 }
 
 fn cat_seqs(dir: &Path) -> Vec<u64> {
@@ -179,11 +95,11 @@ fn verify_exits_0_when_clean_and_1_with_each_problem_located() {
     );
 
     // A damaged block in a sealed segment and a damaged checkpoint.
-    let segs = segments(&dir);
+    let segs = segment_files(&dir);
     assert!(segs.len() >= 3);
-    let b = blocks(&segs[1])[3];
-    flip(&segs[1], b.0 + b.1 / 2);
-    let out = vj(&dir, &["verify"]).fails();
+    let b = segment_blocks(&segs[1])[3];
+    flip_byte(&segs[1], b.0 + b.1 / 2);
+    let out = vj(&dir, &["verify"]).fails_with(1);
     let line = out
         .stdout
         .lines()
@@ -201,7 +117,7 @@ fn verify_exits_0_when_clean_and_1_with_each_problem_located() {
         )
     );
     assert!(out.stdout.contains("NOT CLEAN"), "{}", out.stdout);
-    let r = vj(&dir, &["verify", "-o", "json"]).fails().json();
+    let r = vj(&dir, &["verify", "-o", "json"]).fails_with(1).json();
     let p = r["problems"]
         .as_array()
         .unwrap()
@@ -214,16 +130,18 @@ fn verify_exits_0_when_clean_and_1_with_each_problem_located() {
     assert_eq!(p["len"], b.1);
     assert_eq!(p["seqs"], serde_json::json!([b.2, b.3]));
     // --deep reports the same damage.
-    let deep = vj(&dir, &["verify", "--deep", "-o", "json"]).fails().json();
+    let deep = vj(&dir, &["verify", "--deep", "-o", "json"])
+        .fails_with(1)
+        .json();
     assert_eq!(deep["problems"], r["problems"]);
     // Header and footer damage, each reported as such.
     let d = tmp.path().join("hf");
     build(tmp.path(), &d, 500, false);
-    let s = segments(&d);
-    flip(&s[0], 30);
+    let s = segment_files(&d);
+    flip_byte(&s[0], 30);
     let len = std::fs::metadata(&s[1]).unwrap().len();
-    flip(&s[1], len - 9);
-    let r = vj(&d, &["verify", "-o", "json"]).fails().json();
+    flip_byte(&s[1], len - 9);
+    let r = vj(&d, &["verify", "-o", "json"]).fails_with(1).json();
     let kinds: Vec<(String, String)> = r["problems"]
         .as_array()
         .unwrap()
@@ -250,17 +168,17 @@ fn recover_in_each_mode() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     build(tmp.path(), &dir, 500, true);
-    let open = segments(&dir).pop().unwrap();
+    let open = segment_files(&dir).pop().unwrap();
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&open)
         .unwrap();
-    std::io::Write::write_all(&mut f, noise(1, 1234).as_bytes()).unwrap();
+    std::io::Write::write_all(&mut f, noise_text(1, 1234, b'!', 90).as_bytes()).unwrap();
     drop(f);
     let len = std::fs::metadata(&open).unwrap().len();
 
     // Absolute: refuses, lists the problem, changes nothing.
-    let out = vj(&dir, &["recover", "--mode", "absolute"]).fails();
+    let out = vj(&dir, &["recover", "--mode", "absolute"]).fails_with(1);
     assert!(
         out.stderr.contains("absolute mode refuses"),
         "{}",
@@ -280,7 +198,10 @@ fn recover_in_each_mode() {
     assert_eq!(r["bytes_cut"], 1234);
     let torn = r["torn_files"][0].as_str().unwrap();
     assert!(torn.ends_with(".torn"), "{torn}");
-    assert_eq!(std::fs::read(torn).unwrap(), noise(1, 1234).as_bytes());
+    assert_eq!(
+        std::fs::read(torn).unwrap(),
+        noise_text(1, 1234, b'!', 90).as_bytes()
+    );
     assert_eq!(r["events_recovered"], 500);
     let table = vj(&dir, &["recover"]).ok();
     assert!(table.stdout.contains("clean"), "{}", table.stdout);
@@ -289,10 +210,10 @@ fn recover_in_each_mode() {
     assert_eq!(cat_seqs(&dir), (1..=500).collect::<Vec<_>>());
 
     // Salvage: a damaged block in the middle of a sealed segment is set aside.
-    let segs = segments(&dir);
-    let b = blocks(&segs[0])[2];
-    flip(&segs[0], b.0 + 200);
-    vj(&dir, &["recover", "--mode", "absolute"]).fails();
+    let segs = segment_files(&dir);
+    let b = segment_blocks(&segs[0])[2];
+    flip_byte(&segs[0], b.0 + 200);
+    vj(&dir, &["recover", "--mode", "absolute"]).fails_with(1);
     let r = vj(&dir, &["recover", "--mode", "salvage", "-o", "json"])
         .ok()
         .json();
@@ -336,7 +257,7 @@ fn checkpoint_create_list_restore_and_rollback() {
         .map(|i| {
             format!(
                 "{}\n",
-                serde_json::json!({"type": "filesystem.write", "inode": i + 1, "payload": noise(i, 300)})
+                serde_json::json!({"type": "filesystem.write", "inode": i + 1, "payload": noise_text(i, 300, b'!', 90)})
             )
         })
         .collect();
@@ -370,7 +291,7 @@ fn checkpoint_create_list_restore_and_rollback() {
     // A damaged checkpoint is listed as such.
     let damaged = tmp.path().join("damaged");
     copy_dir(&dir, &damaged);
-    flip(&damaged.join("checkpoints").join("0000000002.ckpt"), 50);
+    flip_byte(&damaged.join("checkpoints").join("0000000002.ckpt"), 50);
     let list = vj(&damaged, &["checkpoint", "list", "-o", "json"])
         .ok()
         .json();
@@ -381,9 +302,9 @@ fn checkpoint_create_list_restore_and_rollback() {
             .stdout
             .contains("DAMAGED")
     );
-    let out = vj(&damaged, &["checkpoint", "restore", "2"]).fails();
+    let out = vj(&damaged, &["checkpoint", "restore", "2"]).fails_with(1);
     assert!(out.stderr.contains("damaged"), "{}", out.stderr);
-    let out = vj(&dir, &["checkpoint", "restore", "9"]).fails();
+    let out = vj(&dir, &["checkpoint", "restore", "9"]).fails_with(1);
     assert!(out.stderr.contains("no such checkpoint"), "{}", out.stderr);
 
     // Restore without rollback keeps everything.
@@ -473,10 +394,10 @@ fn replay_filters_checkpoints_cursors_parallel_and_validation() {
     assert!(summary.stdout.contains("600 from"), "{}", summary.stdout);
     assert!(summary.stdout.contains("every checksum re-verified"));
     // A damaged block: the replay fails naming the file and the offset.
-    let segs = segments(&dir);
-    let b = blocks(&segs[1])[1];
-    flip(&segs[1], b.0 + 150);
-    let out = vj(&dir, &["replay", "--validate"]).fails();
+    let segs = segment_files(&dir);
+    let b = segment_blocks(&segs[1])[1];
+    flip_byte(&segs[1], b.0 + 150);
+    let out = vj(&dir, &["replay", "--validate"]).fails_with(1);
     assert!(
         out.stderr.contains(&segs[1].display().to_string())
             && out.stderr.contains(&format!("at byte {}", b.0)),
@@ -491,7 +412,7 @@ fn compact_by_type_and_size_and_not_while_open() {
     let dir = tmp.path().join("j");
     build(tmp.path(), &dir, 900, false);
     let before = vj(&dir, &["cat", "-o", "ndjson"]).ok().ndjson();
-    let open_first: u64 = segments(&dir)
+    let open_first: u64 = segment_files(&dir)
         .pop()
         .unwrap()
         .file_stem()
@@ -502,7 +423,7 @@ fn compact_by_type_and_size_and_not_while_open() {
         .unwrap();
     // Refused while a writer holds the journal.
     let j = Journal::open_existing(&dir).unwrap();
-    let out = vj(&dir, &["compact", "--drop-type", "vector.search"]).fails();
+    let out = vj(&dir, &["compact", "--drop-type", "vector.search"]).fails_with(1);
     assert!(out.stderr.contains("locked"), "{}", out.stderr);
     j.close().unwrap();
 
@@ -540,9 +461,9 @@ fn compact_by_type_and_size_and_not_while_open() {
         q.stdout
     );
     // By size: whole oldest segments go.
-    let segs = segments(&dir).len();
+    let segs = segment_files(&dir).len();
     vj(&dir, &["compact", "--max-size", "100000"]).ok();
-    assert!(segments(&dir).len() < segs);
+    assert!(segment_files(&dir).len() < segs);
     let left = cat_seqs(&dir);
     assert_eq!(*left.last().unwrap(), 900);
     assert!(left[0] > 1);

@@ -30,18 +30,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Rng, bin};
+use common::bin;
 use vexfs_journal::admin::{ProblemKind, checkpoint};
 use vexfs_journal::{
     AgentOp, Event, EventFlags, EventType, FsOp, Journal, RecoveryMode, StoredEvent, VectorOp,
 };
-
-fn rounds() -> u64 {
-    std::env::var("TORTURE_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60)
-}
+use vexfs_journal_testkit::{Rng, copy_dir, rounds};
 
 /// What `torture-writer` emits as event `index` of producer `p` (mirrors
 /// `src/cmd/torture.rs`).
@@ -277,9 +271,10 @@ fn check_run(events: &[StoredEvent], before: &[StoredEvent], run: &Run, ctx: &st
 /// Rounds per journal before a fresh one (bounds the re-reading per round).
 const ROUNDS_PER_JOURNAL: u64 = 5;
 
+// Checks I1, I9 (docs/invariants.md).
 #[test]
 fn kill9_never_loses_acknowledged_events() {
-    let rounds = rounds();
+    let rounds = rounds(60);
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let (mut acks, mut killed, mut with_ckpt, mut events_total) = (0usize, 0u64, 0u64, 0usize);
@@ -343,9 +338,10 @@ fn kill9_never_loses_acknowledged_events() {
     );
 }
 
+// Checks I27, I28 (docs/invariants.md).
 #[test]
 fn kill_mid_checkpoint() {
-    let rounds = rounds();
+    let rounds = rounds(60);
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let (mut trusted, mut checkpoints) = (0u64, 0usize);
@@ -424,26 +420,14 @@ fn dir_open_segment_first(dir: &Path) -> u64 {
         .map_or(0, |(f, _)| *f)
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for entry in std::fs::read_dir(src).unwrap() {
-        let entry = entry.unwrap();
-        let to = dst.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to);
-        } else {
-            std::fs::copy(entry.path(), to).unwrap();
-        }
-    }
-}
-
 fn read_events(dir: &Path, ctx: &str) -> Vec<StoredEvent> {
     reopen(dir, ctx).0
 }
 
+// Checks I31 (docs/invariants.md).
 #[test]
 fn kill_mid_compaction() {
-    let rounds = rounds();
+    let rounds = rounds(60);
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     // A closed journal of 24 000 events, mixed types, in 20 segments of 128 KiB.

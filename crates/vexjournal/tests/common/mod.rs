@@ -1,8 +1,11 @@
-//! Helpers shared by the CLI's integration tests (each test file uses a subset).
+//! The CLI tests' own helpers: running the `vexjournal` binary (each test file uses a
+//! subset). Helpers every crate's tests share are in `vexfs-journal-testkit`.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::{Value, json};
 
 /// The `vexjournal` binary, with the environment variables that change its behaviour
 /// removed.
@@ -24,25 +27,6 @@ pub fn spawn_durable_emit(dir: &Path, stderr: Stdio) -> Child {
         .stderr(stderr)
         .spawn()
         .unwrap()
-}
-
-/// splitmix64: a small deterministic generator for reproducible rounds.
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
 }
 
 /// What one `vexjournal` run did.
@@ -75,6 +59,30 @@ impl Run {
         self
     }
 
+    /// Asserts the run exited with `code`.
+    #[track_caller]
+    pub fn fails_with(self, code: i32) -> Self {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "expected exit {code}: {self:#?}"
+        );
+        self
+    }
+
+    /// Standard output as one JSON document.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+
+    /// Standard output as NDJSON, one value a line.
+    pub fn ndjson(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     /// Standard output and standard error together.
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
@@ -92,7 +100,17 @@ pub fn run_in(dir: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> 
 }
 
 /// Runs `cmd` with `stdin` and waits for it.
-pub fn run_command(mut cmd: Command, stdin: &[u8]) -> Run {
+pub fn run_command(cmd: Command, stdin: &[u8]) -> Run {
+    let out = run_raw(cmd, stdin);
+    Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `cmd` with `stdin` and waits for it; its output as bytes.
+pub fn run_raw(mut cmd: Command, stdin: &[u8]) -> Output {
     use std::io::Write;
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -108,35 +126,27 @@ pub fn run_command(mut cmd: Command, stdin: &[u8]) -> Run {
     });
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
-    Run {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    out
 }
 
-/// The segment files of the journal in `dir`, oldest first.
-pub fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    vexfs_journal_storage::dir::list_segments(dir)
-        .unwrap()
-        .into_iter()
-        .map(|(_, p)| p)
+/// The `seq` of every line of NDJSON output (`cat`, `replay`, `query -o ndjson`).
+pub fn ndjson_seqs(ndjson: &str) -> Vec<u64> {
+    ndjson
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
         .collect()
 }
 
-/// The intact blocks `(offset, size, first_seq, last_seq)` of a segment file.
-pub fn segment_blocks(path: &Path) -> Vec<(u64, u64, u64, u64)> {
-    let first = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-    vexfs_journal_storage::inspect::inspect(path, first)
-        .unwrap()
-        .blocks()
-        .map(|b| (b.offset, u64::from(b.size), b.first_seq, b.last_seq))
-        .collect()
-}
-
-/// Flips one bit of byte `at` of `path`.
-pub fn flip_byte(path: &Path, at: u64) {
-    let mut bytes = std::fs::read(path).unwrap();
-    bytes[usize::try_from(at).unwrap()] ^= 0x10;
-    std::fs::write(path, bytes).unwrap();
+/// The part of an event `cat` prints that a test feeding `emit` chose.
+pub fn content(ev: &Value) -> Value {
+    json!({
+        "type": ev["type"],
+        "inode": ev["inode"],
+        "path": ev["path"],
+        "payload": ev["payload"],
+    })
 }
