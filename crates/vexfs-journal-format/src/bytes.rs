@@ -176,7 +176,11 @@ pub fn split_crc<'a>(buf: &'a [u8], what: &'static str) -> Result<(&'a [u8], u32
 
 /// Checks the kernel crc32 of `bytes` against `stored`.
 pub fn check_crc(bytes: &[u8], stored: u32, what: &'static str) -> Result<()> {
-    let computed = crate::checksum::kernel_crc32(bytes);
+    same_crc(stored, crate::checksum::kernel_crc32(bytes), what)
+}
+
+/// A [`FormatError::ChecksumMismatch`] of `what` unless `stored == computed`.
+pub fn same_crc(stored: u32, computed: u32, what: &'static str) -> Result<()> {
     if stored != computed {
         return Err(FormatError::ChecksumMismatch {
             what,

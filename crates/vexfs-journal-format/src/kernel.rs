@@ -330,14 +330,7 @@ pub fn verify_event_checksum(event: &[u8], what: &'static str) -> Result<()> {
             available: event.len(),
         })?;
     let computed = crc32_with_zeroed_field(event, EVENT_CHECKSUM_OFFSET).unwrap_or(!stored);
-    if stored != computed {
-        return Err(FormatError::ChecksumMismatch {
-            what,
-            stored,
-            computed,
-        });
-    }
-    Ok(())
+    crate::bytes::same_crc(stored, computed, what)
 }
 
 /// Reads the header at the start of `buf` and checks the buffer holds `event_size`

@@ -19,11 +19,7 @@ use vexfs_journal_kernel_codec::{
     ConversionError, check_kernel_fit, convert_from_kernel_format, convert_to_kernel_format,
     decode_prefix,
 };
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = common::fixtures_dir().join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use vexfs_journal_testkit::fixture;
 
 #[test]
 fn converts_the_samples_to_the_committed_kernel_event_fixtures() {

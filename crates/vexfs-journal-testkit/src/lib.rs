@@ -31,6 +31,8 @@ pub mod blocks;
 pub mod c;
 pub mod events;
 pub mod files;
+#[cfg(feature = "kernel")]
+pub mod kernel;
 pub mod noise;
 #[cfg(feature = "index")]
 pub mod query;

@@ -7,8 +7,6 @@
     missing_docs
 )]
 
-use std::path::PathBuf;
-
 use proptest::prelude::*;
 use vexfs_journal_format::consts::{
     AGENT_ID_CAPACITY, AGENT_INTENT_CAPACITY, LINK_DESCRIPTION_CAPACITY, MAX_CAUSALITY_LINKS,
@@ -16,55 +14,11 @@ use vexfs_journal_format::consts::{
     SEMANTIC_TAGS_CAPACITY,
 };
 use vexfs_journal_format::{
-    BString, CausalityLink, Event, EventFlags, EventType, FsOp, Priority, Timestamp,
+    BString, CausalityLink, Event, EventFlags, EventType, Priority, Timestamp,
 };
-use vexfs_journal_kernel_codec::{ImageWriter, WriterOptions};
 
-/// A kernel-looking event: id `1000 + k`, global sequence `k`, kernel time.
-pub fn kernel_event(k: u64) -> Event {
-    let mut ev = Event::filesystem(FsOp::Write)
-        .path(format!("/kernel/file-{k}"))
-        .inode(k)
-        .agent_id("kmod")
-        .payload(format!("kernel payload {k}").into_bytes())
-        .timestamp(Timestamp {
-            ktime_ns: 5_000_000_000 + k as i64 * 1000,
-            sequence: k,
-            cpu_id: (k % 4) as u32,
-            process_id: 1,
-        });
-    ev.event_id = 1000 + k;
-    ev.global_sequence = k;
-    ev.local_sequence = k;
-    ev.root_cause_event_id = 1000 + k;
-    ev
-}
-
-/// An image of `events` in memory.
-pub fn image_bytes(events: &[Event], opts: WriterOptions) -> Vec<u8> {
-    let mut w = ImageWriter::new(Vec::new(), "test image", opts).unwrap();
-    for ev in events {
-        w.push(ev).unwrap();
-    }
-    w.finish().unwrap().0
-}
-
-/// Kernel events `range` as an uncompressed image with `per_block` events per block.
-pub fn kernel_image(range: std::ops::RangeInclusive<u64>, per_block: usize) -> Vec<u8> {
-    let events: Vec<Event> = range.map(kernel_event).collect();
-    image_bytes(
-        &events,
-        WriterOptions {
-            block_events: per_block,
-            ..WriterOptions::default()
-        },
-    )
-}
-
-/// The repository's `fixtures/` directory.
-pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
+#[allow(unused_imports)]
+pub use vexfs_journal_testkit::kernel::{image_bytes, kernel_event, kernel_image};
 
 fn bstring(max: usize) -> impl Strategy<Value = BString> {
     prop::collection::vec(1u8..=255, 0..max).prop_map(BString::from)
