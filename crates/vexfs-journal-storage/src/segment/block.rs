@@ -169,6 +169,17 @@ impl Segment {
         Ok(data)
     }
 
+    /// The stored bytes of one block (header first, as in the file), after checking
+    /// them through the block-open seam: what a replica ships, never damaged bytes.
+    pub fn read_stored_block(&self, entry: &BlockEntry) -> Result<Vec<u8>> {
+        let mut records = Vec::new();
+        with_stored(&self.file, &self.path, entry, |stored| {
+            open_stored_block(stored, BlockCheck::Checksum, &mut records)
+                .map(|_| stored.to_vec())
+                .map_err(|e| StorageError::format(&self.path, entry.offset, e))
+        })?
+    }
+
     /// Reads, checks and decompresses one block of this segment.
     pub fn read_block(&self, entry: &BlockEntry) -> Result<BlockData> {
         let (data, _) = read_block_at(&self.file, &self.path, entry, BlockCheck::Checksum)?;
