@@ -100,24 +100,20 @@ fn fuzz_smoke(root: &Path, install: bool) -> Result<()> {
 /// missing: a build of about a minute of CPU). Without it and without a way to install
 /// it, says so and goes on.
 fn unused_dependencies(root: &Path, install: bool) -> Result<()> {
-    let present = || {
-        Command::new("cargo")
-            .args(["machete", "--version"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if install && !present() {
+    // Run as `cargo-machete DIR`: under `cargo xtask` the `cargo` on PATH is the
+    // toolchain's own, and through it cargo-machete takes `machete` for a directory.
+    if install && !have("cargo-machete") {
         let mut cmd = Command::new("cargo");
         cmd.args(["install", "cargo-machete", "--locked"]);
         if let Err(e) = run(&mut cmd) {
             eprintln!("ci: installing cargo-machete failed: {e:#}");
         }
     }
-    if !present() {
+    if !have("cargo-machete") {
         eprintln!("ci: unused-dependency check skipped: cargo-machete is not installed");
         return Ok(());
     }
-    run(Command::new("cargo").current_dir(root).arg("machete"))
+    run(Command::new("cargo-machete").arg(root))
 }
 
 fn has_nextest() -> bool {
