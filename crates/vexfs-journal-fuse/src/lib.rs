@@ -13,3 +13,31 @@
 //! - `mount`: sessions, threads, SIGTERM/SIGINT unmount, closing the journal.
 //!
 //! The crate imports only the facade (`vexfs-journal`, without tokio).
+
+mod fs;
+mod inodes;
+
+pub use fs::MirrorFs;
+
+/// Mounts a journaling mirror of `source` at `mountpoint` and serves it until it is
+/// unmounted; every mutating operation is journaled into `journal`.
+pub fn mount(
+    source: &std::path::Path,
+    mountpoint: &std::path::Path,
+    journal: vexfs_journal::Journal,
+) -> std::io::Result<()> {
+    let fs = MirrorFs::new(source, journal)?;
+    fuser::mount(fs, mountpoint, &config(source))
+}
+
+/// The session settings of a mirror of `source`.
+pub fn config(source: &std::path::Path) -> fuser::Config {
+    let mut cfg = fuser::Config::default();
+    cfg.mount_options = vec![
+        fuser::MountOption::FSName(format!("vexfs-journal:{}", source.display())),
+        fuser::MountOption::Subtype("vexfs-journal".into()),
+        fuser::MountOption::DefaultPermissions,
+    ];
+    cfg.n_threads = Some(2);
+    cfg
+}

@@ -1,0 +1,552 @@
+//! The `fuser::Filesystem` of the mirror: each operation runs on the source inode's
+//! descriptor, the source's errno goes back unchanged, and each successful mutating
+//! operation becomes one journal event.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::{File, OpenOptions};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
+    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow, WriteFlags,
+};
+use rustix::fs::{AtFlags, Mode, OFlags, Stat};
+use vexfs_journal::{Event, FsOp, Journal};
+
+use crate::inodes::{Inode, Inodes};
+
+/// Attribute and entry cache time. Zero: the source may change underneath the mount,
+/// and a stale size or a stale name would be wrong (`docs/fuse.md`).
+const TTL: Duration = Duration::ZERO;
+
+fn errno(e: rustix::io::Errno) -> Errno {
+    Errno::from_i32(e.raw_os_error())
+}
+
+fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_i32(e.raw_os_error().unwrap_or(libc_eio()))
+}
+
+const fn libc_eio() -> i32 {
+    5
+}
+
+fn time(sec: i64, nsec: i64) -> SystemTime {
+    let nanos = u32::try_from(nsec).unwrap_or(0);
+    if sec >= 0 {
+        UNIX_EPOCH + Duration::new(sec.unsigned_abs(), nanos)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(sec.unsigned_abs())
+            + Duration::from_nanos(u64::from(nanos))
+    }
+}
+
+fn kind(mode: u32) -> FileType {
+    match mode & 0o170000 {
+        0o040000 => FileType::Directory,
+        0o120000 => FileType::Symlink,
+        0o010000 => FileType::NamedPipe,
+        0o020000 => FileType::CharDevice,
+        0o060000 => FileType::BlockDevice,
+        0o140000 => FileType::Socket,
+        _ => FileType::RegularFile,
+    }
+}
+
+fn attr(ino: u64, st: &Stat) -> FileAttr {
+    FileAttr {
+        ino: INodeNo(ino),
+        size: u64::try_from(st.st_size).unwrap_or(0),
+        blocks: u64::try_from(st.st_blocks).unwrap_or(0),
+        atime: time(st.st_atime, st.st_atime_nsec as i64),
+        mtime: time(st.st_mtime, st.st_mtime_nsec as i64),
+        ctime: time(st.st_ctime, st.st_ctime_nsec as i64),
+        crtime: UNIX_EPOCH,
+        kind: kind(st.st_mode),
+        perm: (st.st_mode & 0o7777) as u16,
+        nlink: u32::try_from(st.st_nlink).unwrap_or(u32::MAX),
+        uid: st.st_uid,
+        gid: st.st_gid,
+        rdev: u32::try_from(st.st_rdev).unwrap_or(0),
+        blksize: u32::try_from(st.st_blksize).unwrap_or(4096),
+        flags: 0,
+    }
+}
+
+/// An open file of the mount.
+#[derive(Debug)]
+struct Handle {
+    file: File,
+}
+
+/// The journaling mirror of one source directory.
+#[derive(Debug)]
+pub struct MirrorFs {
+    inodes: Inodes,
+    handles: RwLock<HashMap<u64, Arc<Handle>>>,
+    next_fh: AtomicU64,
+    journal: Journal,
+    root_len: usize,
+}
+
+impl MirrorFs {
+    /// A mirror of the directory `source`, journaling into `journal`.
+    pub fn new(source: &std::path::Path, journal: Journal) -> std::io::Result<MirrorFs> {
+        let root: OwnedFd = rustix::fs::open(
+            source,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let root_len = std::fs::canonicalize(source)?.as_os_str().len();
+        Ok(MirrorFs {
+            inodes: Inodes::new(root)?,
+            handles: RwLock::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            journal,
+            root_len,
+        })
+    }
+
+    /// The mount-relative path of `name` in `parent` (for events).
+    fn path_of(&self, parent: &Inode, name: Option<&OsStr>) -> Vec<u8> {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = std::fs::read_link(parent.proc_path()).unwrap_or_default();
+        let dir = dir.as_os_str().as_bytes();
+        let mut path = dir.get(self.root_len..).unwrap_or_default().to_vec();
+        if let Some(name) = name {
+            path.push(b'/');
+            path.extend_from_slice(name.as_bytes());
+        }
+        if path.is_empty() {
+            path.push(b'/');
+        }
+        path
+    }
+
+    /// Journals one operation. A journal that refuses is logged, never an error for the
+    /// caller: the file system change already happened.
+    fn record(&self, op: FsOp, path: Vec<u8>, ino: u64, req: &Request) {
+        let mut ev = Event::new(op).path(path).inode(ino);
+        ev.timestamp.process_id = req.pid();
+        if let Err(e) = self.journal.emit(ev) {
+            eprintln!("vexjournal mount: journaling {op:?} failed: {e}");
+        }
+    }
+
+    fn parent(&self, ino: INodeNo) -> Result<Arc<Inode>, Errno> {
+        self.inodes.get(ino.0).ok_or(Errno::ENOENT)
+    }
+
+    fn handle(&self, fh: FileHandle) -> Result<Arc<Handle>, Errno> {
+        self.handles
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&fh.0)
+            .cloned()
+            .ok_or(Errno::EBADF)
+    }
+
+    fn add_handle(&self, file: File) -> u64 {
+        let fh = self.next_fh.fetch_add(1, Ordering::SeqCst);
+        self.handles
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(fh, Arc::new(Handle { file }));
+        fh
+    }
+
+    fn entry(&self, parent: &Inode, name: &OsStr, reply: ReplyEntry) {
+        match self.inodes.lookup(parent, name) {
+            Ok((id, st)) => reply.entry(&TTL, &attr(id, &st), Generation(0)),
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+}
+
+fn open_options(flags: i32) -> OpenOptions {
+    let mut o = OpenOptions::new();
+    match flags & 0o3 {
+        0 => o.read(true),
+        1 => o.write(true),
+        _ => o.read(true).write(true),
+    };
+    if flags & 0o2000 != 0 {
+        o.append(true);
+    }
+    // O_CREAT/O_EXCL/O_TRUNC/O_NOFOLLOW are applied by the kernel or by create.
+    o.custom_flags(flags & !(0o3 | 0o100 | 0o200 | 0o1000 | 0o2000 | 0o400000));
+    o
+}
+
+impl Filesystem for MirrorFs {
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        match self.parent(parent) {
+            Ok(p) => self.entry(&p, name, reply),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.inodes.forget(ino.0, nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.parent(ino).and_then(|i| i.stat().map_err(errno)) {
+            Ok(st) => reply.attr(&TTL, &attr(ino.0, &st)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn setattr(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        _mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        if let Some(size) = size {
+            let done = match fh.map(|fh| self.handle(fh)) {
+                Some(Ok(h)) => h.file.set_len(size).map_err(|e| io_errno(&e)),
+                _ => OpenOptions::new()
+                    .write(true)
+                    .open(inode.proc_path())
+                    .and_then(|f| f.set_len(size))
+                    .map_err(|e| io_errno(&e)),
+            };
+            if let Err(e) = done {
+                return reply.error(e);
+            }
+            self.record(FsOp::Truncate, self.path_of(&inode, None), ino.0, req);
+        }
+        if let Some(mode) = mode {
+            use std::os::unix::fs::PermissionsExt;
+            let perms = std::fs::Permissions::from_mode(mode & 0o7777);
+            if let Err(e) = std::fs::set_permissions(inode.proc_path(), perms) {
+                return reply.error(io_errno(&e));
+            }
+            self.record(FsOp::Chmod, self.path_of(&inode, None), ino.0, req);
+        }
+        match inode.stat() {
+            Ok(st) => reply.attr(&TTL, &attr(ino.0, &st)),
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        match rustix::fs::readlinkat(&inode.fd, "", Vec::new()) {
+            Ok(target) => reply.data(target.as_bytes()),
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn mkdir(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        reply: ReplyEntry,
+    ) {
+        let p = match self.parent(parent) {
+            Ok(p) => p,
+            Err(e) => return reply.error(e),
+        };
+        let dir = match dir_fd(&p) {
+            Ok(d) => d,
+            Err(e) => return reply.error(errno(e)),
+        };
+        if let Err(e) = rustix::fs::mkdirat(&dir, name, Mode::from_bits_truncate(mode & !umask)) {
+            return reply.error(errno(e));
+        }
+        self.record(FsOp::Mkdir, self.path_of(&p, Some(name)), 0, req);
+        self.entry(&p, name, reply);
+    }
+
+    fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.remove(req, parent, name, AtFlags::empty(), FsOp::Delete, reply);
+    }
+
+    fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.remove(req, parent, name, AtFlags::REMOVEDIR, FsOp::Rmdir, reply);
+    }
+
+    fn rename(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        let (p, np) = match (self.parent(parent), self.parent(newparent)) {
+            (Ok(p), Ok(np)) => (p, np),
+            (Err(e), _) | (_, Err(e)) => return reply.error(e),
+        };
+        let (d, nd) = match (dir_fd(&p), dir_fd(&np)) {
+            (Ok(d), Ok(nd)) => (d, nd),
+            (Err(e), _) | (_, Err(e)) => return reply.error(errno(e)),
+        };
+        let flags = rustix::fs::RenameFlags::from_bits_truncate(flags.bits());
+        match rustix::fs::renameat_with(&d, name, &nd, newname, flags) {
+            Ok(()) => {
+                let mut path = self.path_of(&p, Some(name));
+                path.extend_from_slice(b" -> ");
+                path.extend_from_slice(&self.path_of(&np, Some(newname)));
+                self.record(FsOp::Rename, path, 0, req);
+                reply.ok();
+            }
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        match open_options(flags.0).open(inode.proc_path()) {
+            Ok(file) => {
+                if flags.0 & 0o3 != 0 {
+                    self.record(FsOp::Write, self.path_of(&inode, None), ino.0, req);
+                }
+                reply.opened(FileHandle(self.add_handle(file)), FopenFlags::empty());
+            }
+            Err(e) => reply.error(io_errno(&e)),
+        }
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let p = match self.parent(parent) {
+            Ok(p) => p,
+            Err(e) => return reply.error(e),
+        };
+        let dir = match dir_fd(&p) {
+            Ok(d) => d,
+            Err(e) => return reply.error(errno(e)),
+        };
+        let oflags = OFlags::from_bits_truncate(flags as u32) | OFlags::CREATE | OFlags::CLOEXEC;
+        let fd =
+            match rustix::fs::openat(&dir, name, oflags, Mode::from_bits_truncate(mode & !umask)) {
+                Ok(fd) => fd,
+                Err(e) => return reply.error(errno(e)),
+            };
+        let (id, st) = match self.inodes.lookup(&p, name) {
+            Ok(x) => x,
+            Err(e) => return reply.error(errno(e)),
+        };
+        self.record(FsOp::Create, self.path_of(&p, Some(name)), id, req);
+        let fh = self.add_handle(File::from(fd));
+        reply.created(
+            &TTL,
+            &attr(id, &st),
+            Generation(0),
+            FileHandle(fh),
+            FopenFlags::empty(),
+        );
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let h = match self.handle(fh) {
+            Ok(h) => h,
+            Err(e) => return reply.error(e),
+        };
+        let mut buf = vec![0u8; size as usize];
+        let mut done = 0;
+        while done < buf.len() {
+            match h.file.read_at(&mut buf[done..], offset + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return reply.error(io_errno(&e)),
+            }
+        }
+        reply.data(&buf[..done]);
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let h = match self.handle(fh) {
+            Ok(h) => h,
+            Err(e) => return reply.error(e),
+        };
+        match h.file.write_at(data, offset) {
+            Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
+            Err(e) => reply.error(io_errno(&e)),
+        }
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        let h = match self.handle(fh) {
+            Ok(h) => h,
+            Err(e) => return reply.error(e),
+        };
+        let r = if datasync {
+            h.file.sync_data()
+        } else {
+            h.file.sync_all()
+        };
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(io_errno(&e)),
+        }
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.handles
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&fh.0);
+        reply.ok();
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        let entries = match std::fs::read_dir(inode.proc_path()) {
+            Ok(rd) => rd,
+            Err(e) => return reply.error(io_errno(&e)),
+        };
+        let mut all: Vec<(u64, FileType, std::ffi::OsString)> = vec![
+            (ino.0, FileType::Directory, ".".into()),
+            (ino.0, FileType::Directory, "..".into()),
+        ];
+        for entry in entries {
+            let Ok(entry) = entry else { continue };
+            use std::os::unix::fs::DirEntryExt;
+            let kind = entry
+                .file_type()
+                .ok()
+                .and_then(FileType::from_std)
+                .unwrap_or(FileType::RegularFile);
+            all.push((entry.ino().max(2), kind, entry.file_name()));
+        }
+        for (i, (ino, kind, name)) in all.iter().enumerate().skip(offset as usize) {
+            if reply.add(INodeNo(*ino), (i + 1) as u64, *kind, name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+}
+
+impl MirrorFs {
+    fn remove(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        flags: AtFlags,
+        op: FsOp,
+        reply: ReplyEmpty,
+    ) {
+        let p = match self.parent(parent) {
+            Ok(p) => p,
+            Err(e) => return reply.error(e),
+        };
+        let dir = match dir_fd(&p) {
+            Ok(d) => d,
+            Err(e) => return reply.error(errno(e)),
+        };
+        let path = self.path_of(&p, Some(name));
+        match rustix::fs::unlinkat(&dir, name, flags) {
+            Ok(()) => {
+                self.record(op, path, 0, req);
+                reply.ok();
+            }
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+}
+
+/// A real descriptor of directory `inode` (the `*at` calls that change a directory
+/// refuse an `O_PATH` one).
+fn dir_fd(inode: &Inode) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat(
+        inode.fd.as_fd(),
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}

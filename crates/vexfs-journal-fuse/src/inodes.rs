@@ -1,0 +1,143 @@
+//! Nodeids for source inodes.
+//!
+//! Each inode the kernel knows is keyed by its source `(dev, ino)` and holds an
+//! `O_PATH` descriptor: hard links share one nodeid, a rename needs no fix-up (nothing
+//! is stored by path) and an unlinked but open file keeps working. The entry lives as
+//! long as the kernel's lookup count is above zero (`forget` lowers it).
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use rustix::fs::{AtFlags, Mode, OFlags, Stat};
+
+/// Nodeid of the mount's root (the source directory).
+pub const ROOT: u64 = 1;
+
+/// One source inode the kernel holds.
+#[derive(Debug)]
+pub struct Inode {
+    /// `O_PATH` descriptor of the source inode.
+    pub fd: OwnedFd,
+    /// Source `(dev, ino)`.
+    pub key: (u64, u64),
+    lookups: AtomicU64,
+}
+
+impl Inode {
+    /// `/proc/self/fd/N` of its `O_PATH` descriptor: opens it again, or names it.
+    pub fn proc_path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
+    }
+
+    /// Its current attributes (not following a symlink).
+    pub fn stat(&self) -> rustix::io::Result<Stat> {
+        rustix::fs::statat(
+            &self.fd,
+            "",
+            AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW,
+        )
+    }
+}
+
+/// The table of known inodes.
+#[derive(Debug)]
+pub struct Inodes {
+    by_id: RwLock<HashMap<u64, Arc<Inode>>>,
+    by_key: RwLock<HashMap<(u64, u64), u64>>,
+    next: AtomicU64,
+}
+
+fn key_of(st: &Stat) -> (u64, u64) {
+    (st.st_dev, st.st_ino)
+}
+
+impl Inodes {
+    /// A table whose root is the directory `fd`.
+    pub fn new(root: OwnedFd) -> rustix::io::Result<Inodes> {
+        let st = rustix::fs::fstat(&root)?;
+        let inode = Arc::new(Inode {
+            fd: root,
+            key: key_of(&st),
+            // The root is never forgotten.
+            lookups: AtomicU64::new(u64::MAX / 2),
+        });
+        let key = inode.key;
+        Ok(Inodes {
+            by_id: RwLock::new(HashMap::from([(ROOT, inode)])),
+            by_key: RwLock::new(HashMap::from([(key, ROOT)])),
+            next: AtomicU64::new(ROOT + 1),
+        })
+    }
+
+    /// The inode with nodeid `id`.
+    pub fn get(&self, id: u64) -> Option<Arc<Inode>> {
+        self.by_id
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    /// Looks `name` up in directory `parent`: its nodeid (one more kernel lookup)
+    /// and attributes.
+    pub fn lookup(&self, parent: &Inode, name: &OsStr) -> rustix::io::Result<(u64, Stat)> {
+        let fd = rustix::fs::openat(
+            &parent.fd,
+            name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let st = rustix::fs::statat(&fd, "", AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW)?;
+        Ok((self.adopt(fd, &st), st))
+    }
+
+    /// The nodeid of the inode `fd` (whose attributes are `st`), adding it if new; one
+    /// more kernel lookup either way.
+    pub fn adopt(&self, fd: OwnedFd, st: &Stat) -> u64 {
+        let key = key_of(st);
+        let mut by_key = self.by_key.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(id) = by_key.get(&key).copied()
+            && let Some(inode) = self.get(id)
+        {
+            inode.lookups.fetch_add(1, Ordering::SeqCst);
+            return id;
+        }
+        let id = self.next.fetch_add(1, Ordering::SeqCst);
+        let inode = Arc::new(Inode {
+            fd,
+            key,
+            lookups: AtomicU64::new(1),
+        });
+        by_key.insert(key, id);
+        self.by_id
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, inode);
+        id
+    }
+
+    /// The kernel dropped `n` lookups of `id`; the entry goes at zero.
+    pub fn forget(&self, id: u64, n: u64) {
+        let mut by_key = self.by_key.write().unwrap_or_else(|p| p.into_inner());
+        let Some(inode) = self.get(id) else { return };
+        let left = inode
+            .lookups
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| {
+                Some(l.saturating_sub(n))
+            })
+            .map(|before| before.saturating_sub(n))
+            .unwrap_or(0);
+        if left == 0 && id != ROOT {
+            by_key.remove(&inode.key);
+            self.by_id
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        }
+    }
+}
