@@ -208,11 +208,11 @@ impl Filesystem for MirrorFs {
         req: &Request,
         ino: INodeNo,
         mode: Option<u32>,
-        _uid: Option<u32>,
-        _gid: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
         size: Option<u64>,
-        _atime: Option<TimeOrNow>,
-        _mtime: Option<TimeOrNow>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
         _ctime: Option<SystemTime>,
         fh: Option<FileHandle>,
         _crtime: Option<SystemTime>,
@@ -238,6 +238,42 @@ impl Filesystem for MirrorFs {
                 return reply.error(e);
             }
             self.record(FsOp::Truncate, self.path_of(&inode, None), ino.0, req);
+        }
+        if uid.is_some() || gid.is_some() {
+            let owner = uid.map(rustix::fs::Uid::from_raw);
+            let group = gid.map(rustix::fs::Gid::from_raw);
+            if let Err(e) = rustix::fs::chownat(&inode.fd, "", owner, group, AtFlags::EMPTY_PATH) {
+                return reply.error(errno(e));
+            }
+            self.record(FsOp::Chown, self.path_of(&inode, None), ino.0, req);
+        }
+        if atime.is_some() || mtime.is_some() {
+            let ts = |t: Option<TimeOrNow>| match t {
+                None => rustix::fs::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: rustix::fs::UTIME_OMIT,
+                },
+                Some(TimeOrNow::Now) => rustix::fs::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: rustix::fs::UTIME_NOW,
+                },
+                Some(TimeOrNow::SpecificTime(t)) => {
+                    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+                    rustix::fs::Timespec {
+                        tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                        tv_nsec: i64::from(d.subsec_nanos()),
+                    }
+                }
+            };
+            let times = rustix::fs::Timestamps {
+                last_access: ts(atime),
+                last_modification: ts(mtime),
+            };
+            if let Err(e) =
+                rustix::fs::utimensat(rustix::fs::CWD, inode.proc_path(), &times, AtFlags::empty())
+            {
+                return reply.error(errno(e));
+            }
         }
         if let Some(mode) = mode {
             use std::os::unix::fs::PermissionsExt;
@@ -472,6 +508,275 @@ impl Filesystem for MirrorFs {
         reply.ok();
     }
 
+    fn symlink(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &std::path::Path,
+        reply: ReplyEntry,
+    ) {
+        let (p, dir) = match self.dir_of(parent) {
+            Ok(x) => x,
+            Err(e) => return reply.error(e),
+        };
+        if let Err(e) = rustix::fs::symlinkat(target, &dir, link_name) {
+            return reply.error(errno(e));
+        }
+        self.record(FsOp::Symlink, self.path_of(&p, Some(link_name)), 0, req);
+        self.entry(&p, link_name, reply);
+    }
+
+    fn link(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        let (np, dir) = match self.dir_of(newparent) {
+            Ok(x) => x,
+            Err(e) => return reply.error(e),
+        };
+        if let Err(e) = rustix::fs::linkat(&inode.fd, "", &dir, newname, AtFlags::EMPTY_PATH) {
+            return reply.error(errno(e));
+        }
+        self.record(FsOp::Hardlink, self.path_of(&np, Some(newname)), ino.0, req);
+        self.entry(&np, newname, reply);
+    }
+
+    fn mknod(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        let (p, dir) = match self.dir_of(parent) {
+            Ok(x) => x,
+            Err(e) => return reply.error(e),
+        };
+        let file_type = rustix::fs::FileType::from_raw_mode(mode);
+        let perm = Mode::from_bits_truncate(mode & !umask & 0o7777);
+        if let Err(e) = rustix::fs::mknodat(&dir, name, file_type, perm, u64::from(rdev)) {
+            return reply.error(errno(e));
+        }
+        self.record(FsOp::Create, self.path_of(&p, Some(name)), 0, req);
+        self.entry(&p, name, reply);
+    }
+
+    fn statfs(&self, _req: &Request, ino: INodeNo, reply: fuser::ReplyStatfs) {
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        match rustix::fs::fstatfs(&inode.fd) {
+            Ok(st) => reply.statfs(
+                st.f_blocks,
+                st.f_bfree,
+                st.f_bavail,
+                st.f_files,
+                st.f_ffree,
+                u32::try_from(st.f_bsize).unwrap_or(4096),
+                u32::try_from(st.f_namelen).unwrap_or(255),
+                u32::try_from(st.f_frsize).unwrap_or(4096),
+            ),
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn setxattr(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        let flags = rustix::fs::XattrFlags::from_bits_truncate(flags as u32);
+        match rustix::fs::setxattr(inode.proc_path(), name, value, flags) {
+            Ok(()) => {
+                self.record(FsOp::Chmod, self.path_of(&inode, None), ino.0, req);
+                reply.ok();
+            }
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn getxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        size: u32,
+        reply: fuser::ReplyXattr,
+    ) {
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        if size == 0 {
+            match rustix::fs::getxattr_query(inode.proc_path(), name) {
+                Ok(n) => reply.size(u32::try_from(n).unwrap_or(u32::MAX)),
+                Err(e) => reply.error(errno(e)),
+            }
+        } else {
+            let mut buf = vec![0u8; size as usize];
+            match rustix::fs::getxattr(inode.proc_path(), name, &mut buf[..]) {
+                Ok(n) => reply.data(&buf[..n]),
+                Err(e) => reply.error(errno(e)),
+            }
+        }
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: fuser::ReplyXattr) {
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        if size == 0 {
+            match rustix::fs::listxattr_query(inode.proc_path()) {
+                Ok(n) => reply.size(u32::try_from(n).unwrap_or(u32::MAX)),
+                Err(e) => reply.error(errno(e)),
+            }
+        } else {
+            let mut buf = vec![0u8; size as usize];
+            match rustix::fs::listxattr(inode.proc_path(), &mut buf[..]) {
+                Ok(n) => reply.data(&buf[..n]),
+                Err(e) => reply.error(errno(e)),
+            }
+        }
+    }
+
+    fn removexattr(&self, req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        match rustix::fs::removexattr(inode.proc_path(), name) {
+            Ok(()) => {
+                self.record(FsOp::Chmod, self.path_of(&inode, None), ino.0, req);
+                reply.ok();
+            }
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn fallocate(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        let h = match self.handle(fh) {
+            Ok(h) => h,
+            Err(e) => return reply.error(e),
+        };
+        let flags = rustix::fs::FallocateFlags::from_bits_truncate(mode as u32);
+        match rustix::fs::fallocate(&h.file, flags, offset, length) {
+            Ok(()) => {
+                if let Some(inode) = self.inodes.get(ino.0) {
+                    self.record(FsOp::Write, self.path_of(&inode, None), ino.0, req);
+                }
+                reply.ok();
+            }
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn lseek(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: i64,
+        whence: i32,
+        reply: fuser::ReplyLseek,
+    ) {
+        let h = match self.handle(fh) {
+            Ok(h) => h,
+            Err(e) => return reply.error(e),
+        };
+        let Ok(at) = u64::try_from(offset) else {
+            return reply.error(Errno::EINVAL);
+        };
+        let pos = match whence {
+            3 => rustix::fs::SeekFrom::Data(at),
+            4 => rustix::fs::SeekFrom::Hole(at),
+            0 => rustix::fs::SeekFrom::Start(at),
+            _ => return reply.error(Errno::EINVAL),
+        };
+        match rustix::fs::seek(&h.file, pos) {
+            Ok(n) => reply.offset(i64::try_from(n).unwrap_or(i64::MAX)),
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn copy_file_range(
+        &self,
+        req: &Request,
+        _ino_in: INodeNo,
+        fh_in: FileHandle,
+        offset_in: u64,
+        ino_out: INodeNo,
+        fh_out: FileHandle,
+        offset_out: u64,
+        len: u64,
+        _flags: fuser::CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
+        let (a, b) = match (self.handle(fh_in), self.handle(fh_out)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => return reply.error(e),
+        };
+        let (mut off_in, mut off_out) = (offset_in, offset_out);
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        match rustix::fs::copy_file_range(
+            &a.file,
+            Some(&mut off_in),
+            &b.file,
+            Some(&mut off_out),
+            len,
+        ) {
+            Ok(n) => {
+                if let Some(inode) = self.inodes.get(ino_out.0) {
+                    self.record(FsOp::Write, self.path_of(&inode, None), ino_out.0, req);
+                }
+                reply.written(u32::try_from(n).unwrap_or(u32::MAX));
+            }
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
     fn readdir(
         &self,
         _req: &Request,
@@ -512,6 +817,13 @@ impl Filesystem for MirrorFs {
 }
 
 impl MirrorFs {
+    /// Directory `ino` and a real descriptor of it.
+    fn dir_of(&self, ino: INodeNo) -> Result<(Arc<Inode>, OwnedFd), Errno> {
+        let p = self.parent(ino)?;
+        let d = dir_fd(&p).map_err(errno)?;
+        Ok((p, d))
+    }
+
     fn remove(
         &self,
         req: &Request,

@@ -71,3 +71,89 @@ fn operations_reach_the_source_and_the_journal() {
         );
     }
 }
+
+#[test]
+fn links_attributes_xattrs_and_open_then_unlink_behave_like_the_source() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, mnt, jdir) = (
+        tmp.path().join("src"),
+        tmp.path().join("mnt"),
+        tmp.path().join("j"),
+    );
+    for d in [&src, &mnt] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let journal = Journal::create(&jdir, Config::default()).unwrap();
+    let fs = MirrorFs::new(&src, journal.clone()).unwrap();
+    let session = fuser::spawn_mount(fs, &mnt, &config(&src)).unwrap();
+
+    std::fs::write(mnt.join("f"), b"0123456789").unwrap();
+    // Hard links: one inode, two names, the link count of the source.
+    std::fs::hard_link(mnt.join("f"), mnt.join("g")).unwrap();
+    let (f, g) = (
+        std::fs::metadata(mnt.join("f")).unwrap(),
+        std::fs::metadata(mnt.join("g")).unwrap(),
+    );
+    assert_eq!(f.ino(), g.ino());
+    assert_eq!(f.nlink(), 2);
+    // Symlinks.
+    std::os::unix::fs::symlink("f", mnt.join("s")).unwrap();
+    assert_eq!(
+        std::fs::read_link(mnt.join("s")).unwrap().to_str(),
+        Some("f")
+    );
+    assert_eq!(std::fs::read(mnt.join("s")).unwrap(), b"0123456789");
+    // chmod and truncate reach the source.
+    std::fs::set_permissions(mnt.join("f"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(
+        std::fs::metadata(src.join("f")).unwrap().mode() & 0o777,
+        0o600
+    );
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(mnt.join("f"))
+        .unwrap()
+        .set_len(4)
+        .unwrap();
+    assert_eq!(std::fs::read(src.join("f")).unwrap(), b"0123");
+    // Open, then unlink: the open file keeps working.
+    let mut open = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(mnt.join("g"))
+        .unwrap();
+    std::fs::remove_file(mnt.join("g")).unwrap();
+    std::fs::remove_file(mnt.join("f")).unwrap();
+    open.write_all(b"still here").unwrap();
+    use std::io::{Read, Seek};
+    open.rewind().unwrap();
+    let mut back = String::new();
+    open.read_to_string(&mut back).unwrap();
+    assert_eq!(back, "still here");
+    drop(open);
+    // The errno of the source comes back unchanged.
+    let e = std::fs::create_dir(mnt.join("s")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(17), "{e}");
+    let e = std::fs::remove_dir(mnt.join("s")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(20), "{e}");
+    session.umount_and_join().unwrap();
+
+    journal.sync().unwrap();
+    let types: Vec<String> = journal
+        .query(&Query::new())
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e.event.event_type.to_string())
+        .collect();
+    for t in [
+        "filesystem.hardlink",
+        "filesystem.symlink",
+        "filesystem.chmod",
+        "filesystem.truncate",
+        "filesystem.delete",
+    ] {
+        assert!(types.iter().any(|x| x == t), "{t} not journaled: {types:?}");
+    }
+}
