@@ -19,15 +19,36 @@ mod inodes;
 
 pub use fs::MirrorFs;
 
-/// Mounts a journaling mirror of `source` at `mountpoint` and serves it until it is
-/// unmounted; every mutating operation is journaled into `journal`.
-pub fn mount(
-    source: &std::path::Path,
-    mountpoint: &std::path::Path,
-    journal: vexfs_journal::Journal,
-) -> std::io::Result<()> {
-    let fs = MirrorFs::new(source, journal)?;
-    fuser::mount(fs, mountpoint, &config(source))
+/// A mounted mirror, not yet serving: take [`Mounted::unmounter`] (for a signal
+/// handler), then [`Mounted::serve`] until the mount goes away.
+pub struct Mounted {
+    session: fuser::Session<MirrorFs>,
+}
+
+impl Mounted {
+    /// Mounts a journaling mirror of `source` at `mountpoint`; every mutating
+    /// operation is journaled into `journal`.
+    pub fn new(
+        source: &std::path::Path,
+        mountpoint: &std::path::Path,
+        journal: vexfs_journal::Journal,
+    ) -> std::io::Result<Mounted> {
+        let fs = MirrorFs::new(source, journal)?;
+        let session = fuser::Session::new(fs, mountpoint, &config(source))?;
+        Ok(Mounted { session })
+    }
+
+    /// Unmounts the mirror from another thread (SIGTERM, Ctrl-C): [`Mounted::serve`]
+    /// then returns.
+    pub fn unmounter(&mut self) -> fuser::SessionUnmounter {
+        self.session.unmount_callable()
+    }
+
+    /// Serves requests until the mount is gone (unmounted here, by `umount`, or by
+    /// `fusermount3 -u`).
+    pub fn serve(self) -> std::io::Result<()> {
+        self.session.run()
+    }
 }
 
 /// The session settings of a mirror of `source`.

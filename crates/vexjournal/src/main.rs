@@ -88,6 +88,10 @@ enum Command {
     /// Kernel journal images: export, import, sync, inspect, layout.
     #[command(subcommand)]
     Kernel(cmd::kernel::KernelCommand),
+    /// Mirror a directory through FUSE and journal every operation on it.
+    Mount(cmd::mount::Args),
+    /// Unmount a mirror made by `mount`.
+    Umount(cmd::mount::UmountArgs),
     /// Measure durable throughput and emission latency.
     Bench(cmd::bench::Args),
     /// Ingest a realistic mixed workload into ./vexjournal-demo and show the results.
@@ -137,6 +141,8 @@ fn main() -> ExitCode {
         Command::Kernel(c) => cmd::kernel::run(&cli, c),
         Command::Bench(a) => cmd::bench::run(&cli, a),
         Command::Demo(a) => cmd::demo::run(&cli, a),
+        Command::Mount(a) => cmd::mount::run(&cli, a),
+        Command::Umount(a) => cmd::mount::umount(a),
         Command::ProbeRss => cmd::bench::probe_rss(&cli),
         Command::TortureWriter(a) => cmd::torture::run(&cli, a),
     };

@@ -13,6 +13,7 @@ pub mod follow;
 pub mod index;
 pub mod init;
 pub mod kernel;
+pub mod mount;
 pub mod query;
 pub mod recover;
 pub mod replay;

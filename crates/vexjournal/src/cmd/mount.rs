@@ -1,0 +1,101 @@
+//! `vexjournal mount SOURCE MOUNTPOINT` and `vexjournal umount MOUNTPOINT`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use vexfs_journal::{Config, Journal};
+
+use crate::Cli;
+
+/// Mirror SOURCE at MOUNTPOINT and journal every filesystem operation on it.
+///
+/// Runs in the foreground until unmounted (`vexjournal umount MOUNTPOINT`, `umount`,
+/// Ctrl-C or SIGTERM), then closes the journal. The journal is `--journal DIR`, or the
+/// global `--dir`; it is created if missing.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The directory to mirror.
+    source: PathBuf,
+    /// Where to mount it (an existing directory).
+    mountpoint: PathBuf,
+    /// The journal directory (default: the global --dir).
+    #[arg(long)]
+    journal: Option<PathBuf>,
+}
+
+/// Unmount a mirror mounted with `vexjournal mount`.
+#[derive(Debug, clap::Args)]
+pub struct UmountArgs {
+    /// The mount point.
+    mountpoint: PathBuf,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
+    let dir = args.journal.clone().unwrap_or_else(|| cli.dir.clone());
+    if !args.source.is_dir() {
+        anyhow::bail!(
+            "{} is not a directory: the source must be one",
+            args.source.display()
+        );
+    }
+    if !args.mountpoint.is_dir() {
+        anyhow::bail!(
+            "{} is not a directory: create the mount point first",
+            args.mountpoint.display()
+        );
+    }
+    let journal = Journal::open(&dir, Config::default())
+        .with_context(|| format!("opening the journal in {}", dir.display()))?;
+    let mut mounted = vexfs_journal_fuse::Mounted::new(&args.source, &args.mountpoint, journal)
+        .with_context(|| {
+            format!(
+                "mounting {} at {} (needs /dev/fuse and root or fuse3's fusermount3)",
+                args.source.display(),
+                args.mountpoint.display()
+            )
+        })?;
+    let mut unmounter = mounted.unmounter();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .context("installing the SIGINT/SIGTERM handler")?;
+    let mountpoint = args.mountpoint.clone();
+    std::thread::Builder::new()
+        .name("vexjournal-unmount".into())
+        .spawn(move || {
+            if signals.forever().next().is_some()
+                && let Err(e) = unmounter.unmount()
+            {
+                eprintln!("unmounting {}: {e}", mountpoint.display());
+            }
+        })
+        .context("starting the signal thread")?;
+    eprintln!(
+        "mirroring {} at {}, journal {} (unmount with `vexjournal umount {}` or Ctrl-C)",
+        args.source.display(),
+        args.mountpoint.display(),
+        dir.display(),
+        args.mountpoint.display()
+    );
+    mounted.serve().context("serving the mount")?;
+    eprintln!("unmounted {}", args.mountpoint.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn umount(args: &UmountArgs) -> Result<ExitCode> {
+    match rustix::mount::unmount(&args.mountpoint, rustix::mount::UnmountFlags::empty()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(rustix::io::Errno::INVAL) => anyhow::bail!(
+            "{} is not a mount point (nothing to unmount)",
+            args.mountpoint.display()
+        ),
+        Err(rustix::io::Errno::BUSY) => anyhow::bail!(
+            "{} is busy: a process still uses it (close it, or see `fuser -m {}`)",
+            args.mountpoint.display(),
+            args.mountpoint.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("unmounting {}", args.mountpoint.display())),
+    }
+}

@@ -1,0 +1,84 @@
+//! `vexjournal mount` as an operator runs it: the binary in the background, files
+//! changed through the mount, SIGTERM or `vexjournal umount` to stop, the events in
+//! the journal afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{bin, run_in};
+
+fn mounted(mnt: &Path) -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(mnt.to_str().unwrap()))
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let (src, mnt, j) = (root.join("src"), root.join("mnt"), root.join("j"));
+    std::fs::create_dir(&src).unwrap();
+    std::fs::create_dir(&mnt).unwrap();
+    for stop_with_umount in [false, true] {
+        let mut child = bin()
+            .arg("--dir")
+            .arg(&j)
+            .arg("mount")
+            .arg(&src)
+            .arg(&mnt)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for("the mount", || mounted(&mnt));
+        let name = format!("f{}", u8::from(stop_with_umount));
+        std::fs::write(mnt.join(&name), b"data").unwrap();
+        assert_eq!(std::fs::read(src.join(&name)).unwrap(), b"data");
+        if stop_with_umount {
+            run_in(&j, &["umount", mnt.to_str().unwrap()], b"", &[]).ok();
+        } else {
+            let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+            rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        }
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+        assert!(!mounted(&mnt));
+    }
+    // Unmounting what is not mounted says so.
+    let r = run_in(&j, &["umount", mnt.to_str().unwrap()], b"", &[]).fails();
+    assert!(r.stderr.contains("not a mount point"), "{r:?}");
+    // A missing source is refused before anything is mounted.
+    let r = run_in(
+        &j,
+        &["mount", "/nonexistent-source", mnt.to_str().unwrap()],
+        b"",
+        &[],
+    )
+    .fails();
+    assert!(r.stderr.contains("not a directory"), "{r:?}");
+    let out = run_in(&j, &["cat", "-o", "ndjson"], b"", &[]).ok();
+    for name in ["/f0", "/f1"] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.contains("filesystem.create") && l.contains(name)),
+            "{name}: {}",
+            out.stdout
+        );
+    }
+}
