@@ -17,8 +17,9 @@ use fuser::{
     ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 use rustix::fs::{AtFlags, Mode, OFlags, Stat};
-use vexfs_journal::{Event, FsOp, Journal};
+use vexfs_journal::{FsOp, Journal};
 
+use crate::events::FsEvent;
 use crate::inodes::{Inode, Inodes};
 
 /// Attribute and entry cache time. Zero: the source may change underneath the mount,
@@ -131,11 +132,9 @@ impl MirrorFs {
 
     /// Journals one operation. A journal that refuses is logged, never an error for the
     /// caller: the file system change already happened.
-    fn record(&self, op: FsOp, path: Vec<u8>, ino: u64, req: &Request) {
-        let mut ev = Event::new(op).path(path).inode(ino);
-        ev.timestamp.process_id = req.pid();
-        if let Err(e) = self.journal.emit(ev) {
-            eprintln!("vexjournal mount: journaling {op:?} failed: {e}");
+    fn record(&self, req: &Request, ev: FsEvent) {
+        if let Err(e) = self.journal.emit(ev.into_event(req)) {
+            eprintln!("vexjournal mount: journaling failed: {e}");
         }
     }
 
@@ -154,11 +153,15 @@ impl MirrorFs {
 
     fn add_handle(&self, file: File) -> u64 {
         let fh = self.next_fh.fetch_add(1, Ordering::SeqCst);
+        self.insert_handle(fh, file);
+        fh
+    }
+
+    fn insert_handle(&self, fh: u64, file: File) {
         self.handles
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(fh, Arc::new(Handle { file }));
-        fh
     }
 
     fn entry(&self, parent: &Inode, name: &OsStr, reply: ReplyEntry) {
@@ -237,7 +240,10 @@ impl Filesystem for MirrorFs {
             if let Err(e) = done {
                 return reply.error(e);
             }
-            self.record(FsOp::Truncate, self.path_of(&inode, None), ino.0, req);
+            self.record(
+                req,
+                FsEvent::new(FsOp::Truncate, self.path_of(&inode, None)).ino(ino.0),
+            );
         }
         if uid.is_some() || gid.is_some() {
             let owner = uid.map(rustix::fs::Uid::from_raw);
@@ -245,7 +251,10 @@ impl Filesystem for MirrorFs {
             if let Err(e) = rustix::fs::chownat(&inode.fd, "", owner, group, AtFlags::EMPTY_PATH) {
                 return reply.error(errno(e));
             }
-            self.record(FsOp::Chown, self.path_of(&inode, None), ino.0, req);
+            self.record(
+                req,
+                FsEvent::new(FsOp::Chown, self.path_of(&inode, None)).ino(ino.0),
+            );
         }
         if atime.is_some() || mtime.is_some() {
             let ts = |t: Option<TimeOrNow>| match t {
@@ -281,7 +290,10 @@ impl Filesystem for MirrorFs {
             if let Err(e) = std::fs::set_permissions(inode.proc_path(), perms) {
                 return reply.error(io_errno(&e));
             }
-            self.record(FsOp::Chmod, self.path_of(&inode, None), ino.0, req);
+            self.record(
+                req,
+                FsEvent::new(FsOp::Chmod, self.path_of(&inode, None)).ino(ino.0),
+            );
         }
         match inode.stat() {
             Ok(st) => reply.attr(&TTL, &attr(ino.0, &st)),
@@ -320,7 +332,10 @@ impl Filesystem for MirrorFs {
         if let Err(e) = rustix::fs::mkdirat(&dir, name, Mode::from_bits_truncate(mode & !umask)) {
             return reply.error(errno(e));
         }
-        self.record(FsOp::Mkdir, self.path_of(&p, Some(name)), 0, req);
+        self.record(
+            req,
+            FsEvent::new(FsOp::Mkdir, self.path_of(&p, Some(name))).ino(0),
+        );
         self.entry(&p, name, reply);
     }
 
@@ -353,13 +368,18 @@ impl Filesystem for MirrorFs {
         let flags = rustix::fs::RenameFlags::from_bits_truncate(flags.bits());
         match rustix::fs::renameat_with(&d, name, &nd, newname, flags) {
             Ok(()) => {
-                let mut path = self.path_of(&p, Some(name));
-                path.extend_from_slice(b" -> ");
-                path.extend_from_slice(&self.path_of(&np, Some(newname)));
-                self.record(FsOp::Rename, path, 0, req);
+                let ev = FsEvent::new(FsOp::Rename, self.path_of(&p, Some(name)))
+                    .to(self.path_of(&np, Some(newname)));
+                self.record(req, ev);
                 reply.ok();
             }
-            Err(e) => reply.error(errno(e)),
+            Err(e) => {
+                let ev = FsEvent::new(FsOp::Rename, self.path_of(&p, Some(name)))
+                    .to(self.path_of(&np, Some(newname)))
+                    .result::<()>(&Err(errno(e)));
+                self.record(req, ev);
+                reply.error(errno(e));
+            }
         }
     }
 
@@ -368,14 +388,25 @@ impl Filesystem for MirrorFs {
             Ok(i) => i,
             Err(e) => return reply.error(e),
         };
-        match open_options(flags.0).open(inode.proc_path()) {
+        let writing = flags.0 & 0o3 != 0;
+        let op = if writing { FsOp::Write } else { FsOp::Read };
+        let opened = open_options(flags.0)
+            .open(inode.proc_path())
+            .map_err(|e| io_errno(&e));
+        // Handle numbers are never reused: one number is one causality chain.
+        let fh = self.next_fh.fetch_add(1, Ordering::SeqCst);
+        let ev = FsEvent::new(op, self.path_of(&inode, None))
+            .subtype("open")
+            .ino(ino.0)
+            .chain(fh)
+            .result(&opened);
+        self.record(req, ev);
+        match opened {
             Ok(file) => {
-                if flags.0 & 0o3 != 0 {
-                    self.record(FsOp::Write, self.path_of(&inode, None), ino.0, req);
-                }
-                reply.opened(FileHandle(self.add_handle(file)), FopenFlags::empty());
+                self.insert_handle(fh, file);
+                reply.opened(FileHandle(fh), FopenFlags::empty());
             }
-            Err(e) => reply.error(io_errno(&e)),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -407,8 +438,12 @@ impl Filesystem for MirrorFs {
             Ok(x) => x,
             Err(e) => return reply.error(errno(e)),
         };
-        self.record(FsOp::Create, self.path_of(&p, Some(name)), id, req);
         let fh = self.add_handle(File::from(fd));
+        let ev = FsEvent::new(FsOp::Create, self.path_of(&p, Some(name)))
+            .ino(id)
+            .kind(st.st_mode)
+            .chain(fh);
+        self.record(req, ev);
         reply.created(
             &TTL,
             &attr(id, &st),
@@ -448,8 +483,8 @@ impl Filesystem for MirrorFs {
 
     fn write(
         &self,
-        _req: &Request,
-        _ino: INodeNo,
+        req: &Request,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
@@ -458,13 +493,21 @@ impl Filesystem for MirrorFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let h = match self.handle(fh) {
-            Ok(h) => h,
-            Err(e) => return reply.error(e),
-        };
-        match h.file.write_at(data, offset) {
+        let written = self
+            .handle(fh)
+            .and_then(|h| h.file.write_at(data, offset).map_err(|e| io_errno(&e)));
+        if let Some(inode) = self.inodes.get(ino.0) {
+            let len = written.as_ref().map_or(data.len(), |n| *n);
+            let ev = FsEvent::new(FsOp::Write, self.path_of(&inode, None))
+                .ino(ino.0)
+                .chain(fh.0)
+                .io(offset, len as u64)
+                .result(&written);
+            self.record(req, ev);
+        }
+        match written {
             Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
-            Err(e) => reply.error(io_errno(&e)),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -523,7 +566,10 @@ impl Filesystem for MirrorFs {
         if let Err(e) = rustix::fs::symlinkat(target, &dir, link_name) {
             return reply.error(errno(e));
         }
-        self.record(FsOp::Symlink, self.path_of(&p, Some(link_name)), 0, req);
+        self.record(
+            req,
+            FsEvent::new(FsOp::Symlink, self.path_of(&p, Some(link_name))).ino(0),
+        );
         self.entry(&p, link_name, reply);
     }
 
@@ -546,7 +592,10 @@ impl Filesystem for MirrorFs {
         if let Err(e) = rustix::fs::linkat(&inode.fd, "", &dir, newname, AtFlags::EMPTY_PATH) {
             return reply.error(errno(e));
         }
-        self.record(FsOp::Hardlink, self.path_of(&np, Some(newname)), ino.0, req);
+        self.record(
+            req,
+            FsEvent::new(FsOp::Hardlink, self.path_of(&np, Some(newname))).ino(ino.0),
+        );
         self.entry(&np, newname, reply);
     }
 
@@ -569,7 +618,10 @@ impl Filesystem for MirrorFs {
         if let Err(e) = rustix::fs::mknodat(&dir, name, file_type, perm, u64::from(rdev)) {
             return reply.error(errno(e));
         }
-        self.record(FsOp::Create, self.path_of(&p, Some(name)), 0, req);
+        self.record(
+            req,
+            FsEvent::new(FsOp::Create, self.path_of(&p, Some(name))).ino(0),
+        );
         self.entry(&p, name, reply);
     }
 
@@ -610,7 +662,10 @@ impl Filesystem for MirrorFs {
         let flags = rustix::fs::XattrFlags::from_bits_truncate(flags as u32);
         match rustix::fs::setxattr(inode.proc_path(), name, value, flags) {
             Ok(()) => {
-                self.record(FsOp::Chmod, self.path_of(&inode, None), ino.0, req);
+                let ev = FsEvent::new(FsOp::Chmod, self.path_of(&inode, None))
+                    .ino(ino.0)
+                    .subtype("setxattr");
+                self.record(req, ev);
                 reply.ok();
             }
             Err(e) => reply.error(errno(e)),
@@ -669,7 +724,10 @@ impl Filesystem for MirrorFs {
         };
         match rustix::fs::removexattr(inode.proc_path(), name) {
             Ok(()) => {
-                self.record(FsOp::Chmod, self.path_of(&inode, None), ino.0, req);
+                self.record(
+                    req,
+                    FsEvent::new(FsOp::Chmod, self.path_of(&inode, None)).ino(ino.0),
+                );
                 reply.ok();
             }
             Err(e) => reply.error(errno(e)),
@@ -705,7 +763,10 @@ impl Filesystem for MirrorFs {
         match rustix::fs::fallocate(&h.file, flags, offset, length) {
             Ok(()) => {
                 if let Some(inode) = self.inodes.get(ino.0) {
-                    self.record(FsOp::Write, self.path_of(&inode, None), ino.0, req);
+                    self.record(
+                        req,
+                        FsEvent::new(FsOp::Write, self.path_of(&inode, None)).ino(ino.0),
+                    );
                 }
                 reply.ok();
             }
@@ -769,7 +830,10 @@ impl Filesystem for MirrorFs {
         ) {
             Ok(n) => {
                 if let Some(inode) = self.inodes.get(ino_out.0) {
-                    self.record(FsOp::Write, self.path_of(&inode, None), ino_out.0, req);
+                    self.record(
+                        req,
+                        FsEvent::new(FsOp::Write, self.path_of(&inode, None)).ino(ino_out.0),
+                    );
                 }
                 reply.written(u32::try_from(n).unwrap_or(u32::MAX));
             }
@@ -844,10 +908,13 @@ impl MirrorFs {
         let path = self.path_of(&p, Some(name));
         match rustix::fs::unlinkat(&dir, name, flags) {
             Ok(()) => {
-                self.record(op, path, 0, req);
+                self.record(req, FsEvent::new(op, path));
                 reply.ok();
             }
-            Err(e) => reply.error(errno(e)),
+            Err(e) => {
+                self.record(req, FsEvent::new(op, path).result::<()>(&Err(errno(e))));
+                reply.error(errno(e));
+            }
         }
     }
 }

@@ -14,6 +14,7 @@
 //!
 //! The crate imports only the facade (`vexfs-journal`, without tokio).
 
+mod events;
 mod fs;
 mod inodes;
 

@@ -44,6 +44,12 @@ fn operations_reach_the_source_and_the_journal() {
             .raw_os_error(),
         Some(2)
     );
+    assert_eq!(
+        std::fs::remove_file(mnt.join("ghost"))
+            .unwrap_err()
+            .raw_os_error(),
+        Some(2)
+    );
     session.umount_and_join().unwrap();
 
     journal.sync().unwrap();
@@ -58,10 +64,22 @@ fn operations_reach_the_source_and_the_journal() {
             )
         })
         .collect();
+    let meta = |ty: &str, path: &str| -> serde_json::Value {
+        let e = page
+            .events
+            .iter()
+            .find(|e| {
+                e.event.event_type.to_string() == ty && e.event.context.path == path.as_bytes()
+            })
+            .unwrap_or_else(|| panic!("{ty} {path} not journaled: {seen:?}"));
+        serde_json::from_slice(&e.event.metadata).unwrap()
+    };
     let expected = [
+        ("filesystem.read", "/existing.txt"),
         ("filesystem.create", "/a.txt"),
+        ("filesystem.write", "/a.txt"),
         ("filesystem.mkdir", "/d"),
-        ("filesystem.rename", "/a.txt -> /d/b.txt"),
+        ("filesystem.rename", "/a.txt"),
         ("filesystem.delete", "/existing.txt"),
     ];
     for (ty, path) in expected {
@@ -70,6 +88,23 @@ fn operations_reach_the_source_and_the_journal() {
             "{ty} {path} not journaled: {seen:?}"
         );
     }
+    assert_eq!(meta("filesystem.rename", "/a.txt")["to"], "/d/b.txt");
+    let m = meta("filesystem.create", "/a.txt");
+    assert_eq!(m["errno"], 0);
+    assert_eq!(m["uid"], 0);
+    // The write of "hello": offset 0, 5 bytes, in the chain of its handle.
+    let writes: Vec<_> = page
+        .events
+        .iter()
+        .filter(|e| e.event.event_type.to_string() == "filesystem.write")
+        .map(|e| serde_json::from_slice::<serde_json::Value>(&e.event.metadata).unwrap())
+        .filter(|m| m.get("len").is_some())
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(
+        (writes[0]["offset"].as_u64(), writes[0]["len"].as_u64()),
+        (Some(0), Some(5))
+    );
 }
 
 #[test]
