@@ -84,6 +84,10 @@ fn attr(ino: u64, st: &Stat) -> FileAttr {
 #[derive(Debug)]
 struct Handle {
     file: File,
+    /// The inode it opened.
+    inode: Arc<Inode>,
+    /// Its passthrough backing file (reads and writes bypass the daemon), if any.
+    backing: Option<Arc<fuser::BackingId>>,
 }
 
 /// The journaling mirror of one source directory.
@@ -94,6 +98,8 @@ pub struct MirrorFs {
     next_fh: AtomicU64,
     journal: Journal,
     root_len: usize,
+    /// Whether the kernel granted passthrough (and it still works).
+    passthrough: std::sync::atomic::AtomicBool,
 }
 
 impl MirrorFs {
@@ -111,6 +117,7 @@ impl MirrorFs {
             next_fh: AtomicU64::new(1),
             journal,
             root_len,
+            passthrough: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -151,17 +158,31 @@ impl MirrorFs {
             .ok_or(Errno::EBADF)
     }
 
-    fn add_handle(&self, file: File) -> u64 {
+    fn add_handle(&self, file: File, inode: Arc<Inode>) -> u64 {
         let fh = self.next_fh.fetch_add(1, Ordering::SeqCst);
-        self.insert_handle(fh, file);
+        inode.open.lock().unwrap_or_else(|p| p.into_inner()).plain += 1;
+        self.insert_handle(fh, file, inode, None);
         fh
     }
 
-    fn insert_handle(&self, fh: u64, file: File) {
+    fn insert_handle(
+        &self,
+        fh: u64,
+        file: File,
+        inode: Arc<Inode>,
+        backing: Option<Arc<fuser::BackingId>>,
+    ) {
         self.handles
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(fh, Arc::new(Handle { file }));
+            .insert(
+                fh,
+                Arc::new(Handle {
+                    file,
+                    inode,
+                    backing,
+                }),
+            );
     }
 
     fn entry(&self, parent: &Inode, name: &OsStr, reply: ReplyEntry) {
@@ -188,6 +209,19 @@ fn open_options(flags: i32) -> OpenOptions {
 }
 
 impl Filesystem for MirrorFs {
+    fn init(&mut self, _req: &Request, config: &mut fuser::KernelConfig) -> std::io::Result<()> {
+        // Passthrough, when the kernel has it: reads of files opened read-only then go
+        // straight to the source file. A source on a stacking file system (overlayfs)
+        // needs depth 2; ext4 and the like 1. Never the writeback cache: it would turn
+        // passthrough off and delay writes past their events.
+        let granted = config
+            .add_capabilities(fuser::InitFlags::FUSE_PASSTHROUGH)
+            .is_ok()
+            && config.set_max_stack_depth(2).is_ok();
+        self.passthrough.store(granted, Ordering::Relaxed);
+        Ok(())
+    }
+
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         match self.parent(parent) {
             Ok(p) => self.entry(&p, name, reply),
@@ -401,12 +435,47 @@ impl Filesystem for MirrorFs {
             .chain(fh)
             .result(&opened);
         self.record(req, ev);
-        match opened {
-            Ok(file) => {
-                self.insert_handle(fh, file);
+        let file = match opened {
+            Ok(file) => file,
+            Err(e) => return reply.error(e),
+        };
+        // Read-only opens go through the kernel (no per-read events by default); so
+        // does every open of an inode that already has a backing file, as the kernel
+        // requires. Others are served here, so their writes are journaled one by one.
+        let mut state = inode.open.lock().unwrap_or_else(|p| p.into_inner());
+        let backing = match state.backing.upgrade() {
+            Some(b) => Some(b),
+            None if !writing && state.plain == 0 && self.passthrough.load(Ordering::Relaxed) => {
+                match backing_file(&inode).and_then(|f| reply.open_backing(&f)) {
+                    Ok(id) => {
+                        let id = Arc::new(id);
+                        state.backing = Arc::downgrade(&id);
+                        Some(id)
+                    }
+                    Err(e) => {
+                        if e.raw_os_error() == Some(1) {
+                            // EPERM: no CAP_SYS_ADMIN; serve every open here from now on.
+                            self.passthrough.store(false, Ordering::Relaxed);
+                        }
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        if backing.is_none() {
+            state.plain += 1;
+        }
+        drop(state);
+        match backing {
+            Some(id) => {
+                reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
+                self.insert_handle(fh, file, inode, Some(id));
+            }
+            None => {
+                self.insert_handle(fh, file, inode, None);
                 reply.opened(FileHandle(fh), FopenFlags::empty());
             }
-            Err(e) => reply.error(e),
         }
     }
 
@@ -438,7 +507,11 @@ impl Filesystem for MirrorFs {
             Ok(x) => x,
             Err(e) => return reply.error(errno(e)),
         };
-        let fh = self.add_handle(File::from(fd));
+        let inode = match self.inodes.get(id) {
+            Some(i) => i,
+            None => return reply.error(Errno::ENOENT),
+        };
+        let fh = self.add_handle(File::from(fd), inode);
         let ev = FsEvent::new(FsOp::Create, self.path_of(&p, Some(name)))
             .ino(id)
             .kind(st.st_mode)
@@ -544,10 +617,17 @@ impl Filesystem for MirrorFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        self.handles
+        let handle = self
+            .handles
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&fh.0);
+        if let Some(h) = handle
+            && h.backing.is_none()
+        {
+            let mut state = h.inode.open.lock().unwrap_or_else(|p| p.into_inner());
+            state.plain = state.plain.saturating_sub(1);
+        }
         reply.ok();
     }
 
@@ -928,4 +1008,15 @@ fn dir_fd(inode: &Inode) -> rustix::io::Result<OwnedFd> {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
+}
+
+/// The file a passthrough open reads and writes: the source inode opened read-write
+/// when allowed (later opens of the inode share it), read-only otherwise.
+fn backing_file(inode: &Inode) -> std::io::Result<File> {
+    let path = inode.proc_path();
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .or_else(|_| File::open(&path))
 }

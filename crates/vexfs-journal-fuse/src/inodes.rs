@@ -17,6 +17,17 @@ use rustix::fs::{AtFlags, Mode, OFlags, Stat};
 /// Nodeid of the mount's root (the source directory).
 pub const ROOT: u64 = 1;
 
+/// How the open files of one inode are served. The kernel requires every open of an
+/// inode with a passthrough backing file to use that same backing file, and refuses
+/// mixing passthrough with daemon-served opens.
+#[derive(Debug, Default)]
+pub struct OpenState {
+    /// Opens served by the daemon (their reads and writes reach it).
+    pub plain: usize,
+    /// The backing file of the passthrough opens, while one is open.
+    pub backing: std::sync::Weak<fuser::BackingId>,
+}
+
 /// One source inode the kernel holds.
 #[derive(Debug)]
 pub struct Inode {
@@ -25,6 +36,8 @@ pub struct Inode {
     /// Source `(dev, ino)`.
     pub key: (u64, u64),
     lookups: AtomicU64,
+    /// How its open files are served.
+    pub open: std::sync::Mutex<OpenState>,
 }
 
 impl Inode {
@@ -65,6 +78,7 @@ impl Inodes {
             key: key_of(&st),
             // The root is never forgotten.
             lookups: AtomicU64::new(u64::MAX / 2),
+            open: Default::default(),
         });
         let key = inode.key;
         Ok(Inodes {
@@ -112,6 +126,7 @@ impl Inodes {
             fd,
             key,
             lookups: AtomicU64::new(1),
+            open: Default::default(),
         });
         by_key.insert(key, id);
         self.by_id

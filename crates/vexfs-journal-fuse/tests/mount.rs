@@ -192,3 +192,65 @@ fn links_attributes_xattrs_and_open_then_unlink_behave_like_the_source() {
         assert!(types.iter().any(|x| x == t), "{t} not journaled: {types:?}");
     }
 }
+
+#[test]
+fn read_only_opens_pass_through_and_later_opens_share_the_backing_file() {
+    use std::io::{Read, Seek, SeekFrom};
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, mnt, jdir) = (
+        tmp.path().join("src"),
+        tmp.path().join("mnt"),
+        tmp.path().join("j"),
+    );
+    for d in [&src, &mnt] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(src.join("big"), &big).unwrap();
+    let journal = Journal::create(&jdir, Config::default()).unwrap();
+    let fs = MirrorFs::new(&src, journal.clone()).unwrap();
+    let session = fuser::spawn_mount(fs, &mnt, &config(&src)).unwrap();
+
+    let mut reader = std::fs::File::open(mnt.join("big")).unwrap();
+    let mut back = Vec::new();
+    reader.read_to_end(&mut back).unwrap();
+    assert!(back == big, "passthrough read differs");
+    // A write open while the read-only one is open shares its backing file.
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(mnt.join("big"))
+        .unwrap();
+    writer.seek(SeekFrom::Start(10)).unwrap();
+    writer.write_all(b"XYZ").unwrap();
+    drop(writer);
+    reader.seek(SeekFrom::Start(9)).unwrap();
+    let mut five = [0u8; 5];
+    reader.read_exact(&mut five).unwrap();
+    assert_eq!(&five[1..4], b"XYZ");
+    drop(reader);
+    assert_eq!(&std::fs::read(src.join("big")).unwrap()[10..13], b"XYZ");
+    // With every open closed, a write open is served by the daemon again and its
+    // writes are journaled one by one.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(mnt.join("big"))
+        .unwrap()
+        .write_all(b"abc")
+        .unwrap();
+    session.umount_and_join().unwrap();
+    journal.sync().unwrap();
+    let writes = journal
+        .query(&Query::new())
+        .unwrap()
+        .events
+        .iter()
+        .filter(|e| e.event.event_type.to_string() == "filesystem.write")
+        .filter(|e| {
+            serde_json::from_slice::<serde_json::Value>(&e.event.metadata)
+                .unwrap()
+                .get("len")
+                .is_some()
+        })
+        .count();
+    assert_eq!(writes, 1);
+}
