@@ -25,6 +25,7 @@ pub struct FsEvent {
     io: Option<(u64, u64)>,
     chain: u64,
     started: Instant,
+    extra: Vec<(&'static str, Value)>,
 }
 
 impl FsEvent {
@@ -41,6 +42,7 @@ impl FsEvent {
             io: None,
             chain: 0,
             started: Instant::now(),
+            extra: Vec::new(),
         }
     }
 
@@ -89,6 +91,22 @@ impl FsEvent {
         self
     }
 
+    /// One more metadata key.
+    pub fn field(mut self, key: &'static str, value: impl Into<Value>) -> Self {
+        self.extra.push((key, value.into()));
+        self
+    }
+
+    /// The path it is about.
+    pub fn path(&self) -> &[u8] {
+        &self.path
+    }
+
+    /// Its result: 0 or the errno.
+    pub fn errno(&self) -> i32 {
+        self.errno
+    }
+
     /// The journal event, for the caller of `req`.
     pub fn into_event(self, req: &Request) -> Event {
         let mut meta = Map::new();
@@ -108,6 +126,9 @@ impl FsEvent {
         if let Some((offset, len)) = self.io {
             meta.insert("offset".into(), json!(offset));
             meta.insert("len".into(), json!(len));
+        }
+        for (k, v) in self.extra {
+            meta.insert(k.into(), v);
         }
         if let Some(to) = &self.to {
             meta.insert("to".into(), json!(String::from_utf8_lossy(to)));

@@ -19,6 +19,7 @@ use fuser::{
 use rustix::fs::{AtFlags, Mode, OFlags, Stat};
 use vexfs_journal::{FsOp, Journal};
 
+use crate::capture::{CaptureConfig, Filter, ReadCapture, WriteCapture};
 use crate::events::FsEvent;
 use crate::inodes::{Inode, Inodes};
 
@@ -88,6 +89,17 @@ struct Handle {
     inode: Arc<Inode>,
     /// Its passthrough backing file (reads and writes bypass the daemon), if any.
     backing: Option<Arc<fuser::BackingId>>,
+    /// Size and mtime (ns) when opened for writing (for `write = "close"`).
+    before: Option<(u64, i64)>,
+}
+
+fn size_mtime(st: &Stat) -> (u64, i64) {
+    (
+        u64::try_from(st.st_size).unwrap_or(0),
+        st.st_mtime
+            .saturating_mul(1_000_000_000)
+            .saturating_add(st.st_mtime_nsec as i64),
+    )
 }
 
 /// The journaling mirror of one source directory.
@@ -100,11 +112,38 @@ pub struct MirrorFs {
     root_len: usize,
     /// Whether the kernel granted passthrough (and it still works).
     passthrough: std::sync::atomic::AtomicBool,
+    capture: CaptureConfig,
+    filter: Filter,
+    /// Events journaled, left out by the filter, refused by the journal.
+    counters: [AtomicU64; 3],
+}
+
+/// What a mount journaled so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureCounters {
+    /// Events journaled.
+    pub captured: u64,
+    /// Operations the capture configuration left out.
+    pub filtered: u64,
+    /// Events the journal refused (each also logged).
+    pub dropped: u64,
 }
 
 impl MirrorFs {
     /// A mirror of the directory `source`, journaling into `journal`.
     pub fn new(source: &std::path::Path, journal: Journal) -> std::io::Result<MirrorFs> {
+        Self::with_capture(source, journal, CaptureConfig::default())
+    }
+
+    /// A mirror journaling what `capture` asks for.
+    pub fn with_capture(
+        source: &std::path::Path,
+        journal: Journal,
+        capture: CaptureConfig,
+    ) -> std::io::Result<MirrorFs> {
+        let filter = capture
+            .filter("the capture configuration")
+            .map_err(std::io::Error::other)?;
         let root: OwnedFd = rustix::fs::open(
             source,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -118,7 +157,19 @@ impl MirrorFs {
             journal,
             root_len,
             passthrough: std::sync::atomic::AtomicBool::new(false),
+            capture,
+            filter,
+            counters: Default::default(),
         })
+    }
+
+    /// What was journaled so far.
+    pub fn counters(&self) -> CaptureCounters {
+        CaptureCounters {
+            captured: self.counters[0].load(Ordering::Relaxed),
+            filtered: self.counters[1].load(Ordering::Relaxed),
+            dropped: self.counters[2].load(Ordering::Relaxed),
+        }
     }
 
     /// The mount-relative path of `name` in `parent` (for events).
@@ -137,12 +188,27 @@ impl MirrorFs {
         path
     }
 
-    /// Journals one operation. A journal that refuses is logged, never an error for the
-    /// caller: the file system change already happened.
+    /// Journals one operation, if the capture configuration wants it. A journal that
+    /// refuses is counted and logged, never an error for the caller: the file system
+    /// change already happened.
     fn record(&self, req: &Request, ev: FsEvent) {
-        if let Err(e) = self.journal.emit(ev.into_event(req)) {
-            eprintln!("vexjournal mount: journaling failed: {e}");
+        if !self.filter.wants(ev.path(), req.uid(), ev.errno()) {
+            self.counters[1].fetch_add(1, Ordering::Relaxed);
+            return;
         }
+        let event = ev.into_event(req);
+        let done = if self.capture.sync {
+            self.journal.emit_durable(event)
+        } else {
+            self.journal.emit(event)
+        };
+        match done {
+            Ok(_) => self.counters[0].fetch_add(1, Ordering::Relaxed),
+            Err(e) => {
+                eprintln!("vexjournal mount: journaling failed: {e}");
+                self.counters[2].fetch_add(1, Ordering::Relaxed)
+            }
+        };
     }
 
     fn parent(&self, ino: INodeNo) -> Result<Arc<Inode>, Errno> {
@@ -158,10 +224,12 @@ impl MirrorFs {
             .ok_or(Errno::EBADF)
     }
 
-    fn add_handle(&self, file: File, inode: Arc<Inode>) -> u64 {
+    /// Registers a file created here (served by the daemon).
+    fn add_handle(&self, file: File, inode: Arc<Inode>, st: &Stat) -> u64 {
         let fh = self.next_fh.fetch_add(1, Ordering::SeqCst);
         inode.open.lock().unwrap_or_else(|p| p.into_inner()).plain += 1;
-        self.insert_handle(fh, file, inode, None);
+        let before = (self.capture.write == WriteCapture::Close).then(|| size_mtime(st));
+        self.insert_handle(fh, file, inode, None, before);
         fh
     }
 
@@ -171,6 +239,7 @@ impl MirrorFs {
         file: File,
         inode: Arc<Inode>,
         backing: Option<Arc<fuser::BackingId>>,
+        before: Option<(u64, i64)>,
     ) {
         self.handles
             .write()
@@ -181,6 +250,7 @@ impl MirrorFs {
                     file,
                     inode,
                     backing,
+                    before,
                 }),
             );
     }
@@ -423,18 +493,31 @@ impl Filesystem for MirrorFs {
             Err(e) => return reply.error(e),
         };
         let writing = flags.0 & 0o3 != 0;
+        // Passthrough when no per-operation event is wanted for this open.
+        let may_pass = if writing {
+            self.capture.write != WriteCapture::Every
+        } else {
+            self.capture.read != ReadCapture::Every
+        };
         let op = if writing { FsOp::Write } else { FsOp::Read };
         let opened = open_options(flags.0)
             .open(inode.proc_path())
             .map_err(|e| io_errno(&e));
         // Handle numbers are never reused: one number is one causality chain.
         let fh = self.next_fh.fetch_add(1, Ordering::SeqCst);
-        let ev = FsEvent::new(op, self.path_of(&inode, None))
-            .subtype("open")
-            .ino(ino.0)
-            .chain(fh)
-            .result(&opened);
-        self.record(req, ev);
+        let wanted = if writing {
+            self.capture.write != WriteCapture::Off
+        } else {
+            self.capture.read != ReadCapture::Off
+        };
+        if wanted {
+            let ev = FsEvent::new(op, self.path_of(&inode, None))
+                .subtype("open")
+                .ino(ino.0)
+                .chain(fh)
+                .result(&opened);
+            self.record(req, ev);
+        }
         let file = match opened {
             Ok(file) => file,
             Err(e) => return reply.error(e),
@@ -445,7 +528,7 @@ impl Filesystem for MirrorFs {
         let mut state = inode.open.lock().unwrap_or_else(|p| p.into_inner());
         let backing = match state.backing.upgrade() {
             Some(b) => Some(b),
-            None if !writing && state.plain == 0 && self.passthrough.load(Ordering::Relaxed) => {
+            None if may_pass && state.plain == 0 && self.passthrough.load(Ordering::Relaxed) => {
                 match backing_file(&inode).and_then(|f| reply.open_backing(&f)) {
                     Ok(id) => {
                         let id = Arc::new(id);
@@ -467,13 +550,16 @@ impl Filesystem for MirrorFs {
             state.plain += 1;
         }
         drop(state);
+        let before = (writing && self.capture.write == WriteCapture::Close)
+            .then(|| inode.stat().ok().map(|st| size_mtime(&st)))
+            .flatten();
         match backing {
             Some(id) => {
                 reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
-                self.insert_handle(fh, file, inode, Some(id));
+                self.insert_handle(fh, file, inode, Some(id), before);
             }
             None => {
-                self.insert_handle(fh, file, inode, None);
+                self.insert_handle(fh, file, inode, None, before);
                 reply.opened(FileHandle(fh), FopenFlags::empty());
             }
         }
@@ -511,7 +597,7 @@ impl Filesystem for MirrorFs {
             Some(i) => i,
             None => return reply.error(Errno::ENOENT),
         };
-        let fh = self.add_handle(File::from(fd), inode);
+        let fh = self.add_handle(File::from(fd), inode, &st);
         let ev = FsEvent::new(FsOp::Create, self.path_of(&p, Some(name)))
             .ino(id)
             .kind(st.st_mode)
@@ -528,8 +614,8 @@ impl Filesystem for MirrorFs {
 
     fn read(
         &self,
-        _req: &Request,
-        _ino: INodeNo,
+        req: &Request,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         size: u32,
@@ -551,6 +637,15 @@ impl Filesystem for MirrorFs {
                 Err(e) => return reply.error(io_errno(&e)),
             }
         }
+        if self.capture.read == ReadCapture::Every
+            && let Some(inode) = self.inodes.get(ino.0)
+        {
+            let ev = FsEvent::new(FsOp::Read, self.path_of(&inode, None))
+                .ino(ino.0)
+                .chain(fh.0)
+                .io(offset, done as u64);
+            self.record(req, ev);
+        }
         reply.data(&buf[..done]);
     }
 
@@ -569,7 +664,9 @@ impl Filesystem for MirrorFs {
         let written = self
             .handle(fh)
             .and_then(|h| h.file.write_at(data, offset).map_err(|e| io_errno(&e)));
-        if let Some(inode) = self.inodes.get(ino.0) {
+        if self.capture.write == WriteCapture::Every
+            && let Some(inode) = self.inodes.get(ino.0)
+        {
             let len = written.as_ref().map_or(data.len(), |n| *n);
             let ev = FsEvent::new(FsOp::Write, self.path_of(&inode, None))
                 .ino(ino.0)
@@ -609,8 +706,8 @@ impl Filesystem for MirrorFs {
 
     fn release(
         &self,
-        _req: &Request,
-        _ino: INodeNo,
+        req: &Request,
+        ino: INodeNo,
         fh: FileHandle,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
@@ -622,11 +719,26 @@ impl Filesystem for MirrorFs {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&fh.0);
-        if let Some(h) = handle
-            && h.backing.is_none()
-        {
-            let mut state = h.inode.open.lock().unwrap_or_else(|p| p.into_inner());
-            state.plain = state.plain.saturating_sub(1);
+        if let Some(h) = handle {
+            if h.backing.is_none() {
+                let mut state = h.inode.open.lock().unwrap_or_else(|p| p.into_inner());
+                state.plain = state.plain.saturating_sub(1);
+            }
+            // `write = "close"`: one event per file written, like fanotify's CLOSE_WRITE.
+            if let Some((size, mtime)) = h.before
+                && let Ok(st) = h.inode.stat()
+            {
+                let (size_after, mtime_after) = size_mtime(&st);
+                let ev = FsEvent::new(FsOp::Write, self.path_of(&h.inode, None))
+                    .subtype("close")
+                    .ino(ino.0)
+                    .chain(fh.0)
+                    .field("size_before", size)
+                    .field("size_after", size_after)
+                    .field("mtime_before_ns", mtime)
+                    .field("mtime_after_ns", mtime_after);
+                self.record(req, ev);
+            }
         }
         reply.ok();
     }

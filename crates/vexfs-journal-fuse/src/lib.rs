@@ -14,11 +14,12 @@
 //!
 //! The crate imports only the facade (`vexfs-journal`, without tokio).
 
+pub mod capture;
 mod events;
 mod fs;
 mod inodes;
 
-pub use fs::MirrorFs;
+pub use fs::{CaptureCounters, MirrorFs};
 
 /// A mounted mirror, not yet serving: take [`Mounted::unmounter`] (for a signal
 /// handler), then [`Mounted::serve`] until the mount goes away.

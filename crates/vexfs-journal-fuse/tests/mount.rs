@@ -254,3 +254,78 @@ fn read_only_opens_pass_through_and_later_opens_share_the_backing_file() {
         .count();
     assert_eq!(writes, 1);
 }
+
+#[test]
+fn capture_configuration_selects_events() {
+    use vexfs_journal_fuse::capture::CaptureConfig;
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, mnt, jdir) = (
+        tmp.path().join("src"),
+        tmp.path().join("mnt"),
+        tmp.path().join("j"),
+    );
+    for d in [&src, &mnt] {
+        std::fs::create_dir(d).unwrap();
+    }
+    std::fs::write(src.join("r"), b"read me").unwrap();
+    let capture: CaptureConfig = toml::from_str(
+        "read = \"every\"\nwrite = \"close\"\nexclude = [\"/skip*\"]\nsync = true\n",
+    )
+    .unwrap();
+    let journal = Journal::create(&jdir, Config::default()).unwrap();
+    let fs = MirrorFs::with_capture(&src, journal.clone(), capture).unwrap();
+    let session = fuser::spawn_mount(fs, &mnt, &config(&src)).unwrap();
+    assert_eq!(std::fs::read(mnt.join("r")).unwrap(), b"read me");
+    let mut f = std::fs::File::create(mnt.join("w")).unwrap();
+    f.write_all(b"one").unwrap();
+    f.write_all(b"two").unwrap();
+    drop(f);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(mnt.join("w"))
+        .unwrap()
+        .write_all(b"three")
+        .unwrap();
+    std::fs::write(mnt.join("skipped"), b"x").unwrap();
+    session.umount_and_join().unwrap();
+    let events: Vec<(String, String, serde_json::Value)> = journal
+        .query(&Query::new())
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.event.event_type.to_string(),
+                String::from_utf8_lossy(&e.event.context.path).into_owned(),
+                serde_json::from_slice(&e.event.metadata).unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        events.iter().all(|e| !e.1.starts_with("/skip")),
+        "{events:?}"
+    );
+    let reads: Vec<_> = events
+        .iter()
+        .filter(|e| e.0 == "filesystem.read" && e.2.get("len").is_some())
+        .collect();
+    assert!(!reads.is_empty(), "read = every: {events:?}");
+    let per_write = events
+        .iter()
+        .filter(|e| e.0 == "filesystem.write" && e.2.get("len").is_some())
+        .count();
+    assert_eq!(
+        per_write, 0,
+        "write = close: no per-write events: {events:?}"
+    );
+    let closes: Vec<_> = events
+        .iter()
+        .filter(|e| e.1 == "/w" && e.2["op"] == "close")
+        .map(|e| (e.2["size_before"].as_u64(), e.2["size_after"].as_u64()))
+        .collect();
+    assert_eq!(
+        closes,
+        [(Some(0), Some(6)), (Some(6), Some(11))],
+        "{events:?}"
+    );
+}

@@ -1,0 +1,238 @@
+//! What a mount journals: the capture configuration (TOML) and the filter it becomes.
+//!
+//! ```toml
+//! read = "open"          # off | open | every: read events per open, per read, or none
+//! write = "every"        # every | close | off: per write, one at release, or none
+//! metadata_reads = false # lookup, getattr, access, readdir, getxattr events
+//! sync = false           # true: an operation returns only once its event is durable
+//! include = ["/**"]      # path globs (mount-relative, from "/")
+//! exclude = ["/tmp/**"]
+//! results = "all"        # all | ok | errors
+//! uids = []              # only these callers (empty: everyone)
+//! ```
+
+use std::path::Path;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+/// Per-read events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadCapture {
+    /// None.
+    Off,
+    /// One event per open for reading (reads then pass through the kernel).
+    #[default]
+    Open,
+    /// One event per read.
+    Every,
+}
+
+/// Per-write events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteCapture {
+    /// One event per write (offset and length).
+    #[default]
+    Every,
+    /// One event when a file opened for writing is released.
+    Close,
+    /// None.
+    Off,
+}
+
+/// Which results are journaled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Results {
+    /// Successes and failures.
+    #[default]
+    All,
+    /// Successes only.
+    Ok,
+    /// Failures only.
+    Errors,
+}
+
+/// The capture configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaptureConfig {
+    /// Per-read events.
+    pub read: ReadCapture,
+    /// Per-write events.
+    pub write: WriteCapture,
+    /// Metadata reads (lookup, getattr, access, readdir, getxattr).
+    pub metadata_reads: bool,
+    /// Journal synchronously.
+    pub sync: bool,
+    /// Paths to journal (globs; empty: all).
+    pub include: Vec<String>,
+    /// Paths not to journal (globs).
+    pub exclude: Vec<String>,
+    /// Which results.
+    pub results: Results,
+    /// Only operations of these uids (empty: all).
+    pub uids: Vec<u32>,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            read: ReadCapture::Open,
+            write: WriteCapture::Every,
+            metadata_reads: false,
+            sync: false,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            results: Results::All,
+            uids: Vec::new(),
+        }
+    }
+}
+
+/// A capture file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    /// The file could not be read.
+    #[error("reading the capture file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("capture file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong and where.
+        message: String,
+    },
+    /// A path glob does not parse.
+    #[error("capture file {path}: glob {glob:?}: {message}")]
+    Glob {
+        /// The file.
+        path: String,
+        /// The glob.
+        glob: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl CaptureConfig {
+    /// Reads a capture file.
+    pub fn load(path: &Path) -> Result<CaptureConfig, CaptureError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| CaptureError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let config: CaptureConfig = toml::from_str(&text).map_err(|e| CaptureError::Parse {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        config.filter(&shown)?;
+        Ok(config)
+    }
+
+    /// The filter this configuration describes (`source` names it in errors).
+    pub fn filter(&self, source: &str) -> Result<Filter, CaptureError> {
+        let set = |globs: &[String]| -> Result<Option<GlobSet>, CaptureError> {
+            if globs.is_empty() {
+                return Ok(None);
+            }
+            let mut b = GlobSetBuilder::new();
+            for g in globs {
+                b.add(Glob::new(g).map_err(|e| CaptureError::Glob {
+                    path: source.into(),
+                    glob: g.clone(),
+                    message: e.kind().to_string(),
+                })?);
+            }
+            b.build().map(Some).map_err(|e| CaptureError::Glob {
+                path: source.into(),
+                glob: globs.join(", "),
+                message: e.to_string(),
+            })
+        };
+        Ok(Filter {
+            include: set(&self.include)?,
+            exclude: set(&self.exclude)?,
+            results: self.results,
+            uids: self.uids.clone(),
+        })
+    }
+}
+
+/// Decides, per operation, whether it is journaled.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+    results: Results,
+    uids: Vec<u32>,
+}
+
+impl Filter {
+    /// Whether an operation on `path` by `uid` with result `errno` (0: success) is
+    /// journaled.
+    pub fn wants(&self, path: &[u8], uid: u32, errno: i32) -> bool {
+        let path = Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path));
+        if self.include.as_ref().is_some_and(|s| !s.is_match(path)) {
+            return false;
+        }
+        if self.exclude.as_ref().is_some_and(|s| s.is_match(path)) {
+            return false;
+        }
+        if !self.uids.is_empty() && !self.uids.contains(&uid) {
+            return false;
+        }
+        match self.results {
+            Results::All => true,
+            Results::Ok => errno == 0,
+            Results::Errors => errno != 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn defaults_and_a_full_file() {
+        let c: CaptureConfig = toml::from_str("").unwrap();
+        assert_eq!(
+            (c.read, c.write, c.metadata_reads, c.sync),
+            (ReadCapture::Open, WriteCapture::Every, false, false)
+        );
+        let c: CaptureConfig = toml::from_str(
+            "read = \"every\"\nwrite = \"close\"\nmetadata_reads = true\nsync = true\ninclude = [\"/data/**\"]\nexclude = [\"/data/tmp/**\"]\nresults = \"errors\"\nuids = [1000]\n",
+        )
+        .unwrap();
+        let f = c.filter("t").unwrap();
+        assert!(f.wants(b"/data/a", 1000, 2));
+        assert!(!f.wants(b"/data/a", 1000, 0), "successes filtered");
+        assert!(!f.wants(b"/data/tmp/a", 1000, 2), "excluded");
+        assert!(!f.wants(b"/other", 1000, 2), "not included");
+        assert!(!f.wants(b"/data/a", 0, 2), "other uid");
+    }
+
+    #[test]
+    fn bad_files_name_what_is_wrong() {
+        let e = toml::from_str::<CaptureConfig>("read = \"sometimes\"").unwrap_err();
+        assert!(e.to_string().contains("sometimes"), "{e}");
+        let e = toml::from_str::<CaptureConfig>("colour = 1").unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+        let c: CaptureConfig = toml::from_str("include = [\"/a/[\"]").unwrap();
+        let e = c.filter("cap.toml").unwrap_err();
+        assert!(e.to_string().contains("/a/["), "{e}");
+    }
+}
