@@ -436,6 +436,7 @@ impl Filesystem for MirrorFs {
         if let Err(e) = rustix::fs::mkdirat(&dir, name, Mode::from_bits_truncate(mode & !umask)) {
             return reply.error(errno(e));
         }
+        self.give_to_caller(req, &p, &dir, name);
         self.record(
             req,
             FsEvent::new(FsOp::Mkdir, self.path_of(&p, Some(name))).ino(0),
@@ -584,11 +585,21 @@ impl Filesystem for MirrorFs {
             Err(e) => return reply.error(errno(e)),
         };
         let oflags = OFlags::from_bits_truncate(flags as u32) | OFlags::CREATE | OFlags::CLOEXEC;
-        let fd =
-            match rustix::fs::openat(&dir, name, oflags, Mode::from_bits_truncate(mode & !umask)) {
-                Ok(fd) => fd,
-                Err(e) => return reply.error(errno(e)),
-            };
+        let perm = Mode::from_bits_truncate(mode & !umask);
+        // Created here, or opened because it already existed (O_CREAT without O_EXCL)?
+        let fd = match rustix::fs::openat(&dir, name, oflags | OFlags::EXCL, perm) {
+            Ok(fd) => {
+                self.give_to_caller(req, &p, &dir, name);
+                fd
+            }
+            Err(rustix::io::Errno::EXIST) if !oflags.contains(OFlags::EXCL) => {
+                match rustix::fs::openat(&dir, name, oflags - OFlags::CREATE, perm) {
+                    Ok(fd) => fd,
+                    Err(e) => return reply.error(errno(e)),
+                }
+            }
+            Err(e) => return reply.error(errno(e)),
+        };
         let (id, st) = match self.inodes.lookup(&p, name) {
             Ok(x) => x,
             Err(e) => return reply.error(errno(e)),
@@ -758,6 +769,7 @@ impl Filesystem for MirrorFs {
         if let Err(e) = rustix::fs::symlinkat(target, &dir, link_name) {
             return reply.error(errno(e));
         }
+        self.give_to_caller(req, &p, &dir, link_name);
         self.record(
             req,
             FsEvent::new(FsOp::Symlink, self.path_of(&p, Some(link_name))).ino(0),
@@ -810,6 +822,7 @@ impl Filesystem for MirrorFs {
         if let Err(e) = rustix::fs::mknodat(&dir, name, file_type, perm, u64::from(rdev)) {
             return reply.error(errno(e));
         }
+        self.give_to_caller(req, &p, &dir, name);
         self.record(
             req,
             FsEvent::new(FsOp::Create, self.path_of(&p, Some(name))).ino(0),
@@ -1073,6 +1086,33 @@ impl Filesystem for MirrorFs {
 }
 
 impl MirrorFs {
+    /// Gives `name` in `dir` (just created by this root daemon) to the caller, as the
+    /// kernel would have: the caller's uid, and the caller's gid unless the directory
+    /// is set-group-ID (then the directory's gid).
+    fn give_to_caller(&self, req: &Request, parent: &Inode, dir: &OwnedFd, name: &OsStr) {
+        let gid = match parent.stat() {
+            Ok(st) if st.st_mode & 0o2000 != 0 => st.st_gid,
+            _ => req.gid(),
+        };
+        if req.uid() == 0 && gid == 0 {
+            return;
+        }
+        let owner = rustix::fs::Uid::from_raw(req.uid());
+        let group = rustix::fs::Gid::from_raw(gid);
+        if let Err(e) = rustix::fs::chownat(
+            dir,
+            name,
+            Some(owner),
+            Some(group),
+            AtFlags::SYMLINK_NOFOLLOW,
+        ) {
+            eprintln!(
+                "vexjournal mount: giving {name:?} to uid {}: {e}",
+                req.uid()
+            );
+        }
+    }
+
     /// Directory `ino` and a real descriptor of it.
     fn dir_of(&self, ino: INodeNo) -> Result<(Arc<Inode>, OwnedFd), Errno> {
         let p = self.parent(ino)?;

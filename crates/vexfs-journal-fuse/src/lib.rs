@@ -34,8 +34,9 @@ impl Mounted {
         source: &std::path::Path,
         mountpoint: &std::path::Path,
         journal: vexfs_journal::Journal,
+        capture: capture::CaptureConfig,
     ) -> std::io::Result<Mounted> {
-        let fs = MirrorFs::new(source, journal)?;
+        let fs = MirrorFs::with_capture(source, journal, capture)?;
         let session = fuser::Session::new(fs, mountpoint, &config(source))?;
         Ok(Mounted { session })
     }
@@ -62,5 +63,8 @@ pub fn config(source: &std::path::Path) -> fuser::Config {
         fuser::MountOption::DefaultPermissions,
     ];
     cfg.n_threads = Some(2);
+    // Other users reach the mount too (like bindfs as root); the kernel checks their
+    // permissions (`DefaultPermissions`).
+    cfg.acl = fuser::SessionACL::All;
     cfg
 }

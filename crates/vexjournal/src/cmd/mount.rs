@@ -22,6 +22,10 @@ pub struct Args {
     /// The journal directory (default: the global --dir).
     #[arg(long)]
     journal: Option<PathBuf>,
+    /// What to journal (TOML; see `docs/fuse.md`). Default: every mutation, one event
+    /// per open for reading, one per write, no metadata reads.
+    #[arg(long, value_name = "FILE.toml")]
+    capture: Option<PathBuf>,
 }
 
 /// Unmount a mirror mounted with `vexjournal mount`.
@@ -45,16 +49,21 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             args.mountpoint.display()
         );
     }
+    let capture = match &args.capture {
+        Some(p) => vexfs_journal_fuse::capture::CaptureConfig::load(p)?,
+        None => Default::default(),
+    };
     let journal = Journal::open(&dir, Config::default())
         .with_context(|| format!("opening the journal in {}", dir.display()))?;
-    let mut mounted = vexfs_journal_fuse::Mounted::new(&args.source, &args.mountpoint, journal)
-        .with_context(|| {
-            format!(
-                "mounting {} at {} (needs /dev/fuse and root or fuse3's fusermount3)",
-                args.source.display(),
-                args.mountpoint.display()
-            )
-        })?;
+    let mut mounted =
+        vexfs_journal_fuse::Mounted::new(&args.source, &args.mountpoint, journal, capture)
+            .with_context(|| {
+                format!(
+                    "mounting {} at {} (needs /dev/fuse and root or fuse3's fusermount3)",
+                    args.source.display(),
+                    args.mountpoint.display()
+                )
+            })?;
     let mut unmounter = mounted.unmounter();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
