@@ -17,7 +17,7 @@ use fuser::{
     ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 use rustix::fs::{AtFlags, Mode, OFlags, Stat};
-use vexfs_journal::{FsOp, Journal};
+use vexfs_journal::{FsOp, Journal, SystemOp};
 
 use crate::capture::{CaptureConfig, Filter, ReadCapture, WriteCapture};
 use crate::events::FsEvent;
@@ -110,6 +110,8 @@ pub struct MirrorFs {
     next_fh: AtomicU64,
     journal: Journal,
     root_len: usize,
+    /// The source directory, canonical (for mount events).
+    source_path: Vec<u8>,
     /// Whether the kernel granted passthrough (and it still works).
     passthrough: std::sync::atomic::AtomicBool,
     capture: CaptureConfig,
@@ -149,13 +151,16 @@ impl MirrorFs {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        let root_len = std::fs::canonicalize(source)?.as_os_str().len();
+        let canonical = std::fs::canonicalize(source)?;
+        let root_len = canonical.as_os_str().len();
+        let source_path = std::os::unix::ffi::OsStrExt::as_bytes(canonical.as_os_str()).to_vec();
         Ok(MirrorFs {
             inodes: Inodes::new(root)?,
             handles: RwLock::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             journal,
             root_len,
+            source_path,
             passthrough: std::sync::atomic::AtomicBool::new(false),
             capture,
             filter,
@@ -289,12 +294,34 @@ impl Filesystem for MirrorFs {
             .is_ok()
             && config.set_max_stack_depth(2).is_ok();
         self.passthrough.store(granted, Ordering::Relaxed);
+        self.system_event(SystemOp::Mount, granted);
         Ok(())
     }
 
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        match self.parent(parent) {
-            Ok(p) => self.entry(&p, name, reply),
+    fn destroy(&mut self) {
+        self.system_event(SystemOp::Unmount, false);
+        if let Err(e) = self.journal.sync() {
+            eprintln!("vexjournal mount: syncing the journal at unmount: {e}");
+        }
+    }
+
+    fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let p = match self.parent(parent) {
+            Ok(p) => p,
+            Err(e) => return reply.error(e),
+        };
+        let found = self.inodes.lookup(&p, name).map_err(errno);
+        if self.capture.metadata_reads {
+            let mut ev = FsEvent::new(FsOp::Read, self.path_of(&p, Some(name)))
+                .subtype("lookup")
+                .result(&found);
+            if let Ok((id, st)) = &found {
+                ev = ev.ino(*id).kind(st.st_mode);
+            }
+            self.record(req, ev);
+        }
+        match found {
+            Ok((id, st)) => reply.entry(&TTL, &attr(id, &st), Generation(0)),
             Err(e) => reply.error(e),
         }
     }
@@ -303,8 +330,20 @@ impl Filesystem for MirrorFs {
         self.inodes.forget(ino.0, nlookup);
     }
 
-    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.parent(ino).and_then(|i| i.stat().map_err(errno)) {
+    fn getattr(&self, req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        let st = inode.stat().map_err(errno);
+        if self.capture.metadata_reads {
+            let ev = FsEvent::new(FsOp::Read, self.path_of(&inode, None))
+                .subtype("getattr")
+                .ino(ino.0)
+                .result(&st);
+            self.record(req, ev);
+        }
+        match st {
             Ok(st) => reply.attr(&TTL, &attr(ino.0, &st)),
             Err(e) => reply.error(e),
         }
@@ -1086,6 +1125,18 @@ impl Filesystem for MirrorFs {
 }
 
 impl MirrorFs {
+    /// A mount or unmount event (no caller: the daemon itself).
+    fn system_event(&self, op: SystemOp, passthrough: bool) {
+        let source = String::from_utf8_lossy(&self.source_path).into_owned();
+        let meta = serde_json::json!({ "source": source, "passthrough": passthrough });
+        let ev = vexfs_journal::Event::new(op)
+            .path(self.source_path.clone())
+            .metadata(meta.to_string().into_bytes());
+        if let Err(e) = self.journal.emit(ev) {
+            eprintln!("vexjournal mount: journaling {op:?} failed: {e}");
+        }
+    }
+
     /// Gives `name` in `dir` (just created by this root daemon) to the caller, as the
     /// kernel would have: the caller's uid, and the caller's gid unless the directory
     /// is set-group-ID (then the directory's gid).

@@ -89,6 +89,16 @@ fn operations_reach_the_source_and_the_journal() {
         );
     }
     assert_eq!(meta("filesystem.rename", "/a.txt")["to"], "/d/b.txt");
+    for ty in ["system.mount", "system.unmount"] {
+        assert!(seen.iter().any(|(t, _)| t == ty), "{ty}: {seen:?}");
+    }
+    assert!(
+        !page
+            .events
+            .iter()
+            .any(|e| e.event.metadata.windows(8).any(|w| w == b"\"lookup\"")),
+        "metadata reads are off by default"
+    );
     let m = meta("filesystem.create", "/a.txt");
     assert_eq!(m["errno"], 0);
     assert_eq!(m["uid"], 0);
@@ -269,7 +279,7 @@ fn capture_configuration_selects_events() {
     }
     std::fs::write(src.join("r"), b"read me").unwrap();
     let capture: CaptureConfig = toml::from_str(
-        "read = \"every\"\nwrite = \"close\"\nexclude = [\"/skip*\"]\nsync = true\n",
+        "read = \"every\"\nwrite = \"close\"\nexclude = [\"/skip*\"]\nsync = true\nmetadata_reads = true\n",
     )
     .unwrap();
     let journal = Journal::create(&jdir, Config::default()).unwrap();
