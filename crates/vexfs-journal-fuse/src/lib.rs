@@ -1,16 +1,11 @@
-//! A journaling FUSE mirror of a directory (issue 12; work in progress on this branch).
+//! A journaling FUSE mirror of a directory: every operation on the mount runs on
+//! the source and becomes a journal event (design: `docs/fuse.md`).
 //!
-//! Planned layout, one concept per module (see `/work/fuse-research.md` for the API
-//! facts this rests on):
-//! - `inodes`: nodeids for source inodes keyed by `(dev, ino)`, each holding an
-//!   `O_PATH` descriptor and the kernel's lookup count, so hard links share a number,
-//!   renames need no fix-up and open-then-unlink keeps working;
-//! - `handles`: open files and directories, never-reused handle numbers, the
-//!   passthrough backing id shared by every open of an inode;
-//! - `fs`: the `fuser::Filesystem` implementation, errno from the source unchanged;
-//! - `events`: one journal event per successful mutating operation (and, for files
-//!   served by kernel passthrough, a size/mtime change recorded at release);
-//! - `mount`: sessions, threads, SIGTERM/SIGINT unmount, closing the journal.
+//! - `inodes`: nodeids keyed by source `(dev, ino)`, each holding an `O_PATH`
+//!   descriptor and the kernel's lookup count;
+//! - `fs`: the `fuser::Filesystem` implementation (handles, passthrough, errno);
+//! - `events`: the journal event of one operation;
+//! - [`capture`]: what is journaled (TOML) and the filter it becomes.
 //!
 //! The crate imports only the facade (`vexfs-journal`, without tokio).
 
