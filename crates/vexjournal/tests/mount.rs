@@ -49,6 +49,10 @@ fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
         let name = format!("f{}", u8::from(stop_with_umount));
         std::fs::write(mnt.join(&name), b"data").unwrap();
         assert_eq!(std::fs::read(src.join(&name)).unwrap(), b"data");
+        if !stop_with_umount {
+            std::fs::rename(mnt.join(&name), mnt.join("renamed")).unwrap();
+            std::fs::remove_file(mnt.join("renamed")).unwrap();
+        }
         if stop_with_umount {
             run_in(&j, &["umount", mnt.to_str().unwrap()], b"", &[]).ok();
         } else {
@@ -72,6 +76,25 @@ fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
     .fails();
     assert!(r.stderr.contains("not a directory"), "{r:?}");
     let out = run_in(&j, &["cat", "-o", "ndjson"], b"", &[]).ok();
+    // The life of /f0: created, written, renamed, deleted under its new name.
+    let h = run_in(&j, &["history", "/f0", "-o", "json"], b"", &[]).ok();
+    let life: Vec<serde_json::Value> = serde_json::from_str(&h.stdout).unwrap();
+    let steps: Vec<(&str, &str)> = life
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap(), e["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps.first().copied(),
+        Some(("filesystem.create", "/f0")),
+        "{steps:?}"
+    );
+    assert!(steps.contains(&("filesystem.rename", "/f0")), "{steps:?}");
+    assert_eq!(
+        steps.last().copied(),
+        Some(("filesystem.delete", "/renamed")),
+        "{steps:?}"
+    );
+    assert!(!steps.iter().any(|s| s.1 == "/f1"), "{steps:?}");
     for name in ["/f0", "/f1"] {
         assert!(
             out.stdout

@@ -10,6 +10,7 @@ pub mod emit;
 pub mod events;
 pub mod filters;
 pub mod follow;
+pub mod history;
 pub mod index;
 pub mod init;
 pub mod kernel;

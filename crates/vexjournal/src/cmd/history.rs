@@ -1,0 +1,138 @@
+//! `vexjournal history PATH`: the life of one path.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::{Value, json};
+use vexfs_journal::{JournalReader, Query, StoredEvent};
+
+use crate::Cli;
+use crate::output::{ReportFormat, fit_table};
+
+/// Show every event that touched PATH, following renames backwards and forwards:
+/// when, what, who (pid, process, uid) and the result.
+///
+/// PATH is as the mount journals it: relative to the mirrored directory, from `/`.
+/// A name that several files held over time shows all of them.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The path, e.g. `/models/a.bin`.
+    path: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "table")]
+    output: ReportFormat,
+}
+
+/// A filesystem event with its metadata parsed.
+struct Row {
+    ev: StoredEvent,
+    meta: Value,
+}
+
+impl Row {
+    fn path(&self) -> String {
+        String::from_utf8_lossy(&self.ev.event.context.path).into_owned()
+    }
+
+    fn to(&self) -> Option<&str> {
+        self.meta.get("to").and_then(Value::as_str)
+    }
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
+    let reader = JournalReader::open(&cli.dir)
+        .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
+    let mut rows = Vec::new();
+    reader.query_visit(&Query::new(), |v| {
+        let ev = StoredEvent::from(v);
+        if ev.event.event_type.to_string().starts_with("filesystem.") {
+            let meta = serde_json::from_slice(&ev.event.metadata).unwrap_or(Value::Null);
+            rows.push(Row { ev, meta });
+        }
+        true
+    })?;
+    // Every name the file had: follow renames to and from the names found, until no
+    // new name appears.
+    let mut names: BTreeSet<String> = BTreeSet::from([args.path.clone()]);
+    loop {
+        let before = names.len();
+        for r in &rows {
+            if let Some(to) = r.to() {
+                let from = r.path();
+                if names.contains(to) || names.contains(&from) {
+                    names.insert(to.to_string());
+                    names.insert(from);
+                }
+            }
+        }
+        if names.len() == before {
+            break;
+        }
+    }
+    let touched: Vec<&Row> = rows
+        .iter()
+        .filter(|r| names.contains(&r.path()) || r.to().is_some_and(|t| names.contains(t)))
+        .collect();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match args.output {
+        ReportFormat::Json => {
+            let list: Vec<Value> = touched
+                .iter()
+                .map(|r| {
+                    json!({
+                        "seq": r.ev.seq,
+                        "time": vexfs_journal::json::format_time(r.ev.event.timestamp.ktime_ns),
+                        "type": r.ev.event.event_type.to_string(),
+                        "path": r.path(),
+                        "to": r.to(),
+                        "pid": r.ev.event.timestamp.process_id,
+                        "comm": r.meta.get("comm"),
+                        "uid": r.meta.get("uid"),
+                        "errno": r.meta.get("errno"),
+                    })
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+        }
+        ReportFormat::Table => {
+            if touched.is_empty() {
+                writeln!(out, "no event touched {} (names: {:?})", args.path, names)?;
+            } else {
+                let mut t = Table::new();
+                t.load_preset(UTF8_FULL_CONDENSED);
+                t.set_header(["seq", "time (UTC)", "event", "path", "who", "result"]);
+                for r in &touched {
+                    let path = match r.to() {
+                        Some(to) => format!("{} → {to}", r.path()),
+                        None => r.path(),
+                    };
+                    let who = format!(
+                        "{} [{}] uid {}",
+                        r.meta.get("comm").and_then(Value::as_str).unwrap_or("?"),
+                        r.ev.event.timestamp.process_id,
+                        r.meta.get("uid").map_or("?".into(), Value::to_string)
+                    );
+                    let result = match r.meta.get("errno").and_then(Value::as_i64) {
+                        Some(0) | None => "ok".to_string(),
+                        Some(e) => std::io::Error::from_raw_os_error(e as i32).to_string(),
+                    };
+                    t.add_row([
+                        r.ev.seq.to_string(),
+                        vexfs_journal::json::format_time(r.ev.event.timestamp.ktime_ns),
+                        r.ev.event.event_type.to_string(),
+                        path,
+                        who,
+                        result,
+                    ]);
+                }
+                fit_table(&mut t);
+                writeln!(out, "{t}")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
