@@ -595,8 +595,10 @@ impl Filesystem for MirrorFs {
             .flatten();
         match backing {
             Some(id) => {
+                // Registered before the reply: the release can come from another thread
+                // as soon as the kernel has the reply.
+                self.insert_handle(fh, file, inode, Some(id.clone()), before);
                 reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
-                self.insert_handle(fh, file, inode, Some(id), before);
             }
             None => {
                 self.insert_handle(fh, file, inode, None, before);

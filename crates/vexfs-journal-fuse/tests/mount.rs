@@ -297,6 +297,20 @@ fn capture_configuration_selects_events() {
         .write_all(b"three")
         .unwrap();
     std::fs::write(mnt.join("skipped"), b"x").unwrap();
+    // The kernel sends RELEASE after close() returns: wait for both close events.
+    let closes = || {
+        journal
+            .query(&Query::new())
+            .unwrap()
+            .events
+            .iter()
+            .filter(|e| e.event.metadata.windows(7).any(|w| w == b"\"close\""))
+            .count()
+    };
+    let start = std::time::Instant::now();
+    while closes() < 2 && start.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     session.umount_and_join().unwrap();
     let events: Vec<(String, String, serde_json::Value)> = journal
         .query(&Query::new())
