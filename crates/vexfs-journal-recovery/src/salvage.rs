@@ -463,16 +463,22 @@ fn reconcile(
 fn lost_end(dir: &Path, ins: &Inspection) -> Result<u64> {
     let mut end = ins.header.as_ref().map_or(0, |h| h.next_event_id);
     // No checksum covers a block header, so one is believed only where it fits: it
-    // starts right after the events before it and claims no more events than bytes.
+    // starts right after the events before it, claims no more events than bytes, and
+    // ends before the next intact block begins.
     let mut expected = ins.first_seq;
-    for region in &ins.regions {
+    for (i, region) in ins.regions.iter().enumerate() {
         match region {
             Region::Block(b) => expected = b.last_seq + 1,
             Region::Damaged { offset, len, .. } => {
                 let head = read_range(&ins.path, *offset, (*len).min(BLOCK_HEADER_SIZE as u64))?;
+                let next_intact = ins.regions[i + 1..].iter().find_map(|r| match r {
+                    Region::Block(b) => Some(b.first_seq),
+                    Region::Damaged { .. } => None,
+                });
                 if let Ok(h) = BlockHeader::parse(&head)
                     && h.block_id == expected
                     && u64::from(h.event_count) <= *len
+                    && next_intact.is_none_or(|n| h.block_id + u64::from(h.event_count) <= n)
                 {
                     expected = h.block_id + u64::from(h.event_count);
                     end = end.max(expected);

@@ -374,3 +374,38 @@ fn salvage_recovers_every_undamaged_block() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// A damaged block header in the middle of a segment may claim more events than fit
+/// before the next intact block (no checksum covers it). Salvage must not believe it:
+/// new events continue right after the journal's last event, not after the claim
+/// (found by `salvage_recovers_every_undamaged_block` when its random bit hit the high
+/// bit of `event_count`).
+// Checks I33 (docs/invariants.md).
+#[test]
+fn a_damaged_header_claiming_past_the_next_intact_block_is_not_believed() {
+    use vexfs_journal::format::BlockHeader;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("j");
+    let events = small_journal(&dir);
+    let last_seg = segment_files(&dir).pop().unwrap();
+    let blocks = segment_blocks(&last_seg);
+    assert!(blocks.len() >= 3, "{blocks:?}");
+    let (offset, _, first, last) = blocks[blocks.len() - 2];
+    let mut bytes = std::fs::read(&last_seg).unwrap();
+    let at = offset as usize;
+    let mut h = BlockHeader::parse(&bytes[at..at + BLOCK_HEADER_SIZE]).unwrap();
+    assert_eq!(
+        (h.block_id, u64::from(h.event_count)),
+        (first, last - first + 1)
+    );
+    // Damage the block's data so it is lost, and make its header claim 128 more events.
+    bytes[at + BLOCK_HEADER_SIZE + 3] ^= 0x40;
+    h.event_count += 128;
+    bytes[at..at + BLOCK_HEADER_SIZE].copy_from_slice(&h.to_bytes());
+    std::fs::write(&last_seg, &bytes).unwrap();
+    salvage(&dir).unwrap();
+    let j = Journal::open_existing(&dir).unwrap();
+    let next = j.emit(tagged(7, 7)).unwrap();
+    assert_eq!(next, events.last().unwrap().seq + 1);
+    j.close().unwrap();
+}

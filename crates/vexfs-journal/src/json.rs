@@ -61,6 +61,39 @@ pub const FIELDS: &[&str] = &[
     "links",
 ];
 
+/// The keys of [`FIELDS`] whose values are integers (a filter on one of them with a
+/// value that is not a number can match nothing, and is refused).
+pub const INTEGER_FIELDS: &[&str] = &[
+    "seq",
+    "id",
+    "global_seq",
+    "local_seq",
+    "subtype",
+    "cpu",
+    "pid",
+    "parent",
+    "root_cause",
+    "visibility",
+    "relevance",
+    "replay_priority",
+    "tx",
+    "session",
+    "chain",
+    "inode",
+    "file_type",
+    "graph_node",
+    "graph_edge",
+    "graph_op",
+    "vector",
+    "dims",
+    "vector_type",
+    "confidence",
+    "load",
+    "memory",
+    "io_pressure",
+    "semantic_confidence",
+];
+
 fn bytes_to_json(bytes: &[u8]) -> Value {
     match std::str::from_utf8(bytes) {
         Ok(s) => Value::String(s.to_owned()),
@@ -563,5 +596,17 @@ impl<'de> serde::Deserialize<'de> for UniqueKeys {
         }
         // Anything else than an object is parsed as a plain value (and refused later).
         d.deserialize_map(Visit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_fields_are_schema_fields() {
+        for f in INTEGER_FIELDS {
+            assert!(FIELDS.contains(f), "{f} is not a schema key");
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! `follow`.
 
 use anyhow::{Context, Result, bail};
-use vexfs_journal::json::{FIELDS, to_json};
+use vexfs_journal::json::{FIELDS, INTEGER_FIELDS, to_json};
 use vexfs_journal::{Category, EventType, Priority, Query, StoredEvent};
 
 use crate::time::parse_time_in;
@@ -182,39 +182,6 @@ pub struct Matcher {
     fields: Vec<FieldMatch>,
     grep: Option<regex::bytes::Regex>,
 }
-
-/// Fields whose values are integers: a `FIELD=VALUE` match on one of them with a value
-/// that is not a number is refused rather than silently matching nothing.
-const INTEGER_FIELDS: &[&str] = &[
-    "seq",
-    "id",
-    "global_seq",
-    "local_seq",
-    "subtype",
-    "cpu",
-    "pid",
-    "parent",
-    "root_cause",
-    "visibility",
-    "relevance",
-    "replay_priority",
-    "tx",
-    "session",
-    "chain",
-    "inode",
-    "file_type",
-    "graph_node",
-    "graph_edge",
-    "graph_op",
-    "vector",
-    "dims",
-    "vector_type",
-    "confidence",
-    "load",
-    "memory",
-    "io_pressure",
-    "semantic_confidence",
-];
 
 fn parse_num(s: &str) -> Option<u64> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
