@@ -26,6 +26,10 @@ pub struct Args {
     /// per open for reading, one per write, no metadata reads.
     #[arg(long, value_name = "FILE.toml")]
     capture: Option<PathBuf>,
+    /// Stay in the foreground (serve until unmounted) instead of returning once the
+    /// mount is up.
+    #[arg(long, short = 'f')]
+    foreground: bool,
 }
 
 /// Unmount a mirror mounted with `vexjournal mount`.
