@@ -9,9 +9,22 @@
 //! exclude = ["/tmp/**"]
 //! results = "all"        # all | ok | errors
 //! uids = []              # only these callers (empty: everyone)
+//! operations = []        # only these operations (empty: all), e.g. ["write", "rename"]
+//! exclude_operations = ["getattr"]
+//! sample = { read = 10 } # keep 1 in N of these operations
 //! ```
+//!
+//! Operation names are the event type's (`create`, `delete`, `read`, `write`,
+//! `rename`, `chmod`, `chown`, `truncate`, `mkdir`, `rmdir`, `symlink`, `hardlink`) or
+//! a subtype's ([`FsSubtype::name`]: `open`, `close`, `lookup`, …). A name matches an
+//! event of that type or subtype.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::sink::{FsSubtype, op_name};
+use vexfs_journal::FsOp;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -75,6 +88,12 @@ pub struct CaptureConfig {
     pub results: Results,
     /// Only operations of these uids (empty: all).
     pub uids: Vec<u32>,
+    /// Only these operations (empty: all).
+    pub operations: Vec<String>,
+    /// Not these operations.
+    pub exclude_operations: Vec<String>,
+    /// Keep one in N of these operations.
+    pub sample: BTreeMap<String, u64>,
 }
 
 impl Default for CaptureConfig {
@@ -88,8 +107,32 @@ impl Default for CaptureConfig {
             exclude: Vec::new(),
             results: Results::All,
             uids: Vec::new(),
+            operations: Vec::new(),
+            exclude_operations: Vec::new(),
+            sample: BTreeMap::new(),
         }
     }
+}
+
+/// Every operation name a capture file may use.
+pub fn operation_names() -> Vec<&'static str> {
+    let types = [
+        FsOp::Create,
+        FsOp::Delete,
+        FsOp::Read,
+        FsOp::Write,
+        FsOp::Rename,
+        FsOp::Chmod,
+        FsOp::Chown,
+        FsOp::Truncate,
+        FsOp::Mkdir,
+        FsOp::Rmdir,
+        FsOp::Symlink,
+        FsOp::Hardlink,
+    ];
+    let mut names: Vec<&'static str> = types.into_iter().map(op_name).collect();
+    names.extend(FsSubtype::ALL.iter().map(|s| s.name()));
+    names
 }
 
 /// A capture file that cannot be used.
@@ -111,6 +154,26 @@ pub enum CaptureError {
         path: String,
         /// What is wrong and where.
         message: String,
+    },
+    /// An operation name is not one this mirror records.
+    #[error("capture file {path}: unknown operation {name:?} in {key} (known: {known})")]
+    Operation {
+        /// The file.
+        path: String,
+        /// The key that names it.
+        key: &'static str,
+        /// The name.
+        name: String,
+        /// The names that exist.
+        known: String,
+    },
+    /// A sampling rate of zero.
+    #[error("capture file {path}: sample.{name} = 0: keep one in N needs N >= 1")]
+    Sample {
+        /// The file.
+        path: String,
+        /// The operation.
+        name: String,
     },
     /// A path glob does not parse.
     #[error("capture file {path}: glob {glob:?}: {message}")]
@@ -160,25 +223,97 @@ impl CaptureConfig {
                 message: e.to_string(),
             })
         };
+        let known = operation_names();
+        let check = |key: &'static str, name: &String| -> Result<(), CaptureError> {
+            if known.contains(&name.as_str()) {
+                Ok(())
+            } else {
+                Err(CaptureError::Operation {
+                    path: source.into(),
+                    key,
+                    name: name.clone(),
+                    known: known.join(", "),
+                })
+            }
+        };
+        for n in &self.operations {
+            check("operations", n)?;
+        }
+        for n in &self.exclude_operations {
+            check("exclude_operations", n)?;
+        }
+        let mut sample = Vec::new();
+        for (n, every) in &self.sample {
+            check("sample", n)?;
+            if *every == 0 {
+                return Err(CaptureError::Sample {
+                    path: source.into(),
+                    name: n.clone(),
+                });
+            }
+            sample.push((n.clone(), *every, AtomicU64::new(0)));
+        }
         Ok(Filter {
             include: set(&self.include)?,
             exclude: set(&self.exclude)?,
             results: self.results,
             uids: self.uids.clone(),
+            operations: self.operations.clone(),
+            exclude_operations: self.exclude_operations.clone(),
+            sample,
         })
     }
 }
 
 /// Decides, per operation, whether it is journaled.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Filter {
     include: Option<GlobSet>,
     exclude: Option<GlobSet>,
     results: Results,
     uids: Vec<u32>,
+    operations: Vec<String>,
+    exclude_operations: Vec<String>,
+    /// (operation, keep one in N, operations seen).
+    sample: Vec<(String, u64, AtomicU64)>,
 }
 
 impl Filter {
+    /// Whether operation `names` (event type name, subtype name) on `path` by `uid`
+    /// with result `errno` passes the filter (sampling aside).
+    pub fn wants_operation(
+        &self,
+        names: (&str, Option<&str>),
+        path: &[u8],
+        uid: u32,
+        errno: i32,
+    ) -> bool {
+        let named = |list: &[String]| {
+            list.iter()
+                .any(|n| n == names.0 || names.1.is_some_and(|s| s == n))
+        };
+        if !self.operations.is_empty() && !named(&self.operations) {
+            return false;
+        }
+        if named(&self.exclude_operations) {
+            return false;
+        }
+        self.wants(path, uid, errno)
+    }
+
+    /// Sampling: whether this occurrence of operation `names` is kept (one in N of
+    /// the operations `sample` names; the subtype's rate wins over the type's).
+    pub fn sample(&self, names: (&str, Option<&str>)) -> bool {
+        let rate = names
+            .1
+            .and_then(|s| self.sample.iter().find(|(n, ..)| n == s))
+            .or_else(|| self.sample.iter().find(|(n, ..)| n == names.0));
+        match rate {
+            None => true,
+            Some((_, every, seen)) => seen.fetch_add(1, Ordering::Relaxed) % every == 0,
+        }
+    }
+
     /// Whether an operation on `path` by `uid` with result `errno` (0: success) is
     /// journaled.
     pub fn wants(&self, path: &[u8], uid: u32, errno: i32) -> bool {
@@ -234,5 +369,43 @@ mod tests {
         let c: CaptureConfig = toml::from_str("include = [\"/a/[\"]").unwrap();
         let e = c.filter("cap.toml").unwrap_err();
         assert!(e.to_string().contains("/a/["), "{e}");
+        let c: CaptureConfig = toml::from_str("operations = [\"wrte\"]").unwrap();
+        let e = c.filter("cap.toml").unwrap_err().to_string();
+        assert!(e.contains("\"wrte\"") && e.contains("known: create"), "{e}");
+        let c: CaptureConfig = toml::from_str("sample = { read = 0 }").unwrap();
+        let e = c.filter("cap.toml").unwrap_err().to_string();
+        assert!(e.contains("sample.read = 0"), "{e}");
+    }
+
+    #[test]
+    fn operations_and_sampling() {
+        let c: CaptureConfig = toml::from_str(
+            "operations = [\"write\", \"rename\", \"lookup\"]\nexclude_operations = [\"close\"]\nsample = { write = 3, lookup = 2 }\n",
+        )
+        .unwrap();
+        let f = c.filter("t").unwrap();
+        assert!(f.wants_operation(("write", None), b"/a", 0, 0));
+        assert!(f.wants_operation(("rename", None), b"/a", 0, 0));
+        assert!(
+            !f.wants_operation(("create", None), b"/a", 0, 0),
+            "not listed"
+        );
+        assert!(
+            !f.wants_operation(("write", Some("close")), b"/a", 0, 0),
+            "excluded subtype"
+        );
+        assert!(
+            f.wants_operation(("read", Some("lookup")), b"/a", 0, 0),
+            "listed subtype"
+        );
+        let kept: Vec<bool> = (0..6).map(|_| f.sample(("write", None))).collect();
+        assert_eq!(kept, [true, false, false, true, false, false]);
+        // The subtype's rate wins over the type's.
+        let kept: Vec<bool> = (0..4).map(|_| f.sample(("read", Some("lookup")))).collect();
+        assert_eq!(kept, [true, false, true, false]);
+        assert!(
+            f.sample(("create", None)),
+            "unsampled operations are all kept"
+        );
     }
 }

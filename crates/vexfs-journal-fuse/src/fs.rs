@@ -19,9 +19,9 @@ use fuser::{
 use rustix::fs::{AtFlags, Mode, OFlags, Stat};
 use vexfs_journal::{FsOp, Journal, SystemOp};
 
-use crate::capture::{CaptureConfig, Filter, ReadCapture, WriteCapture};
-use crate::events::FsEvent;
+use crate::capture::{CaptureConfig, ReadCapture, WriteCapture};
 use crate::inodes::{Inode, Inodes};
+use crate::sink::{Caller, CaptureCounters, FsEvent, FsEventSink, FsSubtype, Recorded};
 
 /// Attribute and entry cache time. Zero: the source may change underneath the mount,
 /// and a stale size or a stale name would be wrong (`docs/fuse.md`).
@@ -107,28 +107,28 @@ fn size_mtime(st: &Stat) -> (u64, i64) {
 pub struct MirrorFs {
     inodes: Inodes,
     handles: RwLock<HashMap<u64, Arc<Handle>>>,
+    /// Open directories: the entries listed at `opendir` (or at a rewind).
+    dirs: RwLock<HashMap<u64, Arc<DirHandle>>>,
     next_fh: AtomicU64,
-    journal: Journal,
+    sink: FsEventSink,
+    /// The daemon's umask: the kernel already applied the caller's, so modes the
+    /// daemon's would narrow are set again exactly after creation.
+    daemon_umask: u32,
     root_len: usize,
     /// The source directory, canonical (for mount events).
     source_path: Vec<u8>,
     /// Whether the kernel granted passthrough (and it still works).
     passthrough: std::sync::atomic::AtomicBool,
     capture: CaptureConfig,
-    filter: Filter,
-    /// Events journaled, left out by the filter, refused by the journal.
-    counters: [AtomicU64; 3],
 }
 
-/// What a mount journaled so far.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CaptureCounters {
-    /// Events journaled.
-    pub captured: u64,
-    /// Operations the capture configuration left out.
-    pub filtered: u64,
-    /// Events the journal refused (each also logged).
-    pub dropped: u64,
+/// An open directory: its entries (nodeid or source inode number, type, name),
+/// listed once so that offsets stay valid across `readdir` calls (telldir/seekdir)
+/// and a large directory is read once, not once per call.
+#[derive(Debug)]
+struct DirHandle {
+    inode: Arc<Inode>,
+    entries: std::sync::Mutex<Vec<(u64, FileType, std::ffi::OsString)>>,
 }
 
 impl MirrorFs {
@@ -143,9 +143,16 @@ impl MirrorFs {
         journal: Journal,
         capture: CaptureConfig,
     ) -> std::io::Result<MirrorFs> {
-        let filter = capture
-            .filter("the capture configuration")
-            .map_err(std::io::Error::other)?;
+        let sink = FsEventSink::new(journal, &capture).map_err(std::io::Error::other)?;
+        Self::with_sink(source, sink, capture)
+    }
+
+    /// A mirror journaling through `sink` (its capture configuration is `capture`).
+    pub fn with_sink(
+        source: &std::path::Path,
+        sink: FsEventSink,
+        capture: CaptureConfig,
+    ) -> std::io::Result<MirrorFs> {
         let root: OwnedFd = rustix::fs::open(
             source,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -154,27 +161,26 @@ impl MirrorFs {
         let canonical = std::fs::canonicalize(source)?;
         let root_len = canonical.as_os_str().len();
         let source_path = std::os::unix::ffi::OsStrExt::as_bytes(canonical.as_os_str()).to_vec();
+        // Reading the umask means setting it: put it straight back.
+        let daemon_umask = rustix::process::umask(Mode::empty());
+        rustix::process::umask(daemon_umask);
         Ok(MirrorFs {
             inodes: Inodes::new(root)?,
             handles: RwLock::new(HashMap::new()),
+            dirs: RwLock::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
-            journal,
+            sink,
+            daemon_umask: daemon_umask.bits(),
             root_len,
             source_path,
             passthrough: std::sync::atomic::AtomicBool::new(false),
             capture,
-            filter,
-            counters: Default::default(),
         })
     }
 
     /// What was journaled so far.
     pub fn counters(&self) -> CaptureCounters {
-        CaptureCounters {
-            captured: self.counters[0].load(Ordering::Relaxed),
-            filtered: self.counters[1].load(Ordering::Relaxed),
-            dropped: self.counters[2].load(Ordering::Relaxed),
-        }
+        self.sink.counters()
     }
 
     /// The mount-relative path of `name` in `parent` (for events).
@@ -193,27 +199,78 @@ impl MirrorFs {
         path
     }
 
-    /// Journals one operation, if the capture configuration wants it. A journal that
-    /// refuses is counted and logged, never an error for the caller: the file system
-    /// change already happened.
-    fn record(&self, req: &Request, ev: FsEvent) {
-        if !self.filter.wants(ev.path(), req.uid(), ev.errno()) {
-            self.counters[1].fetch_add(1, Ordering::Relaxed);
-            return;
+    /// Journals one operation, if the capture configuration wants it.
+    fn record(&self, req: &Request, ev: FsEvent) -> Recorded {
+        self.sink.record(&Caller::from(req), ev)
+    }
+
+    /// `ev` with the inode number and type of `name` in `dir`, when it exists.
+    fn about(&self, ev: FsEvent, dir: &OwnedFd, name: &OsStr) -> FsEvent {
+        match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => ev.ino(self.inodes.id_of(&st)).kind(st.st_mode),
+            Err(_) => ev,
         }
-        let event = ev.into_event(req);
-        let done = if self.capture.sync {
-            self.journal.emit_durable(event)
-        } else {
-            self.journal.emit(event)
+    }
+
+    /// Journals `ev` with the outcome `r`, and passes `r` on.
+    fn step(&self, req: &Request, ev: FsEvent, r: Result<(), Errno>) -> Result<(), Errno> {
+        self.record(req, ev.result(&r));
+        r
+    }
+
+    /// A metadata read (`metadata_reads = true`): one event with its result.
+    fn metadata_read<T>(
+        &self,
+        req: &Request,
+        inode: &Inode,
+        ino: u64,
+        subtype: FsSubtype,
+        r: &Result<T, Errno>,
+    ) {
+        if self.capture.metadata_reads {
+            let ev = FsEvent::new(FsOp::Read, self.path_of(inode, None))
+                .subtype(subtype)
+                .ino(ino)
+                .result(r);
+            self.record(req, ev);
+        }
+    }
+
+    /// Ends an operation that made `name` in `parent` (mkdir, symlink, link, mknod):
+    /// journals it with the new object's nodeid and type, and replies its entry.
+    fn made(
+        &self,
+        req: &Request,
+        ev: FsEvent,
+        parent: &Inode,
+        name: &OsStr,
+        made: Result<(), Errno>,
+        reply: ReplyEntry,
+    ) {
+        let found = made.and_then(|()| self.inodes.lookup(parent, name).map_err(errno));
+        let ev = match &found {
+            Ok((id, st)) => ev.ino(*id).kind(st.st_mode),
+            Err(e) => ev.errno(e.code()),
         };
-        match done {
-            Ok(_) => self.counters[0].fetch_add(1, Ordering::Relaxed),
-            Err(e) => {
-                eprintln!("vexjournal mount: journaling failed: {e}");
-                self.counters[2].fetch_add(1, Ordering::Relaxed)
-            }
-        };
+        self.record(req, ev);
+        match found {
+            Ok((id, st)) => reply.entry(&TTL, &attr(id, &st), Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    /// Sets the mode of `name` in `dir`, just created with `mode`, exactly: the
+    /// kernel applied the caller's umask already, and the daemon's must not narrow it;
+    /// set-id bits may have gone with the change of owner.
+    fn exact_mode(&self, dir: &OwnedFd, name: &OsStr, mode: u32) {
+        if mode & ((self.daemon_umask & 0o777) | 0o6000) != 0 {
+            let _ = rustix::fs::chmodat(
+                dir,
+                name,
+                Mode::from_bits_truncate(mode & 0o7777),
+                AtFlags::empty(),
+            );
+        }
     }
 
     fn parent(&self, ino: INodeNo) -> Result<Arc<Inode>, Errno> {
@@ -259,13 +316,6 @@ impl MirrorFs {
                 }),
             );
     }
-
-    fn entry(&self, parent: &Inode, name: &OsStr, reply: ReplyEntry) {
-        match self.inodes.lookup(parent, name) {
-            Ok((id, st)) => reply.entry(&TTL, &attr(id, &st), Generation(0)),
-            Err(e) => reply.error(errno(e)),
-        }
-    }
 }
 
 fn open_options(flags: i32) -> OpenOptions {
@@ -300,7 +350,7 @@ impl Filesystem for MirrorFs {
 
     fn destroy(&mut self) {
         self.system_event(SystemOp::Unmount, false);
-        if let Err(e) = self.journal.sync() {
+        if let Err(e) = self.sink.journal().sync() {
             eprintln!("vexjournal mount: syncing the journal at unmount: {e}");
         }
     }
@@ -313,7 +363,7 @@ impl Filesystem for MirrorFs {
         let found = self.inodes.lookup(&p, name).map_err(errno);
         if self.capture.metadata_reads {
             let mut ev = FsEvent::new(FsOp::Read, self.path_of(&p, Some(name)))
-                .subtype("lookup")
+                .subtype(FsSubtype::Lookup)
                 .result(&found);
             if let Ok((id, st)) = &found {
                 ev = ev.ino(*id).kind(st.st_mode);
@@ -338,7 +388,7 @@ impl Filesystem for MirrorFs {
         let st = inode.stat().map_err(errno);
         if self.capture.metadata_reads {
             let ev = FsEvent::new(FsOp::Read, self.path_of(&inode, None))
-                .subtype("getattr")
+                .subtype(FsSubtype::Getattr)
                 .ino(ino.0)
                 .result(&st);
             self.record(req, ev);
@@ -371,87 +421,85 @@ impl Filesystem for MirrorFs {
             Ok(i) => i,
             Err(e) => return reply.error(e),
         };
-        if let Some(size) = size {
-            let done = match fh.map(|fh| self.handle(fh)) {
-                Some(Ok(h)) => h.file.set_len(size).map_err(|e| io_errno(&e)),
-                _ => OpenOptions::new()
-                    .write(true)
-                    .open(inode.proc_path())
-                    .and_then(|f| f.set_len(size))
-                    .map_err(|e| io_errno(&e)),
-            };
-            if let Err(e) = done {
-                return reply.error(e);
+        let path = self.path_of(&inode, None);
+        // Each change is one event, failures included; the first failure stops.
+        let done = (|| {
+            if let Some(size) = size {
+                let r = match fh.map(|fh| self.handle(fh)) {
+                    Some(Ok(h)) => h.file.set_len(size).map_err(|e| io_errno(&e)),
+                    _ => OpenOptions::new()
+                        .write(true)
+                        .open(inode.proc_path())
+                        .and_then(|f| f.set_len(size))
+                        .map_err(|e| io_errno(&e)),
+                };
+                let ev = FsEvent::new(FsOp::Truncate, path.clone())
+                    .ino(ino.0)
+                    .field("size", size);
+                self.step(req, ev, r)?;
             }
-            self.record(
-                req,
-                FsEvent::new(FsOp::Truncate, self.path_of(&inode, None)).ino(ino.0),
-            );
-        }
-        if uid.is_some() || gid.is_some() {
-            let owner = uid.map(rustix::fs::Uid::from_raw);
-            let group = gid.map(rustix::fs::Gid::from_raw);
-            if let Err(e) = rustix::fs::chownat(&inode.fd, "", owner, group, AtFlags::EMPTY_PATH) {
-                return reply.error(errno(e));
-            }
-            self.record(
-                req,
-                FsEvent::new(FsOp::Chown, self.path_of(&inode, None)).ino(ino.0),
-            );
-        }
-        if atime.is_some() || mtime.is_some() {
-            let ts = |t: Option<TimeOrNow>| match t {
-                None => rustix::fs::Timespec {
-                    tv_sec: 0,
-                    tv_nsec: rustix::fs::UTIME_OMIT,
-                },
-                Some(TimeOrNow::Now) => rustix::fs::Timespec {
-                    tv_sec: 0,
-                    tv_nsec: rustix::fs::UTIME_NOW,
-                },
-                Some(TimeOrNow::SpecificTime(t)) => {
-                    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-                    rustix::fs::Timespec {
-                        tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-                        tv_nsec: i64::from(d.subsec_nanos()),
-                    }
+            if uid.is_some() || gid.is_some() {
+                let owner = uid.map(rustix::fs::Uid::from_raw);
+                let group = gid.map(rustix::fs::Gid::from_raw);
+                let r = rustix::fs::chownat(&inode.fd, "", owner, group, AtFlags::EMPTY_PATH)
+                    .map_err(errno);
+                let mut ev = FsEvent::new(FsOp::Chown, path.clone()).ino(ino.0);
+                if let Some(u) = uid {
+                    ev = ev.field("new_uid", u);
                 }
-            };
-            let times = rustix::fs::Timestamps {
-                last_access: ts(atime),
-                last_modification: ts(mtime),
-            };
-            if let Err(e) =
-                rustix::fs::utimensat(rustix::fs::CWD, inode.proc_path(), &times, AtFlags::empty())
-            {
-                return reply.error(errno(e));
+                if let Some(g) = gid {
+                    ev = ev.field("new_gid", g);
+                }
+                self.step(req, ev, r)?;
             }
-        }
-        if let Some(mode) = mode {
-            use std::os::unix::fs::PermissionsExt;
-            let perms = std::fs::Permissions::from_mode(mode & 0o7777);
-            if let Err(e) = std::fs::set_permissions(inode.proc_path(), perms) {
-                return reply.error(io_errno(&e));
+            if atime.is_some() || mtime.is_some() {
+                let times = rustix::fs::Timestamps {
+                    last_access: timespec(atime),
+                    last_modification: timespec(mtime),
+                };
+                let r = rustix::fs::utimensat(
+                    rustix::fs::CWD,
+                    inode.proc_path(),
+                    &times,
+                    AtFlags::empty(),
+                )
+                .map_err(errno);
+                let ev = FsEvent::new(FsOp::Chmod, path.clone())
+                    .subtype(FsSubtype::Utimens)
+                    .ino(ino.0);
+                self.step(req, ev, r)?;
             }
-            self.record(
-                req,
-                FsEvent::new(FsOp::Chmod, self.path_of(&inode, None)).ino(ino.0),
-            );
-        }
-        match inode.stat() {
+            if let Some(mode) = mode {
+                let r = rustix::fs::chmodat(
+                    rustix::fs::CWD,
+                    inode.proc_path(),
+                    Mode::from_bits_truncate(mode & 0o7777),
+                    AtFlags::empty(),
+                )
+                .map_err(errno);
+                let ev = FsEvent::new(FsOp::Chmod, path.clone())
+                    .ino(ino.0)
+                    .field("mode", mode & 0o7777);
+                self.step(req, ev, r)?;
+            }
+            Ok(())
+        })();
+        match done.and_then(|()| inode.stat().map_err(errno)) {
             Ok(st) => reply.attr(&TTL, &attr(ino.0, &st)),
-            Err(e) => reply.error(errno(e)),
+            Err(e) => reply.error(e),
         }
     }
 
-    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+    fn readlink(&self, req: &Request, ino: INodeNo, reply: ReplyData) {
         let inode = match self.parent(ino) {
             Ok(i) => i,
             Err(e) => return reply.error(e),
         };
-        match rustix::fs::readlinkat(&inode.fd, "", Vec::new()) {
+        let target = rustix::fs::readlinkat(&inode.fd, "", Vec::new()).map_err(errno);
+        self.metadata_read(req, &inode, ino.0, FsSubtype::Readlink, &target);
+        match target {
             Ok(target) => reply.data(target.as_bytes()),
-            Err(e) => reply.error(errno(e)),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -464,23 +512,24 @@ impl Filesystem for MirrorFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let p = match self.parent(parent) {
-            Ok(p) => p,
+        let (p, dir) = match self.dir_of(parent) {
+            Ok(x) => x,
             Err(e) => return reply.error(e),
         };
-        let dir = match dir_fd(&p) {
-            Ok(d) => d,
-            Err(e) => return reply.error(errno(e)),
-        };
-        if let Err(e) = rustix::fs::mkdirat(&dir, name, Mode::from_bits_truncate(mode & !umask)) {
-            return reply.error(errno(e));
+        let mode = mode & !umask;
+        let made = rustix::fs::mkdirat(&dir, name, Mode::from_bits_truncate(mode)).map_err(errno);
+        if made.is_ok() {
+            self.give_to_caller(req, &p, &dir, name);
+            self.exact_mode(&dir, name, mode);
         }
-        self.give_to_caller(req, &p, &dir, name);
-        self.record(
+        self.made(
             req,
-            FsEvent::new(FsOp::Mkdir, self.path_of(&p, Some(name))).ino(0),
+            FsEvent::new(FsOp::Mkdir, self.path_of(&p, Some(name))),
+            &p,
+            name,
+            made,
+            reply,
         );
-        self.entry(&p, name, reply);
     }
 
     fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -509,21 +558,18 @@ impl Filesystem for MirrorFs {
             (Ok(d), Ok(nd)) => (d, nd),
             (Err(e), _) | (_, Err(e)) => return reply.error(errno(e)),
         };
-        let flags = rustix::fs::RenameFlags::from_bits_truncate(flags.bits());
-        match rustix::fs::renameat_with(&d, name, &nd, newname, flags) {
-            Ok(()) => {
-                let ev = FsEvent::new(FsOp::Rename, self.path_of(&p, Some(name)))
-                    .to(self.path_of(&np, Some(newname)));
-                self.record(req, ev);
-                reply.ok();
-            }
-            Err(e) => {
-                let ev = FsEvent::new(FsOp::Rename, self.path_of(&p, Some(name)))
-                    .to(self.path_of(&np, Some(newname)))
-                    .result::<()>(&Err(errno(e)));
-                self.record(req, ev);
-                reply.error(errno(e));
-            }
+        let bits = flags.bits();
+        let flags = rustix::fs::RenameFlags::from_bits_truncate(bits);
+        let mut ev = FsEvent::new(FsOp::Rename, self.path_of(&p, Some(name)))
+            .to(self.path_of(&np, Some(newname)));
+        ev = self.about(ev, &d, name);
+        if bits != 0 {
+            ev = ev.field("flags", bits);
+        }
+        let r = rustix::fs::renameat_with(&d, name, &nd, newname, flags).map_err(errno);
+        match self.step(req, ev, r) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -552,7 +598,7 @@ impl Filesystem for MirrorFs {
         };
         if wanted {
             let ev = FsEvent::new(op, self.path_of(&inode, None))
-                .subtype("open")
+                .subtype(FsSubtype::Open)
                 .ino(ino.0)
                 .chain(fh)
                 .result(&opened);
@@ -617,43 +663,45 @@ impl Filesystem for MirrorFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let p = match self.parent(parent) {
-            Ok(p) => p,
+        let (p, dir) = match self.dir_of(parent) {
+            Ok(x) => x,
             Err(e) => return reply.error(e),
         };
-        let dir = match dir_fd(&p) {
-            Ok(d) => d,
-            Err(e) => return reply.error(errno(e)),
-        };
         let oflags = OFlags::from_bits_truncate(flags as u32) | OFlags::CREATE | OFlags::CLOEXEC;
-        let perm = Mode::from_bits_truncate(mode & !umask);
+        let mode = mode & !umask & 0o7777;
+        let perm = Mode::from_bits_truncate(mode);
+        let path = self.path_of(&p, Some(name));
         // Created here, or opened because it already existed (O_CREAT without O_EXCL)?
-        let fd = match rustix::fs::openat(&dir, name, oflags | OFlags::EXCL, perm) {
+        let opened = match rustix::fs::openat(&dir, name, oflags | OFlags::EXCL, perm) {
             Ok(fd) => {
                 self.give_to_caller(req, &p, &dir, name);
-                fd
+                self.exact_mode(&dir, name, mode);
+                Ok(fd)
             }
             Err(rustix::io::Errno::EXIST) if !oflags.contains(OFlags::EXCL) => {
-                match rustix::fs::openat(&dir, name, oflags - OFlags::CREATE, perm) {
-                    Ok(fd) => fd,
-                    Err(e) => return reply.error(errno(e)),
-                }
+                rustix::fs::openat(&dir, name, oflags - OFlags::CREATE, perm)
             }
-            Err(e) => return reply.error(errno(e)),
-        };
-        let (id, st) = match self.inodes.lookup(&p, name) {
+            Err(e) => Err(e),
+        }
+        .map_err(errno)
+        .and_then(|fd| {
+            let (id, st) = self.inodes.lookup(&p, name).map_err(errno)?;
+            let inode = self.inodes.get(id).ok_or(Errno::ENOENT)?;
+            Ok((fd, id, st, inode))
+        });
+        let (fd, id, st, inode) = match opened {
             Ok(x) => x,
-            Err(e) => return reply.error(errno(e)),
-        };
-        let inode = match self.inodes.get(id) {
-            Some(i) => i,
-            None => return reply.error(Errno::ENOENT),
+            Err(e) => {
+                self.record(req, FsEvent::new(FsOp::Create, path).errno(e.code()));
+                return reply.error(e);
+            }
         };
         let fh = self.add_handle(File::from(fd), inode, &st);
-        let ev = FsEvent::new(FsOp::Create, self.path_of(&p, Some(name)))
+        let ev = FsEvent::new(FsOp::Create, path)
             .ino(id)
             .kind(st.st_mode)
-            .chain(fh);
+            .chain(fh)
+            .field("mode", mode);
         self.record(req, ev);
         reply.created(
             &TTL,
@@ -735,8 +783,8 @@ impl Filesystem for MirrorFs {
 
     fn fsync(
         &self,
-        _req: &Request,
-        _ino: INodeNo,
+        req: &Request,
+        ino: INodeNo,
         fh: FileHandle,
         datasync: bool,
         reply: ReplyEmpty,
@@ -749,10 +797,17 @@ impl Filesystem for MirrorFs {
             h.file.sync_data()
         } else {
             h.file.sync_all()
-        };
+        }
+        .map_err(|e| io_errno(&e));
+        let ev = FsEvent::new(FsOp::Write, self.path_of(&h.inode, None))
+            .subtype(FsSubtype::Fsync)
+            .ino(ino.0)
+            .chain(fh.0)
+            .field("datasync", datasync);
+        let _ = self.step(req, ev, r);
         match r {
             Ok(()) => reply.ok(),
-            Err(e) => reply.error(io_errno(&e)),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -782,7 +837,7 @@ impl Filesystem for MirrorFs {
             {
                 let (size_after, mtime_after) = size_mtime(&st);
                 let ev = FsEvent::new(FsOp::Write, self.path_of(&h.inode, None))
-                    .subtype("close")
+                    .subtype(FsSubtype::Close)
                     .ino(ino.0)
                     .chain(fh.0)
                     .field("size_before", size)
@@ -807,15 +862,16 @@ impl Filesystem for MirrorFs {
             Ok(x) => x,
             Err(e) => return reply.error(e),
         };
-        if let Err(e) = rustix::fs::symlinkat(target, &dir, link_name) {
-            return reply.error(errno(e));
+        let made = rustix::fs::symlinkat(target, &dir, link_name).map_err(errno);
+        if made.is_ok() {
+            self.give_to_caller(req, &p, &dir, link_name);
         }
-        self.give_to_caller(req, &p, &dir, link_name);
-        self.record(
-            req,
-            FsEvent::new(FsOp::Symlink, self.path_of(&p, Some(link_name))).ino(0),
+        use std::os::unix::ffi::OsStrExt;
+        let ev = FsEvent::new(FsOp::Symlink, self.path_of(&p, Some(link_name))).field(
+            "target",
+            String::from_utf8_lossy(target.as_os_str().as_bytes()).into_owned(),
         );
-        self.entry(&p, link_name, reply);
+        self.made(req, ev, &p, link_name, made, reply);
     }
 
     fn link(
@@ -834,14 +890,14 @@ impl Filesystem for MirrorFs {
             Ok(x) => x,
             Err(e) => return reply.error(e),
         };
-        if let Err(e) = rustix::fs::linkat(&inode.fd, "", &dir, newname, AtFlags::EMPTY_PATH) {
-            return reply.error(errno(e));
-        }
-        self.record(
-            req,
-            FsEvent::new(FsOp::Hardlink, self.path_of(&np, Some(newname))).ino(ino.0),
+        let made =
+            rustix::fs::linkat(&inode.fd, "", &dir, newname, AtFlags::EMPTY_PATH).map_err(errno);
+        // The path is the new name; `to`... the existing one is in `from`.
+        let ev = FsEvent::new(FsOp::Hardlink, self.path_of(&np, Some(newname))).field(
+            "from",
+            String::from_utf8_lossy(&self.path_of(&inode, None)).into_owned(),
         );
-        self.entry(&np, newname, reply);
+        self.made(req, ev, &np, newname, made, reply);
     }
 
     fn mknod(
@@ -859,24 +915,33 @@ impl Filesystem for MirrorFs {
             Err(e) => return reply.error(e),
         };
         let file_type = rustix::fs::FileType::from_raw_mode(mode);
-        let perm = Mode::from_bits_truncate(mode & !umask & 0o7777);
-        if let Err(e) = rustix::fs::mknodat(&dir, name, file_type, perm, u64::from(rdev)) {
-            return reply.error(errno(e));
+        let perm = mode & !umask & 0o7777;
+        let made = rustix::fs::mknodat(
+            &dir,
+            name,
+            file_type,
+            Mode::from_bits_truncate(perm),
+            u64::from(rdev),
+        )
+        .map_err(errno);
+        if made.is_ok() {
+            self.give_to_caller(req, &p, &dir, name);
+            self.exact_mode(&dir, name, perm);
         }
-        self.give_to_caller(req, &p, &dir, name);
-        self.record(
-            req,
-            FsEvent::new(FsOp::Create, self.path_of(&p, Some(name))).ino(0),
-        );
-        self.entry(&p, name, reply);
+        let ev = FsEvent::new(FsOp::Create, self.path_of(&p, Some(name)))
+            .subtype(FsSubtype::Mknod)
+            .kind(mode);
+        self.made(req, ev, &p, name, made, reply);
     }
 
-    fn statfs(&self, _req: &Request, ino: INodeNo, reply: fuser::ReplyStatfs) {
+    fn statfs(&self, req: &Request, ino: INodeNo, reply: fuser::ReplyStatfs) {
         let inode = match self.parent(ino) {
             Ok(i) => i,
             Err(e) => return reply.error(e),
         };
-        match rustix::fs::fstatfs(&inode.fd) {
+        let st = rustix::fs::fstatfs(&inode.fd).map_err(errno);
+        self.metadata_read(req, &inode, ino.0, FsSubtype::Statfs, &st);
+        match st {
             Ok(st) => reply.statfs(
                 st.f_blocks,
                 st.f_bfree,
@@ -887,7 +952,7 @@ impl Filesystem for MirrorFs {
                 u32::try_from(st.f_namelen).unwrap_or(255),
                 u32::try_from(st.f_frsize).unwrap_or(4096),
             ),
-            Err(e) => reply.error(errno(e)),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -906,21 +971,21 @@ impl Filesystem for MirrorFs {
             Err(e) => return reply.error(e),
         };
         let flags = rustix::fs::XattrFlags::from_bits_truncate(flags as u32);
-        match rustix::fs::setxattr(inode.proc_path(), name, value, flags) {
-            Ok(()) => {
-                let ev = FsEvent::new(FsOp::Chmod, self.path_of(&inode, None))
-                    .ino(ino.0)
-                    .subtype("setxattr");
-                self.record(req, ev);
-                reply.ok();
-            }
-            Err(e) => reply.error(errno(e)),
+        let r = rustix::fs::setxattr(inode.proc_path(), name, value, flags).map_err(errno);
+        let ev = FsEvent::new(FsOp::Chmod, self.path_of(&inode, None))
+            .ino(ino.0)
+            .subtype(FsSubtype::Setxattr)
+            .field("name", name.to_string_lossy().into_owned())
+            .field("len", value.len());
+        match self.step(req, ev, r) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
     }
 
     fn getxattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         name: &OsStr,
         size: u32,
@@ -930,36 +995,45 @@ impl Filesystem for MirrorFs {
             Ok(i) => i,
             Err(e) => return reply.error(e),
         };
-        if size == 0 {
-            match rustix::fs::getxattr_query(inode.proc_path(), name) {
-                Ok(n) => reply.size(u32::try_from(n).unwrap_or(u32::MAX)),
-                Err(e) => reply.error(errno(e)),
-            }
+        let got = if size == 0 {
+            rustix::fs::getxattr_query(inode.proc_path(), name).map(|n| (n, Vec::new()))
         } else {
             let mut buf = vec![0u8; size as usize];
-            match rustix::fs::getxattr(inode.proc_path(), name, &mut buf[..]) {
-                Ok(n) => reply.data(&buf[..n]),
-                Err(e) => reply.error(errno(e)),
-            }
+            rustix::fs::getxattr(inode.proc_path(), name, &mut buf[..]).map(|n| (n, buf))
+        }
+        .map_err(errno);
+        if self.capture.metadata_reads {
+            let ev = FsEvent::new(FsOp::Read, self.path_of(&inode, None))
+                .subtype(FsSubtype::Getxattr)
+                .ino(ino.0)
+                .field("name", name.to_string_lossy().into_owned())
+                .result(&got);
+            self.record(req, ev);
+        }
+        match got {
+            Ok((n, _)) if size == 0 => reply.size(u32::try_from(n).unwrap_or(u32::MAX)),
+            Ok((n, buf)) => reply.data(buf.get(..n).unwrap_or(&buf)),
+            Err(e) => reply.error(e),
         }
     }
 
-    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: fuser::ReplyXattr) {
+    fn listxattr(&self, req: &Request, ino: INodeNo, size: u32, reply: fuser::ReplyXattr) {
         let inode = match self.parent(ino) {
             Ok(i) => i,
             Err(e) => return reply.error(e),
         };
-        if size == 0 {
-            match rustix::fs::listxattr_query(inode.proc_path()) {
-                Ok(n) => reply.size(u32::try_from(n).unwrap_or(u32::MAX)),
-                Err(e) => reply.error(errno(e)),
-            }
+        let got = if size == 0 {
+            rustix::fs::listxattr_query(inode.proc_path()).map(|n| (n, Vec::new()))
         } else {
             let mut buf = vec![0u8; size as usize];
-            match rustix::fs::listxattr(inode.proc_path(), &mut buf[..]) {
-                Ok(n) => reply.data(&buf[..n]),
-                Err(e) => reply.error(errno(e)),
-            }
+            rustix::fs::listxattr(inode.proc_path(), &mut buf[..]).map(|n| (n, buf))
+        }
+        .map_err(errno);
+        self.metadata_read(req, &inode, ino.0, FsSubtype::Listxattr, &got);
+        match got {
+            Ok((n, _)) if size == 0 => reply.size(u32::try_from(n).unwrap_or(u32::MAX)),
+            Ok((n, buf)) => reply.data(buf.get(..n).unwrap_or(&buf)),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -968,15 +1042,14 @@ impl Filesystem for MirrorFs {
             Ok(i) => i,
             Err(e) => return reply.error(e),
         };
-        match rustix::fs::removexattr(inode.proc_path(), name) {
-            Ok(()) => {
-                self.record(
-                    req,
-                    FsEvent::new(FsOp::Chmod, self.path_of(&inode, None)).ino(ino.0),
-                );
-                reply.ok();
-            }
-            Err(e) => reply.error(errno(e)),
+        let r = rustix::fs::removexattr(inode.proc_path(), name).map_err(errno);
+        let ev = FsEvent::new(FsOp::Chmod, self.path_of(&inode, None))
+            .ino(ino.0)
+            .subtype(FsSubtype::Removexattr)
+            .field("name", name.to_string_lossy().into_owned());
+        match self.step(req, ev, r) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -988,6 +1061,8 @@ impl Filesystem for MirrorFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        // Writes went to the source as they came (no writeback cache): nothing to do,
+        // and no event (the kernel sends one at every close(2) of every descriptor).
         reply.ok();
     }
 
@@ -1006,17 +1081,16 @@ impl Filesystem for MirrorFs {
             Err(e) => return reply.error(e),
         };
         let flags = rustix::fs::FallocateFlags::from_bits_truncate(mode as u32);
-        match rustix::fs::fallocate(&h.file, flags, offset, length) {
-            Ok(()) => {
-                if let Some(inode) = self.inodes.get(ino.0) {
-                    self.record(
-                        req,
-                        FsEvent::new(FsOp::Write, self.path_of(&inode, None)).ino(ino.0),
-                    );
-                }
-                reply.ok();
-            }
-            Err(e) => reply.error(errno(e)),
+        let r = rustix::fs::fallocate(&h.file, flags, offset, length).map_err(errno);
+        let ev = FsEvent::new(FsOp::Write, self.path_of(&h.inode, None))
+            .subtype(FsSubtype::Fallocate)
+            .ino(ino.0)
+            .chain(fh.0)
+            .io(offset, length)
+            .field("mode", mode);
+        match self.step(req, ev, r) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -1066,63 +1140,159 @@ impl Filesystem for MirrorFs {
             (Err(e), _) | (_, Err(e)) => return reply.error(e),
         };
         let (mut off_in, mut off_out) = (offset_in, offset_out);
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        match rustix::fs::copy_file_range(
+        let want = usize::try_from(len).unwrap_or(usize::MAX);
+        let r = rustix::fs::copy_file_range(
             &a.file,
             Some(&mut off_in),
             &b.file,
             Some(&mut off_out),
-            len,
-        ) {
-            Ok(n) => {
-                if let Some(inode) = self.inodes.get(ino_out.0) {
-                    self.record(
-                        req,
-                        FsEvent::new(FsOp::Write, self.path_of(&inode, None)).ino(ino_out.0),
-                    );
-                }
-                reply.written(u32::try_from(n).unwrap_or(u32::MAX));
-            }
-            Err(e) => reply.error(errno(e)),
+            want,
+        )
+        .map_err(errno);
+        let copied = r.as_ref().map_or(len, |n| *n as u64);
+        let ev = FsEvent::new(FsOp::Write, self.path_of(&b.inode, None))
+            .subtype(FsSubtype::CopyFileRange)
+            .ino(ino_out.0)
+            .chain(fh_out.0)
+            .io(offset_out, copied)
+            .field(
+                "from",
+                String::from_utf8_lossy(&self.path_of(&a.inode, None)).into_owned(),
+            )
+            .field("from_offset", offset_in)
+            .result(&r);
+        self.record(req, ev);
+        match r {
+            Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
+            Err(e) => reply.error(e),
         }
     }
 
     fn readdir(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
-        _fh: FileHandle,
+        fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let inode = match self.parent(ino) {
-            Ok(i) => i,
-            Err(e) => return reply.error(e),
+        let dir = self
+            .dirs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&fh.0)
+            .cloned();
+        let Some(dir) = dir else {
+            return reply.error(Errno::EBADF);
         };
-        let entries = match std::fs::read_dir(inode.proc_path()) {
-            Ok(rd) => rd,
-            Err(e) => return reply.error(io_errno(&e)),
-        };
-        let mut all: Vec<(u64, FileType, std::ffi::OsString)> = vec![
-            (ino.0, FileType::Directory, ".".into()),
-            (ino.0, FileType::Directory, "..".into()),
-        ];
-        for entry in entries {
-            let Ok(entry) = entry else { continue };
-            use std::os::unix::fs::DirEntryExt;
-            let kind = entry
-                .file_type()
-                .ok()
-                .and_then(FileType::from_std)
-                .unwrap_or(FileType::RegularFile);
-            all.push((entry.ino().max(2), kind, entry.file_name()));
+        let mut entries = dir.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if offset == 0 {
+            let listed = list_dir(&dir.inode, ino.0);
+            self.metadata_read(req, &dir.inode, ino.0, FsSubtype::Readdir, &listed);
+            match listed {
+                Ok(list) => *entries = list,
+                Err(e) => return reply.error(e),
+            }
         }
-        for (i, (ino, kind, name)) in all.iter().enumerate().skip(offset as usize) {
+        for (i, (ino, kind, name)) in entries.iter().enumerate().skip(offset as usize) {
             if reply.add(INodeNo(*ino), (i + 1) as u64, *kind, name) {
                 break;
             }
         }
         reply.ok();
+    }
+
+    fn access(&self, req: &Request, ino: INodeNo, mask: fuser::AccessFlags, reply: ReplyEmpty) {
+        // With `default_permissions` (how this mirror mounts) the kernel answers
+        // access(2) itself and never asks; this serves mounts without it.
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        let r = inode.stat().map_err(errno).and_then(|st| {
+            let want = mask.bits() as u32 & 0o7;
+            if want == 0 || req.uid() == 0 {
+                return Ok(());
+            }
+            let bits = if st.st_uid == req.uid() {
+                (st.st_mode >> 6) & 0o7
+            } else if st.st_gid == req.gid() {
+                (st.st_mode >> 3) & 0o7
+            } else {
+                st.st_mode & 0o7
+            };
+            if bits & want == want {
+                Ok(())
+            } else {
+                Err(Errno::EACCES)
+            }
+        });
+        self.metadata_read(req, &inode, ino.0, FsSubtype::Access, &r);
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let inode = match self.parent(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        // Entries are listed at the first readdir (offset 0), so a rewind sees new ones.
+        let fh = self.next_fh.fetch_add(1, Ordering::SeqCst);
+        let dir = Arc::new(DirHandle {
+            inode,
+            entries: std::sync::Mutex::new(Vec::new()),
+        });
+        self.dirs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(fh, dir);
+        reply.opened(FileHandle(fh), FopenFlags::empty());
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.dirs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&fh.0);
+        reply.ok();
+    }
+
+    fn fsyncdir(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        let (inode, dir) = match self.dir_of(ino) {
+            Ok(x) => x,
+            Err(e) => return reply.error(e),
+        };
+        let r = if datasync {
+            rustix::fs::fdatasync(&dir)
+        } else {
+            rustix::fs::fsync(&dir)
+        }
+        .map_err(errno);
+        let ev = FsEvent::new(FsOp::Write, self.path_of(&inode, None))
+            .subtype(FsSubtype::Fsyncdir)
+            .ino(ino.0)
+            .field("datasync", datasync);
+        match self.step(req, ev, r) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
     }
 }
 
@@ -1130,12 +1300,21 @@ impl MirrorFs {
     /// A mount or unmount event (no caller: the daemon itself).
     fn system_event(&self, op: SystemOp, passthrough: bool) {
         let source = String::from_utf8_lossy(&self.source_path).into_owned();
-        let meta = serde_json::json!({ "source": source, "passthrough": passthrough });
+        let mut meta = serde_json::json!({ "source": source, "passthrough": passthrough });
+        if op == SystemOp::Unmount {
+            // What this mount captured, for the operator and for tools.
+            let c = self.sink.counters();
+            meta["captured"] = c.captured.into();
+            meta["filtered"] = c.filtered.into();
+            meta["sampled_out"] = c.sampled_out.into();
+            meta["dropped"] = c.dropped.into();
+            meta["gaps"] = c.gaps.into();
+        }
         let ev = vexfs_journal::Event::new(op)
             .path(self.source_path.clone())
             .metadata(meta.to_string().into_bytes());
-        if let Err(e) = self.journal.emit(ev) {
-            eprintln!("vexjournal mount: journaling {op:?} failed: {e}");
+        if self.sink.record_raw(ev) == Recorded::Dropped {
+            eprintln!("vexjournal mount: journaling {op:?} failed");
         }
     }
 
@@ -1190,16 +1369,11 @@ impl MirrorFs {
             Ok(d) => d,
             Err(e) => return reply.error(errno(e)),
         };
-        let path = self.path_of(&p, Some(name));
-        match rustix::fs::unlinkat(&dir, name, flags) {
-            Ok(()) => {
-                self.record(req, FsEvent::new(op, path));
-                reply.ok();
-            }
-            Err(e) => {
-                self.record(req, FsEvent::new(op, path).result::<()>(&Err(errno(e))));
-                reply.error(errno(e));
-            }
+        let ev = self.about(FsEvent::new(op, self.path_of(&p, Some(name))), &dir, name);
+        let r = rustix::fs::unlinkat(&dir, name, flags).map_err(errno);
+        match self.step(req, ev, r) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
     }
 }
@@ -1224,4 +1398,59 @@ fn backing_file(inode: &Inode) -> std::io::Result<File> {
         .write(true)
         .open(&path)
         .or_else(|_| File::open(&path))
+}
+
+/// The entries of directory `inode` (nodeid `ino`): `.`, `..`, then the source's.
+/// An entry's number is the source inode number, which is its nodeid (`inodes.rs`).
+fn list_dir(inode: &Inode, ino: u64) -> Result<Vec<(u64, FileType, std::ffi::OsString)>, Errno> {
+    use std::os::unix::fs::DirEntryExt;
+    let rd = std::fs::read_dir(inode.proc_path()).map_err(|e| io_errno(&e))?;
+    let mut all = vec![
+        (ino, FileType::Directory, ".".into()),
+        (ino, FileType::Directory, "..".into()),
+    ];
+    for entry in rd {
+        let entry = entry.map_err(|e| io_errno(&e))?;
+        let kind = entry
+            .file_type()
+            .ok()
+            .and_then(FileType::from_std)
+            .unwrap_or(FileType::RegularFile);
+        all.push((entry.ino().max(2), kind, entry.file_name()));
+    }
+    Ok(all)
+}
+
+/// A `utimensat` time from a setattr's.
+fn timespec(t: Option<TimeOrNow>) -> rustix::fs::Timespec {
+    match t {
+        None => rustix::fs::Timespec {
+            tv_sec: 0,
+            tv_nsec: rustix::fs::UTIME_OMIT,
+        },
+        Some(TimeOrNow::Now) => rustix::fs::Timespec {
+            tv_sec: 0,
+            tv_nsec: rustix::fs::UTIME_NOW,
+        },
+        Some(TimeOrNow::SpecificTime(t)) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => rustix::fs::Timespec {
+                tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(d.subsec_nanos()),
+            },
+            // Before 1970: whole seconds down, nanoseconds up.
+            Err(e) => {
+                let d = e.duration();
+                let mut sec = -i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+                let mut nsec = i64::from(d.subsec_nanos());
+                if nsec > 0 {
+                    sec -= 1;
+                    nsec = 1_000_000_000 - nsec;
+                }
+                rustix::fs::Timespec {
+                    tv_sec: sec,
+                    tv_nsec: nsec,
+                }
+            }
+        },
+    }
 }

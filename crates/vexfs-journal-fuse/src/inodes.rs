@@ -63,7 +63,12 @@ pub struct Inodes {
     by_id: RwLock<HashMap<u64, Arc<Inode>>>,
     by_key: RwLock<HashMap<(u64, u64), u64>>,
     next: AtomicU64,
+    /// The source root's device: its inode numbers become nodeids.
+    root_dev: u64,
 }
+
+/// Nodeids not taken from the source start here.
+const SYNTHETIC: u64 = 1 << 63;
 
 fn key_of(st: &Stat) -> (u64, u64) {
     (st.st_dev, st.st_ino)
@@ -84,7 +89,8 @@ impl Inodes {
         Ok(Inodes {
             by_id: RwLock::new(HashMap::from([(ROOT, inode)])),
             by_key: RwLock::new(HashMap::from([(key, ROOT)])),
-            next: AtomicU64::new(ROOT + 1),
+            next: AtomicU64::new(SYNTHETIC),
+            root_dev: st.st_dev,
         })
     }
 
@@ -110,18 +116,38 @@ impl Inodes {
         Ok((self.adopt(fd, &st), st))
     }
 
-    /// The nodeid of the inode `fd` (whose attributes are `st`), adding it if new; one
-    /// more kernel lookup either way.
+    /// Adopts the object `fd` (stat `st`): its existing nodeid, or a new one.
+    ///
+    /// A new nodeid is the source's inode number when it can be (same device as the
+    /// root, not 1, not taken), so `stat` shows the same, stable number as the source
+    /// across lookups, forgets and remounts, and `readdir` agrees with it. Otherwise
+    /// (another device, a collision) it comes from a counter above 2^63.
+    ///
+    /// An entry whose file was deleted (link count 0) while the kernel still holds it
+    /// (open-then-unlink) no longer owns its `(dev, ino)` key once the source reuses
+    /// the inode number for a new file: the new file gets its own nodeid.
     pub fn adopt(&self, fd: OwnedFd, st: &Stat) -> u64 {
         let key = key_of(st);
         let mut by_key = self.by_key.write().unwrap_or_else(|p| p.into_inner());
         if let Some(id) = by_key.get(&key).copied()
             && let Some(inode) = self.get(id)
         {
-            inode.lookups.fetch_add(1, Ordering::SeqCst);
-            return id;
+            let reused = st.st_nlink > 0 && inode.stat().map_or(true, |old| old.st_nlink == 0);
+            if !reused {
+                inode.lookups.fetch_add(1, Ordering::SeqCst);
+                return id;
+            }
         }
-        let id = self.next.fetch_add(1, Ordering::SeqCst);
+        let mut by_id = self.by_id.write().unwrap_or_else(|p| p.into_inner());
+        let id = if key.0 == self.root_dev
+            && st.st_ino > ROOT
+            && st.st_ino < SYNTHETIC
+            && !by_id.contains_key(&st.st_ino)
+        {
+            st.st_ino
+        } else {
+            self.next.fetch_add(1, Ordering::SeqCst)
+        };
         let inode = Arc::new(Inode {
             fd,
             key,
@@ -129,11 +155,15 @@ impl Inodes {
             open: Default::default(),
         });
         by_key.insert(key, id);
-        self.by_id
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, inode);
+        by_id.insert(id, inode);
         id
+    }
+
+    /// The nodeid of the object with stat `st`: its entry's if it has one, else the
+    /// number it would get (its source inode number, `adopt`).
+    pub fn id_of(&self, st: &Stat) -> u64 {
+        let by_key = self.by_key.read().unwrap_or_else(|p| p.into_inner());
+        by_key.get(&key_of(st)).copied().unwrap_or(st.st_ino)
     }
 
     /// The kernel dropped `n` lookups of `id`; the entry goes at zero.
@@ -148,7 +178,9 @@ impl Inodes {
             .map(|before| before.saturating_sub(n))
             .unwrap_or(0);
         if left == 0 && id != ROOT {
-            by_key.remove(&inode.key);
+            if by_key.get(&inode.key) == Some(&id) {
+                by_key.remove(&inode.key);
+            }
             self.by_id
                 .write()
                 .unwrap_or_else(|p| p.into_inner())

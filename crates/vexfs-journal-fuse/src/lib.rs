@@ -4,17 +4,19 @@
 //! - `inodes`: nodeids keyed by source `(dev, ino)`, each holding an `O_PATH`
 //!   descriptor and the kernel's lookup count;
 //! - `fs`: the `fuser::Filesystem` implementation (handles, passthrough, errno);
-//! - `events`: the journal event of one operation;
+//! - [`sink`]: how an operation becomes a journal event ([`FsEventSink`], usable by
+//!   any FUSE daemon);
 //! - [`capture`]: what is journaled (TOML) and the filter it becomes.
 //!
 //! The crate imports only the facade (`vexfs-journal`, without tokio).
 
 pub mod capture;
-mod events;
 mod fs;
 mod inodes;
+pub mod sink;
 
-pub use fs::{CaptureCounters, MirrorFs};
+pub use fs::MirrorFs;
+pub use sink::{Caller, CaptureCounters, FsEvent, FsEventSink, FsSubtype, Recorded};
 
 /// A mounted mirror, not yet serving: take [`Mounted::unmounter`] (for a signal
 /// handler), then [`Mounted::serve`] until the mount goes away.
