@@ -12,7 +12,9 @@
 pub mod capture;
 mod events;
 mod fs;
+pub mod graph;
 mod inodes;
+pub mod vector;
 
 pub use fs::{CaptureCounters, MirrorFs};
 
