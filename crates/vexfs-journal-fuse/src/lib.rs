@@ -6,17 +6,23 @@
 //! - `fs`: the `fuser::Filesystem` implementation (handles, passthrough, errno);
 //! - [`sink`]: how an operation becomes a journal event ([`FsEventSink`], usable by
 //!   any FUSE daemon);
-//! - [`capture`]: what is journaled (TOML) and the filter it becomes.
+//! - [`capture`]: what is journaled (TOML) and the filter it becomes;
+//! - [`vector`], [`graph`]: typed emitters for VexFS's vector store and graph engine
+//!   (`docs/emitters.md`).
 //!
 //! The crate imports only the facade (`vexfs-journal`, without tokio).
 
 pub mod capture;
 mod fs;
+pub mod graph;
 mod inodes;
 pub mod sink;
+pub mod vector;
 
 pub use fs::MirrorFs;
+pub use graph::GraphEvents;
 pub use sink::{Caller, CaptureCounters, FsEvent, FsEventSink, FsSubtype, Recorded};
+pub use vector::{Emission, EmitError, Outcome, VectorEvents};
 
 /// A mounted mirror, not yet serving: take [`Mounted::unmounter`] (for a signal
 /// handler), then [`Mounted::serve`] until the mount goes away.
