@@ -24,6 +24,81 @@ pub use graph::GraphEvents;
 pub use sink::{Caller, CaptureCounters, FsEvent, FsEventSink, FsSubtype, Recorded};
 pub use vector::{Emission, EmitError, Outcome, VectorEvents};
 
+/// How a mirror is mounted (beyond its source and mount point).
+#[derive(Clone, Debug)]
+pub struct MountOptions {
+    /// Kernel mount options (`ro`, `noexec`, `nosuid`, `fsname=…`, …).
+    pub kernel: Vec<fuser::MountOption>,
+    /// Who may use the mount: everyone by default (the kernel checks permissions,
+    /// `default_permissions`), as bindfs does when run as root.
+    pub acl: fuser::SessionACL,
+    /// Event-loop threads.
+    pub threads: usize,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            kernel: Vec::new(),
+            acl: fuser::SessionACL::All,
+            threads: 2,
+        }
+    }
+}
+
+/// An `-o` mount option this mirror does not take.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unknown mount option {0:?} (known: ro, rw, allow_other, allow_root, nosuid, suid, nodev, dev, noexec, exec, noatime, atime, sync, async, dirsync, fsname=NAME, subtype=NAME, threads=N)"
+)]
+pub struct UnknownMountOption(pub String);
+
+impl MountOptions {
+    /// Adds the comma-separated options of one `-o` (`ro,noexec,threads=4`).
+    pub fn parse(&mut self, list: &str) -> Result<(), UnknownMountOption> {
+        use fuser::MountOption as M;
+        for opt in list.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let kernel = match opt {
+                "ro" => M::RO,
+                "rw" => M::RW,
+                "nosuid" => M::NoSuid,
+                "suid" => M::Suid,
+                "nodev" => M::NoDev,
+                "dev" => M::Dev,
+                "noexec" => M::NoExec,
+                "exec" => M::Exec,
+                "noatime" => M::NoAtime,
+                "atime" => M::Atime,
+                "sync" => M::Sync,
+                "async" => M::Async,
+                "dirsync" => M::DirSync,
+                // Always on: the kernel checks permissions against the mirrored modes.
+                "default_permissions" => continue,
+                "allow_other" => {
+                    self.acl = fuser::SessionACL::All;
+                    continue;
+                }
+                "allow_root" => {
+                    self.acl = fuser::SessionACL::RootAndOwner;
+                    continue;
+                }
+                o if o.starts_with("fsname=") && o.len() > 7 => M::FSName(o[7..].into()),
+                o if o.starts_with("subtype=") && o.len() > 8 => M::Subtype(o[8..].into()),
+                o if o.starts_with("threads=") => match o[8..].parse::<usize>() {
+                    Ok(n) if (1..=64).contains(&n) => {
+                        self.threads = n;
+                        continue;
+                    }
+                    _ => return Err(UnknownMountOption(o.into())),
+                },
+                o => return Err(UnknownMountOption(o.into())),
+            };
+            self.kernel.push(kernel);
+        }
+        Ok(())
+    }
+}
+
 /// A mounted mirror, not yet serving: take [`Mounted::unmounter`] (for a signal
 /// handler), then [`Mounted::serve`] until the mount goes away.
 pub struct Mounted {
@@ -39,8 +114,21 @@ impl Mounted {
         journal: vexfs_journal::Journal,
         capture: capture::CaptureConfig,
     ) -> std::io::Result<Mounted> {
-        let fs = MirrorFs::with_capture(source, journal, capture)?;
-        let session = fuser::Session::new(fs, mountpoint, &config(source))?;
+        let sink = FsEventSink::new(journal, &capture).map_err(std::io::Error::other)?;
+        Self::with_sink(source, mountpoint, sink, capture, &MountOptions::default())
+    }
+
+    /// Mounts a mirror journaling through `sink` (which applies `capture`), with
+    /// `options`.
+    pub fn with_sink(
+        source: &std::path::Path,
+        mountpoint: &std::path::Path,
+        sink: FsEventSink,
+        capture: capture::CaptureConfig,
+        options: &MountOptions,
+    ) -> std::io::Result<Mounted> {
+        let fs = MirrorFs::with_sink(source, sink, capture)?;
+        let session = fuser::Session::new(fs, mountpoint, &config(source, options))?;
         Ok(Mounted { session })
     }
 
@@ -57,17 +145,25 @@ impl Mounted {
     }
 }
 
-/// The session settings of a mirror of `source`.
-pub fn config(source: &std::path::Path) -> fuser::Config {
+/// The session settings of a mirror of `source` mounted with `options`.
+pub fn config(source: &std::path::Path, options: &MountOptions) -> fuser::Config {
     let mut cfg = fuser::Config::default();
-    cfg.mount_options = vec![
-        fuser::MountOption::FSName(format!("vexfs-journal:{}", source.display())),
-        fuser::MountOption::Subtype("vexfs-journal".into()),
-        fuser::MountOption::DefaultPermissions,
-    ];
-    cfg.n_threads = Some(2);
-    // Other users reach the mount too (like bindfs as root); the kernel checks their
-    // permissions (`DefaultPermissions`).
-    cfg.acl = fuser::SessionACL::All;
+    let named = |o: &fuser::MountOption| matches!(o, fuser::MountOption::FSName(_));
+    let typed = |o: &fuser::MountOption| matches!(o, fuser::MountOption::Subtype(_));
+    if !options.kernel.iter().any(named) {
+        cfg.mount_options.push(fuser::MountOption::FSName(format!(
+            "vexfs-journal:{}",
+            source.display()
+        )));
+    }
+    if !options.kernel.iter().any(typed) {
+        cfg.mount_options
+            .push(fuser::MountOption::Subtype("vexfs-journal".into()));
+    }
+    cfg.mount_options
+        .push(fuser::MountOption::DefaultPermissions);
+    cfg.mount_options.extend(options.kernel.iter().cloned());
+    cfg.n_threads = Some(options.threads);
+    cfg.acl = options.acl;
     cfg
 }

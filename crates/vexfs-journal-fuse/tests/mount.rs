@@ -21,7 +21,7 @@ fn operations_reach_the_source_and_the_journal() {
     std::fs::write(src.join("existing.txt"), b"old").unwrap();
     let journal = Journal::create(&jdir, Config::default()).unwrap();
     let fs = MirrorFs::new(&src, journal.clone()).unwrap();
-    let session = fuser::spawn_mount(fs, &mnt, &config(&src)).unwrap();
+    let session = fuser::spawn_mount(fs, &mnt, &config(&src, &Default::default())).unwrap();
 
     assert_eq!(std::fs::read(mnt.join("existing.txt")).unwrap(), b"old");
     let mut f = std::fs::File::create(mnt.join("a.txt")).unwrap();
@@ -131,7 +131,7 @@ fn links_attributes_xattrs_and_open_then_unlink_behave_like_the_source() {
     }
     let journal = Journal::create(&jdir, Config::default()).unwrap();
     let fs = MirrorFs::new(&src, journal.clone()).unwrap();
-    let session = fuser::spawn_mount(fs, &mnt, &config(&src)).unwrap();
+    let session = fuser::spawn_mount(fs, &mnt, &config(&src, &Default::default())).unwrap();
 
     std::fs::write(mnt.join("f"), b"0123456789").unwrap();
     // Hard links: one inode, two names, the link count of the source.
@@ -219,7 +219,7 @@ fn read_only_opens_pass_through_and_later_opens_share_the_backing_file() {
     std::fs::write(src.join("big"), &big).unwrap();
     let journal = Journal::create(&jdir, Config::default()).unwrap();
     let fs = MirrorFs::new(&src, journal.clone()).unwrap();
-    let session = fuser::spawn_mount(fs, &mnt, &config(&src)).unwrap();
+    let session = fuser::spawn_mount(fs, &mnt, &config(&src, &Default::default())).unwrap();
 
     let mut reader = std::fs::File::open(mnt.join("big")).unwrap();
     let mut back = Vec::new();
@@ -284,7 +284,7 @@ fn capture_configuration_selects_events() {
     .unwrap();
     let journal = Journal::create(&jdir, Config::default()).unwrap();
     let fs = MirrorFs::with_capture(&src, journal.clone(), capture).unwrap();
-    let session = fuser::spawn_mount(fs, &mnt, &config(&src)).unwrap();
+    let session = fuser::spawn_mount(fs, &mnt, &config(&src, &Default::default())).unwrap();
     assert_eq!(std::fs::read(mnt.join("r")).unwrap(), b"read me");
     let mut f = std::fs::File::create(mnt.join("w")).unwrap();
     f.write_all(b"one").unwrap();

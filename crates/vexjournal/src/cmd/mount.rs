@@ -1,24 +1,30 @@
-//! `vexjournal mount SOURCE MOUNTPOINT` and `vexjournal umount MOUNTPOINT`.
+//! `vexjournal mount SOURCE MOUNTPOINT [SOURCE MOUNTPOINT]…`.
 
-use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use vexfs_journal::{Config, Journal};
+use vexfs_journal_fuse::capture::CaptureConfig;
+use vexfs_journal_fuse::{FsEventSink, MountOptions, Mounted};
 
 use crate::Cli;
 
 /// Mirror SOURCE at MOUNTPOINT and journal every filesystem operation on it.
 ///
-/// Runs in the foreground until unmounted (`vexjournal umount MOUNTPOINT`, `umount`,
-/// Ctrl-C or SIGTERM), then closes the journal. The journal is `--journal DIR`, or the
-/// global `--dir`; it is created if missing.
+/// Returns once the mount is up; a background process serves it until it is
+/// unmounted (`vexjournal umount MOUNTPOINT`, `umount`, or SIGTERM to that process),
+/// then closes the journal. With --foreground it serves in this process (Ctrl-C
+/// unmounts). Several SOURCE MOUNTPOINT pairs share one journal and one process;
+/// their events' paths then start with the mount point. The journal is
+/// `--journal DIR`, or the global `--dir`; it is created if missing.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The directory to mirror.
-    source: PathBuf,
-    /// Where to mount it (an existing directory).
-    mountpoint: PathBuf,
+    /// SOURCE MOUNTPOINT, and more pairs to mount into the same journal.
+    #[arg(value_name = "SOURCE MOUNTPOINT", num_args = 2.., required = true)]
+    paths: Vec<PathBuf>,
     /// The journal directory (default: the global --dir).
     #[arg(long)]
     journal: Option<PathBuf>,
@@ -30,6 +36,238 @@ pub struct Args {
     /// mount is up.
     #[arg(long, short = 'f')]
     foreground: bool,
+    /// Mount options, comma-separated: ro, allow_other (default), allow_root,
+    /// nosuid, nodev, noexec, noatime, sync, dirsync, fsname=NAME, threads=N.
+    #[arg(short = 'o', value_name = "OPTIONS")]
+    options: Vec<String>,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
+    let dir = args.journal.clone().unwrap_or_else(|| cli.dir.clone());
+    if !args.paths.len().is_multiple_of(2)
+        && let Some(last) = args.paths.last()
+    {
+        anyhow::bail!(
+            "{} has no mount point: give SOURCE MOUNTPOINT pairs",
+            last.display()
+        );
+    }
+    let pairs: Vec<(&Path, &Path)> = args
+        .paths
+        .chunks_exact(2)
+        .map(|p| (p[0].as_path(), p[1].as_path()))
+        .collect();
+    let mounted = fuse_mounts()?;
+    for (source, mountpoint) in &pairs {
+        check_dir(source, "the source")?;
+        check_dir(mountpoint, "the mount point")?;
+        if let Ok(at) = std::fs::canonicalize(mountpoint)
+            && mounted.contains(&at)
+        {
+            anyhow::bail!(
+                "{} is already a FUSE mount: unmount it first (`vexjournal umount {}`)",
+                mountpoint.display(),
+                mountpoint.display()
+            );
+        }
+    }
+    let mut options = MountOptions::default();
+    for o in &args.options {
+        options.parse(o)?;
+    }
+    let capture = match &args.capture {
+        Some(p) => CaptureConfig::load(p)?,
+        None => CaptureConfig::default(),
+    };
+    if !args.foreground {
+        return daemon(&pairs);
+    }
+    let journal = Journal::open(&dir, Config::default()).with_context(|| {
+        format!(
+            "opening the journal in {} (a journal serves one process: mount several \
+             directories into it with one `vexjournal mount S1 M1 S2 M2 …`)",
+            dir.display()
+        )
+    })?;
+    let mut mounts = Vec::new();
+    for (source, mountpoint) in &pairs {
+        let mut sink = FsEventSink::new(journal.clone(), &capture)?;
+        if pairs.len() > 1 {
+            let at = std::fs::canonicalize(mountpoint)?;
+            sink = sink.with_path_prefix(at.into_os_string().into_encoded_bytes());
+        }
+        let mounted = Mounted::with_sink(source, mountpoint, sink, capture.clone(), &options)
+            .with_context(|| {
+                format!(
+                    "mounting {} at {} (needs /dev/fuse and root)",
+                    source.display(),
+                    mountpoint.display()
+                )
+            })?;
+        mounts.push(mounted);
+    }
+    let unmounters: Vec<_> = mounts.iter_mut().map(|m| m.unmounter()).collect();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .context("installing the SIGINT/SIGTERM handler")?;
+    std::thread::Builder::new()
+        .name("vexjournal-unmount".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                for mut u in unmounters {
+                    if let Err(e) = u.unmount() {
+                        eprintln!("unmounting: {e}");
+                    }
+                }
+            }
+        })
+        .context("starting the signal thread")?;
+    // A daemon started by `mount` without --foreground: its parent says it all.
+    let quiet = std::env::var_os(DAEMON_ENV).is_some();
+    for (source, mountpoint) in pairs.iter().filter(|_| !quiet) {
+        eprintln!(
+            "mirroring {} at {}, journal {} (unmount with `vexjournal umount {}` or Ctrl-C)",
+            source.display(),
+            mountpoint.display(),
+            dir.display(),
+            mountpoint.display()
+        );
+    }
+    // One thread per mount; this one serves the first.
+    let mut rest = mounts.split_off(1);
+    let servers: Vec<_> = rest
+        .drain(..)
+        .map(|m| std::thread::spawn(move || m.serve()))
+        .collect();
+    let mut failed = None;
+    if let Some(first) = mounts.pop()
+        && let Err(e) = first.serve()
+    {
+        failed = Some(anyhow::Error::from(e));
+    }
+    for s in servers {
+        match s.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed = Some(e.into()),
+            Err(_) => failed = Some(anyhow::anyhow!("a mount's server thread panicked")),
+        }
+    }
+    journal.close().context("closing the journal")?;
+    if let Some(e) = failed {
+        return Err(e.context("serving the mount"));
+    }
+    for (_, mountpoint) in pairs.iter().filter(|_| !quiet) {
+        eprintln!("unmounted {}", mountpoint.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Set for the background process `mount` starts.
+const DAEMON_ENV: &str = "VEXJOURNAL_MOUNT_DAEMON";
+
+/// Refuses a path that is not a directory, naming a dead mount for what it is.
+fn check_dir(path: &Path, what: &str) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => anyhow::bail!("{} ({what}) is not a directory", path.display()),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTCONN.raw_os_error()) => {
+            anyhow::bail!(
+                "{} ({what}) is a dead mount (its daemon is gone): run `vexjournal umount {}` first",
+                path.display(),
+                path.display()
+            )
+        }
+        Err(e) => Err(e).with_context(|| format!("{} ({what})", path.display())),
+    }
+}
+
+/// Runs this command again in the foreground as a background process, and returns
+/// once every mount point is mounted (or the process failed: its own error message
+/// went to stderr).
+fn daemon(pairs: &[(&Path, &Path)]) -> Result<ExitCode> {
+    let exe = std::env::current_exe().context("finding this program to start the daemon")?;
+    let before = fuse_mounts()?;
+    let mut child = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .arg("--foreground")
+        .env(DAEMON_ENV, "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        // Its own process group: a Ctrl-C meant for this shell does not unmount it.
+        .process_group(0)
+        .spawn()
+        .context("starting the mount daemon")?;
+    let wanted: Vec<PathBuf> = pairs
+        .iter()
+        .map(|(_, m)| std::fs::canonicalize(m).unwrap_or_else(|_| m.to_path_buf()))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("the mount daemon exited ({status}) before mounting");
+        }
+        let now = fuse_mounts()?;
+        let up = wanted.iter().all(|m| {
+            now.iter().filter(|p| p == &m).count() > before.iter().filter(|p| p == &m).count()
+        });
+        if up {
+            for (source, mountpoint) in pairs {
+                eprintln!(
+                    "mirroring {} at {} (daemon pid {}; unmount with `vexjournal umount {}`)",
+                    source.display(),
+                    mountpoint.display(),
+                    child.id(),
+                    mountpoint.display()
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("the mount daemon did not mount within 30 s (stopped it)");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Mount points of FUSE mounts (`/proc/self/mountinfo`), once per mount.
+fn fuse_mounts() -> Result<Vec<PathBuf>> {
+    let info =
+        std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    Ok(info
+        .lines()
+        .filter(|l| {
+            l.split_once(" - ")
+                .is_some_and(|(_, rest)| rest.starts_with("fuse ") || rest.starts_with("fuse."))
+        })
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape(p)))
+        .collect())
+}
+
+/// A mountinfo path with its octal escapes (`\040` for a space) undone.
+fn unescape(p: &str) -> String {
+    let b = p.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 4])
+                .ok()
+                .and_then(|o| u8::from_str_radix(o, 8).ok())
+        {
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Unmount a mirror mounted with `vexjournal mount`.
@@ -37,64 +275,6 @@ pub struct Args {
 pub struct UmountArgs {
     /// The mount point.
     mountpoint: PathBuf,
-}
-
-pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
-    let dir = args.journal.clone().unwrap_or_else(|| cli.dir.clone());
-    if !args.source.is_dir() {
-        anyhow::bail!(
-            "{} is not a directory: the source must be one",
-            args.source.display()
-        );
-    }
-    if !args.mountpoint.is_dir() {
-        anyhow::bail!(
-            "{} is not a directory: create the mount point first",
-            args.mountpoint.display()
-        );
-    }
-    let capture = match &args.capture {
-        Some(p) => vexfs_journal_fuse::capture::CaptureConfig::load(p)?,
-        None => Default::default(),
-    };
-    let journal = Journal::open(&dir, Config::default())
-        .with_context(|| format!("opening the journal in {}", dir.display()))?;
-    let mut mounted =
-        vexfs_journal_fuse::Mounted::new(&args.source, &args.mountpoint, journal, capture)
-            .with_context(|| {
-                format!(
-                    "mounting {} at {} (needs /dev/fuse and root or fuse3's fusermount3)",
-                    args.source.display(),
-                    args.mountpoint.display()
-                )
-            })?;
-    let mut unmounter = mounted.unmounter();
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])
-    .context("installing the SIGINT/SIGTERM handler")?;
-    let mountpoint = args.mountpoint.clone();
-    std::thread::Builder::new()
-        .name("vexjournal-unmount".into())
-        .spawn(move || {
-            if signals.forever().next().is_some()
-                && let Err(e) = unmounter.unmount()
-            {
-                eprintln!("unmounting {}: {e}", mountpoint.display());
-            }
-        })
-        .context("starting the signal thread")?;
-    eprintln!(
-        "mirroring {} at {}, journal {} (unmount with `vexjournal umount {}` or Ctrl-C)",
-        args.source.display(),
-        args.mountpoint.display(),
-        dir.display(),
-        args.mountpoint.display()
-    );
-    mounted.serve().context("serving the mount")?;
-    eprintln!("unmounted {}", args.mountpoint.display());
-    Ok(ExitCode::SUCCESS)
 }
 
 pub fn umount(args: &UmountArgs) -> Result<ExitCode> {
@@ -110,5 +290,18 @@ pub fn umount(args: &UmountArgs) -> Result<ExitCode> {
             args.mountpoint.display()
         ),
         Err(e) => Err(e).with_context(|| format!("unmounting {}", args.mountpoint.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape(r"/tmp/a\040b"), "/tmp/a b");
+        assert_eq!(unescape(r"/tmp/x\134y"), r"/tmp/x\y");
+        assert_eq!(unescape("/plain"), "/plain");
+        assert_eq!(unescape(r"/end\04"), r"/end\04");
     }
 }
