@@ -12,6 +12,8 @@
 //! operations = []        # only these operations (empty: all), e.g. ["write", "rename"]
 //! exclude_operations = ["getattr"]
 //! sample = { read = 10 } # keep 1 in N of these operations
+//! when_full = "block"    # block | drop: a full journal buffer stalls the operation,
+//!                        # or drops its event (counted, then a gap record)
 //! ```
 //!
 //! Operation names are the event type's (`create`, `delete`, `read`, `write`,
@@ -55,6 +57,17 @@ pub enum WriteCapture {
     Off,
 }
 
+/// What an operation does when the journal's buffer is full (async capture).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenFull {
+    /// Wait for room: no event is lost, the operation is slower.
+    #[default]
+    Block,
+    /// Drop the event (counted; a gap record follows): the operation never waits.
+    Drop,
+}
+
 /// Which results are journaled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -94,6 +107,8 @@ pub struct CaptureConfig {
     pub exclude_operations: Vec<String>,
     /// Keep one in N of these operations.
     pub sample: BTreeMap<String, u64>,
+    /// Block or drop when the journal's buffer is full.
+    pub when_full: WhenFull,
 }
 
 impl Default for CaptureConfig {
@@ -110,6 +125,17 @@ impl Default for CaptureConfig {
             operations: Vec::new(),
             exclude_operations: Vec::new(),
             sample: BTreeMap::new(),
+            when_full: WhenFull::Block,
+        }
+    }
+}
+
+impl CaptureConfig {
+    /// The journal's full-buffer policy this capture needs.
+    pub fn full_policy(&self) -> vexfs_journal::FullPolicy {
+        match self.when_full {
+            WhenFull::Block => vexfs_journal::FullPolicy::Block,
+            WhenFull::Drop => vexfs_journal::FullPolicy::Error,
         }
     }
 }

@@ -82,7 +82,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     if !args.foreground {
         return daemon(&pairs);
     }
-    let journal = Journal::open(&dir, Config::default()).with_context(|| {
+    let config = Config {
+        full_policy: capture.full_policy(),
+        ..Config::default()
+    };
+    let journal = Journal::open(&dir, config).with_context(|| {
         format!(
             "opening the journal in {} (a journal serves one process: mount several \
              directories into it with one `vexjournal mount S1 M1 S2 M2 …`)",
