@@ -110,7 +110,10 @@ pub struct MirrorFs {
     /// Open directories: the entries listed at `opendir` (or at a rewind).
     dirs: RwLock<HashMap<u64, Arc<DirHandle>>>,
     next_fh: AtomicU64,
-    sink: FsEventSink,
+    sink: Arc<FsEventSink>,
+    /// POSIX record locks: one open file description per (nodeid, lock owner), so
+    /// the source's kernel arbitrates between owners as between processes.
+    locks: std::sync::Mutex<HashMap<(u64, u64), Arc<File>>>,
     /// The daemon's umask: the kernel already applied the caller's, so modes the
     /// daemon's would narrow are set again exactly after creation.
     daemon_umask: u32,
@@ -169,7 +172,8 @@ impl MirrorFs {
             handles: RwLock::new(HashMap::new()),
             dirs: RwLock::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
-            sink,
+            sink: Arc::new(sink),
+            locks: std::sync::Mutex::new(HashMap::new()),
             daemon_umask: daemon_umask.bits(),
             root_len,
             source_path,
@@ -286,6 +290,38 @@ impl MirrorFs {
             .ok_or(Errno::EBADF)
     }
 
+    /// The handle `fh` and the lock file description of `owner` on inode `ino`
+    /// (opened on first use, with the handle's access mode: a write lock needs a
+    /// file open for writing).
+    fn lock_file(
+        &self,
+        fh: FileHandle,
+        ino: u64,
+        owner: u64,
+    ) -> Result<(Arc<Handle>, Arc<File>), Errno> {
+        let h = self.handle(fh)?;
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = locks.get(&(ino, owner)) {
+            return Ok((h, Arc::clone(f)));
+        }
+        let mode = rustix::fs::fcntl_getfl(&h.file).map_err(errno)? & OFlags::RWMODE;
+        let mut o = OpenOptions::new();
+        if mode == OFlags::RDONLY {
+            o.read(true);
+        } else if mode == OFlags::WRONLY {
+            o.write(true);
+        } else {
+            o.read(true).write(true);
+        }
+        use std::os::fd::AsRawFd;
+        let f = o
+            .open(format!("/proc/self/fd/{}", h.file.as_raw_fd()))
+            .map_err(|e| io_errno(&e))?;
+        let f = Arc::new(f);
+        locks.insert((ino, owner), Arc::clone(&f));
+        Ok((h, f))
+    }
+
     /// Registers a file created here (served by the daemon).
     fn add_handle(&self, file: File, inode: Arc<Inode>, st: &Stat) -> u64 {
         let fh = self.next_fh.fetch_add(1, Ordering::SeqCst);
@@ -339,6 +375,13 @@ impl Filesystem for MirrorFs {
         // straight to the source file. A source on a stacking file system (overlayfs)
         // needs depth 2; ext4 and the like 1. Never the writeback cache: it would turn
         // passthrough off and delay writes past their events.
+        // POSIX record locks go to the source (`setlk`); flock(2) stays the kernel's.
+        if config
+            .add_capabilities(fuser::InitFlags::FUSE_POSIX_LOCKS)
+            .is_err()
+        {
+            eprintln!("vexjournal mount: the kernel keeps POSIX locks local to the mount");
+        }
         let granted = config
             .add_capabilities(fuser::InitFlags::FUSE_PASSTHROUGH)
             .is_ok()
@@ -1056,14 +1099,130 @@ impl Filesystem for MirrorFs {
     fn flush(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         _fh: FileHandle,
-        _lock_owner: LockOwner,
+        lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        // Writes went to the source as they came (no writeback cache): nothing to do,
-        // and no event (the kernel sends one at every close(2) of every descriptor).
+        // Writes went to the source as they came (no writeback cache): nothing to
+        // flush, and no event (the kernel sends one at every close(2)). A close drops
+        // the closer's POSIX locks on the file, as POSIX says: closing its lock file
+        // description does that at the source.
+        self.locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(ino.0, lock_owner.0));
         reply.ok();
+    }
+
+    fn getlk(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        lock_owner: LockOwner,
+        start: u64,
+        end: u64,
+        typ: i32,
+        _pid: u32,
+        reply: fuser::ReplyLock,
+    ) {
+        let tested = self.lock_file(fh, ino.0, lock_owner.0).and_then(|(h, f)| {
+            let mut fl = flock(typ, start, end);
+            nix::fcntl::fcntl(&*f, nix::fcntl::FcntlArg::F_OFD_GETLK(&mut fl))
+                .map_err(|e| Errno::from_i32(e as i32))?;
+            Ok((h, fl))
+        });
+        if let Ok((h, _)) = &tested {
+            self.metadata_read(req, &h.inode, ino.0, FsSubtype::Getlk, &Ok::<(), Errno>(()));
+        }
+        match tested {
+            Ok((_, fl)) if i32::from(fl.l_type) == libc::F_UNLCK => {
+                reply.locked(start, end, libc::F_UNLCK, 0)
+            }
+            Ok((_, fl)) => {
+                let from = u64::try_from(fl.l_start).unwrap_or(0);
+                let to = match fl.l_len {
+                    0 => u64::MAX,
+                    n => from
+                        .saturating_add(u64::try_from(n).unwrap_or(0))
+                        .saturating_sub(1),
+                };
+                // An OFD lock has no owning process (-1): report none.
+                let pid = u32::try_from(fl.l_pid).unwrap_or(0);
+                reply.locked(from, to, i32::from(fl.l_type), pid)
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn setlk(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        lock_owner: LockOwner,
+        start: u64,
+        end: u64,
+        typ: i32,
+        _pid: u32,
+        sleep: bool,
+        reply: ReplyEmpty,
+    ) {
+        let (h, f) = match self.lock_file(fh, ino.0, lock_owner.0) {
+            Ok(x) => x,
+            Err(e) => return reply.error(e),
+        };
+        let (op, kind) = match typ {
+            libc::F_WRLCK => (FsOp::Write, "write"),
+            libc::F_RDLCK => (FsOp::Read, "read"),
+            _ => (FsOp::Read, "unlock"),
+        };
+        let ev = FsEvent::new(op, self.path_of(&h.inode, None))
+            .subtype(FsSubtype::Setlk)
+            .ino(ino.0)
+            .chain(fh.0)
+            .field("lock", kind)
+            .field("start", start)
+            .field("end", end)
+            .field("wait", sleep);
+        let fl = flock(typ, start, end);
+        let set = move |f: &File, wait: bool| {
+            let arg = if wait {
+                nix::fcntl::FcntlArg::F_OFD_SETLKW(&fl)
+            } else {
+                nix::fcntl::FcntlArg::F_OFD_SETLK(&fl)
+            };
+            nix::fcntl::fcntl(f, arg).map(|_| ()).map_err(|e| match e {
+                // F_SETLK's "held by another" is EAGAIN or EACCES; FUSE callers expect EAGAIN.
+                nix::errno::Errno::EACCES => Errno::EAGAIN,
+                e => Errno::from_i32(e as i32),
+            })
+        };
+        if !sleep || typ == libc::F_UNLCK {
+            let r = set(&f, false);
+            return match self.step(req, ev, r) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            };
+        }
+        // A lock that waits must not hold an event-loop thread: wait on a thread of
+        // its own and reply from there.
+        let sink = Arc::clone(&self.sink);
+        let caller = Caller::from(req);
+        let spawned = std::thread::Builder::new()
+            .name("vexfs-fuse-lock".into())
+            .spawn(move || {
+                let r = set(&f, true);
+                sink.record(&caller, ev.result(&r));
+                match r {
+                    Ok(()) => reply.ok(),
+                    Err(e) => reply.error(e),
+                }
+            });
+        if spawned.is_err() {
+            eprintln!("vexjournal mount: no thread for a waiting lock");
+        }
     }
 
     fn fallocate(
@@ -1419,6 +1578,22 @@ fn list_dir(inode: &Inode, ino: u64) -> Result<Vec<(u64, FileType, std::ffi::OsS
         all.push((entry.ino().max(2), kind, entry.file_name()));
     }
     Ok(all)
+}
+
+/// The `struct flock` of a FUSE lock request (`end` inclusive; `u64::MAX`: to EOF).
+fn flock(typ: i32, start: u64, end: u64) -> libc::flock {
+    let len = if end == u64::MAX || end >= i64::MAX as u64 {
+        0
+    } else {
+        end.saturating_sub(start).saturating_add(1)
+    };
+    libc::flock {
+        l_type: i16::try_from(typ).unwrap_or(libc::F_UNLCK as i16),
+        l_whence: libc::SEEK_SET as i16,
+        l_start: i64::try_from(start).unwrap_or(i64::MAX),
+        l_len: i64::try_from(len).unwrap_or(0),
+        l_pid: 0,
+    }
 }
 
 /// A `utimensat` time from a setattr's.

@@ -276,3 +276,66 @@ fn operation_filters_and_sampling_apply_on_a_mount() {
     let chmod = find(&evs, "filesystem.chmod", "/f", 0);
     assert_eq!(chmod.4["mode"], 0o600);
 }
+
+/// Whether another process (python3's `lockf`) can take a write lock on `path` now.
+fn other_process_can_lock(path: &Path) -> bool {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl,sys\nf=open(sys.argv[1],'r+')\ntry:\n fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB)\n print('free')\nexcept OSError:\n print('busy')",
+        ])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    match String::from_utf8_lossy(&out.stdout).trim() {
+        "free" => true,
+        "busy" => false,
+        other => panic!(
+            "python3: {other:?} {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+#[test]
+fn posix_locks_reach_the_source_and_go_at_close() {
+    let m = Mirror::new("");
+    std::fs::write(m.m("f"), b"0123456789").unwrap();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(m.m("f"))
+        .unwrap();
+    let lock = libc::flock {
+        l_type: libc::F_WRLCK as i16,
+        l_whence: libc::SEEK_SET as i16,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETLK(&lock)).unwrap();
+    assert!(
+        !other_process_can_lock(&m.m("f")),
+        "held, seen through the mount"
+    );
+    assert!(!other_process_can_lock(&m.s("f")), "held at the source too");
+    drop(f);
+    assert!(other_process_can_lock(&m.s("f")), "a close drops the lock");
+    let evs = m.events();
+    let set: Vec<_> = evs
+        .iter()
+        .filter(|e| e.2 == FsSubtype::Setlk as u32)
+        .map(|e| {
+            (
+                e.0.as_str(),
+                e.4["lock"].as_str().unwrap(),
+                e.4["errno"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(set.contains(&("filesystem.write", "write", 0)), "{set:?}");
+    assert!(
+        set.contains(&("filesystem.write", "write", 11)),
+        "the refused one: {set:?}"
+    );
+}
