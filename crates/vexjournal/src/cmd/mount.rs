@@ -1,4 +1,4 @@
-//! `vexjournal mount SOURCE MOUNTPOINT` and `vexjournal umount MOUNTPOINT`.
+//! `vexjournal mount SOURCE MOUNTPOINT` (`umount.rs` takes it away).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,13 +30,6 @@ pub struct Args {
     /// mount is up.
     #[arg(long, short = 'f')]
     foreground: bool,
-}
-
-/// Unmount a mirror mounted with `vexjournal mount`.
-#[derive(Debug, clap::Args)]
-pub struct UmountArgs {
-    /// The mount point.
-    mountpoint: PathBuf,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
@@ -95,20 +88,4 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     mounted.serve().context("serving the mount")?;
     eprintln!("unmounted {}", args.mountpoint.display());
     Ok(ExitCode::SUCCESS)
-}
-
-pub fn umount(args: &UmountArgs) -> Result<ExitCode> {
-    match rustix::mount::unmount(&args.mountpoint, rustix::mount::UnmountFlags::empty()) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(rustix::io::Errno::INVAL) => anyhow::bail!(
-            "{} is not a mount point (nothing to unmount)",
-            args.mountpoint.display()
-        ),
-        Err(rustix::io::Errno::BUSY) => anyhow::bail!(
-            "{} is busy: a process still uses it (close it, or see `fuser -m {}`)",
-            args.mountpoint.display(),
-            args.mountpoint.display()
-        ),
-        Err(e) => Err(e).with_context(|| format!("unmounting {}", args.mountpoint.display())),
-    }
 }
