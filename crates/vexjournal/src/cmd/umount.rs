@@ -36,10 +36,10 @@ pub struct UmountArgs {
     force: bool,
 }
 
-/// Whether `path` is a FUSE mount whose daemon is gone: looking at it fails with
-/// `ENOTCONN` ("Transport endpoint is not connected").
+/// Whether `path` is (or leads to) a FUSE mount whose daemon is gone: `stat` of it
+/// fails with `ENOTCONN` ("Transport endpoint is not connected").
 pub fn dead_mount(path: &Path) -> bool {
-    matches!(rustix::fs::lstat(path), Err(Errno::NOTCONN))
+    matches!(rustix::fs::stat(path), Err(Errno::NOTCONN))
 }
 
 /// One line of `/proc/self/mountinfo`, the parts this command needs.
@@ -107,10 +107,14 @@ fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
         .collect()
 }
 
-/// The absolute path of `path` as mountinfo writes it, without looking at `path`
-/// itself (a dead mount cannot be looked at): its parent is resolved, its last
-/// component kept.
+/// The absolute path of `path` as mountinfo writes it, without looking at the mount
+/// (a dead mount cannot be looked at): its parent is resolved, its last component kept
+/// (or followed, when it is a symbolic link).
 fn mount_path(path: &Path) -> Result<PathBuf> {
+    mount_path_within(path, 40)
+}
+
+fn mount_path_within(path: &Path, links: u32) -> Result<PathBuf> {
     match path.canonicalize() {
         Ok(p) => return Ok(p),
         Err(e) if e.raw_os_error() != Some(Errno::NOTCONN.raw_os_error()) => {
@@ -128,7 +132,12 @@ fn mount_path(path: &Path) -> Result<PathBuf> {
     let parent = parent
         .canonicalize()
         .with_context(|| format!("resolving {}", parent.display()))?;
-    Ok(parent.join(name))
+    let joined = parent.join(name);
+    match std::fs::read_link(&joined) {
+        Ok(_) if links == 0 => bail!("{}: too many symbolic links", path.display()),
+        Ok(target) => mount_path_within(&parent.join(target), links - 1),
+        Err(_) => Ok(joined),
+    }
 }
 
 /// The topmost mount at `path`, if any.
