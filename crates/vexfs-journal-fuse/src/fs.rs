@@ -147,13 +147,13 @@ impl MirrorFs {
         capture: CaptureConfig,
     ) -> std::io::Result<MirrorFs> {
         let sink = FsEventSink::new(journal, &capture).map_err(std::io::Error::other)?;
-        Self::with_sink(source, sink, capture)
+        Self::with_sink(source, Arc::new(sink), capture)
     }
 
     /// A mirror journaling through `sink` (its capture configuration is `capture`).
     pub fn with_sink(
         source: &std::path::Path,
-        sink: FsEventSink,
+        sink: Arc<FsEventSink>,
         capture: CaptureConfig,
     ) -> std::io::Result<MirrorFs> {
         let root: OwnedFd = rustix::fs::open(
@@ -172,7 +172,7 @@ impl MirrorFs {
             handles: RwLock::new(HashMap::new()),
             dirs: RwLock::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
-            sink: Arc::new(sink),
+            sink,
             locks: std::sync::Mutex::new(HashMap::new()),
             daemon_umask: daemon_umask.bits(),
             root_len,

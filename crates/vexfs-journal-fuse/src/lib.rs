@@ -27,7 +27,8 @@ pub use vector::{Emission, EmitError, Outcome, VectorEvents};
 /// How a mirror is mounted (beyond its source and mount point).
 #[derive(Clone, Debug)]
 pub struct MountOptions {
-    /// Kernel mount options (`ro`, `noexec`, `nosuid`, `fsname=…`, …).
+    /// Kernel mount options (`ro`, `noexec`, `nosuid`, …). The source name is always
+    /// `vexfs-journal:SOURCE` (`vexjournal umount` knows a mirror by it).
     pub kernel: Vec<fuser::MountOption>,
     /// Who may use the mount: everyone by default (the kernel checks permissions,
     /// `default_permissions`), as bindfs does when run as root.
@@ -49,7 +50,7 @@ impl Default for MountOptions {
 /// An `-o` mount option this mirror does not take.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown mount option {0:?} (known: ro, rw, allow_other, allow_root, nosuid, suid, nodev, dev, noexec, exec, noatime, atime, sync, async, dirsync, fsname=NAME, subtype=NAME, threads=N)"
+    "unknown mount option {0:?} (known: ro, rw, allow_other, allow_root, nosuid, suid, nodev, dev, noexec, exec, noatime, atime, sync, async, dirsync, threads=N)"
 )]
 pub struct UnknownMountOption(pub String);
 
@@ -82,8 +83,6 @@ impl MountOptions {
                     self.acl = fuser::SessionACL::RootAndOwner;
                     continue;
                 }
-                o if o.starts_with("fsname=") && o.len() > 7 => M::FSName(o[7..].into()),
-                o if o.starts_with("subtype=") && o.len() > 8 => M::Subtype(o[8..].into()),
                 o if o.starts_with("threads=") => match o[8..].parse::<usize>() {
                     Ok(n) if (1..=64).contains(&n) => {
                         self.threads = n;
@@ -115,7 +114,13 @@ impl Mounted {
         capture: capture::CaptureConfig,
     ) -> std::io::Result<Mounted> {
         let sink = FsEventSink::new(journal, &capture).map_err(std::io::Error::other)?;
-        Self::with_sink(source, mountpoint, sink, capture, &MountOptions::default())
+        Self::with_sink(
+            source,
+            mountpoint,
+            std::sync::Arc::new(sink),
+            capture,
+            &MountOptions::default(),
+        )
     }
 
     /// Mounts a mirror journaling through `sink` (which applies `capture`), with
@@ -123,7 +128,7 @@ impl Mounted {
     pub fn with_sink(
         source: &std::path::Path,
         mountpoint: &std::path::Path,
-        sink: FsEventSink,
+        sink: std::sync::Arc<FsEventSink>,
         capture: capture::CaptureConfig,
         options: &MountOptions,
     ) -> std::io::Result<Mounted> {
@@ -148,18 +153,13 @@ impl Mounted {
 /// The session settings of a mirror of `source` mounted with `options`.
 pub fn config(source: &std::path::Path, options: &MountOptions) -> fuser::Config {
     let mut cfg = fuser::Config::default();
-    let named = |o: &fuser::MountOption| matches!(o, fuser::MountOption::FSName(_));
-    let typed = |o: &fuser::MountOption| matches!(o, fuser::MountOption::Subtype(_));
-    if !options.kernel.iter().any(named) {
-        cfg.mount_options.push(fuser::MountOption::FSName(format!(
-            "vexfs-journal:{}",
-            source.display()
-        )));
-    }
-    if !options.kernel.iter().any(typed) {
-        cfg.mount_options
-            .push(fuser::MountOption::Subtype("vexfs-journal".into()));
-    }
+    let source = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+    cfg.mount_options.push(fuser::MountOption::FSName(format!(
+        "vexfs-journal:{}",
+        source.display()
+    )));
+    cfg.mount_options
+        .push(fuser::MountOption::Subtype("vexfs-journal".into()));
     cfg.mount_options
         .push(fuser::MountOption::DefaultPermissions);
     cfg.mount_options.extend(options.kernel.iter().cloned());

@@ -93,7 +93,7 @@ enum Command {
     /// The life of one path: every event that touched it, following renames.
     History(cmd::history::Args),
     /// Unmount a mirror made by `mount`.
-    Umount(cmd::mount::UmountArgs),
+    Umount(cmd::umount::UmountArgs),
     /// Measure durable throughput and emission latency.
     Bench(cmd::bench::Args),
     /// Ingest a realistic mixed workload into ./vexjournal-demo and show the results.
@@ -151,7 +151,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(&cli, a),
         Command::Mount(a) => cmd::mount::run(&cli, a),
         Command::History(a) => cmd::history::run(&cli, a),
-        Command::Umount(a) => cmd::mount::umount(a),
+        Command::Umount(a) => cmd::umount::run(a),
         Command::ProbeRss => cmd::bench::probe_rss(&cli),
         Command::TortureWriter(a) => cmd::torture::run(&cli, a),
     };

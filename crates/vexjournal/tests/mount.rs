@@ -42,6 +42,7 @@ fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
             .arg("mount")
             .arg(&src)
             .arg(&mnt)
+            .arg("--foreground")
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -63,6 +64,59 @@ fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
         assert!(status.success(), "{status:?}");
         assert!(!mounted(&mnt));
     }
+    // Without --foreground, mount returns once the mount is up and a background
+    // process serves it; umount returns once that process has closed the journal.
+    let r = run_in(
+        &j,
+        &["mount", src.to_str().unwrap(), mnt.to_str().unwrap()],
+        b"",
+        &[],
+    )
+    .ok();
+    assert!(mounted(&mnt), "{r:?}");
+    assert!(r.stderr.contains("daemon pid"), "{r:?}");
+    // The daemon's umask (022) does not narrow the modes callers ask for.
+    let old = rustix::process::umask(rustix::fs::Mode::empty());
+    std::fs::create_dir(mnt.join("open")).unwrap();
+    rustix::process::umask(old);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(src.join("open"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o777);
+    std::fs::remove_dir(mnt.join("open")).unwrap();
+    let again = run_in(
+        &j,
+        &["mount", src.to_str().unwrap(), mnt.to_str().unwrap()],
+        b"",
+        &[],
+    )
+    .fails();
+    assert!(again.stderr.contains("already a FUSE mount"), "{again:?}");
+    run_in(&j, &["umount", mnt.to_str().unwrap()], b"", &[]).ok();
+    assert!(!mounted(&mnt));
+    // The journal is closed: a writer opens it at once.
+    run_in(&j, &["emit"], b"{\"type\":\"system.sync\"}\n", &[]).ok();
+    // Bad mount options are refused before anything is mounted.
+    let r = run_in(
+        &j,
+        &[
+            "mount",
+            src.to_str().unwrap(),
+            mnt.to_str().unwrap(),
+            "-o",
+            "ro,colour",
+        ],
+        b"",
+        &[],
+    )
+    .fails();
+    assert!(
+        r.stderr.contains("unknown mount option \"colour\""),
+        "{r:?}"
+    );
+    assert!(!mounted(&mnt));
     // Unmounting what is not mounted says so.
     let r = run_in(&j, &["umount", mnt.to_str().unwrap()], b"", &[]).fails();
     assert!(r.stderr.contains("not a mount point"), "{r:?}");
@@ -74,7 +128,11 @@ fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
         &[],
     )
     .fails();
-    assert!(r.stderr.contains("not a directory"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("/nonexistent-source (the source) does not exist"),
+        "{r:?}"
+    );
     let out = run_in(&j, &["cat", "-o", "ndjson"], b"", &[]).ok();
     // The life of /f0: created, written, renamed, deleted under its new name.
     let h = run_in(&j, &["history", "/f0", "-o", "json"], b"", &[]).ok();

@@ -21,4 +21,5 @@ pub mod replay;
 pub mod segments;
 pub mod stats;
 pub mod torture;
+pub mod umount;
 pub mod verify;

@@ -36,8 +36,13 @@ pub struct Args {
     /// mount is up.
     #[arg(long, short = 'f')]
     foreground: bool,
+    /// Where the background process writes its messages (journaling failures, the
+    /// counters at unmount). Default: vexjournal-mount-PID.log in the temporary
+    /// directory.
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
     /// Mount options, comma-separated: ro, allow_other (default), allow_root,
-    /// nosuid, nodev, noexec, noatime, sync, dirsync, fsname=NAME, threads=N.
+    /// nosuid, nodev, noexec, noatime, sync, dirsync, threads=N.
     #[arg(short = 'o', value_name = "OPTIONS")]
     options: Vec<String>,
 }
@@ -80,7 +85,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         None => CaptureConfig::default(),
     };
     if !args.foreground {
-        return daemon(&pairs);
+        return daemon(&pairs, args.log_file.as_deref());
     }
     let config = Config {
         full_policy: capture.full_policy(),
@@ -94,12 +99,15 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         )
     })?;
     let mut mounts = Vec::new();
+    let mut sinks = Vec::new();
     for (source, mountpoint) in &pairs {
         let mut sink = FsEventSink::new(journal.clone(), &capture)?;
         if pairs.len() > 1 {
             let at = std::fs::canonicalize(mountpoint)?;
             sink = sink.with_path_prefix(at.into_os_string().into_encoded_bytes());
         }
+        let sink = std::sync::Arc::new(sink);
+        sinks.push(std::sync::Arc::clone(&sink));
         let mounted = Mounted::with_sink(source, mountpoint, sink, capture.clone(), &options)
             .with_context(|| {
                 format!(
@@ -128,9 +136,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             }
         })
         .context("starting the signal thread")?;
-    // A daemon started by `mount` without --foreground: its parent says it all.
-    let quiet = std::env::var_os(DAEMON_ENV).is_some();
-    for (source, mountpoint) in pairs.iter().filter(|_| !quiet) {
+    for (source, mountpoint) in &pairs {
         eprintln!(
             "mirroring {} at {}, journal {} (unmount with `vexjournal umount {}` or Ctrl-C)",
             source.display(),
@@ -162,8 +168,17 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     if let Some(e) = failed {
         return Err(e.context("serving the mount"));
     }
-    for (_, mountpoint) in pairs.iter().filter(|_| !quiet) {
-        eprintln!("unmounted {}", mountpoint.display());
+    for ((_, mountpoint), sink) in pairs.iter().zip(&sinks) {
+        let c = sink.counters();
+        eprintln!(
+            "unmounted {}: {} events journaled, {} filtered out, {} sampled out, {} dropped ({} gap records)",
+            mountpoint.display(),
+            c.captured,
+            c.filtered,
+            c.sampled_out,
+            c.dropped,
+            c.gaps
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -176,12 +191,15 @@ fn check_dir(path: &Path, what: &str) -> Result<()> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => anyhow::bail!("{} ({what}) is not a directory", path.display()),
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTCONN.raw_os_error()) => {
+        Err(_) if super::umount::dead_mount(path) => {
             anyhow::bail!(
                 "{} ({what}) is a dead mount (its daemon is gone): run `vexjournal umount {}` first",
                 path.display(),
                 path.display()
             )
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            anyhow::bail!("{} ({what}) does not exist", path.display())
         }
         Err(e) => Err(e).with_context(|| format!("{} ({what})", path.display())),
     }
@@ -190,15 +208,28 @@ fn check_dir(path: &Path, what: &str) -> Result<()> {
 /// Runs this command again in the foreground as a background process, and returns
 /// once every mount point is mounted (or the process failed: its own error message
 /// went to stderr).
-fn daemon(pairs: &[(&Path, &Path)]) -> Result<ExitCode> {
+fn daemon(pairs: &[(&Path, &Path)], log_file: Option<&Path>) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("finding this program to start the daemon")?;
     let before = fuse_mounts()?;
+    // The daemon outlives this process: it must not hold this one's stderr (a pipe
+    // reader would wait for it forever), so it writes to a log file.
+    let log_path = match log_file {
+        Some(p) => p.to_path_buf(),
+        None => std::env::temp_dir().join(format!("vexjournal-mount-{}.log", std::process::id())),
+    };
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("opening the daemon's log file {}", log_path.display()))?;
+    let start = log.metadata().map(|m| m.len()).unwrap_or(0);
     let mut child = std::process::Command::new(exe)
         .args(std::env::args_os().skip(1))
         .arg("--foreground")
         .env(DAEMON_ENV, "1")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
+        .stderr(log)
         // Its own process group: a Ctrl-C meant for this shell does not unmount it.
         .process_group(0)
         .spawn()
@@ -210,6 +241,9 @@ fn daemon(pairs: &[(&Path, &Path)]) -> Result<ExitCode> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = child.try_wait()? {
+            let said = std::fs::read(&log_path).unwrap_or_default();
+            let said = String::from_utf8_lossy(said.get(start as usize..).unwrap_or_default());
+            eprint!("{said}");
             anyhow::bail!("the mount daemon exited ({status}) before mounting");
         }
         let now = fuse_mounts()?;
@@ -219,10 +253,11 @@ fn daemon(pairs: &[(&Path, &Path)]) -> Result<ExitCode> {
         if up {
             for (source, mountpoint) in pairs {
                 eprintln!(
-                    "mirroring {} at {} (daemon pid {}; unmount with `vexjournal umount {}`)",
+                    "mirroring {} at {} (daemon pid {}, log {}; unmount with `vexjournal umount {}`)",
                     source.display(),
                     mountpoint.display(),
                     child.id(),
+                    log_path.display(),
                     mountpoint.display()
                 );
             }
@@ -231,7 +266,10 @@ fn daemon(pairs: &[(&Path, &Path)]) -> Result<ExitCode> {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            anyhow::bail!("the mount daemon did not mount within 30 s (stopped it)");
+            anyhow::bail!(
+                "the mount daemon did not mount within 30 s (stopped it; its log: {})",
+                log_path.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -272,29 +310,6 @@ fn unescape(p: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Unmount a mirror mounted with `vexjournal mount`.
-#[derive(Debug, clap::Args)]
-pub struct UmountArgs {
-    /// The mount point.
-    mountpoint: PathBuf,
-}
-
-pub fn umount(args: &UmountArgs) -> Result<ExitCode> {
-    match rustix::mount::unmount(&args.mountpoint, rustix::mount::UnmountFlags::empty()) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(rustix::io::Errno::INVAL) => anyhow::bail!(
-            "{} is not a mount point (nothing to unmount)",
-            args.mountpoint.display()
-        ),
-        Err(rustix::io::Errno::BUSY) => anyhow::bail!(
-            "{} is busy: a process still uses it (close it, or see `fuser -m {}`)",
-            args.mountpoint.display(),
-            args.mountpoint.display()
-        ),
-        Err(e) => Err(e).with_context(|| format!("unmounting {}", args.mountpoint.display())),
-    }
 }
 
 #[cfg(test)]
