@@ -132,6 +132,7 @@ impl Mounted {
         capture: capture::CaptureConfig,
         options: &MountOptions,
     ) -> std::io::Result<Mounted> {
+        raise_descriptor_limit();
         let fs = MirrorFs::with_sink(source, sink, capture)?;
         let session = fuser::Session::new(fs, mountpoint, &config(source, options))?;
         Ok(Mounted { session })
@@ -147,6 +148,34 @@ impl Mounted {
     /// `fusermount3 -u`).
     pub fn serve(self) -> std::io::Result<()> {
         self.session.run()
+    }
+}
+
+/// Raises this process's open-file limit as far as it may go: the mirror holds one
+/// `O_PATH` descriptor per inode the kernel knows (`inodes.rs`), so a tree of 100,000
+/// files needs 100,000 descriptors. Root raises the hard limit to the kernel's
+/// `nr_open` too. Failing leaves the limit as it was (lookups then fail with `EMFILE`
+/// past it, and the kernel forgets inodes under memory pressure).
+fn raise_descriptor_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(1 << 20);
+    let now = getrlimit(Resource::Nofile);
+    let raised = Rlimit {
+        current: Some(nr_open),
+        maximum: Some(nr_open),
+    };
+    if setrlimit(Resource::Nofile, raised).is_err() {
+        let hard = now.maximum;
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: hard,
+                maximum: hard,
+            },
+        );
     }
 }
 

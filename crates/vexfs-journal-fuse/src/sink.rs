@@ -341,10 +341,31 @@ fn prefixed(prefix: &[u8], path: &[u8]) -> Vec<u8> {
 }
 
 /// The name of process `pid` (`/proc/PID/comm`), if it still exists.
+///
+/// Remembered for a second: one process usually makes many operations in a row, and
+/// reading `/proc` costs three system calls per event. A process that renames itself
+/// (`prctl`) shows its new name within that second.
 fn process_name(pid: u32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    use std::time::Duration;
+    static NAMES: OnceLock<Mutex<HashMap<u32, (String, Instant)>>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| Mutex::new(HashMap::new()));
+    let now = Instant::now();
+    if let Some((name, at)) = names.lock().unwrap_or_else(|p| p.into_inner()).get(&pid)
+        && now.duration_since(*at) < Duration::from_secs(1)
+    {
+        return Some(name.clone());
+    }
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .ok()
-        .map(|s| s.trim_end().to_string())
+        .map(|s| s.trim_end().to_string())?;
+    let mut names = names.lock().unwrap_or_else(|p| p.into_inner());
+    if names.len() > 4096 {
+        names.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(1));
+    }
+    names.insert(pid, (name.clone(), now));
+    Some(name)
 }
 
 /// What became of one recorded operation.
