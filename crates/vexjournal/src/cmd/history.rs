@@ -16,7 +16,10 @@ use crate::output::{ReportFormat, fit_table};
 /// when, what, who (pid, process, uid) and the result.
 ///
 /// PATH is as the mount journals it: relative to the mirrored directory, from `/`.
-/// A name that several files held over time shows all of them.
+/// The files that held the name are found by their inode numbers (the source's), so
+/// their events under other names and through hard links show too; events without an
+/// inode number (from older mounts) are followed by name through renames. A name that
+/// several files held over time shows all of them, each from its `create`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The path, e.g. `/models/a.bin`.
@@ -72,9 +75,20 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             break;
         }
     }
+    let by_name = |r: &Row| names.contains(&r.path()) || r.to().is_some_and(|t| names.contains(t));
+    // The files that held PATH itself (a rename carries the inode of what it moves).
+    let held = |r: &Row| r.path() == args.path || r.to() == Some(args.path.as_str());
+    let inodes: BTreeSet<u64> = rows
+        .iter()
+        .filter(|r| r.ev.event.context.inode_number != 0 && held(r))
+        .map(|r| r.ev.event.context.inode_number)
+        .collect();
     let touched: Vec<&Row> = rows
         .iter()
-        .filter(|r| names.contains(&r.path()) || r.to().is_some_and(|t| names.contains(t)))
+        .filter(|r| match r.ev.event.context.inode_number {
+            0 => by_name(r),
+            ino => inodes.contains(&ino),
+        })
         .collect();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match args.output {
@@ -86,8 +100,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                         "seq": r.ev.seq,
                         "time": vexfs_journal::json::format_time(r.ev.event.timestamp.ktime_ns),
                         "type": r.ev.event.event_type.to_string(),
+                        "op": r.meta.get("op"),
                         "path": r.path(),
                         "to": r.to(),
+                        "inode": r.ev.event.context.inode_number,
                         "pid": r.ev.event.timestamp.process_id,
                         "comm": r.meta.get("comm"),
                         "uid": r.meta.get("uid"),
@@ -119,10 +135,14 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                         Some(0) | None => "ok".to_string(),
                         Some(e) => std::io::Error::from_raw_os_error(e as i32).to_string(),
                     };
+                    let event = match r.meta.get("op").and_then(Value::as_str) {
+                        Some(op) => format!("{} ({op})", r.ev.event.event_type),
+                        None => r.ev.event.event_type.to_string(),
+                    };
                     t.add_row([
                         r.ev.seq.to_string(),
                         vexfs_journal::json::format_time(r.ev.event.timestamp.ktime_ns),
-                        r.ev.event.event_type.to_string(),
+                        event,
                         path,
                         who,
                         result,
