@@ -86,6 +86,11 @@ fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
         .mode();
     assert_eq!(mode & 0o777, 0o777);
     std::fs::remove_dir(mnt.join("open")).unwrap();
+    // Two files hold the name /x in turn; the first moves to /y.
+    std::fs::write(mnt.join("x"), b"1").unwrap();
+    std::fs::rename(mnt.join("x"), mnt.join("y")).unwrap();
+    std::fs::write(mnt.join("x"), b"2").unwrap();
+    std::fs::hard_link(mnt.join("y"), mnt.join("z")).unwrap();
     let again = run_in(
         &j,
         &["mount", src.to_str().unwrap(), mnt.to_str().unwrap()],
@@ -117,6 +122,44 @@ fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
         "{r:?}"
     );
     assert!(!mounted(&mnt));
+    let life = |p: &str| -> Vec<(String, String, u64)> {
+        let h = run_in(&j, &["history", p, "-o", "json"], b"", &[]).ok();
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&h.stdout).unwrap();
+        rows.iter()
+            .filter(|e| e["op"].is_null())
+            .map(|e| {
+                (
+                    e["type"].as_str().unwrap().to_string(),
+                    e["path"].as_str().unwrap().to_string(),
+                    e["inode"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let y = life("/y");
+    let kinds: Vec<(&str, &str)> = y.iter().map(|(t, p, _)| (t.as_str(), p.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("filesystem.create", "/x"),
+            ("filesystem.write", "/x"),
+            ("filesystem.rename", "/x"),
+            ("filesystem.hardlink", "/z"),
+        ],
+        "the first /x only, followed to /y and its link /z"
+    );
+    assert!(
+        y.iter().all(|(_, _, ino)| *ino == y[0].2 && *ino != 0),
+        "{y:?}"
+    );
+    let x = life("/x");
+    assert_eq!(
+        x.iter()
+            .filter(|(t, _, _)| t == "filesystem.create")
+            .count(),
+        2,
+        "both files that held /x: {x:?}"
+    );
     // Unmounting what is not mounted says so.
     let r = run_in(&j, &["umount", mnt.to_str().unwrap()], b"", &[]).fails();
     assert!(r.stderr.contains("not a mount point"), "{r:?}");

@@ -1,6 +1,6 @@
 //! `vexjournal history PATH`: the life of one path.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -76,19 +76,69 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         }
     }
     let by_name = |r: &Row| names.contains(&r.path()) || r.to().is_some_and(|t| names.contains(t));
-    // The files that held PATH itself (a rename carries the inode of what it moves).
-    let held = |r: &Row| r.path() == args.path || r.to() == Some(args.path.as_str());
-    let inodes: BTreeSet<u64> = rows
-        .iter()
-        .filter(|r| r.ev.event.context.inode_number != 0 && held(r))
-        .map(|r| r.ev.event.context.inode_number)
-        .collect();
+    // The files that held PATH, by inode number and life: a life starts when the
+    // object is made (create, mkdir, symlink) and ends when its last name goes, so an
+    // inode number the source reuses for a new file starts a new life.
+    let mut life_of: HashMap<u64, usize> = HashMap::new();
+    let mut names: Vec<BTreeSet<String>> = Vec::new();
+    let mut held: Vec<bool> = Vec::new();
+    let mut row_life: Vec<Option<usize>> = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let ino = r.ev.event.context.inode_number;
+        if ino == 0 {
+            row_life.push(None);
+            continue;
+        }
+        let ok = r.meta.get("errno").and_then(Value::as_i64).unwrap_or(0) == 0;
+        let ty = r.ev.event.event_type.to_string();
+        let made = matches!(
+            ty.as_str(),
+            "filesystem.create" | "filesystem.mkdir" | "filesystem.symlink"
+        );
+        let mut new_life = |life_of: &mut HashMap<u64, usize>| {
+            names.push(BTreeSet::from([r.path()]));
+            held.push(false);
+            life_of.insert(ino, names.len() - 1);
+            names.len() - 1
+        };
+        let life = match life_of.get(&ino) {
+            Some(l) if !(made && ok) => *l,
+            _ => new_life(&mut life_of),
+        };
+        row_life.push(Some(life));
+        if r.path() == args.path || r.to() == Some(args.path.as_str()) {
+            held[life] = true;
+        }
+        if !ok {
+            continue;
+        }
+        match ty.as_str() {
+            "filesystem.hardlink" => {
+                names[life].insert(r.path());
+            }
+            "filesystem.rename" => {
+                names[life].remove(&r.path());
+                if let Some(to) = r.to() {
+                    names[life].insert(to.to_string());
+                }
+            }
+            "filesystem.delete" | "filesystem.rmdir" => {
+                names[life].remove(&r.path());
+                if names[life].is_empty() {
+                    life_of.remove(&ino);
+                }
+            }
+            _ => {}
+        }
+    }
     let touched: Vec<&Row> = rows
         .iter()
-        .filter(|r| match r.ev.event.context.inode_number {
-            0 => by_name(r),
-            ino => inodes.contains(&ino),
+        .zip(&row_life)
+        .filter(|(r, life)| match life {
+            Some(l) => held[*l],
+            None => by_name(r),
         })
+        .map(|(r, _)| r)
         .collect();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match args.output {
