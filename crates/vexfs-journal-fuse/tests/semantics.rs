@@ -135,6 +135,7 @@ fn failures_are_journaled_with_the_errno_the_caller_saw() {
     assert_eq!(del.4["uid"], 0);
 }
 
+// Checks I45 (docs/invariants.md).
 #[test]
 fn inode_numbers_are_the_sources_and_survive_forgets() {
     let m = Mirror::new("");

@@ -52,6 +52,7 @@ fn a_daemon_records_typed_events_through_the_sink() {
     assert!(m["comm"].is_string() && m["latency_ns"].is_u64(), "{m}");
 }
 
+// Checks I44 (docs/invariants.md).
 #[test]
 fn every_drop_is_reported_by_a_gap_record() {
     let dir = tempfile::tempdir().unwrap();

@@ -353,6 +353,7 @@ mod libc_errno {
     pub const ENOTCONN: i32 = 107;
 }
 
+// Checks I43 (docs/invariants.md).
 #[test]
 fn kill_9_with_sync_capture_loses_no_returned_operation() {
     if let Some(why) = skip_reason() {
