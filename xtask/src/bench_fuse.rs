@@ -139,7 +139,8 @@ struct Sample {
     seconds: f64,
     /// Daemon CPU seconds during the run (FUSE configurations).
     cpu: Option<f64>,
-    /// Events journaled by the mount (vexjournal, includes its mount and unmount).
+    /// Events the workload made the mount journal (vexjournal; the mount's own
+    /// events, see [`Env::idle_events`], not counted).
     events: Option<u64>,
 }
 
@@ -213,7 +214,16 @@ pub(crate) fn bench_fuse(root: &Path, args: &[String]) -> Result<()> {
         read_src: &read_src,
         capture_dir: &capture_dir,
         p: &p,
+        idle_events: 0,
     };
+    let env = Env {
+        idle_events: env.idle_events()?,
+        ..env
+    };
+    eprintln!(
+        "an idle vexjournal mount journals {} events (subtracted from each count)",
+        env.idle_events
+    );
     // samples[bench][config]
     let mut samples = vec![vec![Vec::<Sample>::new(); CONFIGS.len()]; BENCHES.len()];
     for round in 0..p.rounds {
@@ -261,9 +271,28 @@ struct Env<'a> {
     read_src: &'a Path,
     capture_dir: &'a Path,
     p: &'a Params,
+    /// Events a mount journals with no workload (its mount and unmount records).
+    idle_events: u64,
 }
 
 impl Env<'_> {
+    /// Mounts and unmounts with no workload, and counts the journal's events.
+    fn idle_events(&self) -> Result<u64> {
+        let source = self.base.join("idle-src");
+        let journal = self.base.join("idle-journal");
+        mounts::make_dir(&source)?;
+        let m = Mount::vexjournal(
+            self.bin,
+            &source,
+            self.mnt,
+            &journal,
+            None,
+            &self.base.join("idle.log"),
+        )?;
+        m.stop()?;
+        mounts::journal_events(self.bin, &journal)
+    }
+
     /// One benchmark on one configuration: fresh source, fresh mount, fresh journal.
     fn run_one(&self, bench: Bench, config: &Config, round: usize) -> Result<Sample> {
         let tag = format!(
@@ -327,7 +356,8 @@ impl Env<'_> {
         }
         result?;
         let events = if is_vex {
-            Some(mounts::journal_events(self.bin, &journal)?)
+            let total = mounts::journal_events(self.bin, &journal)?;
+            Some(total.saturating_sub(self.idle_events))
         } else {
             None
         };
@@ -627,5 +657,37 @@ impl Report<'_> {
             );
         }
         s
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_storm_leaves_its_directory_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        metadata_storm(dir.path(), 50).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+
+    #[test]
+    fn every_goal_names_a_configuration() {
+        for g in GOALS {
+            assert!(CONFIGS.iter().any(|c| c.name == g.config), "{}", g.config);
+            assert!(
+                CONFIGS.iter().any(|c| c.name == g.baseline),
+                "{}",
+                g.baseline
+            );
+        }
     }
 }

@@ -463,3 +463,64 @@ fn fsx(mnt: &Path, mode: &str, conf: Option<&Path>, ops: u64, out_dir: &Path) ->
         seconds,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn outcome(failed: &[&str]) -> Outcome {
+        Outcome {
+            summary: String::new(),
+            failed: failed.iter().map(|s| s.to_string()).collect(),
+            seconds: 0.0,
+        }
+    }
+
+    fn report(vex: &[&str], bind: &[&str]) -> Report {
+        Report {
+            rows: vec![Row {
+                suite: "pjdfstest (all groups)".into(),
+                vexjournal: outcome(vex),
+                bindfs: outcome(bind),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_failure_bindfs_shares_or_the_list_knows_passes() {
+        let known = KNOWN_FAILURES[0].0;
+        assert!(
+            report(&["a::b", known], &["a::b", "c::d"])
+                .verdict()
+                .is_ok()
+        );
+        assert!(report(&[], &["c::d"]).verdict().is_ok());
+    }
+
+    #[test]
+    fn a_failure_only_the_mount_has_fails_the_run() {
+        let r = report(&["a::b", "x::y"], &["a::b"]);
+        assert_eq!(r.verdict(), Err(vec!["x::y".to_string()]));
+        assert!(r.table().contains("x::y: NOT EXPLAINED"));
+    }
+
+    #[test]
+    fn a_known_failure_that_passes_is_pointed_out() {
+        let r = report(&[], &[]);
+        assert!(r.table().contains("now pass"));
+        assert!(
+            !report(&[KNOWN_FAILURES[0].0], &[])
+                .table()
+                .contains("now pass")
+        );
+    }
+
+    #[test]
+    fn the_summary_line_is_counted() {
+        let c = parse_counts("6 failed, 15 skipped, 377 passed, 0 expected failures, 398 total");
+        assert_eq!(c[0], ("failed".to_string(), 6));
+        assert_eq!(c[2], ("passed".to_string(), 377));
+        assert_eq!(c[3], ("expected failures".to_string(), 0));
+    }
+}

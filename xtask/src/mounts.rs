@@ -346,3 +346,21 @@ pub(crate) fn journal_events(bin: &Path, dir: &Path) -> Result<u64> {
         .as_u64()
         .context("vexjournal stats printed no \"events\" count")
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape_mountinfo(r"/tmp/a\040b"), "/tmp/a b");
+        assert_eq!(unescape_mountinfo(r"/tmp/a\134b"), r"/tmp/a\b");
+        assert_eq!(unescape_mountinfo(r"/tmp/plain\"), r"/tmp/plain\");
+    }
+
+    #[test]
+    fn this_process_uses_cpu() {
+        assert!(cpu_seconds(std::process::id()).unwrap() >= 0.0);
+    }
+}
