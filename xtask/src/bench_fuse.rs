@@ -33,7 +33,7 @@ struct Config {
 enum Kind {
     /// The source directory itself.
     Raw,
-    /// `bindfs` with its defaults.
+    /// `bindfs` with its defaults (libfuse's 1 s attribute and entry cache).
     Bindfs,
     /// `vexjournal mount`, with this capture file (`None`: no `--capture`).
     Vexjournal(Option<&'static str>),
@@ -181,7 +181,7 @@ pub(crate) fn bench_fuse(root: &Path, args: &[String]) -> Result<()> {
         }
     }
     let started = Instant::now();
-    let bin = mounts::build_vexjournal(root, true)?;
+    let bin = mounts::build_vexjournal(root, mounts::Build::Release)?;
     let base = mounts::scratch_dir("vexfs-bench-fuse-")?;
     let b = base.path();
     let tarball = b.join("tree.tar");
@@ -311,7 +311,7 @@ impl Env<'_> {
         let log = self.base.join(format!("daemon-{tag}.log"));
         let mount = match config.kind {
             Kind::Raw => None,
-            Kind::Bindfs => Some(Mount::bindfs(&source, self.mnt, &log)?),
+            Kind::Bindfs => Some(Mount::bindfs(&source, self.mnt, &[], &log)?),
             Kind::Vexjournal(capture) => {
                 let capture_file = match capture {
                     Some(text) => {

@@ -83,7 +83,8 @@ pub(crate) fn run_ci(root: &Path, args: &[String]) -> Result<()> {
 }
 
 /// The POSIX suites on the FUSE mirror (quick mode), after installing pjdfstest and fsx
-/// and pjdfstest's second user when missing. Reuses the debug build the tests made.
+/// and pjdfstest's second user when missing. Serves the mount with the vexjournal the
+/// tests just built (`--test-build`), so the step compiles nothing.
 fn fuse_posix(root: &Path, install: bool) -> Result<()> {
     if install {
         for tool in CARGO_TOOLS {
@@ -103,7 +104,7 @@ fn fuse_posix(root: &Path, install: bool) -> Result<()> {
         }
     }
     let started = std::time::Instant::now();
-    crate::fuse_posix::fuse_posix(root, &[])?;
+    crate::fuse_posix::fuse_posix(root, &["--test-build".to_string()])?;
     eprintln!(
         "ci: fuse-posix took {:.0} s",
         started.elapsed().as_secs_f64()

@@ -26,26 +26,39 @@ pub(crate) fn running_as_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Builds the `vexjournal` binary (debug, or release with `release`) and returns its
-/// path as cargo reports it, so `CARGO_TARGET_DIR` and friends are respected.
-pub(crate) fn build_vexjournal(root: &Path, release: bool) -> Result<PathBuf> {
+/// Which `vexjournal` binary to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Build {
+    /// `cargo build -p vexjournal`.
+    Debug,
+    /// `cargo build --release -p vexjournal`.
+    Release,
+    /// The one `cargo test --workspace` (and `cargo nextest run --workspace`) builds,
+    /// with the workspace's unified features: free right after the tests.
+    Tests,
+}
+
+/// Builds the `vexjournal` binary and returns its path as cargo reports it, so
+/// `CARGO_TARGET_DIR` and friends are respected.
+pub(crate) fn build_vexjournal(root: &Path, build: Build) -> Result<PathBuf> {
     let mut cmd = Command::new("cargo");
-    cmd.current_dir(root)
-        .args([
+    cmd.current_dir(root);
+    match build {
+        Build::Debug => cmd.args(["build", "-p", "vexjournal", "--bin", "vexjournal"]),
+        Build::Release => cmd.args([
             "build",
+            "--release",
             "-p",
             "vexjournal",
             "--bin",
             "vexjournal",
-            "--locked",
-        ])
-        .args(["--message-format", "json-render-diagnostics"])
+        ]),
+        Build::Tests => cmd.args(["test", "--workspace", "--no-run"]),
+    };
+    cmd.args(["--locked", "--message-format", "json-render-diagnostics"])
         .stdout(Stdio::piped());
-    if release {
-        cmd.arg("--release");
-    }
     eprintln!("$ {cmd:?}");
-    let out = cmd.output().context("starting cargo build")?;
+    let out = cmd.output().context("starting cargo")?;
     if !out.status.success() {
         bail!("building vexjournal failed with {}", out.status);
     }
@@ -53,14 +66,17 @@ pub(crate) fn build_vexjournal(root: &Path, release: bool) -> Result<PathBuf> {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
+        // The binary itself, not its unit-test harness (`profile.test`).
         if msg["reason"] == "compiler-artifact"
             && msg["target"]["name"] == "vexjournal"
+            && msg["target"]["kind"][0] == "bin"
+            && msg["profile"]["test"] == false
             && let Some(exe) = msg["executable"].as_str()
         {
             return Ok(PathBuf::from(exe));
         }
     }
-    bail!("cargo build reported no vexjournal executable")
+    bail!("cargo reported no vexjournal executable")
 }
 
 /// A scratch directory under the system temp dir (same filesystem for every
@@ -124,7 +140,7 @@ fn unescape_mountinfo(field: &str) -> String {
 pub(crate) enum Daemon {
     /// `vexjournal mount --foreground`.
     Vexjournal,
-    /// `bindfs -f` with its defaults (as root: `allow_other`, `default_permissions`).
+    /// `bindfs -f` (as root its defaults include `allow_other`, `default_permissions`).
     Bindfs,
 }
 
@@ -162,10 +178,20 @@ impl Mount {
         Self::start(Daemon::Vexjournal, cmd, mountpoint, log, Some(bin))
     }
 
-    /// Mounts `source` at `mountpoint` with plain `bindfs` in the foreground.
-    pub(crate) fn bindfs(source: &Path, mountpoint: &Path, log: &Path) -> Result<Self> {
+    /// Mounts `source` at `mountpoint` with `bindfs` in the foreground, with its
+    /// defaults plus `options` (FUSE `-o` options, e.g. `attr_timeout=0`).
+    pub(crate) fn bindfs(
+        source: &Path,
+        mountpoint: &Path,
+        options: &[&str],
+        log: &Path,
+    ) -> Result<Self> {
         let mut cmd = Command::new("bindfs");
-        cmd.arg("-f").arg(source).arg(mountpoint);
+        cmd.arg("-f");
+        if !options.is_empty() {
+            cmd.arg("-o").arg(options.join(","));
+        }
+        cmd.arg(source).arg(mountpoint);
         Self::start(Daemon::Bindfs, cmd, mountpoint, log, None)
     }
 
