@@ -175,7 +175,7 @@ pub(crate) fn bench_fuse(root: &Path, args: &[String]) -> Result<()> {
     if !mounts::running_as_root() {
         bail!("bench-fuse needs root (mounting, dropping the page cache)");
     }
-    for tool in ["bindfs", "fio", "fsx", "tar"] {
+    for tool in ["bindfs", "fio", "fsx", "tar", "prlimit"] {
         if !crate::ci::have(tool) {
             bail!("bench-fuse needs {tool} (`cargo xtask ci` installs it)");
         }
@@ -215,6 +215,7 @@ pub(crate) fn bench_fuse(root: &Path, args: &[String]) -> Result<()> {
         capture_dir: &capture_dir,
         p: &p,
         idle_events: 0,
+        nofile: Some(mounts::max_open_files()?),
     };
     let env = Env {
         idle_events: env.idle_events()?,
@@ -273,6 +274,9 @@ struct Env<'a> {
     p: &'a Params,
     /// Events a mount journals with no workload (its mount and unmount records).
     idle_events: u64,
+    /// The daemon's open-file limit: it holds a descriptor per inode the kernel
+    /// knows, so the storm's files exceed a default limit (EMFILE at 20,000 here).
+    nofile: Option<u64>,
 }
 
 impl Env<'_> {
@@ -287,6 +291,7 @@ impl Env<'_> {
             self.mnt,
             &journal,
             None,
+            self.nofile,
             &self.base.join("idle.log"),
         )?;
         m.stop()?;
@@ -330,6 +335,7 @@ impl Env<'_> {
                     self.mnt,
                     &journal,
                     capture_file.as_deref(),
+                    self.nofile,
                     &log,
                 )?)
             }

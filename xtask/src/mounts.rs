@@ -156,16 +156,26 @@ pub(crate) struct Mount {
 
 impl Mount {
     /// Mounts `source` at `mountpoint` with `vexjournal mount`, journal in `journal`,
-    /// optional capture file; the daemon's stderr goes to `log`.
+    /// optional capture file; the daemon's stderr goes to `log`. With `nofile`, the
+    /// daemon runs under `prlimit --nofile=N:N` (it holds a descriptor per inode the
+    /// kernel knows, and does not raise its own limit).
     pub(crate) fn vexjournal(
         bin: &Path,
         source: &Path,
         mountpoint: &Path,
         journal: &Path,
         capture: Option<&Path>,
+        nofile: Option<u64>,
         log: &Path,
     ) -> Result<Self> {
-        let mut cmd = Command::new(bin);
+        let mut cmd = match nofile {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         cmd.arg("mount")
             .arg(source)
             .arg(mountpoint)
@@ -371,6 +381,15 @@ pub(crate) fn journal_events(bin: &Path, dir: &Path) -> Result<u64> {
     v["events"]
         .as_u64()
         .context("vexjournal stats printed no \"events\" count")
+}
+
+/// The most open files a process may be allowed (`/proc/sys/fs/nr_open`).
+pub(crate) fn max_open_files() -> Result<u64> {
+    std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .context("reading /proc/sys/fs/nr_open")?
+        .trim()
+        .parse()
+        .context("parsing /proc/sys/fs/nr_open")
 }
 
 #[cfg(test)]
