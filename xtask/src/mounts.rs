@@ -383,13 +383,20 @@ pub(crate) fn journal_events(bin: &Path, dir: &Path) -> Result<u64> {
         .context("vexjournal stats printed no \"events\" count")
 }
 
-/// The most open files a process may be allowed (`/proc/sys/fs/nr_open`).
-pub(crate) fn max_open_files() -> Result<u64> {
-    std::fs::read_to_string("/proc/sys/fs/nr_open")
-        .context("reading /proc/sys/fs/nr_open")?
-        .trim()
+/// This process's hard limit on open files (`/proc/self/limits`): the most a child
+/// can be given without privileges.
+pub(crate) fn open_files_hard_limit() -> Result<u64> {
+    let limits =
+        std::fs::read_to_string("/proc/self/limits").context("reading /proc/self/limits")?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .context("no \"Max open files\" in /proc/self/limits")?;
+    line.split_whitespace()
+        .nth(4)
+        .context("a short \"Max open files\" line")?
         .parse()
-        .context("parsing /proc/sys/fs/nr_open")
+        .context("parsing the hard limit on open files")
 }
 
 #[cfg(test)]
