@@ -7,8 +7,21 @@ use anyhow::Result;
 
 use crate::run;
 
-/// Debian packages the test suite needs, with a command that proves each is present.
-const SYSTEM_PACKAGES: &[(&str, &str)] = &[("gcc", "cc"), ("pkg-config", "pkg-config")];
+/// Debian packages the test suite needs, each with a shell condition that holds when it
+/// is present:
+/// a C toolchain, then the FUSE step's (`fuse-posix`): fuse3, bindfs to compare with,
+/// fio for `bench-fuse`, libacl's headers to build pjdfstest.
+const SYSTEM_PACKAGES: &[(&str, &str)] = &[
+    ("gcc", "command -v cc"),
+    ("pkg-config", "command -v pkg-config"),
+    ("fuse3", "command -v fusermount3"),
+    ("bindfs", "command -v bindfs"),
+    ("fio", "command -v fio"),
+    ("libacl1-dev", "test -e /usr/include/sys/acl.h"),
+];
+
+/// The POSIX suites `fuse-posix` runs, installed from crates.io when missing.
+const CARGO_TOOLS: &[&str] = &["pjdfstest", "fsx"];
 
 pub(crate) fn run_ci(root: &Path, args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--no-install");
@@ -63,8 +76,39 @@ pub(crate) fn run_ci(root: &Path, args: &[String]) -> Result<()> {
         "--locked",
         "--doc",
     ]))?;
+    fuse_posix(root, !quick)?;
     fuzz_smoke(root, !quick)?;
     eprintln!("ci: all checks passed");
+    Ok(())
+}
+
+/// The POSIX suites on the FUSE mirror (quick mode), after installing pjdfstest and fsx
+/// and pjdfstest's second user when missing. Serves the mount with the vexjournal the
+/// tests just built (`--test-build`), so the step compiles nothing.
+fn fuse_posix(root: &Path, install: bool) -> Result<()> {
+    if install {
+        for tool in CARGO_TOOLS {
+            if !have(tool) {
+                let mut cmd = Command::new("cargo");
+                cmd.args(["install", tool, "--locked"]);
+                if let Err(e) = run(&mut cmd) {
+                    eprintln!("ci: installing {tool} failed: {e:#}");
+                }
+            }
+        }
+        let user = crate::fuse_posix::PJDFSTEST_USER;
+        if is_root() && !crate::fuse_posix::user_exists(user) {
+            run(Command::new("useradd")
+                .args(["--no-create-home", "--user-group"])
+                .arg(user))?;
+        }
+    }
+    let started = std::time::Instant::now();
+    crate::fuse_posix::fuse_posix(root, &["--test-build".to_string()])?;
+    eprintln!(
+        "ci: fuse-posix took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -123,9 +167,15 @@ fn has_nextest() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn have(command: &str) -> bool {
+/// Whether the shell finds `command`.
+pub(crate) fn have(command: &str) -> bool {
+    holds(&format!("command -v {command}"))
+}
+
+/// Whether a shell condition holds (its output discarded).
+fn holds(condition: &str) -> bool {
     Command::new("sh")
-        .args(["-c", &format!("command -v {command} >/dev/null 2>&1")])
+        .args(["-c", &format!("{condition} >/dev/null 2>&1")])
         .status()
         .is_ok_and(|s| s.success())
 }
@@ -142,7 +192,7 @@ fn is_root() -> bool {
 fn install_system_packages() -> Result<()> {
     let missing: Vec<&str> = SYSTEM_PACKAGES
         .iter()
-        .filter(|(_, probe)| !have(probe))
+        .filter(|(_, probe)| !holds(probe))
         .map(|(pkg, _)| *pkg)
         .collect();
     if missing.is_empty() {

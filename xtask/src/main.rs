@@ -3,15 +3,21 @@
 //! - `fixtures` — regenerate the golden files in `fixtures/`;
 //! - `ci` — the whole CI run: system packages, fmt, clippy, tests;
 //! - `torture [--rounds N]` — the crash torture tests in release, N rounds each;
-//! - `fuzz [--seconds N] [--target NAME]` — coverage-guided fuzzing of every decoder.
+//! - `fuzz [--seconds N] [--target NAME]` — coverage-guided fuzzing of every decoder;
+//! - `fuse-posix [--long] [--release]` — pjdfstest and fsx on a `vexjournal mount`
+//!   and on bindfs, same run;
+//! - `bench-fuse [--quick]` — the FUSE mirror against the raw directory and bindfs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_fuse;
 mod ci;
+mod fuse_posix;
 mod fuzz;
+mod mounts;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,8 +27,10 @@ fn main() -> Result<()> {
         Some("ci") => ci::run_ci(&root, &args[1..]),
         Some("torture") => torture(&root, &args[1..]),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
+        Some("fuse-posix") => fuse_posix::fuse_posix(&root, &args[1..]),
+        Some("bench-fuse") => bench_fuse::bench_fuse(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <fixtures|ci|torture|fuzz>");
+            eprintln!("usage: cargo xtask <fixtures|ci|torture|fuzz|fuse-posix|bench-fuse>");
             eprintln!("  fixtures   regenerate fixtures/*.bin from the format crate's samples");
             eprintln!(
                 "  ci         install missing system packages, then fmt, clippy and all tests"
@@ -32,6 +40,12 @@ fn main() -> Result<()> {
             );
             eprintln!(
                 "  fuzz       [--seconds N] [--target NAME] cargo-fuzz every decoder, N s each (default 60)"
+            );
+            eprintln!(
+                "  fuse-posix [--long] [--release] pjdfstest + fsx on a vexjournal mount and on bindfs"
+            );
+            eprintln!(
+                "  bench-fuse [--quick] untar, metadata storm, fsx, fio: raw vs bindfs vs vexjournal"
             );
             bail!("unknown or missing command")
         }
