@@ -635,7 +635,8 @@ impl Report<'_> {
                         .map(|e| e as f64)
                         .collect(),
                 );
-                let per_event = cpu.zip(events).filter(|(_, e)| *e > 0.0);
+                // Below 100 events the mount's own work (open, release) dominates.
+                let per_event = cpu.zip(events).filter(|(_, e)| *e >= 100.0);
                 let _ = writeln!(
                     s,
                     "| {} | {} | {:.3} | {} | {} | {} | {} | {} | {} |",

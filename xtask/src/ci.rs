@@ -8,9 +8,8 @@ use anyhow::Result;
 use crate::run;
 
 /// Debian packages the test suite needs, each with a shell condition that holds when it
-/// is present:
-/// a C toolchain, then the FUSE step's (`fuse-posix`): fuse3, bindfs to compare with,
-/// fio for `bench-fuse`, libacl's headers to build pjdfstest.
+/// is present: a C toolchain, then the FUSE step's (`fuse-posix`): fuse3, bindfs to
+/// compare with, fio for `bench-fuse`, libacl's headers to build pjdfstest.
 const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ("gcc", "command -v cc"),
     ("pkg-config", "command -v pkg-config"),
