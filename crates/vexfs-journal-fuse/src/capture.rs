@@ -14,6 +14,8 @@
 //! sample = { read = 10 } # keep 1 in N of these operations
 //! when_full = "block"    # block | drop: a full journal buffer stalls the operation,
 //!                        # or drops its event (counted, then a gap record)
+//! fsync_interval_ms = 100 # async capture: sync the journal at most this often
+//!                        # (0: after every group commit; sync capture always does)
 //! ```
 //!
 //! Operation names are the event type's (`create`, `delete`, `read`, `write`,
@@ -109,6 +111,10 @@ pub struct CaptureConfig {
     pub sample: BTreeMap<String, u64>,
     /// Block or drop when the journal's buffer is full.
     pub when_full: WhenFull,
+    /// With asynchronous capture, sync the journal at most this often (0: after every
+    /// group commit). Each sync of a journal on the source's file system also commits
+    /// that file system's metadata journal, which stalls the operations being mirrored.
+    pub fsync_interval_ms: u64,
 }
 
 impl Default for CaptureConfig {
@@ -126,11 +132,25 @@ impl Default for CaptureConfig {
             exclude_operations: Vec::new(),
             sample: BTreeMap::new(),
             when_full: WhenFull::Block,
+            fsync_interval_ms: 100,
         }
     }
 }
 
 impl CaptureConfig {
+    /// The journal's sync policy this capture needs: after every group commit for
+    /// synchronous capture (each operation waits for its event's sync), else at most
+    /// every `fsync_interval_ms`.
+    pub fn fsync_policy(&self) -> vexfs_journal::FsyncPolicy {
+        if self.sync || self.fsync_interval_ms == 0 {
+            vexfs_journal::FsyncPolicy::Batch
+        } else {
+            vexfs_journal::FsyncPolicy::Interval(std::time::Duration::from_millis(
+                self.fsync_interval_ms,
+            ))
+        }
+    }
+
     /// The journal's full-buffer policy this capture needs.
     pub fn full_policy(&self) -> vexfs_journal::FullPolicy {
         match self.when_full {
@@ -401,6 +421,26 @@ mod tests {
         let c: CaptureConfig = toml::from_str("sample = { read = 0 }").unwrap();
         let e = c.filter("cap.toml").unwrap_err().to_string();
         assert!(e.contains("sample.read = 0"), "{e}");
+    }
+
+    #[test]
+    fn sync_policies_follow_the_capture_mode() {
+        let c = CaptureConfig::default();
+        assert_eq!(
+            c.fsync_policy(),
+            vexfs_journal::FsyncPolicy::Interval(std::time::Duration::from_millis(100))
+        );
+        assert_eq!(c.full_policy(), vexfs_journal::FullPolicy::Block);
+        let c: CaptureConfig = toml::from_str("sync = true\nfsync_interval_ms = 500").unwrap();
+        assert_eq!(
+            c.fsync_policy(),
+            vexfs_journal::FsyncPolicy::Batch,
+            "sync capture syncs every commit"
+        );
+        let c: CaptureConfig =
+            toml::from_str("fsync_interval_ms = 0\nwhen_full = \"drop\"").unwrap();
+        assert_eq!(c.fsync_policy(), vexfs_journal::FsyncPolicy::Batch);
+        assert_eq!(c.full_policy(), vexfs_journal::FullPolicy::Error);
     }
 
     #[test]

@@ -203,6 +203,21 @@ impl MirrorFs {
         path
     }
 
+    /// Says once that the open-file limit stops lookups (one descriptor per inode the
+    /// kernel knows), and what to do.
+    fn out_of_descriptors(&self) {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+            eprintln!(
+                "vexjournal mount: out of file descriptors (limit {limit:?}): the mirror holds \
+                 one per inode the kernel knows; lookups fail with EMFILE until the kernel \
+                 forgets some. Raise the hard limit (LimitNOFILE=, ulimit -Hn; root with \
+                 CAP_SYS_RESOURCE raises it itself)."
+            );
+        });
+    }
+
     /// Journals one operation, if the capture configuration wants it.
     fn record(&self, req: &Request, ev: FsEvent) -> Recorded {
         self.sink.record(&Caller::from(req), ev)
@@ -404,6 +419,9 @@ impl Filesystem for MirrorFs {
             Err(e) => return reply.error(e),
         };
         let found = self.inodes.lookup(&p, name).map_err(errno);
+        if found.as_ref().err() == Some(&Errno::EMFILE) {
+            self.out_of_descriptors();
+        }
         if self.capture.metadata_reads {
             let mut ev = FsEvent::new(FsOp::Read, self.path_of(&p, Some(name)))
                 .subtype(FsSubtype::Lookup)

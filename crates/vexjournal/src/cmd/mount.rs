@@ -89,6 +89,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     }
     let config = Config {
         full_policy: capture.full_policy(),
+        fsync: capture.fsync_policy(),
         ..Config::default()
     };
     let journal = Journal::open(&dir, config).with_context(|| {
