@@ -23,8 +23,8 @@ use crate::capture::{CaptureConfig, ReadCapture, WriteCapture};
 use crate::inodes::{Inode, Inodes};
 use crate::sink::{Caller, CaptureCounters, FsEvent, FsEventSink, FsSubtype, Recorded};
 
-/// Attribute and entry cache time. Zero: the source may change underneath the mount,
-/// and a stale size or a stale name would be wrong (`docs/fuse.md`).
+/// Attribute and entry cache time by default. Zero: the source may change underneath
+/// the mount, and a stale size or a stale name would be wrong (`docs/fuse.md`).
 const TTL: Duration = Duration::ZERO;
 
 fn errno(e: rustix::io::Errno) -> Errno {
@@ -123,6 +123,9 @@ pub struct MirrorFs {
     /// Whether the kernel granted passthrough (and it still works).
     passthrough: std::sync::atomic::AtomicBool,
     capture: CaptureConfig,
+    /// How long the kernel may cache attributes and names (zero by default).
+    attr_ttl: Duration,
+    entry_ttl: Duration,
 }
 
 /// An open directory: its entries (nodeid or source inode number, type, name),
@@ -179,7 +182,19 @@ impl MirrorFs {
             source_path,
             passthrough: std::sync::atomic::AtomicBool::new(false),
             capture,
+            attr_ttl: TTL,
+            entry_ttl: TTL,
         })
+    }
+
+    /// Lets the kernel cache attributes for `attr` and names for `entry` (as
+    /// libfuse's `attr_timeout`/`entry_timeout`): fewer requests, but a change made
+    /// to the source directly, or a ctime a link or unlink changes, is seen only
+    /// once the time is up.
+    pub fn with_cache(mut self, attr: Duration, entry: Duration) -> MirrorFs {
+        self.attr_ttl = attr;
+        self.entry_ttl = entry;
+        self
     }
 
     /// What was journaled so far.
@@ -273,7 +288,12 @@ impl MirrorFs {
         };
         self.record(req, ev);
         match found {
-            Ok((id, st)) => reply.entry(&TTL, &attr(id, &st), Generation(0)),
+            Ok((id, st)) => reply.entry_with_ttls(
+                &self.attr_ttl,
+                &self.entry_ttl,
+                &attr(id, &st),
+                Generation(0),
+            ),
             Err(e) => reply.error(e),
         }
     }
@@ -432,7 +452,12 @@ impl Filesystem for MirrorFs {
             self.record(req, ev);
         }
         match found {
-            Ok((id, st)) => reply.entry(&TTL, &attr(id, &st), Generation(0)),
+            Ok((id, st)) => reply.entry_with_ttls(
+                &self.attr_ttl,
+                &self.entry_ttl,
+                &attr(id, &st),
+                Generation(0),
+            ),
             Err(e) => reply.error(e),
         }
     }
@@ -455,7 +480,7 @@ impl Filesystem for MirrorFs {
             self.record(req, ev);
         }
         match st {
-            Ok(st) => reply.attr(&TTL, &attr(ino.0, &st)),
+            Ok(st) => reply.attr(&self.attr_ttl, &attr(ino.0, &st)),
             Err(e) => reply.error(e),
         }
     }
@@ -546,7 +571,7 @@ impl Filesystem for MirrorFs {
             Ok(())
         })();
         match done.and_then(|()| inode.stat().map_err(errno)) {
-            Ok(st) => reply.attr(&TTL, &attr(ino.0, &st)),
+            Ok(st) => reply.attr(&self.attr_ttl, &attr(ino.0, &st)),
             Err(e) => reply.error(e),
         }
     }
@@ -765,7 +790,7 @@ impl Filesystem for MirrorFs {
             .field("mode", mode);
         self.record(req, ev);
         reply.created(
-            &TTL,
+            &self.attr_ttl.min(self.entry_ttl),
             &attr(id, &st),
             Generation(0),
             FileHandle(fh),

@@ -35,6 +35,10 @@ pub struct MountOptions {
     pub acl: fuser::SessionACL,
     /// Event-loop threads.
     pub threads: usize,
+    /// How long the kernel may cache attributes (`attr_timeout`; zero by default).
+    pub attr_timeout: std::time::Duration,
+    /// How long the kernel may cache names (`entry_timeout`; zero by default).
+    pub entry_timeout: std::time::Duration,
 }
 
 impl Default for MountOptions {
@@ -43,6 +47,8 @@ impl Default for MountOptions {
             kernel: Vec::new(),
             acl: fuser::SessionACL::All,
             threads: 2,
+            attr_timeout: std::time::Duration::ZERO,
+            entry_timeout: std::time::Duration::ZERO,
         }
     }
 }
@@ -50,7 +56,7 @@ impl Default for MountOptions {
 /// An `-o` mount option this mirror does not take.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown mount option {0:?} (known: ro, rw, allow_other, allow_root, nosuid, suid, nodev, dev, noexec, exec, noatime, atime, sync, async, dirsync, threads=N)"
+    "unknown mount option {0:?} (known: ro, rw, allow_other, allow_root, nosuid, suid, nodev, dev, noexec, exec, noatime, atime, sync, async, dirsync, threads=N, attr_timeout=SECONDS, entry_timeout=SECONDS)"
 )]
 pub struct UnknownMountOption(pub String);
 
@@ -81,6 +87,21 @@ impl MountOptions {
                 }
                 "allow_root" => {
                     self.acl = fuser::SessionACL::RootAndOwner;
+                    continue;
+                }
+                o if o.starts_with("attr_timeout=") || o.starts_with("entry_timeout=") => {
+                    let (key, value) = o.split_once('=').unwrap_or((o, ""));
+                    let secs = value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| s.is_finite() && (0.0..=3600.0).contains(s))
+                        .ok_or_else(|| UnknownMountOption(o.into()))?;
+                    let d = std::time::Duration::from_secs_f64(secs);
+                    if key == "attr_timeout" {
+                        self.attr_timeout = d;
+                    } else {
+                        self.entry_timeout = d;
+                    }
                     continue;
                 }
                 o if o.starts_with("threads=") => match o[8..].parse::<usize>() {
@@ -133,7 +154,8 @@ impl Mounted {
         options: &MountOptions,
     ) -> std::io::Result<Mounted> {
         raise_descriptor_limit();
-        let fs = MirrorFs::with_sink(source, sink, capture)?;
+        let fs = MirrorFs::with_sink(source, sink, capture)?
+            .with_cache(options.attr_timeout, options.entry_timeout);
         let session = fuser::Session::new(fs, mountpoint, &config(source, options))?;
         Ok(Mounted { session })
     }
@@ -195,4 +217,39 @@ pub fn config(source: &std::path::Path, options: &MountOptions) -> fuser::Config
     cfg.n_threads = Some(options.threads);
     cfg.acl = options.acl;
     cfg
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn mount_options_parse_or_name_the_bad_one() {
+        let mut o = MountOptions::default();
+        o.parse("ro, noexec,threads=4,attr_timeout=1.5,entry_timeout=0,allow_root")
+            .unwrap();
+        assert_eq!(
+            o.kernel,
+            [fuser::MountOption::RO, fuser::MountOption::NoExec]
+        );
+        assert_eq!(o.threads, 4);
+        assert_eq!(o.attr_timeout, std::time::Duration::from_millis(1500));
+        assert_eq!(o.entry_timeout, std::time::Duration::ZERO);
+        assert_eq!(o.acl, fuser::SessionACL::RootAndOwner);
+        for bad in [
+            "colour",
+            "threads=0",
+            "threads=many",
+            "attr_timeout=-1",
+            "entry_timeout=x",
+            "attr_timeout=inf",
+            "fsname=x",
+        ] {
+            let e = MountOptions::default().parse(bad).unwrap_err();
+            assert_eq!(e.0, bad);
+            assert!(e.to_string().contains("known: ro"), "{e}");
+        }
+    }
 }

@@ -42,7 +42,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     log_file: Option<PathBuf>,
     /// Mount options, comma-separated: ro, allow_other (default), allow_root,
-    /// nosuid, nodev, noexec, noatime, sync, dirsync, threads=N.
+    /// nosuid, nodev, noexec, noatime, sync, dirsync, threads=N, attr_timeout=S,
+    /// entry_timeout=S (kernel caching: zero by default, see docs/fuse.md).
     #[arg(short = 'o', value_name = "OPTIONS")]
     options: Vec<String>,
 }
