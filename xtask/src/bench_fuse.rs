@@ -35,8 +35,9 @@ enum Kind {
     Raw,
     /// `bindfs` with its defaults (libfuse's 1 s attribute and entry cache).
     Bindfs,
-    /// `vexjournal mount`, with this capture file (`None`: no `--capture`).
-    Vexjournal(Option<&'static str>),
+    /// `vexjournal mount`, with this capture file (`None`: no `--capture`) and these
+    /// `-o` options.
+    Vexjournal(Option<&'static str>, &'static str),
 }
 
 /// Every configuration, in the order each round runs them.
@@ -51,15 +52,20 @@ const CONFIGS: &[Config] = &[
     },
     Config {
         name: "vex default",
-        kind: Kind::Vexjournal(None),
+        kind: Kind::Vexjournal(None, ""),
     },
     Config {
         name: "vex write=every",
-        kind: Kind::Vexjournal(Some("read = \"open\"\nwrite = \"every\"\n")),
+        kind: Kind::Vexjournal(Some("read = \"open\"\nwrite = \"every\"\n"), ""),
     },
     Config {
         name: "vex write=close",
-        kind: Kind::Vexjournal(Some("read = \"open\"\nwrite = \"close\"\n")),
+        kind: Kind::Vexjournal(Some("read = \"open\"\nwrite = \"close\"\n"), ""),
+    },
+    // bindfs's caching (libfuse's 1 s), for a comparison at equal cache settings.
+    Config {
+        name: "vex cache=1s",
+        kind: Kind::Vexjournal(None, "attr_timeout=1,entry_timeout=1"),
     },
 ];
 
@@ -226,7 +232,6 @@ pub(crate) fn bench_fuse(root: &Path, args: &[String]) -> Result<()> {
         capture_dir: &capture_dir,
         p: &p,
         idle_events: 0,
-        nofile: Some(mounts::open_files_hard_limit()?),
     };
     let env = Env {
         idle_events: env.idle_events()?,
@@ -285,9 +290,6 @@ struct Env<'a> {
     p: &'a Params,
     /// Events a mount journals with no workload (its mount and unmount records).
     idle_events: u64,
-    /// The daemon's open-file limit, raised to the hard limit: it holds a descriptor
-    /// per inode the kernel knows (see [`STORM_BATCH`]).
-    nofile: Option<u64>,
 }
 
 impl Env<'_> {
@@ -302,7 +304,7 @@ impl Env<'_> {
             self.mnt,
             &journal,
             None,
-            self.nofile,
+            "",
             &self.base.join("idle.log"),
         )?;
         m.stop()?;
@@ -328,7 +330,7 @@ impl Env<'_> {
         let mount = match config.kind {
             Kind::Raw => None,
             Kind::Bindfs => Some(Mount::bindfs(&source, self.mnt, &[], &log)?),
-            Kind::Vexjournal(capture) => {
+            Kind::Vexjournal(capture, options) => {
                 let capture_file = match capture {
                     Some(text) => {
                         let f = self
@@ -346,7 +348,7 @@ impl Env<'_> {
                     self.mnt,
                     &journal,
                     capture_file.as_deref(),
-                    self.nofile,
+                    options,
                     &log,
                 )?)
             }
@@ -367,7 +369,7 @@ impl Env<'_> {
         let result = self.workload(bench, &dir);
         let seconds = t.elapsed().as_secs_f64();
         let cpu_after = pid.map(mounts::cpu_seconds).transpose()?;
-        let is_vex = matches!(config.kind, Kind::Vexjournal(_));
+        let is_vex = matches!(config.kind, Kind::Vexjournal(..));
         if let Some(m) = mount {
             m.stop()?;
         }

@@ -286,7 +286,7 @@ fn run_suites(bin: &Path, fsx_ops: u64, out: &Path) -> Result<Report> {
         &b.join("vex-mnt"),
         &b.join("journal"),
         None,
-        None,
+        "",
         &out.join("vexjournal.log"),
     )?;
     let bind = Mount::bindfs(

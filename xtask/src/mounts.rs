@@ -156,26 +156,19 @@ pub(crate) struct Mount {
 
 impl Mount {
     /// Mounts `source` at `mountpoint` with `vexjournal mount`, journal in `journal`,
-    /// optional capture file; the daemon's stderr goes to `log`. With `nofile`, the
-    /// daemon runs under `prlimit --nofile=N:N` (it holds a descriptor per inode the
-    /// kernel knows, and does not raise its own limit).
+    /// optional capture file and `-o` options; the daemon's stderr goes to `log`. The
+    /// daemon raises its own open-file limit (it holds a descriptor per inode the
+    /// kernel knows).
     pub(crate) fn vexjournal(
         bin: &Path,
         source: &Path,
         mountpoint: &Path,
         journal: &Path,
         capture: Option<&Path>,
-        nofile: Option<u64>,
+        options: &str,
         log: &Path,
     ) -> Result<Self> {
-        let mut cmd = match nofile {
-            Some(n) => {
-                let mut c = Command::new("prlimit");
-                c.arg(format!("--nofile={n}:{n}")).arg(bin);
-                c
-            }
-            None => Command::new(bin),
-        };
+        let mut cmd = Command::new(bin);
         cmd.arg("mount")
             .arg(source)
             .arg(mountpoint)
@@ -184,6 +177,9 @@ impl Mount {
             .arg("--foreground");
         if let Some(c) = capture {
             cmd.arg("--capture").arg(c);
+        }
+        if !options.is_empty() {
+            cmd.arg("-o").arg(options);
         }
         Self::start(Daemon::Vexjournal, cmd, mountpoint, log, Some(bin))
     }
@@ -381,22 +377,6 @@ pub(crate) fn journal_events(bin: &Path, dir: &Path) -> Result<u64> {
     v["events"]
         .as_u64()
         .context("vexjournal stats printed no \"events\" count")
-}
-
-/// This process's hard limit on open files (`/proc/self/limits`): the most a child
-/// can be given without privileges.
-pub(crate) fn open_files_hard_limit() -> Result<u64> {
-    let limits =
-        std::fs::read_to_string("/proc/self/limits").context("reading /proc/self/limits")?;
-    let line = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .context("no \"Max open files\" in /proc/self/limits")?;
-    line.split_whitespace()
-        .nth(4)
-        .context("a short \"Max open files\" line")?
-        .parse()
-        .context("parsing the hard limit on open files")
 }
 
 #[cfg(test)]
