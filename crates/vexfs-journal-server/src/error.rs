@@ -1,0 +1,30 @@
+//! The server's errors.
+
+use vexfs_journal::JournalError;
+
+/// What went wrong answering a request or serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A request parameter (query string, path segment or header) is malformed.
+    #[error("bad parameter {name}={value:?}: {reason}")]
+    BadParam {
+        /// The parameter's name.
+        name: String,
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// No event has this sequence number.
+    #[error("no event with sequence {0}")]
+    NotFound(u64),
+    /// The journal could not be read.
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    /// A subscription delivered an event without a resume cursor (a facade bug).
+    #[error("no cursor after event {0}")]
+    NoCursor(u64),
+    /// The listener failed.
+    #[error("listener: {0}")]
+    Io(#[source] std::io::Error),
+}

@@ -1,0 +1,295 @@
+//! Serves a VexFS journal over HTTP.
+//!
+//! [`serve`] answers on any listener axum accepts (TCP or a Unix socket):
+//!
+//! - `GET /health`: the journal's id and visible end.
+//! - `GET /events?type=&category=&path_prefix=&agent=&tx=&since=&until=&limit=&after=&follow=1`:
+//!   the matching events as NDJSON (one `cat -o ndjson` object a line), or as
+//!   Server-Sent Events when the request accepts `text/event-stream`. Each SSE event's
+//!   `id:` is its cursor; a reconnect sending `Last-Event-ID` resumes right after it,
+//!   with no gap and no duplicate.
+//! - `GET /events/{seq}`: one event as JSON, 404 when there is none.
+//!
+//! A bad parameter is answered 400 with a message naming it and its value. Every
+//! stream reads the journal from disk a page at a time through a facade
+//! [`Subscription`](vexfs_journal::Subscription): a slow client costs one page of
+//! memory, never an unbounded buffer.
+
+mod error;
+mod params;
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, Query as UrlQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::stream::{self, Stream, StreamExt};
+use vexfs_journal::{Cursor, JournalReader, StartAt, StoredEvent, Subscription};
+
+pub use error::ServerError;
+pub use params::EventsParams;
+
+/// Tunables of a server.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// How long an idle SSE stream waits before sending a keep-alive comment.
+    pub keep_alive: Duration,
+    /// The reconnection delay advertised to SSE clients (`retry:`).
+    pub retry: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            keep_alive: Duration::from_secs(15),
+            retry: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct AppState {
+    reader: JournalReader,
+    options: Options,
+}
+
+/// Opens the journal in `journal_dir` read-only and serves it on `listener` until the
+/// listener fails.
+pub async fn serve<L>(journal_dir: impl AsRef<Path>, listener: L) -> Result<(), ServerError>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let reader = JournalReader::open(journal_dir)?;
+    serve_reader(reader, Options::default(), listener).await
+}
+
+/// [`serve`] for a reader already open, with explicit [`Options`].
+pub async fn serve_reader<L>(
+    reader: JournalReader,
+    options: Options,
+    listener: L,
+) -> Result<(), ServerError>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    axum::serve(listener, router(reader, options))
+        .await
+        .map_err(ServerError::Io)
+}
+
+/// The routes, for embedding in a larger axum application.
+pub fn router(reader: JournalReader, options: Options) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/events", get(events))
+        .route("/events/{seq}", get(event_by_seq))
+        .with_state(AppState { reader, options })
+}
+
+async fn health(State(state): State<AppState>) -> Result<Response, ServerError> {
+    state.reader.refresh()?;
+    let body = serde_json::json!({
+        "status": "ok",
+        "journal": state.reader.meta().id.to_string(),
+        "next_seq": state.reader.visible_end(),
+        "generation": state.reader.generation(),
+    });
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn event_by_seq(
+    State(state): State<AppState>,
+    UrlPath(seq): UrlPath<String>,
+) -> Result<Response, ServerError> {
+    let seq: u64 = seq.parse().map_err(|_| ServerError::BadParam {
+        name: "seq".into(),
+        value: seq.clone(),
+        reason: "not a sequence number".into(),
+    })?;
+    state.reader.refresh()?;
+    match state.reader.get(seq)? {
+        Some(ev) => Ok(json_response(
+            StatusCode::OK,
+            &vexfs_journal::json::to_json(&ev),
+        )),
+        None => Err(ServerError::NotFound(seq)),
+    }
+}
+
+async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    UrlQuery(pairs): UrlQuery<Vec<(String, String)>>,
+) -> Result<Response, ServerError> {
+    let params = EventsParams::parse(&pairs)?;
+    let reader = state.reader;
+    reader.refresh()?;
+    // A reconnecting EventSource's position wins over the URL's `after`.
+    let resume = match headers.get("last-event-id") {
+        Some(v) => Some(("Last-Event-ID", header_text("Last-Event-ID", v)?)),
+        None => params.after.as_deref().map(|a| ("after", a.to_owned())),
+    };
+    let start = match resume {
+        Some((name, text)) => {
+            let cursor = reader
+                .parse_cursor(&text)
+                .map_err(|e| ServerError::BadParam {
+                    name: name.into(),
+                    value: text.clone(),
+                    reason: e.to_string(),
+                })?;
+            if cursor.reverse {
+                return Err(ServerError::BadParam {
+                    name: name.into(),
+                    value: text,
+                    reason: "a cursor of a reverse query".into(),
+                });
+            }
+            StartAt::After(cursor)
+        }
+        None => StartAt::Beginning,
+    };
+    let mut query = params.query.clone();
+    if !params.follow {
+        // A one-shot answer stops at what is on disk now.
+        match reader.visible_end().checked_sub(1) {
+            Some(last) => query.to_seq = Some(query.to_seq.map_or(last, |t| t.min(last))),
+            None => return Ok(empty_answer(&headers, &state.options)),
+        }
+    }
+    let sub = reader.subscribe(query, start)?;
+    let events = cursor_stream(sub, params.limit);
+    if wants_sse(&headers) {
+        Ok(sse_response(events, &state.options))
+    } else {
+        Ok(ndjson_response(events))
+    }
+}
+
+/// The events of a subscription, each with the cursor that resumes after it; at most
+/// `limit` of them.
+fn cursor_stream(
+    sub: Subscription<JournalReader>,
+    limit: Option<usize>,
+) -> impl Stream<Item = Result<(StoredEvent, Cursor), ServerError>> + Send + 'static {
+    let left = limit.unwrap_or(usize::MAX);
+    stream::unfold(Some((sub, left)), |state| async move {
+        let (mut sub, left) = state?;
+        if left == 0 {
+            return None;
+        }
+        match sub.next_async().await? {
+            Ok(ev) => match sub.cursor() {
+                Some(cursor) => Some((Ok((ev, cursor)), Some((sub, left - 1)))),
+                None => Some((Err(ServerError::NoCursor(ev.seq)), None)),
+            },
+            // An error ends the stream after it is reported.
+            Err(e) => Some((Err(ServerError::Journal(e)), None)),
+        }
+    })
+}
+
+fn ndjson_response(
+    events: impl Stream<Item = Result<(StoredEvent, Cursor), ServerError>> + Send + 'static,
+) -> Response {
+    let lines = events.map(|item| {
+        let line = match item {
+            Ok((ev, _)) => vexfs_journal::json::to_json(&ev),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        let mut text = line.to_string();
+        text.push('\n');
+        Ok::<_, Infallible>(text)
+    });
+    let mut response = Body::from_stream(lines).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    response
+}
+
+fn sse_response(
+    events: impl Stream<Item = Result<(StoredEvent, Cursor), ServerError>> + Send + 'static,
+    options: &Options,
+) -> Response {
+    let retry = stream::once(std::future::ready(Ok::<_, Infallible>(
+        SseEvent::default().retry(options.retry),
+    )));
+    let events = events.map(|item| {
+        Ok::<_, Infallible>(match item {
+            Ok((ev, cursor)) => SseEvent::default()
+                .id(cursor.encode())
+                .data(vexfs_journal::json::to_json(&ev).to_string()),
+            Err(e) => SseEvent::default()
+                .event("error")
+                .data(serde_json::json!({ "error": e.to_string() }).to_string()),
+        })
+    });
+    Sse::new(retry.chain(events))
+        .keep_alive(
+            KeepAlive::new()
+                .interval(options.keep_alive)
+                .text("keep-alive"),
+        )
+        .into_response()
+}
+
+/// The answer to a one-shot request on an empty journal.
+fn empty_answer(headers: &HeaderMap, options: &Options) -> Response {
+    let none = stream::empty();
+    if wants_sse(headers) {
+        sse_response(none, options)
+    } else {
+        ndjson_response(none)
+    }
+}
+
+fn wants_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"))
+}
+
+fn header_text(name: &str, value: &HeaderValue) -> Result<String, ServerError> {
+    value
+        .to_str()
+        .map(|s| s.trim().to_owned())
+        .map_err(|_| ServerError::BadParam {
+            name: name.into(),
+            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            reason: "not ASCII text".into(),
+        })
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ServerError::BadParam { .. } => StatusCode::BAD_REQUEST,
+            ServerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServerError::Journal(_) | ServerError::Io(_) | ServerError::NoCursor(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        json_response(status, &serde_json::json!({ "error": self.to_string() }))
+    }
+}

@@ -1,0 +1,291 @@
+//! The server over real sockets: NDJSON queries, SSE with cursors as ids, exact
+//! resume by `Last-Event-ID`, and 400s that name the bad parameter.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use vexfs_journal::{Config, Event, FsOp, Journal, JournalReader};
+use vexfs_journal_server::{Options, serve_reader};
+
+fn ev(i: u64) -> Event {
+    let op = if i.is_multiple_of(2) {
+        FsOp::Write
+    } else {
+        FsOp::Read
+    };
+    Event::filesystem(op).path(format!("/f/{}", i % 4)).inode(i)
+}
+
+/// Emits events `range` durably; returns their sequence numbers.
+fn emit(j: &Journal, range: std::ops::Range<u64>) -> Vec<u64> {
+    let seqs = range.map(|i| j.emit(ev(i)).unwrap()).collect();
+    j.sync().unwrap();
+    seqs
+}
+
+/// Starts a server on the journal in `dir`; returns its address.
+async fn start(dir: &std::path::Path) -> SocketAddr {
+    let reader = JournalReader::open(dir).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let options = Options {
+        keep_alive: Duration::from_millis(200),
+        retry: Duration::from_millis(500),
+    };
+    tokio::spawn(async move { serve_reader(reader, options, listener).await });
+    addr
+}
+
+/// An HTTP/1.0 exchange: the server closes the connection after the body, so no
+/// chunked decoding is needed.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    status: u16,
+}
+
+impl Conn {
+    async fn get(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> Conn {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut req = format!("GET {target} HTTP/1.0\r\nHost: test\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        stream.write_all(req.as_bytes()).await.unwrap();
+        let mut conn = Conn {
+            stream,
+            buf: Vec::new(),
+            status: 0,
+        };
+        // Read up to the end of the head.
+        loop {
+            if let Some(end) = find(&conn.buf, b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&conn.buf[..end]).into_owned();
+                conn.status = head
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap();
+                conn.buf.drain(..end + 4);
+                return conn;
+            }
+            assert!(conn.read_more().await, "connection closed in the head");
+        }
+    }
+
+    /// Reads more bytes; false at the end of the body.
+    async fn read_more(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
+            .await
+            .expect("server silent for 10 s")
+            .unwrap();
+        self.buf.extend_from_slice(&chunk[..n]);
+        n > 0
+    }
+
+    async fn body(mut self) -> String {
+        while self.read_more().await {}
+        String::from_utf8(self.buf).unwrap()
+    }
+
+    /// The next SSE block (the lines up to a blank line).
+    async fn sse_block(&mut self) -> Vec<String> {
+        loop {
+            if let Some(end) = find(&self.buf, b"\n\n") {
+                let block = String::from_utf8(self.buf[..end].to_vec()).unwrap();
+                self.buf.drain(..end + 2);
+                return block.lines().map(str::to_owned).collect();
+            }
+            assert!(self.read_more().await, "stream ended");
+        }
+    }
+
+    /// The next `n` SSE events with data, as (id, JSON); also returns whether a
+    /// `retry:` field was seen.
+    async fn sse_events(&mut self, n: usize) -> (Vec<(String, serde_json::Value)>, bool) {
+        let (mut out, mut retry) = (Vec::new(), false);
+        while out.len() < n {
+            let block = self.sse_block().await;
+            let mut id = None;
+            let mut data = None;
+            for line in &block {
+                if let Some(v) = line.strip_prefix("id: ") {
+                    id = Some(v.to_owned());
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data = Some(serde_json::from_str(v).unwrap());
+                } else if line.starts_with("retry:") {
+                    retry = true;
+                }
+            }
+            if let Some(data) = data {
+                out.push((id.expect("an event without id"), data));
+            }
+        }
+        (out, retry)
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn seqs(events: &[(String, serde_json::Value)]) -> Vec<u64> {
+    events
+        .iter()
+        .map(|(_, v)| v["seq"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ndjson_query_returns_the_emitted_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::create(dir.path(), Config::default()).unwrap();
+    let all = emit(&j, 0..40);
+    let addr = start(dir.path()).await;
+
+    let conn = Conn::get(addr, "/events", &[]).await;
+    assert_eq!(conn.status, 200);
+    let body = conn.body().await;
+    let lines: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<u64> = lines.iter().map(|v| v["seq"].as_u64().unwrap()).collect();
+    assert_eq!(got, all);
+
+    let conn = Conn::get(
+        addr,
+        "/events?type=filesystem.write&path_prefix=/f/2&limit=5",
+        &[],
+    )
+    .await;
+    let body = conn.body().await;
+    let got: Vec<u64> = body
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let want: Vec<u64> = (0..40)
+        .filter(|i| i % 4 == 2)
+        .take(5)
+        .map(|i| all[i])
+        .collect();
+    assert_eq!(got, want);
+
+    // One event by sequence, and 404 past the end.
+    let conn = Conn::get(addr, &format!("/events/{}", all[7]), &[]).await;
+    assert_eq!(conn.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&conn.body().await).unwrap();
+    assert_eq!(v["seq"].as_u64(), Some(all[7]));
+    let past = format!("/events/{}", all[39] + 1);
+    assert_eq!(Conn::get(addr, &past, &[]).await.status, 404);
+    assert_eq!(Conn::get(addr, "/health", &[]).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_resumes_by_last_event_id_without_gap_or_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::create(dir.path(), Config::default()).unwrap();
+    let mut all = emit(&j, 0..10);
+    let addr = start(dir.path()).await;
+    let sse = [("Accept", "text/event-stream")];
+
+    let mut conn = Conn::get(addr, "/events?follow=1", &sse).await;
+    assert_eq!(conn.status, 200);
+    let (first, retry) = conn.sse_events(6).await;
+    assert!(retry, "no retry: field");
+    assert_eq!(seqs(&first), all[0..6]);
+    // Live: events emitted while the stream is open arrive on it.
+    all.extend(emit(&j, 10..12));
+    let (live, _) = conn.sse_events(6).await;
+    assert_eq!(seqs(&live), all[6..12]);
+    drop(conn);
+
+    // Disconnected after event 5 was seen (say): more events arrive meanwhile.
+    all.extend(emit(&j, 12..30));
+    let last_id = first[5].0.clone();
+    let mut conn = Conn::get(
+        addr,
+        "/events?follow=1",
+        &[sse[0], ("Last-Event-ID", &last_id)],
+    )
+    .await;
+    assert_eq!(conn.status, 200);
+    let (resumed, _) = conn.sse_events(24).await;
+    assert_eq!(seqs(&resumed), all[6..30]);
+    // Ids are cursors: each resumes after its own event.
+    let ids: Vec<&String> = resumed.iter().map(|(id, _)| id).collect();
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len());
+    // Nothing more is pending: the next block is a keep-alive comment.
+    let block = conn.sse_block().await;
+    assert!(block.iter().all(|l| l.starts_with(':')), "{block:?}");
+
+    // A one-shot SSE answer resumes the same way and ends.
+    let conn = Conn::get(
+        addr,
+        "/events",
+        &[sse[0], ("Last-Event-ID", &resumed[20].0)],
+    )
+    .await;
+    let body = conn.body().await;
+    let tail: Vec<u64> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| {
+            serde_json::from_str::<serde_json::Value>(d).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(tail, all[27..30]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_400_naming_the_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::create(dir.path(), Config::default()).unwrap();
+    emit(&j, 0..3);
+    let addr = start(dir.path()).await;
+    for (target, headers, name, value) in [
+        ("/events?category=nope", vec![], "category", "nope"),
+        (
+            "/events?type=filesystem.zzz",
+            vec![],
+            "type",
+            "filesystem.zzz",
+        ),
+        ("/events?limit=-1", vec![], "limit", "-1"),
+        ("/events?since=not-a-time", vec![], "since", "not-a-time"),
+        ("/events?colour=red", vec![], "colour", "red"),
+        ("/events?after=garbage", vec![], "after", "garbage"),
+        (
+            "/events",
+            vec![
+                ("Accept", "text/event-stream"),
+                ("Last-Event-ID", "garbage"),
+            ],
+            "Last-Event-ID",
+            "garbage",
+        ),
+        ("/events/abc", vec![], "seq", "abc"),
+    ] {
+        let conn = Conn::get(addr, target, &headers).await;
+        assert_eq!(conn.status, 400, "{target}");
+        let body = conn.body().await;
+        assert!(
+            body.contains(name) && body.contains(value),
+            "{target}: {body}"
+        );
+    }
+}
