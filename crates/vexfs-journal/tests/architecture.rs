@@ -21,7 +21,7 @@ const FLOORS: &[(&str, Option<u8>)] = &[
     ("vexfs-journal-replicate", Some(3)),
     ("vexjournal", Some(4)),
     ("vexfs-journal-fuse", Some(3)),
-    ("vexfs-journal-server", Some(4)),
+    ("vexfs-journal-server", Some(3)),
     ("vexfs-journal-testkit", None),
     ("vexfs-journal-benches", None),
     ("xtask", None),

@@ -90,6 +90,8 @@ enum Command {
     Kernel(cmd::kernel::KernelCommand),
     /// Mirror a directory through FUSE and journal every operation on it.
     Mount(cmd::mount::Args),
+    /// Serve the journal over HTTP (NDJSON and Server-Sent Events).
+    Serve(cmd::serve::Args),
     /// The life of one path: every event that touched it, following renames.
     History(cmd::history::Args),
     /// Unmount a mirror made by `mount`.
@@ -150,6 +152,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => cmd::bench::run(&cli, a),
         Command::Demo(a) => cmd::demo::run(&cli, a),
         Command::Mount(a) => cmd::mount::run(&cli, a),
+        Command::Serve(a) => cmd::serve::run(&cli, a),
         Command::History(a) => cmd::history::run(&cli, a),
         Command::Umount(a) => cmd::umount::run(a),
         Command::ProbeRss => cmd::bench::probe_rss(&cli),

@@ -19,6 +19,7 @@ pub mod query;
 pub mod recover;
 pub mod replay;
 pub mod segments;
+pub mod serve;
 pub mod stats;
 pub mod torture;
 pub mod umount;
