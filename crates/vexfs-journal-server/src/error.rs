@@ -24,6 +24,12 @@ pub enum ServerError {
     /// A subscription delivered an event without a resume cursor (a facade bug).
     #[error("no cursor after event {0}")]
     NoCursor(u64),
+    /// Looking for new events failed (the live feed ends).
+    #[error("refreshing the journal: {0}")]
+    Refresh(String),
+    /// A blocking read task failed.
+    #[error("read task: {0}")]
+    Task(String),
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[source] std::io::Error),

@@ -13,13 +13,15 @@
 //! A bad parameter is answered 400 with a message naming it and its value. Every
 //! stream reads the journal from disk a page at a time through a facade
 //! [`Subscription`](vexfs_journal::Subscription): a slow client costs one page of
-//! memory, never an unbounded buffer.
+//! memory, never an unbounded buffer. Followers share one refresher of the journal's
+//! visible end, and page reads run on tokio's blocking pool.
 
 mod error;
 mod params;
 
 use std::convert::Infallible;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -30,6 +32,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::stream::{self, Stream, StreamExt};
+use tokio::sync::watch;
 use vexfs_journal::{Cursor, JournalReader, StartAt, StoredEvent, Subscription};
 
 pub use error::ServerError;
@@ -42,6 +45,9 @@ pub struct Options {
     pub keep_alive: Duration,
     /// The reconnection delay advertised to SSE clients (`retry:`).
     pub retry: Duration,
+    /// How often followed journals are looked at for new events (once for all
+    /// followers).
+    pub poll: Duration,
 }
 
 impl Default for Options {
@@ -49,6 +55,7 @@ impl Default for Options {
         Options {
             keep_alive: Duration::from_secs(15),
             retry: Duration::from_secs(1),
+            poll: Duration::from_millis(50),
         }
     }
 }
@@ -57,6 +64,7 @@ impl Default for Options {
 struct AppState {
     reader: JournalReader,
     options: Options,
+    feed: Arc<OnceLock<watch::Receiver<FeedState>>>,
 }
 
 /// Opens the journal in `journal_dir` read-only and serves it on `listener` until the
@@ -91,7 +99,11 @@ pub fn router(reader: JournalReader, options: Options) -> Router {
         .route("/health", get(health))
         .route("/events", get(events))
         .route("/events/{seq}", get(event_by_seq))
-        .with_state(AppState { reader, options })
+        .with_state(AppState {
+            reader,
+            options,
+            feed: Arc::default(),
+        })
 }
 
 async fn health(State(state): State<AppState>) -> Result<Response, ServerError> {
@@ -130,7 +142,7 @@ async fn events(
     UrlQuery(pairs): UrlQuery<Vec<(String, String)>>,
 ) -> Result<Response, ServerError> {
     let params = EventsParams::parse(&pairs)?;
-    let reader = state.reader;
+    let reader = state.reader.clone();
     reader.refresh()?;
     // A reconnecting EventSource's position wins over the URL's `after`.
     let resume = match headers.get("last-event-id") {
@@ -166,7 +178,8 @@ async fn events(
         }
     }
     let sub = reader.subscribe(query, start)?;
-    let events = cursor_stream(sub, params.limit);
+    let feed = params.follow.then(|| live_feed(&state));
+    let events = cursor_stream(sub, params.limit, feed);
     if wants_sse(&headers) {
         Ok(sse_response(events, &state.options))
     } else {
@@ -174,25 +187,97 @@ async fn events(
     }
 }
 
+/// What every follower waits on: the journal's visible end, refreshed once per poll
+/// for all of them (not once per follower), or the error refreshing hit.
+type FeedState = Result<u64, String>;
+
+/// Starts the shared refresher on first use; it runs as long as the router.
+fn live_feed(state: &AppState) -> watch::Receiver<FeedState> {
+    state
+        .feed
+        .get_or_init(|| {
+            let (tx, rx) = watch::channel(Ok(state.reader.visible_end()));
+            let reader = state.reader.clone();
+            let poll = state.options.poll;
+            tokio::spawn(async move {
+                while !tx.is_closed() {
+                    tokio::time::sleep(poll).await;
+                    let r = reader.clone();
+                    let now = match tokio::task::spawn_blocking(move || {
+                        r.refresh().map(|_| r.visible_end())
+                    })
+                    .await
+                    {
+                        Ok(Ok(end)) => Ok(end),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(e) => Err(format!("refresh task: {e}")),
+                    };
+                    tx.send_if_modified(|v| {
+                        let changed = *v != now;
+                        *v = now;
+                        changed
+                    });
+                }
+            });
+            rx
+        })
+        .clone()
+}
+
 /// The events of a subscription, each with the cursor that resumes after it; at most
-/// `limit` of them.
+/// `limit` of them. With `feed`, it follows the journal (waking when the shared feed
+/// moves); without, it ends at the first moment nothing more is visible. Disk reads
+/// (one page at a time) run off the async workers.
 fn cursor_stream(
     sub: Subscription<JournalReader>,
     limit: Option<usize>,
+    feed: Option<watch::Receiver<FeedState>>,
 ) -> impl Stream<Item = Result<(StoredEvent, Cursor), ServerError>> + Send + 'static {
     let left = limit.unwrap_or(usize::MAX);
-    stream::unfold(Some((sub, left)), |state| async move {
-        let (mut sub, left) = state?;
+    stream::unfold(Some((sub, left, feed)), |state| async move {
+        let (mut sub, left, mut feed) = state?;
         if left == 0 {
             return None;
         }
-        match sub.next_async().await? {
-            Ok(ev) => match sub.cursor() {
-                Some(cursor) => Some((Ok((ev, cursor)), Some((sub, left - 1)))),
-                None => Some((Err(ServerError::NoCursor(ev.seq)), None)),
-            },
-            // An error ends the stream after it is reported.
-            Err(e) => Some((Err(ServerError::Journal(e)), None)),
+        loop {
+            if let Some(f) = feed.as_mut() {
+                // Seen: a refresh after this point wakes the wait below.
+                f.borrow_and_update();
+            }
+            let next = if sub.buffered() > 0 {
+                sub.try_next()
+            } else {
+                match tokio::task::spawn_blocking(move || {
+                    let next = sub.try_next();
+                    (sub, next)
+                })
+                .await
+                {
+                    Ok((back, next)) => {
+                        sub = back;
+                        next
+                    }
+                    Err(e) => return Some((Err(ServerError::Task(e.to_string())), None)),
+                }
+            };
+            match next {
+                Ok(Some(ev)) => {
+                    return match sub.cursor() {
+                        Some(cursor) => Some((Ok((ev, cursor)), Some((sub, left - 1, feed)))),
+                        None => Some((Err(ServerError::NoCursor(ev.seq)), None)),
+                    };
+                }
+                // An error ends the stream after it is reported.
+                Err(e) => return Some((Err(ServerError::Journal(e)), None)),
+                Ok(None) => {}
+            }
+            let f = feed.as_mut()?;
+            if f.changed().await.is_err() {
+                return None;
+            }
+            if let Err(e) = &*f.borrow() {
+                return Some((Err(ServerError::Refresh(e.clone())), None));
+            }
         }
     })
 }
@@ -286,9 +371,11 @@ impl IntoResponse for ServerError {
         let status = match &self {
             ServerError::BadParam { .. } => StatusCode::BAD_REQUEST,
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
-            ServerError::Journal(_) | ServerError::Io(_) | ServerError::NoCursor(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            ServerError::Journal(_)
+            | ServerError::Io(_)
+            | ServerError::NoCursor(_)
+            | ServerError::Refresh(_)
+            | ServerError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         json_response(status, &serde_json::json!({ "error": self.to_string() }))
     }

@@ -35,6 +35,7 @@ async fn start(dir: &std::path::Path) -> SocketAddr {
     let options = Options {
         keep_alive: Duration::from_millis(200),
         retry: Duration::from_millis(500),
+        ..Options::default()
     };
     tokio::spawn(async move { serve_reader(reader, options, listener).await });
     addr
@@ -287,5 +288,29 @@ async fn bad_requests_get_400_naming_the_parameter() {
             body.contains(name) && body.contains(value),
             "{target}: {body}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_followers_each_receive_every_event_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::create(dir.path(), Config::default()).unwrap();
+    let mut all = emit(&j, 0..5);
+    let addr = start(dir.path()).await;
+    let mut conns = Vec::new();
+    for _ in 0..20 {
+        let conn = Conn::get(addr, "/events?follow=1", &[("Accept", "text/event-stream")]).await;
+        assert_eq!(conn.status, 200);
+        conns.push(conn);
+    }
+    for round in 0..5 {
+        all.extend(emit(&j, 5 + round * 50..5 + (round + 1) * 50));
+    }
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|mut c| tokio::spawn(async move { seqs(&c.sse_events(255).await.0) }))
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), all);
     }
 }
