@@ -106,8 +106,24 @@ pub fn router(reader: JournalReader, options: Options) -> Router {
         })
 }
 
+/// Runs a disk read on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> vexfs_journal::Result<T> + Send + 'static,
+) -> Result<T, ServerError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => Ok(r?),
+        Err(e) => Err(ServerError::Task(e.to_string())),
+    }
+}
+
+/// Picks up what the writer appended, off the async workers.
+async fn refresh(reader: &JournalReader) -> Result<(), ServerError> {
+    let r = reader.clone();
+    blocking(move || r.refresh().map(|_| ())).await
+}
+
 async fn health(State(state): State<AppState>) -> Result<Response, ServerError> {
-    state.reader.refresh()?;
+    refresh(&state.reader).await?;
     let body = serde_json::json!({
         "status": "ok",
         "journal": state.reader.meta().id.to_string(),
@@ -126,8 +142,13 @@ async fn event_by_seq(
         value: seq.clone(),
         reason: "not a sequence number".into(),
     })?;
-    state.reader.refresh()?;
-    match state.reader.get(seq)? {
+    let reader = state.reader.clone();
+    match blocking(move || {
+        reader.refresh()?;
+        reader.get(seq)
+    })
+    .await?
+    {
         Some(ev) => Ok(json_response(
             StatusCode::OK,
             &vexfs_journal::json::to_json(&ev),
@@ -143,7 +164,7 @@ async fn events(
 ) -> Result<Response, ServerError> {
     let params = EventsParams::parse(&pairs)?;
     let reader = state.reader.clone();
-    reader.refresh()?;
+    refresh(&reader).await?;
     // A reconnecting EventSource's position wins over the URL's `after`.
     let resume = match headers.get("last-event-id") {
         Some(v) => Some(("Last-Event-ID", header_text("Last-Event-ID", v)?)),
