@@ -314,3 +314,37 @@ async fn many_followers_each_receive_every_event_in_order() {
         assert_eq!(t.await.unwrap(), all);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_resume_survives_a_server_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::create(dir.path(), Config::default()).unwrap();
+    let mut all = emit(&j, 0..8);
+    let sse = ("Accept", "text/event-stream");
+    let first = start(dir.path()).await;
+    let mut conn = Conn::get(first, "/events?follow=1", &[sse]).await;
+    let (seen, _) = conn.sse_events(3).await;
+    drop(conn);
+
+    // Another server process, say, on the same journal; more events meanwhile.
+    all.extend(emit(&j, 8..12));
+    let second = start(dir.path()).await;
+    let mut conn = Conn::get(
+        second,
+        "/events?follow=1",
+        &[sse, ("Last-Event-ID", &seen[2].0)],
+    )
+    .await;
+    assert_eq!(conn.status, 200);
+    let (rest, _) = conn.sse_events(9).await;
+    assert_eq!(seqs(&rest), all[3..12]);
+
+    // A cursor of another journal is refused, naming the header.
+    let other = tempfile::tempdir().unwrap();
+    let oj = Journal::create(other.path(), Config::default()).unwrap();
+    emit(&oj, 0..2);
+    let third = start(other.path()).await;
+    let conn = Conn::get(third, "/events", &[sse, ("Last-Event-ID", &seen[0].0)]).await;
+    assert_eq!(conn.status, 400);
+    assert!(conn.body().await.contains("Last-Event-ID"));
+}
