@@ -7,7 +7,8 @@
 //!   the matching events as NDJSON (one `cat -o ndjson` object a line), or as
 //!   Server-Sent Events when the request accepts `text/event-stream`. Each SSE event's
 //!   `id:` is its cursor; a reconnect sending `Last-Event-ID` resumes right after it,
-//!   with no gap and no duplicate.
+//!   with no gap and no duplicate. gatewayd's `Range: entries=<cursor>[:skip[:n]]`
+//!   header is accepted too (a non-negative skip only).
 //! - `GET /events/{seq}`: one event as JSON, 404 when there is none.
 //!
 //! A bad parameter is answered 400 with a message naming it and its value. Every
@@ -36,7 +37,7 @@ use tokio::sync::watch;
 use vexfs_journal::{Cursor, JournalReader, StartAt, StoredEvent, Subscription};
 
 pub use error::ServerError;
-pub use params::EventsParams;
+pub use params::{EntriesRange, EventsParams};
 
 /// Tunables of a server.
 #[derive(Clone, Debug)]
@@ -165,10 +166,16 @@ async fn events(
     let params = EventsParams::parse(&pairs)?;
     let reader = state.reader.clone();
     refresh(&reader).await?;
-    // A reconnecting EventSource's position wins over the URL's `after`.
-    let resume = match headers.get("last-event-id") {
-        Some(v) => Some(("Last-Event-ID", header_text("Last-Event-ID", v)?)),
-        None => params.after.as_deref().map(|a| ("after", a.to_owned())),
+    let range = match headers.get(header::RANGE) {
+        Some(v) => Some(EntriesRange::parse(&header_text("Range", v)?)?),
+        None => None,
+    };
+    // A reconnecting EventSource's position wins over a Range header, and that over
+    // the URL's `after`.
+    let resume = match (headers.get("last-event-id"), &range) {
+        (Some(v), _) => Some(("Last-Event-ID", header_text("Last-Event-ID", v)?)),
+        (None, Some(r)) => r.cursor.clone().map(|c| ("Range", c)),
+        (None, None) => params.after.as_deref().map(|a| ("after", a.to_owned())),
     };
     let start = match resume {
         Some((name, text)) => {
@@ -200,7 +207,12 @@ async fn events(
     }
     let sub = reader.subscribe(query, start)?;
     let feed = params.follow.then(|| live_feed(&state));
-    let events = cursor_stream(sub, params.limit, feed);
+    let skip = range.as_ref().map_or(0, |r| r.skip);
+    let limit = match (params.limit, range.as_ref().and_then(|r| r.n)) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(usize::MAX),
+    };
+    let events = cursor_stream(sub, feed).skip(skip).take(limit);
     if wants_sse(&headers) {
         Ok(sse_response(events, &state.options))
     } else {
@@ -245,21 +257,15 @@ fn live_feed(state: &AppState) -> watch::Receiver<FeedState> {
         .clone()
 }
 
-/// The events of a subscription, each with the cursor that resumes after it; at most
-/// `limit` of them. With `feed`, it follows the journal (waking when the shared feed
+/// The events of a subscription, each with the cursor that resumes after it. With `feed`, it follows the journal (waking when the shared feed
 /// moves); without, it ends at the first moment nothing more is visible. Disk reads
 /// (one page at a time) run off the async workers.
 fn cursor_stream(
     sub: Subscription<JournalReader>,
-    limit: Option<usize>,
     feed: Option<watch::Receiver<FeedState>>,
 ) -> impl Stream<Item = Result<(StoredEvent, Cursor), ServerError>> + Send + 'static {
-    let left = limit.unwrap_or(usize::MAX);
-    stream::unfold(Some((sub, left, feed)), |state| async move {
-        let (mut sub, left, mut feed) = state?;
-        if left == 0 {
-            return None;
-        }
+    stream::unfold(Some((sub, feed)), |state| async move {
+        let (mut sub, mut feed) = state?;
         loop {
             if let Some(f) = feed.as_mut() {
                 // Seen: a refresh after this point wakes the wait below.
@@ -284,7 +290,7 @@ fn cursor_stream(
             match next {
                 Ok(Some(ev)) => {
                     return match sub.cursor() {
-                        Some(cursor) => Some((Ok((ev, cursor)), Some((sub, left - 1, feed)))),
+                        Some(cursor) => Some((Ok((ev, cursor)), Some((sub, feed)))),
                         None => Some((Err(ServerError::NoCursor(ev.seq)), None)),
                     };
                 }

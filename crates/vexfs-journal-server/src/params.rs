@@ -152,3 +152,89 @@ mod tests {
         }
     }
 }
+
+/// A gatewayd-style `Range: entries=<cursor>[:<skip>[:<n>]]` header: start after the
+/// cursor (from the beginning when it is empty), skip `skip` more events, send at most
+/// `n`. A negative skip (gatewayd's "back from the cursor") is refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EntriesRange {
+    /// The cursor text, if any.
+    pub cursor: Option<String>,
+    /// Matching events to pass over after the cursor.
+    pub skip: usize,
+    /// Most events to send.
+    pub n: Option<usize>,
+}
+
+impl EntriesRange {
+    /// Parses the header's value.
+    pub fn parse(text: &str) -> Result<EntriesRange, ServerError> {
+        const NAME: &str = "Range";
+        let Some(spec) = text.trim().strip_prefix("entries=") else {
+            return Err(bad(NAME, text, "expected entries=<cursor>[:<skip>[:<n>]]"));
+        };
+        let mut parts = spec.split(':');
+        let cursor = parts
+            .next()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        let skip = match parts.next().map(str::trim) {
+            None | Some("") => 0,
+            Some(s) => s.parse().map_err(|_| {
+                bad(
+                    NAME,
+                    text,
+                    format!("skip {s:?} is not a count of events (≥ 0)"),
+                )
+            })?,
+        };
+        let n = match parts.next().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => match s.parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    return Err(bad(
+                        NAME,
+                        text,
+                        format!("n {s:?} is not a positive integer"),
+                    ));
+                }
+            },
+        };
+        if parts.next().is_some() {
+            return Err(bad(NAME, text, "more than three fields"));
+        }
+        Ok(EntriesRange { cursor, skip, n })
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn entries_forms() {
+        let r = EntriesRange::parse("entries=abc:2:5").unwrap();
+        assert_eq!(
+            (r.cursor.as_deref(), r.skip, r.n),
+            (Some("abc"), 2, Some(5))
+        );
+        assert_eq!(
+            EntriesRange::parse("entries=").unwrap(),
+            EntriesRange::default()
+        );
+        assert_eq!(EntriesRange::parse("entries=::3").unwrap().n, Some(3));
+        for badv in [
+            "bytes=0-1",
+            "entries=a:-1",
+            "entries=a:1:0",
+            "entries=a:1:2:3",
+        ] {
+            let e = EntriesRange::parse(badv).unwrap_err().to_string();
+            assert!(e.contains("Range"), "{e}");
+        }
+    }
+}

@@ -339,6 +339,22 @@ async fn sse_resume_survives_a_server_restart() {
     let (rest, _) = conn.sse_events(9).await;
     assert_eq!(seqs(&rest), all[3..12]);
 
+    // gatewayd's Range header: after the cursor, skip one, send two (as NDJSON).
+    let range = format!("entries={}:1:2", seen[0].0);
+    let body = Conn::get(second, "/events", &[("Range", &range)])
+        .await
+        .body()
+        .await;
+    let got: Vec<u64> = body
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(got, all[2..4]);
+
     // A cursor of another journal is refused, naming the header.
     let other = tempfile::tempdir().unwrap();
     let oj = Journal::create(other.path(), Config::default()).unwrap();
