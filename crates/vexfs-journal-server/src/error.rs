@@ -30,6 +30,9 @@ pub enum ServerError {
     /// A blocking read task failed.
     #[error("read task: {0}")]
     Task(String),
+    /// An answer could not be encoded as JSON.
+    #[error("encoding the answer: {0}")]
+    Encode(String),
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[source] std::io::Error),

@@ -10,6 +10,7 @@
 //!   with no gap and no duplicate. gatewayd's `Range: entries=<cursor>[:skip[:n]]`
 //!   header is accepted too (a non-negative skip only).
 //! - `GET /events/{seq}`: one event as JSON, 404 when there is none.
+//! - `GET /stats`: size and extent, from the block tables.
 //!
 //! A bad parameter is answered 400 with a message naming it and its value. Every
 //! stream reads the journal from disk a page at a time through a facade
@@ -98,6 +99,7 @@ where
 pub fn router(reader: JournalReader, options: Options) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/stats", get(stats))
         .route("/events", get(events))
         .route("/events/{seq}", get(event_by_seq))
         .with_state(AppState {
@@ -131,6 +133,17 @@ async fn health(State(state): State<AppState>) -> Result<Response, ServerError> 
         "next_seq": state.reader.visible_end(),
         "generation": state.reader.generation(),
     });
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn stats(State(state): State<AppState>) -> Result<Response, ServerError> {
+    let reader = state.reader.clone();
+    let stats = blocking(move || {
+        reader.refresh()?;
+        Ok(reader.stats())
+    })
+    .await?;
+    let body = serde_json::to_value(&stats).map_err(|e| ServerError::Encode(e.to_string()))?;
     Ok(json_response(StatusCode::OK, &body))
 }
 
@@ -402,7 +415,8 @@ impl IntoResponse for ServerError {
             | ServerError::Io(_)
             | ServerError::NoCursor(_)
             | ServerError::Refresh(_)
-            | ServerError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            | ServerError::Task(_)
+            | ServerError::Encode(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         json_response(status, &serde_json::json!({ "error": self.to_string() }))
     }

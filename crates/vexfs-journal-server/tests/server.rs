@@ -190,6 +190,10 @@ async fn ndjson_query_returns_the_emitted_events() {
     let past = format!("/events/{}", all[39] + 1);
     assert_eq!(Conn::get(addr, &past, &[]).await.status, 404);
     assert_eq!(Conn::get(addr, "/health", &[]).await.status, 200);
+    let conn = Conn::get(addr, "/stats", &[]).await;
+    assert_eq!(conn.status, 200);
+    let stats: serde_json::Value = serde_json::from_str(&conn.body().await).unwrap();
+    assert!(stats.is_object(), "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
