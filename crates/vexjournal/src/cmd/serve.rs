@@ -11,7 +11,8 @@ use vexfs_journal_server::{Options, serve_reader};
 use crate::Cli;
 
 /// Serve the journal over HTTP: `GET /events` (NDJSON, or Server-Sent Events whose ids
-/// are cursors, resumable with Last-Event-ID), `GET /events/SEQ`, `GET /health`.
+/// are cursors, resumable with Last-Event-ID), `GET /events/SEQ`, `GET /stats`,
+/// `GET /health`.
 ///
 /// Listens on a Unix socket by default: $XDG_RUNTIME_DIR/vexjournal-ID.sock (or the
 /// temporary directory), ID being the journal's id; TCP only with --listen. Serves
