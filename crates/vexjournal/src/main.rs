@@ -92,6 +92,8 @@ enum Command {
     Mount(cmd::mount::Args),
     /// The life of one path: every event that touched it, following renames.
     History(cmd::history::Args),
+    /// Why an event happened: its causes up to the root, and with --descendants its effects.
+    Why(cmd::why::Args),
     /// Unmount a mirror made by `mount`.
     Umount(cmd::umount::UmountArgs),
     /// Measure durable throughput and emission latency.
@@ -151,6 +153,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(&cli, a),
         Command::Mount(a) => cmd::mount::run(&cli, a),
         Command::History(a) => cmd::history::run(&cli, a),
+        Command::Why(a) => cmd::why::run(&cli, a),
         Command::Umount(a) => cmd::umount::run(a),
         Command::ProbeRss => cmd::bench::probe_rss(&cli),
         Command::TortureWriter(a) => cmd::torture::run(&cli, a),

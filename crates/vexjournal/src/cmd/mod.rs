@@ -23,3 +23,4 @@ pub mod stats;
 pub mod torture;
 pub mod umount;
 pub mod verify;
+pub mod why;
