@@ -94,6 +94,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// The life of one path: every event that touched it, following renames.
     History(cmd::history::Args),
+    /// Why an event happened: its causes up to the root, and with --descendants its effects.
+    Why(cmd::why::Args),
     /// Unmount a mirror made by `mount`.
     Umount(cmd::umount::UmountArgs),
     /// Measure durable throughput and emission latency.
@@ -154,6 +156,7 @@ fn main() -> ExitCode {
         Command::Mount(a) => cmd::mount::run(&cli, a),
         Command::Serve(a) => cmd::serve::run(&cli, a),
         Command::History(a) => cmd::history::run(&cli, a),
+        Command::Why(a) => cmd::why::run(&cli, a),
         Command::Umount(a) => cmd::umount::run(a),
         Command::ProbeRss => cmd::bench::probe_rss(&cli),
         Command::TortureWriter(a) => cmd::torture::run(&cli, a),

@@ -24,3 +24,4 @@ pub mod stats;
 pub mod torture;
 pub mod umount;
 pub mod verify;
+pub mod why;
