@@ -141,6 +141,9 @@ fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
         2,
         "both files that held /x: {x:?}"
     );
+    // A path nothing touched says just that.
+    let none = run_in(&j, &["history", "/never-touched"], b"", &[]).ok();
+    assert_eq!(none.stdout.trim(), "no event touched /never-touched");
     // Unmounting what is not mounted says so.
     let r = run_in(&j, &["umount", mnt.to_str().unwrap()], b"", &[]).fails();
     assert!(r.stderr.contains("not a mount point"), "{r:?}");
