@@ -312,13 +312,13 @@ impl FsEvent {
         for (k, v) in self.extra {
             meta.insert(k.into(), v);
         }
-        if let Some(to) = &self.to {
+        if let Some(to) = self.to {
             let full = prefixed(prefix, to);
             meta.insert("to".into(), json!(String::from_utf8_lossy(&full)));
         }
         let mut ev = Event::new(self.op)
             .subtype(self.subtype.map_or(0, |s| s as u32))
-            .path(prefixed(prefix, &self.path))
+            .path(prefixed(prefix, self.path))
             .inode(self.ino)
             .file_type(self.kind)
             .causality_chain(self.chain)
@@ -328,14 +328,15 @@ impl FsEvent {
     }
 }
 
-fn prefixed(prefix: &[u8], path: &[u8]) -> Vec<u8> {
+/// `path` behind `prefix` (the path itself, not copied, without one).
+fn prefixed(prefix: &[u8], path: Vec<u8>) -> Vec<u8> {
     if prefix.is_empty() {
-        return path.to_vec();
+        return path;
     }
     let mut full = Vec::with_capacity(prefix.len() + path.len());
     full.extend_from_slice(prefix);
     if path != b"/" {
-        full.extend_from_slice(path);
+        full.extend_from_slice(&path);
     }
     full
 }

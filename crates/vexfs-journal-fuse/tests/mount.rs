@@ -2,26 +2,19 @@
 //! source and become journal events.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::Write;
 
-use vexfs_journal::{Config, Journal, Query};
-use vexfs_journal_fuse::{MirrorFs, config};
+use vexfs_journal::Query;
+use vexfs_journal_fuse::capture::CaptureConfig;
 
 #[test]
 fn operations_reach_the_source_and_the_journal() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, mnt, jdir) = (
-        tmp.path().join("src"),
-        tmp.path().join("mnt"),
-        tmp.path().join("j"),
-    );
-    for d in [&src, &mnt] {
-        std::fs::create_dir(d).unwrap();
-    }
+    let s = common::scratch();
+    let (src, mnt) = (s.src.clone(), s.mnt.clone());
     std::fs::write(src.join("existing.txt"), b"old").unwrap();
-    let journal = Journal::create(&jdir, Config::default()).unwrap();
-    let fs = MirrorFs::new(&src, journal.clone()).unwrap();
-    let session = fuser::spawn_mount(fs, &mnt, &config(&src, &Default::default())).unwrap();
+    let (journal, session) = common::mount(&s, CaptureConfig::default());
 
     assert_eq!(std::fs::read(mnt.join("existing.txt")).unwrap(), b"old");
     let mut f = std::fs::File::create(mnt.join("a.txt")).unwrap();
@@ -120,18 +113,9 @@ fn operations_reach_the_source_and_the_journal() {
 #[test]
 fn links_attributes_xattrs_and_open_then_unlink_behave_like_the_source() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, mnt, jdir) = (
-        tmp.path().join("src"),
-        tmp.path().join("mnt"),
-        tmp.path().join("j"),
-    );
-    for d in [&src, &mnt] {
-        std::fs::create_dir(d).unwrap();
-    }
-    let journal = Journal::create(&jdir, Config::default()).unwrap();
-    let fs = MirrorFs::new(&src, journal.clone()).unwrap();
-    let session = fuser::spawn_mount(fs, &mnt, &config(&src, &Default::default())).unwrap();
+    let s = common::scratch();
+    let (src, mnt) = (s.src.clone(), s.mnt.clone());
+    let (journal, session) = common::mount(&s, CaptureConfig::default());
 
     std::fs::write(mnt.join("f"), b"0123456789").unwrap();
     // Hard links: one inode, two names, the link count of the source.
@@ -206,20 +190,11 @@ fn links_attributes_xattrs_and_open_then_unlink_behave_like_the_source() {
 #[test]
 fn read_only_opens_pass_through_and_later_opens_share_the_backing_file() {
     use std::io::{Read, Seek, SeekFrom};
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, mnt, jdir) = (
-        tmp.path().join("src"),
-        tmp.path().join("mnt"),
-        tmp.path().join("j"),
-    );
-    for d in [&src, &mnt] {
-        std::fs::create_dir(d).unwrap();
-    }
+    let s = common::scratch();
+    let (src, mnt) = (s.src.clone(), s.mnt.clone());
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(src.join("big"), &big).unwrap();
-    let journal = Journal::create(&jdir, Config::default()).unwrap();
-    let fs = MirrorFs::new(&src, journal.clone()).unwrap();
-    let session = fuser::spawn_mount(fs, &mnt, &config(&src, &Default::default())).unwrap();
+    let (journal, session) = common::mount(&s, CaptureConfig::default());
 
     let mut reader = std::fs::File::open(mnt.join("big")).unwrap();
     let mut back = Vec::new();
@@ -267,24 +242,14 @@ fn read_only_opens_pass_through_and_later_opens_share_the_backing_file() {
 
 #[test]
 fn capture_configuration_selects_events() {
-    use vexfs_journal_fuse::capture::CaptureConfig;
-    let tmp = tempfile::tempdir().unwrap();
-    let (src, mnt, jdir) = (
-        tmp.path().join("src"),
-        tmp.path().join("mnt"),
-        tmp.path().join("j"),
-    );
-    for d in [&src, &mnt] {
-        std::fs::create_dir(d).unwrap();
-    }
+    let s = common::scratch();
+    let (src, mnt) = (s.src.clone(), s.mnt.clone());
     std::fs::write(src.join("r"), b"read me").unwrap();
     let capture: CaptureConfig = toml::from_str(
         "read = \"every\"\nwrite = \"close\"\nexclude = [\"/skip*\"]\nsync = true\nmetadata_reads = true\n",
     )
     .unwrap();
-    let journal = Journal::create(&jdir, Config::default()).unwrap();
-    let fs = MirrorFs::with_capture(&src, journal.clone(), capture).unwrap();
-    let session = fuser::spawn_mount(fs, &mnt, &config(&src, &Default::default())).unwrap();
+    let (journal, session) = common::mount(&s, capture);
     assert_eq!(std::fs::read(mnt.join("r")).unwrap(), b"read me");
     let mut f = std::fs::File::create(mnt.join("w")).unwrap();
     f.write_all(b"one").unwrap();

@@ -6,10 +6,11 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+mod common;
+
 use serde_json::Value;
-use vexfs_journal::{Config, Journal, Query};
-use vexfs_journal_fuse::capture::CaptureConfig;
-use vexfs_journal_fuse::{FsSubtype, MirrorFs, config};
+use vexfs_journal::{Journal, Query};
+use vexfs_journal_fuse::FsSubtype;
 
 /// A mounted mirror of a fresh temporary directory.
 struct Mirror {
@@ -22,18 +23,12 @@ struct Mirror {
 
 impl Mirror {
     fn new(capture: &str) -> Mirror {
-        let tmp = tempfile::tempdir().unwrap();
-        let (src, mnt) = (tmp.path().join("src"), tmp.path().join("mnt"));
-        std::fs::create_dir(&src).unwrap();
-        std::fs::create_dir(&mnt).unwrap();
-        let journal = Journal::create(tmp.path().join("j"), Config::default()).unwrap();
-        let capture: CaptureConfig = toml::from_str(capture).unwrap();
-        let fs = MirrorFs::with_capture(&src, journal.clone(), capture).unwrap();
-        let session = fuser::spawn_mount(fs, &mnt, &config(&src, &Default::default())).unwrap();
+        let s = common::scratch();
+        let (journal, session) = common::mount(&s, toml::from_str(capture).unwrap());
         Mirror {
-            _tmp: tmp,
-            src,
-            mnt,
+            src: s.src,
+            mnt: s.mnt,
+            _tmp: s.tmp,
             journal,
             session: Some(session),
         }

@@ -5,28 +5,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{bin, run_in};
-
-fn mounted(mnt: &Path) -> bool {
-    std::fs::read_to_string("/proc/self/mounts")
-        .unwrap()
-        .lines()
-        .any(|l| l.split_whitespace().nth(1) == Some(mnt.to_str().unwrap()))
-}
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{bin, mounted, run_in, wait_for};
 
 #[test]
 fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
@@ -46,7 +27,7 @@ fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        wait_for("the mount", || mounted(&mnt));
+        wait_for("the mount", Duration::from_secs(20), || mounted(&mnt));
         let name = format!("f{}", u8::from(stop_with_umount));
         std::fs::write(mnt.join(&name), b"data").unwrap();
         assert_eq!(std::fs::read(src.join(&name)).unwrap(), b"data");
@@ -160,6 +141,9 @@ fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
         2,
         "both files that held /x: {x:?}"
     );
+    // A path nothing touched says just that.
+    let none = run_in(&j, &["history", "/never-touched"], b"", &[]).ok();
+    assert_eq!(none.stdout.trim(), "no event touched /never-touched");
     // Unmounting what is not mounted says so.
     let r = run_in(&j, &["umount", mnt.to_str().unwrap()], b"", &[]).fails();
     assert!(r.stderr.contains("not a mount point"), "{r:?}");

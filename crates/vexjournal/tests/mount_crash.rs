@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{bin, run_in};
+use common::{bin, mounted, run_in, wait_for};
 use serde_json::Value;
 
 /// Writer threads per round.
@@ -32,24 +32,6 @@ fn skip_reason() -> Option<&'static str> {
         return Some("not root (the mount is made with the mount syscall)");
     }
     None
-}
-
-fn mounted(mnt: &Path) -> bool {
-    std::fs::read_to_string("/proc/self/mounts")
-        .unwrap()
-        .lines()
-        .any(|l| l.split_whitespace().nth(1) == Some(mnt.to_str().unwrap()))
-}
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// One file system call of the workload, as the workload made it and as the journal
@@ -233,7 +215,7 @@ fn crash_round(
         child: Some(child),
         mnt: mnt.clone(),
     };
-    wait_for("the mount", || mounted(&mnt));
+    wait_for("the mount", Duration::from_secs(30), || mounted(&mnt));
     let held = hold_open.then(|| File::open(&mnt).unwrap());
 
     let log = root.join(format!("{prefix}ops.log"));

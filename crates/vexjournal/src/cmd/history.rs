@@ -80,7 +80,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     // object is made (create, mkdir, symlink) and ends when its last name goes, so an
     // inode number the source reuses for a new file starts a new life.
     let mut life_of: HashMap<u64, usize> = HashMap::new();
-    let mut names: Vec<BTreeSet<String>> = Vec::new();
+    let mut life_names: Vec<BTreeSet<String>> = Vec::new();
     let mut held: Vec<bool> = Vec::new();
     let mut row_life: Vec<Option<usize>> = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -96,10 +96,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             "filesystem.create" | "filesystem.mkdir" | "filesystem.symlink"
         );
         let mut new_life = |life_of: &mut HashMap<u64, usize>| {
-            names.push(BTreeSet::from([r.path()]));
+            life_names.push(BTreeSet::from([r.path()]));
             held.push(false);
-            life_of.insert(ino, names.len() - 1);
-            names.len() - 1
+            life_of.insert(ino, life_names.len() - 1);
+            life_names.len() - 1
         };
         let life = match life_of.get(&ino) {
             Some(l) if !(made && ok) => *l,
@@ -114,17 +114,17 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         }
         match ty.as_str() {
             "filesystem.hardlink" => {
-                names[life].insert(r.path());
+                life_names[life].insert(r.path());
             }
             "filesystem.rename" => {
-                names[life].remove(&r.path());
+                life_names[life].remove(&r.path());
                 if let Some(to) = r.to() {
-                    names[life].insert(to.to_string());
+                    life_names[life].insert(to.to_string());
                 }
             }
             "filesystem.delete" | "filesystem.rmdir" => {
-                names[life].remove(&r.path());
-                if names[life].is_empty() {
+                life_names[life].remove(&r.path());
+                if life_names[life].is_empty() {
                     life_of.remove(&ino);
                 }
             }
@@ -165,7 +165,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         }
         ReportFormat::Table => {
             if touched.is_empty() {
-                writeln!(out, "no event touched {} (names: {:?})", args.path, names)?;
+                writeln!(out, "no event touched {}", args.path)?;
             } else {
                 let mut t = Table::new();
                 t.load_preset(UTF8_FULL_CONDENSED);

@@ -277,52 +277,11 @@ fn daemon(pairs: &[(&Path, &Path)], log_file: Option<&Path>) -> Result<ExitCode>
     }
 }
 
-/// Mount points of FUSE mounts (`/proc/self/mountinfo`), once per mount.
+/// Mount points of FUSE mounts, once per mount.
 fn fuse_mounts() -> Result<Vec<PathBuf>> {
-    let info =
-        std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
-    Ok(info
-        .lines()
-        .filter(|l| {
-            l.split_once(" - ")
-                .is_some_and(|(_, rest)| rest.starts_with("fuse ") || rest.starts_with("fuse."))
-        })
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| PathBuf::from(unescape(p)))
+    Ok(super::umount::mounts()?
+        .into_iter()
+        .filter(|m| m.is_fuse())
+        .map(|m| m.mount_point)
         .collect())
-}
-
-/// A mountinfo path with its octal escapes (`\040` for a space) undone.
-fn unescape(p: &str) -> String {
-    let b = p.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 4])
-                .ok()
-                .and_then(|o| u8::from_str_radix(o, 8).ok())
-        {
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mountinfo_escapes_are_undone() {
-        assert_eq!(unescape(r"/tmp/a\040b"), "/tmp/a b");
-        assert_eq!(unescape(r"/tmp/x\134y"), r"/tmp/x\y");
-        assert_eq!(unescape("/plain"), "/plain");
-        assert_eq!(unescape(r"/end\04"), r"/end\04");
-    }
 }

@@ -44,9 +44,9 @@ pub fn dead_mount(path: &Path) -> bool {
 
 /// One line of `/proc/self/mountinfo`, the parts this command needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct MountEntry {
+pub(crate) struct MountEntry {
     /// Where it is mounted (unescaped).
-    mount_point: PathBuf,
+    pub(crate) mount_point: PathBuf,
     /// The file system type (`fuse`, `fuse.sshfs`, `ext4`, …).
     fs_type: String,
     /// The mount source (`vexfs-journal:/data` for a mirror).
@@ -54,7 +54,7 @@ struct MountEntry {
 }
 
 impl MountEntry {
-    fn is_fuse(&self) -> bool {
+    pub(crate) fn is_fuse(&self) -> bool {
         self.fs_type == "fuse" || self.fs_type == "fuseblk" || self.fs_type.starts_with("fuse.")
     }
 
@@ -87,6 +87,13 @@ fn unescape(field: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The mounts of this process's namespace (`/proc/self/mountinfo`), in mount order.
+pub(crate) fn mounts() -> Result<Vec<MountEntry>> {
+    let text =
+        std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    Ok(parse_mountinfo(&text))
 }
 
 /// Parses mountinfo text; lines it cannot read are skipped.
@@ -142,9 +149,7 @@ fn mount_path_within(path: &Path, links: u32) -> Result<PathBuf> {
 
 /// The topmost mount at `path`, if any.
 fn find_mount(path: &Path) -> Result<Option<MountEntry>> {
-    let text =
-        std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
-    Ok(parse_mountinfo(&text)
+    Ok(mounts()?
         .into_iter()
         .rev()
         .find(|m| m.mount_point.as_os_str().as_bytes() == path.as_os_str().as_bytes()))
@@ -320,5 +325,9 @@ mod tests {
         assert!(m[2].is_fuse() && !m[2].is_mirror());
         assert!(!m[0].is_fuse());
         assert_eq!(unescape(r"a\134b\01"), b"a\\b\\01");
+        assert_eq!(unescape(r"/tmp/a\040b"), b"/tmp/a b");
+        assert_eq!(unescape(r"/tmp/x\134y"), br"/tmp/x\y");
+        assert_eq!(unescape("/plain"), b"/plain");
+        assert_eq!(unescape(r"/end\04"), br"/end\04");
     }
 }

@@ -150,3 +150,20 @@ pub fn content(ev: &Value) -> Value {
         "payload": ev["payload"],
     })
 }
+
+/// Whether `mnt` is a mount point now (`/proc/self/mounts`).
+pub fn mounted(mnt: &Path) -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(mnt.to_str().unwrap()))
+}
+
+/// Polls `cond` until it holds; fails the test after `limit`.
+pub fn wait_for(what: &str, limit: std::time::Duration, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
