@@ -10,6 +10,9 @@
 //!   with no gap and no duplicate. gatewayd's `Range: entries=<cursor>[:skip[:n]]`
 //!   header is accepted too (a non-negative skip only).
 //! - `GET /events/{seq}`: one event as JSON, 404 when there is none.
+//! - `GET /events/{seq}/causality?ancestors=&descendants=&max=`: the event's causes up
+//!   to the root cause and what followed from it, as nodes (events) and edges.
+//! - `POST /events[?durable=1]` (a writing server): NDJSON events, one atomic batch.
 //! - `GET /stats`: size and extent, from the block tables.
 //!
 //! A bad parameter is answered 400 with a message naming it and its value. Every
@@ -19,6 +22,7 @@
 //! visible end, and page reads run on tokio's blocking pool.
 
 mod auth;
+mod causality;
 mod error;
 mod ingest;
 mod params;
@@ -188,6 +192,7 @@ fn routes<F: Follow>(state: AppState<F>) -> Router {
         .route("/stats", get(stats::<F>))
         .route("/events", get(events::<F>).post(ingest::post_events::<F>))
         .route("/events/{seq}", get(event_by_seq::<F>))
+        .route("/events/{seq}/causality", get(causality::causality::<F>))
         .layer(axum::extract::DefaultBodyLimit::max(state.options.max_body))
         .route_layer(axum::middleware::from_fn_with_state(
             state.principals.clone(),
