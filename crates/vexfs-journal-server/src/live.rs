@@ -301,7 +301,7 @@ impl<F: Follow> Follower<F> {
         loop {
             match std::mem::replace(&mut self.mode, Mode::Done) {
                 Mode::Done => return None,
-                Mode::Disk(sub) => match self.from_disk(sub).await {
+                Mode::Disk(sub) => match self.read_disk(sub).await {
                     Ok(Some(chunk)) => return Some(chunk),
                     Ok(None) => {}
                     Err(e) => return Some(error_frame(self.sse, &e.to_string())),
@@ -359,7 +359,7 @@ impl<F: Follow> Follower<F> {
     }
 
     /// A chunk read from disk, or `None` after switching to the ring.
-    async fn from_disk(
+    async fn read_disk(
         &mut self,
         mut sub: Box<Subscription<F>>,
     ) -> Result<Option<Bytes>, ServerError> {
