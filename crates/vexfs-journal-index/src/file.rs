@@ -5,7 +5,7 @@ use vexfs_journal_format::FormatError;
 use vexfs_journal_format::index_file::{self, TermsRef};
 pub use vexfs_journal_format::index_file::{
     HEADER_SIZE, INDEX_MAGIC, INDEX_VERSION, IndexHeader, SUMMARY_SIZE, check_section,
-    decode_header, decode_summaries, section,
+    decode_counts, decode_header, decode_summaries, section,
 };
 
 use crate::segment_index::{BlockSummary, Terms};
@@ -21,11 +21,12 @@ pub fn encode_index(
         paths: &terms.paths,
         agents: &terms.agents,
         txs: &terms.txs,
+        counts: &terms.counts,
     };
     index_file::encode_index(first_seq, covered_end, blocks, terms)
 }
 
-/// Decodes the three term sections.
+/// Decodes the three term sections (the counts are left empty: see [`decode_counts`]).
 pub fn decode_terms(
     paths: &[u8],
     agents: &[u8],
@@ -37,5 +38,6 @@ pub fn decode_terms(
         paths: t.paths,
         agents: t.agents,
         txs: t.txs,
+        counts: Default::default(),
     })
 }

@@ -90,8 +90,12 @@ fn load_terms(path: &Path, h: &IndexHeader) -> Result<Terms> {
     let paths = read_section(&f, path, h, section::PATHS, "index paths")?;
     let agents = read_section(&f, path, h, section::AGENTS, "index agents")?;
     let txs = read_section(&f, path, h, section::TXS, "index transactions")?;
-    file::decode_terms(&paths, &agents, &txs, h.block_count)
-        .map_err(|e| IndexError::format(path, h.sections[section::PATHS].0, e))
+    let counts = read_section(&f, path, h, section::COUNTS, "index counts")?;
+    let mut terms = file::decode_terms(&paths, &agents, &txs, h.block_count)
+        .map_err(|e| IndexError::format(path, h.sections[section::PATHS].0, e))?;
+    terms.counts = file::decode_counts(&counts, h.block_count)
+        .map_err(|e| IndexError::format(path, h.sections[section::COUNTS].0, e))?;
+    Ok(terms)
 }
 
 /// Why an index file was not used.
@@ -466,6 +470,7 @@ fn prune_terms(terms: &mut Terms, kept: u32) {
     terms.paths.retain(|_, l| !l.is_empty());
     terms.agents.retain(|_, l| !l.is_empty());
     terms.txs.retain(|_, l| !l.is_empty());
+    terms.counts.truncate(kept as usize);
 }
 
 /// Loads a segment's index file and checks it describes the segment as it is.
@@ -478,8 +483,13 @@ fn load_index(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Rebuilt::Missing),
         Err(e) => return Err(Rebuilt::Corrupt(format!("cannot read: {e}"))),
     };
-    let h = file::decode_header(&bytes, bytes.len() as u64)
-        .map_err(|e| Rebuilt::Corrupt(e.to_string()))?;
+    let h = file::decode_header(&bytes, bytes.len() as u64).map_err(|e| match e {
+        // A file of another version (an older build's) is out of date, not damaged.
+        e @ vexfs_journal_format::FormatError::UnsupportedVersion { .. } => {
+            Rebuilt::Stale(e.to_string())
+        }
+        e => Rebuilt::Corrupt(e.to_string()),
+    })?;
     if h.first_seq != seg.first_seq() {
         return Err(Rebuilt::Stale(format!(
             "index is for segment {} not {}",
@@ -537,6 +547,7 @@ fn load_index(
         (section::PATHS, "paths"),
         (section::AGENTS, "agents"),
         (section::TXS, "transactions"),
+        (section::COUNTS, "counts"),
     ] {
         let (off, len, crc) = h.sections[which];
         let sec = bytes
