@@ -528,6 +528,16 @@ pub fn decode_header(buf: &[u8], file_len: u64) -> Result<IndexHeader> {
             found: magic,
         });
     }
+    // The version first: an older file's header has another size, so its checksum
+    // would not even be found.
+    let version = c.u32()?;
+    if version != INDEX_VERSION {
+        return Err(FormatError::UnsupportedVersion {
+            what,
+            found: version,
+            supported: INDEX_VERSION,
+        });
+    }
     let mut tail = ByteReader::with_base(
         head.get(HEADER_CRC_OFFSET..).unwrap_or_default(),
         HEADER_CRC_OFFSET,
@@ -541,14 +551,6 @@ pub fn decode_header(buf: &[u8], file_len: u64) -> Result<IndexHeader> {
     )?;
     // The last word is outside the checksum: it must be exactly zero.
     tail.zeros(4)?;
-    let version = c.u32()?;
-    if version != INDEX_VERSION {
-        return Err(FormatError::UnsupportedVersion {
-            what,
-            found: version,
-            supported: INDEX_VERSION,
-        });
-    }
     let mut h = IndexHeader {
         first_seq: c.u64()?,
         covered_end: c.u64()?,

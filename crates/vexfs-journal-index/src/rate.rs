@@ -102,9 +102,11 @@ pub struct RateQuery {
     pub by: RateBy,
     /// Bucket width, ns (> 0).
     pub step_ns: i64,
-    /// Start of the first bucket, ns; the earliest event's time when unset.
+    /// Start of the first bucket, ns; the earliest event's time when unset (but not
+    /// after `until_ns`).
     pub since_ns: Option<i64>,
-    /// End of the window (exclusive), ns; just after the latest event when unset.
+    /// End of the window (exclusive), ns; just after the latest event when unset (but
+    /// not before `since_ns`).
     pub until_ns: Option<i64>,
     /// Count only events visible to this principal mask (event mask AND it ≠ 0).
     pub visibility: Option<u64>,
@@ -188,8 +190,14 @@ fn window(ex: &Executor<'_>, q: &RateQuery, visible_end: u64) -> Result<Window> 
                     hi = Some(hi.map_or(b.max_time, |h| h.max(b.max_time)));
                 }
             }
-            let since = s.or(lo).unwrap_or(0);
-            let until = u.or(hi.map(|h| h.saturating_add(1))).unwrap_or(since);
+            // A bound left to default never crosses the one given: the window is then
+            // empty rather than refused.
+            let since = match (s, u) {
+                (Some(s), _) => s,
+                (None, Some(u)) => lo.unwrap_or(u).min(u),
+                (None, None) => lo.unwrap_or(0),
+            };
+            let until = u.unwrap_or_else(|| hi.map_or(since, |h| h.saturating_add(1)).max(since));
             (since, until)
         }
     };
