@@ -20,6 +20,7 @@
 
 mod error;
 mod params;
+mod rate;
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -102,6 +103,7 @@ pub fn router(reader: JournalReader, options: Options) -> Router {
         .route("/stats", get(stats))
         .route("/events", get(events))
         .route("/events/{seq}", get(event_by_seq))
+        .route("/stats/rate", get(rate::rate))
         .with_state(AppState {
             reader,
             options,

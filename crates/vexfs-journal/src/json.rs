@@ -185,6 +185,43 @@ pub fn parse_span(text: &str) -> Option<i64> {
     n.checked_mul(unit_ns)
 }
 
+/// A bucket width: a span (`30s`, `1m`, `5m`, `1h`, `1d`) or plain seconds (`90`), in
+/// nanoseconds; `None` unless it is positive.
+pub fn parse_step(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let ns = match t.parse::<i64>() {
+        Ok(secs) => secs.checked_mul(1_000_000_000)?,
+        Err(_) => parse_span(t)?,
+    };
+    (ns > 0).then_some(ns)
+}
+
+/// The JSON object of an event rate (`GET /stats/rate`, `vexjournal stats --by`):
+/// `by`, `step_ns`, `since_ns`, `until_ns`, `buckets` (each `start_ns`, `time`,
+/// `counts`), `blocks_read`, `blocks_summarised`.
+pub fn rate_to_json(rate: &vexfs_journal_index::Rate) -> Value {
+    let buckets: Vec<Value> = rate
+        .buckets
+        .iter()
+        .map(|b| {
+            json!({
+                "start_ns": b.start_ns,
+                "time": format_time(b.start_ns),
+                "counts": b.counts,
+            })
+        })
+        .collect();
+    json!({
+        "by": rate.by.name(),
+        "step_ns": rate.step_ns,
+        "since_ns": rate.since_ns,
+        "until_ns": rate.until_ns,
+        "buckets": buckets,
+        "blocks_read": rate.blocks_read,
+        "blocks_summarised": rate.blocks_summarised,
+    })
+}
+
 /// A time given as RFC 3339 text, integer nanoseconds since the epoch, or a span back
 /// from `now_ns` (`15m`, `-15m` or `15m ago`: fifteen minutes before `now_ns`).
 pub fn parse_time_or_ago(field: &str, text: &str, now_ns: i64) -> Result<i64, JsonError> {
