@@ -6,7 +6,9 @@
 //! - `fuzz [--seconds N] [--target NAME]` — coverage-guided fuzzing of every decoder;
 //! - `fuse-posix [--long] [--release]` — pjdfstest and fsx on a `vexjournal mount`
 //!   and on bindfs, same run;
-//! - `bench-fuse [--quick]` — the FUSE mirror against the raw directory and bindfs.
+//! - `bench-fuse [--quick]` — the FUSE mirror against the raw directory and bindfs;
+//! - `bench-rate [--events N] [--runs N] [--work-dir DIR]` — event rates from the index
+//!   against DuckDB's `GROUP BY` on the same rows (default 10 000 000 events).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +16,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod bench_fuse;
+mod bench_rate;
 mod ci;
 mod fuse_posix;
 mod fuzz;
@@ -29,8 +32,11 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         Some("fuse-posix") => fuse_posix::fuse_posix(&root, &args[1..]),
         Some("bench-fuse") => bench_fuse::bench_fuse(&root, &args[1..]),
+        Some("bench-rate") => bench_rate::bench_rate(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <fixtures|ci|torture|fuzz|fuse-posix|bench-fuse>");
+            eprintln!(
+                "usage: cargo xtask <fixtures|ci|torture|fuzz|fuse-posix|bench-fuse|bench-rate>"
+            );
             eprintln!("  fixtures   regenerate fixtures/*.bin from the format crate's samples");
             eprintln!(
                 "  ci         install missing system packages, then fmt, clippy and all tests"
@@ -46,6 +52,9 @@ fn main() -> Result<()> {
             );
             eprintln!(
                 "  bench-fuse [--quick] untar, metadata storm, fsx, fio: raw vs bindfs vs vexjournal"
+            );
+            eprintln!(
+                "  bench-rate [--events N] [--runs N] [--work-dir DIR] /stats/rate vs DuckDB GROUP BY"
             );
             bail!("unknown or missing command")
         }

@@ -38,6 +38,10 @@ pub struct Args {
     /// Read and show times in UTC instead of the local time zone.
     #[arg(long)]
     utc: bool,
+    /// With --by: answer the query this many times and print the times to stderr as
+    /// JSON, `{"first_ms":…,"rate_ms":[…]}` (for `cargo xtask bench-rate`).
+    #[arg(long, hide = true, default_value_t = 1, requires = "by")]
+    repeat: usize,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
@@ -149,13 +153,26 @@ fn rate(out: &mut impl Write, reader: &JournalReader, args: &Args, by: &str) -> 
             show(until, args.utc)
         );
     }
-    let rate = reader.rate(&RateQuery {
+    let query = RateQuery {
         by,
         step_ns: step,
         since_ns: Some(since),
         until_ns: Some(until),
         visibility: None,
-    })?;
+    };
+    let started = std::time::Instant::now();
+    let mut rate = reader.rate(&query)?;
+    if args.repeat > 1 {
+        // The first run loads the sealed segments' counts from their index files.
+        let first_ms = started.elapsed().as_secs_f64() * 1e3;
+        let mut runs_ms = Vec::with_capacity(args.repeat);
+        for _ in 1..args.repeat {
+            let started = std::time::Instant::now();
+            rate = reader.rate(&query)?;
+            runs_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        eprintln!("{}", json!({ "first_ms": first_ms, "rate_ms": runs_ms }));
+    }
     match args.output {
         ReportFormat::Json => {
             writeln!(
