@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use vexfs_journal_format::layout::RawEventHeader;
 use vexfs_journal_format::record::{RecordView, peek_record};
-use vexfs_journal_format::{BString, Category, EventType};
+use vexfs_journal_format::{BString, EventType};
 use vexfs_journal_storage::BlockRef;
 use zerocopy::FromBytes;
 
@@ -140,10 +140,34 @@ pub struct Rate {
     pub blocks_summarised: u64,
 }
 
+/// Events per type code in one bucket: dense for the known types (no lookup on the
+/// hot path), a map for the others.
+#[derive(Clone, Debug, Default)]
+struct Codes {
+    known: Vec<u64>,
+    other: BTreeMap<u32, u64>,
+}
+
+impl Codes {
+    fn add(&mut self, code: u32, n: u64) {
+        match EventType::from_code(code).known_index() {
+            Some(i) => {
+                if self.known.is_empty() {
+                    self.known = vec![0; EventType::KNOWN_COUNT];
+                }
+                if let Some(slot) = self.known.get_mut(i) {
+                    *slot += n;
+                }
+            }
+            None => *self.other.entry(code).or_default() += n,
+        }
+    }
+}
+
 /// Counts being gathered, per bucket.
 enum Acc {
-    /// By type or category code.
-    Codes(Vec<BTreeMap<u32, u64>>),
+    /// By type code (categories are merged at the end).
+    Codes(Vec<Codes>),
     /// By agent id.
     Agents(Vec<BTreeMap<BString, u64>>),
 }
@@ -153,7 +177,6 @@ struct Window {
     since: i64,
     until: i64,
     step: i64,
-    by: RateBy,
     mask: Option<u64>,
     visible_end: u64,
 }
@@ -164,13 +187,6 @@ impl Window {
             return None;
         }
         usize::try_from((i128::from(t) - i128::from(self.since)) / i128::from(self.step)).ok()
-    }
-
-    fn key(&self, code: u32) -> u32 {
-        match self.by {
-            RateBy::Category => EventType::from_code(code).category().code(),
-            _ => code,
-        }
     }
 }
 
@@ -217,7 +233,6 @@ fn window(ex: &Executor<'_>, q: &RateQuery, visible_end: u64) -> Result<Window> 
         since,
         until,
         step: q.step_ns,
-        by: q.by,
         mask: q.visibility,
         visible_end,
     })
@@ -234,7 +249,7 @@ impl Executor<'_> {
         .unwrap_or(0);
         let mut acc = match q.by {
             RateBy::Agent => Acc::Agents(vec![BTreeMap::new(); n]),
-            _ => Acc::Codes(vec![BTreeMap::new(); n]),
+            _ => Acc::Codes(vec![Codes::default(); n]),
         };
         let (mut read, mut summarised) = (0u64, 0u64);
         for seg in self.store.segments() {
@@ -250,7 +265,7 @@ impl Executor<'_> {
                 let summary = entry.summary();
                 let (a, z) = summary.time_window(Some(w.since), Some(w.until.saturating_sub(1)));
                 // Bucket of each block taken from its counts (for the agent postings).
-                let mut whole: BTreeMap<u32, usize> = BTreeMap::new();
+                let mut whole: Vec<usize> = Vec::new();
                 for i in a..z.min(indexed) {
                     let (Some(s), Some(b)) = (summary.blocks.get(i), blocks.get(i)) else {
                         continue;
@@ -277,14 +292,19 @@ impl Executor<'_> {
                             summarised += 1;
                             match &mut acc {
                                 Acc::Codes(buckets) => {
-                                    if let Some(map) = buckets.get_mut(k) {
+                                    if let Some(b) = buckets.get_mut(k) {
                                         for (code, c) in types {
-                                            *map.entry(w.key(*code)).or_default() += u64::from(*c);
+                                            b.add(*code, u64::from(*c));
                                         }
                                     }
                                 }
                                 Acc::Agents(_) => {
-                                    whole.insert(i as u32, k);
+                                    if whole.is_empty() {
+                                        whole = vec![usize::MAX; indexed];
+                                    }
+                                    if let Some(slot) = whole.get_mut(i) {
+                                        *slot = k;
+                                    }
                                 }
                             }
                         }
@@ -296,7 +316,8 @@ impl Executor<'_> {
                 {
                     for (agent, list) in &counts.agents {
                         for (b, c) in list {
-                            if let Some(map) = whole.get(b).and_then(|k| buckets.get_mut(*k)) {
+                            let k = whole.get(*b as usize).copied().unwrap_or(usize::MAX);
+                            if let Some(map) = buckets.get_mut(k) {
                                 *map.entry(agent.clone()).or_default() += u64::from(*c);
                             }
                         }
@@ -329,23 +350,34 @@ impl Executor<'_> {
         }
         let start = |k: usize| w.since.saturating_add((k as i64).saturating_mul(w.step));
         let buckets = match acc {
-            Acc::Codes(list) => list
-                .into_iter()
-                .enumerate()
-                .map(|(k, map)| RateBucket {
-                    start_ns: start(k),
-                    counts: map
-                        .into_iter()
-                        .map(|(code, c)| {
-                            let name = match q.by {
-                                RateBy::Category => Category::from_code(code).to_string(),
-                                _ => EventType::from_code(code).to_string(),
-                            };
-                            (name, c)
-                        })
-                        .collect(),
-                })
-                .collect(),
+            Acc::Codes(list) => {
+                let known: Vec<EventType> = EventType::all().collect();
+                let name = |t: EventType| match q.by {
+                    RateBy::Category => t.category().to_string(),
+                    _ => t.to_string(),
+                };
+                let known_names: Vec<String> = known.iter().map(|t| name(*t)).collect();
+                list.into_iter()
+                    .enumerate()
+                    .map(|(k, codes)| {
+                        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+                        for (i, c) in codes.known.iter().enumerate() {
+                            if *c > 0
+                                && let Some(n) = known_names.get(i)
+                            {
+                                *counts.entry(n.clone()).or_default() += c;
+                            }
+                        }
+                        for (code, c) in codes.other {
+                            *counts.entry(name(EventType::from_code(code))).or_default() += c;
+                        }
+                        RateBucket {
+                            start_ns: start(k),
+                            counts,
+                        }
+                    })
+                    .collect()
+            }
             Acc::Agents(list) => list
                 .into_iter()
                 .enumerate()
@@ -404,8 +436,8 @@ fn count_records(
         }
         match acc {
             Acc::Codes(buckets) => {
-                if let Some(map) = buckets.get_mut(k) {
-                    *map.entry(w.key(h.event_type.get())).or_default() += 1;
+                if let Some(b) = buckets.get_mut(k) {
+                    b.add(h.event_type.get(), 1);
                 }
             }
             Acc::Agents(buckets) => {
