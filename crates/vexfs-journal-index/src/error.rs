@@ -30,6 +30,9 @@ pub enum IndexError {
     /// A rate query that cannot be answered as asked.
     #[error(transparent)]
     Rate(#[from] crate::rate::RateError),
+    /// A thread counting a rate stopped without an answer.
+    #[error("a rate worker thread failed")]
+    RateWorker,
     /// A cursor of this journal taken before its history was rewritten.
     #[error("cursor can no longer be resumed: {reason}")]
     StaleCursor {

@@ -10,10 +10,12 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
 use vexfs_journal_format::layout::RawEventHeader;
 use vexfs_journal_format::record::{RecordView, peek_record};
 use vexfs_journal_format::{BString, EventType};
-use vexfs_journal_storage::BlockRef;
+
+use vexfs_journal_storage::{BlockRef, Segment};
 use zerocopy::FromBytes;
 
 use crate::error::{IndexError, Result};
@@ -21,6 +23,8 @@ use crate::query::{DamagedBlock, Executor};
 
 /// Most buckets a rate may have.
 pub const MAX_RATE_BUCKETS: u64 = 100_000;
+/// Most threads a rate counts segments on.
+const MAX_RATE_THREADS: usize = 4;
 
 /// What events are counted under.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -172,6 +176,44 @@ enum Acc {
     Agents(Vec<BTreeMap<BString, u64>>),
 }
 
+impl Acc {
+    /// The same kind of accumulator, every bucket empty.
+    fn empty_like(&self) -> Acc {
+        match self {
+            Acc::Codes(b) => Acc::Codes(vec![Codes::default(); b.len()]),
+            Acc::Agents(b) => Acc::Agents(vec![BTreeMap::new(); b.len()]),
+        }
+    }
+
+    /// Adds `other`'s counts (of the same kind and size) to these.
+    fn merge(&mut self, other: Acc) {
+        match (self, other) {
+            (Acc::Codes(mine), Acc::Codes(theirs)) => {
+                for (m, t) in mine.iter_mut().zip(theirs) {
+                    if m.known.is_empty() {
+                        m.known = t.known;
+                    } else {
+                        for (a, b) in m.known.iter_mut().zip(t.known) {
+                            *a += b;
+                        }
+                    }
+                    for (code, n) in t.other {
+                        *m.other.entry(code).or_default() += n;
+                    }
+                }
+            }
+            (Acc::Agents(mine), Acc::Agents(theirs)) => {
+                for (m, t) in mine.iter_mut().zip(theirs) {
+                    for (agent, n) in t {
+                        *m.entry(agent).or_default() += n;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The window and bucketing of a running rate.
 struct Window {
     since: i64,
@@ -247,107 +289,61 @@ impl Executor<'_> {
                 / i128::from(w.step),
         )
         .unwrap_or(0);
-        let mut acc = match q.by {
+        let acc = match q.by {
             RateBy::Agent => Acc::Agents(vec![BTreeMap::new(); n]),
             _ => Acc::Codes(vec![Codes::default(); n]),
         };
-        let (mut read, mut summarised) = (0u64, 0u64);
-        for seg in self.store.segments() {
-            let blocks = seg.blocks();
-            let mut to_read = Vec::new();
-            let mut indexed = 0;
-            if let Some(entry) = self.index.segment(seg.first_seq()) {
-                // Blocks enter the terms (and counts) before the summaries: count the
-                // summaries first, then every one counted is in the terms taken next.
-                indexed = entry.summary().blocks.len().min(blocks.len());
-                let terms = entry.terms()?;
-                let counts = &terms.counts;
-                let summary = entry.summary();
-                let (a, z) = summary.time_window(Some(w.since), Some(w.until.saturating_sub(1)));
-                // Bucket of each block taken from its counts (for the agent postings).
-                let mut whole: Vec<usize> = Vec::new();
-                for i in a..z.min(indexed) {
-                    let (Some(s), Some(b)) = (summary.blocks.get(i), blocks.get(i)) else {
-                        continue;
-                    };
-                    if s.max_time < w.since || s.min_time >= w.until || s.first_seq >= visible_end {
-                        continue;
-                    }
-                    if w.mask.is_some_and(|m| s.vis_or & m == 0) {
-                        summarised += 1;
-                        continue;
-                    }
-                    let types = counts.types_of(i);
-                    let bucket = w.bucket(s.min_time).filter(|lo| {
-                        w.bucket(s.max_time) == Some(*lo)
-                            && s.last_seq < visible_end
-                            && i < counts.blocks()
-                            && types.iter().map(|(_, c)| u64::from(*c)).sum::<u64>()
-                                == u64::from(s.count)
-                            && w.mask
-                                .is_none_or(|m| counts.vis_and.get(i).is_some_and(|v| v & m != 0))
-                    });
-                    match bucket {
-                        Some(k) => {
-                            summarised += 1;
-                            match &mut acc {
-                                Acc::Codes(buckets) => {
-                                    if let Some(b) = buckets.get_mut(k) {
-                                        for (code, c) in types {
-                                            b.add(*code, u64::from(*c));
-                                        }
-                                    }
-                                }
-                                Acc::Agents(_) => {
-                                    if whole.is_empty() {
-                                        whole = vec![usize::MAX; indexed];
-                                    }
-                                    if let Some(slot) = whole.get_mut(i) {
-                                        *slot = k;
-                                    }
-                                }
+        let segments = self.store.segments();
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_RATE_THREADS)
+            .min(segments.len())
+            .max(1);
+        let (acc, read, summarised) = if workers == 1 {
+            let mut acc = acc;
+            let (mut read, mut summarised) = (0u64, 0u64);
+            for seg in &segments {
+                let (r, s) = self.rate_segment(seg, &w, &mut acc)?;
+                read += r;
+                summarised += s;
+            }
+            (acc, read, summarised)
+        } else {
+            // Segments are handed out one at a time; each worker counts into its own
+            // buckets, merged at the end.
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let parts: Vec<Result<(Acc, u64, u64)>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        let (segments, w, next) = (&segments, &w, &next);
+                        let mut acc = acc.empty_like();
+                        scope.spawn(move || -> Result<(Acc, u64, u64)> {
+                            let (mut read, mut summarised) = (0u64, 0u64);
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(seg) = segments.get(i) else { break };
+                                let (r, s) = self.rate_segment(seg, w, &mut acc)?;
+                                read += r;
+                                summarised += s;
                             }
-                        }
-                        None => to_read.push(*b),
-                    }
-                }
-                if let Acc::Agents(buckets) = &mut acc
-                    && !whole.is_empty()
-                {
-                    for (agent, list) in &counts.agents {
-                        for (b, c) in list {
-                            let k = whole.get(*b as usize).copied().unwrap_or(usize::MAX);
-                            if let Some(map) = buckets.get_mut(k) {
-                                *map.entry(agent.clone()).or_default() += u64::from(*c);
-                            }
-                        }
-                    }
-                }
+                            Ok((acc, read, summarised))
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or(Err(IndexError::RateWorker)))
+                    .collect()
+            });
+            let (mut acc, mut read, mut summarised) = (acc, 0u64, 0u64);
+            for part in parts {
+                let (a, r, s) = part?;
+                acc.merge(a);
+                read += r;
+                summarised += s;
             }
-            // Blocks the index has not seen yet: pruned by the block table, then read.
-            for b in blocks.get(indexed..).unwrap_or_default() {
-                if b.max_time >= w.since && b.min_time < w.until && b.first_seq < visible_end {
-                    to_read.push(*b);
-                }
-            }
-            for entry in to_read {
-                read += 1;
-                let block = BlockRef {
-                    segment: seg.clone(),
-                    entry,
-                };
-                let data = self.store.read(&block).map_err(|e| {
-                    if crate::query::is_damage(&e) {
-                        IndexError::DamagedBlock(Box::new(DamagedBlock::new(&seg, &entry, &e)))
-                    } else {
-                        e.into()
-                    }
-                })?;
-                count_records(&w, &data.records, &mut acc).map_err(|e| {
-                    IndexError::DamagedBlock(Box::new(DamagedBlock::new(&seg, &entry, &e)))
-                })?;
-            }
-        }
+            (acc, read, summarised)
+        };
         let start = |k: usize| w.since.saturating_add((k as i64).saturating_mul(w.step));
         let buckets = match acc {
             Acc::Codes(list) => {
@@ -405,6 +401,106 @@ impl Executor<'_> {
             blocks_read: read,
             blocks_summarised: summarised,
         })
+    }
+    /// Counts one segment's events of the window into `acc`; returns the blocks
+    /// (read, answered from their counts).
+    fn rate_segment(&self, seg: &Arc<Segment>, w: &Window, acc: &mut Acc) -> Result<(u64, u64)> {
+        let visible_end = w.visible_end;
+        let (mut read, mut summarised) = (0u64, 0u64);
+        let blocks = seg.blocks();
+        let mut to_read = Vec::new();
+        let mut indexed = 0;
+        if let Some(entry) = self.index.segment(seg.first_seq()) {
+            // Blocks enter the terms (and counts) before the summaries: count the
+            // summaries first, then every one counted is in the counts taken next.
+            indexed = entry.summary().blocks.len().min(blocks.len());
+            let counts = entry.counts()?;
+            let summary = entry.summary();
+            let (a, z) = summary.time_window(Some(w.since), Some(w.until.saturating_sub(1)));
+            // Bucket of each block taken from its counts (for the agent postings).
+            let mut whole: Vec<usize> = Vec::new();
+            for i in a..z.min(indexed) {
+                let (Some(s), Some(b)) = (summary.blocks.get(i), blocks.get(i)) else {
+                    continue;
+                };
+                if s.max_time < w.since || s.min_time >= w.until || s.first_seq >= visible_end {
+                    continue;
+                }
+                if w.mask.is_some_and(|m| s.vis_or & m == 0) {
+                    summarised += 1;
+                    continue;
+                }
+                let types = counts.types_of(i);
+                let bucket = w.bucket(s.min_time).filter(|lo| {
+                    w.bucket(s.max_time) == Some(*lo)
+                        && s.last_seq < visible_end
+                        && i < counts.blocks()
+                        && types.iter().map(|(_, c)| u64::from(*c)).sum::<u64>()
+                            == u64::from(s.count)
+                        && w.mask
+                            .is_none_or(|m| counts.vis_and.get(i).is_some_and(|v| v & m != 0))
+                });
+                match bucket {
+                    Some(k) => {
+                        summarised += 1;
+                        match &mut *acc {
+                            Acc::Codes(buckets) => {
+                                if let Some(b) = buckets.get_mut(k) {
+                                    for (code, c) in types {
+                                        b.add(*code, u64::from(*c));
+                                    }
+                                }
+                            }
+                            Acc::Agents(_) => {
+                                if whole.is_empty() {
+                                    whole = vec![usize::MAX; indexed];
+                                }
+                                if let Some(slot) = whole.get_mut(i) {
+                                    *slot = k;
+                                }
+                            }
+                        }
+                    }
+                    None => to_read.push(*b),
+                }
+            }
+            if let Acc::Agents(buckets) = &mut *acc
+                && !whole.is_empty()
+            {
+                for (agent, list) in &counts.agents {
+                    for (b, c) in list {
+                        let k = whole.get(*b as usize).copied().unwrap_or(usize::MAX);
+                        if let Some(map) = buckets.get_mut(k) {
+                            *map.entry(agent.clone()).or_default() += u64::from(*c);
+                        }
+                    }
+                }
+            }
+        }
+        // Blocks the index has not seen yet: pruned by the block table, then read.
+        for b in blocks.get(indexed..).unwrap_or_default() {
+            if b.max_time >= w.since && b.min_time < w.until && b.first_seq < visible_end {
+                to_read.push(*b);
+            }
+        }
+        for entry in to_read {
+            read += 1;
+            let block = BlockRef {
+                segment: seg.clone(),
+                entry,
+            };
+            let data = self.store.read(&block).map_err(|e| {
+                if crate::query::is_damage(&e) {
+                    IndexError::DamagedBlock(Box::new(DamagedBlock::new(seg, &entry, &e)))
+                } else {
+                    e.into()
+                }
+            })?;
+            count_records(w, &data.records, acc).map_err(|e| {
+                IndexError::DamagedBlock(Box::new(DamagedBlock::new(seg, &entry, &e)))
+            })?;
+        }
+        Ok((read, summarised))
     }
 }
 
