@@ -35,6 +35,7 @@ import json, sys, time
 import duckdb
 csv, since, until, step, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 t = time.perf_counter()
 con.execute(f"""CREATE TABLE ev AS SELECT * FROM read_csv('{csv}', header = true,
     columns = {{'time': 'BIGINT', 'category': 'VARCHAR', 'type': 'VARCHAR', 'agent': 'VARCHAR'}})""")
@@ -242,7 +243,12 @@ pub(crate) fn bench_rate(root: &Path, args: &[String]) -> Result<()> {
     if !out.status.success() {
         bail!("duckdb failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let duck: Value = serde_json::from_slice(&out.stdout)?;
+    // The answer is the last line (anything DuckDB prints comes before it).
+    let duck: Value = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .context("no JSON answer from the DuckDB script")?;
     let duck_ms: Vec<f64> = duck["runs_ms"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_f64).collect())

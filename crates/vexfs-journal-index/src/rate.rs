@@ -402,6 +402,7 @@ impl Executor<'_> {
             blocks_summarised: summarised,
         })
     }
+
     /// Counts one segment's events of the window into `acc`; returns the blocks
     /// (read, answered from their counts).
     fn rate_segment(&self, seg: &Arc<Segment>, w: &Window, acc: &mut Acc) -> Result<(u64, u64)> {
