@@ -239,6 +239,21 @@ fn whole_blocks_come_from_the_counts_and_bad_queries_are_refused() {
         assert_eq!(rate.blocks_read, 0);
         assert!(rate.buckets.iter().all(|b| b.counts.is_empty()));
     }
+    // The widest window: offsets beyond 64 bits are bucketed exactly too.
+    let q = RateQuery {
+        step_ns: i64::MAX,
+        since_ns: Some(i64::MIN),
+        until_ns: Some(i64::MAX),
+        ..RateQuery::default()
+    };
+    let rate = exec.rate(&q, end).unwrap();
+    assert_eq!(rate.buckets.len(), 3);
+    let counted: Vec<u64> = rate
+        .buckets
+        .iter()
+        .map(|b| b.counts.values().sum())
+        .collect();
+    assert_eq!(counted, [0, all.len() as u64, 0]);
     let refused = |q: RateQuery| match exec.rate(&q, end) {
         Err(vexfs_journal_index::IndexError::Rate(e)) => e,
         other => panic!("{other:?}"),
