@@ -137,7 +137,7 @@ fn generate(vj: &Path, dir: &Path, csv: &Path, events: u64) -> Result<()> {
         let ty = &types[rng.skewed(types.len())];
         let category = ty.split('.').next().unwrap_or_default();
         // A quarter of the events have no agent.
-        let agent = if rng.next() % 4 == 0 {
+        let agent = if rng.next().is_multiple_of(4) {
             ""
         } else {
             &agents[rng.skewed(agents.len())]
