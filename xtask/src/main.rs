@@ -8,6 +8,8 @@
 //!   and on bindfs, same run;
 //! - `bench-fuse [--quick]` — the FUSE mirror against the raw directory and bindfs;
 //! - `bench-server [--quick]` — the event server: ingest with SSE followers, memory.
+//! - `bench-rate [--events N] [--runs N] [--work-dir DIR]` — event rates from the index
+//!   against DuckDB's `GROUP BY` on the same rows (default 10 000 000 events).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +17,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod bench_fuse;
+mod bench_rate;
 mod bench_server;
 mod ci;
 mod fuse_posix;
@@ -31,10 +34,11 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         Some("fuse-posix") => fuse_posix::fuse_posix(&root, &args[1..]),
         Some("bench-fuse") => bench_fuse::bench_fuse(&root, &args[1..]),
+        Some("bench-rate") => bench_rate::bench_rate(&root, &args[1..]),
         Some("bench-server") => bench_server::bench_server(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <fixtures|ci|torture|fuzz|fuse-posix|bench-fuse|bench-server>"
+                "usage: cargo xtask <fixtures|ci|torture|fuzz|fuse-posix|bench-fuse|bench-rate|bench-server>"
             );
             eprintln!("  fixtures   regenerate fixtures/*.bin from the format crate's samples");
             eprintln!(
@@ -51,6 +55,9 @@ fn main() -> Result<()> {
             );
             eprintln!(
                 "  bench-fuse [--quick] untar, metadata storm, fsx, fio: raw vs bindfs vs vexjournal"
+            );
+            eprintln!(
+                "  bench-rate [--events N] [--runs N] [--work-dir DIR] /stats/rate vs DuckDB GROUP BY"
             );
             eprintln!(
                 "  bench-server [--quick] [--rate N] [--followers N] [--seconds N] [--idle-seconds N] \

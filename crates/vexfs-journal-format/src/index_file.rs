@@ -1,7 +1,7 @@
 //! The `<segment>.idx` file: the persisted index of one segment (written and loaded by
 //! `vexfs-journal-index`). Little-endian throughout:
 //!
-//! Header ([`HEADER_SIZE`] = 184 bytes):
+//! Header ([`HEADER_SIZE`] = 32 + 24 × [`SECTIONS`] + 8 = 208 bytes):
 //!
 //! | off | size | field |
 //! |---|---|---|
@@ -10,10 +10,10 @@
 //! | 8 | 8 | segment first sequence |
 //! | 16 | 8 | covered end: segment byte offset after the last indexed block |
 //! | 24 | 4 | block count *n* |
-//! | 28 | 4 | section count (6) |
-//! | 32 | 6 × 24 | sections: offset u64, length u64, crc u32, reserved u32 |
-//! | 176 | 4 | kernel crc32 of bytes 0..176 |
-//! | 180 | 4 | reserved (0, outside the checksum) |
+//! | 28 | 4 | section count (7) |
+//! | 32 | 7 × 24 | sections: offset u64, length u64, crc u32, reserved u32 |
+//! | 200 | 4 | kernel crc32 of bytes 0..200 |
+//! | 204 | 4 | reserved (0, outside the checksum) |
 //!
 //! Sections, each with its kernel crc32 in the header:
 //!
@@ -24,12 +24,18 @@
 //!    length, the bytes, u32 posting count, LEB128 deltas of the block ordinals;
 //! 3. transactions: u32 count, then per id (sorted, distinct): u64 id, u32 posting
 //!    count, LEB128 deltas;
-//! 4. causal references, encoded as 3: event id → blocks holding events that name it
+//! 4. counts (for rate statistics, [`BlockCounts`]): u32 block count *n*, then per
+//!    block: u64 AND of the visibility masks, LEB128 entry count, per entry (type codes
+//!    increasing) LEB128 type code and LEB128 events; then u32 agent count, per agent
+//!    id (sorted, distinct, the empty id for events without one): u32 length, the
+//!    bytes, u32 posting count, per posting LEB128 block delta and LEB128 events;
+//! 5. causal references, encoded as 3: event id → blocks holding events that name it
 //!    as parent, or as cause or effect of a causality link (not their own id);
-//! 5. foreign ids, encoded as 3: event id → blocks holding the event with that id when
+//! 6. foreign ids, encoded as 3: event id → blocks holding the event with that id when
 //!    the id is not its sequence (imported events).
 //!
-//! Version 1 files (four sections) are refused as unsupported and rebuilt.
+//! Version 1 files (four sections, no counts, no causality) are refused like any other
+//! version and rebuilt.
 //!
 //! A file that does not check is rebuilt from its segment.
 
@@ -47,18 +53,18 @@ use crate::types::{EventType, Priority};
 pub const INDEX_MAGIC: u32 = 0x5553_4A58;
 /// Index file version.
 pub const INDEX_VERSION: u32 = 2;
-/// Header bytes.
-pub const HEADER_SIZE: usize = 184;
-/// Offset of the header checksum.
-pub const HEADER_CRC_OFFSET: usize = 176;
+/// Sections of an index file.
+pub const SECTIONS: usize = 7;
 /// Offset of the section table in the header.
 pub const SECTION_TABLE_OFFSET: usize = 32;
 /// Bytes per section table entry.
 pub const SECTION_ENTRY_SIZE: usize = 24;
+/// Offset of the header checksum (just after the section table).
+pub const HEADER_CRC_OFFSET: usize = SECTION_TABLE_OFFSET + SECTIONS * SECTION_ENTRY_SIZE;
+/// Header bytes.
+pub const HEADER_SIZE: usize = HEADER_CRC_OFFSET + 8;
 /// Bytes per block summary.
 pub const SUMMARY_SIZE: usize = 56;
-/// Sections of an index file.
-pub const SECTIONS: usize = 6;
 
 /// Bit of [`BlockSummary::type_bits`] meaning "a type outside the taxonomy".
 pub const UNKNOWN_TYPE_BIT: u64 = 1 << 63;
@@ -117,7 +123,7 @@ pub struct IndexTerms {
     pub ids: Postings<u64>,
 }
 
-/// The term sections, borrowed for encoding.
+/// The term sections and the counts, borrowed for encoding.
 #[derive(Clone, Copy, Debug)]
 pub struct TermsRef<'a> {
     /// Path → blocks.
@@ -126,10 +132,78 @@ pub struct TermsRef<'a> {
     pub agents: &'a Postings<BString>,
     /// Transaction id → blocks.
     pub txs: &'a Postings<u64>,
+    /// Per-block counts.
+    pub counts: &'a BlockCounts,
     /// Event id → blocks of events referring to it.
     pub refs: &'a Postings<u64>,
     /// Foreign event id → blocks.
     pub ids: &'a Postings<u64>,
+}
+
+/// Per-block event counts, enough to answer rate statistics without reading events:
+/// events per type and per agent id, and the AND of the visibility masks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockCounts {
+    /// Per block: AND of its events' visibility masks.
+    pub vis_and: Vec<u64>,
+    /// Per block: the end of its entries in `types` (block *i*'s entries are
+    /// `types[type_ends[i-1]..type_ends[i]]`).
+    pub type_ends: Vec<u32>,
+    /// `(type code, events)`, codes increasing within a block.
+    pub types: Vec<(u32, u32)>,
+    /// Agent id (empty for events without one) → `(block, events)`, blocks increasing.
+    pub agents: BTreeMap<BString, Vec<(u32, u32)>>,
+}
+
+impl BlockCounts {
+    /// Blocks counted.
+    pub fn blocks(&self) -> usize {
+        self.vis_and.len()
+    }
+
+    /// `(type code, events)` of block `block` (empty beyond the last).
+    pub fn types_of(&self, block: usize) -> &[(u32, u32)] {
+        let end = self.type_ends.get(block).copied().unwrap_or(0) as usize;
+        let start = match block.checked_sub(1) {
+            Some(p) => self.type_ends.get(p).copied().unwrap_or(0) as usize,
+            None => 0,
+        };
+        self.types.get(start..end).unwrap_or_default()
+    }
+
+    /// Appends a block: its visibility AND and its `(type code, events)`, codes
+    /// increasing.
+    pub fn push_block(&mut self, vis_and: u64, types: &[(u32, u32)]) {
+        self.vis_and.push(vis_and);
+        self.types.extend_from_slice(types);
+        self.type_ends.push(self.types.len() as u32);
+    }
+
+    /// Keeps the first `kept` blocks.
+    pub fn truncate(&mut self, kept: usize) {
+        if kept >= self.blocks() {
+            return;
+        }
+        self.vis_and.truncate(kept);
+        self.type_ends.truncate(kept);
+        let end = self.type_ends.last().copied().unwrap_or(0) as usize;
+        self.types.truncate(end);
+        for list in self.agents.values_mut() {
+            list.retain(|(b, _)| (*b as usize) < kept);
+        }
+        self.agents.retain(|_, l| !l.is_empty());
+    }
+
+    /// Approximate heap bytes.
+    pub fn heap_bytes(&self) -> usize {
+        self.vis_and.len() * 12
+            + self.types.len() * 8
+            + self
+                .agents
+                .iter()
+                .map(|(k, v)| k.len() + v.len() * 8 + 64)
+                .sum::<usize>()
+    }
 }
 
 /// The fixed part of an index file.
@@ -155,10 +229,12 @@ pub mod section {
     pub const AGENTS: usize = 2;
     /// Transaction postings.
     pub const TXS: usize = 3;
+    /// Per-block counts.
+    pub const COUNTS: usize = 4;
     /// Causal reference postings.
-    pub const REFS: usize = 4;
+    pub const REFS: usize = 5;
     /// Foreign event id postings.
-    pub const IDS: usize = 5;
+    pub const IDS: usize = 6;
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -265,6 +341,104 @@ fn decode_tx_terms(buf: &[u8], what: &'static str, block_count: u32) -> Result<P
     Ok(map)
 }
 
+fn encode_counts(counts: &BlockCounts) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(counts.blocks() as u32).to_le_bytes());
+    for (i, vis) in counts.vis_and.iter().enumerate() {
+        out.extend_from_slice(&vis.to_le_bytes());
+        let types = counts.types_of(i);
+        put_varint(&mut out, types.len() as u64);
+        for (code, n) in types {
+            put_varint(&mut out, u64::from(*code));
+            put_varint(&mut out, u64::from(*n));
+        }
+    }
+    out.extend_from_slice(&(counts.agents.len() as u32).to_le_bytes());
+    for (agent, list) in &counts.agents {
+        out.extend_from_slice(&(agent.len() as u32).to_le_bytes());
+        out.extend_from_slice(agent);
+        out.extend_from_slice(&(list.len() as u32).to_le_bytes());
+        let mut prev = 0u32;
+        for (i, (b, n)) in list.iter().enumerate() {
+            put_varint(&mut out, u64::from(if i == 0 { *b } else { b - prev }));
+            put_varint(&mut out, u64::from(*n));
+            prev = *b;
+        }
+    }
+    out
+}
+
+/// A LEB128 value that must fit a u32.
+fn varint_u32(c: &mut ByteReader<'_>) -> Result<u32> {
+    let v = c.varint()?;
+    u32::try_from(v).map_err(|_| c.malformed("count beyond 32 bits"))
+}
+
+/// Decodes the counts section of an index of `block_count` blocks.
+pub fn decode_counts(buf: &[u8], block_count: u32) -> Result<BlockCounts> {
+    let mut c = ByteReader::new(buf, "index counts");
+    if c.u32()? != block_count {
+        return Err(c.malformed("counts of another number of blocks"));
+    }
+    let mut out = BlockCounts::default();
+    // Each block takes at least nine bytes: never trust a count beyond the bytes left.
+    let cap = (block_count as usize).min(c.remaining() / 9);
+    out.vis_and.reserve_exact(cap);
+    out.type_ends.reserve_exact(cap);
+    let mut entries = Vec::new();
+    for _ in 0..block_count {
+        let vis = c.u64()?;
+        let k = c.varint()?;
+        entries.clear();
+        let mut last: Option<u32> = None;
+        for _ in 0..k {
+            let code = varint_u32(&mut c)?;
+            let n = varint_u32(&mut c)?;
+            if last.is_some_and(|l| l >= code) || n == 0 {
+                return Err(c.malformed("type counts not increasing or zero"));
+            }
+            last = Some(code);
+            entries.push((code, n));
+        }
+        out.push_block(vis, &entries);
+    }
+    let agents = c.u32()?;
+    let mut last: Option<BString> = None;
+    for _ in 0..agents {
+        let len = c.u32()? as usize;
+        let key = BString::from(c.take(len)?);
+        if last.as_ref().is_some_and(|l| *l >= key) {
+            return Err(c.malformed("agents not sorted"));
+        }
+        let n = c.u32()? as usize;
+        let mut list = Vec::with_capacity(n.min(c.remaining() / 2));
+        let mut prev: u64 = 0;
+        for i in 0..n {
+            let d = c.varint()?;
+            let b = if i == 0 {
+                d
+            } else {
+                prev.checked_add(d)
+                    .ok_or_else(|| c.malformed("posting overflows"))?
+            };
+            let events = varint_u32(&mut c)?;
+            if (i > 0 && d == 0) || b >= u64::from(block_count) || events == 0 {
+                return Err(
+                    c.malformed("agent counts not increasing, empty or beyond the block count")
+                );
+            }
+            list.push((b as u32, events));
+            prev = b;
+        }
+        last = Some(key.clone());
+        out.agents.insert(key, list);
+    }
+    if !c.is_empty() {
+        return Err(c.malformed("bytes after the last agent"));
+    }
+    Ok(out)
+}
+
 fn encode_summaries(blocks: &[BlockSummary]) -> Vec<u8> {
     let mut out = Vec::with_capacity(blocks.len() * SUMMARY_SIZE);
     for b in blocks {
@@ -323,6 +497,7 @@ pub fn encode_index(
         encode_string_terms(terms.paths),
         encode_string_terms(terms.agents),
         encode_tx_terms(terms.txs),
+        encode_counts(terms.counts),
         encode_tx_terms(terms.refs),
         encode_tx_terms(terms.ids),
     ];
@@ -371,7 +546,7 @@ pub fn decode_header(buf: &[u8], file_len: u64) -> Result<IndexHeader> {
         });
     }
     // The version first: an older file's header has another size, so its checksum
-    // would be looked for in the wrong place.
+    // would not even be found.
     let version = c.u32()?;
     if version != INDEX_VERSION {
         return Err(FormatError::UnsupportedVersion {
@@ -418,22 +593,7 @@ pub fn check_section(bytes: &[u8], crc: u32, what: &'static str) -> Result<()> {
     check_crc(bytes, crc, what)
 }
 
-/// The term sections' bytes, in section order (paths to foreign ids).
-#[derive(Clone, Copy, Debug)]
-pub struct TermSections<'a> {
-    /// Section 1.
-    pub paths: &'a [u8],
-    /// Section 2.
-    pub agents: &'a [u8],
-    /// Section 3.
-    pub txs: &'a [u8],
-    /// Section 4.
-    pub refs: &'a [u8],
-    /// Section 5.
-    pub ids: &'a [u8],
-}
-
-/// Decodes the term sections.
+/// Decodes the three term sections.
 pub fn decode_terms(s: TermSections<'_>, block_count: u32) -> Result<IndexTerms> {
     Ok(IndexTerms {
         paths: decode_string_terms(s.paths, "index paths", block_count)?,
@@ -442,6 +602,21 @@ pub fn decode_terms(s: TermSections<'_>, block_count: u32) -> Result<IndexTerms>
         refs: decode_tx_terms(s.refs, "index causal references", block_count)?,
         ids: decode_tx_terms(s.ids, "index foreign ids", block_count)?,
     })
+}
+
+/// The term sections' bytes (the counts, section 4, decode apart).
+#[derive(Clone, Copy, Debug)]
+pub struct TermSections<'a> {
+    /// Section 1.
+    pub paths: &'a [u8],
+    /// Section 2.
+    pub agents: &'a [u8],
+    /// Section 3.
+    pub txs: &'a [u8],
+    /// Section 5.
+    pub refs: &'a [u8],
+    /// Section 6.
+    pub ids: &'a [u8],
 }
 
 #[cfg(test)]
@@ -470,11 +645,24 @@ mod tests {
         (blocks, terms)
     }
 
-    fn refs(t: &IndexTerms) -> TermsRef<'_> {
+    /// Counts of the three sample blocks.
+    fn counts() -> BlockCounts {
+        let mut c = BlockCounts::default();
+        c.push_block(1, &[(0x0101, 4), (0x0104, 6)]);
+        c.push_block(u64::MAX, &[(0x0201, 10)]);
+        c.push_block(0, &[(0x0101, 1), (0x0302, 2), (0xBEEF, 7)]);
+        c.agents.insert("".into(), alloc::vec![(0, 10), (2, 3)]);
+        c.agents
+            .insert("planner".into(), alloc::vec![(1, 10), (2, 7)]);
+        c
+    }
+
+    fn refs<'a>(t: &'a IndexTerms, c: &'a BlockCounts) -> TermsRef<'a> {
         TermsRef {
             paths: &t.paths,
             agents: &t.agents,
             txs: &t.txs,
+            counts: c,
             refs: &t.refs,
             ids: &t.ids,
         }
@@ -485,15 +673,15 @@ mod tests {
             paths: sec(1),
             agents: sec(2),
             txs: sec(3),
-            refs: sec(4),
-            ids: sec(5),
+            refs: sec(5),
+            ids: sec(6),
         }
     }
 
     #[test]
     fn sizes_and_offsets_are_pinned() {
         let (blocks, terms) = sample();
-        let bytes = encode_index(7, 9999, &blocks, refs(&terms));
+        let bytes = encode_index(7, 9999, &blocks, refs(&terms, &counts()));
         let u32_at = |o: usize| ByteReader::new(&bytes[o..], "t").u32().unwrap();
         let u64_at = |o: usize| ByteReader::new(&bytes[o..], "t").u64().unwrap();
         assert_eq!(&bytes[0..4], b"XJSU");
@@ -501,24 +689,29 @@ mod tests {
         assert_eq!(u64_at(8), 7);
         assert_eq!(u64_at(16), 9999);
         assert_eq!(u32_at(24), 3);
-        assert_eq!(u32_at(28), 6);
+        assert_eq!(u32_at(28), 7);
         assert_eq!(u64_at(SECTION_TABLE_OFFSET), HEADER_SIZE as u64);
         assert_eq!(u64_at(SECTION_TABLE_OFFSET + 8), 3 * SUMMARY_SIZE as u64);
         assert_eq!(
             u64_at(SECTION_TABLE_OFFSET + SECTION_ENTRY_SIZE),
             (HEADER_SIZE + 3 * SUMMARY_SIZE) as u64
         );
-        assert_eq!(SECTION_TABLE_OFFSET + SECTIONS * SECTION_ENTRY_SIZE, 176);
-        assert_eq!(HEADER_CRC_OFFSET, 176);
-        assert_eq!(HEADER_SIZE, 184);
-        assert_eq!(u32_at(HEADER_CRC_OFFSET), kernel_crc32(&bytes[..176]));
-        assert_eq!(u32_at(180), 0);
-        // Sections 4 and 5 follow 3, each in the transactions' encoding.
-        let refs_off = u64_at(SECTION_TABLE_OFFSET + 4 * SECTION_ENTRY_SIZE) as usize;
+        assert_eq!(SECTION_TABLE_OFFSET + SECTIONS * SECTION_ENTRY_SIZE, 200);
+        assert_eq!((HEADER_CRC_OFFSET, HEADER_SIZE), (200, 208));
+        assert_eq!(u32_at(HEADER_CRC_OFFSET), kernel_crc32(&bytes[..200]));
+        assert_eq!(u32_at(204), 0);
+        // Sections 5 and 6 follow the counts, each in the transactions' encoding.
+        let refs_off = u64_at(SECTION_TABLE_OFFSET + 5 * SECTION_ENTRY_SIZE) as usize;
         assert_eq!(u32_at(refs_off), 1);
         assert_eq!(u64_at(refs_off + 4), 11);
         assert_eq!(u32_at(refs_off + 12), 2);
         assert_eq!(&bytes[refs_off + 16..refs_off + 18], &[1, 1]);
+        // The counts section: block count, then the first block's visibility AND, its
+        // two entries (LEB128 code and count).
+        let c = u64_at(SECTION_TABLE_OFFSET + 4 * SECTION_ENTRY_SIZE) as usize;
+        assert_eq!(u32_at(c), 3);
+        assert_eq!(u64_at(c + 4), 1);
+        assert_eq!(&bytes[c + 12..c + 19], &[2, 0x81, 0x02, 4, 0x84, 0x02, 6]);
         // The second summary: first/last seq, times, type bits, visibility, count, prio.
         let s = HEADER_SIZE + SUMMARY_SIZE;
         assert_eq!(u64_at(s), 11);
@@ -535,7 +728,7 @@ mod tests {
     fn round_trip_and_damage() {
         let (blocks, mut terms) = sample();
         terms.paths.insert("/b".into(), alloc::vec![1]);
-        let bytes = encode_index(7, 9999, &blocks, refs(&terms));
+        let bytes = encode_index(7, 9999, &blocks, refs(&terms, &counts()));
         let h = decode_header(&bytes, bytes.len() as u64).unwrap();
         assert_eq!((h.first_seq, h.covered_end, h.block_count), (7, 9999, 3));
         let sec = |i: usize| {
@@ -546,8 +739,23 @@ mod tests {
         };
         assert_eq!(decode_summaries(sec(0), 3).unwrap(), blocks);
         assert_eq!(decode_terms(terms_of(sec), 3).unwrap(), terms);
+        assert_eq!(decode_counts(sec(4), 3).unwrap(), counts());
+        assert_eq!(
+            counts().types_of(2),
+            &[(0x0101, 1), (0x0302, 2), (0xBEEF, 7)]
+        );
+        assert!(counts().types_of(3).is_empty());
         // A posting beyond the block count is refused.
         assert!(decode_terms(terms_of(sec), 2).is_err());
+        assert!(decode_counts(sec(4), 2).is_err());
+        for len in 0..sec(4).len() {
+            assert!(decode_counts(&sec(4)[..len], 3).is_err());
+        }
+        let mut cut = counts();
+        cut.truncate(1);
+        assert_eq!(cut.blocks(), 1);
+        assert_eq!(cut.types, alloc::vec![(0x0101, 4), (0x0104, 6)]);
+        assert_eq!(cut.agents.len(), 1);
         // Every bit flip of the header is refused.
         for bit in 0..HEADER_SIZE * 8 {
             let mut b = bytes.clone();
@@ -563,18 +771,11 @@ mod tests {
             t.paths = &sec(1)[..len];
             assert!(decode_terms(t, 3).is_err());
         }
-        for len in 0..sec(4).len() {
+        for len in 0..sec(5).len() {
             let mut t = terms_of(sec);
-            t.refs = &sec(4)[..len];
+            t.refs = &sec(5)[..len];
             assert!(decode_terms(t, 3).is_err());
         }
-        // A version 1 file is refused as such, whatever its checksum.
-        let mut old = bytes.clone();
-        old[4] = 1;
-        assert!(matches!(
-            decode_header(&old, old.len() as u64),
-            Err(FormatError::UnsupportedVersion { found: 1, .. })
-        ));
         for len in 0..sec(0).len() {
             assert!(decode_summaries(&sec(0)[..len], 3).is_err());
         }

@@ -238,10 +238,12 @@ pub fn fixtures() -> Result<Vec<(alloc::string::String, Vec<u8>)>> {
         crate::checkpoint::encode_checkpoint(&checkpoint()),
     ));
     let (blocks, terms) = index_file();
+    let counts = index_counts();
     let terms_ref = crate::index_file::TermsRef {
         paths: &terms.paths,
         agents: &terms.agents,
         txs: &terms.txs,
+        counts: &counts,
         refs: &terms.refs,
         ids: &terms.ids,
     };
@@ -348,6 +350,16 @@ pub fn index_file() -> (
     terms.refs.insert(42, alloc::vec![1]);
     terms.ids.insert(0x1_0000_0007, alloc::vec![0]);
     (blocks, terms)
+}
+
+/// The counts of the index-file fixture's two blocks (100 events each).
+pub fn index_counts() -> crate::index_file::BlockCounts {
+    let mut c = crate::index_file::BlockCounts::default();
+    c.push_block(0x0F, &[(0x0101, 60), (0x0103, 40)]);
+    c.push_block(0x01, &[(0x0102, 30), (0x0104, 70)]);
+    c.agents.insert("".into(), alloc::vec![(0, 100), (1, 99)]);
+    c.agents.insert("planner-7".into(), alloc::vec![(1, 1)]);
+    c
 }
 
 /// The cursor fixture: a reverse query's position in generation 2.

@@ -141,7 +141,8 @@ fn checked_fixtures() -> Vec<(String, Vec<u8>, fn(&[u8]) -> bool)> {
 /// Decodes a whole `.idx` file the way the index loader does.
 fn index_file_decodes(b: &[u8]) -> bool {
     use vexfs_journal_format::index_file::{
-        TermSections, check_section, decode_header, decode_summaries, decode_terms, section,
+        TermSections, check_section, decode_counts, decode_header, decode_summaries, decode_terms,
+        section,
     };
     let Ok(h) = decode_header(b, b.len() as u64) else {
         return false;
@@ -168,6 +169,7 @@ fn index_file_decodes(b: &[u8]) -> bool {
             h.block_count,
         )
         .is_ok()
+        && decode_counts(secs[section::COUNTS], h.block_count).is_ok()
 }
 
 #[test]

@@ -234,11 +234,11 @@ fn checkpoint_fixture_decodes_to_the_sample() {
 #[test]
 fn index_file_fixture_decodes_to_the_sample() {
     use vexfs_journal_format::index_file::{
-        HEADER_SIZE, SUMMARY_SIZE, TermSections, check_section, decode_header, decode_summaries,
-        decode_terms, section,
+        HEADER_SIZE, SUMMARY_SIZE, TermSections, check_section, decode_counts, decode_header,
+        decode_summaries, decode_terms, section,
     };
     let bytes = fixture("index_file.bin");
-    assert_eq!((HEADER_SIZE, SUMMARY_SIZE), (184, 56));
+    assert_eq!((HEADER_SIZE, SUMMARY_SIZE), (208, 56));
     let (blocks, terms) = samples::index_file();
     let h = decode_header(&bytes, bytes.len() as u64).unwrap();
     assert_eq!((h.first_seq, h.covered_end, h.block_count), (1, 8_128, 2));
@@ -263,23 +263,27 @@ fn index_file_fixture_decodes_to_the_sample() {
         .unwrap(),
         terms
     );
+    assert_eq!(
+        decode_counts(sec(section::COUNTS), 2).unwrap(),
+        samples::index_counts()
+    );
     // Section table and layout, straight on the bytes.
     assert_eq!(&bytes[0..4], b"XJSU", "magic");
     assert_eq!(u32_at(&bytes, 4), 2, "version");
-    assert_eq!(u32_at(&bytes, 28), 6, "section count");
+    assert_eq!(u32_at(&bytes, 28), 7, "section count");
     let mut at = HEADER_SIZE as u64;
-    for i in 0..6 {
+    for i in 0..7 {
         assert_eq!(u64_at(&bytes, 32 + 24 * i), at, "section {i} offset");
         at += u64_at(&bytes, 32 + 24 * i + 8);
         assert_eq!(u32_at(&bytes, 32 + 24 * i + 20), 0, "section {i} reserved");
     }
     assert_eq!(at as usize, bytes.len());
     assert_eq!(
-        u32_at(&bytes, 176),
-        kernel_crc32(&bytes[..176]),
+        u32_at(&bytes, 200),
+        kernel_crc32(&bytes[..200]),
         "header crc"
     );
-    assert_eq!(u32_at(&bytes, 180), 0, "reserved");
+    assert_eq!(u32_at(&bytes, 204), 0, "reserved");
     assert_eq!(u64_at(&bytes, 32 + 8), 2 * 56, "summaries length");
     // Paths: 2 terms; "/models/a" → [0]; "/models/b" → [0, 1] (LEB128 deltas 0, 1).
     let paths = sec(section::PATHS);

@@ -27,6 +27,12 @@ pub enum IndexError {
         /// The cursor's journal id.
         found: uuid::Uuid,
     },
+    /// A rate query that cannot be answered as asked.
+    #[error(transparent)]
+    Rate(#[from] crate::rate::RateError),
+    /// A thread counting a rate stopped without an answer.
+    #[error("a rate worker thread failed")]
+    RateWorker,
     /// A cursor of this journal taken before its history was rewritten.
     #[error("cursor can no longer be resumed: {reason}")]
     StaleCursor {

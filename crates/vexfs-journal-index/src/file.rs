@@ -6,7 +6,7 @@ pub use vexfs_journal_format::index_file::TermSections;
 use vexfs_journal_format::index_file::{self, TermsRef};
 pub use vexfs_journal_format::index_file::{
     HEADER_SIZE, INDEX_MAGIC, INDEX_VERSION, IndexHeader, SUMMARY_SIZE, check_section,
-    decode_header, decode_summaries, section,
+    decode_counts, decode_header, decode_summaries, section,
 };
 
 use crate::segment_index::{BlockSummary, Terms};
@@ -22,13 +22,14 @@ pub fn encode_index(
         paths: &terms.paths,
         agents: &terms.agents,
         txs: &terms.txs,
+        counts: &terms.counts,
         refs: &terms.refs,
         ids: &terms.ids,
     };
     index_file::encode_index(first_seq, covered_end, blocks, terms)
 }
 
-/// Decodes the term sections.
+/// Decodes the term sections (the counts are left empty: see [`decode_counts`]).
 pub fn decode_terms(sections: TermSections<'_>, block_count: u32) -> Result<Terms, FormatError> {
     let t = index_file::decode_terms(sections, block_count)?;
     Ok(Terms {
@@ -37,5 +38,6 @@ pub fn decode_terms(sections: TermSections<'_>, block_count: u32) -> Result<Term
         txs: t.txs,
         refs: t.refs,
         ids: t.ids,
+        counts: Default::default(),
     })
 }

@@ -12,7 +12,7 @@ use vexfs_journal_storage::{BlockObserver, BlockRef, Segment, Store};
 
 use crate::error::{IndexError, Result};
 use crate::file::{self, IndexHeader, section};
-use crate::segment_index::{SegmentIndex, Terms, summarise_block};
+use crate::segment_index::{BlockCounts, SegmentIndex, Terms, summarise_block};
 
 /// The terms of a segment: in memory while the segment grows, on disk once persisted
 /// (loaded on first use).
@@ -22,6 +22,27 @@ enum TermsSlot {
     OnDisk(IndexHeader),
 }
 
+/// A segment's per-block counts: part of its terms while they are in memory, or
+/// loaded alone from its index file (a rate needs no paths or transactions).
+#[derive(Clone, Debug)]
+pub enum SegCounts {
+    /// The counts inside the terms held in memory.
+    Terms(Arc<Terms>),
+    /// The counts section, loaded alone.
+    Loaded(Arc<BlockCounts>),
+}
+
+impl std::ops::Deref for SegCounts {
+    type Target = BlockCounts;
+
+    fn deref(&self) -> &BlockCounts {
+        match self {
+            SegCounts::Terms(t) => &t.counts,
+            SegCounts::Loaded(c) => c,
+        }
+    }
+}
+
 /// The index of one segment.
 #[derive(Debug)]
 pub struct SegEntry {
@@ -29,6 +50,8 @@ pub struct SegEntry {
     idx_path: PathBuf,
     summary: RwLock<SegmentIndex>,
     terms: RwLock<TermsSlot>,
+    /// The counts section of a segment whose terms are on disk, once loaded.
+    counts: RwLock<Option<Arc<BlockCounts>>>,
     /// Serialises writes of the index file (a checkpoint and the writer sealing the
     /// segment can persist it at the same time; they share the temporary name).
     persisting: Mutex<()>,
@@ -41,6 +64,7 @@ impl SegEntry {
             idx_path,
             summary: RwLock::new(summary),
             terms: RwLock::new(terms),
+            counts: RwLock::new(None),
             persisting: Mutex::new(()),
         }
     }
@@ -78,6 +102,30 @@ impl SegEntry {
         *slot = TermsSlot::Memory(terms.clone());
         Ok(terms)
     }
+
+    /// The per-block counts: from the terms in memory, or the counts section alone
+    /// (loaded from the index file once, without the term sections).
+    pub fn counts(&self) -> Result<SegCounts> {
+        let slot = self.terms.read().unwrap_or_else(|p| p.into_inner());
+        let header = match &*slot {
+            TermsSlot::Memory(t) => return Ok(SegCounts::Terms(t.clone())),
+            TermsSlot::OnDisk(h) => *h,
+        };
+        let mut cache = self.counts.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = &*cache {
+            return Ok(SegCounts::Loaded(c.clone()));
+        }
+        let f =
+            File::open(&self.idx_path).map_err(|e| IndexError::io("opening", &self.idx_path, e))?;
+        let bytes = read_section(&f, &self.idx_path, &header, section::COUNTS, "index counts")?;
+        let counts = Arc::new(
+            file::decode_counts(&bytes, header.block_count).map_err(|e| {
+                IndexError::format(&self.idx_path, header.sections[section::COUNTS].0, e)
+            })?,
+        );
+        *cache = Some(counts.clone());
+        Ok(SegCounts::Loaded(counts))
+    }
 }
 
 fn read_section(
@@ -102,6 +150,7 @@ fn load_terms(path: &Path, h: &IndexHeader) -> Result<Terms> {
     let txs = read_section(&f, path, h, section::TXS, "index transactions")?;
     let refs = read_section(&f, path, h, section::REFS, "index causal references")?;
     let ids = read_section(&f, path, h, section::IDS, "index foreign ids")?;
+    let counts = read_section(&f, path, h, section::COUNTS, "index counts")?;
     let sections = file::TermSections {
         paths: &paths,
         agents: &agents,
@@ -109,8 +158,11 @@ fn load_terms(path: &Path, h: &IndexHeader) -> Result<Terms> {
         refs: &refs,
         ids: &ids,
     };
-    file::decode_terms(sections, h.block_count)
-        .map_err(|e| IndexError::format(path, h.sections[section::PATHS].0, e))
+    let mut terms = file::decode_terms(sections, h.block_count)
+        .map_err(|e| IndexError::format(path, h.sections[section::PATHS].0, e))?;
+    terms.counts = file::decode_counts(&counts, h.block_count)
+        .map_err(|e| IndexError::format(path, h.sections[section::COUNTS].0, e))?;
+    Ok(terms)
 }
 
 /// Why an index file was not used.
@@ -430,6 +482,7 @@ impl Index {
             && let Ok(h) = file::decode_header(&data, data.len() as u64)
         {
             *entry.terms.write().unwrap_or_else(|p| p.into_inner()) = TermsSlot::OnDisk(h);
+            *entry.counts.write().unwrap_or_else(|p| p.into_inner()) = None;
         }
         Ok(())
     }
@@ -469,6 +522,9 @@ impl Index {
             if let TermsSlot::Memory(t) = &*s.terms.read().unwrap_or_else(|p| p.into_inner()) {
                 bytes += t.heap_bytes();
             }
+            if let Some(c) = &*s.counts.read().unwrap_or_else(|p| p.into_inner()) {
+                bytes += c.heap_bytes();
+            }
         }
         (blocks, bytes)
     }
@@ -487,6 +543,7 @@ fn prune_terms(terms: &mut Terms, kept: u32) {
     }
     terms.paths.retain(|_, l| !l.is_empty());
     terms.agents.retain(|_, l| !l.is_empty());
+    terms.counts.truncate(kept as usize);
 }
 
 /// Loads a segment's index file and checks it describes the segment as it is.
@@ -499,8 +556,13 @@ fn load_index(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Rebuilt::Missing),
         Err(e) => return Err(Rebuilt::Corrupt(format!("cannot read: {e}"))),
     };
-    let h = file::decode_header(&bytes, bytes.len() as u64)
-        .map_err(|e| Rebuilt::Corrupt(e.to_string()))?;
+    let h = file::decode_header(&bytes, bytes.len() as u64).map_err(|e| match e {
+        // A file of another version (an older build's) is out of date, not damaged.
+        e @ vexfs_journal_format::FormatError::UnsupportedVersion { .. } => {
+            Rebuilt::Stale(e.to_string())
+        }
+        e => Rebuilt::Corrupt(e.to_string()),
+    })?;
     if h.first_seq != seg.first_seq() {
         return Err(Rebuilt::Stale(format!(
             "index is for segment {} not {}",
@@ -558,6 +620,7 @@ fn load_index(
         (section::PATHS, "paths"),
         (section::AGENTS, "agents"),
         (section::TXS, "transactions"),
+        (section::COUNTS, "counts"),
         (section::REFS, "causal references"),
         (section::IDS, "foreign ids"),
     ] {

@@ -312,7 +312,7 @@ impl Query {
 /// Whether a block read failed because of the bytes on disk (bad checksum, bad
 /// structure, a file shorter than its block table), rather than the system (out of
 /// file descriptors, permissions), which is reported as it is.
-fn is_damage(e: &vexfs_journal_storage::StorageError) -> bool {
+pub(crate) fn is_damage(e: &vexfs_journal_storage::StorageError) -> bool {
     use vexfs_journal_storage::StorageError;
     match e {
         StorageError::Format { .. } | StorageError::Corrupt { .. } => true,
@@ -342,7 +342,7 @@ pub struct DamagedBlock {
 }
 
 impl DamagedBlock {
-    fn new(
+    pub(crate) fn new(
         seg: &Segment,
         entry: &BlockEntry,
         err: &(dyn std::error::Error + 'static),

@@ -1,6 +1,7 @@
 //! The index of one segment: a summary per block (kept in memory) and the term postings
 //! (path, agent, transaction → blocks) that queries load on demand.
 
+use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use vexfs_journal_format::block::split_events;
@@ -8,7 +9,7 @@ use vexfs_journal_format::record::RecordView;
 use vexfs_journal_format::{BStr, BString, FormatError};
 
 pub use vexfs_journal_format::index_file::{
-    BlockSummary, OTHER_PRIORITY_BIT, Postings, UNKNOWN_TYPE_BIT, prio_bit, type_bit,
+    BlockCounts, BlockSummary, OTHER_PRIORITY_BIT, Postings, UNKNOWN_TYPE_BIT, prio_bit, type_bit,
 };
 
 /// A set of block ordinals (a bitmap): unions of postings without sorting.
@@ -91,6 +92,8 @@ pub struct Terms {
     pub refs: Postings<u64>,
     /// Event id → blocks of the event with that id, when the id is not its sequence.
     pub ids: Postings<u64>,
+    /// Per-block counts by type and agent, and visibility ANDs (rate statistics).
+    pub counts: BlockCounts,
 }
 
 fn post<K: Ord>(map: &mut Postings<K>, key: K, block: u32) {
@@ -142,6 +145,7 @@ impl Terms {
                 .flat_map(|m| m.values())
                 .map(|v| v.len() * 4 + 48)
                 .sum::<usize>()
+            + self.counts.heap_bytes()
     }
 }
 
@@ -221,13 +225,47 @@ impl SegmentIndex {
     }
 }
 
-/// Summarises one block's records and adds its terms to `terms` under ordinal `block`.
+/// Adds `events` events of `agent` in `block` to the agent counts.
+fn count_agent(
+    map: &mut BTreeMap<BString, Vec<(u32, u32)>>,
+    agent: &BStr,
+    block: u32,
+    events: u32,
+) {
+    let list = match map.get_mut(agent) {
+        Some(list) => list,
+        None => map
+            .entry(BString::from(agent.as_ref() as &[u8]))
+            .or_default(),
+    };
+    match list.last_mut() {
+        Some((b, n)) if *b == block => *n += events,
+        _ => list.push((block, events)),
+    }
+}
+
+/// Summarises one block's records and adds its terms and counts to `terms` under
+/// ordinal `block`.
 pub fn summarise_block(
     records: &[u8],
     block: u32,
     terms: &mut Terms,
 ) -> Result<BlockSummary, FormatError> {
     let mut s = BlockSummary::default();
+    let mut vis_and = u64::MAX;
+    let mut types: Vec<(u32, u32)> = Vec::new();
+    // Runs of consecutive events of one agent, applied once the block decoded whole.
+    let mut runs: Vec<(&BStr, u32)> = Vec::new();
+    // The counts must describe blocks 0..block: drop any beyond (a cut tail) and pad
+    // missing ones with empty counts, which never match their summary's count, so a
+    // rate reads those blocks instead of trusting them.
+    let counts = &mut terms.counts;
+    if counts.blocks() > block as usize {
+        counts.truncate(block as usize);
+    }
+    while counts.blocks() < block as usize {
+        counts.push_block(0, &[]);
+    }
     for item in split_events(records) {
         let (_, bytes) = item?;
         let view = RecordView::parse_trusted(bytes)?;
@@ -244,8 +282,18 @@ pub fn summarise_block(
         s.type_bits |= type_bit(view.event_type());
         s.prio_bits |= prio_bit(view.priority());
         s.vis_or |= view.header.agent_visibility_mask.get();
+        vis_and &= view.header.agent_visibility_mask.get();
         s.count += 1;
+        let code = view.event_type().code();
+        match types.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => *n += 1,
+            None => types.push((code, 1)),
+        }
         let ctx = &view.context;
+        match runs.last_mut() {
+            Some((a, n)) if *a == ctx.agent_id => *n += 1,
+            _ => runs.push((ctx.agent_id, 1)),
+        }
         if !ctx.path.is_empty() {
             post_borrowed(&mut terms.paths, ctx.path, block);
         }
@@ -271,6 +319,13 @@ pub fn summarise_block(
             }
         });
     }
+    for (a, n) in runs {
+        count_agent(&mut terms.counts.agents, a, block, n);
+    }
+    types.sort_unstable();
+    terms
+        .counts
+        .push_block(if s.count == 0 { 0 } else { vis_and }, &types);
     Ok(s)
 }
 

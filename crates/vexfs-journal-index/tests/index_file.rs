@@ -124,3 +124,71 @@ fn round_trip_keeps_summaries_and_terms() {
     assert_eq!(contents(&read_only), expected);
     assert!(!idx(0).exists());
 }
+
+/// The same index in the version 1 layout: a 136-byte header, four sections (the
+/// counts did not exist).
+fn as_version_1(v2: &[u8]) -> Vec<u8> {
+    use vexfs_journal_format::checksum::kernel_crc32;
+    use vexfs_journal_index::file::decode_header;
+    let h = decode_header(v2, v2.len() as u64).unwrap();
+    let mut body = Vec::new();
+    let mut table = Vec::new();
+    for (off, len, crc) in &h.sections[..4] {
+        table.push((136 + body.len() as u64, *len, *crc));
+        body.extend_from_slice(&v2[*off as usize..(*off + *len) as usize]);
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&v2[0..4]);
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&v2[8..28]);
+    out.extend_from_slice(&4u32.to_le_bytes());
+    for (off, len, crc) in table {
+        out.extend_from_slice(&off.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+    }
+    let crc = kernel_crc32(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    assert_eq!(out.len(), 136);
+    out.extend_from_slice(&body);
+    out
+}
+
+// Checks I47 (docs/invariants.md).
+#[test]
+fn version_1_files_are_rebuilt_with_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    journal(dir);
+    let store = store(dir);
+    let segments = store.segments();
+    let (built, _) = Index::open(&store, true).unwrap();
+    let expected = contents(&built);
+    let idx = |i: usize| idx_path(segments[i].path());
+    for i in 0..segments.len() {
+        let v1 = as_version_1(&std::fs::read(idx(i)).unwrap());
+        std::fs::write(idx(i), v1).unwrap();
+    }
+    let (rebuilt, report) = Index::open(&store, true).unwrap();
+    assert_eq!(report.loaded, 0);
+    assert_eq!(report.rebuilt.len(), segments.len());
+    for (_, why) in &report.rebuilt {
+        assert!(
+            matches!(why, Rebuilt::Stale(r) if r.contains("version")),
+            "{why:?}"
+        );
+    }
+    assert_eq!(contents(&rebuilt), expected);
+    // The counts came back with the rebuild and were saved in version 2 files.
+    for e in rebuilt.segments() {
+        let t = e.terms().unwrap();
+        assert_eq!(t.counts.blocks(), e.summary().blocks.len());
+    }
+    for i in 0..segments.len() {
+        assert_eq!(&std::fs::read(idx(i)).unwrap()[4..8], &2u32.to_le_bytes());
+    }
+    let (_, report) = Index::open(&store, true).unwrap();
+    assert_eq!(report.loaded, segments.len());
+}

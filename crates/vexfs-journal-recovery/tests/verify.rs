@@ -183,6 +183,15 @@ fn each_kind_of_damage_is_reported_with_file_offset_and_sequences() {
     let d = copy("no-index");
     std::fs::remove_file(d.join(name(&segs[0])).with_extension("idx")).unwrap();
     assert!(check(&d, false).is_clean());
+    // So is an index of an older version (it has no counts section).
+    let d = copy("old-index");
+    let idx = d.join(name(&segs[0])).with_extension("idx");
+    let mut bytes = std::fs::read(&idx).unwrap();
+    bytes[4..8].copy_from_slice(&1u32.to_le_bytes());
+    let crc = vexfs_journal_format::checksum::kernel_crc32(&bytes[..128]);
+    bytes[128..132].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&idx, bytes).unwrap();
+    assert!(check(&d, false).is_clean());
 
     // Checkpoint.
     let d = copy("checkpoint");

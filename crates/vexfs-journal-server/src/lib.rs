@@ -27,6 +27,7 @@ mod error;
 mod ingest;
 mod live;
 mod params;
+mod rate;
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -203,6 +204,7 @@ fn routes<F: Follow>(state: AppState<F>) -> Router {
         .route("/events", get(events::<F>).post(ingest::post_events::<F>))
         .route("/events/{seq}", get(event_by_seq::<F>))
         .route("/events/{seq}/causality", get(causality::causality::<F>))
+        .route("/stats/rate", get(rate::rate::<F>))
         .layer(axum::extract::DefaultBodyLimit::max(state.options.max_body))
         .route_layer(axum::middleware::from_fn_with_state(
             state.principals.clone(),

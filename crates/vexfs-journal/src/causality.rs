@@ -302,6 +302,17 @@ pub(crate) fn causality<F: Follow>(
     } else {
         Vec::new()
     };
+    // Every relation between events of the answer, also those the walk did not step
+    // along (a link from an ancestor straight to a descendant).
+    let between: Vec<(u64, u64, CauseKind)> = walk
+        .events
+        .values()
+        .flat_map(stated_edges)
+        .filter_map(|(c, e, k)| Some((*walk.by_id.get(&c)?, *walk.by_id.get(&e)?, k)))
+        .collect();
+    for (c, e, k) in between {
+        walk.edge(c, e, k);
+    }
     Ok(Some(Causality {
         seq,
         events: walk.events,

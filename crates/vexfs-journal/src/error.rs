@@ -125,6 +125,7 @@ fn index_kind(e: &vexfs_journal_index::IndexError) -> ErrorKind {
         IndexError::InvalidCursor(_)
         | IndexError::ForeignCursor { .. }
         | IndexError::StaleCursor { .. } => ErrorKind::BadCursor,
+        IndexError::Rate(_) => ErrorKind::InvalidInput,
         #[allow(unreachable_patterns)]
         _ => ErrorKind::Other,
     }

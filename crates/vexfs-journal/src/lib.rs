@@ -45,7 +45,10 @@ pub use read::Follow;
 pub use reader::JournalReader;
 pub use replay::ReplayStart;
 pub use subscription::{StartAt, Subscription};
-pub use vexfs_journal_index::{Cursor, DamagedBlock, IndexError, Page, Query};
+pub use vexfs_journal_index::{
+    Cursor, DamagedBlock, IndexError, MAX_RATE_BUCKETS, Page, Query, Rate, RateBucket, RateBy,
+    RateError, RateQuery,
+};
 pub use vexfs_journal_recovery::{
     CheckpointInfo, CompactOptions, CompactReport, Order, Progress, RecoveryMode, RecoveryReport,
     ReplayOptions, ReplayReport, SalvageReport, VerifyOptions, VerifyReport, compact, salvage,

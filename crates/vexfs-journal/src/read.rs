@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::sync::atomic::AtomicBool;
 
 use vexfs_journal_format::record::RecordView;
-use vexfs_journal_index::{Cursor, DamagedBlock, IndexError, Page, Query};
+use vexfs_journal_index::{Cursor, DamagedBlock, IndexError, Page, Query, Rate, RateQuery};
 use vexfs_journal_recovery::{Progress, ReplayOptions, ReplayReport};
 use vexfs_journal_storage::{Scan, StoreStats, StoredEvent};
 
@@ -278,6 +278,13 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
     fn is_journal_closed(&self) -> bool {
         self.is_closed()
     }
+
+    /// Visible events counted per time bucket by category, type or agent, exactly,
+    /// from the index's per-block counts wherever a block lies inside one bucket (the
+    /// others are read): see `vexfs_journal_index::rate`.
+    fn rate(&self, query: &RateQuery) -> Result<Rate> {
+        Ok(self.parts().executor().rate(query, self.query_end())?)
+    }
 }
 
 /// `options` with its query restricted to start where `start` says.
@@ -426,6 +433,11 @@ macro_rules! inherent_reads {
             /// Whether the journal closed (see [`Follow::is_journal_closed`]).
             pub fn is_journal_closed(&self) -> bool {
                 Follow::is_journal_closed(self)
+            }
+
+            /// Visible events counted per time bucket (see [`Follow::rate`]).
+            pub fn rate(&self, query: &RateQuery) -> Result<Rate> {
+                Follow::rate(self, query)
             }
         }
     };

@@ -106,18 +106,7 @@ pub fn parse_at(text: &str, now: &Zoned) -> Result<i64, String> {
         .map(str::trim)
         .or_else(|| t.strip_prefix('-'))
         .unwrap_or(t);
-    let split = span.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (num, unit) = span.split_at(split);
-    let n: i64 = num.parse().map_err(|_| bad())?;
-    let unit_ns: i64 = match unit.trim() {
-        "s" | "sec" | "secs" | "second" | "seconds" => 1_000_000_000,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60_000_000_000,
-        "h" | "hour" | "hours" => 3_600_000_000_000,
-        "d" | "day" | "days" => 86_400_000_000_000,
-        "w" | "week" | "weeks" => 604_800_000_000_000,
-        _ => return Err(bad()),
-    };
-    let back = n.checked_mul(unit_ns).ok_or_else(bad)?;
+    let back = vexfs_journal::json::parse_span(span).ok_or_else(bad)?;
     Ok(ns(now.timestamp())?.saturating_sub(back))
 }
 
