@@ -14,6 +14,8 @@
 //!   to the root cause and what followed from it, as nodes (events) and edges.
 //! - `POST /events[?durable=1]` (a writing server): NDJSON events, one atomic batch.
 //! - `GET /stats`: size and extent, from the block tables.
+//! - `GET /metrics`: Prometheus text exposition of the journal's and the server's
+//!   counters (see docs/server.md).
 //!
 //! A bad parameter is answered 400 with a message naming it and its value. Every
 //! stream reads the journal from disk a page at a time through a facade
@@ -25,6 +27,7 @@ mod auth;
 mod causality;
 mod error;
 mod ingest;
+mod metrics;
 mod params;
 
 use std::convert::Infallible;
@@ -82,6 +85,8 @@ struct AppState<F: Follow> {
     principals: Option<Arc<Principals>>,
     options: Options,
     feed: Arc<OnceLock<watch::Receiver<FeedState>>>,
+    /// The server's request, stream and delivery counters.
+    metrics: Arc<metrics::ServerCounters>,
 }
 
 /// A server under construction: what it reads, whether it accepts events, who may use
@@ -115,6 +120,7 @@ impl<F: Follow> Server<F> {
                 principals: None,
                 options: Options::default(),
                 feed: Arc::default(),
+                metrics: Arc::default(),
             },
         }
     }
@@ -193,10 +199,15 @@ fn routes<F: Follow>(state: AppState<F>) -> Router {
         .route("/events", get(events::<F>).post(ingest::post_events::<F>))
         .route("/events/{seq}", get(event_by_seq::<F>))
         .route("/events/{seq}/causality", get(causality::causality::<F>))
+        .route("/metrics", get(metrics::metrics::<F>))
         .layer(axum::extract::DefaultBodyLimit::max(state.options.max_body))
         .route_layer(axum::middleware::from_fn_with_state(
             state.principals.clone(),
             auth::require,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
         ));
     guarded.with_state(state)
 }
@@ -329,6 +340,7 @@ async fn events<F: Follow>(
         (a, b) => a.or(b).unwrap_or(usize::MAX),
     };
     let events = cursor_stream(sub, feed).skip(skip).take(limit);
+    let events = metrics::counted(&state.metrics, events, params.follow);
     if wants_sse(&headers) {
         Ok(sse_response(events, &state.options))
     } else {
