@@ -222,7 +222,7 @@ fn check(text: &str) -> Exposition {
     x
 }
 
-async fn scrape(addr: SocketAddr, token: Option<&str>) -> Exposition {
+async fn scrape_text(addr: SocketAddr, token: Option<&str>) -> String {
     let auth = token.map(|t| format!("Bearer {t}"));
     let headers: Vec<(&str, &str)> = auth
         .as_deref()
@@ -230,8 +230,44 @@ async fn scrape(addr: SocketAddr, token: Option<&str>) -> Exposition {
         .unwrap_or_default();
     let conn = Conn::get(addr, "/metrics", &headers).await;
     assert_eq!(conn.status, 200);
-    let text = conn.body().await;
-    check(&text)
+    conn.body().await
+}
+
+async fn scrape(addr: SocketAddr, token: Option<&str>) -> Exposition {
+    check(&scrape_text(addr, token).await)
+}
+
+/// Runs `promtool check metrics` on `text` when promtool is installed (it is not a
+/// requirement of the tests): it must exit 0 and print no lint problem.
+fn promtool(text: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let Ok(mut child) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("promtool not installed: skipped");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool: {said}"
+    );
 }
 
 fn line(i: u64) -> String {
@@ -274,7 +310,9 @@ async fn writing_server_exposes_journal_and_server_metrics() {
     let (streamed, _) = follow.sse_events(5).await;
     assert_eq!(streamed.len(), 5);
 
-    let x = scrape(addr, Some(OPS)).await;
+    let text = scrape_text(addr, Some(OPS)).await;
+    promtool(&text);
+    let x = check(&text);
     assert!(x.get("vexfs_journal_events_emitted_total") >= 5.0);
     assert!(x.get("vexfs_journal_events_persisted_total") >= 5.0);
     assert_eq!(x.get("vexfs_journal_events_ingested_total"), 5.0);
@@ -351,7 +389,9 @@ async fn read_only_server_has_no_writer_metrics() {
     assert!(delivered >= 3);
     assert_eq!(Conn::get(addr, "/events/99", &[]).await.status, 404);
 
-    let x = scrape(addr, None).await;
+    let text = scrape_text(addr, None).await;
+    promtool(&text);
+    let x = check(&text);
     for name in WRITER_ONLY {
         assert!(!x.types.contains_key(name), "{name} on a read-only server");
     }
