@@ -69,6 +69,7 @@ pub(crate) async fn post_events<F: Follow>(
     let events = parse_body(&body, &journal, journal.meta().config.segment_size)?;
     let count = events.len() as u64;
     let range = journal.emit_batch_atomic_async(events).await?;
+    state.metrics.ingested(count);
     if durable {
         journal.wait_durable_async(range.end).await?;
     }

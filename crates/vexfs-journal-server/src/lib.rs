@@ -14,6 +14,8 @@
 //!   to the root cause and what followed from it, as nodes (events) and edges.
 //! - `POST /events[?durable=1]` (a writing server): NDJSON events, one atomic batch.
 //! - `GET /stats`: size and extent, from the block tables.
+//! - `GET /metrics`: Prometheus text exposition of the journal's and the server's
+//!   counters (see docs/server.md).
 //!
 //! A bad parameter is answered 400 with a message naming it and its value. Every
 //! stream reads the journal from disk a page at a time through a facade
@@ -26,6 +28,7 @@ mod causality;
 mod error;
 mod ingest;
 mod live;
+mod metrics;
 mod params;
 mod rate;
 
@@ -92,6 +95,8 @@ struct AppState<F: Follow> {
     feed: Arc<OnceLock<watch::Receiver<FeedState>>>,
     /// The encoded live feed followers share, started by the first follower.
     live: Arc<std::sync::Mutex<Option<Arc<live::Live>>>>,
+    /// The server's request, stream and delivery counters.
+    metrics: Arc<metrics::ServerCounters>,
 }
 
 /// A server under construction: what it reads, whether it accepts events, who may use
@@ -126,6 +131,7 @@ impl<F: Follow> Server<F> {
                 options: Options::default(),
                 feed: Arc::default(),
                 live: Arc::default(),
+                metrics: Arc::default(),
             },
         }
     }
@@ -205,10 +211,15 @@ fn routes<F: Follow>(state: AppState<F>) -> Router {
         .route("/events/{seq}", get(event_by_seq::<F>))
         .route("/events/{seq}/causality", get(causality::causality::<F>))
         .route("/stats/rate", get(rate::rate::<F>))
+        .route("/metrics", get(metrics::metrics::<F>))
         .layer(axum::extract::DefaultBodyLimit::max(state.options.max_body))
         .route_layer(axum::middleware::from_fn_with_state(
             state.principals.clone(),
             auth::require,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
         ));
     guarded.with_state(state)
 }
@@ -346,11 +357,13 @@ async fn events<F: Follow>(
         let live = shared_live(&state)?;
         let sse = wants_sse(&headers);
         let frames = live::follow(reader, live, query, start, sse, state.options.keep_alive)?;
+        let frames = metrics::counted_frames(&state.metrics, frames);
         return Ok(frames_response(frames, sse, &state.options));
     }
     let sub = reader.subscribe(query, start)?;
     let feed = params.follow.then(|| live_feed(&state));
     let events = cursor_stream(sub, feed).skip(skip).take(limit);
+    let events = metrics::counted(&state.metrics, events, params.follow);
     if wants_sse(&headers) {
         Ok(sse_response(events, &state.options))
     } else {

@@ -249,8 +249,8 @@ struct Follower<F: Follow> {
     keep_alive: Duration,
 }
 
-/// A following stream of encoded frames from `start`: from disk while behind the
-/// ring, then from the ring.
+/// A following stream of encoded frames from `start`, each chunk with the number of
+/// events in it: from disk while behind the ring, then from the ring.
 pub(crate) fn follow<F: Follow>(
     source: F,
     live: Arc<Live>,
@@ -258,7 +258,7 @@ pub(crate) fn follow<F: Follow>(
     start: StartAt,
     sse: bool,
     keep_alive: Duration,
-) -> Result<impl Stream<Item = Bytes> + Send + 'static, ServerError> {
+) -> Result<impl Stream<Item = (Bytes, u64)> + Send + 'static, ServerError> {
     let (position, mode) = match start {
         StartAt::Now => (source.followable_end(), Mode::Ring),
         other => {
@@ -297,14 +297,14 @@ fn error_frame(sse: bool, why: &str) -> Bytes {
 }
 
 impl<F: Follow> Follower<F> {
-    async fn next(&mut self) -> Option<Bytes> {
+    async fn next(&mut self) -> Option<(Bytes, u64)> {
         loop {
             match std::mem::replace(&mut self.mode, Mode::Done) {
                 Mode::Done => return None,
                 Mode::Disk(sub) => match self.read_disk(sub).await {
                     Ok(Some(chunk)) => return Some(chunk),
                     Ok(None) => {}
-                    Err(e) => return Some(error_frame(self.sse, &e.to_string())),
+                    Err(e) => return Some((error_frame(self.sse, &e.to_string()), 0)),
                 },
                 Mode::Ring => {
                     self.mode = Mode::Ring;
@@ -313,7 +313,7 @@ impl<F: Follow> Follower<F> {
                     match self.live.take(self.position, &self.query, self.sse) {
                         Take::Failed(why) => {
                             self.mode = Mode::Done;
-                            return Some(error_frame(self.sse, &why));
+                            return Some((error_frame(self.sse, &why), 0));
                         }
                         Take::Behind => {
                             let start = match self.position.checked_sub(1) {
@@ -329,14 +329,15 @@ impl<F: Follow> Follower<F> {
                                 Ok(sub) => self.mode = Mode::Disk(Box::new(sub)),
                                 Err(e) => {
                                     self.mode = Mode::Done;
-                                    return Some(error_frame(self.sse, &e.to_string()));
+                                    return Some((error_frame(self.sse, &e.to_string()), 0));
                                 }
                             }
                         }
                         Take::Frames(chunk, next) => {
                             self.position = next;
                             if !chunk.is_empty() {
-                                return Some(Bytes::from(chunk.concat()));
+                                let n = chunk.len() as u64;
+                                return Some((Bytes::from(chunk.concat()), n));
                             }
                             let waited =
                                 tokio::time::timeout(self.keep_alive, self.end.changed()).await;
@@ -347,7 +348,7 @@ impl<F: Follow> Follower<F> {
                                     return None;
                                 }
                                 Err(_) if self.sse => {
-                                    return Some(Bytes::from_static(b": keep-alive\n\n"));
+                                    return Some((Bytes::from_static(b": keep-alive\n\n"), 0));
                                 }
                                 Err(_) => {}
                             }
@@ -362,7 +363,7 @@ impl<F: Follow> Follower<F> {
     async fn read_disk(
         &mut self,
         mut sub: Box<Subscription<F>>,
-    ) -> Result<Option<Bytes>, ServerError> {
+    ) -> Result<Option<(Bytes, u64)>, ServerError> {
         let sse = self.sse;
         let (sub, out) = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
@@ -394,7 +395,7 @@ impl<F: Follow> Follower<F> {
         }
         if n == DISK_BATCH || !out.is_empty() {
             self.mode = Mode::Disk(sub);
-            return Ok(Some(Bytes::from(out)));
+            return Ok(Some((Bytes::from(out), n as u64)));
         }
         // Caught up with the files: the ring has what comes next, unless the feed
         // has not reached here yet (then wait on the disk a little longer).

@@ -477,7 +477,12 @@ impl Engine {
             .snapshot(self.shared.pending() as u64, self.next_seq())
     }
 
-    /// Zeroes the counters and the latency histogram.
+    /// Owned copies of the latency and batch-size histograms.
+    pub fn histograms(&self) -> crate::metrics::StorageHistograms {
+        self.shared.counters.histograms()
+    }
+
+    /// Zeroes the counters and the histograms.
     pub fn reset_metrics(&self) {
         self.shared.counters.reset(self.next_seq());
     }

@@ -29,7 +29,7 @@ pub use config::{FsyncPolicy, FullPolicy, Retention, StorageConfig};
 pub use dir::JournalMeta;
 pub use engine::{Engine, HeaderMarks, OpenOptions, OpenReport};
 pub use error::{Result, StorageError};
-pub use metrics::{LatencySummary, StorageMetrics};
+pub use metrics::{HistogramSnapshot, LatencySummary, StorageHistograms, StorageMetrics};
 pub use segment::{OpenMode, Segment, SegmentRecovery, TrustedPrefix};
 pub use store::{BlockRef, Scan, Store, StoreStats, StoredEvent};
 pub use writer::{BlockObserver, RECORD_FLAG_GAP_BEFORE};

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-pub use vexfs_journal_telemetry::{AtomicHistogram, LatencySummary};
+pub use vexfs_journal_telemetry::{AtomicHistogram, HistogramSnapshot, LatencySummary};
 
 /// Live counters of one engine.
 #[derive(Debug)]
@@ -35,6 +35,10 @@ pub struct Counters {
     pub(crate) rotations: AtomicU64,
     pub(crate) segments_deleted: AtomicU64,
     pub(crate) emit_latency: AtomicHistogram,
+    /// fsync latency, ns (every sync, by the writer or the sync thread).
+    pub(crate) sync_latency: AtomicHistogram,
+    /// Events per group commit.
+    pub(crate) batch_events: AtomicHistogram,
 }
 
 impl Default for Counters {
@@ -58,6 +62,8 @@ impl Default for Counters {
             rotations: AtomicU64::new(0),
             segments_deleted: AtomicU64::new(0),
             emit_latency: AtomicHistogram::default(),
+            sync_latency: AtomicHistogram::default(),
+            batch_events: AtomicHistogram::default(),
         }
     }
 }
@@ -127,7 +133,34 @@ pub struct StorageMetrics {
     pub uptime_s: f64,
 }
 
+/// Owned copies of the engine's histograms, for export (e.g. as Prometheus buckets
+/// through [`HistogramSnapshot::cumulative`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StorageHistograms {
+    /// Emission latency, ns (one emit in eight per thread is timed).
+    pub emit_latency_ns: HistogramSnapshot,
+    /// fsync latency, ns.
+    pub sync_latency_ns: HistogramSnapshot,
+    /// Events per group commit.
+    pub batch_events: HistogramSnapshot,
+}
+
 impl Counters {
+    pub(crate) fn histograms(&self) -> StorageHistograms {
+        StorageHistograms {
+            emit_latency_ns: self.emit_latency.snapshot(),
+            sync_latency_ns: self.sync_latency.snapshot(),
+            batch_events: self.batch_events.snapshot(),
+        }
+    }
+
+    /// Counts one fsync that took `ns`.
+    pub(crate) fn record_fsync(&self, ns: u64) {
+        self.fsyncs.fetch_add(1, Relaxed);
+        self.fsync_ns.fetch_add(ns, Relaxed);
+        self.sync_latency.record(ns);
+    }
+
     pub(crate) fn starting_at(first_seq: u64) -> Counters {
         let c = Counters::default();
         c.first_seq.store(first_seq, Relaxed);
@@ -197,5 +230,7 @@ impl Counters {
             c.store(0, Relaxed);
         }
         self.emit_latency.reset();
+        self.sync_latency.reset();
+        self.batch_events.reset();
     }
 }

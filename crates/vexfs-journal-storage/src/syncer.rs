@@ -144,11 +144,9 @@ impl Syncer {
             let end = segment.end();
             let started = Instant::now();
             self.io.sync(&file, segment.path())?;
-            let counters = &self.shared.counters;
-            counters.fsyncs.fetch_add(1, Relaxed);
-            counters
-                .fsync_ns
-                .fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
+            self.shared
+                .counters
+                .record_fsync(started.elapsed().as_nanos() as u64);
             self.target
                 .record_durable_end(&segment, &file, end, &self.io)?;
         }

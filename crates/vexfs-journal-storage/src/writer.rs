@@ -398,6 +398,7 @@ impl Writer {
             counters
                 .max_commit_events
                 .fetch_max(self.commit_events, Relaxed);
+            counters.batch_events.record(self.commit_events);
         }
         if let Some(t) = self.commit_started.take() {
             counters
@@ -414,11 +415,9 @@ impl Writer {
             let started = Instant::now();
             let end = self.active.end();
             self.io.sync(&self.file, self.active.path())?;
-            let counters = &self.shared.counters;
-            counters.fsyncs.fetch_add(1, Relaxed);
-            counters
-                .fsync_ns
-                .fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
+            self.shared
+                .counters
+                .record_fsync(started.elapsed().as_nanos() as u64);
             self.sync_target
                 .record_durable_end(&self.active, &self.file, end, &self.io)?;
             self.shared.durable.fetch_max(self.next, SeqCst);

@@ -113,6 +113,17 @@ impl AtomicHistogram {
         }
     }
 
+    /// An owned copy of the distribution, for export.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        HistogramSnapshot {
+            buckets: self.buckets.iter().map(|b| b.load(Relaxed)).collect(),
+            count: self.count(),
+            sum: self.sum.load(Relaxed),
+            min: self.min(),
+            max: self.max.load(Relaxed),
+        }
+    }
+
     /// Forgets every value.
     pub fn reset(&self) {
         for b in self.buckets.iter() {
@@ -122,6 +133,64 @@ impl AtomicHistogram {
         self.sum.store(0, Relaxed);
         self.min.store(u64::MAX, Relaxed);
         self.max.store(0, Relaxed);
+    }
+}
+
+/// An owned copy of an [`AtomicHistogram`], read without stopping its writers (so
+/// `count` and the buckets may differ by the values recorded during the read).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistogramSnapshot {
+    buckets: Vec<u64>,
+    /// Values recorded.
+    pub count: u64,
+    /// Sum of the values recorded (wrapping on overflow).
+    pub sum: u64,
+    /// Smallest value (0 when empty).
+    pub min: u64,
+    /// Largest value (0 when empty).
+    pub max: u64,
+}
+
+impl HistogramSnapshot {
+    /// Cumulative counts for Prometheus-style buckets: for each of `bounds` (sorted
+    /// ascending), how many values are at most that bound, plus a last entry for
+    /// `+Inf` (every value), so the result has `bounds.len() + 1` entries and never
+    /// decreases.
+    ///
+    /// Exact to the histogram's precision: values are kept in buckets 12.5 % wide
+    /// (exact below 16), and a bucket counts under a bound only when its whole range
+    /// is at most the bound. A value up to 12.5 % below a bound that shares its
+    /// bucket with values above the bound is counted from the next bound up; bounds
+    /// one less than a bucket edge (e.g. powers of two minus one) are exact.
+    pub fn cumulative(&self, bounds: &[u64]) -> Vec<u64> {
+        let mut out = Vec::with_capacity(bounds.len() + 1);
+        let mut seen = 0u64;
+        let mut next = 0usize;
+        for &bound in bounds {
+            while let Some(n) = self.buckets.get(next) {
+                // The bucket's highest value.
+                let high = if next + 1 >= self.buckets.len() {
+                    u64::MAX
+                } else {
+                    bucket_low(next + 1).saturating_sub(1)
+                };
+                if high > bound {
+                    break;
+                }
+                seen = seen.saturating_add(*n);
+                next += 1;
+            }
+            out.push(seen);
+        }
+        let total: u64 = self.buckets.iter().fold(0, |a, b| a.saturating_add(*b));
+        out.push(total.max(seen));
+        out
+    }
+
+    /// Values recorded in the buckets (may differ from `count` by values recorded
+    /// while the snapshot was read).
+    pub fn bucket_total(&self) -> u64 {
+        self.buckets.iter().fold(0, |a, b| a.saturating_add(*b))
     }
 }
 
@@ -163,6 +232,39 @@ mod tests {
                 assert!(v < bucket_low(b + 1));
             }
         }
+    }
+
+    #[test]
+    fn cumulative_buckets_are_exact_to_precision() {
+        let h = AtomicHistogram::default();
+        for v in 0..=2000u64 {
+            h.record(v);
+        }
+        let bounds = [0, 15, 511, 1000, 1023, 5000];
+        let snap = h.snapshot();
+        let got = snap.cumulative(&bounds);
+        assert_eq!(got.len(), bounds.len() + 1);
+        // Exact at 0, below 16 and one less than a bucket edge.
+        assert_eq!(got[0], 1);
+        assert_eq!(got[1], 16);
+        assert_eq!(got[2], 512);
+        assert_eq!(got[4], 1024);
+        // 1000 shares the bucket [960, 1024): the values 960..=1000 count from 1023.
+        assert_eq!(got[3], 960);
+        assert!((got[3] as f64) >= 1001.0 * 0.875);
+        assert_eq!(got[5], 2001);
+        assert_eq!(got[6], 2001);
+        assert_eq!(snap.count, 2001);
+        assert_eq!(snap.sum, (0..=2000u64).sum::<u64>());
+        assert!(got.windows(2).all(|w| w[0] <= w[1]));
+        let empty = AtomicHistogram::default().snapshot();
+        assert_eq!(empty.cumulative(&bounds), vec![0; bounds.len() + 1]);
+        let big = AtomicHistogram::default();
+        big.record(u64::MAX);
+        assert_eq!(big.snapshot().cumulative(&[u64::MAX]), vec![1, 1]);
+        let big = AtomicHistogram::default();
+        big.record(u64::MAX - 1);
+        assert_eq!(big.snapshot().cumulative(&[10]), vec![0, 1]);
     }
 
     #[test]

@@ -8,4 +8,4 @@ pub mod clock;
 mod histogram;
 
 pub use clock::{current_cpu, now_ns, unix_secs};
-pub use histogram::{AtomicHistogram, LatencySummary};
+pub use histogram::{AtomicHistogram, HistogramSnapshot, LatencySummary};

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -12,7 +12,7 @@ use vexfs_journal_format::{Event, Priority};
 use vexfs_journal_index::{Index, IndexObserver, IndexReport};
 use vexfs_journal_storage::{
     BlockObserver, Engine, FsyncPolicy, JournalMeta, OpenOptions, OpenReport, Segment,
-    StorageMetrics,
+    StorageHistograms, StorageMetrics,
 };
 
 use vexfs_journal_recovery::{
@@ -57,8 +57,21 @@ pub(crate) struct Inner {
     recovery_report: RecoveryReport,
     consumers: Mutex<BTreeMap<String, u64>>,
     checkpointer: Mutex<Option<Checkpointer>>,
+    /// Checkpoints this process created (periodic and explicit).
+    checkpoints: AtomicU64,
+    /// Checkpoints this process tried and failed to create.
+    checkpoint_failures: AtomicU64,
     closed: AtomicBool,
     pub(crate) extensions: crate::ext::Extensions,
+}
+
+/// Checkpoints taken by one open journal: see [`Journal::checkpoint_counts`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CheckpointCounts {
+    /// Checkpoints created, periodic and explicit.
+    pub created: u64,
+    /// Attempts that failed.
+    pub failed: u64,
 }
 
 /// The periodic checkpoint thread and its stop signal.
@@ -120,7 +133,16 @@ impl Inner {
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect();
-        Ok(checkpoint::create(&self.engine, Some(&self.index), &consumers)?.info)
+        match checkpoint::create(&self.engine, Some(&self.index), &consumers) {
+            Ok(c) => {
+                self.checkpoints.fetch_add(1, Ordering::Relaxed);
+                Ok(c.info)
+            }
+            Err(e) => {
+                self.checkpoint_failures.fetch_add(1, Ordering::Relaxed);
+                Err(e.into())
+            }
+        }
     }
 
     fn close(&self) -> Result<()> {
@@ -278,6 +300,8 @@ impl Journal {
             recovery_report,
             consumers: Mutex::new(BTreeMap::new()),
             checkpointer: Mutex::new(None),
+            checkpoints: AtomicU64::new(0),
+            checkpoint_failures: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             extensions: Default::default(),
         });
@@ -393,6 +417,21 @@ impl Journal {
     /// Current metrics.
     pub fn metrics(&self) -> StorageMetrics {
         self.engine().metrics()
+    }
+
+    /// Owned copies of the emit latency, fsync latency and batch-size histograms
+    /// (zeroed with the metrics by [`Journal::reset_metrics`]).
+    pub fn histograms(&self) -> StorageHistograms {
+        self.engine().histograms()
+    }
+
+    /// Checkpoints this process created and failed to create since the journal
+    /// opened, periodic and explicit.
+    pub fn checkpoint_counts(&self) -> CheckpointCounts {
+        CheckpointCounts {
+            created: self.inner.checkpoints.load(Ordering::Relaxed),
+            failed: self.inner.checkpoint_failures.load(Ordering::Relaxed),
+        }
     }
 
     /// Zeroes the metrics.

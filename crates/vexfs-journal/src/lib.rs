@@ -40,7 +40,7 @@ mod subscription;
 pub use causality::{CausalEdge, Causality, CausalityOptions, CauseKind};
 pub use config::Config;
 pub use error::{ErrorKind, JournalError, JsonError, Result};
-pub use journal::{Journal, system_ns};
+pub use journal::{CheckpointCounts, Journal, system_ns};
 pub use read::Follow;
 pub use reader::JournalReader;
 pub use replay::ReplayStart;
@@ -61,8 +61,8 @@ pub use vexfs_journal_format::{
     Timestamp, VectorOp,
 };
 pub use vexfs_journal_storage::{
-    FsyncPolicy, FullPolicy, JournalMeta, OpenOptions, OpenReport, Scan, StorageError,
-    StorageMetrics, StoreStats, StoredEvent,
+    FsyncPolicy, FullPolicy, HistogramSnapshot, JournalMeta, OpenOptions, OpenReport, Scan,
+    StorageError, StorageHistograms, StorageMetrics, StoreStats, StoredEvent,
 };
 
 /// The bytes: event and block layouts, shared with the kernel (the journal's public

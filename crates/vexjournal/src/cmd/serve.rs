@@ -12,8 +12,8 @@ use crate::Cli;
 
 /// Serve the journal over HTTP: `GET /events` (NDJSON, or Server-Sent Events whose ids
 /// are cursors, resumable with Last-Event-ID), `GET /events/SEQ`, `GET /stats`,
-/// `GET /health`; with --ingest also `POST /events` (NDJSON, one atomic batch per
-/// request, `?durable=1` to answer after fsync).
+/// `GET /health`, `GET /metrics` (Prometheus text); with --ingest also `POST /events`
+/// (NDJSON, one atomic batch per request, `?durable=1` to answer after fsync).
 ///
 /// With --auth, every request needs `Authorization: Bearer TOKEN` of a principal of the
 /// token file (lines `NAME TOKEN MASK [write]`), and sees only the events its mask
