@@ -11,6 +11,7 @@
 //!   header is accepted too (a non-negative skip only).
 //! - `GET /events/{seq}`: one event as JSON, 404 when there is none.
 //! - `GET /stats`: size and extent, from the block tables.
+//! - `GET /`: a live web view of the journal (its files under `/assets/`, compiled in).
 //!
 //! A bad parameter is answered 400 with a message naming it and its value. Every
 //! stream reads the journal from disk a page at a time through a facade
@@ -20,6 +21,7 @@
 
 mod error;
 mod params;
+mod web;
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -98,6 +100,8 @@ where
 /// The routes, for embedding in a larger axum application.
 pub fn router(reader: JournalReader, options: Options) -> Router {
     Router::new()
+        .route("/", get(web::index))
+        .route("/assets/{name}", get(web::asset_file))
         .route("/health", get(health))
         .route("/stats", get(stats))
         .route("/events", get(events))
