@@ -6,7 +6,8 @@
 //! - `fuzz [--seconds N] [--target NAME]` — coverage-guided fuzzing of every decoder;
 //! - `fuse-posix [--long] [--release]` — pjdfstest and fsx on a `vexjournal mount`
 //!   and on bindfs, same run;
-//! - `bench-fuse [--quick]` — the FUSE mirror against the raw directory and bindfs.
+//! - `bench-fuse [--quick]` — the FUSE mirror against the raw directory and bindfs;
+//! - `browser [--screenshot PATH]` — the server's live web view in headless Chromium.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +15,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod bench_fuse;
+mod browser;
 mod ci;
 mod fuse_posix;
 mod fuzz;
@@ -29,8 +31,11 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         Some("fuse-posix") => fuse_posix::fuse_posix(&root, &args[1..]),
         Some("bench-fuse") => bench_fuse::bench_fuse(&root, &args[1..]),
+        Some("browser") => browser::browser(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <fixtures|ci|torture|fuzz|fuse-posix|bench-fuse>");
+            eprintln!(
+                "usage: cargo xtask <fixtures|ci|torture|fuzz|fuse-posix|bench-fuse|browser>"
+            );
             eprintln!("  fixtures   regenerate fixtures/*.bin from the format crate's samples");
             eprintln!(
                 "  ci         install missing system packages, then fmt, clippy and all tests"
@@ -46,6 +51,9 @@ fn main() -> Result<()> {
             );
             eprintln!(
                 "  bench-fuse [--quick] untar, metadata storm, fsx, fio: raw vs bindfs vs vexjournal"
+            );
+            eprintln!(
+                "  browser    [--screenshot PATH] the web view of `vexjournal serve` in headless Chromium"
             );
             bail!("unknown or missing command")
         }

@@ -231,11 +231,11 @@
     tr.appendChild(td);
   }
 
-  function row(ev) {
+  function row(ev, fresh) {
     const tr = document.createElement('tr');
     tr.dataset.seq = String(ev.seq);
     tr.dataset.type = str(ev.type);
-    tr.className = 'fresh';
+    if (fresh) tr.className = 'fresh';
     const time = str(ev.time);
     cell(tr, String(ev.seq));
     cell(tr, time.length >= 23 ? time.slice(11, 23) : time, time);
@@ -275,10 +275,12 @@
     if (batch.length === 0) return;
     const body = $('events').tBodies[0];
     const frag = document.createDocumentFragment();
+    // A trickle is highlighted as it arrives; a backlog (the first fill) is not.
+    const fresh = batch.length <= 20;
     for (let i = batch.length - 1; i >= 0; i -= 1) {
       const ev = batch[i];
       state.events.set(ev.seq, ev);
-      frag.appendChild(row(ev));
+      frag.appendChild(row(ev, fresh));
     }
     body.insertBefore(frag, body.firstChild);
     while (body.rows.length > ROW_LIMIT) {
