@@ -15,6 +15,27 @@ pub enum ServerError {
         /// Why it is refused.
         reason: String,
     },
+    /// No bearer token, or an unknown one.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The principal may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// `POST /events` on a server that does not write the journal.
+    #[error("this server is read-only: start it with `vexjournal serve --ingest` to accept events")]
+    ReadOnly,
+    /// A line of a `POST /events` body is refused (line 0: the body as a whole); nothing
+    /// was written.
+    #[error("line {line} of the body: {reason}; nothing was written")]
+    BadBody {
+        /// The 1-based line (0: the whole body).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A request body over a limit; nothing was written.
+    #[error("too large: {0}; nothing was written")]
+    TooLarge(String),
     /// No event has this sequence number.
     #[error("no event with sequence {0}")]
     NotFound(u64),

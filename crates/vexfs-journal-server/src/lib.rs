@@ -19,7 +19,9 @@
 //! memory, never an unbounded buffer. Followers share one refresher of the journal's
 //! visible end, and page reads run on tokio's blocking pool.
 
+mod auth;
 mod error;
+mod ingest;
 mod params;
 mod web;
 
@@ -37,8 +39,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::sync::watch;
-use vexfs_journal::{Cursor, JournalReader, StartAt, StoredEvent, Subscription};
+use vexfs_journal::{Cursor, Follow, Journal, JournalReader, StartAt, StoredEvent, Subscription};
 
+pub use auth::{Principal, Principals};
 pub use error::ServerError;
 pub use params::{EntriesRange, EventsParams};
 
@@ -50,8 +53,10 @@ pub struct Options {
     /// The reconnection delay advertised to SSE clients (`retry:`).
     pub retry: Duration,
     /// How often followed journals are looked at for new events (once for all
-    /// followers).
+    /// followers); a writing server is woken by its own progress instead.
     pub poll: Duration,
+    /// The largest request body `POST /events` accepts, in bytes.
+    pub max_body: usize,
 }
 
 impl Default for Options {
@@ -60,15 +65,91 @@ impl Default for Options {
             keep_alive: Duration::from_secs(15),
             retry: Duration::from_secs(1),
             poll: Duration::from_millis(50),
+            max_body: 16 << 20,
         }
     }
 }
 
 #[derive(Clone, Debug)]
-struct AppState {
-    reader: JournalReader,
+struct AppState<F: Follow> {
+    /// What every read goes through.
+    reader: F,
+    /// The journal `POST /events` appends to; `None` on a read-only server.
+    writer: Option<Journal>,
+    /// Who may do what; `None` when the server does not authenticate.
+    principals: Option<Arc<Principals>>,
     options: Options,
     feed: Arc<OnceLock<watch::Receiver<FeedState>>>,
+}
+
+/// A server under construction: what it reads, whether it accepts events, who may use
+/// it.
+#[derive(Clone, Debug)]
+pub struct Server<F: Follow> {
+    state: AppState<F>,
+}
+
+impl Server<JournalReader> {
+    /// A read-only server of a journal another process may be writing.
+    pub fn reader(reader: JournalReader) -> Server<JournalReader> {
+        Server::new(reader, None)
+    }
+}
+
+impl Server<Journal> {
+    /// A server that also appends: `POST /events` writes to `journal`, and readers
+    /// see events as soon as they are durable.
+    pub fn writer(journal: Journal) -> Server<Journal> {
+        Server::new(journal.clone(), Some(journal))
+    }
+}
+
+impl<F: Follow> Server<F> {
+    fn new(reader: F, writer: Option<Journal>) -> Server<F> {
+        Server {
+            state: AppState {
+                reader,
+                writer,
+                principals: None,
+                options: Options::default(),
+                feed: Arc::default(),
+            },
+        }
+    }
+
+    /// The served journal's id.
+    pub fn journal_id(&self) -> vexfs_journal::Uuid {
+        self.state.reader.journal_id()
+    }
+
+    /// Replaces the tunables.
+    pub fn options(mut self, options: Options) -> Server<F> {
+        self.state.options = options;
+        self
+    }
+
+    /// Requires a bearer token of `principals` on every request but the web view's
+    /// page and assets, and shows each principal only the events its mask allows.
+    pub fn principals(mut self, principals: Principals) -> Server<F> {
+        self.state.principals = Some(Arc::new(principals));
+        self
+    }
+
+    /// The routes, for embedding in a larger axum application.
+    pub fn router(self) -> Router {
+        routes(self.state)
+    }
+
+    /// Serves on `listener` until it fails.
+    pub async fn serve<L>(self, listener: L) -> Result<(), ServerError>
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
+        axum::serve(listener, self.router())
+            .await
+            .map_err(ServerError::Io)
+    }
 }
 
 /// Opens the journal in `journal_dir` read-only and serves it on `listener` until the
@@ -92,25 +173,34 @@ where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    axum::serve(listener, router(reader, options))
+    Server::reader(reader)
+        .options(options)
+        .serve(listener)
         .await
-        .map_err(ServerError::Io)
 }
 
-/// The routes, for embedding in a larger axum application.
+/// The read-only routes of `reader`, for embedding in a larger axum application.
 pub fn router(reader: JournalReader, options: Options) -> Router {
-    Router::new()
+    Server::reader(reader).options(options).router()
+}
+
+fn routes<F: Follow>(state: AppState<F>) -> Router {
+    let guarded = Router::new()
+        .route("/health", get(health::<F>))
+        .route("/stats", get(stats::<F>))
+        .route("/events", get(events::<F>).post(ingest::post_events::<F>))
+        .route("/events/{seq}", get(event_by_seq::<F>))
+        .layer(axum::extract::DefaultBodyLimit::max(state.options.max_body))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.principals.clone(),
+            auth::require,
+        ));
+    // The page and its files hold no journal data: they load without a token, and
+    // the page asks for one when the API answers 401.
+    guarded
         .route("/", get(web::index))
         .route("/assets/{name}", get(web::asset_file))
-        .route("/health", get(health))
-        .route("/stats", get(stats))
-        .route("/events", get(events))
-        .route("/events/{seq}", get(event_by_seq))
-        .with_state(AppState {
-            reader,
-            options,
-            feed: Arc::default(),
-        })
+        .with_state(state)
 }
 
 /// Runs a disk read on the blocking pool.
@@ -124,26 +214,27 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Picks up what the writer appended, off the async workers.
-async fn refresh(reader: &JournalReader) -> Result<(), ServerError> {
+async fn refresh<F: Follow>(reader: &F) -> Result<(), ServerError> {
     let r = reader.clone();
-    blocking(move || r.refresh().map(|_| ())).await
+    blocking(move || r.update_view()).await
 }
 
-async fn health(State(state): State<AppState>) -> Result<Response, ServerError> {
+async fn health<F: Follow>(State(state): State<AppState<F>>) -> Result<Response, ServerError> {
     refresh(&state.reader).await?;
     let body = serde_json::json!({
         "status": "ok",
-        "journal": state.reader.meta().id.to_string(),
-        "next_seq": state.reader.visible_end(),
+        "journal": state.reader.journal_id().to_string(),
+        "next_seq": state.reader.followable_end(),
         "generation": state.reader.generation(),
+        "accepts_events": state.writer.is_some(),
     });
     Ok(json_response(StatusCode::OK, &body))
 }
 
-async fn stats(State(state): State<AppState>) -> Result<Response, ServerError> {
+async fn stats<F: Follow>(State(state): State<AppState<F>>) -> Result<Response, ServerError> {
     let reader = state.reader.clone();
     let stats = blocking(move || {
-        reader.refresh()?;
+        reader.update_view()?;
         Ok(reader.stats())
     })
     .await?;
@@ -151,10 +242,12 @@ async fn stats(State(state): State<AppState>) -> Result<Response, ServerError> {
     Ok(json_response(StatusCode::OK, &body))
 }
 
-async fn event_by_seq(
-    State(state): State<AppState>,
+async fn event_by_seq<F: Follow>(
+    State(state): State<AppState<F>>,
+    principal: Option<axum::Extension<Principal>>,
     UrlPath(seq): UrlPath<String>,
 ) -> Result<Response, ServerError> {
+    let mask = principal.and_then(|p| p.0.mask);
     let seq: u64 = seq.parse().map_err(|_| ServerError::BadParam {
         name: "seq".into(),
         value: seq.clone(),
@@ -162,11 +255,15 @@ async fn event_by_seq(
     })?;
     let reader = state.reader.clone();
     match blocking(move || {
-        reader.refresh()?;
+        reader.update_view()?;
         reader.get(seq)
     })
     .await?
     {
+        // Hidden from this principal: as if there were none.
+        Some(ev) if mask.is_some_and(|m| ev.event.agent_visibility_mask & m == 0) => {
+            Err(ServerError::NotFound(seq))
+        }
         Some(ev) => Ok(json_response(
             StatusCode::OK,
             &vexfs_journal::json::to_json(&ev),
@@ -175,12 +272,16 @@ async fn event_by_seq(
     }
 }
 
-async fn events(
-    State(state): State<AppState>,
+async fn events<F: Follow>(
+    State(state): State<AppState<F>>,
+    principal: Option<axum::Extension<Principal>>,
     headers: HeaderMap,
     UrlQuery(pairs): UrlQuery<Vec<(String, String)>>,
 ) -> Result<Response, ServerError> {
-    let params = EventsParams::parse(&pairs)?;
+    let mut params = EventsParams::parse(&pairs)?;
+    if let Some(mask) = principal.and_then(|p| p.0.mask) {
+        params.query.visibility = Some(mask);
+    }
     let reader = state.reader.clone();
     refresh(&reader).await?;
     let range = match headers.get(header::RANGE) {
@@ -217,7 +318,7 @@ async fn events(
     let mut query = params.query.clone();
     if !params.follow {
         // A one-shot answer stops at what is on disk now.
-        match reader.visible_end().checked_sub(1) {
+        match reader.followable_end().checked_sub(1) {
             Some(last) => query.to_seq = Some(query.to_seq.map_or(last, |t| t.min(last))),
             None => return Ok(empty_answer(&headers, &state.options)),
         }
@@ -242,31 +343,35 @@ async fn events(
 type FeedState = Result<u64, String>;
 
 /// Starts the shared refresher on first use; it runs as long as the router.
-fn live_feed(state: &AppState) -> watch::Receiver<FeedState> {
+fn live_feed<F: Follow>(state: &AppState<F>) -> watch::Receiver<FeedState> {
     state
         .feed
         .get_or_init(|| {
-            let (tx, rx) = watch::channel(Ok(state.reader.visible_end()));
+            let mut end = state.reader.followable_end();
+            let (tx, rx) = watch::channel(Ok(end));
             let reader = state.reader.clone();
             let poll = state.options.poll;
-            tokio::spawn(async move {
+            // One blocking thread for all followers: a writer wakes it on progress at
+            // once, a reader's files are looked at once per poll.
+            tokio::task::spawn_blocking(move || {
                 while !tx.is_closed() {
-                    tokio::time::sleep(poll).await;
-                    let r = reader.clone();
-                    let now = match tokio::task::spawn_blocking(move || {
-                        r.refresh().map(|_| r.visible_end())
-                    })
-                    .await
-                    {
-                        Ok(Ok(end)) => Ok(end),
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(e) => Err(format!("refresh task: {e}")),
+                    let now = if reader.is_journal_closed() {
+                        Err("the journal was closed".to_string())
+                    } else {
+                        reader.wait_followable(end, poll).map_err(|e| e.to_string())
                     };
+                    let failed = now.is_err();
+                    if let Ok(n) = now {
+                        end = n;
+                    }
                     tx.send_if_modified(|v| {
                         let changed = *v != now;
                         *v = now;
                         changed
                     });
+                    if failed {
+                        break;
+                    }
                 }
             });
             rx
@@ -277,8 +382,8 @@ fn live_feed(state: &AppState) -> watch::Receiver<FeedState> {
 /// The events of a subscription, each with the cursor that resumes after it. With `feed`, it follows the journal (waking when the shared feed
 /// moves); without, it ends at the first moment nothing more is visible. Disk reads
 /// (one page at a time) run off the async workers.
-fn cursor_stream(
-    sub: Subscription<JournalReader>,
+fn cursor_stream<F: Follow>(
+    sub: Subscription<F>,
     feed: Option<watch::Receiver<FeedState>>,
 ) -> impl Stream<Item = Result<(StoredEvent, Cursor), ServerError>> + Send + 'static {
     stream::unfold(Some((sub, feed)), |state| async move {
@@ -415,6 +520,11 @@ impl IntoResponse for ServerError {
         let status = match &self {
             ServerError::BadParam { .. } => StatusCode::BAD_REQUEST,
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServerError::BadBody { .. } => StatusCode::BAD_REQUEST,
+            ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServerError::ReadOnly => StatusCode::METHOD_NOT_ALLOWED,
+            ServerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ServerError::Journal(_)
             | ServerError::Io(_)
             | ServerError::NoCursor(_)
@@ -422,6 +532,21 @@ impl IntoResponse for ServerError {
             | ServerError::Task(_)
             | ServerError::Encode(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        json_response(status, &serde_json::json!({ "error": self.to_string() }))
+        let mut response = json_response(status, &serde_json::json!({ "error": self.to_string() }));
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"vexjournal\""),
+                );
+            }
+            StatusCode::METHOD_NOT_ALLOWED => {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET"));
+            }
+            _ => {}
+        }
+        response
     }
 }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use vexfs_journal::{Config, Journal, JournalReader};
-use vexfs_journal_server::{Options, serve_reader};
+use vexfs_journal_server::{Principals, Server};
 
 struct Answer {
     status: u16,
@@ -60,7 +60,8 @@ async fn get(addr: SocketAddr, target: &str, extra: &[(&str, &str)]) -> Answer {
     }
 }
 
-async fn start() -> (tempfile::TempDir, SocketAddr) {
+/// A server on an empty journal, requiring the tokens of `principals` if given.
+async fn start(principals: Option<&str>) -> (tempfile::TempDir, SocketAddr) {
     let dir = tempfile::tempdir().unwrap();
     Journal::create(dir.path(), Config::default())
         .unwrap()
@@ -69,7 +70,11 @@ async fn start() -> (tempfile::TempDir, SocketAddr) {
     let reader = JournalReader::open(dir.path()).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { serve_reader(reader, Options::default(), listener).await });
+    let mut server = Server::reader(reader);
+    if let Some(text) = principals {
+        server = server.principals(Principals::parse(text, "test").unwrap());
+    }
+    tokio::spawn(async move { server.serve(listener).await });
     (dir, addr)
 }
 
@@ -86,7 +91,7 @@ fn attribute_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_and_its_assets_are_served_from_the_binary() {
-    let (_dir, addr) = start().await;
+    let (_dir, addr) = start(None).await;
 
     let page = get(addr, "/", &[]).await;
     assert_eq!(page.status, 200);
@@ -140,7 +145,7 @@ async fn the_page_and_its_assets_are_served_from_the_binary() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_assets_are_404_and_known_ones_revalidate() {
-    let (_dir, addr) = start().await;
+    let (_dir, addr) = start(None).await;
     for target in ["/assets/nope.js", "/assets/..%2Fsrc%2Flib.rs", "/assets/"] {
         let a = get(addr, target, &[]).await;
         assert_eq!(a.status, 404, "{target}");
@@ -153,4 +158,18 @@ async fn unknown_assets_are_404_and_known_ones_revalidate() {
     let other = get(addr, "/assets/style.css", &[("If-None-Match", "\"0\"")]).await;
     assert_eq!(other.status, 200);
     assert_eq!(other.body, first.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_loads_without_a_token_the_api_does_not() {
+    let token = "0123456789abcdef0123";
+    let (_dir, addr) = start(Some(&format!("viewer {token} all\n"))).await;
+    for target in ["/", "/assets/app.js", "/assets/style.css"] {
+        assert_eq!(get(addr, target, &[]).await.status, 200, "{target}");
+    }
+    // What the page then asks for needs the token it prompts for.
+    assert_eq!(get(addr, "/health", &[]).await.status, 401);
+    let bearer = format!("Bearer {token}");
+    let health = get(addr, "/health", &[("Authorization", &bearer)]).await;
+    assert_eq!(health.status, 200);
 }

@@ -513,6 +513,10 @@ impl Source for Journal {
         self.inner.closed.load(Ordering::SeqCst) || self.engine().is_failed()
     }
 
+    fn update(&self) -> Result<()> {
+        Ok(())
+    }
+
     fn wait(&self, position: u64, wait: Duration) -> Result<()> {
         let listener = self.engine().progress().listen();
         if position >= self.follow_end() && !self.is_closed() {

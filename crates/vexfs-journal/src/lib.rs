@@ -62,4 +62,5 @@ pub use vexfs_journal_storage::{
 
 /// The bytes: event and block layouts, shared with the kernel (the journal's public
 /// contract, so tools may read them).
+pub use uuid::Uuid;
 pub use vexfs_journal_format as format;

@@ -82,6 +82,8 @@ pub(crate) mod sealed {
         /// Waits, up to `wait`, for events at or after `position` to become visible to
         /// subscriptions.
         fn wait(&self, position: u64, wait: Duration) -> Result<()>;
+        /// Loads what other processes appended (a reader); nothing for a writer.
+        fn update(&self) -> Result<()>;
         /// [`Source::wait`] for async code: never blocks the runtime.
         #[cfg(feature = "async")]
         fn wait_async(
@@ -232,6 +234,39 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
     fn stats(&self) -> StoreStats {
         self.parts().store.stats()
     }
+
+    /// The journal's id (what its cursors carry).
+    fn journal_id(&self) -> uuid::Uuid {
+        self.parts().journal
+    }
+
+    /// Sequence after the last event a subscription may deliver now: durable events
+    /// for a writer (written ones under `fsync = never`), events on disk as of the
+    /// last update for a reader.
+    fn followable_end(&self) -> u64 {
+        self.follow_end()
+    }
+
+    /// Brings the handle's view up to date: a reader loads the blocks other processes
+    /// appended since (as `JournalReader::refresh`); a writer's view is always
+    /// current.
+    fn update_view(&self) -> Result<()> {
+        self.update()
+    }
+
+    /// Blocks until events at or past `position` become followable, or `timeout`
+    /// passes, and returns [`Follow::followable_end`]. A writer wakes on its own
+    /// progress at once; a reader sleeps `timeout`, then updates its view.
+    fn wait_followable(&self, position: u64, timeout: std::time::Duration) -> Result<u64> {
+        self.wait(position, timeout)?;
+        Ok(self.follow_end())
+    }
+
+    /// Whether the journal will deliver nothing more: a writer closed or failed. A
+    /// reader never closes.
+    fn is_journal_closed(&self) -> bool {
+        self.is_closed()
+    }
 }
 
 /// `options` with its query restricted to start where `start` says.
@@ -342,6 +377,35 @@ macro_rules! inherent_reads {
             /// Counts from the block tables.
             pub fn stats(&self) -> StoreStats {
                 Follow::stats(self)
+            }
+
+            /// The journal's id (see [`Follow::journal_id`]).
+            pub fn journal_id(&self) -> uuid::Uuid {
+                Follow::journal_id(self)
+            }
+
+            /// Sequence after the last followable event (see [`Follow::followable_end`]).
+            pub fn followable_end(&self) -> u64 {
+                Follow::followable_end(self)
+            }
+
+            /// Brings the view up to date (see [`Follow::update_view`]).
+            pub fn update_view(&self) -> Result<()> {
+                Follow::update_view(self)
+            }
+
+            /// Waits for followable events (see [`Follow::wait_followable`]).
+            pub fn wait_followable(
+                &self,
+                position: u64,
+                timeout: std::time::Duration,
+            ) -> Result<u64> {
+                Follow::wait_followable(self, position, timeout)
+            }
+
+            /// Whether the journal closed (see [`Follow::is_journal_closed`]).
+            pub fn is_journal_closed(&self) -> bool {
+                Follow::is_journal_closed(self)
             }
         }
     };

@@ -117,6 +117,10 @@ impl Source for JournalReader {
         false
     }
 
+    fn update(&self) -> Result<()> {
+        self.refresh().map(|_| ())
+    }
+
     fn wait(&self, _position: u64, wait: Duration) -> Result<()> {
         std::thread::sleep(wait);
         self.refresh().map(|_| ())

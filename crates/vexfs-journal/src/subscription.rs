@@ -132,6 +132,12 @@ impl<F: Follow> Subscription<F> {
         }
     }
 
+    /// Whether the subscription will deliver nothing more: its query's `to_seq` is
+    /// passed, or the journal it follows closed, with nothing left buffered.
+    pub fn is_done(&self) -> bool {
+        self.buffer.is_empty() && (self.finished() || self.closed())
+    }
+
     fn finished(&self) -> bool {
         self.query.to_seq.is_some_and(|to| self.position > to)
     }
