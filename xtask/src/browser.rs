@@ -5,11 +5,12 @@
 //! `playwright-core` from npm into a scratch directory under the target directory,
 //! never a browser download), then on a scratch journal starts a writer (`vexjournal
 //! emit --durable` fed chains of caused events) and `vexjournal serve --listen
-//! 127.0.0.1:0`, and runs `crates/vexfs-journal-server/tests/browser/view.mjs`: the
-//! page loads, rows arrive live, the rate chart updates, a type filter leaves only
-//! that type, an event with a parent shows its causality graph and its transaction,
-//! and a 1280x800 screenshot is saved (`docs/web-view.png` by default). Every process
-//! it starts is ended by its id, on failure too.
+//! 127.0.0.1:0 --auth TOKENFILE`, and runs
+//! `crates/vexfs-journal-server/tests/browser/view.mjs`: the page loads and asks for
+//! the token, rows arrive live, the rate chart updates, a type filter leaves only that
+//! type, an event with a parent shows its causality graph and its transaction, and a
+//! 1280x800 screenshot is saved (`docs/web-view.png` by default). Every process it
+//! starts is ended by its id, on failure too.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -31,6 +32,8 @@ const PLAYWRIGHT_CORE: &str = "1.65.1";
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The type the script filters by: every event of it has a parent and a transaction.
 const FILTER_TYPE: &str = "filesystem.write";
+/// The bearer token of the server's token file (a scratch file of this run).
+const TOKEN: &str = "browser-test-token-0123456789";
 /// How long the script may run before it is ended (it stops itself at 90 s).
 const SCRIPT_LIMIT: Duration = Duration::from_secs(110);
 /// The pause between two chains the writer emits (four events each).
@@ -74,7 +77,10 @@ pub(crate) fn browser(root: &Path, args: &[String]) -> Result<()> {
 
     // Dropped in reverse order: the script, the server, then the writer.
     let mut writer = Writer::start(&bin, &journal)?;
-    let mut server = Server::start(&bin, &journal)?;
+    // The page is given the token it asks for: the browser exercises the 401 path.
+    let tokens = scratch.path().join("tokens");
+    write_private(&tokens, &format!("viewer {TOKEN} all\n"))?;
+    let mut server = Server::start(&bin, &journal, &tokens)?;
     let script = root
         .join("crates/vexfs-journal-server/tests/browser/view.mjs")
         .canonicalize()
@@ -86,6 +92,7 @@ pub(crate) fn browser(root: &Path, args: &[String]) -> Result<()> {
         .env("CHROMIUM", CHROMIUM)
         .env("SCREENSHOT", &screenshot)
         .env("FILTER_TYPE", FILTER_TYPE)
+        .env("VIEW_TOKEN", TOKEN)
         .stdin(Stdio::null());
     eprintln!("$ {node:?}");
     let mut script_run = Started::new("node view.mjs", node.spawn().context("starting node")?);
@@ -116,6 +123,19 @@ pub(crate) fn target_dir(root: &Path) -> PathBuf {
         .map(PathBuf::from)
         .map(|p| if p.is_absolute() { p } else { root.join(p) })
         .unwrap_or_else(|| root.join("target"))
+}
+
+/// Writes a file only its owner may read (as `serve --auth` wants a token file).
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Chromium, node and npm from Debian, playwright-core from npm into `scratch`.
@@ -217,11 +237,12 @@ struct Server {
 }
 
 impl Server {
-    fn start(bin: &Path, journal: &Path) -> Result<Server> {
+    fn start(bin: &Path, journal: &Path, tokens: &Path) -> Result<Server> {
         let mut cmd = Command::new(bin);
         cmd.arg("--dir")
             .arg(journal)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--auth"])
+            .arg(tokens)
             .stdin(Stdio::null())
             .stderr(Stdio::piped());
         eprintln!("$ {cmd:?}");

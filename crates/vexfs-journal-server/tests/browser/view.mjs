@@ -3,7 +3,8 @@
 // (agent.decision -> filesystem.write -> vector.embed chains, one transaction each,
 // among unrelated events) and then runs this script.
 //
-// Environment: VIEW_URL (the server), PLAYWRIGHT_DIR (a directory whose node_modules
+// Environment: VIEW_URL (the server), VIEW_TOKEN (the bearer token the page is given
+// when it asks for one, if the server wants one), PLAYWRIGHT_DIR (a directory whose node_modules
 // holds playwright-core), CHROMIUM (default /usr/bin/chromium), SCREENSHOT (where the
 // screenshot goes), FILTER_TYPE (a type whose every event has a parent and a
 // transaction).
@@ -29,6 +30,7 @@ const { chromium } = require('playwright-core');
 const executablePath = env('CHROMIUM', '/usr/bin/chromium');
 const screenshot = env('SCREENSHOT');
 const filterType = env('FILTER_TYPE', 'filesystem.write');
+const token = process.env.VIEW_TOKEN || '';
 
 /** The whole run's limit: the browser is closed and the script fails past it. */
 const RUN_LIMIT_MS = 90_000;
@@ -77,11 +79,18 @@ try {
 
   await check('the page loads with the journal id', async () => {
     await page.goto(url, { waitUntil: 'load', timeout: WAIT_MS });
+    if (token) {
+      // The server wants a token: the page asks for it, then sends it on every request.
+      await page.waitForSelector('#auth:not([hidden])', { timeout: WAIT_MS });
+      await page.fill('#token', token);
+      await page.click('#auth button[type="submit"]');
+      await page.waitForSelector('#auth', { state: 'hidden', timeout: WAIT_MS });
+    }
     await page.waitForFunction(() => {
       const id = document.getElementById('journal-id').textContent;
       return id && id !== '…';
     }, null, { timeout: WAIT_MS });
-    return `journal ${await page.textContent('#journal-id')}`;
+    return `journal ${await page.textContent('#journal-id')}${token ? ', after the token form' : ''}`;
   });
 
   await check('events arrive live (rows and counter grow)', async () => {
