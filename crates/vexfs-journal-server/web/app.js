@@ -573,8 +573,12 @@
     const gapX = 34;
     const gapY = 10;
     const rows = Math.max(1, ...cols.map((c) => c.length));
+    // An edge that skips a column (or stays in one) arcs over the nodes, in a band
+    // above them.
+    const arcs = edges.some((e) => depth.get(e.effect) - depth.get(e.cause) !== 1);
+    const band = arcs ? 26 : 0;
     const w = Math.max(1, cols.length) * (nodeW + gapX) - gapX + 8;
-    const h = rows * (nodeH + gapY) - gapY + 8;
+    const h = rows * (nodeH + gapY) - gapY + 8 + band;
     const root = svg('svg', { viewBox: `0 0 ${w} ${h}`, role: 'img', 'aria-label': 'causality graph', 'data-nodes': nodes.length });
     const defs = svg('defs', {}, root);
     const marker = svg('marker', { id: 'arrow', viewBox: '0 0 8 8', refX: 8, refY: 4, markerWidth: 7, markerHeight: 7, orient: 'auto' }, defs);
@@ -583,19 +587,28 @@
     cols.forEach((col, ci) => {
       col.sort((a, b) => a.seq - b.seq);
       const offset = ((rows - col.length) * (nodeH + gapY)) / 2;
-      col.forEach((n, ri) => pos.set(n.seq, { x: 4 + ci * (nodeW + gapX), y: 4 + offset + ri * (nodeH + gapY) }));
+      col.forEach((n, ri) => pos.set(n.seq, { x: 4 + ci * (nodeW + gapX), y: 4 + band + offset + ri * (nodeH + gapY) }));
     });
     for (const e of edges) {
       const a = pos.get(e.cause);
       const b = pos.get(e.effect);
-      const x1 = a.x + nodeW;
-      const y1 = a.y + nodeH / 2;
-      const x2 = b.x;
-      const y2 = b.y + nodeH / 2;
-      const mid = (x1 + x2) / 2;
+      let d;
+      if (depth.get(e.effect) - depth.get(e.cause) === 1) {
+        const x1 = a.x + nodeW;
+        const y1 = a.y + nodeH / 2;
+        const x2 = b.x;
+        const y2 = b.y + nodeH / 2;
+        const mid = (x1 + x2) / 2;
+        d = `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`;
+      } else {
+        const x1 = a.x + nodeW * 0.6;
+        const x2 = b.x + nodeW * 0.4;
+        const top = Math.min(a.y, b.y) - band + 4;
+        d = `M${x1},${a.y} C${x1},${top} ${x2},${top} ${x2},${b.y}`;
+      }
       const path = svg('path', {
         class: e.via === 'link' ? 'edge link' : 'edge',
-        d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
+        d,
         'marker-end': 'url(#arrow)',
         'data-cause': e.cause, 'data-effect': e.effect,
       }, root);

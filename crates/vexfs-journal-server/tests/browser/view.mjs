@@ -98,12 +98,19 @@ try {
       null, { timeout: WAIT_MS });
     const before = await rowCount(page);
     const counted = Number(await page.textContent('#live-count'));
-    await page.waitForFunction((n) => document.querySelectorAll('#events tbody tr').length >= n + 5,
-      before, { timeout: WAIT_MS });
+    // New rows on top; the count grows too, unless the table is at its bound.
+    const top = Number(await page.getAttribute('#events tbody tr', 'data-seq'));
+    await page.waitForFunction(([n, seq]) => {
+      const rows = document.querySelectorAll('#events tbody tr');
+      const bound = Number(document.getElementById('row-limit').textContent);
+      return rows.length > 0 && Number(rows[0].dataset.seq) >= seq + 5
+        && (rows.length >= n + 5 || rows.length === bound);
+    }, [before, top], { timeout: WAIT_MS });
     const after = await rowCount(page);
     const counter = Number(await page.textContent('#live-count'));
     if (!(counter > counted)) throw new Error(`the counter stayed at ${counted}`);
-    return `${before} -> ${after} rows`;
+    const newest = await page.getAttribute('#events tbody tr', 'data-seq');
+    return `${before} -> ${after} rows, newest #${top} -> #${newest}`;
   });
 
   await check('the rate chart draws and updates', async () => {
