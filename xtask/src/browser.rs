@@ -397,6 +397,5 @@ fn feed(stdin: ChildStdin, stdout: ChildStdout, stop: &AtomicBool) -> u64 {
         }
         std::thread::sleep(WRITER_PAUSE);
     }
-    drop(emit);
     emitted
 }

@@ -323,6 +323,8 @@
     setStatus('connecting');
     followStream(streamUrl(), controller.signal, {
       message: (data) => {
+        // A chunk read just before a filter change belongs to the old table.
+        if (controller.signal.aborted) return;
         try { received(JSON.parse(data)); } catch (_) { /* not an event */ }
       },
       error: (data) => {
@@ -391,8 +393,12 @@
     $('chart-note').textContent = note || '';
   }
 
-  function hhmm(time) {
-    const t = str(time);
+  /** A bucket's start as HH:MM (UTC), from `time` or else `start_ns`. */
+  function hhmm(bucket) {
+    let t = str(bucket.time);
+    if (!t && Number.isFinite(Number(bucket.start_ns))) {
+      t = new Date(Number(bucket.start_ns) / 1e6).toISOString();
+    }
     return t.length >= 16 ? t.slice(11, 16) : t;
   }
 
@@ -448,8 +454,8 @@
       }
     });
     if (buckets.length > 0) {
-      svgText(root, left, h - 4, hhmm(buckets[0].time));
-      svgText(root, left + plotW, h - 4, hhmm(buckets[buckets.length - 1].time), { 'text-anchor': 'end' });
+      svgText(root, left, h - 4, hhmm(buckets[0]));
+      svgText(root, left + plotW, h - 4, hhmm(buckets[buckets.length - 1]), { 'text-anchor': 'end' });
     }
     chart.replaceChildren(root);
     const legend = $('legend');
