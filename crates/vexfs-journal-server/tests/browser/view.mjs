@@ -107,6 +107,11 @@ try {
         && (rows.length >= n + 5 || rows.length === bound);
     }, [before, top], { timeout: WAIT_MS });
     const after = await rowCount(page);
+    const seqs = await page.$$eval('#events tbody tr', (rows) => rows.map((r) => Number(r.dataset.seq)));
+    const unordered = seqs.findIndex((s, i) => i > 0 && s >= seqs[i - 1]);
+    if (unordered >= 0) {
+      throw new Error(`rows out of order or repeated at ${unordered}: ${seqs.slice(Math.max(0, unordered - 3), unordered + 3)}`);
+    }
     const counter = Number(await page.textContent('#live-count'));
     if (!(counter > counted)) throw new Error(`the counter stayed at ${counted}`);
     const newest = await page.getAttribute('#events tbody tr', 'data-seq');
