@@ -28,7 +28,7 @@ use crate::run;
 /// The playwright-core release the script is written against (it drives the system's
 /// Chromium; it downloads no browser).
 const PLAYWRIGHT_CORE: &str = "1.65.1";
-/// Debian's Chromium.
+/// Debian's Chromium (the `CHROMIUM` environment variable names another build).
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The type the script filters by: every event of it has a parent and a transaction.
 const FILTER_TYPE: &str = "filesystem.write";
@@ -89,7 +89,7 @@ pub(crate) fn browser(root: &Path, args: &[String]) -> Result<()> {
     node.arg(&script)
         .env("VIEW_URL", format!("http://{}/", server.addr))
         .env("PLAYWRIGHT_DIR", &scratch_root)
-        .env("CHROMIUM", CHROMIUM)
+        .env("CHROMIUM", chromium())
         .env("SCREENSHOT", &screenshot)
         .env("FILTER_TYPE", FILTER_TYPE)
         .env("VIEW_TOKEN", TOKEN)
@@ -117,6 +117,11 @@ pub(crate) fn browser(root: &Path, args: &[String]) -> Result<()> {
     }
 }
 
+/// The Chromium to drive: `$CHROMIUM`, else Debian's.
+fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from(CHROMIUM), PathBuf::from)
+}
+
 /// Where cargo builds: `CARGO_TARGET_DIR`, else `target/` in the workspace.
 pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -141,7 +146,7 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 /// Chromium, node and npm from Debian, playwright-core from npm into `scratch`.
 fn install_tools(install: bool, scratch: &Path) -> Result<()> {
     let mut missing = Vec::new();
-    if !Path::new(CHROMIUM).exists() {
+    if !chromium().exists() {
         missing.push("chromium");
     }
     if !crate::ci::have("node") {
