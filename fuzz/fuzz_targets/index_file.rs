@@ -5,7 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vexfs_journal_format::index_file::{check_section, decode_header, decode_summaries, section};
+use vexfs_journal_format::index_file::{
+    SECTIONS, TermSections, check_section, decode_header, decode_summaries, section,
+};
 use vexfs_journal_index::SegmentIndex;
 use vexfs_journal_index::file::{decode_terms, encode_index};
 
@@ -18,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-fn sections<'a>(data: &'a [u8], table: &[(u64, u64, u32); 4]) -> [&'a [u8]; 4] {
+fn sections<'a>(data: &'a [u8], table: &[(u64, u64, u32); SECTIONS]) -> [&'a [u8]; SECTIONS] {
     table.map(|(off, len, _)| {
         let end = off
             .checked_add(len)
@@ -26,6 +28,16 @@ fn sections<'a>(data: &'a [u8], table: &[(u64, u64, u32); 4]) -> [&'a [u8]; 4] {
         data.get(off as usize..end as usize)
             .expect("header checked the section lies in the file")
     })
+}
+
+fn term_sections<'a>(secs: &[&'a [u8]; SECTIONS]) -> TermSections<'a> {
+    TermSections {
+        paths: secs[section::PATHS],
+        agents: secs[section::AGENTS],
+        txs: secs[section::TXS],
+        refs: secs[section::REFS],
+        ids: secs[section::IDS],
+    }
 }
 
 fn check(data: &[u8]) {
@@ -41,12 +53,7 @@ fn check(data: &[u8]) {
     let Ok(summaries) = decode_summaries(secs[section::BLOCKS], header.block_count) else {
         return;
     };
-    let terms = decode_terms(
-        secs[section::PATHS],
-        secs[section::AGENTS],
-        secs[section::TXS],
-        header.block_count,
-    );
+    let terms = decode_terms(term_sections(&secs), header.block_count);
     let index =
         SegmentIndex::from_summaries(header.first_seq, header.covered_end, summaries.clone());
     let window = index.time_window(Some(i64::MIN), Some(i64::MAX));
@@ -69,12 +76,7 @@ fn check(data: &[u8]) {
     let again_summaries =
         decode_summaries(secs[section::BLOCKS], again.block_count).expect("summaries decode");
     assert_eq!(again_summaries, summaries);
-    let again_terms = decode_terms(
-        secs[section::PATHS],
-        secs[section::AGENTS],
-        secs[section::TXS],
-        again.block_count,
-    )
-    .expect("terms decode");
+    let again_terms =
+        decode_terms(term_sections(&secs), again.block_count).expect("terms decode");
     assert_eq!(again_terms, terms);
 }

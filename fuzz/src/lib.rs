@@ -118,11 +118,11 @@ pub fn seal_checkpoint(buf: &mut [u8]) {
 
 /// Seals an `.idx` file: the crc of each section the header locates, then the header.
 pub fn seal_index_file(buf: &mut [u8]) {
-    const HEADER: usize = 136;
-    if buf.len() < HEADER {
+    use vexfs_journal_format::index_file::{HEADER_CRC_OFFSET, HEADER_SIZE, SECTIONS};
+    if buf.len() < HEADER_SIZE {
         return;
     }
-    for i in 0..4 {
+    for i in 0..SECTIONS {
         let entry = 32 + i * 24;
         let (Some(off), Some(len)) = (u64_at(buf, entry), u64_at(buf, entry + 8)) else {
             continue;
@@ -136,8 +136,8 @@ pub fn seal_index_file(buf: &mut [u8]) {
             put_u32(buf, entry + 16, crc);
         }
     }
-    let crc = kernel_crc32(&buf[..128]);
-    put_u32(buf, 128, crc);
+    let crc = kernel_crc32(&buf[..HEADER_CRC_OFFSET]);
+    put_u32(buf, HEADER_CRC_OFFSET, crc);
 }
 
 /// Seals every block of a kernel image (blocks start on 4096-byte boundaries).

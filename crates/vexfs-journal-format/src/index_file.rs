@@ -1,19 +1,19 @@
 //! The `<segment>.idx` file: the persisted index of one segment (written and loaded by
 //! `vexfs-journal-index`). Little-endian throughout:
 //!
-//! Header ([`HEADER_SIZE`] = 136 bytes):
+//! Header ([`HEADER_SIZE`] = 184 bytes):
 //!
 //! | off | size | field |
 //! |---|---|---|
 //! | 0 | 4 | magic `USJX` |
-//! | 4 | 4 | version (1) |
+//! | 4 | 4 | version (2) |
 //! | 8 | 8 | segment first sequence |
 //! | 16 | 8 | covered end: segment byte offset after the last indexed block |
 //! | 24 | 4 | block count *n* |
-//! | 28 | 4 | section count (4) |
-//! | 32 | 4 × 24 | sections: offset u64, length u64, crc u32, reserved u32 |
-//! | 128 | 4 | kernel crc32 of bytes 0..128 |
-//! | 132 | 4 | reserved (0, outside the checksum) |
+//! | 28 | 4 | section count (6) |
+//! | 32 | 6 × 24 | sections: offset u64, length u64, crc u32, reserved u32 |
+//! | 176 | 4 | kernel crc32 of bytes 0..176 |
+//! | 180 | 4 | reserved (0, outside the checksum) |
 //!
 //! Sections, each with its kernel crc32 in the header:
 //!
@@ -23,7 +23,13 @@
 //! 1. paths and 2. agents: u32 term count, then per term (sorted, distinct): u32
 //!    length, the bytes, u32 posting count, LEB128 deltas of the block ordinals;
 //! 3. transactions: u32 count, then per id (sorted, distinct): u64 id, u32 posting
-//!    count, LEB128 deltas.
+//!    count, LEB128 deltas;
+//! 4. causal references, encoded as 3: event id → blocks holding events that name it
+//!    as parent, or as cause or effect of a causality link (not their own id);
+//! 5. foreign ids, encoded as 3: event id → blocks holding the event with that id when
+//!    the id is not its sequence (imported events).
+//!
+//! Version 1 files (four sections) are refused as unsupported and rebuilt.
 //!
 //! A file that does not check is rebuilt from its segment.
 
@@ -40,11 +46,11 @@ use crate::types::{EventType, Priority};
 /// Magic of index files, `"USJX"`.
 pub const INDEX_MAGIC: u32 = 0x5553_4A58;
 /// Index file version.
-pub const INDEX_VERSION: u32 = 1;
+pub const INDEX_VERSION: u32 = 2;
 /// Header bytes.
-pub const HEADER_SIZE: usize = 136;
+pub const HEADER_SIZE: usize = 184;
 /// Offset of the header checksum.
-pub const HEADER_CRC_OFFSET: usize = 128;
+pub const HEADER_CRC_OFFSET: usize = 176;
 /// Offset of the section table in the header.
 pub const SECTION_TABLE_OFFSET: usize = 32;
 /// Bytes per section table entry.
@@ -52,7 +58,7 @@ pub const SECTION_ENTRY_SIZE: usize = 24;
 /// Bytes per block summary.
 pub const SUMMARY_SIZE: usize = 56;
 /// Sections of an index file.
-pub const SECTIONS: usize = 4;
+pub const SECTIONS: usize = 6;
 
 /// Bit of [`BlockSummary::type_bits`] meaning "a type outside the taxonomy".
 pub const UNKNOWN_TYPE_BIT: u64 = 1 << 63;
@@ -105,9 +111,13 @@ pub struct IndexTerms {
     pub agents: Postings<BString>,
     /// Transaction id → blocks.
     pub txs: Postings<u64>,
+    /// Event id → blocks of events referring to it (parent, link cause or effect).
+    pub refs: Postings<u64>,
+    /// Event id → blocks of the event with that id, when it is not its sequence.
+    pub ids: Postings<u64>,
 }
 
-/// The three term sections, borrowed for encoding.
+/// The term sections, borrowed for encoding.
 #[derive(Clone, Copy, Debug)]
 pub struct TermsRef<'a> {
     /// Path → blocks.
@@ -116,6 +126,10 @@ pub struct TermsRef<'a> {
     pub agents: &'a Postings<BString>,
     /// Transaction id → blocks.
     pub txs: &'a Postings<u64>,
+    /// Event id → blocks of events referring to it.
+    pub refs: &'a Postings<u64>,
+    /// Foreign event id → blocks.
+    pub ids: &'a Postings<u64>,
 }
 
 /// The fixed part of an index file.
@@ -141,6 +155,10 @@ pub mod section {
     pub const AGENTS: usize = 2;
     /// Transaction postings.
     pub const TXS: usize = 3;
+    /// Causal reference postings.
+    pub const REFS: usize = 4;
+    /// Foreign event id postings.
+    pub const IDS: usize = 5;
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -228,8 +246,7 @@ fn encode_tx_terms(map: &Postings<u64>) -> Vec<u8> {
     out
 }
 
-fn decode_tx_terms(buf: &[u8], block_count: u32) -> Result<Postings<u64>> {
-    let what = "index transactions";
+fn decode_tx_terms(buf: &[u8], what: &'static str, block_count: u32) -> Result<Postings<u64>> {
     let mut c = ByteReader::new(buf, what);
     let n = c.u32()?;
     let mut map = Postings::new();
@@ -237,13 +254,13 @@ fn decode_tx_terms(buf: &[u8], block_count: u32) -> Result<Postings<u64>> {
     for _ in 0..n {
         let key = c.u64()?;
         if last.is_some_and(|l| l >= key) {
-            return Err(c.malformed("transaction ids not sorted"));
+            return Err(c.malformed("ids not sorted"));
         }
         last = Some(key);
         map.insert(key, read_postings(&mut c, block_count)?);
     }
     if !c.is_empty() {
-        return Err(c.malformed("bytes after the last transaction"));
+        return Err(c.malformed("bytes after the last id"));
     }
     Ok(map)
 }
@@ -306,6 +323,8 @@ pub fn encode_index(
         encode_string_terms(terms.paths),
         encode_string_terms(terms.agents),
         encode_tx_terms(terms.txs),
+        encode_tx_terms(terms.refs),
+        encode_tx_terms(terms.ids),
     ];
     let mut out = alloc::vec![0u8; HEADER_SIZE];
     let mut table = [(0u64, 0u64, 0u32); SECTIONS];
@@ -351,6 +370,16 @@ pub fn decode_header(buf: &[u8], file_len: u64) -> Result<IndexHeader> {
             found: magic,
         });
     }
+    // The version first: an older file's header has another size, so its checksum
+    // would be looked for in the wrong place.
+    let version = c.u32()?;
+    if version != INDEX_VERSION {
+        return Err(FormatError::UnsupportedVersion {
+            what,
+            found: version,
+            supported: INDEX_VERSION,
+        });
+    }
     let mut tail = ByteReader::with_base(
         head.get(HEADER_CRC_OFFSET..).unwrap_or_default(),
         HEADER_CRC_OFFSET,
@@ -364,14 +393,6 @@ pub fn decode_header(buf: &[u8], file_len: u64) -> Result<IndexHeader> {
     )?;
     // The last word is outside the checksum: it must be exactly zero.
     tail.zeros(4)?;
-    let version = c.u32()?;
-    if version != INDEX_VERSION {
-        return Err(FormatError::UnsupportedVersion {
-            what,
-            found: version,
-            supported: INDEX_VERSION,
-        });
-    }
     let mut h = IndexHeader {
         first_seq: c.u64()?,
         covered_end: c.u64()?,
@@ -397,17 +418,29 @@ pub fn check_section(bytes: &[u8], crc: u32, what: &'static str) -> Result<()> {
     check_crc(bytes, crc, what)
 }
 
-/// Decodes the three term sections.
-pub fn decode_terms(
-    paths: &[u8],
-    agents: &[u8],
-    txs: &[u8],
-    block_count: u32,
-) -> Result<IndexTerms> {
+/// The term sections' bytes, in section order (paths to foreign ids).
+#[derive(Clone, Copy, Debug)]
+pub struct TermSections<'a> {
+    /// Section 1.
+    pub paths: &'a [u8],
+    /// Section 2.
+    pub agents: &'a [u8],
+    /// Section 3.
+    pub txs: &'a [u8],
+    /// Section 4.
+    pub refs: &'a [u8],
+    /// Section 5.
+    pub ids: &'a [u8],
+}
+
+/// Decodes the term sections.
+pub fn decode_terms(s: TermSections<'_>, block_count: u32) -> Result<IndexTerms> {
     Ok(IndexTerms {
-        paths: decode_string_terms(paths, "index paths", block_count)?,
-        agents: decode_string_terms(agents, "index agents", block_count)?,
-        txs: decode_tx_terms(txs, block_count)?,
+        paths: decode_string_terms(s.paths, "index paths", block_count)?,
+        agents: decode_string_terms(s.agents, "index agents", block_count)?,
+        txs: decode_tx_terms(s.txs, "index transactions", block_count)?,
+        refs: decode_tx_terms(s.refs, "index causal references", block_count)?,
+        ids: decode_tx_terms(s.ids, "index foreign ids", block_count)?,
     })
 }
 
@@ -432,6 +465,8 @@ mod tests {
         terms.paths.insert("/a".into(), alloc::vec![0, 2]);
         terms.agents.insert("planner".into(), alloc::vec![0, 1, 2]);
         terms.txs.insert(42, alloc::vec![2]);
+        terms.refs.insert(11, alloc::vec![1, 2]);
+        terms.ids.insert(1 << 40, alloc::vec![0]);
         (blocks, terms)
     }
 
@@ -440,6 +475,18 @@ mod tests {
             paths: &t.paths,
             agents: &t.agents,
             txs: &t.txs,
+            refs: &t.refs,
+            ids: &t.ids,
+        }
+    }
+
+    fn terms_of<'a>(sec: impl Fn(usize) -> &'a [u8]) -> TermSections<'a> {
+        TermSections {
+            paths: sec(1),
+            agents: sec(2),
+            txs: sec(3),
+            refs: sec(4),
+            ids: sec(5),
         }
     }
 
@@ -450,20 +497,28 @@ mod tests {
         let u32_at = |o: usize| ByteReader::new(&bytes[o..], "t").u32().unwrap();
         let u64_at = |o: usize| ByteReader::new(&bytes[o..], "t").u64().unwrap();
         assert_eq!(&bytes[0..4], b"XJSU");
-        assert_eq!(u32_at(4), 1);
+        assert_eq!(u32_at(4), 2);
         assert_eq!(u64_at(8), 7);
         assert_eq!(u64_at(16), 9999);
         assert_eq!(u32_at(24), 3);
-        assert_eq!(u32_at(28), 4);
+        assert_eq!(u32_at(28), 6);
         assert_eq!(u64_at(SECTION_TABLE_OFFSET), HEADER_SIZE as u64);
         assert_eq!(u64_at(SECTION_TABLE_OFFSET + 8), 3 * SUMMARY_SIZE as u64);
         assert_eq!(
             u64_at(SECTION_TABLE_OFFSET + SECTION_ENTRY_SIZE),
             (HEADER_SIZE + 3 * SUMMARY_SIZE) as u64
         );
-        assert_eq!(SECTION_TABLE_OFFSET + SECTIONS * SECTION_ENTRY_SIZE, 128);
-        assert_eq!(u32_at(HEADER_CRC_OFFSET), kernel_crc32(&bytes[..128]));
-        assert_eq!(u32_at(132), 0);
+        assert_eq!(SECTION_TABLE_OFFSET + SECTIONS * SECTION_ENTRY_SIZE, 176);
+        assert_eq!(HEADER_CRC_OFFSET, 176);
+        assert_eq!(HEADER_SIZE, 184);
+        assert_eq!(u32_at(HEADER_CRC_OFFSET), kernel_crc32(&bytes[..176]));
+        assert_eq!(u32_at(180), 0);
+        // Sections 4 and 5 follow 3, each in the transactions' encoding.
+        let refs_off = u64_at(SECTION_TABLE_OFFSET + 4 * SECTION_ENTRY_SIZE) as usize;
+        assert_eq!(u32_at(refs_off), 1);
+        assert_eq!(u64_at(refs_off + 4), 11);
+        assert_eq!(u32_at(refs_off + 12), 2);
+        assert_eq!(&bytes[refs_off + 16..refs_off + 18], &[1, 1]);
         // The second summary: first/last seq, times, type bits, visibility, count, prio.
         let s = HEADER_SIZE + SUMMARY_SIZE;
         assert_eq!(u64_at(s), 11);
@@ -490,9 +545,9 @@ mod tests {
             s
         };
         assert_eq!(decode_summaries(sec(0), 3).unwrap(), blocks);
-        assert_eq!(decode_terms(sec(1), sec(2), sec(3), 3).unwrap(), terms);
+        assert_eq!(decode_terms(terms_of(sec), 3).unwrap(), terms);
         // A posting beyond the block count is refused.
-        assert!(decode_terms(sec(1), sec(2), sec(3), 2).is_err());
+        assert!(decode_terms(terms_of(sec), 2).is_err());
         // Every bit flip of the header is refused.
         for bit in 0..HEADER_SIZE * 8 {
             let mut b = bytes.clone();
@@ -504,8 +559,22 @@ mod tests {
         }
         // Truncated sections are errors, never panics.
         for len in 0..sec(1).len() {
-            assert!(decode_terms(&sec(1)[..len], sec(2), sec(3), 3).is_err());
+            let mut t = terms_of(sec);
+            t.paths = &sec(1)[..len];
+            assert!(decode_terms(t, 3).is_err());
         }
+        for len in 0..sec(4).len() {
+            let mut t = terms_of(sec);
+            t.refs = &sec(4)[..len];
+            assert!(decode_terms(t, 3).is_err());
+        }
+        // A version 1 file is refused as such, whatever its checksum.
+        let mut old = bytes.clone();
+        old[4] = 1;
+        assert!(matches!(
+            decode_header(&old, old.len() as u64),
+            Err(FormatError::UnsupportedVersion { found: 1, .. })
+        ));
         for len in 0..sec(0).len() {
             assert!(decode_summaries(&sec(0)[..len], 3).is_err());
         }

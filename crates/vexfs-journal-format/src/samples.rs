@@ -242,6 +242,8 @@ pub fn fixtures() -> Result<Vec<(alloc::string::String, Vec<u8>)>> {
         paths: &terms.paths,
         agents: &terms.agents,
         txs: &terms.txs,
+        refs: &terms.refs,
+        ids: &terms.ids,
     };
     out.push((
         "index_file.bin".into(),
@@ -343,6 +345,8 @@ pub fn index_file() -> (
     terms.paths.insert("/models/b".into(), alloc::vec![0, 1]);
     terms.agents.insert("planner-7".into(), alloc::vec![1]);
     terms.txs.insert(300, alloc::vec![0, 1]);
+    terms.refs.insert(42, alloc::vec![1]);
+    terms.ids.insert(0x1_0000_0007, alloc::vec![0]);
     (blocks, terms)
 }
 

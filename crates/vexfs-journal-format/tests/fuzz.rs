@@ -141,7 +141,7 @@ fn checked_fixtures() -> Vec<(String, Vec<u8>, fn(&[u8]) -> bool)> {
 /// Decodes a whole `.idx` file the way the index loader does.
 fn index_file_decodes(b: &[u8]) -> bool {
     use vexfs_journal_format::index_file::{
-        check_section, decode_header, decode_summaries, decode_terms, section,
+        TermSections, check_section, decode_header, decode_summaries, decode_terms, section,
     };
     let Ok(h) = decode_header(b, b.len() as u64) else {
         return false;
@@ -158,9 +158,13 @@ fn index_file_decodes(b: &[u8]) -> bool {
     }
     decode_summaries(secs[section::BLOCKS], h.block_count).is_ok()
         && decode_terms(
-            secs[section::PATHS],
-            secs[section::AGENTS],
-            secs[section::TXS],
+            TermSections {
+                paths: secs[section::PATHS],
+                agents: secs[section::AGENTS],
+                txs: secs[section::TXS],
+                refs: secs[section::REFS],
+                ids: secs[section::IDS],
+            },
             h.block_count,
         )
         .is_ok()

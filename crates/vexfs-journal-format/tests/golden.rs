@@ -234,11 +234,11 @@ fn checkpoint_fixture_decodes_to_the_sample() {
 #[test]
 fn index_file_fixture_decodes_to_the_sample() {
     use vexfs_journal_format::index_file::{
-        HEADER_SIZE, SUMMARY_SIZE, check_section, decode_header, decode_summaries, decode_terms,
-        section,
+        HEADER_SIZE, SUMMARY_SIZE, TermSections, check_section, decode_header, decode_summaries,
+        decode_terms, section,
     };
     let bytes = fixture("index_file.bin");
-    assert_eq!((HEADER_SIZE, SUMMARY_SIZE), (136, 56));
+    assert_eq!((HEADER_SIZE, SUMMARY_SIZE), (184, 56));
     let (blocks, terms) = samples::index_file();
     let h = decode_header(&bytes, bytes.len() as u64).unwrap();
     assert_eq!((h.first_seq, h.covered_end, h.block_count), (1, 8_128, 2));
@@ -251,9 +251,13 @@ fn index_file_fixture_decodes_to_the_sample() {
     assert_eq!(decode_summaries(sec(section::BLOCKS), 2).unwrap(), blocks);
     assert_eq!(
         decode_terms(
-            sec(section::PATHS),
-            sec(section::AGENTS),
-            sec(section::TXS),
+            TermSections {
+                paths: sec(section::PATHS),
+                agents: sec(section::AGENTS),
+                txs: sec(section::TXS),
+                refs: sec(section::REFS),
+                ids: sec(section::IDS),
+            },
             2
         )
         .unwrap(),
@@ -261,21 +265,21 @@ fn index_file_fixture_decodes_to_the_sample() {
     );
     // Section table and layout, straight on the bytes.
     assert_eq!(&bytes[0..4], b"XJSU", "magic");
-    assert_eq!(u32_at(&bytes, 4), 1, "version");
-    assert_eq!(u32_at(&bytes, 28), 4, "section count");
+    assert_eq!(u32_at(&bytes, 4), 2, "version");
+    assert_eq!(u32_at(&bytes, 28), 6, "section count");
     let mut at = HEADER_SIZE as u64;
-    for i in 0..4 {
+    for i in 0..6 {
         assert_eq!(u64_at(&bytes, 32 + 24 * i), at, "section {i} offset");
         at += u64_at(&bytes, 32 + 24 * i + 8);
         assert_eq!(u32_at(&bytes, 32 + 24 * i + 20), 0, "section {i} reserved");
     }
     assert_eq!(at as usize, bytes.len());
     assert_eq!(
-        u32_at(&bytes, 128),
-        kernel_crc32(&bytes[..128]),
+        u32_at(&bytes, 176),
+        kernel_crc32(&bytes[..176]),
         "header crc"
     );
-    assert_eq!(u32_at(&bytes, 132), 0, "reserved");
+    assert_eq!(u32_at(&bytes, 180), 0, "reserved");
     assert_eq!(u64_at(&bytes, 32 + 8), 2 * 56, "summaries length");
     // Paths: 2 terms; "/models/a" → [0]; "/models/b" → [0, 1] (LEB128 deltas 0, 1).
     let paths = sec(section::PATHS);
@@ -290,6 +294,15 @@ fn index_file_fixture_decodes_to_the_sample() {
     assert_eq!(u32_at(txs, 0), 1);
     assert_eq!(u64_at(txs, 4), 300);
     assert_eq!(&txs[12..], &[2, 0, 0, 0, 0, 1]);
+    // Causal references: 42 → [1]; foreign ids: 0x1_0000_0007 → [0].
+    let refs = sec(section::REFS);
+    assert_eq!(u32_at(refs, 0), 1);
+    assert_eq!(u64_at(refs, 4), 42);
+    assert_eq!(&refs[12..], &[1, 0, 0, 0, 1]);
+    let ids = sec(section::IDS);
+    assert_eq!(u32_at(ids, 0), 1);
+    assert_eq!(u64_at(ids, 4), 0x1_0000_0007);
+    assert_eq!(&ids[12..], &[1, 0, 0, 0, 0]);
 }
 
 #[test]

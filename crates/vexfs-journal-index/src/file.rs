@@ -2,6 +2,7 @@
 //! in [`vexfs_journal_format::index_file`]; this module adapts them to [`Terms`].
 
 use vexfs_journal_format::FormatError;
+pub use vexfs_journal_format::index_file::TermSections;
 use vexfs_journal_format::index_file::{self, TermsRef};
 pub use vexfs_journal_format::index_file::{
     HEADER_SIZE, INDEX_MAGIC, INDEX_VERSION, IndexHeader, SUMMARY_SIZE, check_section,
@@ -21,21 +22,20 @@ pub fn encode_index(
         paths: &terms.paths,
         agents: &terms.agents,
         txs: &terms.txs,
+        refs: &terms.refs,
+        ids: &terms.ids,
     };
     index_file::encode_index(first_seq, covered_end, blocks, terms)
 }
 
-/// Decodes the three term sections.
-pub fn decode_terms(
-    paths: &[u8],
-    agents: &[u8],
-    txs: &[u8],
-    block_count: u32,
-) -> Result<Terms, FormatError> {
-    let t = index_file::decode_terms(paths, agents, txs, block_count)?;
+/// Decodes the term sections.
+pub fn decode_terms(sections: TermSections<'_>, block_count: u32) -> Result<Terms, FormatError> {
+    let t = index_file::decode_terms(sections, block_count)?;
     Ok(Terms {
         paths: t.paths,
         agents: t.agents,
         txs: t.txs,
+        refs: t.refs,
+        ids: t.ids,
     })
 }

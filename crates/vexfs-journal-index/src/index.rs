@@ -45,6 +45,16 @@ impl SegEntry {
         }
     }
 
+    /// The ordinal of the indexed block holding sequence `seq`.
+    pub fn block_of_seq(&self, seq: u64) -> Option<u32> {
+        let summary = self.summary();
+        let i = summary.blocks.partition_point(|b| b.last_seq < seq);
+        let b = summary.blocks.get(i)?;
+        (b.first_seq <= seq && b.count > 0)
+            .then_some(i)
+            .and_then(|i| u32::try_from(i).ok())
+    }
+
     /// Read access to the block summaries.
     pub fn summary(&self) -> std::sync::RwLockReadGuard<'_, SegmentIndex> {
         self.summary.read().unwrap_or_else(|p| p.into_inner())
@@ -90,7 +100,16 @@ fn load_terms(path: &Path, h: &IndexHeader) -> Result<Terms> {
     let paths = read_section(&f, path, h, section::PATHS, "index paths")?;
     let agents = read_section(&f, path, h, section::AGENTS, "index agents")?;
     let txs = read_section(&f, path, h, section::TXS, "index transactions")?;
-    file::decode_terms(&paths, &agents, &txs, h.block_count)
+    let refs = read_section(&f, path, h, section::REFS, "index causal references")?;
+    let ids = read_section(&f, path, h, section::IDS, "index foreign ids")?;
+    let sections = file::TermSections {
+        paths: &paths,
+        agents: &agents,
+        txs: &txs,
+        refs: &refs,
+        ids: &ids,
+    };
+    file::decode_terms(sections, h.block_count)
         .map_err(|e| IndexError::format(path, h.sections[section::PATHS].0, e))
 }
 
@@ -460,12 +479,14 @@ fn prune_terms(terms: &mut Terms, kept: u32) {
     for list in terms.paths.values_mut().chain(terms.agents.values_mut()) {
         list.retain(|b| *b < kept);
     }
-    for list in terms.txs.values_mut() {
-        list.retain(|b| *b < kept);
+    for map in [&mut terms.txs, &mut terms.refs, &mut terms.ids] {
+        for list in map.values_mut() {
+            list.retain(|b| *b < kept);
+        }
+        map.retain(|_, l| !l.is_empty());
     }
     terms.paths.retain(|_, l| !l.is_empty());
     terms.agents.retain(|_, l| !l.is_empty());
-    terms.txs.retain(|_, l| !l.is_empty());
 }
 
 /// Loads a segment's index file and checks it describes the segment as it is.
@@ -537,6 +558,8 @@ fn load_index(
         (section::PATHS, "paths"),
         (section::AGENTS, "agents"),
         (section::TXS, "transactions"),
+        (section::REFS, "causal references"),
+        (section::IDS, "foreign ids"),
     ] {
         let (off, len, crc) = h.sections[which];
         let sec = bytes

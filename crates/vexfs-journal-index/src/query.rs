@@ -121,6 +121,10 @@ pub struct Query {
     pub agent: Option<BString>,
     /// This transaction id.
     pub tx: Option<u64>,
+    /// Naming this event id as parent, or as cause or effect of a causality link.
+    pub refers_to: Option<u64>,
+    /// Having this event id.
+    pub event_id: Option<u64>,
     /// At least this urgent (priority code ≤ this one's).
     pub priority_at_least: Option<Priority>,
     /// At most this urgent (priority code ≥ this one's).
@@ -166,6 +170,10 @@ impl Query {
         agent(agent: impl Into<BString>) => agent = Some(agent.into());
         /// This transaction.
         tx(tx: u64) => tx = Some(tx);
+        /// Naming event id `id` as parent or in a causality link.
+        refers_to(id: u64) => refers_to = Some(id);
+        /// Having event id `id`.
+        event_id(id: u64) => event_id = Some(id);
         /// At least this urgent.
         priority_at_least(p: Priority) => priority_at_least = Some(p);
         /// At most this urgent.
@@ -227,6 +235,14 @@ impl Query {
             return false;
         }
         if self.tx.is_some_and(|tx| v.context.transaction_id != tx) {
+            return false;
+        }
+        if self.event_id.is_some_and(|id| v.event_id() != id) {
+            return false;
+        }
+        if let Some(id) = self.refers_to
+            && !refers_to(v, id)
+        {
             return false;
         }
         true
@@ -710,6 +726,19 @@ impl<'s> SegmentPlan<'s> {
     }
 }
 
+/// Whether the record names event `id` (not its own) as parent or in a link.
+fn refers_to(v: &RecordView<'_>, id: u64) -> bool {
+    if id == v.event_id() {
+        return false;
+    }
+    if v.header.parent_event_id.get() == id {
+        return true;
+    }
+    let mut found = false;
+    v.for_each_link(|l| found |= l.cause_event_id == id || l.effect_event_id == id);
+    found
+}
+
 /// Intersection of the term postings the query asks for; `None` when it asks none.
 /// Empty values (prefix "", agent "", transaction 0) match events that have no such
 /// term, which postings do not list, so they are checked per event instead.
@@ -717,7 +746,12 @@ fn allowed_blocks(entry: &SegEntry, q: &Query) -> Result<Option<BlockSet>> {
     let prefix = q.path_prefix.as_ref().filter(|p| !p.is_empty());
     let agent = q.agent.as_ref().filter(|a| !a.is_empty());
     let tx = q.tx.filter(|t| *t != 0);
-    if prefix.is_none() && agent.is_none() && tx.is_none() {
+    if prefix.is_none()
+        && agent.is_none()
+        && tx.is_none()
+        && q.refers_to.is_none()
+        && q.event_id.is_none()
+    {
         return Ok(None);
     }
     let terms = entry.terms()?;
@@ -730,6 +764,18 @@ fn allowed_blocks(entry: &SegEntry, q: &Query) -> Result<Option<BlockSet>> {
     }
     if let Some(tx) = tx {
         sets.push(BlockSet::of(terms.txs.get(&tx).map_or(&[][..], |v| v)));
+    }
+    if let Some(id) = q.refers_to {
+        sets.push(BlockSet::of(terms.refs.get(&id).map_or(&[][..], |v| v)));
+    }
+    if let Some(id) = q.event_id {
+        // The ids postings list only ids that are not their event's sequence: the
+        // event with sequence `id` is a candidate too, checked per record.
+        let mut set = BlockSet::of(terms.ids.get(&id).map_or(&[][..], |v| v));
+        if let Some(b) = entry.block_of_seq(id) {
+            set.insert(b);
+        }
+        sets.push(set);
     }
     let mut iter = sets.into_iter();
     let mut acc = iter.next().unwrap_or_default();

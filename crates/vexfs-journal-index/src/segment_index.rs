@@ -87,6 +87,10 @@ pub struct Terms {
     pub agents: Postings<BString>,
     /// Transaction id → blocks.
     pub txs: Postings<u64>,
+    /// Event id → blocks of events naming it as parent or in a causality link.
+    pub refs: Postings<u64>,
+    /// Event id → blocks of the event with that id, when the id is not its sequence.
+    pub ids: Postings<u64>,
 }
 
 fn post<K: Ord>(map: &mut Postings<K>, key: K, block: u32) {
@@ -133,7 +137,11 @@ impl Terms {
         };
         strings(&self.paths)
             + strings(&self.agents)
-            + self.txs.values().map(|v| v.len() * 4 + 48).sum::<usize>()
+            + [&self.txs, &self.refs, &self.ids]
+                .iter()
+                .flat_map(|m| m.values())
+                .map(|v| v.len() * 4 + 48)
+                .sum::<usize>()
     }
 }
 
@@ -247,6 +255,21 @@ pub fn summarise_block(
         if ctx.transaction_id != 0 {
             post(&mut terms.txs, ctx.transaction_id, block);
         }
+        let id = view.event_id();
+        if id != seq {
+            post(&mut terms.ids, id, block);
+        }
+        let parent = view.header.parent_event_id.get();
+        if parent != 0 && parent != id {
+            post(&mut terms.refs, parent, block);
+        }
+        view.for_each_link(|l| {
+            for other in [l.cause_event_id, l.effect_event_id] {
+                if other != 0 && other != id {
+                    post(&mut terms.refs, other, block);
+                }
+            }
+        });
     }
     Ok(s)
 }

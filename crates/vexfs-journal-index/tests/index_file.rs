@@ -89,7 +89,7 @@ fn round_trip_keeps_summaries_and_terms() {
     // is rebuilt, to the same index, and saved again by a writable index.
     let idx = |i: usize| idx_path(segments[i].path());
     let mut bytes = std::fs::read(idx(0)).unwrap();
-    bytes[136 + 3] ^= 0x10;
+    bytes[vexfs_journal_index::file::HEADER_SIZE + 3] ^= 0x10;
     std::fs::write(idx(0), &bytes).unwrap();
     let bytes = std::fs::read(idx(1)).unwrap();
     std::fs::write(idx(1), &bytes[..bytes.len() / 2]).unwrap();

@@ -3,13 +3,16 @@
 //! [`serve`] answers on any listener axum accepts (TCP or a Unix socket):
 //!
 //! - `GET /health`: the journal's id and visible end.
-//! - `GET /events?type=&category=&path_prefix=&agent=&tx=&since=&until=&limit=&after=&follow=1`:
+//! - `GET /events?type=&category=&path_prefix=&agent=&tx=&since=&until=&limit=&after=&tail=&follow=1`:
 //!   the matching events as NDJSON (one `cat -o ndjson` object a line), or as
 //!   Server-Sent Events when the request accepts `text/event-stream`. Each SSE event's
 //!   `id:` is its cursor; a reconnect sending `Last-Event-ID` resumes right after it,
 //!   with no gap and no duplicate. gatewayd's `Range: entries=<cursor>[:skip[:n]]`
 //!   header is accepted too (a non-negative skip only).
 //! - `GET /events/{seq}`: one event as JSON, 404 when there is none.
+//! - `GET /events/{seq}/causality?ancestors=&descendants=&max=`: the event's causes up
+//!   to the root cause and what followed from it, as nodes (events) and edges.
+//! - `POST /events[?durable=1]` (a writing server): NDJSON events, one atomic batch.
 //! - `GET /stats`: size and extent, from the block tables.
 //! - `GET /`: a live web view of the journal (its files under `/assets/`, compiled in).
 //!
@@ -20,6 +23,7 @@
 //! visible end, and page reads run on tokio's blocking pool.
 
 mod auth;
+mod causality;
 mod error;
 mod ingest;
 mod params;
@@ -39,7 +43,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::sync::watch;
-use vexfs_journal::{Cursor, Follow, Journal, JournalReader, StartAt, StoredEvent, Subscription};
+use vexfs_journal::{
+    Cursor, Follow, Journal, JournalReader, Query, StartAt, StoredEvent, Subscription,
+};
 
 pub use auth::{Principal, Principals};
 pub use error::ServerError;
@@ -190,6 +196,7 @@ fn routes<F: Follow>(state: AppState<F>) -> Router {
         .route("/stats", get(stats::<F>))
         .route("/events", get(events::<F>).post(ingest::post_events::<F>))
         .route("/events/{seq}", get(event_by_seq::<F>))
+        .route("/events/{seq}/causality", get(causality::causality::<F>))
         .layer(axum::extract::DefaultBodyLimit::max(state.options.max_body))
         .route_layer(axum::middleware::from_fn_with_state(
             state.principals.clone(),
@@ -313,7 +320,10 @@ async fn events<F: Follow>(
             }
             StartAt::After(cursor)
         }
-        None => StartAt::Beginning,
+        None => match params.tail {
+            Some(n) => tail_start(&reader, &params.query, n).await?,
+            None => StartAt::Beginning,
+        },
     };
     let mut query = params.query.clone();
     if !params.follow {
@@ -336,6 +346,33 @@ async fn events<F: Follow>(
     } else {
         Ok(ndjson_response(events))
     }
+}
+
+/// Where a stream starts to deliver the last `n` events matching `query` first.
+async fn tail_start<F: Follow>(
+    reader: &F,
+    query: &Query,
+    n: usize,
+) -> Result<StartAt, ServerError> {
+    if n == 0 {
+        return Ok(StartAt::Now);
+    }
+    let mut last = query.clone();
+    last.reverse = true;
+    last.limit = Some(n);
+    let r = reader.clone();
+    let page = blocking(move || r.query(&last)).await?;
+    Ok(match page.events.last() {
+        // Resume "after" the one before the oldest of the last n.
+        Some(oldest) if oldest.seq > 0 => StartAt::After(Cursor {
+            journal: reader.journal_id(),
+            seq: oldest.seq - 1,
+            reverse: false,
+            generation: reader.generation(),
+        }),
+        Some(_) => StartAt::Beginning,
+        None => StartAt::Now,
+    })
 }
 
 /// What every follower waits on: the journal's visible end, refreshed once per poll

@@ -17,6 +17,8 @@ pub struct EventsParams {
     pub follow: bool,
     /// Start right after this cursor (a `Last-Event-ID` header overrides it).
     pub after: Option<String>,
+    /// Start with the last N matching events (0: only new ones), like `tail -n`.
+    pub tail: Option<usize>,
 }
 
 fn bad(name: &str, value: &str, reason: impl Into<String>) -> ServerError {
@@ -96,8 +98,18 @@ impl EventsParams {
                     };
                 }
                 "after" => p.after = Some(value.to_owned()),
+                "tail" => {
+                    p.tail = Some(
+                        value
+                            .parse()
+                            .map_err(|_| bad(name, value, "not a count of events"))?,
+                    );
+                }
                 _ => return Err(bad(name, value, "unknown parameter")),
             }
+        }
+        if p.tail.is_some() && p.after.is_some() {
+            return Err(bad("tail", "", "give either tail or after, not both"));
         }
         if let (Some(s), Some(u)) = (p.query.since_ns, p.query.until_ns)
             && s > u

@@ -258,3 +258,111 @@ async fn tokens_are_required_and_masks_hide_events_everywhere() {
     assert_eq!(conn.status, 200);
     assert_eq!(j.next_seq(), before + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn causality_answers_the_chain_and_hides_what_a_mask_hides() {
+    use vexfs_journal::{AgentOp, Event};
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::create(dir.path(), Config::default()).unwrap();
+    // root → a → b (parents); c is caused by b through a link c carries; a is hidden
+    // from agent1.
+    let root = j
+        .emit(Event::agent(AgentOp::Decision).visibility(0b11))
+        .unwrap();
+    let mut a = Event::agent(AgentOp::Decision).visibility(0b10);
+    a.parent_event_id = root;
+    let a = j.emit(a).unwrap();
+    let mut b = Event::agent(AgentOp::Decision).visibility(0b11);
+    b.parent_event_id = a;
+    b.root_cause_event_id = root;
+    let b = j.emit(b).unwrap();
+    let mut c = Event::agent(AgentOp::Decision).visibility(0b11);
+    c.links.push(vexfs_journal::CausalityLink {
+        cause_event_id: b,
+        causality_type: 3,
+        strength: 80,
+        ..Default::default()
+    });
+    let c = j.emit(c).unwrap();
+    j.sync().unwrap();
+    let addr = start_writer(j.clone(), Some(principals())).await;
+
+    let ops = bearer(OPS);
+    let conn = Conn::get(
+        addr,
+        &format!("/events/{b}/causality"),
+        &[("Authorization", ops.as_str())],
+    )
+    .await;
+    assert_eq!(conn.status, 200);
+    let v = json(&conn.body().await);
+    let nodes: Vec<u64> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(nodes, vec![root, a, b, c], "{v}");
+    assert_eq!(v["ancestors"], serde_json::json!([a, root]));
+    assert_eq!(v["descendants"], serde_json::json!([c]));
+    let edges: Vec<(u64, u64, String)> = v["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["cause"].as_u64().unwrap(),
+                e["effect"].as_u64().unwrap(),
+                e["via"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(edges.contains(&(a, b, "parent".into())), "{edges:?}");
+    assert!(edges.contains(&(root, a, "parent".into())), "{edges:?}");
+    assert!(edges.contains(&(b, c, "link".into())), "{edges:?}");
+    assert_eq!(v["nodes"][0]["category"], "agent");
+
+    // agent1 (mask 1) never sees a: the chain stops there and the root joins through
+    // the root-cause b names.
+    let a1 = bearer(AGENT1);
+    let conn = Conn::get(
+        addr,
+        &format!("/events/{b}/causality"),
+        &[("Authorization", a1.as_str())],
+    )
+    .await;
+    let text = conn.body().await;
+    let v = json(&text);
+    assert!(
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["seq"].as_u64() != Some(a)),
+        "{text}"
+    );
+    assert!(text.contains("root_cause"), "{text}");
+    let status = Conn::get(
+        addr,
+        &format!("/events/{a}/causality"),
+        &[("Authorization", a1.as_str())],
+    )
+    .await
+    .status;
+    assert_eq!(status, 404);
+    // Bad parameters name themselves.
+    for (q, needle) in [
+        ("max=0", "max"),
+        ("descendants=2", "descendants"),
+        ("x=1", "unknown"),
+    ] {
+        let conn = Conn::get(
+            addr,
+            &format!("/events/{b}/causality?{q}"),
+            &[("Authorization", ops.as_str())],
+        )
+        .await;
+        assert_eq!(conn.status, 400);
+        assert!(conn.body().await.contains(needle));
+    }
+}

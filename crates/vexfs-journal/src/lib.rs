@@ -25,6 +25,7 @@
 //! `default-features = false`.
 
 pub mod admin;
+pub mod causality;
 mod config;
 mod error;
 pub mod ext;
@@ -36,6 +37,7 @@ mod replay;
 pub mod seed;
 mod subscription;
 
+pub use causality::{CausalEdge, Causality, CausalityOptions, CauseKind};
 pub use config::Config;
 pub use error::{ErrorKind, JournalError, JsonError, Result};
 pub use journal::{Journal, system_ns};

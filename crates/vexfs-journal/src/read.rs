@@ -235,6 +235,17 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
         self.parts().store.stats()
     }
 
+    /// The causality graph around the event with sequence `seq` (see
+    /// [`crate::causality`]); `None` when there is no such event, or it is hidden from
+    /// `options.visibility`.
+    fn causality(
+        &self,
+        seq: u64,
+        options: &crate::causality::CausalityOptions,
+    ) -> Result<Option<crate::causality::Causality>> {
+        crate::causality::causality(self, seq, options)
+    }
+
     /// The journal's id (what its cursors carry).
     fn journal_id(&self) -> uuid::Uuid {
         self.parts().journal
@@ -377,6 +388,15 @@ macro_rules! inherent_reads {
             /// Counts from the block tables.
             pub fn stats(&self) -> StoreStats {
                 Follow::stats(self)
+            }
+
+            /// The causality graph around an event (see [`Follow::causality`]).
+            pub fn causality(
+                &self,
+                seq: u64,
+                options: &crate::causality::CausalityOptions,
+            ) -> Result<Option<crate::causality::Causality>> {
+                Follow::causality(self, seq, options)
             }
 
             /// The journal's id (see [`Follow::journal_id`]).

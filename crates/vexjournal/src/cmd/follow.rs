@@ -47,10 +47,22 @@ pub struct Args {
     /// json-pretty and cat formats.
     #[arg(long, value_name = "FIELD,…", value_delimiter = ',')]
     output_fields: Vec<String>,
+    /// Follow through an event server (`vexjournal serve`) instead of the files:
+    /// http://HOST:PORT, unix:PATH or a socket path. Reconnects by itself and resumes
+    /// after the last event printed.
+    #[arg(long, value_name = "URL|SOCKET")]
+    server: Option<String>,
+    /// The bearer token for --server: the first line of FILE (default: the
+    /// VEXJOURNAL_TOKEN environment variable).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    token_file: Option<std::path::PathBuf>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     refuse_binary_to_terminal(args.output)?;
+    if let Some(server) = &args.server {
+        return run_remote(args, server);
+    }
     let reader = JournalReader::open(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let mut q = args.filters.to_query()?;
@@ -117,6 +129,121 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             writeln!(err, "cursor: {cursor}")?;
         }
     }
+    out.finish()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The query string of `GET /events` for what the filters ask; refuses the filters the
+/// server does not take.
+fn server_target(q: &vexfs_journal::Query) -> Result<String> {
+    let unsupported = [
+        (q.from_seq.is_some(), "--from-seq"),
+        (q.to_seq.is_some(), "--to-seq"),
+        (q.priority_at_least.is_some(), "--priority-at-least"),
+        (q.priority_at_most.is_some(), "--priority-at-most"),
+        (
+            q.visibility.is_some(),
+            "--visible-to (the server applies your token's mask)",
+        ),
+    ];
+    if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
+        anyhow::bail!("{flag} is not available with --server");
+    }
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    s.append_pair("follow", "1");
+    for t in &q.types {
+        s.append_pair("type", &t.to_string());
+    }
+    for c in &q.categories {
+        s.append_pair("category", &c.to_string());
+    }
+    if let Some(p) = &q.path_prefix {
+        let p = std::str::from_utf8(p).context("--path-prefix must be UTF-8 with --server")?;
+        s.append_pair("path_prefix", p);
+    }
+    if let Some(a) = &q.agent {
+        let a = std::str::from_utf8(a).context("--agent must be UTF-8 with --server")?;
+        s.append_pair("agent", a);
+    }
+    if let Some(tx) = q.tx {
+        s.append_pair("tx", &tx.to_string());
+    }
+    if let Some(t) = q.since_ns {
+        s.append_pair("since", &t.to_string());
+    }
+    if let Some(t) = q.until_ns {
+        s.append_pair("until", &t.to_string());
+    }
+    Ok(format!("/events?{}", s.finish()))
+}
+
+fn run_remote(args: &Args, server: &str) -> Result<ExitCode> {
+    use super::remote::{Endpoint, RemoteFollow};
+    let endpoint = Endpoint::parse(server)?;
+    let mut q = args.filters.to_query()?;
+    let matcher = args.matches.compile(&mut q)?;
+    let mut target = server_target(&q)?;
+    // Like a local follow: new events only, or the last -n first.
+    target.push_str(&format!("&tail={}", args.n.unwrap_or(0)));
+    let token = match &args.token_file {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("reading the token from {}", f.display()))?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+        ),
+        None => std::env::var("VEXJOURNAL_TOKEN").ok(),
+    };
+    let opts = OutputOptions {
+        utc: args.filters.utc,
+        fields: args.output_fields.clone(),
+        width: output_width(),
+        stream: true,
+    };
+    opts.check_fields()?;
+    let saved = match &args.cursor_file {
+        Some(f) if f.exists() => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("reading {}", f.display()))?
+                .trim()
+                .to_string(),
+        ),
+        _ => None,
+    };
+    let mut follow = RemoteFollow::new(endpoint, target, token);
+    // A resume position replaces the tail (the server takes one or the other; a
+    // Last-Event-ID header wins over the URL).
+    follow.cursor = args.after_cursor.clone().or(saved);
+    let mut out = EventWriter::with_options(
+        std::io::BufWriter::new(std::io::stdout().lock()),
+        args.output,
+        opts,
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(follow.run(&mut |r| {
+        if !matcher.matches(&r.event) {
+            return Ok(());
+        }
+        out.write(&r.event)?;
+        out.flush()?;
+        if let Some(f) = &args.cursor_file {
+            let tmp = f.with_extension("tmp");
+            std::fs::write(&tmp, &r.cursor)
+                .and_then(|_| std::fs::rename(&tmp, f))
+                .with_context(|| format!("saving the cursor to {}", f.display()))?;
+        }
+        if args.show_cursor {
+            let mut err = std::io::stderr().lock();
+            writeln!(err, "cursor: {}", r.cursor)?;
+        }
+        Ok(())
+    }))?;
     out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

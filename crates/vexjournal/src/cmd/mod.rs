@@ -17,6 +17,7 @@ pub mod kernel;
 pub mod mount;
 pub mod query;
 pub mod recover;
+pub mod remote;
 pub mod replay;
 pub mod segments;
 pub mod serve;

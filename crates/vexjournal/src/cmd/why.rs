@@ -5,9 +5,8 @@
 //! id equal to its sequence number; events imported with their own ids (kernel images)
 //! keep them, so ids are resolved through a map, never assumed to be sequences.
 //!
-//! This command reads the whole journal once to build that map (id → sequence, parent,
-//! links). The server work of issue 13 will add a causality index so that a chain is
-//! found without a full pass.
+//! The events of the chain come from the index (`JournalReader::causality`), which
+//! reads only the blocks that name them; this module lays them out as trees.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -16,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
-use vexfs_journal::{CausalityLink, JournalReader, Query, StoredEvent};
+use vexfs_journal::{CausalityLink, CausalityOptions, JournalReader, StoredEvent};
 
 use crate::Cli;
 use crate::output::{ReportFormat, fit_table};
@@ -40,6 +39,9 @@ pub struct Args {
     #[arg(short, long, value_enum, default_value = "table")]
     output: ReportFormat,
 }
+
+/// Most events `why` shows.
+const MAX_EVENTS: usize = 100_000;
 
 /// What `why` keeps of one event.
 struct Node {
@@ -319,23 +321,28 @@ impl Graph {
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let reader = JournalReader::open(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
-    let mut nodes = Vec::new();
-    let mut start = None;
-    reader.query_visit(&Query::new(), |v| {
-        let ev = StoredEvent::from(v);
-        if ev.seq == args.seq {
-            start = Some(nodes.len());
-        }
-        nodes.push(Node::from_stored(&ev));
-        true
-    })?;
-    let Some(start) = start else {
+    let options = CausalityOptions {
+        ancestors: true,
+        descendants: args.descendants,
+        max_events: MAX_EVENTS,
+        visibility: None,
+    };
+    let Some(found) = reader.causality(args.seq, &options)? else {
         anyhow::bail!(
             "no event with sequence {} in the journal in {} (compacted away, or not yet written)",
             args.seq,
             cli.dir.display()
         );
     };
+    if found.truncated {
+        eprintln!("warning: the chain has more than {MAX_EVENTS} events; showing the first found");
+    }
+    let nodes: Vec<Node> = found.events.values().map(Node::from_stored).collect();
+    let start = found
+        .events
+        .keys()
+        .position(|s| *s == args.seq)
+        .context("the event asked about is missing from its own chain")?;
     let graph = Graph::build(nodes);
     let ancestors = graph.walk(start, true);
     let descendants = args.descendants.then(|| graph.walk(start, false));
