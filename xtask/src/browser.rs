@@ -64,6 +64,13 @@ pub(crate) fn browser(root: &Path, args: &[String]) -> Result<()> {
         .prefix("vexfs-browser")
         .tempdir()
         .context("creating a scratch directory")?;
+    // A copy: a target directory shared with other checkouts may get another build
+    // of `vexjournal` in its place while this one runs.
+    let bin = {
+        let copy = scratch.path().join("vexjournal");
+        std::fs::copy(&bin, &copy).with_context(|| format!("copying {}", bin.display()))?;
+        copy
+    };
     let journal = scratch.path().join("journal");
     run(Command::new(&bin)
         .arg("--dir")

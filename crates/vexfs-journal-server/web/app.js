@@ -6,8 +6,6 @@
 (() => {
   /** Rows the table keeps; older ones are dropped as new ones arrive. */
   const ROW_LIMIT = 500;
-  /** How far back the table starts when the page opens or a filter changes. */
-  const FILL_WINDOW_MS = 5 * 60 * 1000;
   /** The chart's query: events per minute by category over the last 15 minutes. */
   const RATE_QUERY = 'by=category&step=1m&since=-15m';
   const RATE_REFRESH_MS = 3000;
@@ -308,7 +306,9 @@
   function streamUrl() {
     const q = new URLSearchParams();
     q.set('follow', '1');
-    q.set('since', new Date(Date.now() - FILL_WINDOW_MS).toISOString());
+    // The table starts full: the last ROW_LIMIT matching events, then new ones (a
+    // reconnect's Last-Event-ID takes over from there).
+    q.set('tail', String(ROW_LIMIT));
     for (const [k, v] of Object.entries(state.filters)) q.set(k, v);
     return '/events?' + q.toString();
   }

@@ -76,6 +76,20 @@ try {
   const origin = new URL(url).origin;
   const foreign = [];
   page.on('request', (r) => { if (new URL(r.url()).origin !== origin) foreign.push(r.url()); });
+  // The live stream's connections, for the message of a failed check.
+  const streams = [];
+  const started = Date.now();
+  page.on('request', (r) => {
+    if (r.url().includes('follow=1')) {
+      streams.push(`${Date.now() - started} ms: ${r.url().slice(origin.length)} Last-Event-ID=${r.headers()['last-event-id'] ? 'yes' : 'no'}`);
+    }
+  });
+  page.on('response', (r) => {
+    if (r.url().includes('follow=1')) streams.push(`${Date.now() - started} ms: ${r.status()}`);
+  });
+  page.on('requestfailed', (r) => {
+    if (r.url().includes('follow=1')) streams.push(`${Date.now() - started} ms: ${r.failure() ? r.failure().errorText : 'failed'}`);
+  });
 
   await check('the page loads with the journal id', async () => {
     await page.goto(url, { waitUntil: 'load', timeout: WAIT_MS });
@@ -110,7 +124,7 @@ try {
     const seqs = await page.$$eval('#events tbody tr', (rows) => rows.map((r) => Number(r.dataset.seq)));
     const unordered = seqs.findIndex((s, i) => i > 0 && s >= seqs[i - 1]);
     if (unordered >= 0) {
-      throw new Error(`rows out of order or repeated at ${unordered}: ${seqs.slice(Math.max(0, unordered - 3), unordered + 3)}`);
+      throw new Error(`rows out of order or repeated at ${unordered}: ${seqs.slice(Math.max(0, unordered - 3), unordered + 3)}; stream requests: ${streams.join(' | ')}`);
     }
     const counter = Number(await page.textContent('#live-count'));
     if (!(counter > counted)) throw new Error(`the counter stayed at ${counted}`);
