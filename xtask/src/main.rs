@@ -7,6 +7,7 @@
 //! - `fuse-posix [--long] [--release]` — pjdfstest and fsx on a `vexjournal mount`
 //!   and on bindfs, same run;
 //! - `bench-fuse [--quick]` — the FUSE mirror against the raw directory and bindfs;
+//! - `bench-server [--quick]` — the event server: ingest with SSE followers, memory;
 //! - `browser [--screenshot PATH]` — the server's live web view in headless Chromium.
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod bench_fuse;
+mod bench_server;
 mod browser;
 mod ci;
 mod fuse_posix;
@@ -31,10 +33,11 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         Some("fuse-posix") => fuse_posix::fuse_posix(&root, &args[1..]),
         Some("bench-fuse") => bench_fuse::bench_fuse(&root, &args[1..]),
+        Some("bench-server") => bench_server::bench_server(&root, &args[1..]),
         Some("browser") => browser::browser(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <fixtures|ci|torture|fuzz|fuse-posix|bench-fuse|browser>"
+                "usage: cargo xtask <fixtures|ci|torture|fuzz|fuse-posix|bench-fuse|bench-server|browser>"
             );
             eprintln!("  fixtures   regenerate fixtures/*.bin from the format crate's samples");
             eprintln!(
@@ -51,6 +54,10 @@ fn main() -> Result<()> {
             );
             eprintln!(
                 "  bench-fuse [--quick] untar, metadata storm, fsx, fio: raw vs bindfs vs vexjournal"
+            );
+            eprintln!(
+                "  bench-server [--quick] [--rate N] [--followers N] [--seconds N] [--idle-seconds N] \
+                 event server: POST ingest with SSE followers, idle-follower memory"
             );
             eprintln!(
                 "  browser    [--screenshot PATH] the web view of `vexjournal serve` in headless Chromium"

@@ -26,6 +26,7 @@ mod auth;
 mod causality;
 mod error;
 mod ingest;
+mod live;
 mod params;
 mod web;
 
@@ -63,6 +64,9 @@ pub struct Options {
     pub poll: Duration,
     /// The largest request body `POST /events` accepts, in bytes.
     pub max_body: usize,
+    /// Bytes of encoded recent events kept for followers at the live edge (shared by
+    /// all of them); a follower further behind reads from disk.
+    pub live_bytes: usize,
 }
 
 impl Default for Options {
@@ -72,6 +76,7 @@ impl Default for Options {
             retry: Duration::from_secs(1),
             poll: Duration::from_millis(50),
             max_body: 16 << 20,
+            live_bytes: 32 << 20,
         }
     }
 }
@@ -86,6 +91,8 @@ struct AppState<F: Follow> {
     principals: Option<Arc<Principals>>,
     options: Options,
     feed: Arc<OnceLock<watch::Receiver<FeedState>>>,
+    /// The encoded live feed followers share, started by the first follower.
+    live: Arc<std::sync::Mutex<Option<Arc<live::Live>>>>,
 }
 
 /// A server under construction: what it reads, whether it accepts events, who may use
@@ -119,6 +126,7 @@ impl<F: Follow> Server<F> {
                 principals: None,
                 options: Options::default(),
                 feed: Arc::default(),
+                live: Arc::default(),
             },
         }
     }
@@ -333,19 +341,67 @@ async fn events<F: Follow>(
             None => return Ok(empty_answer(&headers, &state.options)),
         }
     }
-    let sub = reader.subscribe(query, start)?;
-    let feed = params.follow.then(|| live_feed(&state));
     let skip = range.as_ref().map_or(0, |r| r.skip);
     let limit = match (params.limit, range.as_ref().and_then(|r| r.n)) {
         (Some(a), Some(b)) => a.min(b),
         (a, b) => a.or(b).unwrap_or(usize::MAX),
     };
+    if params.follow && skip == 0 && limit == usize::MAX && live::can_serve(&query) {
+        // The common case, a plain follow: shared, pre-encoded frames.
+        let live = shared_live(&state)?;
+        let sse = wants_sse(&headers);
+        let frames = live::follow(reader, live, query, start, sse, state.options.keep_alive)?;
+        return Ok(frames_response(frames, sse, &state.options));
+    }
+    let sub = reader.subscribe(query, start)?;
+    let feed = params.follow.then(|| live_feed(&state));
     let events = cursor_stream(sub, feed).skip(skip).take(limit);
     if wants_sse(&headers) {
         Ok(sse_response(events, &state.options))
     } else {
         Ok(ndjson_response(events))
     }
+}
+
+/// The shared live feed, started on first use.
+fn shared_live<F: Follow>(state: &AppState<F>) -> Result<Arc<live::Live>, ServerError> {
+    let mut slot = state.live.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(l) = &*slot {
+        return Ok(l.clone());
+    }
+    let l = live::Live::start(
+        state.reader.clone(),
+        state.options.poll,
+        state.options.live_bytes,
+    )?;
+    *slot = Some(l.clone());
+    Ok(l)
+}
+
+/// A follow stream of encoded frames, as SSE (after a `retry:`) or NDJSON.
+fn frames_response(
+    frames: impl Stream<Item = axum::body::Bytes> + Send + 'static,
+    sse: bool,
+    options: &Options,
+) -> Response {
+    let head =
+        sse.then(|| axum::body::Bytes::from(format!("retry: {}\n\n", options.retry.as_millis())));
+    let body = stream::iter(head).chain(frames).map(Ok::<_, Infallible>);
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    if sse {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    } else {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-ndjson"),
+        );
+    }
+    response
 }
 
 /// Where a stream starts to deliver the last `n` events matching `query` first.

@@ -167,7 +167,7 @@ async fn many_followers_each_receive_every_event_in_order() {
     let mut all = emit(&j, 0..5);
     let addr = start(dir.path()).await;
     let mut conns = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..50 {
         let conn = Conn::get(addr, "/events?follow=1", &[("Accept", "text/event-stream")]).await;
         assert_eq!(conn.status, 200);
         conns.push(conn);
@@ -232,4 +232,74 @@ async fn sse_resume_survives_a_server_restart() {
     let conn = Conn::get(third, "/events", &[sse, ("Last-Event-ID", &seen[0].0)]).await;
     assert_eq!(conn.status, 400);
     assert!(conn.body().await.contains("Last-Event-ID"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_behind_a_small_live_ring_read_from_disk_and_miss_nothing() {
+    use vexfs_journal_server::{Options, Server};
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::create(dir.path(), Config::default()).unwrap();
+    let mut all = emit(&j, 0..5);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = vexfs_journal::JournalReader::open(dir.path()).unwrap();
+    // A ring of 8 KiB holds a few dozen events: most followers fall out of it.
+    let options = Options {
+        live_bytes: 8 << 10,
+        poll: std::time::Duration::from_millis(5),
+        ..Options::default()
+    };
+    tokio::spawn(Server::reader(reader).options(options).serve(listener));
+    let mut conns = Vec::new();
+    for i in 0..10 {
+        let target = if i % 2 == 0 {
+            "/events?follow=1"
+        } else {
+            "/events?follow=1&type=filesystem.write"
+        };
+        let accept = if i % 3 == 0 {
+            "application/x-ndjson"
+        } else {
+            "text/event-stream"
+        };
+        conns.push((i, Conn::get(addr, target, &[("Accept", accept)]).await));
+    }
+    for round in 0..20 {
+        all.extend(emit(&j, 5 + round * 100..5 + (round + 1) * 100));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let writes: Vec<u64> = all.iter().copied().filter(|s| s % 2 == 1).collect();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|(i, mut c)| {
+            tokio::spawn(async move {
+                let n = if i % 2 == 0 { 2005 } else { 1003 };
+                if i % 3 == 0 {
+                    // NDJSON: one object a line.
+                    let mut got = Vec::new();
+                    while got.len() < n {
+                        if let Some(nl) = c.buf.iter().position(|b| *b == b'\n') {
+                            let line: Vec<u8> = c.buf.drain(..=nl).collect();
+                            let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+                            got.push(v["seq"].as_u64().unwrap());
+                        } else {
+                            assert!(c.read_more().await, "stream ended");
+                        }
+                    }
+                    (i, got)
+                } else {
+                    (i, seqs(&c.sse_events(n).await.0))
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (i, got) = t.await.unwrap();
+        if i % 2 == 0 {
+            assert_eq!(got, all, "follower {i}");
+        } else {
+            // ev(i) writes for even i; sequences start at 1, so writes have odd seqs.
+            assert_eq!(got, writes, "follower {i}");
+        }
+    }
 }
