@@ -76,6 +76,7 @@ pub(crate) fn run_ci(root: &Path, args: &[String]) -> Result<()> {
         "--doc",
     ]))?;
     fuse_posix(root, !quick)?;
+    browser(root, !quick)?;
     fuzz_smoke(root, !quick)?;
     eprintln!("ci: all checks passed");
     Ok(())
@@ -108,6 +109,27 @@ fn fuse_posix(root: &Path, install: bool) -> Result<()> {
         "ci: fuse-posix took {:.0} s",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// The live web view in headless Chromium (installed when missing), served by the
+/// vexjournal the tests just built; the screenshot goes under the target directory,
+/// leaving `docs/web-view.png` as committed.
+fn browser(root: &Path, install: bool) -> Result<()> {
+    let screenshot = crate::browser::target_dir(root)
+        .join("browser-test")
+        .join("web-view.png");
+    let mut args = vec![
+        "--test-build".to_string(),
+        "--screenshot".to_string(),
+        screenshot.display().to_string(),
+    ];
+    if !install {
+        args.push("--no-install".to_string());
+    }
+    let started = std::time::Instant::now();
+    crate::browser::browser(root, &args)?;
+    eprintln!("ci: browser took {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -7,9 +7,10 @@
 //! - `fuse-posix [--long] [--release]` — pjdfstest and fsx on a `vexjournal mount`
 //!   and on bindfs, same run;
 //! - `bench-fuse [--quick]` — the FUSE mirror against the raw directory and bindfs;
-//! - `bench-server [--quick]` — the event server: ingest with SSE followers, memory.
 //! - `bench-rate [--events N] [--runs N] [--work-dir DIR]` — event rates from the index
-//!   against DuckDB's `GROUP BY` on the same rows (default 10 000 000 events).
+//!   against DuckDB's `GROUP BY` on the same rows (default 10 000 000 events);
+//! - `bench-server [--quick]` — the event server: ingest with SSE followers, memory;
+//! - `browser [--screenshot PATH]` — the server's live web view in headless Chromium.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +20,7 @@ use anyhow::{Context, Result, bail};
 mod bench_fuse;
 mod bench_rate;
 mod bench_server;
+mod browser;
 mod ci;
 mod fuse_posix;
 mod fuzz;
@@ -36,9 +38,10 @@ fn main() -> Result<()> {
         Some("bench-fuse") => bench_fuse::bench_fuse(&root, &args[1..]),
         Some("bench-rate") => bench_rate::bench_rate(&root, &args[1..]),
         Some("bench-server") => bench_server::bench_server(&root, &args[1..]),
+        Some("browser") => browser::browser(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <fixtures|ci|torture|fuzz|fuse-posix|bench-fuse|bench-rate|bench-server>"
+                "usage: cargo xtask <fixtures|ci|torture|fuzz|fuse-posix|bench-fuse|bench-rate|bench-server|browser>"
             );
             eprintln!("  fixtures   regenerate fixtures/*.bin from the format crate's samples");
             eprintln!(
@@ -62,6 +65,9 @@ fn main() -> Result<()> {
             eprintln!(
                 "  bench-server [--quick] [--rate N] [--followers N] [--seconds N] [--idle-seconds N] \
                  event server: POST ingest with SSE followers, idle-follower memory"
+            );
+            eprintln!(
+                "  browser    [--screenshot PATH] the web view of `vexjournal serve` in headless Chromium"
             );
             bail!("unknown or missing command")
         }

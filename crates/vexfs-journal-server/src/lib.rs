@@ -16,6 +16,7 @@
 //! - `GET /stats`: size and extent, from the block tables.
 //! - `GET /metrics`: Prometheus text exposition of the journal's and the server's
 //!   counters (see docs/server.md).
+//! - `GET /`: a live web view of the journal (its files under `/assets/`, compiled in).
 //!
 //! A bad parameter is answered 400 with a message naming it and its value. Every
 //! stream reads the journal from disk a page at a time through a facade
@@ -31,6 +32,7 @@ mod live;
 mod metrics;
 mod params;
 mod rate;
+mod web;
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -221,7 +223,12 @@ fn routes<F: Follow>(state: AppState<F>) -> Router {
             state.metrics.clone(),
             metrics::track,
         ));
-    guarded.with_state(state)
+    // The page and its files hold no journal data: they load without a token, and
+    // the page asks for one when the API answers 401.
+    guarded
+        .route("/", get(web::index))
+        .route("/assets/{name}", get(web::asset_file))
+        .with_state(state)
 }
 
 /// Runs a disk read on the blocking pool.
