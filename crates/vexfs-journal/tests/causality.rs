@@ -272,3 +272,70 @@ fn a_chain_is_bounded_and_hidden_links_fall_back_to_the_root_cause() {
     assert!(j.causality(chain[5], &hidden).unwrap().is_none());
     assert!(j.causality(last + 100, &hidden).unwrap().is_none());
 }
+
+#[test]
+fn imported_ids_are_found_through_the_foreign_id_postings() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::create(dir.path(), config()).unwrap();
+    // Noise first, so an imported id is never its own sequence.
+    for k in 0..200 {
+        j.emit(
+            Event::filesystem(FsOp::Read)
+                .path(format!("/n/{k}"))
+                .payload(vec![1; 300]),
+        )
+        .unwrap();
+    }
+    // Kernel-style events: ids far from any sequence, the chain named by those ids.
+    let base = 1u64 << 40;
+    let imported: Vec<Event> = (0..4u64)
+        .map(|i| {
+            let mut ev = Event::filesystem(FsOp::Write).path(format!("/k/{i}"));
+            ev.event_id = base + i;
+            ev.global_sequence = base + i;
+            ev.local_sequence = base + i;
+            ev.root_cause_event_id = base;
+            if i > 0 {
+                ev.parent_event_id = base + i - 1;
+            }
+            ev
+        })
+        .collect();
+    let seqs: Vec<u64> = vexfs_journal::ext::append_preserving(&j, imported)
+        .unwrap()
+        .collect();
+    // A userspace event caused by the last imported one, through a link.
+    let mut effect = Event::agent(AgentOp::Decision);
+    effect.links.push(CausalityLink {
+        cause_event_id: base + 3,
+        causality_type: 1,
+        ..Default::default()
+    });
+    let effect = j.emit(effect).unwrap();
+    j.sync().unwrap();
+    let stored = j.get(seqs[2]).unwrap().unwrap();
+    assert_eq!(stored.event.event_id, base + 2, "the import kept its id");
+    assert_ne!(stored.seq, stored.event.event_id);
+    for src_is_reader in [false, true] {
+        let got = if src_is_reader {
+            JournalReader::open(dir.path())
+                .unwrap()
+                .causality(seqs[2], &CausalityOptions::default())
+        } else {
+            j.causality(seqs[2], &CausalityOptions::default())
+        }
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            got.ancestors,
+            vec![seqs[1], seqs[0]],
+            "reader: {src_is_reader}"
+        );
+        assert_eq!(
+            got.descendants,
+            vec![seqs[3], effect],
+            "reader: {src_is_reader}"
+        );
+        assert!(got.missing.is_empty());
+    }
+}
