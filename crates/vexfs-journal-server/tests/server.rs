@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Conn, emit, seqs, start};
+use common::{Conn, emit, ndjson_seqs, seqs, start};
 use vexfs_journal::{Config, Journal};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,14 +32,7 @@ async fn ndjson_query_returns_the_emitted_events() {
     )
     .await;
     let body = conn.body().await;
-    let got: Vec<u64> = body
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let got = ndjson_seqs(&body);
     let want: Vec<u64> = (0..40)
         .filter(|i| i % 4 == 2)
         .take(5)
@@ -214,14 +207,7 @@ async fn sse_resume_survives_a_server_restart() {
         .await
         .body()
         .await;
-    let got: Vec<u64> = body
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let got = ndjson_seqs(&body);
     assert_eq!(got, all[2..4]);
 
     // A cursor of another journal is refused, naming the header.

@@ -158,3 +158,14 @@ pub fn seqs(events: &[(String, serde_json::Value)]) -> Vec<u64> {
         .map(|(_, v)| v["seq"].as_u64().unwrap())
         .collect()
 }
+
+/// The `seq` of each line of an NDJSON body.
+pub fn ndjson_seqs(body: &str) -> Vec<u64> {
+    body.lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}

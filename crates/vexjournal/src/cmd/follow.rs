@@ -67,19 +67,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let mut q = args.filters.to_query()?;
     let matcher = args.matches.compile(&mut q)?;
-    let opts = OutputOptions {
-        utc: args.filters.utc,
-        fields: args.output_fields.clone(),
-        width: output_width(),
-        stream: true,
-    };
-    opts.check_fields()?;
-    let saved = match &args.cursor_file {
-        Some(f) if f.exists() => {
-            Some(std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?)
-        }
-        _ => None,
-    };
+    let opts = output_options(args)?;
+    let saved = saved_cursor(args)?;
     let start = match args.after_cursor.as_deref().or(saved.as_deref()) {
         Some(text) => StartAt::After(reader.parse_cursor(text)?),
         None => match args.n {
@@ -117,17 +106,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         }
         out.write(&ev)?;
         out.flush()?;
-        let cursor = cursor_at(&reader, ev.seq, false).encode();
-        if let Some(f) = &args.cursor_file {
-            let tmp = f.with_extension("tmp");
-            std::fs::write(&tmp, &cursor)
-                .and_then(|_| std::fs::rename(&tmp, f))
-                .with_context(|| format!("saving the cursor to {}", f.display()))?;
-        }
-        if args.show_cursor {
-            let mut err = std::io::stderr().lock();
-            writeln!(err, "cursor: {cursor}")?;
-        }
+        record_cursor(args, &cursor_at(&reader, ev.seq, false).encode())?;
     }
     out.finish()?;
     Ok(ExitCode::SUCCESS)
@@ -197,22 +176,8 @@ fn run_remote(args: &Args, server: &str) -> Result<ExitCode> {
         ),
         None => std::env::var("VEXJOURNAL_TOKEN").ok(),
     };
-    let opts = OutputOptions {
-        utc: args.filters.utc,
-        fields: args.output_fields.clone(),
-        width: output_width(),
-        stream: true,
-    };
-    opts.check_fields()?;
-    let saved = match &args.cursor_file {
-        Some(f) if f.exists() => Some(
-            std::fs::read_to_string(f)
-                .with_context(|| format!("reading {}", f.display()))?
-                .trim()
-                .to_string(),
-        ),
-        _ => None,
-    };
+    let opts = output_options(args)?;
+    let saved = saved_cursor(args)?.map(|c| c.trim().to_string());
     let mut follow = RemoteFollow::new(endpoint, target, token);
     // A resume position replaces the tail (the server takes one or the other; a
     // Last-Event-ID header wins over the URL).
@@ -232,18 +197,47 @@ fn run_remote(args: &Args, server: &str) -> Result<ExitCode> {
         }
         out.write(&r.event)?;
         out.flush()?;
-        if let Some(f) = &args.cursor_file {
-            let tmp = f.with_extension("tmp");
-            std::fs::write(&tmp, &r.cursor)
-                .and_then(|_| std::fs::rename(&tmp, f))
-                .with_context(|| format!("saving the cursor to {}", f.display()))?;
-        }
-        if args.show_cursor {
-            let mut err = std::io::stderr().lock();
-            writeln!(err, "cursor: {}", r.cursor)?;
-        }
+        record_cursor(args, &r.cursor)?;
         Ok(())
     }))?;
     out.finish()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The output options the flags ask for, checked.
+fn output_options(args: &Args) -> Result<OutputOptions> {
+    let opts = OutputOptions {
+        utc: args.filters.utc,
+        fields: args.output_fields.clone(),
+        width: output_width(),
+        stream: true,
+    };
+    opts.check_fields()?;
+    Ok(opts)
+}
+
+/// The cursor --cursor-file holds, if the file exists.
+fn saved_cursor(args: &Args) -> Result<Option<String>> {
+    match &args.cursor_file {
+        Some(f) if f.exists() => Ok(Some(
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// After an event is printed: saves its cursor to --cursor-file (atomically) and
+/// shows it with --show-cursor.
+fn record_cursor(args: &Args, cursor: &str) -> Result<()> {
+    if let Some(f) = &args.cursor_file {
+        let tmp = f.with_extension("tmp");
+        std::fs::write(&tmp, cursor)
+            .and_then(|_| std::fs::rename(&tmp, f))
+            .with_context(|| format!("saving the cursor to {}", f.display()))?;
+    }
+    if args.show_cursor {
+        let mut err = std::io::stderr().lock();
+        writeln!(err, "cursor: {cursor}")?;
+    }
+    Ok(())
 }
