@@ -12,8 +12,19 @@
 //! | `BENCH_PAYLOAD` | `random` | `random` (fresh text-like bytes per event, barely compressible) or `x` (all `x`, as `vexjournal bench`) |
 //! | `BENCH_PAYLOAD_BYTES` | 128 | payload size |
 //! | `BENCH_RUNS` | 2 | runs per configuration; the best is kept |
+//! | `BENCH_THREADS` | 16 | writer threads of the concurrent case (each event durable on its own); 0 skips it |
+//! | `BENCH_THREAD_EVENTS` | 8000 | events of the concurrent case, shared by the threads |
 //! | `BENCH_DIR` | the system temp dir | where the stores are created |
 //! | `BENCH_OUT` | `<target>/bench-results/durable_write.json` | JSON results |
+//!
+//! Systems: `disk` is the device's own limit, a plain file appended with the same bytes
+//! per sync and `fdatasync`ed (no format, no index); `vexfs-journal` writes a batch with
+//! `emit_batch_durable` (one atomic batch, as a raft-engine `LogBatch` or a SQLite
+//! transaction) or a single event with `emit_durable`; `vexfs-journal emit+sync` emits
+//! each event on its own and then calls `sync()`. The concurrent case runs
+//! `BENCH_THREADS` threads, each making one event durable at a time (`emit_durable`, a
+//! one-row transaction on its own SQLite connection, a one-entry `LogBatch` with sync
+//! into its own raft-engine region).
 //!
 //! Every configuration gets a fresh store in its own temporary directory. Time runs
 //! from the first write to the last durable acknowledgement; opening and closing the
@@ -44,6 +55,8 @@ const WARMUP_EVENTS: u64 = 2_000;
 const WARMUP_BATCH: usize = 100;
 
 const SYS_VEXFS: &str = "vexfs-journal";
+const SYS_VEXFS_EACH: &str = "vexfs-journal emit+sync";
+const SYS_DISK: &str = "disk";
 const SYS_SQLITE: &str = "sqlite";
 const SYS_RAFT: &str = "raft-engine";
 
@@ -70,7 +83,7 @@ fn main() -> Result<()> {
     let mut results: Vec<RunResult> = Vec::new();
     for &batch in &settings.batches {
         let events = settings.events_for(batch);
-        for system in [SYS_VEXFS, SYS_SQLITE, SYS_RAFT] {
+        for system in [SYS_DISK, SYS_VEXFS, SYS_VEXFS_EACH, SYS_SQLITE, SYS_RAFT] {
             let mut best: Option<RunResult> = None;
             for _ in 0..settings.runs {
                 let r = run_system(system, &settings, events, batch)?;
@@ -78,6 +91,24 @@ fn main() -> Result<()> {
                     "  {:<14} batch {:>5}: {:>10.0} events/s",
                     system,
                     batch,
+                    r.events_per_sec()
+                );
+                if best.as_ref().is_none_or(|b| r.secs < b.secs) {
+                    best = Some(r);
+                }
+            }
+            results.extend(best);
+        }
+    }
+    if settings.threads > 0 {
+        for system in [SYS_VEXFS, SYS_SQLITE, SYS_RAFT] {
+            let mut best: Option<RunResult> = None;
+            for _ in 0..settings.runs {
+                let r = run_threads(system, &settings)?;
+                eprintln!(
+                    "  {:<14} {} threads: {:>10.0} events/s",
+                    system,
+                    settings.threads,
                     r.events_per_sec()
                 );
                 if best.as_ref().is_none_or(|b| r.secs < b.secs) {
@@ -155,6 +186,8 @@ struct Settings {
     payload: PayloadKind,
     payload_bytes: usize,
     runs: usize,
+    threads: usize,
+    thread_events: u64,
     base_dir: PathBuf,
     out_path: PathBuf,
 }
@@ -193,6 +226,8 @@ impl Settings {
         };
         let payload_bytes: usize = env_or("BENCH_PAYLOAD_BYTES", 128)?;
         let runs: usize = env_or("BENCH_RUNS", 2)?;
+        let threads: usize = env_or("BENCH_THREADS", 16)?;
+        let thread_events: u64 = env_or("BENCH_THREAD_EVENTS", 8_000)?;
         ensure!(
             events > 0 && max_syncs > 0 && runs > 0,
             "counts must be positive"
@@ -217,6 +252,8 @@ impl Settings {
             payload,
             payload_bytes,
             runs,
+            threads,
+            thread_events,
             base_dir,
             out_path,
         })
@@ -235,6 +272,8 @@ impl Settings {
             "payload": self.payload.name(),
             "payload_bytes": self.payload_bytes,
             "runs": self.runs,
+            "threads": self.threads,
+            "thread_events": self.thread_events,
             "warmup_events": WARMUP_EVENTS,
             "stores_dir": self.base_dir.display().to_string(),
         })
@@ -352,6 +391,8 @@ struct RunResult {
     system: &'static str,
     /// `None`: vexfs-journal's pipelined mode (its own group commit).
     batch: Option<usize>,
+    /// The concurrent case: this many threads, each waiting for its own events.
+    threads: Option<usize>,
     events: u64,
     /// Durable acknowledgements waited for (pipelined: fsyncs the journal made).
     syncs: u64,
@@ -375,20 +416,20 @@ impl RunResult {
         self.logical_bytes as f64 / 1e6 / self.secs
     }
 
-    fn mode(&self) -> &'static str {
-        if self.batch.is_some() {
-            "sync per batch"
-        } else {
-            "pipelined"
+    fn mode(&self) -> String {
+        match (self.threads, self.batch) {
+            (Some(t), _) => format!("{t} threads, durable each"),
+            (None, Some(_)) => "sync per batch".to_string(),
+            (None, None) => "pipelined".to_string(),
         }
     }
 
-    /// vexfs-journal's events/s at the same batch size divided by this one's.
+    /// vexfs-journal's events/s in the same configuration divided by this one's.
     fn vexfs_ratio(&self, all: &[RunResult]) -> Option<f64> {
         let batch = self.batch?;
-        let vexfs = all
-            .iter()
-            .find(|r| r.system == SYS_VEXFS && r.batch == Some(batch))?;
+        let vexfs = all.iter().find(|r| {
+            r.system == SYS_VEXFS && r.batch == Some(batch) && r.threads == self.threads
+        })?;
         Some(vexfs.events_per_sec() / self.events_per_sec())
     }
 
@@ -397,6 +438,7 @@ impl RunResult {
             "system": self.system,
             "mode": self.mode(),
             "batch": self.batch,
+            "threads": self.threads,
             "events": self.events,
             "syncs": self.syncs,
             "seconds": self.secs,
@@ -445,6 +487,7 @@ fn finish(
     Ok(RunResult {
         system,
         batch,
+        threads: None,
         events,
         syncs,
         secs,
@@ -477,7 +520,9 @@ fn dir_bytes(dir: &Path) -> Result<u64> {
 
 fn run_system(system: &str, settings: &Settings, events: u64, batch: usize) -> Result<RunResult> {
     let mut r = match system {
-        SYS_VEXFS => run_vexfs(settings, events, batch)?,
+        SYS_DISK => run_disk(settings, events, batch)?,
+        SYS_VEXFS => run_vexfs(settings, events, batch, false)?,
+        SYS_VEXFS_EACH => run_vexfs(settings, events, batch, true)?,
         SYS_SQLITE => run_sqlite(settings, events, batch)?,
         SYS_RAFT => run_raft(settings, events, batch)?,
         other => bail!("unknown system {other}"),
@@ -486,9 +531,53 @@ fn run_system(system: &str, settings: &Settings, events: u64, batch: usize) -> R
     Ok(r)
 }
 
-/// vexfs-journal, default configuration (LZ4, fsync every group commit): `batch`
-/// emits, then `sync()`, which returns once everything emitted is fsynced.
-fn run_vexfs(settings: &Settings, events: u64, batch: usize) -> Result<RunResult> {
+/// The device's own limit: the same record bytes per sync appended to a plain file,
+/// then `fdatasync` (what any log on this file system pays at least).
+fn run_disk(settings: &Settings, events: u64, batch: usize) -> Result<RunResult> {
+    use std::io::Write as _;
+    let dir = settings.tempdir("disk")?;
+    let path = dir.path().join("append.log");
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    let mut generator = EventGen::new(settings);
+    let mut latencies = Latencies::new()?;
+    let mut syncs = 0;
+    let mut buf = Vec::with_capacity(batch * 512);
+
+    let start = Instant::now();
+    let mut i = 0;
+    while i < events {
+        let batch_start = Instant::now();
+        let end = events.min(i + batch as u64);
+        buf.clear();
+        while i < end {
+            encode(&generator.event(i), &mut buf)?;
+            i += 1;
+        }
+        file.write_all(&buf)?;
+        file.sync_data()?;
+        latencies.record(batch_start);
+        syncs += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    finish(
+        SYS_DISK,
+        Some(batch),
+        events,
+        syncs,
+        secs,
+        dir.path(),
+        Some(&latencies),
+    )
+}
+
+/// vexfs-journal, default configuration (LZ4, fsync every group commit). `each`:
+/// `batch` emits, then `sync()`; otherwise one `emit_durable` (batch 1) or one atomic
+/// `emit_batch_durable` per batch.
+fn run_vexfs(settings: &Settings, events: u64, batch: usize, each: bool) -> Result<RunResult> {
     let dir = settings.tempdir("vexfs")?;
     let journal = Journal::create(dir.path().join("journal"), Config::default())?;
     let mut generator = EventGen::new(settings);
@@ -500,11 +589,23 @@ fn run_vexfs(settings: &Settings, events: u64, batch: usize) -> Result<RunResult
     while i < events {
         let batch_start = Instant::now();
         let end = events.min(i + batch as u64);
-        while i < end {
-            journal.emit(generator.event(i))?;
+        if each {
+            while i < end {
+                journal.emit(generator.event(i))?;
+                i += 1;
+            }
+            journal.sync()?;
+        } else if end == i + 1 {
+            journal.emit_durable(generator.event(i))?;
             i += 1;
+        } else {
+            let mut evs = Vec::with_capacity(batch);
+            while i < end {
+                evs.push(generator.event(i));
+                i += 1;
+            }
+            journal.emit_batch_durable(evs)?;
         }
-        journal.sync()?;
         latencies.record(batch_start);
         syncs += 1;
     }
@@ -516,7 +617,7 @@ fn run_vexfs(settings: &Settings, events: u64, batch: usize) -> Result<RunResult
         journal.durable_seq()
     );
     let mut r = finish(
-        SYS_VEXFS,
+        if each { SYS_VEXFS_EACH } else { SYS_VEXFS },
         Some(batch),
         events,
         syncs,
@@ -526,6 +627,116 @@ fn run_vexfs(settings: &Settings, events: u64, batch: usize) -> Result<RunResult
     )?;
     r.compression_ratio = Some(journal.stats().compression_ratio);
     journal.close()?;
+    Ok(r)
+}
+
+/// The concurrent case: `settings.threads` threads, each making one event durable at
+/// a time, `settings.thread_events` events in all.
+fn run_threads(system: &'static str, settings: &Settings) -> Result<RunResult> {
+    let threads = settings.threads;
+    let per_thread = (settings.thread_events / threads as u64).max(1);
+    let events = per_thread * threads as u64;
+    let dir = settings.tempdir(system)?;
+    // Each system's writer, shared by the threads (SQLite: one connection each).
+    enum Store {
+        Vexfs(Journal),
+        Sqlite(PathBuf),
+        Raft(Box<raft_engine::Engine>),
+    }
+    let store = match system {
+        SYS_VEXFS => Store::Vexfs(Journal::create(
+            dir.path().join("journal"),
+            Config::default(),
+        )?),
+        SYS_SQLITE => {
+            let path = dir.path().join("events.db");
+            let conn = sqlite_open(&path)?;
+            conn.execute_batch(SQLITE_SCHEMA)?;
+            Store::Sqlite(path)
+        }
+        SYS_RAFT => Store::Raft(Box::new(raft_engine::Engine::open(raft_config(
+            dir.path(),
+        )?)?)),
+        other => bail!("unknown system {other}"),
+    };
+    let latencies = std::sync::Mutex::new(Latencies::new()?);
+    let start = Instant::now();
+    std::thread::scope(|scope| -> Result<()> {
+        let mut handles = Vec::new();
+        for t in 0..threads {
+            let (store, latencies) = (&store, &latencies);
+            handles.push(scope.spawn(move || -> Result<()> {
+                let mut generator = EventGen::new(settings);
+                generator.rng ^= (t as u64 + 1).wrapping_mul(0x9E37_79B9);
+                let mut mine = Latencies::new()?;
+                let first = t as u64 * per_thread;
+                let sqlite = match store {
+                    Store::Sqlite(path) => Some(sqlite_open(path)?),
+                    _ => None,
+                };
+                let mut log_batch = raft_engine::LogBatch::default();
+                for i in first..first + per_thread {
+                    let began = Instant::now();
+                    let ev = generator.event(i);
+                    match store {
+                        Store::Vexfs(j) => {
+                            j.emit_durable(ev)?;
+                        }
+                        Store::Sqlite(_) => {
+                            if let Some(conn) = &sqlite {
+                                sqlite_insert(conn, i, &ev)?;
+                            }
+                        }
+                        Store::Raft(engine) => {
+                            let mut value = Vec::with_capacity(8 + 256);
+                            value.extend_from_slice(&(i + 1).to_le_bytes());
+                            encode(&ev, &mut value)?;
+                            let mut entry = BytesValue::new();
+                            entry.set_value(value);
+                            log_batch.add_entries::<RaftEntry>(t as u64 + 1, &[entry])?;
+                            engine.write(&mut log_batch, true)?;
+                        }
+                    }
+                    mine.record(began);
+                }
+                latencies
+                    .lock()
+                    .map_err(|_| anyhow!("latency lock poisoned"))?
+                    .0
+                    .add(&mine.0)?;
+                Ok(())
+            }));
+        }
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow!("a writer thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    let secs = start.elapsed().as_secs_f64();
+    let latencies = latencies
+        .into_inner()
+        .map_err(|_| anyhow!("latency lock poisoned"))?;
+    let mut r = finish(
+        system,
+        Some(1),
+        events,
+        events,
+        secs,
+        dir.path(),
+        Some(&latencies),
+    )?;
+    r.threads = Some(threads);
+    r.logical_bytes = logical_bytes(settings, events)?;
+    if let Store::Vexfs(j) = store {
+        ensure!(
+            j.durable_seq() >= events,
+            "vexfs-journal: durable_seq {} after {events} events",
+            j.durable_seq()
+        );
+        r.compression_ratio = Some(j.stats().compression_ratio);
+        j.close()?;
+    }
     Ok(r)
 }
 
@@ -588,16 +799,7 @@ fn text(field: &[u8]) -> Result<Option<&str>> {
 /// one transaction of `batch` inserts per sync, through a prepared statement.
 fn run_sqlite(settings: &Settings, events: u64, batch: usize) -> Result<RunResult> {
     let dir = settings.tempdir("sqlite")?;
-    let mut conn = rusqlite::Connection::open(dir.path().join("events.db"))?;
-    let mode: String =
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
-    ensure!(
-        mode.eq_ignore_ascii_case("wal"),
-        "sqlite: journal_mode {mode}"
-    );
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    let sync: i64 = conn.pragma_query_value(None, "synchronous", |row| row.get(0))?;
-    ensure!(sync == 2, "sqlite: synchronous is {sync}, not FULL (2)");
+    let mut conn = sqlite_open(&dir.path().join("events.db"))?;
     conn.execute_batch(SQLITE_SCHEMA)?;
     let mut generator = EventGen::new(settings);
     let mut latencies = Latencies::new()?;
@@ -612,18 +814,7 @@ fn run_sqlite(settings: &Settings, events: u64, batch: usize) -> Result<RunResul
         {
             let mut insert = tx.prepare_cached(SQLITE_INSERT)?;
             while i < end {
-                let ev = generator.event(i);
-                let ctx = &ev.context;
-                insert.execute(rusqlite::params![
-                    i64::try_from(i)?,
-                    ev.timestamp.ktime_ns,
-                    ev.event_type.code(),
-                    text(&ctx.path)?,
-                    i64::try_from(ctx.inode_number)?,
-                    text(&ctx.agent_id)?,
-                    i64::try_from(ctx.transaction_id)?,
-                    &ev.payload,
-                ])?;
+                insert.execute(sqlite_row(i, &generator.event(i))?)?;
                 i += 1;
             }
         }
@@ -651,6 +842,57 @@ fn run_sqlite(settings: &Settings, events: u64, batch: usize) -> Result<RunResul
     Ok(r)
 }
 
+/// A connection in WAL mode with `synchronous=FULL` (checked), waiting up to 60 s for
+/// the write lock (the concurrent case).
+fn sqlite_open(path: &Path) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(60))?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    ensure!(
+        mode.eq_ignore_ascii_case("wal"),
+        "sqlite: journal_mode {mode}"
+    );
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let sync: i64 = conn.pragma_query_value(None, "synchronous", |row| row.get(0))?;
+    ensure!(sync == 2, "sqlite: synchronous is {sync}, not FULL (2)");
+    Ok(conn)
+}
+
+/// The row of event number `i`.
+fn sqlite_row(i: u64, ev: &Event) -> Result<impl rusqlite::Params + '_> {
+    let ctx = &ev.context;
+    Ok((
+        i64::try_from(i)?,
+        ev.timestamp.ktime_ns,
+        ev.event_type.code(),
+        text(&ctx.path)?,
+        i64::try_from(ctx.inode_number)?,
+        text(&ctx.agent_id)?,
+        i64::try_from(ctx.transaction_id)?,
+        &ev.payload,
+    ))
+}
+
+/// One row in its own (durable) transaction.
+fn sqlite_insert(conn: &rusqlite::Connection, i: u64, ev: &Event) -> Result<()> {
+    let mut insert = conn.prepare_cached(SQLITE_INSERT)?;
+    insert.execute(sqlite_row(i, ev)?)?;
+    Ok(())
+}
+
+/// raft-engine's default configuration with its files under `dir`.
+fn raft_config(dir: &Path) -> Result<raft_engine::Config> {
+    Ok(raft_engine::Config {
+        dir: dir
+            .join("raft")
+            .to_str()
+            .context("non-UTF-8 temporary path")?
+            .to_string(),
+        ..Default::default()
+    })
+}
+
 /// raft-engine entries: a protobuf `BytesValue` holding the 8-byte little-endian
 /// entry index followed by the event's vexfs-journal record.
 struct RaftEntry;
@@ -669,15 +911,7 @@ impl raft_engine::MessageExt for RaftEntry {
 /// `LogBatch` of `batch` entries per `write(.., sync = true)`, which fdatasyncs.
 fn run_raft(settings: &Settings, events: u64, batch: usize) -> Result<RunResult> {
     let dir = settings.tempdir("raft")?;
-    let engine_dir = dir.path().join("raft");
-    let config = raft_engine::Config {
-        dir: engine_dir
-            .to_str()
-            .context("non-UTF-8 temporary path")?
-            .to_string(),
-        ..Default::default()
-    };
-    let engine = raft_engine::Engine::open(config)?;
+    let engine = raft_engine::Engine::open(raft_config(dir.path())?)?;
     let mut generator = EventGen::new(settings);
     let mut latencies = Latencies::new()?;
     let mut syncs = 0;
@@ -801,11 +1035,12 @@ fn markdown_table(results: &[RunResult]) -> String {
         let batch = r
             .batch
             .map_or_else(|| "group commit".to_string(), |b| b.to_string());
+        let mode = r.mode();
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {:.3} | {:.0} | {:.1} | {} | {} | {:.1} | {} |",
             r.system,
-            r.mode(),
+            mode,
             batch,
             r.events,
             r.syncs,

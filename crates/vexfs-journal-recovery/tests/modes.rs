@@ -79,7 +79,7 @@ fn open(dir: &Path, mode: RecoveryMode) -> Result<Journal, JournalError> {
 #[test]
 fn tolerate_tail_cuts_a_torn_tail_into_a_torn_file() {
     let tmp = tempfile::tempdir().unwrap();
-    for case in ["garbage", "zeros", "cut-block"] {
+    for case in ["garbage", "zeros then garbage", "cut-block"] {
         let dir = tmp.path().join(case);
         let events = crashed(tmp.path(), &dir, 400);
         let seg = segment_files(&dir).pop().unwrap();
@@ -87,7 +87,7 @@ fn tolerate_tail_cuts_a_torn_tail_into_a_torn_file() {
         let last_block = *segment_blocks(&seg).last().unwrap();
         let (tail, keep) = match case {
             "garbage" => (noise(7, 3000), events.len()),
-            "zeros" => (vec![0u8; 5000], events.len()),
+            "zeros then garbage" => ([vec![0u8; 5000], noise(8, 40)].concat(), events.len()),
             _ => (Vec::new(), 0),
         };
         let expected_cut: Vec<u8> = if case == "cut-block" {
@@ -147,6 +147,26 @@ fn tolerate_tail_cuts_a_torn_tail_into_a_torn_file() {
         let v = vexfs_journal::verify(&dir, Default::default(), |_, _| {}).unwrap();
         assert!(v.is_clean(), "{case}: {:?}", v.problems);
     }
+    // Only zeros after the last block: space the writer preallocated, not a torn tail.
+    let dir = tmp.path().join("zeros");
+    let events = crashed(tmp.path(), &dir, 400);
+    let seg = segment_files(&dir).pop().unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+    std::io::Write::write_all(&mut f, &vec![0u8; 5000]).unwrap();
+    drop(f);
+    let v = vexfs_journal::verify(&dir, Default::default(), |_, _| {}).unwrap();
+    assert!(v.is_clean(), "zeros: {:?}", v.problems);
+    let j = open(&dir, RecoveryMode::TolerateTail).unwrap();
+    let r = j.recovery_report().clone();
+    assert_eq!(r.bytes_cut, 0, "zeros: {r:?}");
+    assert!(r.torn_files.is_empty(), "zeros: {r:?}");
+    assert_eq!(journal_events(&j), events);
+    assert_eq!(
+        j.emit_durable(tagged(1, 0)).unwrap(),
+        events.len() as u64 + 1
+    );
+    j.close().unwrap();
+    assert_eq!(read_all(&dir).len(), events.len() + 1);
 }
 
 // Checks I12, I13 (docs/invariants.md).

@@ -34,8 +34,8 @@ use vexfs_journal_recovery::checkpoint;
 use vexfs_journal_storage::manifest;
 use vexfs_journal_storage::segment::FLAG_SEALED;
 use vexfs_journal_testkit::{
-    Rng, blocks::segment_blocks, copy_dir_live, noise, rounds, segment_files, set_len, tagged,
-    write_at,
+    Rng, blocks::segment_blocks, blocks::written_end, copy_dir_live, noise, rounds, segment_files,
+    set_len, tagged, write_at,
 };
 
 fn config() -> Config {
@@ -71,7 +71,14 @@ const LOSSES: [Loss; 6] = [
 /// Returns a description.
 fn lose_unsynced(dir: &Path, acked_end: u64, rng: &mut Rng) -> String {
     let seg = segment_files(dir).pop().unwrap();
-    let len = std::fs::metadata(&seg).unwrap().len();
+    // The writer preallocates space after its last block. The (unsynced) allocation
+    // may be lost with the power, or its zeros may stay; either way the losses below
+    // hit the written bytes.
+    let len = written_end(&seg);
+    let preallocated = std::fs::metadata(&seg).unwrap().len() > len;
+    if preallocated && rng.chance(50) {
+        set_len(&seg, len);
+    }
     let bytes = std::fs::read(&seg).unwrap();
     let header = FileHeader::parse(&bytes[..FILE_HEADER_SIZE]).unwrap();
     if header.flags & FLAG_SEALED != 0 {

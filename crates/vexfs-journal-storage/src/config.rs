@@ -144,6 +144,11 @@ pub struct StorageConfig {
     pub block_events: usize,
     /// Most bytes per write call; a torn write can only damage this much of the tail.
     pub max_write_bytes: usize,
+    /// Space the writer allocates ahead in the open segment (`fallocate`, default
+    /// 1 MiB; 0: none). An fdatasync after writing into allocated space need not commit
+    /// a new file size, which makes durable writes about a third cheaper; the unwritten
+    /// rest reads as zeros and is cut when the segment is sealed.
+    pub preallocate_bytes: u64,
     /// Retention of old segments.
     pub retention: Retention,
     /// Reject at emission events that the kernel format cannot carry. (Journals
@@ -164,6 +169,7 @@ impl Default for StorageConfig {
             block_bytes: 16 << 10,
             block_events: 4096,
             max_write_bytes: 4 << 20,
+            preallocate_bytes: 1 << 20,
             retention: Retention::default(),
             kernel_compatibility: true,
         }

@@ -19,7 +19,7 @@ use crate::pipeline::{Payload, Shared};
 use crate::segment::{OpenMode, Segment, SegmentRecovery, TrustedPrefix};
 use crate::store::{Scan, Store, StoredEvent};
 use crate::syncer::{SyncTarget, Syncer};
-use crate::writer::{BlockObserver, Writer, WriterParts};
+use crate::writer::{BlockObserver, Writer, WriterCell, WriterParts};
 
 /// How to open a journal.
 #[derive(Default)]
@@ -90,6 +90,8 @@ pub struct Engine {
     shared: Arc<Shared>,
     store: Arc<Store>,
     writer: Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>,
+    /// The writer's state, for callers that lead a durable write themselves.
+    cell: Arc<WriterCell>,
     target: Arc<SyncTarget>,
     io: Io,
     lock: Mutex<Option<DirLock>>,
@@ -273,9 +275,11 @@ impl Engine {
             .name("vexjournal-sync".into())
             .spawn(move || syncer.run())
             .map_err(|e| StorageError::io("starting sync thread for", &dir, e))?;
+        let cell = WriterCell::new(writer);
+        let thread_cell = cell.clone();
         let handle = std::thread::Builder::new()
             .name("vexjournal-writer".into())
-            .spawn(move || writer.run())
+            .spawn(move || Writer::run(thread_cell))
             .map_err(|e| StorageError::io("starting writer thread for", &dir, e))?;
         report.elapsed = started.elapsed();
         for (path, rec) in &report.repairs {
@@ -288,6 +292,7 @@ impl Engine {
             shared,
             store,
             writer: Mutex::new(Some((handle, sync_handle))),
+            cell,
             target,
             io,
             lock: Mutex::new(Some(lock)),
@@ -407,8 +412,62 @@ impl Engine {
     }
 
     /// Blocks until every event below `seq_exclusive` is fsynced (forcing a sync).
+    /// When the writer thread is idle, the write and the sync happen on this thread.
     pub fn wait_durable(&self, seq_exclusive: u64) -> Result<()> {
+        if self.shared.durable.load(Acquire) >= seq_exclusive {
+            return Ok(());
+        }
+        if let Some(mut writer) = self.cell.try_lead() {
+            let done = writer.lead(seq_exclusive)?;
+            drop(writer);
+            if done {
+                return Ok(());
+            }
+            // Something before `seq_exclusive` is still on its way: the writer thread
+            // takes over.
+            self.shared.writer_wake.notify_all();
+        }
         self.shared.wait_durable(seq_exclusive)
+    }
+
+    /// Accepts one event and returns once it is fsynced.
+    pub fn emit_durable(&self, event: Event) -> Result<u64> {
+        let seq = self.submit_durable(Payload::One(event), true)?;
+        Ok(seq)
+    }
+
+    /// Accepts an all-or-nothing batch (as [`Engine::emit_batch`]) and returns once it
+    /// is fsynced.
+    pub fn emit_batch_durable(&self, events: Vec<Event>) -> Result<Range<u64>> {
+        let n = events.len() as u64;
+        let first = self.submit_durable(Payload::Batch(events), true)?;
+        Ok(first..first + n)
+    }
+
+    /// The durable fast path: when the writer thread is idle, this thread queues the
+    /// payload, writes it and syncs it (see `Writer::lead`); otherwise the payload goes
+    /// through the writer thread as usual.
+    fn submit_durable(&self, payload: Payload, assign_ids: bool) -> Result<u64> {
+        let n = payload.len();
+        let payload = match self.cell.try_lead() {
+            Some(mut writer) => match self.shared.try_submit_leading(payload, assign_ids)? {
+                Ok(seq) => {
+                    let done = writer.lead(seq + n)?;
+                    drop(writer);
+                    if !done {
+                        self.shared.writer_wake.notify_all();
+                        self.shared.wait_durable(seq + n)?;
+                    }
+                    return Ok(seq);
+                }
+                // The buffer is full: wait for room like any producer.
+                Err(payload) => payload,
+            },
+            None => payload,
+        };
+        let seq = self.shared.submit(payload, assign_ids)?;
+        self.wait_durable(seq + n)?;
+        Ok(seq)
     }
 
     /// Async [`Engine::wait_durable`].

@@ -12,7 +12,8 @@ use vexfs_journal_format::{FileHeader, FormatError};
 
 use crate::error::{Result, StorageError};
 use crate::segment::{
-    BlockCheck, find_next_intact_block, read_block_at, read_footer_of, read_full_at, scan,
+    BlockCheck, find_next_intact_block, is_unwritten, read_block_at, read_footer_of, read_full_at,
+    scan,
 };
 
 /// What one region of a segment file holds.
@@ -97,7 +98,7 @@ pub fn inspect(path: &Path, first_seq: u64) -> Result<Inspection> {
         let outcome = scan(&file, path, at, data_end)?;
         regions.extend(outcome.blocks.iter().copied().map(Region::Block));
         let Some((bad, error)) = outcome.problem else {
-            if outcome.end < data_end {
+            if outcome.end < data_end && !is_unwritten(&file, path, outcome.end, data_end)? {
                 regions.push(Region::Damaged {
                     offset: outcome.end,
                     len: data_end - outcome.end,
@@ -110,6 +111,10 @@ pub fn inspect(path: &Path, first_seq: u64) -> Result<Inspection> {
             }
             break;
         };
+        // Zeros to the end of an open segment: preallocated space, not damage.
+        if !sealed && is_unwritten(&file, path, bad, data_end)? {
+            break;
+        }
         let next = find_next_intact_block(&file, path, bad + 1, data_end)?.unwrap_or(data_end);
         regions.push(Region::Damaged {
             offset: bad,

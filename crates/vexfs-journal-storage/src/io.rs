@@ -37,6 +37,20 @@ impl Io {
             .map_err(|e| StorageError::io("writing", path, e))
     }
 
+    /// Allocates `[offset, offset + len)` of `file` (`fallocate`, growing the file;
+    /// the new space reads as zeros). Best effort: the caller writes without it when
+    /// the file system cannot.
+    pub fn preallocate(&self, file: &File, offset: u64, len: u64) -> std::io::Result<()> {
+        rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), offset, len)
+            .map_err(std::io::Error::from)
+    }
+
+    /// Cuts `file` to `len` bytes.
+    pub fn set_len(&self, file: &File, path: &Path, len: u64) -> Result<()> {
+        file.set_len(len)
+            .map_err(|e| StorageError::io("truncating", path, e))
+    }
+
     /// `fdatasync`.
     pub fn sync(&self, file: &File, path: &Path) -> Result<()> {
         #[cfg(feature = "fault-injection")]

@@ -218,7 +218,27 @@ impl Shared {
         while !self.try_reserve(n)? {
             self.when_full(n)?;
         }
-        self.enqueue(payload, assign_ids, started)
+        self.enqueue(payload, assign_ids, started, true)
+    }
+
+    /// [`Shared::submit`] for a caller holding the writer (the durable fast path): never
+    /// waits for room — waiting here would stop the writer that makes room — and does
+    /// not wake the writer thread, since the caller drains the queue itself. Gives the
+    /// payload back when the buffer is full.
+    pub(crate) fn try_submit_leading(
+        &self,
+        payload: Payload,
+        assign_ids: bool,
+    ) -> Result<std::result::Result<u64, Payload>> {
+        let started = sample_this_emit().then(Instant::now);
+        let n = self.prepare(&payload)?;
+        if n == 0 {
+            return Ok(Ok(self.next_seq.load(Acquire)));
+        }
+        if !self.try_reserve(n)? {
+            return Ok(Err(payload));
+        }
+        self.enqueue(payload, assign_ids, started, false).map(Ok)
     }
 
     /// [`Shared::submit`] for async callers: a full buffer under the block policy is
@@ -240,7 +260,7 @@ impl Shared {
             }
             self.when_full(n)?;
         }
-        self.enqueue(payload, assign_ids, started)
+        self.enqueue(payload, assign_ids, started, true)
     }
 
     fn prepare(&self, payload: &Payload) -> Result<usize> {
@@ -256,6 +276,7 @@ impl Shared {
         mut payload: Payload,
         assign_ids: bool,
         started: Option<Instant>,
+        wake_writer: bool,
     ) -> Result<u64> {
         let n = payload.len();
         if let Err(e) = self.check_state() {
@@ -272,7 +293,9 @@ impl Shared {
             entry = back;
             std::thread::yield_now();
         }
-        self.writer_wake.notify_all();
+        if wake_writer {
+            self.writer_wake.notify_all();
+        }
         if let Some(t) = started {
             self.counters
                 .emit_latency

@@ -87,6 +87,58 @@ pub(crate) struct WriterParts {
     pub observer: Option<Box<dyn BlockObserver>>,
 }
 
+/// Whether an idle writer waits for more work or is finished.
+enum Idle {
+    Waiting,
+    Finished,
+}
+
+/// Looks for new entries a few times (yielding in between) before the writer sleeps.
+fn spin_for_work(shared: &Shared) -> bool {
+    for _ in 0..SPINS_BEFORE_SLEEP {
+        if !shared.queue.is_empty() || !shared.gaps.is_empty() || shared.is_closing() {
+            return true;
+        }
+        std::thread::yield_now();
+    }
+    false
+}
+
+/// The writer's state behind a lock: held by the writer thread while it works, and by
+/// a caller leading a durable write while the writer thread is idle.
+pub(crate) struct WriterCell {
+    writer: std::sync::Mutex<Writer>,
+    shared: Arc<Shared>,
+    /// The writer thread has exited: nobody may lead any more.
+    finished: std::sync::atomic::AtomicBool,
+}
+
+impl WriterCell {
+    pub(crate) fn new(writer: Writer) -> Arc<WriterCell> {
+        Arc::new(WriterCell {
+            shared: writer.shared.clone(),
+            writer: std::sync::Mutex::new(writer),
+            finished: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The writer, if it is idle and running (nobody else holds it).
+    pub(crate) fn try_lead(&self) -> Option<std::sync::MutexGuard<'_, Writer>> {
+        if self.finished.load(SeqCst) {
+            return None;
+        }
+        // A poisoned writer (a panic while writing) is left to the writer thread.
+        self.writer
+            .try_lock()
+            .ok()
+            .filter(|_| !self.finished.load(SeqCst))
+    }
+}
+
 /// The state owned by the writer thread.
 pub(crate) struct Writer {
     shared: Arc<Shared>,
@@ -110,6 +162,9 @@ pub(crate) struct Writer {
     commit_events: u64,
     commit_started: Option<Instant>,
     observer: Option<Box<dyn BlockObserver>>,
+    /// The active segment's file length: space up to here is allocated (preallocated
+    /// space reads as zeros).
+    allocated: u64,
 }
 
 impl Writer {
@@ -123,6 +178,8 @@ impl Writer {
             observer,
         } = parts;
         let next = shared.next_seq.load(Acquire);
+        // A reopened segment may hold space preallocated by the last session.
+        let allocated = file.metadata().map_or(0, |m| m.len());
         let file = Arc::new(file);
         sync_target.set(active.clone(), file.clone());
         Writer {
@@ -144,50 +201,53 @@ impl Writer {
             commit_events: 0,
             commit_started: None,
             observer,
+            allocated,
         }
     }
 
-    /// Runs until the journal closes or a write fails.
-    pub(crate) fn run(mut self) {
-        if let Err(e) = self.main_loop() {
-            // A failed data write already cut what it wrote (see `write_out`); nothing
-            // else is truncated here: the failure may have hit a seal, whose footer
-            // must stay.
-            self.shared.fail(e);
-        }
-        self.shared.set_writer_done();
-    }
-
-    fn main_loop(&mut self) -> Result<()> {
+    /// The writer thread: runs passes while there is work, lets a leading caller take
+    /// over while it is idle, and stops when the journal closes or a write fails.
+    pub(crate) fn run(cell: Arc<WriterCell>) {
+        let shared = cell.shared.clone();
         loop {
-            if self.shared.is_failed() {
-                return Ok(());
-            }
-            // Drain while events keep coming, so groups grow with load, but commit at
-            // least every MAX_COMMIT_DELAY or max_write_bytes so durable waits and
-            // readers never wait behind a producer that outpaces the disk.
-            let mut took = false;
-            while let Some((seq, n)) = self.shared.gaps.pop() {
-                took = true;
-                self.accept(Item::Gap(seq, n))?;
-            }
-            let mut popped = 0u32;
-            // The clock is read once every 32 entries.
-            while !popped.is_multiple_of(32) || !self.commit_due() {
-                let Some(entry) = self.shared.queue.pop() else {
+            let outcome = {
+                let mut writer = cell.lock();
+                writer.busy_loop()
+            };
+            match outcome {
+                Ok(Idle::Waiting) => {}
+                Ok(Idle::Finished) => break,
+                Err(e) => {
+                    // A failed data write already cut what it wrote (see `write_out`);
+                    // nothing else is truncated here: the failure may have hit a seal,
+                    // whose footer must stay.
+                    shared.fail(e);
                     break;
-                };
-                self.shared.release(entry.payload.len());
-                popped += 1;
-                took = true;
-                self.accept(Item::Entry(entry))?;
+                }
             }
-            let work = self.commit_events > 0 || self.next > self.shared.written.load(Acquire);
-            if work && (self.commit_due() || self.shared.queue.is_empty()) {
-                self.commit()?;
+            // Unlocked: a durable caller may lead (see `lead`). Producers usually
+            // follow within microseconds: look again a few times before paying for a
+            // sleep and a wake-up.
+            if spin_for_work(&shared) {
                 continue;
             }
-            if took {
+            let listener = shared.writer_wake.listen();
+            if shared.queue.is_empty() && shared.gaps.is_empty() && !shared.is_closing() {
+                listener.wait_timeout(Duration::from_millis(100));
+            }
+        }
+        cell.finished.store(true, SeqCst);
+        shared.set_writer_done();
+    }
+
+    /// Works until nothing is queued: whether the writer should wait for more or is
+    /// finished (closed, or failed elsewhere).
+    fn busy_loop(&mut self) -> Result<Idle> {
+        loop {
+            if self.shared.is_failed() {
+                return Ok(Idle::Finished);
+            }
+            if self.pass()? {
                 continue;
             }
             if self.shared.is_closing()
@@ -196,34 +256,77 @@ impl Writer {
                 && self.shared.gaps.is_empty()
                 && self.reorder.is_empty()
             {
-                return self.commit();
+                self.commit()?;
+                // A closed journal keeps no preallocated space: its next open then
+                // finds the file ending where the clean-shutdown record says.
+                if self.allocated > self.active.end() {
+                    self.io
+                        .set_len(&self.file, self.active.path(), self.active.end())?;
+                    self.allocated = self.active.end();
+                }
+                return Ok(Idle::Finished);
             }
-            // Producers usually follow within microseconds: look again a few times
-            // before paying for a sleep and a wake-up.
-            if self.spin_for_work() {
-                continue;
-            }
-            let listener = self.shared.writer_wake.listen();
-            if self.shared.queue.is_empty()
-                && self.shared.gaps.is_empty()
-                && !self.shared.is_closing()
-            {
-                listener.wait_timeout(Duration::from_millis(100));
-            }
+            return Ok(Idle::Waiting);
         }
     }
 
-    fn spin_for_work(&self) -> bool {
-        for _ in 0..SPINS_BEFORE_SLEEP {
-            if !self.shared.queue.is_empty()
-                || !self.shared.gaps.is_empty()
-                || self.shared.is_closing()
-            {
-                return true;
-            }
-            std::thread::yield_now();
+    /// One pass: takes what is queued (in sequence order) and commits when due.
+    /// Returns whether it did anything.
+    fn pass(&mut self) -> Result<bool> {
+        // Drain while events keep coming, so groups grow with load, but commit at
+        // least every MAX_COMMIT_DELAY or max_write_bytes so durable waits and readers
+        // never wait behind a producer that outpaces the disk.
+        let mut took = false;
+        while let Some((seq, n)) = self.shared.gaps.pop() {
+            took = true;
+            self.accept(Item::Gap(seq, n))?;
         }
-        false
+        let mut popped = 0u32;
+        // The clock is read once every 32 entries.
+        while !popped.is_multiple_of(32) || !self.commit_due() {
+            let Some(entry) = self.shared.queue.pop() else {
+                break;
+            };
+            self.shared.release(entry.payload.len());
+            popped += 1;
+            took = true;
+            self.accept(Item::Entry(entry))?;
+        }
+        let work = self.commit_events > 0 || self.next > self.shared.written.load(Acquire);
+        if work && (self.commit_due() || self.shared.queue.is_empty()) {
+            self.commit()?;
+            return Ok(true);
+        }
+        Ok(took)
+    }
+
+    /// The durable fast path, on a caller's thread holding the writer (the writer
+    /// thread being idle): writes what is queued and syncs it here, so a lone durable
+    /// write costs no thread hand-off (raft-engine's write barrier, with the writer
+    /// thread as the fallback). Returns whether everything below `target` is durable;
+    /// if not (an earlier sequence is still on its way from another producer), the
+    /// caller waits as usual.
+    pub(crate) fn lead(&mut self, target: u64) -> Result<bool> {
+        let shared = self.shared.clone();
+        if shared.is_failed() || shared.is_closing() {
+            return Ok(false);
+        }
+        shared.sync_request.fetch_max(target, SeqCst);
+        let result = (|| {
+            // Work until the target is written (or nothing is left to take): a
+            // stream of other producers must not keep the caller here.
+            while shared.written.load(SeqCst) < target && self.pass()? {}
+            if shared.durable.load(SeqCst) < target && shared.written.load(SeqCst) >= target {
+                self.sync_here()?;
+                shared.progress.notify_all();
+            }
+            Ok(shared.durable.load(SeqCst) >= target)
+        })();
+        result.map_err(|e| {
+            // As on the writer thread: the journal stops, every waiter gets the cause.
+            shared.fail(e);
+            shared.failure_error()
+        })
     }
 
     fn commit_due(&self) -> bool {
@@ -370,11 +473,13 @@ impl Writer {
             return Ok(());
         }
         let at = self.active.end();
+        self.preallocate(at + self.out.len() as u64);
         if let Err(e) = self
             .io
             .write_at(&self.file, self.active.path(), &self.out, at)
         {
-            // Cut whatever part of the write landed; the journal stops either way.
+            // Cut whatever part of the write landed (and any preallocated space); the
+            // journal stops either way.
             let _ = self.file.set_len(at);
             return Err(e);
         }
@@ -386,6 +491,32 @@ impl Writer {
         self.shared.counters.persisted.fetch_add(events, Relaxed);
         self.out.clear();
         Ok(())
+    }
+
+    /// Makes sure the active segment's file reaches `end`, allocating
+    /// `preallocate_bytes` at a time (never past the segment size) so that most
+    /// fdatasyncs need not commit a new file size. Best effort: when the file system
+    /// refuses, the writer appends as before.
+    fn preallocate(&mut self, end: u64) {
+        let step = self.config.preallocate_bytes;
+        if step == 0 || end <= self.allocated {
+            return;
+        }
+        let target = end
+            .next_multiple_of(step)
+            .min(self.config.segment_size)
+            .max(end);
+        match self
+            .io
+            .preallocate(&self.file, self.allocated, target - self.allocated)
+        {
+            Ok(()) => self.allocated = target,
+            Err(e) => {
+                tracing::debug!(segment = %self.active.path().display(), error = %e, "preallocation refused; appending without it");
+                // Not again for this segment.
+                self.allocated = u64::MAX;
+            }
+        }
     }
 
     /// Ends a group commit: writes, syncs per policy, advances the watermarks.
@@ -412,18 +543,27 @@ impl Writer {
         if self.shared.sync_request.load(SeqCst) > self.shared.durable.load(SeqCst)
             && self.shared.queue.is_empty()
         {
-            let started = Instant::now();
-            let end = self.active.end();
-            self.io.sync(&self.file, self.active.path())?;
-            self.shared
-                .counters
-                .record_fsync(started.elapsed().as_nanos() as u64);
-            self.sync_target
-                .record_durable_end(&self.active, &self.file, end, &self.io)?;
-            self.shared.durable.fetch_max(self.next, SeqCst);
+            self.sync_here()?;
         }
-        self.shared.sync_wake.notify_all();
+        // The sync thread is needed only for what is not durable yet.
+        if self.shared.durable.load(SeqCst) < self.next {
+            self.shared.sync_wake.notify_all();
+        }
         self.shared.progress.notify_all();
+        Ok(())
+    }
+
+    /// Syncs the active segment on this thread: everything written so far is durable.
+    fn sync_here(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let end = self.active.end();
+        self.io.sync(&self.file, self.active.path())?;
+        self.shared
+            .counters
+            .record_fsync(started.elapsed().as_nanos() as u64);
+        self.sync_target
+            .record_durable_end(&self.active, &self.file, end, &self.io)?;
+        self.shared.durable.fetch_max(self.next, SeqCst);
         Ok(())
     }
 
@@ -432,6 +572,11 @@ impl Writer {
         // Hold the sync target while sealing and switching (see SyncTarget).
         let target = self.sync_target.clone();
         let mut current = target.lock();
+        // The footer goes right after the last block: cut the preallocated space.
+        if self.allocated > self.active.end() {
+            self.io
+                .set_len(&self.file, self.active.path(), self.active.end())?;
+        }
         self.active.seal(&self.file, &self.io)?;
         if let Some(obs) = self.observer.as_mut() {
             obs.on_seal(&self.active);
@@ -458,6 +603,7 @@ impl Writer {
             Ok(())
         })?;
         self.file = Arc::new(file);
+        self.allocated = seg.end();
         *current = Some((seg.clone(), self.file.clone()));
         drop(current);
         self.active = seg;

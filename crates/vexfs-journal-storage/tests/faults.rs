@@ -341,7 +341,7 @@ fn journal_reopens_after_a_failed_segment_creation() {
     );
 }
 
-// Checks I9 (docs/invariants.md).
+// Checks I9, I48 (docs/invariants.md).
 #[test]
 fn concurrent_durable_emitters_keep_every_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();

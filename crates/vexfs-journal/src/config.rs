@@ -22,6 +22,7 @@ use crate::error::{JournalError, Result};
 /// |---|---|---|
 /// | `max_journal_size` (1 GiB) | [`Config::max_journal_size`]: retention by total size (storage: `retention.max_total_bytes`) | none (keep all) |
 /// | — | [`Config::segment_size`]: rotation size | 64 MiB |
+/// | — | [`Config::preallocate_bytes`]: space allocated ahead in the open segment | 1 MiB |
 /// | `buffer_size` (10 000) | [`Config::buffer_capacity`]: events the emission buffer holds | 10 000 events |
 /// | `batch_size` (100) | [`Config::block_events`]: most events per storage block | 4096 |
 /// | `flush_interval_ms` (10) | [`Config::fsync`] `interval:MS` | fsync every group commit |
@@ -58,6 +59,9 @@ pub struct Config {
     pub full_policy: FullPolicy,
     /// Block compression (`None` disables it).
     pub compression: Compression,
+    /// Space allocated ahead in the open segment, bytes (0: none); makes durable
+    /// writes cheaper (see `docs/storage.md`).
+    pub preallocate_bytes: u64,
     /// Zstd level.
     pub zstd_level: i32,
     /// Reject events the kernel format cannot carry.
@@ -87,6 +91,7 @@ impl Config {
             fsync: s.fsync,
             full_policy: s.full_policy,
             compression: s.compression,
+            preallocate_bytes: s.preallocate_bytes,
             zstd_level: s.zstd_level,
             kernel_compatibility: s.kernel_compatibility,
             checkpoint_interval_s: 60,
@@ -107,6 +112,7 @@ impl Config {
             block_bytes: self.block_bytes,
             block_events: self.block_events,
             max_write_bytes: defaults.max_write_bytes.max(self.block_bytes),
+            preallocate_bytes: self.preallocate_bytes,
             retention: Retention {
                 max_total_bytes: self.max_journal_size,
                 max_age: self.max_age,

@@ -352,11 +352,21 @@ impl Journal {
         Ok(self.engine().emit_batch(events)?)
     }
 
-    /// Emits and returns once the event is fsynced.
+    /// Emits and returns once the event is fsynced. When the journal's writer is idle
+    /// the event is written and synced on the calling thread (no hand-off); callers
+    /// arriving together share one fsync.
     pub fn emit_durable(&self, event: Event) -> Result<u64> {
-        let seq = self.emit(event)?;
-        self.engine().wait_durable(seq + 1)?;
-        Ok(seq)
+        Ok(self.engine().emit_durable(event)?)
+    }
+
+    /// [`Journal::emit_batch_atomic`] that returns once the batch is fsynced: the
+    /// whole batch costs one write and one fsync.
+    pub fn emit_batch_durable(&self, events: Vec<Event>) -> Result<Range<u64>> {
+        let events = events
+            .into_iter()
+            .map(|e| e.flags(vexfs_journal_format::EventFlags::ATOMIC))
+            .collect();
+        Ok(self.engine().emit_batch_durable(events)?)
     }
 
     /// Async [`Journal::emit`]: never blocks the runtime (a full buffer is awaited).

@@ -339,7 +339,8 @@ fn torn_tail_is_cut_by_the_next_writer() {
         ingest_then_kill(&dir, 0, N);
         assert_eq!(cat(&dir).len() as u64, N, "{name}: all acknowledged events");
         let seg = only_segment(&dir);
-        let len = std::fs::metadata(&seg).unwrap().len();
+        // The written end: a killed writer leaves its preallocated zeros after it.
+        let len = vexfs_journal_testkit::blocks::written_end(&seg);
         if damage == 0 {
             // Bytes of a write that never completed.
             let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
@@ -446,7 +447,8 @@ fn damage_to_acknowledged_events_is_refused_then_salvaged() {
     assert!(init.status.success());
     ingest_then_kill(&dir, 0, 300);
     let seg = only_segment(&dir);
-    let len = std::fs::metadata(&seg).unwrap().len();
+    // The written end: a killed writer leaves its preallocated zeros after it.
+    let len = vexfs_journal_testkit::blocks::written_end(&seg);
     std::fs::OpenOptions::new()
         .write(true)
         .open(&seg)

@@ -207,7 +207,13 @@ fn disk_full_after_the_commit_point_is_no_error() {
     };
     let dir = fs.0.join("j");
     let filler = fs.0.join("filler");
-    journal(&dir, 0);
+    // Without preallocation every write needs new space (with it, see
+    // `preallocated_space_takes_events_on_a_full_disk`).
+    vj(
+        &dir,
+        &["init", "--segment-size", "65536", "--preallocate", "0"],
+    )
+    .ok();
 
     // Event 1 is durable (its ack printed), then the disk fills, then a small event 2
     // fits in the segment's last page; closing cannot write the marker.
@@ -253,6 +259,46 @@ fn disk_full_after_the_commit_point_is_no_error() {
     let out = vj_in(&dir, &["emit"], events(3, 4).as_bytes()).ok();
     assert_eq!(out.stdout, "3..=3\n");
     assert_intact(&dir, 3);
+}
+
+/// Space the writer preallocated is the journal's: after the disk fills, events that
+/// fit in it are still written and acknowledged durable.
+#[test]
+fn preallocated_space_takes_events_on_a_full_disk() {
+    if !is_root() {
+        println!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&tmp.path().join("small")) else {
+        println!("skipped: cannot mount a tmpfs here");
+        return;
+    };
+    let dir = fs.0.join("j");
+    journal(&dir, 0);
+    let mut child = common::spawn_durable_emit(&dir, Stdio::piped());
+    let mut stdin = child.stdin.take().unwrap();
+    let mut acks = BufReader::new(child.stdout.take().unwrap());
+    writeln!(stdin, "{}", json!({"type": "filesystem.write", "inode": 1})).unwrap();
+    let mut line = String::new();
+    acks.read_line(&mut line).unwrap();
+    assert_eq!(line, "1\n");
+    fill(&fs.0.join("filler"));
+    let big =
+        json!({"type": "filesystem.write", "inode": 2, "payload": noise_text(3, 30_000, b'a', 26)});
+    writeln!(stdin, "{big}").unwrap();
+    line.clear();
+    acks.read_line(&mut line).unwrap();
+    assert_eq!(line, "2\n");
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(seqs(&dir), [1, 2]);
+    assert_intact(&dir, 2);
 }
 
 /// Ctrl-C during `emit` reports what was written and what is durable, and exits 130.

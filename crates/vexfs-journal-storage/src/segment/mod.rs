@@ -36,7 +36,7 @@ pub use append::{append_block, entry_for};
 pub use block::BlockData;
 pub(crate) use block::{BlockCheck, read_block_at, read_full_at};
 pub use open::table_matches;
-pub(crate) use scan::{find_next_intact_block, scan};
+pub(crate) use scan::{find_next_intact_block, is_unwritten, scan};
 pub(crate) use seal::read_footer_of;
 pub use vexfs_journal_format::file_header::{FLAG_COMPACTED, FLAG_SALVAGED, FLAG_SEALED};
 
@@ -215,7 +215,9 @@ impl Segment {
             .map_err(|e| StorageError::io("reading metadata of", &self.path, e))?
             .len();
         let start = self.end();
-        if file_len <= start {
+        // Preallocated space makes the file longer than what was written: look at the
+        // next block's header before reading more.
+        if file_len <= start || block::peek_block_header(&self.file, &self.path, start).is_none() {
             return Ok(0);
         }
         let outcome = scan(&self.file, &self.path, start, file_len)?;

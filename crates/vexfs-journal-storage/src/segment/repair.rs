@@ -11,7 +11,7 @@ use vexfs_journal_format::FileHeader;
 use vexfs_journal_format::consts::FILE_HEADER_SIZE;
 use vexfs_journal_format::footer::BlockEntry;
 
-use super::scan::{ScanOutcome, find_next_intact_block, scan};
+use super::scan::{ScanOutcome, find_next_intact_block, is_unwritten, scan};
 use super::{OpenMode, SegmentRecovery, read_full_at};
 use crate::dir::{create_file, sync_dir};
 use crate::error::{Result, StorageError};
@@ -48,7 +48,7 @@ pub(super) fn settle_damage(
     recovery: &mut SegmentRecovery,
 ) -> Result<u64> {
     let Some((offset, error)) = &outcome.problem else {
-        if outcome.end < file_len {
+        if outcome.end < file_len && !is_unwritten(file, path, outcome.end, file_len)? {
             match mode {
                 // Bytes after the last block that never started a block (an old footer).
                 OpenMode::Repair => cut_tail(path, outcome.end, file_len, recovery)?,
@@ -65,6 +65,17 @@ pub(super) fn settle_damage(
         }
         return Ok(outcome.end);
     };
+    // Zeros from the first bad block to the end of the file, past the fsynced bytes:
+    // space the writer preallocated and had not written yet. Nothing to cut or keep;
+    // the writer goes on writing into it.
+    if *offset >= durable_hint
+        && match outcome.zeros_after_problem {
+            Some(known) if outcome.limit == file_len => known,
+            _ => is_unwritten(file, path, *offset, file_len)?,
+        }
+    {
+        return Ok(outcome.end);
+    }
     match mode {
         OpenMode::ReadOnly => return Ok(outcome.end),
         OpenMode::Strict => {

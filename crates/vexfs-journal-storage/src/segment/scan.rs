@@ -23,12 +23,18 @@ pub(crate) struct ScanOutcome {
     pub end: u64,
     /// The first damaged or incomplete block, if any.
     pub problem: Option<(u64, FormatError)>,
+    /// Whether the bytes from the problem to the scan's limit are all zeros, when the
+    /// scan already read them (`None`: not known).
+    pub zeros_after_problem: Option<bool>,
+    /// Where the scan was told to stop.
+    pub limit: u64,
 }
 
 /// Checks blocks from `start` up to `limit`, stopping at the first bad one.
 pub(crate) fn scan(file: &File, path: &Path, start: u64, limit: u64) -> Result<ScanOutcome> {
     let mut out = ScanOutcome {
         end: start,
+        limit,
         ..Default::default()
     };
     let mut window = Vec::new();
@@ -48,6 +54,9 @@ pub(crate) fn scan(file: &File, path: &Path, start: u64, limit: u64) -> Result<S
             Ok(h) => h,
             Err(e) => {
                 out.problem = Some((pos, e));
+                if window_at + window.len() as u64 >= limit {
+                    out.zeros_after_problem = Some(window[local..].iter().all(|&b| b == 0));
+                }
                 break;
             }
         };
@@ -113,6 +122,25 @@ pub(crate) fn scan(file: &File, path: &Path, start: u64, limit: u64) -> Result<S
         out.end = pos;
     }
     Ok(out)
+}
+
+/// Whether bytes `[from, len)` of the file are all zero: space the writer allocated
+/// ahead and never wrote (see `StorageConfig::preallocate_bytes`), not a torn write.
+pub(crate) fn is_unwritten(file: &File, path: &Path, from: u64, len: u64) -> Result<bool> {
+    let mut buf = vec![0u8; SCAN_CHUNK.min(len.saturating_sub(from) as usize)];
+    let mut at = from;
+    while at < len {
+        let want = buf.len().min((len - at) as usize);
+        let got = read_full_at(file, path, &mut buf[..want], at)?;
+        if buf[..got].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        if got < want {
+            break;
+        }
+        at += got as u64;
+    }
+    Ok(true)
 }
 
 /// Offset of the first intact block after `from`, if any.

@@ -21,6 +21,10 @@ pub struct Args {
     /// fsync policy: batch (every group commit), interval:MS or never.
     #[arg(long, default_value = "batch")]
     fsync: String,
+    /// Bytes allocated ahead in the open segment (0: none). Durable writes into
+    /// allocated space are cheaper, and events keep fitting there when the disk fills.
+    #[arg(long, default_value_t = 1 << 20)]
+    preallocate: u64,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
@@ -29,6 +33,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         compression: args.compression.parse::<Compression>()?,
         segment_size: args.segment_size,
         fsync: args.fsync.parse::<FsyncPolicy>()?,
+        preallocate_bytes: args.preallocate,
         ..Config::default()
     };
     refuse_foreign_files(&cli.dir)?;
