@@ -18,7 +18,8 @@
 //! | `BENCH_OUT` | `<target>/bench-results/durable_write.json` | JSON results |
 //!
 //! Systems: `disk` is the device's own limit, a plain file appended with the same bytes
-//! per sync and `fdatasync`ed (no format, no index); `vexfs-journal` writes a batch with
+//! per sync and `fdatasync`ed (no format, no index), and `disk, preallocated` the same
+//! into space `fallocate`d beforehand (no sync commits a new file size); `vexfs-journal` writes a batch with
 //! `emit_batch_durable` (one atomic batch, as a raft-engine `LogBatch` or a SQLite
 //! transaction) or a single event with `emit_durable`; `vexfs-journal emit+sync` emits
 //! each event on its own and then calls `sync()`. The concurrent case runs
@@ -57,6 +58,7 @@ const WARMUP_BATCH: usize = 100;
 const SYS_VEXFS: &str = "vexfs-journal";
 const SYS_VEXFS_EACH: &str = "vexfs-journal emit+sync";
 const SYS_DISK: &str = "disk";
+const SYS_DISK_PREALLOC: &str = "disk, preallocated";
 const SYS_SQLITE: &str = "sqlite";
 const SYS_RAFT: &str = "raft-engine";
 
@@ -83,7 +85,14 @@ fn main() -> Result<()> {
     let mut results: Vec<RunResult> = Vec::new();
     for &batch in &settings.batches {
         let events = settings.events_for(batch);
-        for system in [SYS_DISK, SYS_VEXFS, SYS_VEXFS_EACH, SYS_SQLITE, SYS_RAFT] {
+        for system in [
+            SYS_DISK,
+            SYS_DISK_PREALLOC,
+            SYS_VEXFS,
+            SYS_VEXFS_EACH,
+            SYS_SQLITE,
+            SYS_RAFT,
+        ] {
             let mut best: Option<RunResult> = None;
             for _ in 0..settings.runs {
                 let r = run_system(system, &settings, events, batch)?;
@@ -520,7 +529,8 @@ fn dir_bytes(dir: &Path) -> Result<u64> {
 
 fn run_system(system: &str, settings: &Settings, events: u64, batch: usize) -> Result<RunResult> {
     let mut r = match system {
-        SYS_DISK => run_disk(settings, events, batch)?,
+        SYS_DISK => run_disk(settings, events, batch, false)?,
+        SYS_DISK_PREALLOC => run_disk(settings, events, batch, true)?,
         SYS_VEXFS => run_vexfs(settings, events, batch, false)?,
         SYS_VEXFS_EACH => run_vexfs(settings, events, batch, true)?,
         SYS_SQLITE => run_sqlite(settings, events, batch)?,
@@ -531,21 +541,33 @@ fn run_system(system: &str, settings: &Settings, events: u64, batch: usize) -> R
     Ok(r)
 }
 
-/// The device's own limit: the same record bytes per sync appended to a plain file,
-/// then `fdatasync` (what any log on this file system pays at least).
-fn run_disk(settings: &Settings, events: u64, batch: usize) -> Result<RunResult> {
-    use std::io::Write as _;
+/// The device's own limit: the same record bytes per sync written to a plain file,
+/// then `fdatasync` — what any log on this file system pays at least. `preallocated`:
+/// into space allocated beforehand (`fallocate`, untimed), so no sync has to commit a
+/// new file size; otherwise appended.
+fn run_disk(settings: &Settings, events: u64, batch: usize, preallocated: bool) -> Result<RunResult> {
+    use std::os::unix::fs::FileExt as _;
     let dir = settings.tempdir("disk")?;
-    let path = dir.path().join("append.log");
-    let mut file = fs::OpenOptions::new()
+    let path = dir.path().join("raw.log");
+    let file = fs::OpenOptions::new()
         .create(true)
-        .append(true)
+        .read(true)
+        .write(true)
         .open(&path)
         .with_context(|| format!("creating {}", path.display()))?;
     let mut generator = EventGen::new(settings);
+    if preallocated {
+        let mut sample = Vec::new();
+        encode(&generator.event(0), &mut sample)?;
+        let bytes = (sample.len() as u64 + 64) * events + (1 << 20);
+        rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, bytes)
+            .context("fallocate")?;
+        file.sync_all()?;
+    }
     let mut latencies = Latencies::new()?;
     let mut syncs = 0;
     let mut buf = Vec::with_capacity(batch * 512);
+    let mut at = 0u64;
 
     let start = Instant::now();
     let mut i = 0;
@@ -557,14 +579,15 @@ fn run_disk(settings: &Settings, events: u64, batch: usize) -> Result<RunResult>
             encode(&generator.event(i), &mut buf)?;
             i += 1;
         }
-        file.write_all(&buf)?;
+        file.write_all_at(&buf, at)?;
+        at += buf.len() as u64;
         file.sync_data()?;
         latencies.record(batch_start);
         syncs += 1;
     }
     let secs = start.elapsed().as_secs_f64();
     finish(
-        SYS_DISK,
+        if preallocated { SYS_DISK_PREALLOC } else { SYS_DISK },
         Some(batch),
         events,
         syncs,
