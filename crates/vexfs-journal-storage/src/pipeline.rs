@@ -92,6 +92,10 @@ pub(crate) struct Shared {
     pub progress: Notify,
     /// Callers want everything below this durable now.
     pub sync_request: AtomicU64,
+    /// Held around every fsync of the open segment (sync thread, writer, leader): the
+    /// next one in finds out whether the last one already covered what it wanted, so
+    /// concurrent waiters share one fsync instead of queueing several.
+    pub sync_gate: Mutex<()>,
     state: AtomicU8,
     failure: Mutex<Option<Arc<StorageError>>>,
     pub counters: Counters,
@@ -121,6 +125,7 @@ impl Shared {
             durable: CachePadded::new(AtomicU64::new(next_seq)),
             progress: Notify::new(),
             sync_request: AtomicU64::new(0),
+            sync_gate: Mutex::new(()),
             state: AtomicU8::new(OPEN),
             failure: Mutex::new(None),
             counters: Counters::starting_at(next_seq),

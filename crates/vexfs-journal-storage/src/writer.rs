@@ -555,6 +555,12 @@ impl Writer {
 
     /// Syncs the active segment on this thread: everything written so far is durable.
     fn sync_here(&mut self) -> Result<()> {
+        let shared = self.shared.clone();
+        let _gate = shared.sync_gate.lock().unwrap_or_else(|p| p.into_inner());
+        if shared.durable.load(SeqCst) >= self.next {
+            // The sync thread's fsync, which ran while this waited, covered it all.
+            return Ok(());
+        }
         let started = Instant::now();
         let end = self.active.end();
         self.io.sync(&self.file, self.active.path())?;
