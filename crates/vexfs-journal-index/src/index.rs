@@ -380,12 +380,15 @@ impl Index {
             let mut terms = (*entry.terms()?).clone();
             let mut added = Vec::with_capacity(missing.len());
             for (i, b) in missing.iter().enumerate() {
-                let data = store.read(&BlockRef {
+                let ordinal = (have + i) as u32;
+                let block = BlockRef {
                     segment: seg.clone(),
                     entry: *b,
-                })?;
-                let ordinal = (have + i) as u32;
-                let summary = summarise_block(&data.records, ordinal, &mut terms)
+                };
+                let summary = store
+                    .with_records(&block, |records| {
+                        summarise_block(records, ordinal, &mut terms)
+                    })?
                     .map_err(|e| IndexError::format(seg.path(), b.offset, e))?;
                 added.push((summary, b.offset + u64::from(b.size)));
                 blocks += 1;

@@ -538,18 +538,15 @@ impl Executor<'_> {
                         segment: seg.clone(),
                         entry,
                     };
-                    let data = match self.store.read(&block) {
-                        Ok(data) => data,
-                        Err(e) if is_damage(&e) => {
-                            damaged(DamagedBlock::new(&seg, &entry, &e))?;
-                            continue;
-                        }
+                    let visited = self.store.with_records(&block, |records| {
+                        visit_records(q, records, lo, hi, &mut offsets, |v| visit(v))
+                    });
+                    match visited {
+                        Ok(Ok(true)) => {}
+                        Ok(Ok(false)) => return Ok(true),
+                        Ok(Err(e)) => damaged(DamagedBlock::new(&seg, &entry, &e))?,
+                        Err(e) if is_damage(&e) => damaged(DamagedBlock::new(&seg, &entry, &e))?,
                         Err(e) => return Err(e.into()),
-                    };
-                    match visit_records(q, &data.records, lo, hi, &mut offsets, |v| visit(v)) {
-                        Ok(true) => {}
-                        Ok(false) => return Ok(true),
-                        Err(e) => damaged(DamagedBlock::new(&seg, &entry, &e))?,
                     }
                 }
             }

@@ -497,16 +497,18 @@ impl Executor<'_> {
                 segment: seg.clone(),
                 entry,
             };
-            let data = self.store.read(&block).map_err(|e| {
-                if crate::query::is_damage(&e) {
+            self.store
+                .with_records(&block, |records| count_records(w, records, acc))
+                .map_err(|e| {
+                    if crate::query::is_damage(&e) {
+                        IndexError::DamagedBlock(Box::new(DamagedBlock::new(seg, &entry, &e)))
+                    } else {
+                        e.into()
+                    }
+                })?
+                .map_err(|e| {
                     IndexError::DamagedBlock(Box::new(DamagedBlock::new(seg, &entry, &e)))
-                } else {
-                    e.into()
-                }
-            })?;
-            count_records(w, &data.records, acc).map_err(|e| {
-                IndexError::DamagedBlock(Box::new(DamagedBlock::new(seg, &entry, &e)))
-            })?;
+                })?;
         }
         Ok((read, summarised))
     }

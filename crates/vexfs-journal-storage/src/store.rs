@@ -4,15 +4,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use vexfs_journal_format::footer::BlockEntry;
-use vexfs_journal_format::record::{RecordView, peek_record};
-use vexfs_journal_format::{Event, FormatError, RecordExt};
+use vexfs_journal_format::record::RecordView;
+use vexfs_journal_format::{Event, RecordExt};
 
 use vexfs_journal_format::manifest::Manifest;
 
 use crate::dir::{CleanMarker, list_segments};
 use crate::error::{Result, StorageError};
 use crate::manifest::{Discrepancy, OnDisk, SegmentFacts};
-use crate::segment::{BlockData, OpenMode, Segment, SegmentRecovery, TrustedPrefix};
+use crate::segment::{
+    BlockData, OpenMode, Segment, SegmentRecovery, TrustedPrefix, find_in_records,
+};
 
 /// An event read back from the journal.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -428,34 +430,28 @@ impl Store {
         Ok(data)
     }
 
+    /// Calls `f` with the checked, decompressed records of `block`: from the cache
+    /// when it holds the block, else read into a per-thread buffer (no allocation, and
+    /// nothing added to the cache: a block read once by a point read or a query does
+    /// not evict blocks a scan is using).
+    pub fn with_records<T>(&self, block: &BlockRef, f: impl FnOnce(&[u8]) -> T) -> Result<T> {
+        let key = (block.segment.first_seq(), block.entry.offset);
+        if let Some(hit) = self.cache.get(key) {
+            return Ok(f(&hit.records));
+        }
+        block.segment.with_records(&block.entry, f)
+    }
+
     /// The event with sequence `seq`, if it is in the journal.
     pub fn get(&self, seq: u64) -> Result<Option<StoredEvent>> {
         let Some(block) = self.locate(seq) else {
             return Ok(None);
         };
-        let data = self.read(&block)?;
-        let mut rest: &[u8] = &data.records;
-        while !rest.is_empty() {
-            let Some((size, found)) = peek_record(rest) else {
-                let e = RecordView::parse_trusted(rest)
-                    .err()
-                    .unwrap_or(FormatError::Malformed {
-                        what: "block records",
-                        offset: data.records.len() - rest.len(),
-                        reason: "record does not fit the block",
-                    });
-                return Err(self.damaged(&block, e));
-            };
-            if found == seq {
-                let view = RecordView::parse_trusted(rest).map_err(|e| self.damaged(&block, e))?;
-                return Ok(Some(stored(&view)));
-            }
-            if found > seq {
-                break;
-            }
-            rest = &rest[size..];
+        let key = (block.segment.first_seq(), block.entry.offset);
+        if let Some(hit) = self.cache.get(key) {
+            return find_in_records(&hit.records, seq, stored).map_err(|e| self.damaged(&block, e));
         }
-        Ok(None)
+        block.segment.find_record(&block.entry, seq, stored)
     }
 
     fn damaged(&self, block: &BlockRef, e: vexfs_journal_format::FormatError) -> StorageError {
