@@ -62,6 +62,19 @@ pub fn decode_whole(input: &[u8], out: &mut [u8]) -> Result<()> {
     Ok(())
 }
 
+/// Copies a match of `len` bytes at `at` from `offset` bytes back, `N` bytes at a time
+/// (`offset >= N`, so each chunk's source is written before it); writes up to `N - 1`
+/// bytes past the match, which the caller has room for and overwrites later.
+#[inline(always)]
+fn copy_chunks<const N: usize>(out: &mut [u8], at: usize, offset: usize, len: usize) {
+    let mut to = at;
+    while to < at + len {
+        let (done, rest) = out.split_at_mut(to);
+        rest[..N].copy_from_slice(&done[to - offset..to - offset + N]);
+        to += N;
+    }
+}
+
 impl Lz4Prefix {
     /// Decoding from the start of a block.
     pub fn new() -> Self {
@@ -123,17 +136,14 @@ impl Lz4Prefix {
                         rest[..16].copy_from_slice(&done[at + 16 - offset..at + 32 - offset]);
                     }
                 } else if offset >= 8 {
-                    let mut to = at;
-                    while to < at + len {
-                        let (done, rest) = out.split_at_mut(to);
-                        rest[..8].copy_from_slice(&done[to - offset..to - offset + 8]);
-                        to += 8;
-                    }
+                    copy_chunks::<8>(out, at, offset, len);
+                } else if offset >= 4 {
+                    copy_chunks::<4>(out, at, offset, len);
+                } else if offset >= 2 {
+                    copy_chunks::<2>(out, at, offset, len);
                 } else {
-                    let w = &mut out[at - offset..at + len];
-                    for i in offset..w.len() {
-                        w[i] = w[i - offset];
-                    }
+                    let b = out[at - 1];
+                    out[at..at + len].fill(b);
                 }
                 ip += 3 + lit;
                 op = at + len;

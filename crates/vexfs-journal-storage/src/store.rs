@@ -387,9 +387,7 @@ impl Store {
         drop(segs);
         let entry = {
             let blocks = segment.blocks();
-            let b = blocks
-                .partition_point(|b| b.first_seq <= seq)
-                .checked_sub(1)?;
+            let b = blocks_up_to(&blocks, seq).checked_sub(1)?;
             let entry = *blocks.get(b)?;
             (seq <= entry.last_seq).then_some(entry)?
         };
@@ -463,6 +461,55 @@ impl From<&RecordView<'_>> for StoredEvent {
     fn from(view: &RecordView<'_>) -> StoredEvent {
         stored(view)
     }
+}
+
+/// The number of blocks whose first sequence is at most `seq` (`blocks` in sequence
+/// order): the same as a binary search, found in fewer probes of a large block table
+/// by guessing from the sequence (blocks hold similar numbers of events) and galloping
+/// from the guess.
+fn blocks_up_to(blocks: &[BlockEntry], seq: u64) -> usize {
+    let key = |i: usize| blocks.get(i).map_or(u64::MAX, |b| b.first_seq);
+    let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else {
+        return 0;
+    };
+    if blocks.len() < 16 || seq <= first.first_seq || seq >= last.first_seq {
+        return blocks.partition_point(|b| b.first_seq <= seq);
+    }
+    let span = u128::from(last.first_seq - first.first_seq);
+    let guess = u128::from(seq - first.first_seq) * (blocks.len() - 1) as u128 / span;
+    let guess = (guess as usize).min(blocks.len() - 1);
+    let (mut lo, mut hi);
+    if key(guess) <= seq {
+        (lo, hi) = (guess + 1, blocks.len());
+        let mut step = 1;
+        while lo + step - 1 < hi {
+            let i = lo + step - 1;
+            if key(i) <= seq {
+                lo = i + 1;
+                step *= 2;
+            } else {
+                hi = i;
+                break;
+            }
+        }
+    } else {
+        (lo, hi) = (0, guess);
+        let mut step = 1;
+        while hi >= step {
+            let i = hi - step;
+            if key(i) > seq {
+                hi = i;
+                step *= 2;
+            } else {
+                lo = i + 1;
+                break;
+            }
+        }
+    }
+    lo + blocks
+        .get(lo..hi)
+        .unwrap_or_default()
+        .partition_point(|b| b.first_seq <= seq)
 }
 
 /// An owned event from a record view.
@@ -607,6 +654,36 @@ mod tests {
     use crate::{Engine, StorageConfig};
     use vexfs_journal_format::consts::FILE_HEADER_SIZE;
     use vexfs_journal_format::{Event, FsOp};
+
+    #[test]
+    fn guessing_block_search_agrees_with_a_binary_search() {
+        let mut s = 11u64;
+        for len in [0usize, 1, 2, 15, 16, 17, 100, 1000] {
+            // Uneven blocks, and gaps between them.
+            let mut first = 5u64;
+            let blocks: Vec<BlockEntry> = (0..len)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    let b = BlockEntry {
+                        first_seq: first,
+                        last_seq: first + s % 40,
+                        ..Default::default()
+                    };
+                    first = b.last_seq + 1 + (s >> 20) % 3 * (s >> 30) % 50;
+                    b
+                })
+                .collect();
+            for seq in 0..first + 10 {
+                assert_eq!(
+                    blocks_up_to(&blocks, seq),
+                    blocks.partition_point(|b| b.first_seq <= seq),
+                    "{len} blocks, seq {seq}"
+                );
+            }
+        }
+    }
 
     // Checks I18 (docs/invariants.md).
     /// A crash between creating the next segment and recording it in the manifest
