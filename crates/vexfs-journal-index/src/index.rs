@@ -404,14 +404,19 @@ impl Index {
         // What each loaded index file covers, to tell which files fall behind their
         // segment once caught up.
         let mut on_disk: BTreeMap<u64, (u64, u32)> = BTreeMap::new();
+        let mut buf = Vec::new();
         for seg in store.segments() {
             let path = idx_path(seg.path());
-            let loaded = load_index(&path, &seg);
+            let loaded = if seg.is_sealed() {
+                check_sealed_index(&path, &seg, &mut buf).map(|h| (None, h))
+            } else {
+                load_index(&path, &seg).map(|(s, h)| (Some(s), h))
+            };
             if let Ok((_, header)) = &loaded {
                 on_disk.insert(seg.first_seq(), (header.covered_end, header.block_count));
             }
             match loaded {
-                Ok((_, header)) if seg.is_sealed() => {
+                Ok((None, header)) => {
                     // Checked against the segment; its summaries are loaded when a
                     // query first needs them.
                     index.insert(NewEntry {
@@ -422,7 +427,7 @@ impl Index {
                     });
                     report.loaded += 1;
                 }
-                Ok((summary, header)) => {
+                Ok((Some(summary), header)) => {
                     // A growing segment keeps its terms in memory to extend them, without
                     // postings of blocks it no longer has.
                     let kept = summary.blocks.len() as u32;
@@ -759,6 +764,176 @@ fn prune_terms(terms: &mut Terms, kept: u32) {
     terms.paths.retain(|_, l| !l.is_empty());
     terms.agents.retain(|_, l| !l.is_empty());
     terms.counts.truncate(kept as usize);
+}
+
+/// Bytes of an index file read at a time when checking a sealed segment's file.
+const CHECK_CHUNK: usize = file::SUMMARY_SIZE * 1024;
+
+/// Reads `len` bytes of `f` at `off` a chunk at a time into `buf`, handing each chunk
+/// to `each`.
+fn stream(
+    f: &File,
+    off: u64,
+    len: u64,
+    buf: &mut Vec<u8>,
+    mut each: impl FnMut(&[u8]) -> std::result::Result<(), Rebuilt>,
+) -> std::result::Result<(), Rebuilt> {
+    buf.resize(CHECK_CHUNK, 0);
+    let mut done = 0u64;
+    while done < len {
+        let n = (len - done).min(CHECK_CHUNK as u64) as usize;
+        let chunk = buf.get_mut(..n).unwrap_or_default();
+        f.read_exact_at(chunk, off + done)
+            .map_err(|e| Rebuilt::Corrupt(format!("cannot read: {e}")))?;
+        each(chunk)?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// [`load_index`] for a sealed segment, whose summaries are not kept: the file is
+/// checked exactly as [`load_index`] checks it, read a chunk at a time through `buf`
+/// (opening a large journal allocates nothing the size of an index file). Returns its
+/// header.
+fn check_sealed_index(
+    path: &Path,
+    seg: &Segment,
+    buf: &mut Vec<u8>,
+) -> std::result::Result<IndexHeader, Rebuilt> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Rebuilt::Missing),
+        Err(e) => return Err(Rebuilt::Corrupt(format!("cannot read: {e}"))),
+    };
+    let file_len = f
+        .metadata()
+        .map_err(|e| Rebuilt::Corrupt(format!("cannot read: {e}")))?
+        .len();
+    let mut head = vec![0u8; (file::HEADER_SIZE as u64).min(file_len) as usize];
+    f.read_exact_at(&mut head, 0)
+        .map_err(|e| Rebuilt::Corrupt(format!("cannot read: {e}")))?;
+    let h = file::decode_header(&head, file_len).map_err(|e| match e {
+        e @ vexfs_journal_format::FormatError::UnsupportedVersion { .. } => {
+            Rebuilt::Stale(e.to_string())
+        }
+        e => Rebuilt::Corrupt(e.to_string()),
+    })?;
+    if h.first_seq != seg.first_seq() {
+        return Err(Rebuilt::Stale(format!(
+            "index is for segment {} not {}",
+            h.first_seq,
+            seg.first_seq()
+        )));
+    }
+    let storage = seg.blocks();
+    let (off, len, crc) = h.sections[section::BLOCKS];
+    if len != u64::from(h.block_count) * file::SUMMARY_SIZE as u64 {
+        return Err(Rebuilt::Corrupt(
+            vexfs_journal_format::FormatError::SizeMismatch {
+                field: "index block summaries length",
+                declared: len,
+                expected: u64::from(h.block_count) * file::SUMMARY_SIZE as u64,
+            }
+            .to_string(),
+        ));
+    }
+    // Checksum, decoding and comparison in one pass; a difference counts only once
+    // the checksum has passed (as when the section is checked first).
+    let mut sum = vexfs_journal_format::KernelCrc32::new();
+    let mut seen = 0usize;
+    let mut differs: Option<String> = None;
+    let mut malformed: Option<String> = None;
+    stream(&f, off, len, buf, |chunk| {
+        sum.update(chunk);
+        if malformed.is_some() {
+            return Ok(());
+        }
+        let count = (chunk.len() / file::SUMMARY_SIZE) as u32;
+        match file::decode_summaries(chunk, count) {
+            Ok(summaries) => {
+                for s in &summaries {
+                    if differs.is_none() {
+                        match storage.get(seen) {
+                            Some(b)
+                                if s.first_seq == b.first_seq
+                                    && s.last_seq == b.last_seq
+                                    && s.count == b.event_count => {}
+                            Some(b) => {
+                                differs = Some(format!(
+                                    "block at byte {} differs from the index",
+                                    b.offset
+                                ))
+                            }
+                            None => {}
+                        }
+                    }
+                    seen += 1;
+                }
+            }
+            Err(e) => malformed = Some(e.to_string()),
+        }
+        Ok(())
+    })?;
+    let computed = sum.finish();
+    if computed != crc {
+        return Err(Rebuilt::Corrupt(
+            vexfs_journal_format::FormatError::ChecksumMismatch {
+                what: "index block summaries",
+                stored: crc,
+                computed,
+            }
+            .to_string(),
+        ));
+    }
+    if let Some(why) = malformed {
+        return Err(Rebuilt::Corrupt(why));
+    }
+    if seen != storage.len() {
+        return Err(Rebuilt::Stale(format!(
+            "index covers {} blocks, segment has {}",
+            seen,
+            storage.len()
+        )));
+    }
+    if let Some(why) = differs {
+        return Err(Rebuilt::Stale(why));
+    }
+    let end = storage
+        .last()
+        .map_or(vexfs_journal_format::consts::FILE_HEADER_SIZE as u64, |b| {
+            b.offset + u64::from(b.size)
+        });
+    if end != h.covered_end {
+        return Err(Rebuilt::Stale(
+            "covered end differs from the segment".into(),
+        ));
+    }
+    drop(storage);
+    for (which, what) in [
+        (section::PATHS, "paths"),
+        (section::AGENTS, "agents"),
+        (section::TXS, "transactions"),
+        (section::COUNTS, "counts"),
+        (section::REFS, "causal references"),
+        (section::IDS, "foreign ids"),
+    ] {
+        let (off, len, crc) = h.sections[which];
+        let mut sum = vexfs_journal_format::KernelCrc32::new();
+        stream(&f, off, len, buf, |chunk| {
+            sum.update(chunk);
+            Ok(())
+        })?;
+        let computed = sum.finish();
+        if computed != crc {
+            let e = vexfs_journal_format::FormatError::ChecksumMismatch {
+                what: "index terms",
+                stored: crc,
+                computed,
+            };
+            return Err(Rebuilt::Corrupt(format!("{what}: {e}")));
+        }
+    }
+    Ok(h)
 }
 
 /// Loads a segment's index file and checks it describes the segment as it is.
