@@ -311,6 +311,12 @@ fn find_in<T>(
     f: impl FnOnce(&RecordView<'_>) -> T,
 ) -> std::result::Result<Option<T>, FormatError> {
     let total = last.total();
+    // Decoding a prefix costs more per byte than decoding the whole block at once: a
+    // record likely in the last third (by its sequence) has the whole block decoded.
+    let (first, end) = (last.entry.first_seq, last.entry.last_seq);
+    if seq > first && end > first && u128::from(seq - first) * 3 > u128::from(end - first) * 2 {
+        last.records(usize::MAX)?;
+    }
     let mut pos = 0usize;
     loop {
         let head = last.records(pos.saturating_add(RECORD_FIXED_SIZE))?;
