@@ -427,21 +427,6 @@ impl Index {
                     });
                     report.loaded += 1;
                 }
-                Ok((Some(summary), header))
-                    if summary.blocks.len() == header.block_count as usize
-                        && summary.covered_end == header.covered_end =>
-                {
-                    // The growing segment's file describes it exactly (nothing was
-                    // cut): its summaries and terms stay there until a query or the
-                    // next block needs them.
-                    index.insert(NewEntry {
-                        first_seq: seg.first_seq(),
-                        idx_path: path,
-                        summary: Err(header),
-                        terms: TermsSlot::OnDisk(header),
-                    });
-                    report.loaded += 1;
-                }
                 Ok((Some(summary), header)) => {
                     // A growing segment keeps its terms in memory to extend them, without
                     // postings of blocks it no longer has.
@@ -628,11 +613,6 @@ impl Index {
             }
         };
         let mut slot = seg_entry.terms.write().unwrap_or_else(|p| p.into_inner());
-        if let TermsSlot::OnDisk(h) = &*slot {
-            // The growing segment's terms, left in its file at open.
-            let terms = load_terms(&seg_entry.idx_path, h)?;
-            *slot = TermsSlot::Memory(Arc::new(terms));
-        }
         let TermsSlot::Memory(terms) = &mut *slot else {
             return Ok(());
         };
@@ -1125,9 +1105,7 @@ mod tests {
                 .filter(|e| e.resident.load(std::sync::atomic::Ordering::Acquire))
                 .count()
         };
-        // The growing segment's file describes it exactly (closed cleanly): its
-        // summaries stay on disk too.
-        assert_eq!(resident(&index), 0, "summaries loaded at open");
+        assert_eq!(resident(&index), growing, "sealed summaries loaded at open");
         assert_eq!(
             index.segments()[0].extent().1,
             store.segments()[0].blocks().len()
