@@ -16,6 +16,7 @@
 //! - [`footer`], [`checkpoint`], [`index_file`]: a sealed segment's block table and the
 //!   clean-shutdown marker, checkpoint files, `<segment>.idx` index files;
 //! - [`cursor`]: the binary body of query cursors;
+//! - `lz4`: a resumable LZ4 block decoder (point reads decode only what they need);
 //! - [`bytes`]: the one byte reader every decoder uses.
 //!
 //! Every decoder returns a typed [`FormatError`] for malformed input and never panics.
@@ -37,6 +38,8 @@ pub mod footer;
 pub mod index_file;
 pub mod kernel;
 pub mod layout;
+#[cfg(feature = "lz4")]
+pub mod lz4;
 pub mod manifest;
 pub mod record;
 #[cfg(feature = "samples")]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use vexfs_journal_format::footer::BlockEntry;
@@ -43,12 +43,72 @@ impl std::ops::Deref for SegCounts {
     }
 }
 
+/// Most bytes of block summaries of sealed segments kept in memory once loaded: past
+/// it, the summaries loaded longest ago are dropped (and loaded again when needed).
+const RESIDENT_SUMMARY_BYTES: usize = 16 << 20;
+
+/// Bytes of memory one block's summary takes (the summary and its two pruning
+/// entries).
+const SUMMARY_MEM: usize = std::mem::size_of::<crate::segment_index::BlockSummary>() + 16;
+
+/// The sealed segments whose summaries are loaded from their index files, oldest load
+/// first, and the bytes they hold.
+/// Loaded entries, oldest first, with their bytes; and the total.
+type Loaded = (std::collections::VecDeque<(Weak<SegEntry>, usize)>, usize);
+
+#[derive(Debug)]
+struct Residency {
+    loaded: Mutex<Loaded>,
+    /// [`RESIDENT_SUMMARY_BYTES`] (smaller in tests).
+    budget: std::sync::atomic::AtomicUsize,
+}
+
+impl Default for Residency {
+    fn default() -> Self {
+        Residency {
+            loaded: Mutex::default(),
+            budget: std::sync::atomic::AtomicUsize::new(RESIDENT_SUMMARY_BYTES),
+        }
+    }
+}
+
+impl Residency {
+    /// Records that `entry` loaded `bytes` of summaries; returns the entries to drop
+    /// to stay within [`RESIDENT_SUMMARY_BYTES`].
+    fn loaded(&self, entry: Weak<SegEntry>, bytes: usize) -> Vec<Arc<SegEntry>> {
+        let mut guard = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let (queue, total) = &mut *guard;
+        queue.push_back((entry, bytes));
+        *total += bytes;
+        let mut victims = Vec::new();
+        let budget = self.budget.load(std::sync::atomic::Ordering::Relaxed);
+        while *total > budget && queue.len() > 1 {
+            let Some((victim, bytes)) = queue.pop_front() else {
+                break;
+            };
+            *total -= bytes;
+            if let Some(v) = victim.upgrade() {
+                victims.push(v);
+            }
+        }
+        victims
+    }
+}
+
 /// The index of one segment.
 #[derive(Debug)]
 pub struct SegEntry {
     first_seq: u64,
     idx_path: PathBuf,
+    /// This entry (for the residency list).
+    me: Weak<SegEntry>,
     summary: RwLock<SegmentIndex>,
+    /// For a sealed segment: its index file's header. Its summaries are then loaded
+    /// from the file when first needed, and dropped again when too many are loaded.
+    on_disk: RwLock<Option<IndexHeader>>,
+    /// Whether `summary` holds the summaries (always, unless `on_disk` is set).
+    resident: std::sync::atomic::AtomicBool,
+    residency: Arc<Residency>,
     terms: RwLock<TermsSlot>,
     /// The counts section of a segment whose terms are on disk, once loaded.
     counts: RwLock<Option<Arc<BlockCounts>>>,
@@ -57,15 +117,108 @@ pub struct SegEntry {
     persisting: Mutex<()>,
 }
 
-impl SegEntry {
+/// What a new [`SegEntry`] starts with.
+#[derive(Debug)]
+struct NewEntry {
+    first_seq: u64,
+    idx_path: PathBuf,
+    /// The summaries, or (for a sealed segment whose index file was checked) where to
+    /// load them from.
+    summary: Result<SegmentIndex, IndexHeader>,
+    terms: TermsSlot,
+}
+
+impl NewEntry {
     fn new(first_seq: u64, idx_path: PathBuf, summary: SegmentIndex, terms: TermsSlot) -> Self {
-        SegEntry {
+        NewEntry {
             first_seq,
             idx_path,
+            summary: Ok(summary),
+            terms,
+        }
+    }
+}
+
+impl SegEntry {
+    fn build(new: NewEntry, residency: Arc<Residency>) -> Arc<SegEntry> {
+        let (summary, on_disk) = match new.summary {
+            Ok(s) => (s, None),
+            Err(h) => (SegmentIndex::new(new.first_seq, h.covered_end), Some(h)),
+        };
+        let resident = on_disk.is_none();
+        Arc::new_cyclic(|me| SegEntry {
+            first_seq: new.first_seq,
+            idx_path: new.idx_path,
+            me: me.clone(),
             summary: RwLock::new(summary),
-            terms: RwLock::new(terms),
+            on_disk: RwLock::new(on_disk),
+            resident: std::sync::atomic::AtomicBool::new(resident),
+            residency,
+            terms: RwLock::new(new.terms),
             counts: RwLock::new(None),
             persisting: Mutex::new(()),
+        })
+    }
+
+    fn on_disk(&self) -> Option<IndexHeader> {
+        *self.on_disk.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Segment byte offset after the last indexed block, and the indexed blocks,
+    /// without loading summaries.
+    fn extent(&self) -> (u64, usize) {
+        if !self.resident.load(std::sync::atomic::Ordering::Acquire)
+            && let Some(h) = self.on_disk()
+        {
+            return (h.covered_end, h.block_count as usize);
+        }
+        let s = self.summary.read().unwrap_or_else(|p| p.into_inner());
+        (s.covered_end, s.blocks.len())
+    }
+
+    /// Loads the summaries of a sealed segment from its index file, if they are not in
+    /// memory. A file that no longer reads back leaves them empty: queries then read
+    /// the segment's blocks instead (slower, never wrong).
+    fn make_resident(&self) {
+        use std::sync::atomic::Ordering;
+        if self.resident.load(Ordering::Acquire) {
+            return;
+        }
+        let bytes = {
+            let mut summary = self.summary.write().unwrap_or_else(|p| p.into_inner());
+            if self.resident.load(Ordering::Acquire) {
+                return;
+            }
+            let Some(h) = self.on_disk() else {
+                self.resident.store(true, Ordering::Release);
+                return;
+            };
+            match load_summaries(&self.idx_path, &h) {
+                Ok(loaded) => *summary = loaded,
+                Err(e) => {
+                    tracing::warn!(index = %self.idx_path.display(), error = %e, "index summaries unreadable; queries read this segment's blocks");
+                    *summary = SegmentIndex::new(self.first_seq, h.covered_end);
+                }
+            }
+            self.resident.store(true, Ordering::Release);
+            summary.blocks.len() * SUMMARY_MEM
+        };
+        for victim in self.residency.loaded(self.me.clone(), bytes) {
+            if !std::ptr::eq(Arc::as_ptr(&victim), self) {
+                victim.drop_summaries();
+            }
+        }
+    }
+
+    /// Lets go of the summaries of a sealed segment (they stay in its index file).
+    fn drop_summaries(&self) {
+        use std::sync::atomic::Ordering;
+        let mut summary = self.summary.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(h) = self.on_disk()
+            && self.resident.load(Ordering::Acquire)
+        {
+            self.resident.store(false, Ordering::Release);
+            *summary = SegmentIndex::new(self.first_seq, h.covered_end);
         }
     }
 
@@ -79,13 +232,22 @@ impl SegEntry {
             .and_then(|i| u32::try_from(i).ok())
     }
 
-    /// Read access to the block summaries.
+    /// Read access to the block summaries (a sealed segment's are loaded from its
+    /// index file when not in memory).
     pub fn summary(&self) -> std::sync::RwLockReadGuard<'_, SegmentIndex> {
+        self.make_resident();
         self.summary.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Write access to the block summaries, which stay in memory from now on (a
+    /// segment whose index grows).
     fn summary_mut(&self) -> std::sync::RwLockWriteGuard<'_, SegmentIndex> {
-        self.summary.write().unwrap_or_else(|p| p.into_inner())
+        self.make_resident();
+        let guard = self.summary.write().unwrap_or_else(|p| p.into_inner());
+        *self.on_disk.write().unwrap_or_else(|p| p.into_inner()) = None;
+        self.resident
+            .store(true, std::sync::atomic::Ordering::Release);
+        guard
     }
 
     /// The term postings, loading them from the index file if needed.
@@ -141,6 +303,19 @@ fn read_section(
         .map_err(|e| IndexError::io("reading", path, e))?;
     file::check_section(&buf, crc, what).map_err(|e| IndexError::format(path, off, e))?;
     Ok(buf)
+}
+
+/// The block summaries of an index file whose header is `h`.
+fn load_summaries(path: &Path, h: &IndexHeader) -> Result<SegmentIndex> {
+    let f = File::open(path).map_err(|e| IndexError::io("opening", path, e))?;
+    let bytes = read_section(&f, path, h, section::BLOCKS, "index block summaries")?;
+    let summaries = file::decode_summaries(&bytes, h.block_count)
+        .map_err(|e| IndexError::format(path, h.sections[section::BLOCKS].0, e))?;
+    Ok(SegmentIndex::from_summaries(
+        h.first_seq,
+        h.covered_end,
+        summaries,
+    ))
 }
 
 fn load_terms(path: &Path, h: &IndexHeader) -> Result<Terms> {
@@ -207,6 +382,7 @@ pub struct IndexReport {
 pub struct Index {
     writable: bool,
     segs: RwLock<BTreeMap<u64, Arc<SegEntry>>>,
+    residency: Arc<Residency>,
 }
 
 /// The index file of a segment.
@@ -222,35 +398,43 @@ impl Index {
         let index = Index {
             writable,
             segs: RwLock::new(BTreeMap::new()),
+            residency: Arc::default(),
         };
         let mut report = IndexReport::default();
         // What each loaded index file covers, to tell which files fall behind their
         // segment once caught up.
         let mut on_disk: BTreeMap<u64, (u64, u32)> = BTreeMap::new();
+        let mut buf = Vec::new();
         for seg in store.segments() {
             let path = idx_path(seg.path());
-            let loaded = load_index(&path, &seg);
+            let loaded = if seg.is_sealed() {
+                check_sealed_index(&path, &seg, &mut buf).map(|h| (None, h))
+            } else {
+                load_index(&path, &seg).map(|(s, h)| (Some(s), h))
+            };
             if let Ok((_, header)) = &loaded {
                 on_disk.insert(seg.first_seq(), (header.covered_end, header.block_count));
             }
             match loaded {
-                Ok((summary, header)) if seg.is_sealed() => {
-                    index.insert(SegEntry::new(
-                        seg.first_seq(),
-                        path,
-                        summary,
-                        TermsSlot::OnDisk(header),
-                    ));
+                Ok((None, header)) => {
+                    // Checked against the segment; its summaries are loaded when a
+                    // query first needs them.
+                    index.insert(NewEntry {
+                        first_seq: seg.first_seq(),
+                        idx_path: path,
+                        summary: Err(header),
+                        terms: TermsSlot::OnDisk(header),
+                    });
                     report.loaded += 1;
                 }
-                Ok((summary, header)) => {
+                Ok((Some(summary), header)) => {
                     // A growing segment keeps its terms in memory to extend them, without
                     // postings of blocks it no longer has.
                     let kept = summary.blocks.len() as u32;
                     match load_terms(&path, &header) {
                         Ok(mut terms) => {
                             prune_terms(&mut terms, kept);
-                            index.insert(SegEntry::new(
+                            index.insert(NewEntry::new(
                                 seg.first_seq(),
                                 path,
                                 summary,
@@ -263,7 +447,7 @@ impl Index {
                             report
                                 .rebuilt
                                 .push((path.clone(), Rebuilt::Corrupt(e.to_string())));
-                            index.insert(SegEntry::new(
+                            index.insert(NewEntry::new(
                                 seg.first_seq(),
                                 path,
                                 SegmentIndex::new(
@@ -285,7 +469,7 @@ impl Index {
                         tracing::info!(segment = %seg.path().display(), "indexing segment");
                     }
                     report.rebuilt.push((path.clone(), why));
-                    let entry = SegEntry::new(
+                    let entry = NewEntry::new(
                         seg.first_seq(),
                         path,
                         SegmentIndex::new(
@@ -307,8 +491,8 @@ impl Index {
             // must verify clean.
             for seg in store.segments() {
                 let current = index.segment(seg.first_seq()).map(|e| {
-                    let s = e.summary();
-                    (s.covered_end, s.blocks.len() as u32)
+                    let (end, blocks) = e.extent();
+                    (end, blocks as u32)
                 });
                 let stale = current.is_some() && current != on_disk.get(&seg.first_seq()).copied();
                 if stale && let Err(e) = index.persist(seg.first_seq()) {
@@ -321,11 +505,12 @@ impl Index {
         Ok((index, report))
     }
 
-    fn insert(&self, entry: SegEntry) {
+    fn insert(&self, entry: NewEntry) {
+        let entry = SegEntry::build(entry, self.residency.clone());
         self.segs
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(entry.first_seq, Arc::new(entry));
+            .insert(entry.first_seq, entry);
     }
 
     /// The index of the segment starting at `first_seq`.
@@ -354,7 +539,7 @@ impl Index {
             let entry = match self.segment(seg.first_seq()) {
                 Some(e) => e,
                 None => {
-                    let e = SegEntry::new(
+                    let e = NewEntry::new(
                         seg.first_seq(),
                         idx_path(seg.path()),
                         SegmentIndex::new(
@@ -370,22 +555,31 @@ impl Index {
                     }
                 }
             };
-            let have = entry.summary().blocks.len();
+            let have = entry.extent().1;
             let missing: Vec<BlockEntry> = seg.blocks().iter().skip(have).copied().collect();
             if missing.is_empty() {
                 continue;
             }
+            // Growing from here on: the summaries stay in memory.
+            let have = {
+                let summary = entry.summary_mut();
+                summary.blocks.len()
+            };
+            let missing: Vec<BlockEntry> = seg.blocks().iter().skip(have).copied().collect();
             // Terms are published before the summaries that refer to them, so a query
             // never sees an indexed block whose terms are missing (see query::plan).
             let mut terms = (*entry.terms()?).clone();
             let mut added = Vec::with_capacity(missing.len());
             for (i, b) in missing.iter().enumerate() {
-                let data = store.read(&BlockRef {
+                let ordinal = (have + i) as u32;
+                let block = BlockRef {
                     segment: seg.clone(),
                     entry: *b,
-                })?;
-                let ordinal = (have + i) as u32;
-                let summary = summarise_block(&data.records, ordinal, &mut terms)
+                };
+                let summary = store
+                    .with_records(&block, |records| {
+                        summarise_block(records, ordinal, &mut terms)
+                    })?
                     .map_err(|e| IndexError::format(seg.path(), b.offset, e))?;
                 added.push((summary, b.offset + u64::from(b.size)));
                 blocks += 1;
@@ -406,7 +600,7 @@ impl Index {
         let seg_entry = match self.segment(segment.first_seq()) {
             Some(e) => e,
             None => {
-                self.insert(SegEntry::new(
+                self.insert(NewEntry::new(
                     segment.first_seq(),
                     idx_path(segment.path()),
                     SegmentIndex::new(segment.first_seq(), entry.offset),
@@ -439,6 +633,10 @@ impl Index {
             return Ok(());
         };
         let _one_writer = entry.persisting.lock().unwrap_or_else(|p| p.into_inner());
+        if entry.on_disk().is_some() {
+            // Sealed, and its file already says exactly this.
+            return Ok(());
+        }
         let terms = entry.terms()?;
         let bytes = {
             let s = entry.summary();
@@ -483,6 +681,20 @@ impl Index {
         {
             *entry.terms.write().unwrap_or_else(|p| p.into_inner()) = TermsSlot::OnDisk(h);
             *entry.counts.write().unwrap_or_else(|p| p.into_inner()) = None;
+            // The summaries stay loaded for now, among those that may be dropped.
+            let blocks = {
+                let summary = entry.summary.read().unwrap_or_else(|p| p.into_inner());
+                *entry.on_disk.write().unwrap_or_else(|p| p.into_inner()) = Some(h);
+                summary.blocks.len()
+            };
+            for victim in self
+                .residency
+                .loaded(entry.me.clone(), blocks * SUMMARY_MEM)
+            {
+                if !Arc::ptr_eq(&victim, &entry) {
+                    victim.drop_summaries();
+                }
+            }
         }
         Ok(())
     }
@@ -516,9 +728,17 @@ impl Index {
         let mut blocks = 0;
         let mut bytes = 0;
         for s in self.segments() {
-            let n = s.summary().blocks.len();
+            let n = if s.resident.load(std::sync::atomic::Ordering::Acquire) {
+                s.summary
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .blocks
+                    .len()
+            } else {
+                0
+            };
             blocks += n;
-            bytes += n * (std::mem::size_of::<crate::segment_index::BlockSummary>() + 16);
+            bytes += n * SUMMARY_MEM;
             if let TermsSlot::Memory(t) = &*s.terms.read().unwrap_or_else(|p| p.into_inner()) {
                 bytes += t.heap_bytes();
             }
@@ -544,6 +764,176 @@ fn prune_terms(terms: &mut Terms, kept: u32) {
     terms.paths.retain(|_, l| !l.is_empty());
     terms.agents.retain(|_, l| !l.is_empty());
     terms.counts.truncate(kept as usize);
+}
+
+/// Bytes of an index file read at a time when checking a sealed segment's file.
+const CHECK_CHUNK: usize = file::SUMMARY_SIZE * 1024;
+
+/// Reads `len` bytes of `f` at `off` a chunk at a time into `buf`, handing each chunk
+/// to `each`.
+fn stream(
+    f: &File,
+    off: u64,
+    len: u64,
+    buf: &mut Vec<u8>,
+    mut each: impl FnMut(&[u8]) -> std::result::Result<(), Rebuilt>,
+) -> std::result::Result<(), Rebuilt> {
+    buf.resize(CHECK_CHUNK, 0);
+    let mut done = 0u64;
+    while done < len {
+        let n = (len - done).min(CHECK_CHUNK as u64) as usize;
+        let chunk = buf.get_mut(..n).unwrap_or_default();
+        f.read_exact_at(chunk, off + done)
+            .map_err(|e| Rebuilt::Corrupt(format!("cannot read: {e}")))?;
+        each(chunk)?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// [`load_index`] for a sealed segment, whose summaries are not kept: the file is
+/// checked exactly as [`load_index`] checks it, read a chunk at a time through `buf`
+/// (opening a large journal allocates nothing the size of an index file). Returns its
+/// header.
+fn check_sealed_index(
+    path: &Path,
+    seg: &Segment,
+    buf: &mut Vec<u8>,
+) -> std::result::Result<IndexHeader, Rebuilt> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Rebuilt::Missing),
+        Err(e) => return Err(Rebuilt::Corrupt(format!("cannot read: {e}"))),
+    };
+    let file_len = f
+        .metadata()
+        .map_err(|e| Rebuilt::Corrupt(format!("cannot read: {e}")))?
+        .len();
+    let mut head = vec![0u8; (file::HEADER_SIZE as u64).min(file_len) as usize];
+    f.read_exact_at(&mut head, 0)
+        .map_err(|e| Rebuilt::Corrupt(format!("cannot read: {e}")))?;
+    let h = file::decode_header(&head, file_len).map_err(|e| match e {
+        e @ vexfs_journal_format::FormatError::UnsupportedVersion { .. } => {
+            Rebuilt::Stale(e.to_string())
+        }
+        e => Rebuilt::Corrupt(e.to_string()),
+    })?;
+    if h.first_seq != seg.first_seq() {
+        return Err(Rebuilt::Stale(format!(
+            "index is for segment {} not {}",
+            h.first_seq,
+            seg.first_seq()
+        )));
+    }
+    let storage = seg.blocks();
+    let (off, len, crc) = h.sections[section::BLOCKS];
+    if len != u64::from(h.block_count) * file::SUMMARY_SIZE as u64 {
+        return Err(Rebuilt::Corrupt(
+            vexfs_journal_format::FormatError::SizeMismatch {
+                field: "index block summaries length",
+                declared: len,
+                expected: u64::from(h.block_count) * file::SUMMARY_SIZE as u64,
+            }
+            .to_string(),
+        ));
+    }
+    // Checksum, decoding and comparison in one pass; a difference counts only once
+    // the checksum has passed (as when the section is checked first).
+    let mut sum = vexfs_journal_format::KernelCrc32::new();
+    let mut seen = 0usize;
+    let mut differs: Option<String> = None;
+    let mut malformed: Option<String> = None;
+    stream(&f, off, len, buf, |chunk| {
+        sum.update(chunk);
+        if malformed.is_some() {
+            return Ok(());
+        }
+        let count = (chunk.len() / file::SUMMARY_SIZE) as u32;
+        match file::decode_summaries(chunk, count) {
+            Ok(summaries) => {
+                for s in &summaries {
+                    if differs.is_none() {
+                        match storage.get(seen) {
+                            Some(b)
+                                if s.first_seq == b.first_seq
+                                    && s.last_seq == b.last_seq
+                                    && s.count == b.event_count => {}
+                            Some(b) => {
+                                differs = Some(format!(
+                                    "block at byte {} differs from the index",
+                                    b.offset
+                                ))
+                            }
+                            None => {}
+                        }
+                    }
+                    seen += 1;
+                }
+            }
+            Err(e) => malformed = Some(e.to_string()),
+        }
+        Ok(())
+    })?;
+    let computed = sum.finish();
+    if computed != crc {
+        return Err(Rebuilt::Corrupt(
+            vexfs_journal_format::FormatError::ChecksumMismatch {
+                what: "index block summaries",
+                stored: crc,
+                computed,
+            }
+            .to_string(),
+        ));
+    }
+    if let Some(why) = malformed {
+        return Err(Rebuilt::Corrupt(why));
+    }
+    if seen != storage.len() {
+        return Err(Rebuilt::Stale(format!(
+            "index covers {} blocks, segment has {}",
+            seen,
+            storage.len()
+        )));
+    }
+    if let Some(why) = differs {
+        return Err(Rebuilt::Stale(why));
+    }
+    let end = storage
+        .last()
+        .map_or(vexfs_journal_format::consts::FILE_HEADER_SIZE as u64, |b| {
+            b.offset + u64::from(b.size)
+        });
+    if end != h.covered_end {
+        return Err(Rebuilt::Stale(
+            "covered end differs from the segment".into(),
+        ));
+    }
+    drop(storage);
+    for (which, what) in [
+        (section::PATHS, "paths"),
+        (section::AGENTS, "agents"),
+        (section::TXS, "transactions"),
+        (section::COUNTS, "counts"),
+        (section::REFS, "causal references"),
+        (section::IDS, "foreign ids"),
+    ] {
+        let (off, len, crc) = h.sections[which];
+        let mut sum = vexfs_journal_format::KernelCrc32::new();
+        stream(&f, off, len, buf, |chunk| {
+            sum.update(chunk);
+            Ok(())
+        })?;
+        let computed = sum.finish();
+        if computed != crc {
+            let e = vexfs_journal_format::FormatError::ChecksumMismatch {
+                what: "index terms",
+                stored: crc,
+                computed,
+            };
+            return Err(Rebuilt::Corrupt(format!("{what}: {e}")));
+        }
+    }
+    Ok(h)
 }
 
 /// Loads a segment's index file and checks it describes the segment as it is.
@@ -662,5 +1052,81 @@ impl BlockObserver for IndexObserver {
 
     fn on_remove(&mut self, segment: &Segment) {
         self.index.removed(segment.first_seq());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use vexfs_journal_format::{Event, FsOp};
+    use vexfs_journal_storage::{Engine, OpenMode, StorageConfig};
+
+    /// Sealed segments' summaries stay on disk after open, load when needed, and at
+    /// most a budget of them stay loaded; what is loaded is what was built.
+    #[test]
+    fn sealed_summaries_load_when_needed_within_a_budget() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let config = StorageConfig {
+            segment_size: 64 << 10,
+            block_bytes: 1024,
+            ..StorageConfig::default()
+        };
+        let engine = Engine::create(dir, config).unwrap();
+        for i in 0..1600u64 {
+            let ev = Event::filesystem(FsOp::Write)
+                .path(format!("/d/{}", i % 13))
+                .payload(vexfs_journal_testkit::noise(i, 120));
+            engine.emit(ev).unwrap();
+        }
+        engine.close().unwrap();
+        drop(engine);
+        let (store, _) = Store::open(dir, OpenMode::ReadOnly).unwrap();
+        let sealed = store.segments().iter().filter(|s| s.is_sealed()).count();
+        assert!(sealed >= 4, "{sealed} sealed segments");
+        // Built from the blocks and saved: the reference.
+        let (built, _) = Index::open(&store, true).unwrap();
+        let expected: Vec<String> = built
+            .segments()
+            .iter()
+            .map(|e| format!("{:?} {}", e.summary().blocks, e.summary().covered_end))
+            .collect();
+        drop(built);
+
+        let (index, report) = Index::open(&store, false).unwrap();
+        assert_eq!(report.loaded, store.segments().len());
+        let growing = store.segments().len() - sealed;
+        let resident = |index: &Index| {
+            index
+                .segments()
+                .iter()
+                .filter(|e| e.resident.load(std::sync::atomic::Ordering::Acquire))
+                .count()
+        };
+        assert_eq!(resident(&index), growing, "sealed summaries loaded at open");
+        assert_eq!(
+            index.segments()[0].extent().1,
+            store.segments()[0].blocks().len()
+        );
+        // Room for about two segments' summaries.
+        let per_segment = store.segments()[0].blocks().len() * SUMMARY_MEM;
+        index.residency.budget.store(
+            per_segment * 2 + per_segment / 2,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        for round in 0..2 {
+            for (e, want) in index.segments().iter().zip(&expected) {
+                let got = format!("{:?} {}", e.summary().blocks, e.summary().covered_end);
+                assert_eq!(&got, want, "round {round}");
+                assert!(
+                    resident(&index) <= growing + 3,
+                    "{} resident",
+                    resident(&index)
+                );
+            }
+        }
+        assert!(resident(&index) >= 2);
     }
 }

@@ -18,7 +18,7 @@ use vexfs_journal_storage::{BlockRef, Segment, Store, StoredEvent};
 
 use crate::error::{IndexError, Result};
 use crate::index::{Index, SegEntry};
-use crate::segment_index::{BlockSet, OTHER_PRIORITY_BIT, UNKNOWN_TYPE_BIT, type_bit};
+use crate::segment_index::{BlockSet, OTHER_PRIORITY_BIT, Terms, UNKNOWN_TYPE_BIT, type_bit};
 use zerocopy::FromBytes;
 
 /// A position in a journal's result stream: "after event `seq`, going forward" (or
@@ -538,18 +538,15 @@ impl Executor<'_> {
                         segment: seg.clone(),
                         entry,
                     };
-                    let data = match self.store.read(&block) {
-                        Ok(data) => data,
-                        Err(e) if is_damage(&e) => {
-                            damaged(DamagedBlock::new(&seg, &entry, &e))?;
-                            continue;
-                        }
+                    let visited = self.store.with_records(&block, |records| {
+                        visit_records(q, records, lo, hi, &mut offsets, |v| visit(v))
+                    });
+                    match visited {
+                        Ok(Ok(true)) => {}
+                        Ok(Ok(false)) => return Ok(true),
+                        Ok(Err(e)) => damaged(DamagedBlock::new(&seg, &entry, &e))?,
+                        Err(e) if is_damage(&e) => damaged(DamagedBlock::new(&seg, &entry, &e))?,
                         Err(e) => return Err(e.into()),
-                    };
-                    match visit_records(q, &data.records, lo, hi, &mut offsets, |v| visit(v)) {
-                        Ok(true) => {}
-                        Ok(false) => return Ok(true),
-                        Err(e) => damaged(DamagedBlock::new(&seg, &entry, &e))?,
                     }
                 }
             }
@@ -638,8 +635,11 @@ struct SegmentPlan<'s> {
     range: Range<usize>,
     /// Blocks below this ordinal are in the index (summaries and terms).
     indexed: usize,
-    /// Blocks holding the query's terms, when it asks for any.
-    allowed: Option<BlockSet>,
+    /// The segment's term postings, when the query asks for terms: the blocks holding
+    /// them are picked a chunk of ordinals at a time.
+    terms: Option<Arc<Terms>>,
+    /// The indexed block holding the sequence equal to the query's event id.
+    id_block: Option<u32>,
     type_mask: Option<u64>,
     prio_mask: Option<u8>,
 }
@@ -662,9 +662,16 @@ impl<'s> SegmentPlan<'s> {
         // the summaries, so every block counted here is in the terms taken next.
         // (Holding the summary lock while taking the terms could deadlock with the
         // writer.)
-        let (indexed, allowed) = match &entry {
-            Some(e) => (e.summary().blocks.len(), allowed_blocks(e, q)?),
-            None => (0, None),
+        let indexed = entry.as_ref().map_or(0, |e| e.summary().blocks.len());
+        let terms = match &entry {
+            Some(e) if asks_terms(q) => Some(e.terms()?),
+            _ => None,
+        };
+        // The event with sequence `id` is a candidate for `event_id(id)` (see
+        // `allowed_blocks`).
+        let id_block = match (&entry, q.event_id) {
+            (Some(e), Some(id)) => e.block_of_seq(id),
+            _ => None,
         };
         Ok(SegmentPlan {
             seg,
@@ -672,7 +679,8 @@ impl<'s> SegmentPlan<'s> {
             q,
             range,
             indexed,
-            allowed,
+            terms,
+            id_block,
             type_mask: q.type_mask(),
             prio_mask: q.prio_mask(),
         })
@@ -705,8 +713,11 @@ impl<'s> SegmentPlan<'s> {
                         out.push(*b);
                     }
                 };
-                match &self.allowed {
-                    Some(set) => set.iter_range(a, z).for_each(&mut consider),
+                match &self.terms {
+                    Some(terms) if a < z => allowed_blocks(terms, self.id_block, self.q, a, z)
+                        .iter_range(a, z)
+                        .for_each(&mut consider),
+                    Some(_) => {}
                     None => (a..z).for_each(&mut consider),
                 }
                 indexed
@@ -739,40 +750,52 @@ fn refers_to(v: &RecordView<'_>, id: u64) -> bool {
     found
 }
 
-/// Intersection of the term postings the query asks for; `None` when it asks none.
-/// Empty values (prefix "", agent "", transaction 0) match events that have no such
-/// term, which postings do not list, so they are checked per event instead.
-fn allowed_blocks(entry: &SegEntry, q: &Query) -> Result<Option<BlockSet>> {
+/// Whether the query asks for term postings. Empty values (prefix "", agent "",
+/// transaction 0) match events that have no such term, which postings do not list, so
+/// they are checked per event instead.
+fn asks_terms(q: &Query) -> bool {
+    q.path_prefix.as_ref().is_some_and(|p| !p.is_empty())
+        || q.agent.as_ref().is_some_and(|a| !a.is_empty())
+        || q.tx.is_some_and(|t| t != 0)
+        || q.refers_to.is_some()
+        || q.event_id.is_some()
+}
+
+/// Intersection of the term postings the query asks for, among block ordinals
+/// `[from, to)` (see [`asks_terms`]).
+fn allowed_blocks(
+    terms: &Terms,
+    id_block: Option<u32>,
+    q: &Query,
+    from: usize,
+    to: usize,
+) -> BlockSet {
     let prefix = q.path_prefix.as_ref().filter(|p| !p.is_empty());
     let agent = q.agent.as_ref().filter(|a| !a.is_empty());
     let tx = q.tx.filter(|t| *t != 0);
-    if prefix.is_none()
-        && agent.is_none()
-        && tx.is_none()
-        && q.refers_to.is_none()
-        && q.event_id.is_none()
-    {
-        return Ok(None);
-    }
-    let terms = entry.terms()?;
+    let of = |list: Option<&Vec<u32>>| {
+        let mut set = BlockSet::default();
+        set.insert_in(list.map_or(&[][..], |v| v), from, to);
+        set
+    };
     let mut sets: Vec<BlockSet> = Vec::new();
     if let Some(p) = prefix {
-        sets.push(terms.paths_with_prefix(p));
+        sets.push(terms.paths_with_prefix_in(p, from, to));
     }
     if let Some(a) = agent {
-        sets.push(BlockSet::of(terms.agents.get(a).map_or(&[][..], |v| v)));
+        sets.push(of(terms.agents.get(a)));
     }
     if let Some(tx) = tx {
-        sets.push(BlockSet::of(terms.txs.get(&tx).map_or(&[][..], |v| v)));
+        sets.push(of(terms.txs.get(&tx)));
     }
     if let Some(id) = q.refers_to {
-        sets.push(BlockSet::of(terms.refs.get(&id).map_or(&[][..], |v| v)));
+        sets.push(of(terms.refs.get(&id)));
     }
     if let Some(id) = q.event_id {
         // The ids postings list only ids that are not their event's sequence: the
         // event with sequence `id` is a candidate too, checked per record.
-        let mut set = BlockSet::of(terms.ids.get(&id).map_or(&[][..], |v| v));
-        if let Some(b) = entry.block_of_seq(id) {
+        let mut set = of(terms.ids.get(&id));
+        if let Some(b) = id_block.filter(|b| (from..to).contains(&(*b as usize))) {
             set.insert(b);
         }
         sets.push(set);
@@ -782,5 +805,5 @@ fn allowed_blocks(entry: &SegEntry, q: &Query) -> Result<Option<BlockSet>> {
     for next in iter {
         acc.intersect(&next);
     }
-    Ok(Some(acc))
+    acc
 }

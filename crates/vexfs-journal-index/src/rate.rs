@@ -424,6 +424,9 @@ impl Executor<'_> {
             indexed = entry.summary().blocks.len().min(blocks.len());
             let counts = entry.counts()?;
             let summary = entry.summary();
+            // A sealed segment's summaries may have been dropped and loaded again in
+            // between: blocks past what they cover are read.
+            indexed = indexed.min(summary.blocks.len());
             let (a, z) = summary.time_window(Some(w.since), Some(w.until.saturating_sub(1)));
             // Bucket of each block taken from its counts (for the agent postings).
             let mut whole: Vec<usize> = Vec::new();
@@ -497,16 +500,18 @@ impl Executor<'_> {
                 segment: seg.clone(),
                 entry,
             };
-            let data = self.store.read(&block).map_err(|e| {
-                if crate::query::is_damage(&e) {
+            self.store
+                .with_records(&block, |records| count_records(w, records, acc))
+                .map_err(|e| {
+                    if crate::query::is_damage(&e) {
+                        IndexError::DamagedBlock(Box::new(DamagedBlock::new(seg, &entry, &e)))
+                    } else {
+                        e.into()
+                    }
+                })?
+                .map_err(|e| {
                     IndexError::DamagedBlock(Box::new(DamagedBlock::new(seg, &entry, &e)))
-                } else {
-                    e.into()
-                }
-            })?;
-            count_records(w, &data.records, acc).map_err(|e| {
-                IndexError::DamagedBlock(Box::new(DamagedBlock::new(seg, &entry, &e)))
-            })?;
+                })?;
         }
         Ok((read, summarised))
     }

@@ -42,6 +42,17 @@ impl BlockSet {
         }
     }
 
+    /// Adds the ordinals of sorted `blocks` that lie in `[from, to)`.
+    pub fn insert_in(&mut self, blocks: &[u32], from: usize, to: usize) {
+        let start = blocks.partition_point(|b| (*b as usize) < from);
+        for b in blocks.get(start..).unwrap_or_default() {
+            if *b as usize >= to {
+                break;
+            }
+            self.insert(*b);
+        }
+    }
+
     /// Whether `b` is in the set.
     pub fn contains(&self, b: usize) -> bool {
         self.words
@@ -129,6 +140,22 @@ impl Terms {
                 break;
             }
             out.insert_all(blocks);
+        }
+        out
+    }
+
+    /// [`Terms::paths_with_prefix`] restricted to ordinals in `[from, to)`.
+    pub fn paths_with_prefix_in(&self, prefix: &[u8], from: usize, to: usize) -> BlockSet {
+        let start = BString::from(prefix);
+        let mut out = BlockSet::default();
+        for (path, blocks) in self
+            .paths
+            .range::<BString, _>((Bound::Included(&start), Bound::Unbounded))
+        {
+            if !path.starts_with(prefix) {
+                break;
+            }
+            out.insert_in(blocks, from, to);
         }
         out
     }
@@ -380,6 +407,12 @@ mod tests {
         assert_eq!(all(t.paths_with_prefix(b"/b")), vec![2]);
         assert_eq!(all(t.paths_with_prefix(b"/c")), Vec::<usize>::new());
         assert_eq!(all(t.paths_with_prefix(b"")), vec![1, 2, 3, 4]);
+        assert_eq!(all(t.paths_with_prefix_in(b"/a/", 2, 4)), vec![3]);
+        assert_eq!(all(t.paths_with_prefix_in(b"", 2, 5)), vec![2, 3, 4]);
+        assert_eq!(
+            all(t.paths_with_prefix_in(b"/a/", 5, 9)),
+            Vec::<usize>::new()
+        );
         let mut s = BlockSet::of(&[0, 63, 64, 65, 200]);
         assert_eq!(
             s.iter_range(63, 201).collect::<Vec<_>>(),

@@ -4,15 +4,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use vexfs_journal_format::footer::BlockEntry;
-use vexfs_journal_format::record::{RecordView, peek_record};
-use vexfs_journal_format::{Event, FormatError, RecordExt};
+use vexfs_journal_format::record::RecordView;
+use vexfs_journal_format::{Event, RecordExt};
 
 use vexfs_journal_format::manifest::Manifest;
 
 use crate::dir::{CleanMarker, list_segments};
 use crate::error::{Result, StorageError};
 use crate::manifest::{Discrepancy, OnDisk, SegmentFacts};
-use crate::segment::{BlockData, OpenMode, Segment, SegmentRecovery, TrustedPrefix};
+use crate::segment::{
+    BlockData, OpenMode, Segment, SegmentRecovery, TrustedPrefix, find_in_records,
+};
 
 /// An event read back from the journal.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -385,9 +387,7 @@ impl Store {
         drop(segs);
         let entry = {
             let blocks = segment.blocks();
-            let b = blocks
-                .partition_point(|b| b.first_seq <= seq)
-                .checked_sub(1)?;
+            let b = blocks_up_to(&blocks, seq).checked_sub(1)?;
             let entry = *blocks.get(b)?;
             (seq <= entry.last_seq).then_some(entry)?
         };
@@ -428,34 +428,28 @@ impl Store {
         Ok(data)
     }
 
+    /// Calls `f` with the checked, decompressed records of `block`: from the cache
+    /// when it holds the block, else read into a per-thread buffer (no allocation, and
+    /// nothing added to the cache: a block read once by a point read or a query does
+    /// not evict blocks a scan is using).
+    pub fn with_records<T>(&self, block: &BlockRef, f: impl FnOnce(&[u8]) -> T) -> Result<T> {
+        let key = (block.segment.first_seq(), block.entry.offset);
+        if let Some(hit) = self.cache.get(key) {
+            return Ok(f(&hit.records));
+        }
+        block.segment.with_records(&block.entry, f)
+    }
+
     /// The event with sequence `seq`, if it is in the journal.
     pub fn get(&self, seq: u64) -> Result<Option<StoredEvent>> {
         let Some(block) = self.locate(seq) else {
             return Ok(None);
         };
-        let data = self.read(&block)?;
-        let mut rest: &[u8] = &data.records;
-        while !rest.is_empty() {
-            let Some((size, found)) = peek_record(rest) else {
-                let e = RecordView::parse_trusted(rest)
-                    .err()
-                    .unwrap_or(FormatError::Malformed {
-                        what: "block records",
-                        offset: data.records.len() - rest.len(),
-                        reason: "record does not fit the block",
-                    });
-                return Err(self.damaged(&block, e));
-            };
-            if found == seq {
-                let view = RecordView::parse_trusted(rest).map_err(|e| self.damaged(&block, e))?;
-                return Ok(Some(stored(&view)));
-            }
-            if found > seq {
-                break;
-            }
-            rest = &rest[size..];
+        let key = (block.segment.first_seq(), block.entry.offset);
+        if let Some(hit) = self.cache.get(key) {
+            return find_in_records(&hit.records, seq, stored).map_err(|e| self.damaged(&block, e));
         }
-        Ok(None)
+        block.segment.find_record(&block.entry, seq, stored)
     }
 
     fn damaged(&self, block: &BlockRef, e: vexfs_journal_format::FormatError) -> StorageError {
@@ -467,6 +461,55 @@ impl From<&RecordView<'_>> for StoredEvent {
     fn from(view: &RecordView<'_>) -> StoredEvent {
         stored(view)
     }
+}
+
+/// The number of blocks whose first sequence is at most `seq` (`blocks` in sequence
+/// order): the same as a binary search, found in fewer probes of a large block table
+/// by guessing from the sequence (blocks hold similar numbers of events) and galloping
+/// from the guess.
+fn blocks_up_to(blocks: &[BlockEntry], seq: u64) -> usize {
+    let key = |i: usize| blocks.get(i).map_or(u64::MAX, |b| b.first_seq);
+    let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else {
+        return 0;
+    };
+    if blocks.len() < 16 || seq <= first.first_seq || seq >= last.first_seq {
+        return blocks.partition_point(|b| b.first_seq <= seq);
+    }
+    let span = u128::from(last.first_seq - first.first_seq);
+    let guess = u128::from(seq - first.first_seq) * (blocks.len() - 1) as u128 / span;
+    let guess = (guess as usize).min(blocks.len() - 1);
+    let (mut lo, mut hi);
+    if key(guess) <= seq {
+        (lo, hi) = (guess + 1, blocks.len());
+        let mut step = 1;
+        while lo + step - 1 < hi {
+            let i = lo + step - 1;
+            if key(i) <= seq {
+                lo = i + 1;
+                step *= 2;
+            } else {
+                hi = i;
+                break;
+            }
+        }
+    } else {
+        (lo, hi) = (0, guess);
+        let mut step = 1;
+        while hi >= step {
+            let i = hi - step;
+            if key(i) > seq {
+                hi = i;
+                step *= 2;
+            } else {
+                lo = i + 1;
+                break;
+            }
+        }
+    }
+    lo + blocks
+        .get(lo..hi)
+        .unwrap_or_default()
+        .partition_point(|b| b.first_seq <= seq)
 }
 
 /// An owned event from a record view.
@@ -611,6 +654,36 @@ mod tests {
     use crate::{Engine, StorageConfig};
     use vexfs_journal_format::consts::FILE_HEADER_SIZE;
     use vexfs_journal_format::{Event, FsOp};
+
+    #[test]
+    fn guessing_block_search_agrees_with_a_binary_search() {
+        let mut s = 11u64;
+        for len in [0usize, 1, 2, 15, 16, 17, 100, 1000] {
+            // Uneven blocks, and gaps between them.
+            let mut first = 5u64;
+            let blocks: Vec<BlockEntry> = (0..len)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    let b = BlockEntry {
+                        first_seq: first,
+                        last_seq: first + s % 40,
+                        ..Default::default()
+                    };
+                    first = b.last_seq + 1 + (s >> 20) % 3 * (s >> 30) % 50;
+                    b
+                })
+                .collect();
+            for seq in 0..first + 10 {
+                assert_eq!(
+                    blocks_up_to(&blocks, seq),
+                    blocks.partition_point(|b| b.first_seq <= seq),
+                    "{len} blocks, seq {seq}"
+                );
+            }
+        }
+    }
 
     // Checks I18 (docs/invariants.md).
     /// A crash between creating the next segment and recording it in the manifest

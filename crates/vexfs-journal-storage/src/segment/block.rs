@@ -4,10 +4,17 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::{Arc, Weak};
 
-use vexfs_journal_format::block::{EventEncoding, EventSpan, check_block, open_block};
+use vexfs_journal_format::block::{
+    EventEncoding, EventSpan, block_size_for, check_block, decompress, open_block,
+};
+use vexfs_journal_format::consts::BLOCK_HEADER_SIZE;
 use vexfs_journal_format::footer::BlockEntry;
-use vexfs_journal_format::{BlockHeader, FormatError};
+use vexfs_journal_format::layout::EVENT_SIZE_OFFSET;
+use vexfs_journal_format::lz4::{Lz4Prefix, decode_whole};
+use vexfs_journal_format::record::{RECORD_FIXED_SIZE, RECORD_SEQ_OFFSET, peek_record};
+use vexfs_journal_format::{BlockHeader, Compression, FormatError, RecordView};
 
 use super::Segment;
 use crate::error::{Result, StorageError};
@@ -128,15 +135,267 @@ pub(crate) fn read_block_at(
     check: BlockCheck,
 ) -> Result<(BlockData, Option<EventSpan>)> {
     let mut records = Vec::new();
-    let opened = with_stored(file, path, entry, |stored| {
-        open_stored_block(stored, check, &mut records)
-    })?
-    .map_err(|e| StorageError::format(path, entry.offset, e))?;
+    let opened = open_block_into(file, path, entry, check, &mut records)?;
     let data = BlockData {
         header: opened.header,
         records,
     };
     Ok((data, opened.span))
+}
+
+/// Reads the block at `entry` of `file` and opens it ([`open_stored_block`]), its
+/// records decompressed into `records` (whose allocation is reused).
+fn open_block_into(
+    file: &File,
+    path: &Path,
+    entry: &BlockEntry,
+    check: BlockCheck,
+    records: &mut Vec<u8>,
+) -> Result<OpenedBlock> {
+    with_stored(file, path, entry, |stored| {
+        open_stored_block(stored, check, records)
+    })?
+    .map_err(|e| StorageError::format(path, entry.offset, e))
+}
+
+/// The block a thread read last without the block cache, kept for its next read of
+/// the same block (neighbouring point reads, the next page of a query). Its records
+/// are decoded lazily: a point read decodes an LZ4 block only up to the record it
+/// wants, and a later read resumes where it stopped.
+#[derive(Debug, Default)]
+struct LastBlock {
+    /// The segment it belongs to (compared by identity: a segment rewritten by
+    /// compaction or salvage is another object).
+    segment: Weak<Segment>,
+    /// Its block table entry.
+    entry: BlockEntry,
+    /// Its header, once its stored bytes are read and checked (header, size,
+    /// checksum, agreement with `entry`); `None` when nothing usable is held.
+    header: Option<BlockHeader>,
+    /// Its stored bytes, header first.
+    stored: Vec<u8>,
+    /// Decompressed records (LZ4, zstd): the first `decoded` bytes are final.
+    records: Vec<u8>,
+    decoded: usize,
+    /// Where LZ4 decoding stopped.
+    lz4: Lz4Prefix,
+}
+
+impl LastBlock {
+    /// Makes this the block at `entry` of `seg`, reading and checking it unless it
+    /// already is.
+    fn load(&mut self, seg: &Arc<Segment>, entry: &BlockEntry) -> Result<()> {
+        let same = self.header.is_some()
+            && self.entry == *entry
+            && std::ptr::eq(self.segment.as_ptr(), Arc::as_ptr(seg));
+        if same {
+            return Ok(());
+        }
+        self.header = None;
+        if !std::ptr::eq(self.segment.as_ptr(), Arc::as_ptr(seg)) {
+            self.segment = Arc::downgrade(seg);
+        }
+        self.entry = *entry;
+        let size = entry.size as usize;
+        if self.stored.len() < size {
+            self.stored.resize(size, 0);
+        }
+        let got = read_full_at(&seg.file, &seg.path, &mut self.stored[..size], entry.offset)?;
+        self.stored.truncate(got);
+        let header = check_stored_data(&self.stored)
+            .map_err(|e| StorageError::format(&seg.path, entry.offset, e))?;
+        seg.check_entry(entry, &header)?;
+        let n = header.uncompressed_size as usize;
+        match header.compression {
+            Compression::None => self.decoded = n,
+            Compression::Lz4 => {
+                // Decoding overwrites every byte it reports: no zero fill.
+                if self.records.len() < n {
+                    self.records.resize(n, 0);
+                }
+                self.decoded = 0;
+                self.lz4 = Lz4Prefix::new();
+            }
+            other => {
+                let data = self.stored.get(BLOCK_HEADER_SIZE..header.data_end());
+                decompress(other, data.unwrap_or_default(), n, &mut self.records)
+                    .map_err(|e| StorageError::format(&seg.path, entry.offset, e))?;
+                self.decoded = n;
+            }
+        }
+        self.header = Some(header);
+        Ok(())
+    }
+
+    /// The block's records decoded so far, at least `want` bytes of them (or all).
+    fn records(&mut self, want: usize) -> std::result::Result<&[u8], FormatError> {
+        let Some(header) = self.header else {
+            return Ok(&[]);
+        };
+        let n = header.uncompressed_size as usize;
+        let data = self
+            .stored
+            .get(BLOCK_HEADER_SIZE..header.data_end())
+            .unwrap_or_default();
+        match header.compression {
+            Compression::None => return Ok(data),
+            Compression::Lz4 if self.decoded < want.min(n) => {
+                let out = self.records.get_mut(..n).unwrap_or_default();
+                if self.decoded == 0 && want >= n {
+                    // The whole block at once: the library decoder is the faster one.
+                    if let Err(e) = decode_whole(data, out) {
+                        self.header = None;
+                        return Err(e);
+                    }
+                    self.decoded = n;
+                } else {
+                    match self.lz4.decode_to(data, out, want) {
+                        Ok(d) => self.decoded = d,
+                        Err(e) => {
+                            self.header = None;
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(self.records.get(..self.decoded).unwrap_or_default())
+    }
+}
+
+/// Checks stored block bytes (header first) as [`open_stored_block`] does with
+/// [`BlockCheck::Checksum`], without decompressing them: the header, the exact size
+/// and the checksum of the stored data.
+fn check_stored_data(stored: &[u8]) -> std::result::Result<BlockHeader, FormatError> {
+    let header = BlockHeader::parse(stored)?;
+    let expected = block_size_for(EventEncoding::Record, header.compressed_size as usize);
+    if header.block_size as usize != expected {
+        return Err(FormatError::SizeMismatch {
+            field: "block_size",
+            declared: u64::from(header.block_size),
+            expected: expected as u64,
+        });
+    }
+    let data = stored
+        .get(BLOCK_HEADER_SIZE..header.data_end())
+        .ok_or(FormatError::Truncated {
+            what: "block data",
+            offset: BLOCK_HEADER_SIZE,
+            needed: header.compressed_size as usize,
+            available: stored.len().saturating_sub(BLOCK_HEADER_SIZE),
+        })?;
+    header.verify_data(data)?;
+    Ok(header)
+}
+
+impl LastBlock {
+    /// Lets go of buffers grown for an unusually large block.
+    fn trim(&mut self) {
+        if self.stored.capacity() > READ_BUF_KEEP || self.records.capacity() > READ_BUF_KEEP {
+            *self = LastBlock::default();
+        }
+    }
+
+    /// Bytes of records the block holds.
+    fn total(&self) -> usize {
+        self.header.map_or(0, |h| h.uncompressed_size as usize)
+    }
+}
+
+/// The record with journal sequence `seq` among `last`'s records, decoding them only
+/// as far as needed; records before it are skipped by their fixed fields.
+fn find_in<T>(
+    last: &mut LastBlock,
+    seq: u64,
+    f: impl FnOnce(&RecordView<'_>) -> T,
+) -> std::result::Result<Option<T>, FormatError> {
+    let total = last.total();
+    // Decoding a prefix costs more per byte than decoding the whole block at once: a
+    // record likely in the last third (by its sequence) has the whole block decoded.
+    let (first, end) = (last.entry.first_seq, last.entry.last_seq);
+    if seq > first && end > first && u128::from(seq - first) * 3 > u128::from(end - first) * 2 {
+        last.records(usize::MAX)?;
+    }
+    let mut pos = 0usize;
+    loop {
+        let head = last.records(pos.saturating_add(RECORD_FIXED_SIZE))?;
+        let rest = head.get(pos..).unwrap_or_default();
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        let Some((size, found)) =
+            record_size_and_seq(rest).filter(|(size, _)| *size >= RECORD_FIXED_SIZE)
+        else {
+            return Err(not_a_record(rest, pos));
+        };
+        if pos.saturating_add(size) > total {
+            return Err(not_a_record(rest, pos));
+        }
+        if found == seq {
+            let all = last.records(pos + size)?;
+            let bytes = all.get(pos..).unwrap_or_default();
+            return RecordView::parse_trusted(bytes).map(|v| Some(f(&v)));
+        }
+        if found > seq {
+            return Ok(None);
+        }
+        pos += size;
+    }
+}
+
+/// [`find_in`] over records decoded whole.
+pub(crate) fn find_in_records<T>(
+    records: &[u8],
+    seq: u64,
+    f: impl FnOnce(&RecordView<'_>) -> T,
+) -> std::result::Result<Option<T>, FormatError> {
+    let mut pos = 0usize;
+    while let Some(rest) = records.get(pos..).filter(|r| !r.is_empty()) {
+        let Some((size, found)) = peek_record(rest) else {
+            return Err(not_a_record(rest, pos));
+        };
+        if found == seq {
+            return RecordView::parse_trusted(rest).map(|v| Some(f(&v)));
+        }
+        if found > seq {
+            break;
+        }
+        pos += size;
+    }
+    Ok(None)
+}
+
+/// What is wrong with bytes at `pos` of a block's records that do not hold a whole
+/// record.
+fn not_a_record(rest: &[u8], pos: usize) -> FormatError {
+    RecordView::parse_trusted(rest)
+        .err()
+        .unwrap_or(FormatError::Malformed {
+            what: "block records",
+            offset: pos,
+            reason: "record does not fit the block",
+        })
+}
+
+thread_local! {
+    /// Each thread's last block read without the block cache: a cold point read or
+    /// query visit allocates nothing.
+    static LAST_BLOCK: std::cell::RefCell<LastBlock> = std::cell::RefCell::new(LastBlock::default());
+}
+
+/// Size and journal sequence from a record's fixed fields (`None` when `buf` is
+/// shorter than them).
+fn record_size_and_seq(buf: &[u8]) -> Option<(usize, u64)> {
+    let size = buf
+        .get(EVENT_SIZE_OFFSET..EVENT_SIZE_OFFSET + 4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes)? as usize;
+    let seq = buf
+        .get(RECORD_SEQ_OFFSET..RECORD_SEQ_OFFSET + 8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)?;
+    Some((size, seq))
 }
 
 /// The header of the block at `offset`, if a whole one is there and parses.
@@ -182,8 +441,16 @@ impl Segment {
 
     /// Reads, checks and decompresses one block of this segment.
     pub fn read_block(&self, entry: &BlockEntry) -> Result<BlockData> {
-        let (data, _) = read_block_at(&self.file, &self.path, entry, BlockCheck::Checksum)?;
-        let header = &data.header;
+        let mut records = Vec::new();
+        let header = self.read_block_into(entry, &mut records)?;
+        Ok(BlockData { header, records })
+    }
+
+    /// [`Segment::read_block`] into `records` (its allocation reused); returns the
+    /// block header.
+    fn read_block_into(&self, entry: &BlockEntry, records: &mut Vec<u8>) -> Result<BlockHeader> {
+        let opened = open_block_into(&self.file, &self.path, entry, BlockCheck::Checksum, records)?;
+        let header = opened.header;
         if header.block_id != entry.first_seq || header.event_count != entry.event_count {
             return Err(StorageError::format(
                 &self.path,
@@ -195,7 +462,76 @@ impl Segment {
                 },
             ));
         }
-        Ok(data)
+        Ok(header)
+    }
+
+    /// Checks a block header read back against the block table entry it was read for.
+    fn check_entry(&self, entry: &BlockEntry, header: &BlockHeader) -> Result<()> {
+        if header.block_id != entry.first_seq || header.event_count != entry.event_count {
+            return Err(StorageError::format(
+                &self.path,
+                entry.offset,
+                FormatError::SizeMismatch {
+                    field: "block id (first sequence) in the block table",
+                    declared: entry.first_seq,
+                    expected: header.block_id,
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads, checks and decompresses one block (as [`Segment::read_block`]) into a
+    /// per-thread buffer and hands its records to `f`: no allocation, and a thread
+    /// reading the same block again (of the same segment object) skips the read.
+    pub fn with_records<T>(
+        self: &Arc<Self>,
+        entry: &BlockEntry,
+        f: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
+        LAST_BLOCK.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut last) => {
+                last.load(self, entry)?;
+                let records = last
+                    .records(usize::MAX)
+                    .map_err(|e| StorageError::format(&self.path, entry.offset, e))?;
+                let out = f(records);
+                last.trim();
+                Ok(out)
+            }
+            // Called again from inside `f`: a buffer of its own.
+            Err(_) => {
+                let mut records = Vec::new();
+                self.read_block_into(entry, &mut records)?;
+                Ok(f(&records))
+            }
+        })
+    }
+
+    /// Finds the record with journal sequence `seq` in the block at `entry` and hands
+    /// it to `f` (`None` when the block does not hold it). Records before it are
+    /// skipped by their fixed fields, and an LZ4 block is decoded only as far as the
+    /// record: the block checksum is still checked first, whole.
+    pub fn find_record<T>(
+        self: &Arc<Self>,
+        entry: &BlockEntry,
+        seq: u64,
+        f: impl FnOnce(&RecordView<'_>) -> T,
+    ) -> Result<Option<T>> {
+        let damaged = |e| StorageError::format(&self.path, entry.offset, e);
+        LAST_BLOCK.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut last) => {
+                last.load(self, entry)?;
+                let found = find_in(&mut last, seq, f).map_err(damaged);
+                last.trim();
+                found
+            }
+            Err(_) => {
+                let mut records = Vec::new();
+                self.read_block_into(entry, &mut records)?;
+                find_in_records(&records, seq, f).map_err(damaged)
+            }
+        })
     }
 }
 

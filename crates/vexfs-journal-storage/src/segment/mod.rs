@@ -34,7 +34,7 @@ mod seal;
 
 pub use append::{append_block, entry_for};
 pub use block::BlockData;
-pub(crate) use block::{BlockCheck, read_block_at, read_full_at};
+pub(crate) use block::{BlockCheck, find_in_records, read_block_at, read_full_at};
 pub use open::table_matches;
 pub(crate) use scan::{find_next_intact_block, is_unwritten, scan};
 pub(crate) use seal::read_footer_of;
