@@ -545,12 +545,18 @@ fn run_system(system: &str, settings: &Settings, events: u64, batch: usize) -> R
 /// then `fdatasync` — what any log on this file system pays at least. `preallocated`:
 /// into space allocated beforehand (`fallocate`, untimed), so no sync has to commit a
 /// new file size; otherwise appended.
-fn run_disk(settings: &Settings, events: u64, batch: usize, preallocated: bool) -> Result<RunResult> {
+fn run_disk(
+    settings: &Settings,
+    events: u64,
+    batch: usize,
+    preallocated: bool,
+) -> Result<RunResult> {
     use std::os::unix::fs::FileExt as _;
     let dir = settings.tempdir("disk")?;
     let path = dir.path().join("raw.log");
     let file = fs::OpenOptions::new()
         .create(true)
+        .truncate(true)
         .read(true)
         .write(true)
         .open(&path)
@@ -587,7 +593,11 @@ fn run_disk(settings: &Settings, events: u64, batch: usize, preallocated: bool) 
     }
     let secs = start.elapsed().as_secs_f64();
     finish(
-        if preallocated { SYS_DISK_PREALLOC } else { SYS_DISK },
+        if preallocated {
+            SYS_DISK_PREALLOC
+        } else {
+            SYS_DISK
+        },
         Some(batch),
         events,
         syncs,

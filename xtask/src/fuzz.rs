@@ -104,10 +104,46 @@ pub(crate) const TARGETS: &[Target] = &[
         fixtures: &[],
         generated: none,
     },
+    Target {
+        name: "lz4_prefix",
+        fixtures: &[],
+        generated: lz4_blocks,
+    },
 ];
 
 fn none() -> Vec<(String, Vec<u8>)> {
     Vec::new()
+}
+
+/// LZ4 blocks as the `lz4_prefix` target reads them: the uncompressed size (2 bytes,
+/// little-endian), a decoding step, then the compressed bytes.
+fn lz4_blocks() -> Vec<(String, Vec<u8>)> {
+    let texts: [&[u8]; 3] = [
+        b"",
+        b"vector.search /models/llama-3-8b/weights.safetensors agent-7 agent-7 agent-7",
+        &[b'x'; 3000],
+    ];
+    let mut out = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let mut packed = Vec::new();
+        let compressed = vexfs_journal_format::block::compress(
+            vexfs_journal_format::Compression::Lz4,
+            text,
+            0,
+            &mut packed,
+        );
+        if compressed.is_err() {
+            continue;
+        }
+        let Ok(len) = u16::try_from(text.len()) else {
+            continue;
+        };
+        let mut seed = len.to_le_bytes().to_vec();
+        seed.push(16);
+        seed.extend_from_slice(&packed);
+        out.push((format!("lz4-{i}"), seed));
+    }
+    out
 }
 
 /// Each record of `fixtures/records.bin` on its own.
