@@ -443,11 +443,9 @@ pub enum EventEncoding {
     Kernel,
 }
 
-/// Opens the block at the start of `buf` for reading: header, exact size, stored-data
-/// checksum, decompression into `data`. Unlike [`check_block`] it does not parse every
-/// event: the checksum already guarantees the data is what the writer wrote, and events
-/// are parsed (structurally validated) as they are read.
-pub fn open_block(buf: &[u8], encoding: EventEncoding, data: &mut Vec<u8>) -> Result<BlockHeader> {
+/// Checks the block at the start of `buf` without decompressing it: its header, its
+/// exact size and the checksum of its stored data, which it returns.
+pub fn check_stored(buf: &[u8], encoding: EventEncoding) -> Result<(BlockHeader, &[u8])> {
     let header = BlockHeader::parse(buf)?;
     let expected_size = block_size_for(encoding, header.compressed_size as usize);
     if header.block_size as usize != expected_size {
@@ -466,6 +464,15 @@ pub fn open_block(buf: &[u8], encoding: EventEncoding, data: &mut Vec<u8>) -> Re
             available: buf.len().saturating_sub(BLOCK_HEADER_SIZE),
         })?;
     header.verify_data(stored)?;
+    Ok((header, stored))
+}
+
+/// Opens the block at the start of `buf` for reading: header, exact size, stored-data
+/// checksum, decompression into `data`. Unlike [`check_block`] it does not parse every
+/// event: the checksum already guarantees the data is what the writer wrote, and events
+/// are parsed (structurally validated) as they are read.
+pub fn open_block(buf: &[u8], encoding: EventEncoding, data: &mut Vec<u8>) -> Result<BlockHeader> {
+    let (header, stored) = check_stored(buf, encoding)?;
     decompress(
         header.compression,
         stored,

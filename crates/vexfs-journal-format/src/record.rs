@@ -314,6 +314,13 @@ pub const RECORD_SEQ_OFFSET: usize = EVENT_HEADER_SIZE + 28;
 /// Size and journal sequence of the record at the start of `buf`, read from their fixed
 /// offsets without parsing it (for skipping through a block).
 pub fn peek_record(buf: &[u8]) -> Option<(usize, u64)> {
+    let (size, seq) = peek_record_fields(buf)?;
+    (size >= RECORD_FIXED_SIZE && size <= buf.len()).then_some((size, seq))
+}
+
+/// The declared size and journal sequence at their fixed offsets, unchecked (`None`
+/// when `buf` is shorter than them): for a reader holding only a record's start.
+pub fn peek_record_fields(buf: &[u8]) -> Option<(usize, u64)> {
     let size = buf
         .get(crate::layout::EVENT_SIZE_OFFSET..crate::layout::EVENT_SIZE_OFFSET + 4)
         .and_then(|b| <[u8; 4]>::try_from(b).ok())
@@ -322,7 +329,7 @@ pub fn peek_record(buf: &[u8]) -> Option<(usize, u64)> {
         .get(RECORD_SEQ_OFFSET..RECORD_SEQ_OFFSET + 8)
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
         .map(u64::from_le_bytes)?;
-    (size >= RECORD_FIXED_SIZE && size <= buf.len()).then_some((size, seq))
+    Some((size, seq))
 }
 
 /// Decodes the record at the start of `buf` (checksum verified); returns the event,

@@ -7,13 +7,12 @@ use std::path::Path;
 use std::sync::{Arc, Weak};
 
 use vexfs_journal_format::block::{
-    EventEncoding, EventSpan, block_size_for, check_block, decompress, open_block,
+    EventEncoding, EventSpan, check_block, check_stored, decompress, open_block,
 };
 use vexfs_journal_format::consts::BLOCK_HEADER_SIZE;
 use vexfs_journal_format::footer::BlockEntry;
-use vexfs_journal_format::layout::EVENT_SIZE_OFFSET;
 use vexfs_journal_format::lz4::{Lz4Prefix, decode_whole};
-use vexfs_journal_format::record::{RECORD_FIXED_SIZE, RECORD_SEQ_OFFSET, peek_record};
+use vexfs_journal_format::record::{RECORD_FIXED_SIZE, peek_record, peek_record_fields};
 use vexfs_journal_format::{BlockHeader, Compression, FormatError, RecordView};
 
 use super::Segment;
@@ -268,25 +267,7 @@ impl LastBlock {
 /// [`BlockCheck::Checksum`], without decompressing them: the header, the exact size
 /// and the checksum of the stored data.
 fn check_stored_data(stored: &[u8]) -> std::result::Result<BlockHeader, FormatError> {
-    let header = BlockHeader::parse(stored)?;
-    let expected = block_size_for(EventEncoding::Record, header.compressed_size as usize);
-    if header.block_size as usize != expected {
-        return Err(FormatError::SizeMismatch {
-            field: "block_size",
-            declared: u64::from(header.block_size),
-            expected: expected as u64,
-        });
-    }
-    let data = stored
-        .get(BLOCK_HEADER_SIZE..header.data_end())
-        .ok_or(FormatError::Truncated {
-            what: "block data",
-            offset: BLOCK_HEADER_SIZE,
-            needed: header.compressed_size as usize,
-            available: stored.len().saturating_sub(BLOCK_HEADER_SIZE),
-        })?;
-    header.verify_data(data)?;
-    Ok(header)
+    check_stored(stored, EventEncoding::Record).map(|(header, _)| header)
 }
 
 impl LastBlock {
@@ -387,15 +368,7 @@ thread_local! {
 /// Size and journal sequence from a record's fixed fields (`None` when `buf` is
 /// shorter than them).
 fn record_size_and_seq(buf: &[u8]) -> Option<(usize, u64)> {
-    let size = buf
-        .get(EVENT_SIZE_OFFSET..EVENT_SIZE_OFFSET + 4)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map(u32::from_le_bytes)? as usize;
-    let seq = buf
-        .get(RECORD_SEQ_OFFSET..RECORD_SEQ_OFFSET + 8)
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map(u64::from_le_bytes)?;
-    Some((size, seq))
+    peek_record_fields(buf)
 }
 
 /// The header of the block at `offset`, if a whole one is there and parses.
