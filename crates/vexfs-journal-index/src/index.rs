@@ -812,19 +812,7 @@ fn check_sealed_index(
     let mut head = vec![0u8; (file::HEADER_SIZE as u64).min(file_len) as usize];
     f.read_exact_at(&mut head, 0)
         .map_err(|e| Rebuilt::Corrupt(format!("cannot read: {e}")))?;
-    let h = file::decode_header(&head, file_len).map_err(|e| match e {
-        e @ vexfs_journal_format::FormatError::UnsupportedVersion { .. } => {
-            Rebuilt::Stale(e.to_string())
-        }
-        e => Rebuilt::Corrupt(e.to_string()),
-    })?;
-    if h.first_seq != seg.first_seq() {
-        return Err(Rebuilt::Stale(format!(
-            "index is for segment {} not {}",
-            h.first_seq,
-            seg.first_seq()
-        )));
-    }
+    let h = segment_header(&head, file_len, seg.first_seq())?;
     let storage = seg.blocks();
     let (off, len, crc) = h.sections[section::BLOCKS];
     if len != u64::from(h.block_count) * file::SUMMARY_SIZE as u64 {
@@ -946,20 +934,7 @@ fn load_index(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Rebuilt::Missing),
         Err(e) => return Err(Rebuilt::Corrupt(format!("cannot read: {e}"))),
     };
-    let h = file::decode_header(&bytes, bytes.len() as u64).map_err(|e| match e {
-        // A file of another version (an older build's) is out of date, not damaged.
-        e @ vexfs_journal_format::FormatError::UnsupportedVersion { .. } => {
-            Rebuilt::Stale(e.to_string())
-        }
-        e => Rebuilt::Corrupt(e.to_string()),
-    })?;
-    if h.first_seq != seg.first_seq() {
-        return Err(Rebuilt::Stale(format!(
-            "index is for segment {} not {}",
-            h.first_seq,
-            seg.first_seq()
-        )));
-    }
+    let h = segment_header(&bytes, bytes.len() as u64, seg.first_seq())?;
     let (off, len, crc) = h.sections[section::BLOCKS];
     let sec = bytes
         .get(off as usize..(off + len) as usize)
@@ -1053,6 +1028,25 @@ impl BlockObserver for IndexObserver {
     fn on_remove(&mut self, segment: &Segment) {
         self.index.removed(segment.first_seq());
     }
+}
+
+/// The header of an index file of a `file_len`-byte file, for the segment starting at
+/// `first_seq`: a file of another version (an older build's) or of another segment is
+/// out of date, not damaged.
+fn segment_header(head: &[u8], file_len: u64, first_seq: u64) -> Result<IndexHeader, Rebuilt> {
+    let h = file::decode_header(head, file_len).map_err(|e| match e {
+        e @ vexfs_journal_format::FormatError::UnsupportedVersion { .. } => {
+            Rebuilt::Stale(e.to_string())
+        }
+        e => Rebuilt::Corrupt(e.to_string()),
+    })?;
+    if h.first_seq != first_seq {
+        return Err(Rebuilt::Stale(format!(
+            "index is for segment {} not {first_seq}",
+            h.first_seq
+        )));
+    }
+    Ok(h)
 }
 
 #[cfg(test)]
