@@ -383,6 +383,8 @@ pub struct Index {
     writable: bool,
     segs: RwLock<BTreeMap<u64, Arc<SegEntry>>>,
     residency: Arc<Residency>,
+    /// Held by [`Index::catch_up`]: two at once would index a block twice.
+    catching_up: Mutex<()>,
 }
 
 /// The index file of a segment.
@@ -399,6 +401,7 @@ impl Index {
             writable,
             segs: RwLock::new(BTreeMap::new()),
             residency: Arc::default(),
+            catching_up: Mutex::new(()),
         };
         let mut report = IndexReport::default();
         // What each loaded index file covers, to tell which files fall behind their
@@ -526,6 +529,7 @@ impl Index {
     /// blocks written while no observer was attached) and forgets deleted segments.
     /// Returns (blocks, events) indexed.
     pub fn catch_up(&self, store: &Store) -> Result<(u64, u64)> {
+        let _one_at_a_time = self.catching_up.lock().unwrap_or_else(|p| p.into_inner());
         let segments = store.segments();
         {
             let live: Vec<u64> = segments.iter().map(|s| s.first_seq()).collect();

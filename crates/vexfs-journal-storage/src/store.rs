@@ -77,6 +77,8 @@ pub struct Store {
     pending: Vec<Discrepancy>,
     /// The journal's id (for a manifest written for the first time).
     journal_id: [u8; 16],
+    /// Held by [`Store::refresh`]: two refreshes at once would add a segment twice.
+    refreshing: Mutex<()>,
 }
 
 impl Store {
@@ -216,6 +218,7 @@ impl Store {
             segments: RwLock::new(segments),
             cache: BlockCache::new(64),
             manifest: Mutex::new(manifest),
+            refreshing: Mutex::new(()),
             pending,
             journal_id,
         };
@@ -323,6 +326,7 @@ impl Store {
     /// Picks up segments and blocks another process added (read-only use). Returns the
     /// number of new blocks.
     pub fn refresh(&self) -> Result<usize> {
+        let _one_at_a_time = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
         let known: Vec<u64> = self.segments().iter().map(|s| s.first_seq()).collect();
         let mut added = 0;
         // Finish the segment we were following before looking at newer ones.

@@ -221,10 +221,23 @@ impl Segment {
             return Ok(0);
         }
         let outcome = scan(&self.file, &self.path, start, file_len)?;
-        let added = outcome.blocks.len();
+        // Two callers may scan the same bytes at once: under the table's lock, only
+        // blocks that continue the table exactly are added, so none is added twice.
+        let mut blocks = self.blocks.write().unwrap_or_else(|p| p.into_inner());
+        let mut end = self.end();
+        let mut added = 0;
         for entry in outcome.blocks {
-            self.push_block(entry);
+            if entry.offset < end {
+                continue;
+            }
+            if entry.offset > end {
+                break;
+            }
+            end = entry.offset + u64::from(entry.size);
+            blocks.push(entry);
+            added += 1;
         }
+        self.end.store(end, Ordering::Release);
         Ok(added)
     }
 
