@@ -80,7 +80,13 @@ fn concurrent_refreshes_add_each_block_once() {
         ..Config::default()
     };
     let j = Journal::create(dir.path(), config).unwrap();
-    let op = |i: u64| if i % 4 == 0 { FsOp::Write } else { FsOp::Read };
+    let op = |i: u64| {
+        if i.is_multiple_of(4) {
+            FsOp::Write
+        } else {
+            FsOp::Read
+        }
+    };
     j.emit(Event::filesystem(op(0)).inode(0)).unwrap();
     j.sync().unwrap();
     let r = JournalReader::open(dir.path()).unwrap();
@@ -96,7 +102,7 @@ fn concurrent_refreshes_add_each_block_once() {
         }
         for i in 1..total {
             j.emit(Event::filesystem(op(i)).inode(i)).unwrap();
-            if i % 25 == 0 {
+            if i.is_multiple_of(25) {
                 j.sync().unwrap();
             }
         }
