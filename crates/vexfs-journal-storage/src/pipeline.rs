@@ -4,8 +4,8 @@
 //! `emit` never takes a lock. It reserves room in the buffer (one CAS on a counter),
 //! takes the next sequence numbers with one `fetch_add`, stamps the event and pushes it
 //! on a lock-free MPMC queue (`crossbeam_queue::SegQueue`, bounded by the reservation
-//! counter). The queue takes memory in blocks of 31 entries as they are used and gives
-//! it back as they drain, so an idle journal does not keep `buffer_capacity` events'
+//! counter). The queue takes memory in blocks of 31 entries as they are used and frees
+//! them to the allocator as they drain, so an idle journal does not keep `buffer_capacity` events'
 //! worth of slots resident (an `ArrayQueue` writes every slot when it is created: ~5 MB
 //! at the default 10,000). Producers racing
 //! between `fetch_add` and `push` can reach the queue out of order; the single writer

@@ -329,11 +329,15 @@ impl Store {
         let _one_at_a_time = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
         let known: Vec<u64> = self.segments().iter().map(|s| s.first_seq()).collect();
         let mut added = 0;
-        // Finish the segment we were following before looking at newer ones.
+        // List first, then finish the segment we were following: the writer seals a
+        // segment before it creates the next one, so once a newer segment is listed
+        // the one we followed is complete on disk and this catch-up reads all of it.
+        // (Catching up before listing could miss blocks written between the two,
+        // and a segment that is no longer the last is never caught up again.)
+        let listed = list_segments(&self.dir)?;
         if let Some(last) = self.segments().last() {
             added += last.catch_up()?;
         }
-        let listed = list_segments(&self.dir)?;
         let listed_firsts: Vec<u64> = listed.iter().map(|(f, _)| *f).collect();
         for (first, path) in listed {
             if known.contains(&first) {

@@ -67,6 +67,56 @@ fn writer_and_reader_read_alike() {
     assert_eq!(replayed, 23);
 }
 
+/// Refreshes racing a writer that rotates segments every few hundred events: a
+/// segment the reader followed is finished before its successor is read, so no
+/// segment's last blocks are skipped (the reader would otherwise jump to the next
+/// segment and never come back). Racy by nature: it catches the bug some runs, never
+/// fails without it.
+// Checks I49 (docs/invariants.md).
+#[test]
+fn refreshes_across_rotations_miss_nothing() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        block_bytes: 2048,
+        segment_size: 64 << 10,
+        ..Config::default()
+    };
+    let j = Journal::create(dir.path(), config).unwrap();
+    j.emit(Event::filesystem(FsOp::Write).inode(0)).unwrap();
+    j.sync().unwrap();
+    let r = JournalReader::open(dir.path()).unwrap();
+    let total = 50_000u64;
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    r.update_view().unwrap();
+                }
+            });
+        }
+        for i in 1..total {
+            j.emit(Event::filesystem(FsOp::Write).inode(i)).unwrap();
+            if i.is_multiple_of(10) {
+                j.sync().unwrap();
+            }
+        }
+        j.sync().unwrap();
+        stop.store(true, Ordering::Relaxed);
+    });
+    r.update_view().unwrap();
+    let stats = r.stats();
+    assert!(stats.segments > 20, "only {} segments", stats.segments);
+    assert_eq!(stats.events, total, "the reader skipped or repeated blocks");
+    let mut all = r.subscribe(Query::new(), StartAt::Beginning).unwrap();
+    let mut seqs = Vec::new();
+    while let Some(e) = all.try_next().unwrap() {
+        seqs.push(e.seq);
+    }
+    assert_eq!(seqs, (1..=total).collect::<Vec<u64>>());
+}
+
 /// Several threads refreshing one reader while a writer appends (a server's followers,
 /// rate and health handlers all do): every block joins the reader's view once, so
 /// stats, subscriptions and indexed queries see each event once, in order.
