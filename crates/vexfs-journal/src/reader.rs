@@ -129,6 +129,15 @@ impl Source for JournalReader {
     #[cfg(feature = "async")]
     async fn wait_async(&self, _position: u64, wait: Duration) -> Result<()> {
         tokio::time::sleep(wait).await;
-        self.refresh().map(|_| ())
+        // A refresh reads files and may wait for another thread's refresh of this
+        // reader (they are serialised): run it on the blocking pool, not on a thread
+        // that drives other tasks.
+        let reader = self.clone();
+        match tokio::task::spawn_blocking(move || reader.refresh()).await {
+            Ok(refreshed) => refreshed.map(|_| ()),
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            // The runtime is shutting down: refresh here instead.
+            Err(_) => self.refresh().map(|_| ()),
+        }
     }
 }

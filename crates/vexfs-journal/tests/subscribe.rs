@@ -209,3 +209,42 @@ async fn async_stream_and_emit() {
     producer.await.unwrap();
     assert_eq!(got, (0..500).filter(|i| i % 10 == 1).collect::<Vec<_>>());
 }
+
+/// An async subscription on a reader follows the files another thread writes, on a
+/// single-threaded runtime (the reader's refreshes go through the blocking pool).
+// Checks I16 (docs/invariants.md).
+#[cfg(feature = "async")]
+#[tokio::test(flavor = "current_thread")]
+async fn async_reader_stream_follows_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(dir.path());
+    j.emit(ev(0)).unwrap();
+    j.sync().unwrap();
+    let reader = JournalReader::open(dir.path()).unwrap();
+    let mut stream = std::pin::pin!(
+        reader
+            .subscribe(Query::new(), StartAt::Beginning)
+            .unwrap()
+            .into_stream()
+    );
+    let writer = std::thread::spawn(move || {
+        for i in 1..1000 {
+            j.emit(ev(i)).unwrap();
+            if i % 100 == 0 {
+                j.sync().unwrap();
+            }
+        }
+        j.sync().unwrap();
+    });
+    let mut got = Vec::new();
+    while got.len() < 1000 {
+        let e = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("event within 10 s")
+            .expect("the stream does not end")
+            .unwrap();
+        got.push(e.event.context.inode_number);
+    }
+    writer.join().unwrap();
+    assert_eq!(got, (0..1000).collect::<Vec<_>>());
+}
