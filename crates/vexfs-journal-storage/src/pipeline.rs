@@ -75,6 +75,49 @@ const OPEN: u8 = 0;
 const CLOSING: u8 = 1;
 const FAILED: u8 = 2;
 
+/// Ranges `(first, count)` of sequences dropped under [`FullPolicy::DropOldest`]
+/// that the writer has not taken yet. Contiguous drops merge into one range: with the
+/// writer stalled (a hung disk), every emit drops the oldest entry, and one record per
+/// drop would grow without bound; the dropped entries leave the queue in nearly
+/// sequence order, so the list stays a few ranges long.
+#[derive(Debug, Default)]
+pub(crate) struct Gaps {
+    ranges: Mutex<Vec<(u64, u64)>>,
+    /// Ranges held: lets the writer's hot loop check for gaps without the lock.
+    len: AtomicUsize,
+}
+
+impl Gaps {
+    fn add(&self, first: u64, count: u64) {
+        let mut ranges = self.ranges.lock().unwrap_or_else(|p| p.into_inner());
+        match ranges.last_mut() {
+            Some((start, n)) if *start + *n == first => *n += count,
+            _ => ranges.push((first, count)),
+        }
+        self.len.store(ranges.len(), SeqCst);
+    }
+
+    /// Takes every range recorded so far.
+    pub(crate) fn take(&self) -> Vec<(u64, u64)> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let mut ranges = self.ranges.lock().unwrap_or_else(|p| p.into_inner());
+        self.len.store(0, SeqCst);
+        std::mem::take(&mut *ranges)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len.load(SeqCst) == 0
+    }
+
+    /// Ranges held (tests).
+    #[cfg(test)]
+    fn ranges(&self) -> usize {
+        self.len.load(SeqCst)
+    }
+}
+
 /// State shared by producers, the writer thread and waiters.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -84,8 +127,8 @@ pub(crate) struct Shared {
     capacity: usize,
     policy: FullPolicy,
     kernel_limits: bool,
-    /// Ranges `(first, count)` discarded by drop-oldest, for the writer to skip.
-    pub gaps: SegQueue<(u64, u64)>,
+    /// Sequences discarded by drop-oldest, for the writer to skip.
+    pub gaps: Gaps,
     pub writer_wake: Notify,
     space: Notify,
     pub written: CachePadded<AtomicU64>,
@@ -120,7 +163,7 @@ impl Shared {
             capacity,
             policy,
             kernel_limits,
-            gaps: SegQueue::new(),
+            gaps: Gaps::default(),
             writer_wake: Notify::new(),
             space: Notify::new(),
             written: CachePadded::new(AtomicU64::new(next_seq)),
@@ -393,7 +436,7 @@ impl Shared {
         match self.queue.pop() {
             Some(old) => {
                 let n = old.payload.len();
-                self.gaps.push((old.seq, n));
+                self.gaps.add(old.seq, n);
                 self.pending.fetch_sub(n as usize, SeqCst);
                 self.counters.dropped.fetch_add(n, Relaxed);
                 self.writer_wake.notify_all();
@@ -486,5 +529,41 @@ impl Shared {
             }
             listener.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use vexfs_journal_format::{EventType, FsOp};
+
+    fn event() -> Event {
+        Event {
+            event_type: EventType::from(FsOp::Write),
+            ..Event::default()
+        }
+    }
+
+    /// With nobody draining the buffer (a stalled writer), drop-oldest keeps the
+    /// buffer full and records what it dropped as a few merged ranges, not one
+    /// record per dropped event.
+    #[test]
+    fn drops_under_a_stalled_writer_merge_into_few_ranges() {
+        let shared = Shared::new(1, 16, FullPolicy::DropOldest, false);
+        for _ in 0..100_000 {
+            shared.submit(Payload::One(event()), true).unwrap();
+        }
+        assert_eq!(shared.pending(), 16);
+        assert_eq!(shared.counters.dropped.load(Relaxed), 100_000 - 16);
+        assert_eq!(shared.gaps.ranges(), 1);
+        let gaps = shared.gaps.take();
+        assert_eq!(gaps, vec![(1, 100_000 - 16)]);
+        assert!(shared.gaps.is_empty());
+        // A batch dropped after a hole starts a new range.
+        shared.gaps.add(200_000, 2);
+        shared.gaps.add(200_002, 1);
+        shared.gaps.add(300_000, 5);
+        assert_eq!(shared.gaps.take(), vec![(200_000, 3), (300_000, 5)]);
     }
 }

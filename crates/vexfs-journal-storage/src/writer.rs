@@ -277,7 +277,7 @@ impl Writer {
         // least every MAX_COMMIT_DELAY or max_write_bytes so durable waits and readers
         // never wait behind a producer that outpaces the disk.
         let mut took = false;
-        while let Some((seq, n)) = self.shared.gaps.pop() {
+        for (seq, n) in self.shared.gaps.take() {
             took = true;
             self.accept(Item::Gap(seq, n))?;
         }
