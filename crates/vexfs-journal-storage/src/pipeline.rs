@@ -5,10 +5,10 @@
 //! takes the next sequence numbers with one `fetch_add`, stamps the event and pushes it
 //! on a lock-free MPMC queue (`crossbeam_queue::SegQueue`, bounded by the reservation
 //! counter). The queue takes memory in blocks of 31 entries as they are used and frees
-//! them to the allocator as they drain, so an idle journal does not keep `buffer_capacity` events'
-//! worth of slots resident (an `ArrayQueue` writes every slot when it is created: ~5 MB
-//! at the default 10,000). Producers racing
-//! between `fetch_add` and `push` can reach the queue out of order; the single writer
+//! them to the allocator as they drain, so an idle journal does not keep
+//! `buffer_capacity` events' worth of slots resident (an `ArrayQueue` writes every slot
+//! when it is created: ~5 MB at the default 10,000). Producers racing between
+//! `fetch_add` and `push` can reach the queue out of order; the single writer
 //! thread puts entries back in sequence order with a small reorder heap, so events reach
 //! disk in sequence order whatever the number of producers.
 //!

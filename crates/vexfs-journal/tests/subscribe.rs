@@ -18,6 +18,19 @@ fn ev(i: u64) -> Event {
     Event::filesystem(t).path(format!("/f/{}", i % 10)).inode(i)
 }
 
+/// Emits `ev(1..total)` on another thread, syncing every `every` events and at the end.
+fn write_in_background(j: Journal, total: u64, every: u64) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for i in 1..total {
+            j.emit(ev(i)).unwrap();
+            if i % every == 0 {
+                j.sync().unwrap();
+            }
+        }
+        j.sync().unwrap();
+    })
+}
+
 fn journal(dir: &std::path::Path) -> Journal {
     Journal::create(
         dir,
@@ -159,18 +172,7 @@ fn reader_subscription_follows_the_files() {
     j.sync().unwrap();
     let reader = JournalReader::open(dir.path()).unwrap();
     let mut sub = reader.subscribe(Query::new(), StartAt::Beginning).unwrap();
-    let writer = {
-        let j = j.clone();
-        std::thread::spawn(move || {
-            for i in 1..2000 {
-                j.emit(ev(i)).unwrap();
-                if i % 200 == 0 {
-                    j.sync().unwrap();
-                }
-            }
-            j.sync().unwrap();
-        })
-    };
+    let writer = write_in_background(j.clone(), 2000, 200);
     let mut got = Vec::new();
     while got.len() < 2000 {
         let e = sub
@@ -227,15 +229,7 @@ async fn async_reader_stream_follows_the_files() {
             .unwrap()
             .into_stream()
     );
-    let writer = std::thread::spawn(move || {
-        for i in 1..1000 {
-            j.emit(ev(i)).unwrap();
-            if i % 100 == 0 {
-                j.sync().unwrap();
-            }
-        }
-        j.sync().unwrap();
-    });
+    let writer = write_in_background(j, 1000, 100);
     let mut got = Vec::new();
     while got.len() < 1000 {
         let e = tokio::time::timeout(Duration::from_secs(10), stream.next())
