@@ -57,6 +57,7 @@ pub(crate) const TARGETS: &[Target] = &[
         fixtures: &[
             "fixtures/storage_block_none.bin",
             "fixtures/storage_block_lz4.bin",
+            "fixtures/storage_block_lz4_framed.bin",
             "fixtures/kernel/image_lz4.img",
         ],
         generated: none,

@@ -17,6 +17,7 @@ use crate::checksum::kernel_crc32;
 use crate::consts::{BLOCK_HEADER_SIZE, BLOCK_MAGIC, BLOCK_VERSION, EVENT_HEADER_SIZE};
 use crate::error::{FormatError, Result};
 use crate::event::Timestamp;
+use crate::frames::FRAMED_BLOCK_VERSION;
 use crate::layout::{EVENT_SIZE_OFFSET, RawBlockHeader};
 use crate::types::Compression;
 
@@ -49,6 +50,10 @@ pub struct BlockHeader {
     pub first_event_id: u64,
     /// Id of the last event.
     pub last_event_id: u64,
+    /// Block format version 2 ([`crate::frames`]): LZ4 records in independently
+    /// compressed frames behind a frame table. Version 1 (false) stores the records as
+    /// one unit; kernel images hold only version 1.
+    pub framed: bool,
 }
 
 impl BlockHeader {
@@ -56,7 +61,11 @@ impl BlockHeader {
     pub fn to_bytes(&self) -> [u8; BLOCK_HEADER_SIZE] {
         let raw = RawBlockHeader {
             block_magic: U32::new(BLOCK_MAGIC),
-            block_version: U32::new(BLOCK_VERSION),
+            block_version: U32::new(if self.framed {
+                FRAMED_BLOCK_VERSION
+            } else {
+                BLOCK_VERSION
+            }),
             block_id: U64::new(self.block_id),
             block_size: U32::new(self.block_size),
             event_count: U32::new(self.event_count),
@@ -90,16 +99,25 @@ impl BlockHeader {
                 found: raw.block_magic.get(),
             });
         }
-        if raw.block_version.get() != BLOCK_VERSION {
+        let version = raw.block_version.get();
+        if version != BLOCK_VERSION && version != FRAMED_BLOCK_VERSION {
             return Err(FormatError::UnsupportedVersion {
                 what: "block",
-                found: raw.block_version.get(),
-                supported: BLOCK_VERSION,
+                found: version,
+                supported: FRAMED_BLOCK_VERSION,
             });
         }
         let code = raw.compression_type.get();
         let compression =
             Compression::from_code(code).ok_or(FormatError::UnknownCompression(code))?;
+        let framed = version == FRAMED_BLOCK_VERSION;
+        if framed && compression != Compression::Lz4 {
+            return Err(FormatError::Malformed {
+                what: "block header",
+                offset: 24,
+                reason: "a version-2 (framed) block must be LZ4-compressed",
+            });
+        }
         let header = BlockHeader {
             block_id: raw.block_id.get(),
             block_size: raw.block_size.get(),
@@ -112,9 +130,25 @@ impl BlockHeader {
             last_event_time: Timestamp::from(&raw.last_event_time),
             first_event_id: raw.first_event_id.get(),
             last_event_id: raw.last_event_id.get(),
+            framed,
         };
         header.check_sizes()?;
         Ok(header)
+    }
+
+    /// Parses a block header of a kernel image, which holds version-1 blocks only.
+    pub fn parse_kernel(buf: &[u8]) -> Result<BlockHeader> {
+        let unsupported = FormatError::UnsupportedVersion {
+            what: "kernel image block",
+            found: FRAMED_BLOCK_VERSION,
+            supported: BLOCK_VERSION,
+        };
+        match BlockHeader::parse(buf) {
+            Ok(h) if h.framed => Err(unsupported),
+            // A version-2 header that is not even a valid segment block.
+            Err(FormatError::Malformed { offset: 24, .. }) => Err(unsupported),
+            other => other,
+        }
     }
 
     fn check_sizes(&self) -> Result<()> {
@@ -447,6 +481,7 @@ pub enum EventEncoding {
 /// exact size and the checksum of its stored data, which it returns.
 pub fn check_stored(buf: &[u8], encoding: EventEncoding) -> Result<(BlockHeader, &[u8])> {
     let header = BlockHeader::parse(buf)?;
+    check_version(&header, encoding)?;
     let expected_size = block_size_for(encoding, header.compressed_size as usize);
     if header.block_size as usize != expected_size {
         return Err(FormatError::SizeMismatch {
@@ -473,13 +508,83 @@ pub fn check_stored(buf: &[u8], encoding: EventEncoding) -> Result<(BlockHeader,
 /// are parsed (structurally validated) as they are read.
 pub fn open_block(buf: &[u8], encoding: EventEncoding, data: &mut Vec<u8>) -> Result<BlockHeader> {
     let (header, stored) = check_stored(buf, encoding)?;
-    decompress(
-        header.compression,
-        stored,
-        header.uncompressed_size as usize,
-        data,
-    )?;
+    decode_data(&header, stored, data)?;
     Ok(header)
+}
+
+/// Kernel images hold only version-1 blocks.
+fn check_version(header: &BlockHeader, encoding: EventEncoding) -> Result<()> {
+    if header.framed && encoding == EventEncoding::Kernel {
+        return Err(FormatError::UnsupportedVersion {
+            what: "kernel image block",
+            found: FRAMED_BLOCK_VERSION,
+            supported: BLOCK_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Decodes a block's stored data (`compressed_size` bytes after its header) into
+/// `data`: one unit in a version-1 block, frame by frame in a framed one.
+pub fn decode_data(header: &BlockHeader, stored: &[u8], data: &mut Vec<u8>) -> Result<()> {
+    if header.framed {
+        // Callers check the block checksum over `stored` first: frames are not checked
+        // again one by one.
+        decode_frames(header, stored, false, data).map(|_| ())
+    } else {
+        decompress(
+            header.compression,
+            stored,
+            header.uncompressed_size as usize,
+            data,
+        )
+    }
+}
+
+#[cfg(feature = "lz4")]
+fn decode_frames(
+    header: &BlockHeader,
+    stored: &[u8],
+    check_frames: bool,
+    data: &mut Vec<u8>,
+) -> Result<crate::frames::FrameTable> {
+    crate::frames::decode_all(
+        stored,
+        header.block_id,
+        header.uncompressed_size,
+        check_frames,
+        data,
+    )
+}
+
+#[cfg(not(feature = "lz4"))]
+fn decode_frames(
+    _: &BlockHeader,
+    _: &[u8],
+    _: bool,
+    _: &mut Vec<u8>,
+) -> Result<crate::frames::FrameTable> {
+    Err(FormatError::UnsupportedCompression("lz4"))
+}
+
+/// Appends `records` (whole records in sequence order, the first with sequence
+/// `base_seq`) as a segment block's stored data: framed ([`crate::frames`]) for LZ4,
+/// else compressed as one unit. Returns whether the data is framed.
+pub fn encode_data(
+    compression: Compression,
+    records: &[u8],
+    base_seq: u64,
+    zstd_level: i32,
+    out: &mut Vec<u8>,
+) -> Result<bool> {
+    #[cfg(feature = "lz4")]
+    if compression == Compression::Lz4 {
+        crate::frames::encode(records, base_seq, out)?;
+        return Ok(true);
+    }
+    let _ = base_seq;
+    compress(compression, records, zstd_level, out)?;
+    Ok(false)
 }
 
 /// The `block_size` of a block holding `stored` bytes of event data: exactly header plus
@@ -501,6 +606,7 @@ pub fn check_block(
     data: &mut Vec<u8>,
 ) -> Result<(BlockHeader, EventSpan)> {
     let header = BlockHeader::parse(buf)?;
+    check_version(&header, encoding)?;
     let stored = buf
         .get(BLOCK_HEADER_SIZE..header.data_end())
         .ok_or(FormatError::Truncated {
@@ -535,12 +641,17 @@ pub fn check_block(
         }
     }
     header.verify_data(stored)?;
-    decompress(
-        header.compression,
-        stored,
-        header.uncompressed_size as usize,
-        data,
-    )?;
+    let frames = if header.framed {
+        Some(decode_frames(&header, stored, true, data)?)
+    } else {
+        decompress(
+            header.compression,
+            stored,
+            header.uncompressed_size as usize,
+            data,
+        )?;
+        None
+    };
     let mut span = EventSpan::default();
     for item in split_events(data) {
         let (offset, bytes) = item?;
@@ -576,5 +687,8 @@ pub fn check_block(
         }
     }
     check_header_against_events(&header, &span, encoding)?;
+    if let Some(table) = &frames {
+        crate::frames::check_against_records(table, data)?;
+    }
     Ok((header, span))
 }

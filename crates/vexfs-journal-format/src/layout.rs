@@ -181,7 +181,7 @@ pub struct RawCausalityLink {
 pub struct RawBlockHeader {
     /// `USJL`.
     pub block_magic: U32,
-    /// Block format version (1).
+    /// Block format version (1; 2 for framed segment blocks, see `frames`).
     pub block_version: U32,
     /// Block id, increasing.
     pub block_id: U64,

@@ -12,6 +12,7 @@
 //! - [`kernel`]: complete kernel events (header + 5280-byte context + sections);
 //! - [`record`]: the compact userspace records stored in segment blocks;
 //! - [`block`] and [`file_header`]: storage blocks and segment file headers;
+//! - [`frames`]: block format version 2, records in independently compressed frames;
 //! - [`manifest`]: the record of a journal's segment set and sequence floor;
 //! - [`footer`], [`checkpoint`], [`index_file`]: a sealed segment's block table and the
 //!   clean-shutdown marker, checkpoint files, `<segment>.idx` index files;
@@ -35,6 +36,7 @@ pub mod error;
 pub mod event;
 pub mod file_header;
 pub mod footer;
+pub mod frames;
 pub mod index_file;
 pub mod kernel;
 pub mod layout;

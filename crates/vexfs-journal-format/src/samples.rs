@@ -144,8 +144,19 @@ pub fn sample_ext(ev: &Event) -> RecordExt {
     }
 }
 
-/// A storage block holding the category events as userspace records.
+/// A storage block (version 1) holding the category events as userspace records.
 pub fn storage_block(compression: Compression) -> Result<Vec<u8>> {
+    sample_block(compression, false)
+}
+
+/// A framed (version 2) LZ4 storage block holding the category events: more than one
+/// frame, so the fixture pins the frame table.
+#[cfg(feature = "lz4")]
+pub fn framed_storage_block() -> Result<Vec<u8>> {
+    sample_block(Compression::Lz4, true)
+}
+
+fn sample_block(compression: Compression, framed: bool) -> Result<Vec<u8>> {
     let mut data = Vec::new();
     let mut span = EventSpan::default();
     for (_, ev) in category_events() {
@@ -157,7 +168,11 @@ pub fn storage_block(compression: Compression) -> Result<Vec<u8>> {
         );
     }
     let mut stored = Vec::new();
-    compress(compression, &data, 3, &mut stored)?;
+    if framed {
+        crate::block::encode_data(compression, &data, span.first_seq, 3, &mut stored)?;
+    } else {
+        compress(compression, &data, 3, &mut stored)?;
+    }
     let header = BlockHeader {
         block_id: span.first_seq,
         block_size: (BLOCK_HEADER_SIZE + stored.len()) as u32,
@@ -170,6 +185,7 @@ pub fn storage_block(compression: Compression) -> Result<Vec<u8>> {
         last_event_time: span.last_time,
         first_event_id: span.first_id,
         last_event_id: span.last_id,
+        framed,
     };
     let mut out = header.to_bytes().to_vec();
     out.extend_from_slice(&stored);
@@ -219,6 +235,11 @@ pub fn fixtures() -> Result<Vec<(alloc::string::String, Vec<u8>)>> {
     out.push((
         "storage_block_lz4.bin".into(),
         storage_block(Compression::Lz4)?,
+    ));
+    #[cfg(feature = "lz4")]
+    out.push((
+        "storage_block_lz4_framed.bin".into(),
+        framed_storage_block()?,
     ));
     out.push(("file_header.bin".into(), file_header().to_bytes().to_vec()));
     out.push((

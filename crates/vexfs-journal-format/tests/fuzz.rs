@@ -105,7 +105,11 @@ fn checked_fixtures() -> Vec<(String, Vec<u8>, fn(&[u8]) -> bool)> {
         ));
         pos += len;
     }
-    for file in ["storage_block_none.bin", "storage_block_lz4.bin"] {
+    for file in [
+        "storage_block_none.bin",
+        "storage_block_lz4.bin",
+        "storage_block_lz4_framed.bin",
+    ] {
         out.push((file.into(), fixture(file), |b| {
             check_block(b, EventEncoding::Record, &mut Vec::new()).is_ok()
         }));

@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 
 use vexfs_journal_format::block::{EventEncoding, check_block, split_events};
+use vexfs_journal_format::frames::FrameTable;
 use vexfs_journal_format::record::RecordView;
 use vexfs_journal_format::samples::{self, category_events, empty_event, sample_ext};
 use vexfs_journal_format::*;
@@ -102,6 +103,7 @@ fn storage_block_fixtures_decode() {
     for (name, compression) in [
         ("storage_block_none.bin", Compression::None),
         ("storage_block_lz4.bin", Compression::Lz4),
+        ("storage_block_lz4_framed.bin", Compression::Lz4),
     ] {
         let bytes = fixture(name);
         let mut data = Vec::new();
@@ -117,6 +119,44 @@ fn storage_block_fixtures_decode() {
         let expected: Vec<Event> = category_events().into_iter().map(|(_, e)| e).collect();
         assert_eq!(events, expected);
     }
+}
+
+/// Block format version 2: the version word, the frame table's place and layout, and
+/// frames that tile the records.
+#[test]
+fn framed_block_fixture_pins_the_frame_table() {
+    let bytes = fixture("storage_block_lz4_framed.bin");
+    assert_eq!(&bytes[4..8], &2u32.to_le_bytes(), "block_version 2");
+    let header = BlockHeader::parse(&bytes).unwrap();
+    assert!(header.framed);
+    let stored = &bytes[104..];
+    let count = u32::from_le_bytes(stored[0..4].try_into().unwrap()) as usize;
+    assert_eq!(
+        count, 2,
+        "the sample's records make two frames of >= 2048 bytes"
+    );
+    let crc = u32::from_le_bytes(stored[4..8].try_into().unwrap());
+    assert_eq!(crc, kernel_crc32(&stored[8..8 + 56 * count]));
+    let table =
+        FrameTable::parse(stored, 1, header.compressed_size, header.uncompressed_size).unwrap();
+    let frames = table.frames();
+    assert_eq!((frames[0].first_seq, frames[1].last_seq), (1, 7));
+    assert_eq!(frames[1].first_seq, frames[0].last_seq + 1);
+    assert_eq!(frames[0].stored_offset, 8 + 2 * 56);
+    assert!(frames[0].raw_len as usize >= 2048);
+    // The frames decode to the same records as the version-1 LZ4 fixture holds.
+    let mut framed = Vec::new();
+    let mut whole = Vec::new();
+    check_block(&bytes, EventEncoding::Record, &mut framed).unwrap();
+    check_block(
+        &fixture("storage_block_lz4.bin"),
+        EventEncoding::Record,
+        &mut whole,
+    )
+    .unwrap();
+    assert_eq!(framed, whole);
+    // Kernel images hold version-1 blocks only.
+    assert!(check_block(&bytes, EventEncoding::Kernel, &mut Vec::new()).is_err());
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Queries: a filter over events (AND of its criteria), executed with the indexes, in
 //! sequence order or reverse, paged with opaque cursors.
 
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -10,6 +10,7 @@ use vexfs_journal_format::cursor::{
     CURSOR_SIZE, CURSOR_V1_SIZE, CursorBytes, decode_cursor, encode_cursor,
 };
 use vexfs_journal_format::footer::BlockEntry;
+use vexfs_journal_format::frames::{FrameInfo, prefix_bloom_bit};
 use vexfs_journal_format::layout::RawEventHeader;
 use vexfs_journal_format::record::{RecordView, peek_record};
 use vexfs_journal_format::{BString, Category, EventType, FormatError, Priority};
@@ -531,6 +532,8 @@ impl Executor<'_> {
             return Ok(false);
         };
         let mut offsets = Vec::new();
+        let keep = FrameFilter::new(q, lo, hi);
+        let keep = |f: &FrameInfo| keep.may_match(f);
         for seg in self.segments_in(q, lo, hi) {
             for blocks in self.plan_segment(&seg, q, lo, hi)? {
                 for entry in blocks {
@@ -538,13 +541,19 @@ impl Executor<'_> {
                         segment: seg.clone(),
                         entry,
                     };
-                    let visited = self.store.with_records(&block, |records| {
-                        visit_records(q, records, lo, hi, &mut offsets, |v| visit(v))
+                    let visited = self.store.with_frames(&block, &keep, q.reverse, |records| {
+                        match visit_records(q, records, lo, hi, &mut offsets, |v| visit(v)) {
+                            Ok(true) => ControlFlow::Continue(()),
+                            Ok(false) => ControlFlow::Break(Ok(())),
+                            Err(e) => ControlFlow::Break(Err(e)),
+                        }
                     });
                     match visited {
-                        Ok(Ok(true)) => {}
-                        Ok(Ok(false)) => return Ok(true),
-                        Ok(Err(e)) => damaged(DamagedBlock::new(&seg, &entry, &e))?,
+                        Ok(ControlFlow::Continue(())) => {}
+                        Ok(ControlFlow::Break(Ok(()))) => return Ok(true),
+                        Ok(ControlFlow::Break(Err(e))) => {
+                            damaged(DamagedBlock::new(&seg, &entry, &e))?
+                        }
                         Err(e) if is_damage(&e) => damaged(DamagedBlock::new(&seg, &entry, &e))?,
                         Err(e) => return Err(e.into()),
                     }
@@ -583,6 +592,41 @@ impl Executor<'_> {
             cursor,
             exhausted: !stopped,
         })
+    }
+}
+
+/// What a query rules out of a framed block's frames from their summaries alone
+/// (`vexfs_journal_format::frames`): sequences, types and categories, time, and — for a
+/// path prefix ending in `/` — the path bloom. A frame it keeps may still hold no match;
+/// one it drops holds none.
+struct FrameFilter {
+    lo: u64,
+    hi: u64,
+    types: Option<u64>,
+    since: Option<i64>,
+    until: Option<i64>,
+    path_bit: Option<u64>,
+}
+
+impl FrameFilter {
+    fn new(q: &Query, lo: u64, hi: u64) -> FrameFilter {
+        FrameFilter {
+            lo,
+            hi,
+            types: q.type_mask(),
+            since: q.since_ns,
+            until: q.until_ns,
+            path_bit: q.path_prefix.as_ref().and_then(|p| prefix_bloom_bit(p)),
+        }
+    }
+
+    fn may_match(&self, f: &FrameInfo) -> bool {
+        f.last_seq >= self.lo
+            && f.first_seq <= self.hi
+            && self.types.is_none_or(|m| f.type_bits & m != 0)
+            && self.since.is_none_or(|s| f.max_time >= s)
+            && self.until.is_none_or(|u| f.min_time <= u)
+            && self.path_bit.is_none_or(|b| f.path_bloom & b != 0)
     }
 }
 

@@ -196,6 +196,7 @@ impl<W: Write> ImageWriter<W> {
             last_event_time: self.span.last_time,
             first_event_id: self.span.first_id,
             last_event_id: self.span.last_id,
+            framed: false,
         };
         let io = |e| ImageError::io("writing", self.name.clone(), e);
         self.out.write_all(&header.to_bytes()).map_err(io)?;
@@ -653,7 +654,7 @@ impl<R: Read> ImageReader<R> {
     fn try_block(&mut self) -> Result<Result<ImageBlock, (DamageKind, Option<u64>)>, ImageError> {
         let avail = self.buf.len() - self.start;
         let head = &self.buf[self.start..self.start + avail.min(PAGE_SIZE)];
-        let header = match BlockHeader::parse(head) {
+        let header = match BlockHeader::parse_kernel(head) {
             Ok(h) => h,
             Err(e) => return Ok(Err((DamageKind::Block(e), None))),
         };

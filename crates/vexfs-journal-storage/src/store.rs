@@ -1,9 +1,11 @@
 //! The set of segments of a journal and reading events back by sequence.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use vexfs_journal_format::footer::BlockEntry;
+use vexfs_journal_format::frames::FrameInfo;
 use vexfs_journal_format::record::RecordView;
 use vexfs_journal_format::{Event, RecordExt};
 
@@ -446,6 +448,23 @@ impl Store {
             return Ok(f(&hit.records));
         }
         block.segment.with_records(&block.entry, f)
+    }
+
+    /// Calls `f` with the checked, decoded records of the frames of `block` that `keep`
+    /// accepts ([`Segment::with_frames`]), in order or reversed, until it breaks: the
+    /// whole records at once when the cache holds the block or it is not framed.
+    pub fn with_frames<B>(
+        &self,
+        block: &BlockRef,
+        keep: &dyn Fn(&FrameInfo) -> bool,
+        reverse: bool,
+        mut f: impl FnMut(&[u8]) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>> {
+        let key = (block.segment.first_seq(), block.entry.offset);
+        if let Some(hit) = self.cache.get(key) {
+            return Ok(f(&hit.records));
+        }
+        block.segment.with_frames(&block.entry, keep, reverse, f)
     }
 
     /// The event with sequence `seq`, if it is in the journal.

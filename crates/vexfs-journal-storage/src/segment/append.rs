@@ -8,7 +8,8 @@ use vexfs_journal_format::footer::BlockEntry;
 use crate::error::{Result, StorageError};
 
 /// Appends to `out` a complete storage block holding `records` (described by `span`):
-/// header, then the records compressed. Returns the block size.
+/// header, then the records compressed (framed, block version 2, for LZ4). Returns
+/// the block size.
 pub fn append_block(
     out: &mut Vec<u8>,
     records: &[u8],
@@ -18,8 +19,14 @@ pub fn append_block(
 ) -> Result<usize> {
     let start = out.len();
     out.resize(start + BLOCK_HEADER_SIZE, 0);
-    vexfs_journal_format::block::compress(compression, records, zstd_level, out)
-        .map_err(StorageError::InvalidEvent)?;
+    let framed = vexfs_journal_format::block::encode_data(
+        compression,
+        records,
+        span.first_seq,
+        zstd_level,
+        out,
+    )
+    .map_err(StorageError::InvalidEvent)?;
     let stored = &out[start + BLOCK_HEADER_SIZE..];
     let block_size =
         vexfs_journal_format::block::block_size_for(EventEncoding::Record, stored.len());
@@ -35,6 +42,7 @@ pub fn append_block(
         last_event_time: span.last_time,
         first_event_id: span.first_id,
         last_event_id: span.last_id,
+        framed,
     };
     out[start..start + BLOCK_HEADER_SIZE].copy_from_slice(&header.to_bytes());
     Ok(block_size)

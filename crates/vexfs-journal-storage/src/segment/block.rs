@@ -2,6 +2,7 @@
 //! records ([`open_stored_block`]), and the reads that feed it.
 
 use std::fs::File;
+use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Arc, Weak};
@@ -11,6 +12,7 @@ use vexfs_journal_format::block::{
 };
 use vexfs_journal_format::consts::BLOCK_HEADER_SIZE;
 use vexfs_journal_format::footer::BlockEntry;
+use vexfs_journal_format::frames::{FrameInfo, FrameTable, decode_frame_into, frame_bytes};
 use vexfs_journal_format::lz4::{Lz4Prefix, decode_whole};
 use vexfs_journal_format::record::{RECORD_FIXED_SIZE, peek_record, peek_record_fields};
 use vexfs_journal_format::{BlockHeader, Compression, FormatError, RecordView};
@@ -178,6 +180,12 @@ struct LastBlock {
     decoded: usize,
     /// Where LZ4 decoding stopped.
     lz4: Lz4Prefix,
+    /// A framed block's checked frame table.
+    frames: Option<FrameTable>,
+    /// The frame decoded into `frame_records`, by index.
+    frame: Option<usize>,
+    /// The records of one frame of a framed block.
+    frame_records: Vec<u8>,
 }
 
 impl LastBlock {
@@ -201,8 +209,25 @@ impl LastBlock {
         }
         let got = read_full_at(&seg.file, &seg.path, &mut self.stored[..size], entry.offset)?;
         self.stored.truncate(got);
-        let header = check_stored_data(&self.stored)
-            .map_err(|e| StorageError::format(&seg.path, entry.offset, e))?;
+        let damaged = |e| StorageError::format(&seg.path, entry.offset, e);
+        let header = BlockHeader::parse(&self.stored).map_err(damaged)?;
+        self.frames = None;
+        self.frame = None;
+        self.decoded = 0;
+        if header.framed {
+            // A framed block is checked frame by frame, as frames are decoded: the
+            // table's crc here, each frame's crc before it is used.
+            let table = open_frame_table(&self.stored).map_err(damaged)?;
+            seg.check_entry(entry, &header)?;
+            let n = header.uncompressed_size as usize;
+            if self.records.len() < n {
+                self.records.resize(n, 0);
+            }
+            self.frames = Some(table);
+            self.header = Some(header);
+            return Ok(());
+        }
+        let header = check_stored_data(&self.stored).map_err(damaged)?;
         seg.check_entry(entry, &header)?;
         let n = header.uncompressed_size as usize;
         match header.compression {
@@ -236,6 +261,17 @@ impl LastBlock {
             .stored
             .get(BLOCK_HEADER_SIZE..header.data_end())
             .unwrap_or_default();
+        if let Some(table) = &self.frames {
+            if self.decoded < n {
+                let out = self.records.get_mut(..n).unwrap_or_default();
+                if let Err(e) = decode_frames_into(table, data, out) {
+                    self.header = None;
+                    return Err(e);
+                }
+                self.decoded = n;
+            }
+            return Ok(self.records.get(..n).unwrap_or_default());
+        }
         match header.compression {
             Compression::None => return Ok(data),
             Compression::Lz4 if self.decoded < want.min(n) => {
@@ -270,7 +306,146 @@ fn check_stored_data(stored: &[u8]) -> std::result::Result<BlockHeader, FormatEr
     check_stored(stored, EventEncoding::Record).map(|(header, _)| header)
 }
 
+/// Parses a framed block's header and checks its frame table (its crc, and that the
+/// frames tile the stored data and records exactly) without checking the frames:
+/// `stored` is the block's bytes, header first.
+fn open_frame_table(stored: &[u8]) -> std::result::Result<FrameTable, FormatError> {
+    let header = BlockHeader::parse(stored)?;
+    let expected = BLOCK_HEADER_SIZE + header.compressed_size as usize;
+    if header.block_size as usize != expected {
+        return Err(FormatError::SizeMismatch {
+            field: "block_size",
+            declared: u64::from(header.block_size),
+            expected: expected as u64,
+        });
+    }
+    let data = stored
+        .get(BLOCK_HEADER_SIZE..expected)
+        .ok_or(FormatError::Truncated {
+            what: "block data",
+            offset: BLOCK_HEADER_SIZE,
+            needed: header.compressed_size as usize,
+            available: stored.len().saturating_sub(BLOCK_HEADER_SIZE),
+        })?;
+    FrameTable::parse(
+        data,
+        header.block_id,
+        header.compressed_size,
+        header.uncompressed_size,
+    )
+}
+
+/// Decodes every frame of `table` (the block's stored `data`) into `out`, which holds
+/// exactly the block's records.
+fn decode_frames_into(
+    table: &FrameTable,
+    data: &[u8],
+    out: &mut [u8],
+) -> std::result::Result<(), FormatError> {
+    for info in table.frames() {
+        decode_one(info, data, out)?;
+    }
+    Ok(())
+}
+
+/// Decodes frame `info` of the block's stored `data` into its place in `records`.
+fn decode_one(
+    info: &FrameInfo,
+    data: &[u8],
+    records: &mut [u8],
+) -> std::result::Result<(), FormatError> {
+    let out = records
+        .get_mut(info.raw_offset..info.raw_offset + info.raw_len as usize)
+        .ok_or(FormatError::Malformed {
+            what: "frame table",
+            offset: info.raw_offset,
+            reason: "a frame lies outside the block's records",
+        })?;
+    decode_frame_into(info, frame_bytes(data, info)?, out)
+}
+
 impl LastBlock {
+    /// The records of the frame holding `seq` (empty when the block does not hold
+    /// it), decoding and checking only that frame. The block must be framed.
+    fn frame_records(&mut self, seq: u64) -> std::result::Result<&[u8], FormatError> {
+        let (Some(table), Some(header)) = (&self.frames, self.header) else {
+            return Ok(&[]);
+        };
+        let Some(i) = table.index_of(seq) else {
+            return Ok(&[]);
+        };
+        let Some(info) = table.frames().get(i).copied() else {
+            return Ok(&[]);
+        };
+        let range = info.raw_offset..info.raw_offset + info.raw_len as usize;
+        if self.decoded == header.uncompressed_size as usize {
+            return Ok(self.records.get(range).unwrap_or_default());
+        }
+        if self.frame != Some(i) {
+            self.frame = None;
+            let data = self
+                .stored
+                .get(BLOCK_HEADER_SIZE..header.data_end())
+                .unwrap_or_default();
+            let n = info.raw_len as usize;
+            if self.frame_records.len() < n {
+                self.frame_records.resize(n, 0);
+            }
+            let out = self.frame_records.get_mut(..n).unwrap_or_default();
+            decode_frame_into(&info, frame_bytes(data, &info)?, out)?;
+            self.frame = Some(i);
+        }
+        Ok(self
+            .frame_records
+            .get(..info.raw_len as usize)
+            .unwrap_or_default())
+    }
+
+    /// Calls `f` with the records of each frame `keep` accepts (the whole block's
+    /// records once for a block that is not framed), in sequence order or reversed,
+    /// until `f` breaks. Only the frames handed to `f` are decoded and checked.
+    fn visit_frames<B>(
+        &mut self,
+        keep: &dyn Fn(&FrameInfo) -> bool,
+        reverse: bool,
+        mut f: impl FnMut(&[u8]) -> ControlFlow<B>,
+    ) -> std::result::Result<ControlFlow<B>, FormatError> {
+        let (Some(table), Some(header)) = (self.frames.take(), self.header) else {
+            return Ok(f(self.records(usize::MAX)?));
+        };
+        let n = header.uncompressed_size as usize;
+        let data = self
+            .stored
+            .get(BLOCK_HEADER_SIZE..header.data_end())
+            .unwrap_or_default();
+        let frames = table.frames();
+        let mut result = Ok(ControlFlow::Continue(()));
+        let order: Box<dyn Iterator<Item = &FrameInfo>> = if reverse {
+            Box::new(frames.iter().rev())
+        } else {
+            Box::new(frames.iter())
+        };
+        for info in order.filter(|i| keep(i)) {
+            let range = info.raw_offset..info.raw_offset + info.raw_len as usize;
+            if self.decoded != n
+                && let Err(e) =
+                    decode_one(info, data, self.records.get_mut(..n).unwrap_or_default())
+            {
+                result = Err(e);
+                break;
+            }
+            if let ControlFlow::Break(b) = f(self.records.get(range).unwrap_or_default()) {
+                result = Ok(ControlFlow::Break(b));
+                break;
+            }
+        }
+        if result.is_err() {
+            self.header = None;
+        }
+        self.frames = Some(table);
+        result
+    }
+
     /// Lets go of buffers grown for an unusually large block.
     fn trim(&mut self) {
         if self.stored.capacity() > READ_BUF_KEEP || self.records.capacity() > READ_BUF_KEEP {
@@ -291,6 +466,9 @@ fn find_in<T>(
     seq: u64,
     f: impl FnOnce(&RecordView<'_>) -> T,
 ) -> std::result::Result<Option<T>, FormatError> {
+    if last.frames.is_some() {
+        return find_in_records(last.frame_records(seq)?, seq, f);
+    }
     let total = last.total();
     // Decoding a prefix costs more per byte than decoding the whole block at once: a
     // record likely in the last third (by its sequence) has the whole block decoded.
@@ -476,6 +654,36 @@ impl Segment {
             Err(_) => {
                 let mut records = Vec::new();
                 self.read_block_into(entry, &mut records)?;
+                Ok(f(&records))
+            }
+        })
+    }
+
+    /// Calls `f` with the records of each frame of the block at `entry` that `keep`
+    /// accepts, in sequence order (`reverse`: last first), until `f` breaks; a block
+    /// that is not framed is handed over whole. Only the frames handed over are
+    /// decoded and checked (the frame table's crc and each frame's own).
+    pub fn with_frames<B>(
+        self: &Arc<Self>,
+        entry: &BlockEntry,
+        keep: &dyn Fn(&FrameInfo) -> bool,
+        reverse: bool,
+        f: impl FnMut(&[u8]) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>> {
+        LAST_BLOCK.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut last) => {
+                last.load(self, entry)?;
+                let out = last
+                    .visit_frames(keep, reverse, f)
+                    .map_err(|e| StorageError::format(&self.path, entry.offset, e));
+                last.trim();
+                out
+            }
+            // Called again from inside `f`: a buffer of its own.
+            Err(_) => {
+                let mut records = Vec::new();
+                self.read_block_into(entry, &mut records)?;
+                let mut f = f;
                 Ok(f(&records))
             }
         })
