@@ -15,7 +15,8 @@
 //! Run: `cargo bench -p vexfs-journal-benches --bench journal_scale`. Variables:
 //! `BENCH_EVENTS`, `BENCH_ITERS` (queries per kind, default 2000), `BENCH_DIR` (where
 //! the stores go, default the system temp dir), `BENCH_SKIP_SQLITE=1`,
-//! `BENCH_COMPRESSION` (none, lz4, zstd; default the journal's), `BENCH_KEEP=1` (keep
+//! `BENCH_COMPRESSION` (none, lz4, zstd; default the journal's), `BENCH_FRAME_BYTES`
+//! (frame size of LZ4 blocks, 0 for version-1 blocks), `BENCH_KEEP=1` (keep
 //! the stores),
 //! `BENCH_OUT` (JSON, default `<target>/bench-results/journal_scale.json`).
 //!
@@ -275,6 +276,11 @@ fn bench_config() -> Result<Config> {
             "zstd" => Compression::Zstd,
             other => bail!("BENCH_COMPRESSION={other}: expected none, lz4 or zstd"),
         };
+    }
+    if let Ok(bytes) = std::env::var("BENCH_FRAME_BYTES") {
+        config.frame_bytes = bytes
+            .parse()
+            .with_context(|| format!("BENCH_FRAME_BYTES={bytes}: expected a byte count"))?;
     }
     Ok(config)
 }

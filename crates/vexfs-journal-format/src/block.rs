@@ -568,21 +568,23 @@ fn decode_frames(
 }
 
 /// Appends `records` (whole records in sequence order, the first with sequence
-/// `base_seq`) as a segment block's stored data: framed ([`crate::frames`]) for LZ4,
-/// else compressed as one unit. Returns whether the data is framed.
+/// `base_seq`) as a segment block's stored data: framed ([`crate::frames`], frames of
+/// `frame_bytes`) for LZ4 with a non-zero `frame_bytes`, else compressed as one unit.
+/// Returns whether the data is framed.
 pub fn encode_data(
     compression: Compression,
     records: &[u8],
     base_seq: u64,
     zstd_level: i32,
+    frame_bytes: usize,
     out: &mut Vec<u8>,
 ) -> Result<bool> {
     #[cfg(feature = "lz4")]
-    if compression == Compression::Lz4 {
-        crate::frames::encode(records, base_seq, out)?;
+    if compression == Compression::Lz4 && frame_bytes > 0 {
+        crate::frames::encode(records, base_seq, frame_bytes, out)?;
         return Ok(true);
     }
-    let _ = base_seq;
+    let _ = (base_seq, frame_bytes);
     compress(compression, records, zstd_level, out)?;
     Ok(false)
 }

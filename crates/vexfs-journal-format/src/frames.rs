@@ -18,8 +18,9 @@
 //! returns nothing it did not check. The per-frame summaries (sequence range, type bits,
 //! time range, path bloom) let a query skip frames without decoding them.
 //!
-//! Frames are cut at record boundaries once they hold at least [`FRAME_TARGET`] bytes of
-//! records (a larger record makes a frame of its own).
+//! The writer cuts a frame at the first record boundary at or past its frame size
+//! ([`DEFAULT_FRAME_BYTES`] unless configured); a larger record makes a frame of its
+//! own. Readers take any frame sizes.
 
 use alloc::vec::Vec;
 
@@ -38,8 +39,8 @@ pub const FRAMED_BLOCK_VERSION: u32 = 2;
 pub const FRAME_TABLE_HEAD_SIZE: usize = 8;
 /// Bytes of one frame entry.
 pub const FRAME_ENTRY_SIZE: usize = 56;
-/// Bytes of records after which the writer starts a new frame.
-pub const FRAME_TARGET: usize = 2048;
+/// Bytes of records after which the writer starts a new frame, by default.
+pub const DEFAULT_FRAME_BYTES: usize = 2048;
 
 /// One frame's entry in the table: where it is and what it holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -92,12 +93,6 @@ const _: () = assert!(core::mem::size_of::<RawFrameEntry>() == FRAME_ENTRY_SIZE)
 /// Bytes of a frame table with `frames` entries.
 pub fn table_size(frames: usize) -> usize {
     FRAME_TABLE_HEAD_SIZE + frames * FRAME_ENTRY_SIZE
-}
-
-/// The most frames a block of `raw_size` bytes of records can have: what a reader
-/// holding only the block's table entry reads to get the whole frame table.
-pub fn max_frames(raw_size: usize) -> usize {
-    raw_size.div_ceil(FRAME_TARGET).max(1)
 }
 
 /// FNV-1a, 64 bit: the path bloom's hash (defined here so other tools can compute it).
@@ -176,9 +171,9 @@ fn frame_error(reason: &'static str) -> FormatError {
 }
 
 /// Appends the framed stored data of `records` (whole records, sequence order, first
-/// sequence `base_seq`) to `out`.
+/// sequence `base_seq`) to `out`, cutting a frame after each `frame_bytes` of records.
 #[cfg(feature = "lz4")]
-pub fn encode(records: &[u8], base_seq: u64, out: &mut Vec<u8>) -> Result<()> {
+pub fn encode(records: &[u8], base_seq: u64, frame_bytes: usize, out: &mut Vec<u8>) -> Result<()> {
     // The frames' extents and summaries, then the table, then the compressed frames.
     let mut frames: Vec<(usize, usize, Summary)> = Vec::new();
     let mut pos = 0;
@@ -194,7 +189,7 @@ pub fn encode(records: &[u8], base_seq: u64, out: &mut Vec<u8>) -> Result<()> {
         let view = RecordView::parse_trusted(rest.get(..size).unwrap_or_default())?;
         summary.push(&view);
         pos += size;
-        if pos - start >= FRAME_TARGET || pos == records.len() {
+        if pos - start >= frame_bytes || pos == records.len() {
             frames.push((start, pos, core::mem::take(&mut summary)));
             start = pos;
         }

@@ -169,7 +169,14 @@ fn sample_block(compression: Compression, framed: bool) -> Result<Vec<u8>> {
     }
     let mut stored = Vec::new();
     if framed {
-        crate::block::encode_data(compression, &data, span.first_seq, 3, &mut stored)?;
+        crate::block::encode_data(
+            compression,
+            &data,
+            span.first_seq,
+            3,
+            crate::frames::DEFAULT_FRAME_BYTES,
+            &mut stored,
+        )?;
     } else {
         compress(compression, &data, 3, &mut stored)?;
     }

@@ -235,8 +235,8 @@ fn rewrite(
         flags: seg.header().flags | FLAG_COMPACTED,
         ..seg.header()
     };
-    let compression = meta.config.compression;
-    let mut writer = SegmentWriter::create(to, seg.first_seq(), &header, compression)?;
+    let settings = &meta.config;
+    let mut writer = SegmentWriter::create(to, seg.first_seq(), &header, settings.compression)?;
     let (mut kept, mut dropped) = (0u64, 0u64);
     let mut pending = Vec::new();
     for b in seg.blocks().iter() {
@@ -256,12 +256,12 @@ fn rewrite(
             kept += 1;
             pending.extend_from_slice(bytes);
             if pending.len() >= meta.config.block_bytes {
-                writer.push_records(&pending, compression, meta.config.zstd_level)?;
+                writer.push_records(&pending, settings)?;
                 pending.clear();
             }
         }
     }
-    writer.push_records(&pending, compression, meta.config.zstd_level)?;
+    writer.push_records(&pending, settings)?;
     writer.finish(true)?;
     Ok((kept, dropped))
 }

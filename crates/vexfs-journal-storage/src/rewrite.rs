@@ -12,6 +12,7 @@ use vexfs_journal_format::footer::{BlockEntry, encode_footer};
 use vexfs_journal_format::record::RecordView;
 use vexfs_journal_format::{Compression, FileHeader};
 
+use crate::StorageConfig;
 use crate::dir::create_file;
 use crate::error::{Result, StorageError};
 use crate::segment::{append_block, entry_for};
@@ -76,13 +77,9 @@ impl SegmentWriter {
         Ok(())
     }
 
-    /// Appends a new block holding `records` (whole records, in sequence order).
-    pub fn push_records(
-        &mut self,
-        records: &[u8],
-        compression: Compression,
-        zstd_level: i32,
-    ) -> Result<()> {
+    /// Appends a new block holding `records` (whole records, in sequence order), with
+    /// the settings of `config` (compression, zstd level, frame size).
+    pub fn push_records(&mut self, records: &[u8], config: &StorageConfig) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -94,7 +91,14 @@ impl SegmentWriter {
             span.push(v.ext().userspace_sequence, v.event_id(), v.timestamp());
         }
         self.buf.clear();
-        let size = append_block(&mut self.buf, records, &span, compression, zstd_level)?;
+        let size = append_block(
+            &mut self.buf,
+            records,
+            &span,
+            config.compression,
+            config.zstd_level,
+            config.frame_bytes,
+        )?;
         self.file
             .write_all_at(&self.buf, self.end)
             .map_err(|e| StorageError::io("writing", &self.path, e))?;

@@ -432,6 +432,7 @@ impl Writer {
             &self.span,
             self.config.compression,
             self.config.zstd_level,
+            self.config.frame_bytes,
         )?;
 
         // Rotate before this block if it would overflow a non-empty segment.

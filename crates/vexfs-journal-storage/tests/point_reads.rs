@@ -37,15 +37,31 @@ fn fill(engine: &Engine, n: u64) {
 
 #[test]
 fn point_reads_in_any_order_agree_with_a_scan() {
-    for compression in [Compression::Lz4, Compression::None, Compression::Zstd] {
+    // LZ4 framed (version 2, small and default frames) and whole (version 1).
+    let cases = [
+        (Compression::Lz4, 512),
+        (Compression::Lz4, 2048),
+        (Compression::Lz4, 0),
+        (Compression::None, 2048),
+        (Compression::Zstd, 2048),
+    ];
+    for (compression, frame_bytes) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let engine = Engine::create(dir.path(), config(compression)).unwrap();
+        let config = StorageConfig {
+            frame_bytes,
+            ..config(compression)
+        };
+        let engine = Engine::create(dir.path(), config).unwrap();
         fill(&engine, 1500);
         let all = read_all(&engine);
         assert_eq!(all.len(), 1500);
         let check = |seq: u64| {
             let got = engine.get(seq).unwrap().unwrap();
-            assert_eq!(&got, &all[(seq - 1) as usize], "{compression:?} seq {seq}");
+            assert_eq!(
+                &got,
+                &all[(seq - 1) as usize],
+                "{compression:?} frames of {frame_bytes}: seq {seq}"
+            );
         };
         // Forward (each read resumes the previous one's decoding), backward (each
         // finds the record already decoded), and scattered.

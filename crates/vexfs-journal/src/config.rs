@@ -27,6 +27,7 @@ use crate::error::{JournalError, Result};
 /// | `batch_size` (100) | [`Config::block_events`]: most events per storage block | 4096 |
 /// | `flush_interval_ms` (10) | [`Config::fsync`] `interval:MS` | fsync every group commit |
 /// | `compression_enabled`, `compression_algorithm` (LZ4) | [`Config::compression`] | LZ4 |
+/// | — | [`Config::frame_bytes`]: records per independently decoded frame of an LZ4 block | 2 KiB |
 /// | `kernel_compatibility` (true) | [`Config::kernel_compatibility`] | true |
 /// | `checkpoint_interval_s` (60) | [`Config::checkpoint_interval_s`] (0: off) | 60 |
 /// | `enable_recovery` (true) | [`Config::recovery`]: how opening treats damage | tolerate-tail |
@@ -64,6 +65,9 @@ pub struct Config {
     pub preallocate_bytes: u64,
     /// Zstd level.
     pub zstd_level: i32,
+    /// Bytes of records per frame of an LZ4 block (0: blocks compressed whole, block
+    /// format version 1); see `docs/format.md`.
+    pub frame_bytes: usize,
     /// Reject events the kernel format cannot carry.
     pub kernel_compatibility: bool,
     /// Take a checkpoint this often while open, seconds (0: only on demand).
@@ -93,6 +97,7 @@ impl Config {
             compression: s.compression,
             preallocate_bytes: s.preallocate_bytes,
             zstd_level: s.zstd_level,
+            frame_bytes: s.frame_bytes,
             kernel_compatibility: s.kernel_compatibility,
             checkpoint_interval_s: 60,
             recovery: RecoveryMode::TolerateTail,
@@ -106,6 +111,7 @@ impl Config {
             segment_size: self.segment_size,
             compression: self.compression,
             zstd_level: self.zstd_level,
+            frame_bytes: self.frame_bytes,
             fsync: self.fsync,
             buffer_capacity: self.buffer_capacity,
             full_policy: self.full_policy,

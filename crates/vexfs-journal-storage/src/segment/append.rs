@@ -16,6 +16,7 @@ pub fn append_block(
     span: &EventSpan,
     compression: vexfs_journal_format::Compression,
     zstd_level: i32,
+    frame_bytes: usize,
 ) -> Result<usize> {
     let start = out.len();
     out.resize(start + BLOCK_HEADER_SIZE, 0);
@@ -24,6 +25,7 @@ pub fn append_block(
         records,
         span.first_seq,
         zstd_level,
+        frame_bytes,
         out,
     )
     .map_err(StorageError::InvalidEvent)?;

@@ -25,6 +25,10 @@ pub struct Args {
     /// allocated space are cheaper, and events keep fitting there when the disk fills.
     #[arg(long, default_value_t = 1 << 20)]
     preallocate: u64,
+    /// Bytes of records per frame of an LZ4 block: reads decode only the frames they
+    /// need. 0 compresses blocks whole (smaller files, slower point reads and queries).
+    #[arg(long, default_value_t = Config::default().frame_bytes)]
+    frame_bytes: usize,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
@@ -34,6 +38,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         segment_size: args.segment_size,
         fsync: args.fsync.parse::<FsyncPolicy>()?,
         preallocate_bytes: args.preallocate,
+        frame_bytes: args.frame_bytes,
         ..Config::default()
     };
     refuse_foreign_files(&cli.dir)?;
