@@ -655,6 +655,7 @@ pub fn check_block(
         None
     };
     let mut span = EventSpan::default();
+    let mut frame_check = frames.as_ref().map(crate::frames::FrameChecker::new);
     for item in split_events(data) {
         let (offset, bytes) = item?;
         let located = |e: FormatError| match e {
@@ -672,6 +673,9 @@ pub fn check_block(
         match encoding {
             EventEncoding::Record => {
                 let view = crate::record::RecordView::parse(bytes).map_err(located)?;
+                if let Some(check) = frame_check.as_mut() {
+                    check.push(offset, bytes.len(), &view)?;
+                }
                 let seq = view.ext().userspace_sequence;
                 if span.count > 0 && seq <= span.last_seq {
                     return Err(FormatError::Malformed {
@@ -689,8 +693,8 @@ pub fn check_block(
         }
     }
     check_header_against_events(&header, &span, encoding)?;
-    if let Some(table) = &frames {
-        crate::frames::check_against_records(table, data)?;
+    if let Some(check) = frame_check {
+        check.finish()?;
     }
     Ok((header, span))
 }

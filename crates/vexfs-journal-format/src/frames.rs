@@ -475,23 +475,62 @@ pub fn decode_all(
     Ok(table)
 }
 
-/// Checks that every frame entry describes its records exactly (sequences, count, type
-/// bits, times, path bloom): `records` are the block's decoded records.
-pub fn check_against_records(table: &FrameTable, records: &[u8]) -> Result<()> {
-    for info in table.frames() {
-        let raw = records
-            .get(info.raw_offset..info.raw_offset + info.raw_len as usize)
-            .ok_or(frame_error("a frame lies outside the records"))?;
-        let mut pos = 0;
-        let mut summary = Summary::default();
-        while pos < raw.len() {
-            let rest = raw.get(pos..).unwrap_or_default();
-            let (size, _) = peek_record(rest).ok_or(frame_error("a frame ends inside a record"))?;
-            summary.push(&RecordView::parse_trusted(
-                rest.get(..size).unwrap_or_default(),
-            )?);
-            pos += size;
+/// Checks, record by record in block order, that every frame entry describes its
+/// records exactly (sequences, count, type bits, times, path bloom) and that no record
+/// crosses a frame boundary: fed the records a full block check parses anyway.
+#[derive(Debug)]
+pub struct FrameChecker<'t> {
+    table: &'t FrameTable,
+    next: usize,
+    current: Summary,
+}
+
+impl<'t> FrameChecker<'t> {
+    /// A checker for the frames of `table`.
+    pub fn new(table: &'t FrameTable) -> Self {
+        FrameChecker {
+            table,
+            next: 0,
+            current: Summary::default(),
         }
+    }
+
+    /// The record `view` at `offset` of the block's records, `len` bytes long.
+    pub fn push(&mut self, offset: usize, len: usize, view: &RecordView<'_>) -> Result<()> {
+        while let Some(f) = self.table.frames.get(self.next) {
+            if offset < f.raw_offset + f.raw_len as usize {
+                break;
+            }
+            self.finish_frame()?;
+        }
+        let inside = self.table.frames.get(self.next).is_some_and(|f| {
+            offset >= f.raw_offset && offset + len <= f.raw_offset + f.raw_len as usize
+        });
+        if !inside {
+            return Err(FormatError::Malformed {
+                what: "frame table",
+                offset,
+                reason: "a record crosses a frame boundary",
+            });
+        }
+        self.current.push(view);
+        Ok(())
+    }
+
+    /// Checks the frames not finished yet; call after the last record.
+    pub fn finish(mut self) -> Result<()> {
+        while self.next < self.table.frames.len() {
+            self.finish_frame()?;
+        }
+        Ok(())
+    }
+
+    fn finish_frame(&mut self) -> Result<()> {
+        let summary = core::mem::take(&mut self.current);
+        let Some(info) = self.table.frames.get(self.next) else {
+            return Ok(());
+        };
+        self.next += 1;
         let described = Summary {
             count: info.record_count,
             first_seq: info.first_seq,
@@ -508,8 +547,8 @@ pub fn check_against_records(table: &FrameTable, records: &[u8]) -> Result<()> {
                 reason: "a frame entry disagrees with the records it holds",
             });
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(all(test, feature = "lz4"))]

@@ -376,3 +376,37 @@ fn cursor_fixture_decodes_to_the_sample() {
     assert_eq!(u64_at(&bytes, 25), 2, "generation");
     assert_eq!(u32_at(&bytes, 33), kernel_crc32(&bytes[..33]), "crc");
 }
+
+/// A full block check compares every frame entry with the records it holds: an entry
+/// that lies (type bits, or a boundary inside a record) fails even with every crc
+/// recomputed to match.
+#[test]
+fn a_frame_entry_that_disagrees_with_its_records_fails_the_full_check() {
+    let clean = fixture("storage_block_lz4_framed.bin");
+    let reseal = |b: &mut Vec<u8>| {
+        let n = u32::from_le_bytes(b[104..108].try_into().unwrap()) as usize;
+        let crc = kernel_crc32(&b[112..112 + 56 * n]);
+        b[108..112].copy_from_slice(&crc.to_le_bytes());
+        let header = BlockHeader::parse(b).unwrap();
+        let data_crc = kernel_crc32(&b[104..104 + header.compressed_size as usize]);
+        b[36..40].copy_from_slice(&data_crc.to_le_bytes());
+    };
+    let mut sealed = clean.clone();
+    reseal(&mut sealed);
+    assert!(sealed == clean, "resealing an intact block changes nothing");
+    // Type bits of the first frame (entry offset 24).
+    let mut lying = clean.clone();
+    lying[112 + 24] ^= 0x01;
+    reseal(&mut lying);
+    let err = check_block(&lying, EventEncoding::Record, &mut Vec::new()).unwrap_err();
+    assert!(err.to_string().contains("disagrees"), "{err}");
+    // Move the boundary between the two frames by one byte (first frame's raw_len
+    // at entry offset 12, second's at 56 + 12), keeping the total.
+    let mut moved = clean.clone();
+    let raw0 = u32::from_le_bytes(moved[112 + 12..112 + 16].try_into().unwrap());
+    let raw1 = u32::from_le_bytes(moved[168 + 12..168 + 16].try_into().unwrap());
+    moved[112 + 12..112 + 16].copy_from_slice(&(raw0 + 1).to_le_bytes());
+    moved[168 + 12..168 + 16].copy_from_slice(&(raw1 - 1).to_le_bytes());
+    reseal(&mut moved);
+    assert!(check_block(&moved, EventEncoding::Record, &mut Vec::new()).is_err());
+}
