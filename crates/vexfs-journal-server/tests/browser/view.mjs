@@ -168,9 +168,10 @@ try {
   await check('an event with a parent shows its causality graph', async () => {
     const rows = page.locator('#events tbody tr');
     if ((await rows.count()) < 2) throw new Error('no rows to click');
-    const target = rows.nth(1);
-    const seq = Number(await target.getAttribute('data-seq'));
-    await target.click();
+    // Live rows arrive at the top, so `rows.nth(1)` may name another row by the time it
+    // is clicked: click the row by its sequence instead.
+    const seq = Number(await rows.nth(1).getAttribute('data-seq'));
+    await page.locator(`#events tbody tr[data-seq="${seq}"]`).click();
     await page.waitForFunction((s) => {
       const json = document.getElementById('event-json').textContent;
       return json.includes(`"seq": ${s}`);
