@@ -480,6 +480,15 @@ pub enum EventEncoding {
 /// Checks the block at the start of `buf` without decompressing it: its header, its
 /// exact size and the checksum of its stored data, which it returns.
 pub fn check_stored(buf: &[u8], encoding: EventEncoding) -> Result<(BlockHeader, &[u8])> {
+    let (header, stored) = stored_data(buf, encoding)?;
+    header.verify_data(stored)?;
+    Ok((header, stored))
+}
+
+/// The header of the block at the start of `buf` and its stored data, after checking the
+/// header, the version for `encoding` and the block's exact size, but not the data's
+/// checksum: for readers that check a framed block frame by frame.
+pub fn stored_data(buf: &[u8], encoding: EventEncoding) -> Result<(BlockHeader, &[u8])> {
     let header = BlockHeader::parse(buf)?;
     check_version(&header, encoding)?;
     let expected_size = block_size_for(encoding, header.compressed_size as usize);
@@ -498,7 +507,6 @@ pub fn check_stored(buf: &[u8], encoding: EventEncoding) -> Result<(BlockHeader,
             needed: header.compressed_size as usize,
             available: buf.len().saturating_sub(BLOCK_HEADER_SIZE),
         })?;
-    header.verify_data(stored)?;
     Ok((header, stored))
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Weak};
 
 use vexfs_journal_format::block::{
-    EventEncoding, EventSpan, check_block, check_stored, decompress, open_block,
+    EventEncoding, EventSpan, check_block, check_stored, decompress, open_block, stored_data,
 };
 use vexfs_journal_format::consts::BLOCK_HEADER_SIZE;
 use vexfs_journal_format::footer::BlockEntry;
@@ -310,23 +310,7 @@ fn check_stored_data(stored: &[u8]) -> std::result::Result<BlockHeader, FormatEr
 /// frames tile the stored data and records exactly) without checking the frames:
 /// `stored` is the block's bytes, header first.
 fn open_frame_table(stored: &[u8]) -> std::result::Result<FrameTable, FormatError> {
-    let header = BlockHeader::parse(stored)?;
-    let expected = BLOCK_HEADER_SIZE + header.compressed_size as usize;
-    if header.block_size as usize != expected {
-        return Err(FormatError::SizeMismatch {
-            field: "block_size",
-            declared: u64::from(header.block_size),
-            expected: expected as u64,
-        });
-    }
-    let data = stored
-        .get(BLOCK_HEADER_SIZE..expected)
-        .ok_or(FormatError::Truncated {
-            what: "block data",
-            offset: BLOCK_HEADER_SIZE,
-            needed: header.compressed_size as usize,
-            available: stored.len().saturating_sub(BLOCK_HEADER_SIZE),
-        })?;
+    let (header, data) = stored_data(stored, EventEncoding::Record)?;
     FrameTable::parse(
         data,
         header.block_id,
@@ -420,12 +404,13 @@ impl LastBlock {
             .unwrap_or_default();
         let frames = table.frames();
         let mut result = Ok(ControlFlow::Continue(()));
-        let order: Box<dyn Iterator<Item = &FrameInfo>> = if reverse {
-            Box::new(frames.iter().rev())
-        } else {
-            Box::new(frames.iter())
-        };
-        for info in order.filter(|i| keep(i)) {
+        for k in 0..frames.len() {
+            let Some(info) = frames.get(if reverse { frames.len() - 1 - k } else { k }) else {
+                break;
+            };
+            if !keep(info) {
+                continue;
+            }
             let range = info.raw_offset..info.raw_offset + info.raw_len as usize;
             if self.decoded != n
                 && let Err(e) =
