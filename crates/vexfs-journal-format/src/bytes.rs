@@ -161,6 +161,15 @@ impl<'a> ByteReader<'a> {
     }
 }
 
+/// Appends `v` as an unsigned LEB128 integer (what [`ByteReader::varint`] reads).
+pub fn put_varint(out: &mut alloc::vec::Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
 /// Splits the trailing little-endian crc32 off `buf`: `(body, stored crc)`.
 pub fn split_crc<'a>(buf: &'a [u8], what: &'static str) -> Result<(&'a [u8], u32)> {
     let body_len = buf.len().checked_sub(4).ok_or(FormatError::Truncated {

@@ -44,7 +44,7 @@ use alloc::vec::Vec;
 
 use bstr::BString;
 
-use crate::bytes::{ByteReader, check_crc};
+use crate::bytes::{ByteReader, check_crc, put_varint};
 use crate::checksum::kernel_crc32;
 use crate::error::{FormatError, Result};
 use crate::types::{EventType, Priority};
@@ -235,14 +235,6 @@ pub mod section {
     pub const REFS: usize = 5;
     /// Foreign event id postings.
     pub const IDS: usize = 6;
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 fn put_postings(out: &mut Vec<u8>, blocks: &[u32]) {

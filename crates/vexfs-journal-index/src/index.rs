@@ -559,9 +559,7 @@ impl Index {
                     }
                 }
             };
-            let have = entry.extent().1;
-            let missing: Vec<BlockEntry> = seg.blocks().iter().skip(have).copied().collect();
-            if missing.is_empty() {
+            if seg.block_count() <= entry.extent().1 {
                 continue;
             }
             // Growing from here on: the summaries stay in memory.

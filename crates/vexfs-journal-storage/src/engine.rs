@@ -207,15 +207,7 @@ impl Engine {
             report.resealed += 1;
         }
         report.segments = segments.len();
-        report.events = segments
-            .iter()
-            .flat_map(|s| {
-                s.blocks()
-                    .iter()
-                    .map(|b| u64::from(b.event_count))
-                    .collect::<Vec<_>>()
-            })
-            .sum();
+        report.events = segments.iter().map(|s| s.event_count()).sum();
         let store = Arc::new(store);
         let (active, file) = match segments.last() {
             Some(last) if !last.is_sealed() => (last.clone(), last.open_for_append()?),

@@ -92,7 +92,7 @@ pub fn entry_of_segment(seg: &Segment) -> Result<ManifestSegment> {
     Ok(entry_of(
         &seg.header(),
         seg.first_seq(),
-        SegmentFacts::from_blocks(&seg.blocks(), seg.first_seq(), file_len),
+        seg.facts(file_len),
     ))
 }
 

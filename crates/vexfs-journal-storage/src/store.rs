@@ -13,7 +13,7 @@ use vexfs_journal_format::manifest::Manifest;
 
 use crate::dir::{CleanMarker, list_segments};
 use crate::error::{Result, StorageError};
-use crate::manifest::{Discrepancy, OnDisk, SegmentFacts};
+use crate::manifest::{Discrepancy, OnDisk};
 use crate::segment::{
     BlockData, OpenMode, Segment, SegmentRecovery, TrustedPrefix, find_in_records,
 };
@@ -162,7 +162,7 @@ impl Store {
                 first_seq: first,
                 path,
                 header: Ok(seg.header()),
-                facts: SegmentFacts::from_blocks(&seg.blocks(), first, file_len),
+                facts: seg.facts(file_len),
                 repaired,
                 damage_reported: false,
             });
@@ -207,7 +207,7 @@ impl Store {
                 pending = fixes;
             }
             None if meta.as_ref().is_ok_and(|m| m.version >= 2)
-                && segments.iter().any(|s| !s.blocks().is_empty()) =>
+                && segments.iter().any(|s| s.block_count() > 0) =>
             {
                 return Err(StorageError::ManifestMissing {
                     dir: dir.to_path_buf(),
@@ -317,7 +317,7 @@ impl Store {
     pub fn first_seq(&self) -> Option<u64> {
         self.segments()
             .iter()
-            .find_map(|s| s.blocks().first().map(|b| b.first_seq))
+            .find_map(|s| s.first_block().map(|b| b.first_seq))
     }
 
     /// Sequence after the last event on disk.
@@ -347,7 +347,7 @@ impl Store {
             }
             match Segment::open(&path, first, OpenMode::ReadOnly, None) {
                 Ok((seg, _)) => {
-                    added += seg.blocks().len();
+                    added += seg.block_count();
                     self.push(seg);
                 }
                 // Deleted by retention between listing and opening.

@@ -632,7 +632,7 @@ impl Writer {
         let mut doomed = Vec::new();
         for seg in segments.iter().filter(|s| s.is_sealed()) {
             let too_big = retention.max_total_bytes.is_some_and(|max| total > max);
-            let newest = seg.blocks().iter().map(|b| b.max_time).max();
+            let newest = seg.time_range().map(|(_, newest)| newest);
             let too_old = cutoff.is_some_and(|c| newest.is_none_or(|t| t < c));
             if !too_big && !too_old {
                 break;

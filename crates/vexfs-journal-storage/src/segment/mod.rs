@@ -15,7 +15,7 @@
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock};
 
 use vexfs_journal_format::consts::FILE_HEADER_SIZE;
 use vexfs_journal_format::footer::BlockEntry;
@@ -31,6 +31,7 @@ mod open;
 mod repair;
 mod scan;
 mod seal;
+mod table;
 
 pub use append::{append_block, entry_for};
 pub use block::BlockData;
@@ -38,6 +39,8 @@ pub(crate) use block::{BlockCheck, find_in_records, read_block_at, read_full_at}
 pub use open::table_matches;
 pub(crate) use scan::{find_next_intact_block, is_unwritten, scan};
 pub(crate) use seal::read_footer_of;
+use table::Table;
+pub use table::{Blocks, UNPACKED_TABLE_BYTES, set_unpacked_table_budget, unpacked_table_bytes};
 pub use vexfs_journal_format::file_header::{FLAG_COMPACTED, FLAG_SALVAGED, FLAG_SEALED};
 
 /// One segment file and its block table.
@@ -47,7 +50,7 @@ pub struct Segment {
     path: PathBuf,
     file: File,
     header: std::sync::Mutex<FileHeader>,
-    blocks: RwLock<Vec<BlockEntry>>,
+    blocks: RwLock<Table>,
     end: AtomicU64,
     sealed: AtomicBool,
 }
@@ -136,7 +139,7 @@ impl Segment {
             path,
             file,
             header: std::sync::Mutex::new(header),
-            blocks: RwLock::new(Vec::new()),
+            blocks: RwLock::new(Table::Live(Vec::new())),
             end: AtomicU64::new(FILE_HEADER_SIZE as u64),
             sealed: AtomicBool::new(false),
         };
@@ -181,25 +184,15 @@ impl Segment {
         io.write_at(rw, &self.path, &header.to_bytes(), 0)
     }
 
-    /// The block table.
-    pub fn blocks(&self) -> RwLockReadGuard<'_, Vec<BlockEntry>> {
-        self.blocks.read().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Sequence after the last event, or the first sequence when empty.
     pub fn next_seq(&self) -> u64 {
-        self.blocks()
-            .last()
-            .map_or(self.first_seq, |b| b.last_seq + 1)
+        self.last_block().map_or(self.first_seq, |b| b.last_seq + 1)
     }
 
     /// Records a block the writer has just written.
     pub(crate) fn push_block(&self, entry: BlockEntry) {
         let end = entry.offset + u64::from(entry.size);
-        self.blocks
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(entry);
+        self.table_mut().push(entry);
         self.end.store(end, Ordering::Release);
     }
 
@@ -223,7 +216,7 @@ impl Segment {
         let outcome = scan(&self.file, &self.path, start, file_len)?;
         // Two callers may scan the same bytes at once: under the table's lock, only
         // blocks that continue the table exactly are added, so none is added twice.
-        let mut blocks = self.blocks.write().unwrap_or_else(|p| p.into_inner());
+        let mut blocks = self.table_mut();
         let mut end = self.end();
         let mut added = 0;
         for entry in outcome.blocks {

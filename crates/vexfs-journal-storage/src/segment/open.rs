@@ -14,7 +14,7 @@ use super::block::{check_stored_block, peek_block_header, with_stored};
 use super::repair::{full_scan, magic_is_ours, rewrite_header, settle_damage};
 use super::scan::scan;
 use super::seal::read_footer;
-use super::{FLAG_SEALED, OpenMode, Segment, SegmentRecovery, TrustedPrefix, read_full_at};
+use super::{FLAG_SEALED, OpenMode, Segment, SegmentRecovery, Table, TrustedPrefix, read_full_at};
 use crate::error::{Result, StorageError};
 
 impl Segment {
@@ -162,7 +162,11 @@ impl Segment {
             path: path.to_path_buf(),
             file,
             header: std::sync::Mutex::new(header),
-            blocks: RwLock::new(blocks),
+            blocks: RwLock::new(if sealed_ok {
+                Table::sealed(&blocks)
+            } else {
+                Table::Live(blocks)
+            }),
             end: AtomicU64::new(end),
             sealed: AtomicBool::new(sealed_ok),
         };

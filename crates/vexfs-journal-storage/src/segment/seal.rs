@@ -38,6 +38,7 @@ impl Segment {
         io.write_at(rw, &self.path, &header.to_bytes(), 0)?;
         io.sync(rw, &self.path)?;
         *self.header.lock().unwrap_or_else(|p| p.into_inner()) = header;
+        self.pack_table();
         self.sealed.store(true, Ordering::Release);
         Ok(())
     }
