@@ -422,16 +422,25 @@ impl Executor<'_> {
         }
     }
 
-    /// The segments overlapping `[lo, hi]`, in query order.
+    /// The segments overlapping `[lo, hi]` that may hold events in the query's time
+    /// range, in query order. A segment ruled out by its time range is never planned,
+    /// so its index summaries are not loaded.
     fn segments_in(&self, q: &Query, lo: u64, hi: u64) -> Vec<Arc<Segment>> {
         let segments = self.store.segments();
+        let timed = q.since_ns.is_some() || q.until_ns.is_some();
         // Segment i holds sequences [first_i, first_{i+1}).
         let mut out: Vec<_> = segments
             .iter()
             .enumerate()
             .filter(|(i, s)| {
                 let next = segments.get(i + 1).map_or(u64::MAX, |n| n.first_seq());
-                s.first_seq() <= hi && next > lo
+                s.first_seq() <= hi
+                    && next > lo
+                    && (!timed
+                        || s.time_range().is_some_and(|(min, max)| {
+                            q.since_ns.is_none_or(|t| max >= t)
+                                && q.until_ns.is_none_or(|t| min <= t)
+                        }))
             })
             .map(|(_, s)| s.clone())
             .collect();

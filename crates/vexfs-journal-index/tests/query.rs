@@ -83,6 +83,13 @@ fn queries() -> Vec<Query> {
         Query::new().visible_to(0b01),
         Query::new().since(T0 + 2000).until(T0 + 5000),
         Query::new().until(T0 + 40),
+        // Whole segments out of range, skipped by their time ranges.
+        Query::new().since(T0 + 7000),
+        Query::new()
+            .types([search])
+            .since(T0 + 6000)
+            .until(T0 + 6500),
+        Query::new().since(T0 + 9000),
         Query::new().from_seq(100).to_seq(400).agent("auditor"),
         Query::new().tx(2).path_prefix("/data").types([search]),
     ]
@@ -140,7 +147,17 @@ fn pages_equal_a_filter_by_hand(block_bytes: usize) {
             .map(Result::unwrap)
             .collect();
         assert_eq!(scanned, all);
-        for q in queries() {
+        // Queries bounded exactly at each segment's own time range (segments are
+        // skipped by it), and one nanosecond past it.
+        let mut edges = queries();
+        for seg in store.segments() {
+            let (min, max) = seg.time_range().unwrap();
+            edges.push(Query::new().since(max));
+            edges.push(Query::new().since(max + 1).until(max + 1));
+            edges.push(Query::new().until(min));
+            edges.push(Query::new().until(min - 1).since(min - 1));
+        }
+        for q in edges {
             for reverse in [false, true] {
                 let q = q.clone().reverse(reverse);
                 let want = expected(&all, &q);

@@ -139,7 +139,7 @@ impl Segment {
             path,
             file,
             header: std::sync::Mutex::new(header),
-            blocks: RwLock::new(Table::Live(Vec::new())),
+            blocks: RwLock::new(Table::live(Vec::new())),
             end: AtomicU64::new(FILE_HEADER_SIZE as u64),
             sealed: AtomicBool::new(false),
         };

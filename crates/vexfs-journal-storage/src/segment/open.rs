@@ -165,7 +165,7 @@ impl Segment {
             blocks: RwLock::new(if sealed_ok {
                 Table::sealed(&blocks)
             } else {
-                Table::Live(blocks)
+                Table::live(blocks)
             }),
             end: AtomicU64::new(end),
             sealed: AtomicBool::new(sealed_ok),

@@ -28,8 +28,9 @@ const ENTRY_MEM: usize = std::mem::size_of::<BlockEntry>();
 /// The block table of a segment.
 #[derive(Debug)]
 pub(super) enum Table {
-    /// An open segment's table, growing as blocks are written.
-    Live(Vec<BlockEntry>),
+    /// An open segment's table, growing as blocks are written, and the smallest and
+    /// largest time of its blocks.
+    Live(Vec<BlockEntry>, Option<(i64, i64)>),
     /// A sealed segment's table, packed.
     Sealed(Box<SealedTable>),
 }
@@ -47,6 +48,12 @@ pub(super) struct SealedTable {
 }
 
 impl Table {
+    /// The table of an open segment.
+    pub(super) fn live(blocks: Vec<BlockEntry>) -> Table {
+        let times = blocks.iter().fold(None, widen);
+        Table::Live(blocks, times)
+    }
+
     /// The packed table of a sealed segment.
     pub(super) fn sealed(blocks: &[BlockEntry]) -> Table {
         Table::Sealed(Box::new(SealedTable {
@@ -79,7 +86,7 @@ impl Deref for Blocks<'_> {
     fn deref(&self) -> &Vec<BlockEntry> {
         match &self.0 {
             Held::Live(guard) => match &**guard {
-                Table::Live(v) => v,
+                Table::Live(v, _) => v,
                 Table::Sealed(_) => &NO_BLOCKS,
             },
             Held::Unpacked(v) => v,
@@ -132,7 +139,7 @@ impl Segment {
     pub fn blocks(&self) -> Blocks<'_> {
         let guard = self.blocks.read().unwrap_or_else(|p| p.into_inner());
         let sealed = match &*guard {
-            Table::Live(_) => return Blocks(Held::Live(guard)),
+            Table::Live(..) => return Blocks(Held::Live(guard)),
             Table::Sealed(s) => s,
         };
         let mut slot = sealed.unpacked.lock().unwrap_or_else(|p| p.into_inner());
@@ -162,14 +169,14 @@ impl Segment {
     }
 
     /// Write access to an open segment's table (sealed tables do not change).
-    pub(super) fn table_mut(&self) -> LiveTable<'_> {
-        LiveTable(self.blocks.write().unwrap_or_else(|p| p.into_inner()))
+    pub(super) fn table_mut(&self) -> TableWriter<'_> {
+        TableWriter(self.blocks.write().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Packs the table of a segment that has just been sealed.
     pub(super) fn pack_table(&self) {
         let mut guard = self.blocks.write().unwrap_or_else(|p| p.into_inner());
-        if let Table::Live(v) = &*guard {
+        if let Table::Live(v, _) = &*guard {
             *guard = Table::sealed(v);
         }
     }
@@ -177,7 +184,7 @@ impl Segment {
     /// Blocks in the segment, without unpacking a sealed table.
     pub fn block_count(&self) -> usize {
         match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
-            Table::Live(v) => v.len(),
+            Table::Live(v, _) => v.len(),
             Table::Sealed(s) => s.packed.len(),
         }
     }
@@ -185,7 +192,7 @@ impl Segment {
     /// The first block, without unpacking a sealed table.
     pub fn first_block(&self) -> Option<BlockEntry> {
         match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
-            Table::Live(v) => v.first().copied(),
+            Table::Live(v, _) => v.first().copied(),
             Table::Sealed(s) => s.first,
         }
     }
@@ -193,7 +200,7 @@ impl Segment {
     /// The last block, without unpacking a sealed table.
     pub fn last_block(&self) -> Option<BlockEntry> {
         match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
-            Table::Live(v) => v.last().copied(),
+            Table::Live(v, _) => v.last().copied(),
             Table::Sealed(s) => s.last,
         }
     }
@@ -201,7 +208,7 @@ impl Segment {
     /// Events in the segment, without unpacking a sealed table.
     pub fn event_count(&self) -> u64 {
         match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
-            Table::Live(v) => v.iter().map(|b| u64::from(b.event_count)).sum(),
+            Table::Live(v, _) => v.iter().map(|b| u64::from(b.event_count)).sum(),
             Table::Sealed(s) => s.events,
         }
     }
@@ -210,10 +217,7 @@ impl Segment {
     /// when the segment holds no block.
     pub fn time_range(&self) -> Option<(i64, i64)> {
         match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
-            Table::Live(v) => Some((
-                v.iter().map(|b| b.min_time).min()?,
-                v.iter().map(|b| b.max_time).max()?,
-            )),
+            Table::Live(_, times) => *times,
             Table::Sealed(s) => s.last.map(|_| (s.min_time, s.max_time)),
         }
     }
@@ -222,7 +226,7 @@ impl Segment {
     /// unpacking a sealed table.
     pub fn facts(&self, file_len: u64) -> SegmentFacts {
         match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
-            Table::Live(v) => SegmentFacts::from_blocks(v, self.first_seq, file_len),
+            Table::Live(v, _) => SegmentFacts::from_blocks(v, self.first_seq, file_len),
             Table::Sealed(s) => SegmentFacts {
                 next_seq: s.last.map_or(self.first_seq, |b| b.last_seq + 1),
                 events: s.events,
@@ -237,20 +241,30 @@ impl Segment {
     /// Bytes of memory the table takes while idle (packed, for a sealed segment).
     pub fn table_bytes(&self) -> usize {
         match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
-            Table::Live(v) => v.capacity() * ENTRY_MEM,
+            Table::Live(v, _) => v.capacity() * ENTRY_MEM,
             Table::Sealed(s) => s.packed.heap_bytes() + std::mem::size_of::<SealedTable>(),
         }
     }
 }
 
-/// Write access to an open segment's table.
-pub(super) struct LiveTable<'a>(RwLockWriteGuard<'a, Table>);
+/// `times` widened to cover `b`'s times.
+fn widen(times: Option<(i64, i64)>, b: &BlockEntry) -> Option<(i64, i64)> {
+    Some(times.map_or((b.min_time, b.max_time), |(lo, hi)| {
+        (lo.min(b.min_time), hi.max(b.max_time))
+    }))
+}
 
-impl LiveTable<'_> {
+/// Write access to an open segment's table.
+pub(super) struct TableWriter<'a>(RwLockWriteGuard<'a, Table>);
+
+impl TableWriter<'_> {
     /// Appends a block; a sealed table takes none (and is never appended to).
     pub(super) fn push(&mut self, entry: BlockEntry) {
         match &mut *self.0 {
-            Table::Live(v) => v.push(entry),
+            Table::Live(v, times) => {
+                *times = widen(*times, &entry);
+                v.push(entry);
+            }
             Table::Sealed(_) => {
                 debug_assert!(false, "a block appended to a sealed segment's table");
             }
