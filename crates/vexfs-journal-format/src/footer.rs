@@ -163,20 +163,34 @@ pub fn decode_footer(buf: &[u8]) -> Result<Vec<BlockEntry>> {
 /// block this way instead of 56, so a journal of 100 M events keeps every table in
 /// memory for a few tens of MiB and unpacks one only while it is used.
 ///
+/// Every [`RESTART_INTERVAL`]th entry is packed on its own (a restart point, as in
+/// LevelDB's blocks): [`CompactTable::find`] bisects the restart points and unpacks at
+/// most one interval, so a point lookup needs no unpacked table.
+///
 /// Lossless for any entries (differences wrap), so what [`CompactTable::unpack`]
 /// returns is exactly what [`CompactTable::pack`] was given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CompactTable {
     bytes: alloc::boxed::Box<[u8]>,
+    /// First sequence and byte offset of each restart point.
+    restarts: alloc::boxed::Box<[(u64, u32)]>,
     len: usize,
 }
+
+/// Entries between two restart points of a [`CompactTable`].
+pub const RESTART_INTERVAL: usize = 64;
 
 impl CompactTable {
     /// Packs `entries`.
     pub fn pack(entries: &[BlockEntry]) -> CompactTable {
         let mut out = Vec::with_capacity(entries.len() * 12);
+        let mut restarts = Vec::with_capacity(entries.len().div_ceil(RESTART_INTERVAL));
         let mut prev = BlockEntry::default();
-        for e in entries {
+        for (i, e) in entries.iter().enumerate() {
+            if i.is_multiple_of(RESTART_INTERVAL) {
+                restarts.push((e.first_seq, out.len() as u32));
+                prev = BlockEntry::default();
+            }
             let next_seq = prev.last_seq.wrapping_add(1);
             let span = e.last_seq.wrapping_sub(e.first_seq);
             put_varint(&mut out, e.first_seq.wrapping_sub(next_seq));
@@ -199,44 +213,52 @@ impl CompactTable {
         }
         CompactTable {
             bytes: out.into_boxed_slice(),
+            restarts: restarts.into_boxed_slice(),
             len: entries.len(),
         }
     }
 
     /// The entries, as given to [`CompactTable::pack`].
     pub fn unpack(&self) -> Result<Vec<BlockEntry>> {
-        let mut r = ByteReader::new(&self.bytes, "packed block table");
         let mut out = Vec::with_capacity(self.len);
+        let mut r = ByteReader::new(&self.bytes, "packed block table");
         let mut prev = BlockEntry::default();
-        let u32_of = |v: u64| v as u32;
-        for _ in 0..self.len {
-            let first_seq = prev.last_seq.wrapping_add(1).wrapping_add(r.varint()?);
-            let span = r.varint()?;
-            let offset = prev
-                .offset
-                .wrapping_add(u64::from(prev.size))
-                .wrapping_add(r.varint()?);
-            let size = u32_of(r.varint()?);
-            let event_count = u32_of(r.varint()?).wrapping_add((span as u32).wrapping_add(1));
-            let raw_size = u32_of(r.varint()?);
-            let min_time = prev.min_time.wrapping_add(unzigzag(r.varint()?));
-            let max_time = min_time.wrapping_add(unzigzag(r.varint()?));
-            let reserved = u32_of(r.varint()?);
-            let e = BlockEntry {
-                first_seq,
-                last_seq: first_seq.wrapping_add(span),
-                offset,
-                min_time,
-                max_time,
-                size,
-                event_count,
-                raw_size,
-                reserved,
-            };
-            out.push(e);
-            prev = e;
+        for i in 0..self.len {
+            if i.is_multiple_of(RESTART_INTERVAL) {
+                prev = BlockEntry::default();
+            }
+            prev = next_entry(&mut r, &prev)?;
+            out.push(prev);
         }
         Ok(out)
+    }
+
+    /// The last entry whose first sequence is at most `seq`, and its ordinal — for a
+    /// table in increasing sequence order, as a segment's is. Unpacks at most
+    /// [`RESTART_INTERVAL`] entries.
+    pub fn find(&self, seq: u64) -> Result<Option<(usize, BlockEntry)>> {
+        let Some(k) = self
+            .restarts
+            .partition_point(|(first, _)| *first <= seq)
+            .checked_sub(1)
+        else {
+            return Ok(None);
+        };
+        let at = self.restarts.get(k).map_or(0, |(_, at)| *at as usize);
+        let start = k * RESTART_INTERVAL;
+        let rest = self.bytes.get(at..).unwrap_or_default();
+        let mut r = ByteReader::with_base(rest, at, "packed block table");
+        let mut prev = BlockEntry::default();
+        let mut found = None;
+        for i in start..self.len.min(start + RESTART_INTERVAL) {
+            let e = next_entry(&mut r, &prev)?;
+            if e.first_seq > seq {
+                break;
+            }
+            found = Some((i, e));
+            prev = e;
+        }
+        Ok(found)
     }
 
     /// Entries in the table.
@@ -249,10 +271,37 @@ impl CompactTable {
         self.len == 0
     }
 
-    /// Bytes of memory the packed entries take.
+    /// Bytes of memory the packed entries and restart points take.
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.len()
+        self.bytes.len() + self.restarts.len() * core::mem::size_of::<(u64, u32)>()
     }
+}
+
+/// Unpacks the entry after `prev` (the default entry at a restart point).
+fn next_entry(r: &mut ByteReader<'_>, prev: &BlockEntry) -> Result<BlockEntry> {
+    let first_seq = prev.last_seq.wrapping_add(1).wrapping_add(r.varint()?);
+    let span = r.varint()?;
+    let offset = prev
+        .offset
+        .wrapping_add(u64::from(prev.size))
+        .wrapping_add(r.varint()?);
+    let size = r.varint()? as u32;
+    let event_count = (r.varint()? as u32).wrapping_add((span as u32).wrapping_add(1));
+    let raw_size = r.varint()? as u32;
+    let min_time = prev.min_time.wrapping_add(unzigzag(r.varint()?));
+    let max_time = min_time.wrapping_add(unzigzag(r.varint()?));
+    let reserved = r.varint()? as u32;
+    Ok(BlockEntry {
+        first_seq,
+        last_seq: first_seq.wrapping_add(span),
+        offset,
+        min_time,
+        max_time,
+        size,
+        event_count,
+        raw_size,
+        reserved,
+    })
 }
 
 fn zigzag(v: i64) -> u64 {
@@ -397,6 +446,36 @@ mod tests {
             let packed = CompactTable::pack(&entries);
             proptest::prop_assert_eq!(packed.len(), entries.len());
             proptest::prop_assert_eq!(packed.unpack().unwrap(), entries);
+        }
+
+        /// In a table in sequence order, `find` agrees with a search of the whole.
+        #[test]
+        fn find_agrees_with_a_search_of_the_unpacked_table(
+            counts in proptest::collection::vec(1u64..5, 0..300),
+            probes in proptest::collection::vec(0u64..1200, 1..50),
+        ) {
+            let mut entries = Vec::new();
+            let mut seq = 10;
+            for (i, c) in counts.iter().enumerate() {
+                entries.push(BlockEntry {
+                    first_seq: seq,
+                    last_seq: seq + c - 1,
+                    offset: 128 + i as u64 * 100,
+                    size: 100,
+                    event_count: *c as u32,
+                    ..BlockEntry::default()
+                });
+                // Gaps now and then.
+                seq += c + u64::from(i % 7 == 3);
+            }
+            let packed = CompactTable::pack(&entries);
+            for seq in probes {
+                let want = entries
+                    .partition_point(|e| e.first_seq <= seq)
+                    .checked_sub(1)
+                    .map(|i| (i, entries[i]));
+                proptest::prop_assert_eq!(packed.find(seq).unwrap(), want, "seq {}", seq);
+            }
         }
     }
 

@@ -815,7 +815,7 @@ fn check_sealed_index(
     f.read_exact_at(&mut head, 0)
         .map_err(|e| Rebuilt::Corrupt(format!("cannot read: {e}")))?;
     let h = segment_header(&head, file_len, seg.first_seq())?;
-    let storage = seg.blocks();
+    let storage = seg.blocks_once();
     let (off, len, crc) = h.sections[section::BLOCKS];
     if len != u64::from(h.block_count) * file::SUMMARY_SIZE as u64 {
         return Err(Rebuilt::Corrupt(
@@ -945,7 +945,7 @@ fn load_index(
         .map_err(|e| Rebuilt::Corrupt(e.to_string()))?;
     let summaries =
         file::decode_summaries(sec, h.block_count).map_err(|e| Rebuilt::Corrupt(e.to_string()))?;
-    let storage = seg.blocks();
+    let storage = seg.blocks_once();
     let mut summaries = summaries;
     let mut truncated = false;
     if !seg.is_sealed() && summaries.len() > storage.len() {

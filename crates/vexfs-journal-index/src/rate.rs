@@ -249,10 +249,20 @@ fn window(ex: &Executor<'_>, q: &RateQuery, visible_end: u64) -> Result<Window> 
         (s, u) => {
             let mut lo: Option<i64> = None;
             let mut hi: Option<i64> = None;
+            let mut widen = |min: i64, max: i64| {
+                lo = Some(lo.map_or(min, |l| l.min(min)));
+                hi = Some(hi.map_or(max, |h| h.max(max)));
+            };
             for seg in ex.store.segments() {
+                // A segment wholly visible answers from its time range (no unpacking).
+                if seg.next_seq() <= visible_end {
+                    if let Some((min, max)) = seg.time_range() {
+                        widen(min, max);
+                    }
+                    continue;
+                }
                 for b in seg.blocks().iter().filter(|b| b.first_seq < visible_end) {
-                    lo = Some(lo.map_or(b.min_time, |l| l.min(b.min_time)));
-                    hi = Some(hi.map_or(b.max_time, |h| h.max(b.max_time)));
+                    widen(b.min_time, b.max_time);
                 }
             }
             // A bound left to default never crosses the one given: the window is then

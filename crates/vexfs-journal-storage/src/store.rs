@@ -395,12 +395,8 @@ impl Store {
             .checked_sub(1)?;
         let segment = segs.get(idx)?.clone();
         drop(segs);
-        let entry = {
-            let blocks = segment.blocks();
-            let b = blocks_up_to(&blocks, seq).checked_sub(1)?;
-            let entry = *blocks.get(b)?;
-            (seq <= entry.last_seq).then_some(entry)?
-        };
+        let (_, entry) = segment.find_block(seq)?;
+        let entry = (seq <= entry.last_seq).then_some(entry)?;
         Some(BlockRef { segment, entry })
     }
 
@@ -494,7 +490,7 @@ impl From<&RecordView<'_>> for StoredEvent {
 /// order): the same as a binary search, found in fewer probes of a large block table
 /// by guessing from the sequence (blocks hold similar numbers of events) and galloping
 /// from the guess.
-fn blocks_up_to(blocks: &[BlockEntry], seq: u64) -> usize {
+pub(crate) fn blocks_up_to(blocks: &[BlockEntry], seq: u64) -> usize {
     let key = |i: usize| blocks.get(i).map_or(u64::MAX, |b| b.first_seq);
     let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else {
         return 0;

@@ -70,6 +70,20 @@ fn sealed_tables_read_back_as_their_footers_within_the_budget() {
         assert_eq!(got, expected[(seq - expected[0].seq) as usize]);
     }
     assert_eq!(read_all(&engine), expected);
+    // A block found without unpacking is the footer's, at the footer's ordinal.
+    for seg in &sealed {
+        let bytes = std::fs::read(seg.path()).unwrap();
+        let header = FileHeader::parse(&bytes[..FILE_HEADER_SIZE]).unwrap();
+        let footer = decode_footer(&bytes[header.index_offset as usize..]).unwrap();
+        let (lo, hi) = (footer[0].first_seq, footer.last().unwrap().last_seq);
+        for seq in lo.saturating_sub(2)..=hi + 2 {
+            let want = footer
+                .partition_point(|b| b.first_seq <= seq)
+                .checked_sub(1)
+                .map(|i| (i, footer[i]));
+            assert_eq!(seg.find_block(seq), want, "seq {seq}");
+        }
+    }
     // One table at most stays unpacked for reuse; a reader's copy outlives eviction.
     let most = sealed.iter().map(|s| s.block_count()).max().unwrap();
     assert!(

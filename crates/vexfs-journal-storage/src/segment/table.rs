@@ -137,6 +137,16 @@ impl Segment {
     /// The block table. A sealed segment's is unpacked for the reader if it is not
     /// already (see the module docs); hold the result only as long as needed.
     pub fn blocks(&self) -> Blocks<'_> {
+        self.blocks_for(true)
+    }
+
+    /// [`Segment::blocks`] for a reader that needs the table once (checking every
+    /// segment at open): a sealed table unpacked for it is not kept for reuse.
+    pub fn blocks_once(&self) -> Blocks<'_> {
+        self.blocks_for(false)
+    }
+
+    fn blocks_for(&self, reuse: bool) -> Blocks<'_> {
         let guard = self.blocks.read().unwrap_or_else(|p| p.into_inner());
         let sealed = match &*guard {
             Table::Live(..) => return Blocks(Held::Live(guard)),
@@ -155,6 +165,9 @@ impl Segment {
                 Arc::new(self.reread_footer().unwrap_or_default())
             }
         };
+        if !reuse {
+            return Blocks(Held::Unpacked(table));
+        }
         *slot = Arc::downgrade(&table);
         drop(slot);
         drop(guard);
@@ -178,6 +191,38 @@ impl Segment {
         let mut guard = self.blocks.write().unwrap_or_else(|p| p.into_inner());
         if let Table::Live(v, _) = &*guard {
             *guard = Table::sealed(v);
+        }
+    }
+
+    /// The last block whose first sequence is at most `seq`, and its ordinal, without
+    /// unpacking a sealed table (a point lookup reads at most one restart interval of
+    /// the packed table, or the unpacked table if someone holds it).
+    pub fn find_block(&self, seq: u64) -> Option<(usize, BlockEntry)> {
+        let in_slice = |blocks: &[BlockEntry]| {
+            let i = crate::store::blocks_up_to(blocks, seq).checked_sub(1)?;
+            Some((i, *blocks.get(i)?))
+        };
+        let guard = self.blocks.read().unwrap_or_else(|p| p.into_inner());
+        let sealed = match &*guard {
+            Table::Live(v, _) => return in_slice(v),
+            Table::Sealed(s) => s,
+        };
+        let unpacked = sealed
+            .unpacked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .upgrade();
+        if let Some(table) = unpacked {
+            return in_slice(&table);
+        }
+        match sealed.packed.find(seq) {
+            Ok(found) => found,
+            Err(e) => {
+                // Only a bug can get here: this process packed these bytes.
+                debug_assert!(false, "searching a packed block table: {e}");
+                drop(guard);
+                in_slice(&self.blocks())
+            }
         }
     }
 
