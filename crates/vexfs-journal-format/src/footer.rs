@@ -159,7 +159,7 @@ pub fn decode_footer(buf: &[u8]) -> Result<Vec<BlockEntry>> {
 
 /// A block table packed for keeping in memory: each entry as the difference from what
 /// the entry before it predicts (blocks follow each other in sequence and in the file,
-/// times grow slowly), in LEB128 varints. A sealed segment's table takes 10–16 bytes a
+/// times grow slowly), in LEB128 varints. A sealed segment's table takes 10–18 bytes a
 /// block this way instead of 56, so a journal of 100 M events keeps every table in
 /// memory for a few tens of MiB and unpacks one only while it is used.
 ///
@@ -178,7 +178,7 @@ pub struct CompactTable {
 }
 
 /// Entries between two restart points of a [`CompactTable`].
-pub const RESTART_INTERVAL: usize = 64;
+pub const RESTART_INTERVAL: usize = 16;
 
 impl CompactTable {
     /// Packs `entries`.
@@ -504,7 +504,7 @@ mod tests {
         let packed = CompactTable::pack(&entries);
         assert_eq!(packed.unpack().unwrap(), entries);
         assert!(
-            packed.heap_bytes() <= 16 * entries.len(),
+            packed.heap_bytes() <= 18 * entries.len(),
             "{} bytes",
             packed.heap_bytes()
         );

@@ -1,5 +1,5 @@
 //! A segment's block table in memory: a plain vector while the segment is open, packed
-//! ([`CompactTable`], 10–16 bytes a block instead of 56) once it is sealed.
+//! ([`CompactTable`], 10–18 bytes a block instead of 56) once it is sealed.
 //!
 //! A sealed table is unpacked when something reads it and shared while in use; the
 //! tables unpacked most recently stay unpacked, up to [`UNPACKED_TABLE_BYTES`] for
