@@ -942,6 +942,53 @@ fn init_takes_a_frame_size_or_zero() {
     assert!(!dir.join("journal.json").exists());
 }
 
+/// `init` takes sizes as bytes or with a unit (binary for a bare K/M/G, as `compact
+/// --max-size`), records them exactly, and refuses what is not a size before creating
+/// anything.
+#[test]
+fn init_takes_sizes_with_units() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = |dir: &std::path::Path| -> Value {
+        let meta: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("journal.json")).unwrap()).unwrap();
+        meta["config"].clone()
+    };
+    let dir = tmp.path().join("units");
+    let args = [
+        "init",
+        "--segment-size",
+        "1MiB",
+        "--preallocate",
+        "512K",
+        "--frame-bytes",
+        "4KiB",
+    ];
+    let out = vj(&dir, &args, b"").ok();
+    assert!(out.stdout.contains("segments 1.0 MiB"), "{}", out.stdout);
+    let c = config(&dir);
+    assert_eq!(c["segment_size"], 1 << 20);
+    assert_eq!(c["preallocate_bytes"], 512 << 10);
+    assert_eq!(c["frame_bytes"], 4096);
+
+    let dir = tmp.path().join("decimal");
+    vj(&dir, &["init", "--segment-size", "2MB"], b"").ok();
+    assert_eq!(config(&dir)["segment_size"], 2_000_000);
+
+    let dir = tmp.path().join("defaults");
+    vj(&dir, &["init"], b"").ok();
+    assert_eq!(config(&dir)["segment_size"], 64 << 20);
+    assert_eq!(config(&dir)["preallocate_bytes"], 1 << 20);
+
+    let dir = tmp.path().join("bad");
+    let out = vj(&dir, &["init", "--segment-size", "lots"], b"").fails();
+    assert!(
+        out.stderr.contains("'lots' is not a size"),
+        "{}",
+        out.stderr
+    );
+    assert!(!dir.join("journal.json").exists());
+}
+
 #[test]
 fn init_refuses_an_existing_journal() {
     let tmp = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use vexfs_journal::{CompactOptions, EventType, compact};
 
 use crate::Cli;
+use crate::cmd::parse_size;
 use crate::output::{human_bytes, kv_table};
 
 /// Rewrite sealed segments without what retention allows: whole oldest segments
@@ -25,26 +26,6 @@ pub struct Args {
     /// Drop events of this type; repeatable.
     #[arg(long = "drop-type", value_name = "TYPE")]
     drop_types: Vec<String>,
-}
-
-/// A byte count: digits, or a size with a decimal (kB, MB, GB) or binary (KiB, MiB,
-/// GiB) unit; a bare K, M or G is binary.
-fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    if let Ok(n) = t.parse::<u64>() {
-        return Ok(n);
-    }
-    // bytesize reads "2G" as 2 GB; a bare letter conventionally means the binary unit.
-    let normalized = match t.strip_suffix(['K', 'k', 'M', 'm', 'G', 'g', 'T', 't']) {
-        Some(num) if num.trim().parse::<f64>().is_ok() => {
-            format!("{num}{}iB", &t[num.len()..].to_ascii_uppercase())
-        }
-        _ => t.to_string(),
-    };
-    normalized
-        .parse::<bytesize::ByteSize>()
-        .map(|b| b.as_u64())
-        .map_err(|_| format!("'{s}' is not a size: use bytes (500000) or a unit (1MB, 512KiB, 2G)"))
 }
 
 /// A duration: a number with a unit (s, m, h, d, w; `7d`, `12h`, `1h30m`).

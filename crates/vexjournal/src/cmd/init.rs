@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use vexfs_journal::{Compression, Config, FsyncPolicy, Journal};
 
 use crate::Cli;
+use crate::cmd::parse_size;
 use crate::output::human_bytes;
 
 /// Create a journal in --dir.
@@ -15,20 +16,20 @@ pub struct Args {
     /// Block compression.
     #[arg(long, default_value = "lz4", value_parser = ["lz4", "zstd", "none"])]
     compression: String,
-    /// Rotate segments at this many bytes.
-    #[arg(long, default_value_t = 64 << 20)]
+    /// Rotate segments at this size: bytes or a size with a unit (64MiB, 1GB).
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     segment_size: u64,
     /// fsync policy: batch (every group commit), interval:MS or never.
     #[arg(long, default_value = "batch")]
     fsync: String,
     /// Bytes allocated ahead in the open segment (0: none). Durable writes into
     /// allocated space are cheaper, and events keep fitting there when the disk fills.
-    #[arg(long, default_value_t = 1 << 20)]
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
     preallocate: u64,
     /// Bytes of records per frame of an LZ4 block: reads decode only the frames they
     /// need. 0 compresses blocks whole (smaller files, slower point reads and queries).
-    #[arg(long, default_value_t = Config::default().frame_bytes)]
-    frame_bytes: usize,
+    #[arg(long, value_name = "SIZE", default_value_t = Config::default().frame_bytes as u64, value_parser = parse_size)]
+    frame_bytes: u64,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
@@ -38,7 +39,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         segment_size: args.segment_size,
         fsync: args.fsync.parse::<FsyncPolicy>()?,
         preallocate_bytes: args.preallocate,
-        frame_bytes: args.frame_bytes,
+        frame_bytes: usize::try_from(args.frame_bytes)
+            .with_context(|| format!("--frame-bytes {} is too large", args.frame_bytes))?,
         ..Config::default()
     };
     refuse_foreign_files(&cli.dir)?;
