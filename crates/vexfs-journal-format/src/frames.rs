@@ -314,9 +314,13 @@ impl FrameTable {
             if e.record_count.get() == 0 || e.raw_len.get() == 0 {
                 return Err(frame_error("an empty frame"));
             }
+            // A block id near the top of the sequence space cannot hold the frame.
+            let last_seq = base_seq
+                .checked_add(u64::from(last))
+                .ok_or_else(|| frame_error("frame sequences pass the largest sequence"))?;
             let info = FrameInfo {
                 first_seq: base_seq + u64::from(first),
-                last_seq: base_seq + u64::from(last),
+                last_seq,
                 stored_offset,
                 stored_len: e.stored_len.get(),
                 raw_len: e.raw_len.get(),
@@ -564,6 +568,34 @@ mod tests {
         assert_eq!(core::mem::offset_of!(RawFrameEntry, checksum), 16);
         assert_eq!(core::mem::offset_of!(RawFrameEntry, type_bits), 24);
         assert_eq!(core::mem::offset_of!(RawFrameEntry, path_bloom), 48);
+    }
+
+    /// A table whose frames would pass the largest sequence is an error, not an
+    /// overflow (found by the `block` fuzz target).
+    #[test]
+    fn frames_past_the_largest_sequence_are_refused() {
+        let entry = RawFrameEntry {
+            first_seq_delta: U32::new(0),
+            last_seq_delta: U32::new(5),
+            stored_len: U32::new(10),
+            raw_len: U32::new(100),
+            checksum: U32::new(0),
+            record_count: U32::new(6),
+            type_bits: U64::new(1),
+            min_time: I64::new(0),
+            max_time: I64::new(0),
+            path_bloom: U64::new(0),
+        };
+        let mut table = Vec::new();
+        table.extend_from_slice(&1u32.to_le_bytes());
+        table.extend_from_slice(&kernel_crc32(entry.as_bytes()).to_le_bytes());
+        table.extend_from_slice(entry.as_bytes());
+        let stored = (table.len() + 10) as u32;
+        assert!(FrameTable::parse(&table, 1_000, stored, 100).is_ok());
+        for base in [u64::MAX - 4, u64::MAX] {
+            let err = FrameTable::parse(&table, base, stored, 100).unwrap_err();
+            assert!(err.to_string().contains("largest sequence"), "{err}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! A sealed table is unpacked when something reads it and shared while in use; the
 //! tables unpacked most recently stay unpacked, up to [`UNPACKED_TABLE_BYTES`] for
 //! the whole process, so a journal of 100 M events keeps its idle memory to the
-//! packed tables while the segments being read cost nothing more than before.
+//! packed tables while reading a segment costs little more than before.
 //! Unpacking needs no I/O and cannot fail for a table this process packed.
 
 use std::collections::VecDeque;
