@@ -4,8 +4,10 @@
 //! events in an indexed SQLite table (WAL mode), then measures in the same run:
 //!
 //! - point lookup by sequence; the first 100 events of a type from a random time; the
-//!   first 100 events under a random path prefix (p50/p99, warm page cache, random
-//!   parameters per iteration so no result cache helps);
+//!   first 100 events under a random path prefix (p50/p99, random parameters per
+//!   iteration so no result cache helps; both stores are synced and read once first,
+//!   so both start from the same warm page cache), and point lookups on first read
+//!   and again;
 //! - opening the journal (indexes present), rebuilding every index, resident memory of
 //!   a fresh process after opening, index bytes against segment bytes;
 //! - reopening after `kill -9` of the writer (no clean-shutdown marker), without and
