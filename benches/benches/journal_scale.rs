@@ -194,7 +194,12 @@ fn rss_of_child(role: &str, dir: &Path) -> Result<(u64, u64, String)> {
 }
 
 fn proc_kib(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    proc_field("/proc/self/status", key)
+}
+
+/// The number after `key` in a `/proc` file of `key value` lines (0 if absent).
+fn proc_field(file: &str, key: &str) -> u64 {
+    std::fs::read_to_string(file)
         .ok()
         .and_then(|s| {
             s.lines()
@@ -290,14 +295,7 @@ fn bench_config() -> Result<Config> {
 /// A counter of `/proc/self/io` (`read_bytes:`: bytes this process had read from
 /// storage rather than the page cache).
 fn proc_io(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/io")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+    proc_field("/proc/self/io", key)
 }
 
 /// Every file under `dir`, recursively.

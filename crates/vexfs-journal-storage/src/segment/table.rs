@@ -41,8 +41,8 @@ pub(super) struct SealedTable {
     first: Option<BlockEntry>,
     last: Option<BlockEntry>,
     events: u64,
-    min_time: i64,
-    max_time: i64,
+    /// The smallest and largest time of its blocks, as in `Live`.
+    times: Option<(i64, i64)>,
     /// The unpacked table while someone (a reader, the residency list) holds it.
     unpacked: Mutex<Weak<Vec<BlockEntry>>>,
 }
@@ -61,8 +61,7 @@ impl Table {
             first: blocks.first().copied(),
             last: blocks.last().copied(),
             events: blocks.iter().map(|b| u64::from(b.event_count)).sum(),
-            min_time: blocks.iter().map(|b| b.min_time).min().unwrap_or(0),
-            max_time: blocks.iter().map(|b| b.max_time).max().unwrap_or(0),
+            times: blocks.iter().fold(None, widen),
             unpacked: Mutex::new(Weak::new()),
         }))
     }
@@ -147,7 +146,7 @@ impl Segment {
     }
 
     fn blocks_for(&self, reuse: bool) -> Blocks<'_> {
-        let guard = self.blocks.read().unwrap_or_else(|p| p.into_inner());
+        let guard = self.table();
         let sealed = match &*guard {
             Table::Live(..) => return Blocks(Held::Live(guard)),
             Table::Sealed(s) => s,
@@ -181,6 +180,11 @@ impl Segment {
         super::seal::read_footer(&self.file, &self.path, &header, header.journal_size)
     }
 
+    /// Read access to the table as it is (packed, for a sealed segment).
+    fn table(&self) -> RwLockReadGuard<'_, Table> {
+        self.blocks.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Write access to an open segment's table (sealed tables do not change).
     pub(super) fn table_mut(&self) -> TableWriter<'_> {
         TableWriter(self.blocks.write().unwrap_or_else(|p| p.into_inner()))
@@ -202,7 +206,7 @@ impl Segment {
             let i = crate::store::blocks_up_to(blocks, seq).checked_sub(1)?;
             Some((i, *blocks.get(i)?))
         };
-        let guard = self.blocks.read().unwrap_or_else(|p| p.into_inner());
+        let guard = self.table();
         let sealed = match &*guard {
             Table::Live(v, _) => return in_slice(v),
             Table::Sealed(s) => s,
@@ -228,7 +232,7 @@ impl Segment {
 
     /// Blocks in the segment, without unpacking a sealed table.
     pub fn block_count(&self) -> usize {
-        match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
+        match &*self.table() {
             Table::Live(v, _) => v.len(),
             Table::Sealed(s) => s.packed.len(),
         }
@@ -236,7 +240,7 @@ impl Segment {
 
     /// The first block, without unpacking a sealed table.
     pub fn first_block(&self) -> Option<BlockEntry> {
-        match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
+        match &*self.table() {
             Table::Live(v, _) => v.first().copied(),
             Table::Sealed(s) => s.first,
         }
@@ -244,7 +248,7 @@ impl Segment {
 
     /// The last block, without unpacking a sealed table.
     pub fn last_block(&self) -> Option<BlockEntry> {
-        match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
+        match &*self.table() {
             Table::Live(v, _) => v.last().copied(),
             Table::Sealed(s) => s.last,
         }
@@ -252,7 +256,7 @@ impl Segment {
 
     /// Events in the segment, without unpacking a sealed table.
     pub fn event_count(&self) -> u64 {
-        match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
+        match &*self.table() {
             Table::Live(v, _) => v.iter().map(|b| u64::from(b.event_count)).sum(),
             Table::Sealed(s) => s.events,
         }
@@ -261,22 +265,22 @@ impl Segment {
     /// The smallest and largest event time, without unpacking a sealed table; `None`
     /// when the segment holds no block.
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
+        match &*self.table() {
             Table::Live(_, times) => *times,
-            Table::Sealed(s) => s.last.map(|_| (s.min_time, s.max_time)),
+            Table::Sealed(s) => s.times,
         }
     }
 
     /// What the manifest records of this segment, `file_len` bytes long, without
     /// unpacking a sealed table.
     pub fn facts(&self, file_len: u64) -> SegmentFacts {
-        match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
+        match &*self.table() {
             Table::Live(v, _) => SegmentFacts::from_blocks(v, self.first_seq, file_len),
             Table::Sealed(s) => SegmentFacts {
                 next_seq: s.last.map_or(self.first_seq, |b| b.last_seq + 1),
                 events: s.events,
-                min_time: s.min_time,
-                max_time: s.max_time,
+                min_time: s.times.map_or(0, |(min, _)| min),
+                max_time: s.times.map_or(0, |(_, max)| max),
                 file_len,
                 first_event: s.first.map_or(0, |b| b.first_seq),
             },
@@ -285,7 +289,7 @@ impl Segment {
 
     /// Bytes of memory the table takes while idle (packed, for a sealed segment).
     pub fn table_bytes(&self) -> usize {
-        match &*self.blocks.read().unwrap_or_else(|p| p.into_inner()) {
+        match &*self.table() {
             Table::Live(v, _) => v.capacity() * ENTRY_MEM,
             Table::Sealed(s) => s.packed.heap_bytes() + std::mem::size_of::<SealedTable>(),
         }
