@@ -23,7 +23,9 @@
 //! `BENCH_OUT` (JSON, default `<target>/bench-results/journal_scale.json`).
 //!
 //! The bench re-runs its own binary as child processes (environment variable
-//! `JOURNAL_SCALE_CHILD`) to measure memory and to be killed with SIGKILL.
+//! `JOURNAL_SCALE_CHILD`) to measure memory and to be killed with SIGKILL. To profile
+//! one query kind on a kept journal: `JOURNAL_SCALE_CHILD=query:point` (or
+//! `query:type-time`, `query:path`) with `JOURNAL_SCALE_DIR=<kept>/journal`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -263,6 +265,47 @@ fn child(role: &str) -> Result<()> {
             println!("ready");
             std::io::stdout().flush()?;
             std::thread::sleep(Duration::from_secs(3600));
+        }
+        kind if kind.starts_with("query:") => {
+            // One query kind in a loop over a kept journal (`BENCH_KEEP=1`), to profile
+            // it alone (`perf record`); prints the mean µs per query.
+            let iters: usize = std::env::var("BENCH_ITERS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(200_000);
+            let j = Journal::open_existing_with(&dir, RecoveryMode::TolerateTail, 0)?;
+            let n = j.next_seq().saturating_sub(1).max(1);
+            let mut rng = Rng(99);
+            let search = EventType::from(VectorOp::Search);
+            let mut count = 0usize;
+            let t = Instant::now();
+            for _ in 0..iters {
+                match &kind[6..] {
+                    "point" => {
+                        let e = j.get(1 + rng.below(n))?.context("missing event")?;
+                        count += e.event.payload.len();
+                    }
+                    "type-time" => {
+                        let since = BASE_TIME
+                            + (rng.below(n.saturating_sub(20_000).max(1)) as i64) * STEP_NS;
+                        j.query_visit(&Query::new().types([search]).since(since), |_| {
+                            count += 1;
+                            !count.is_multiple_of(100)
+                        })?;
+                    }
+                    "path" => {
+                        let dir = DIRS[rng.below(DIRS.len() as u64) as usize];
+                        let from = (1 + rng.below(n)).min(n / 2);
+                        j.query_visit(&Query::new().path_prefix(dir).from_seq(from), |_| {
+                            count += 1;
+                            !count.is_multiple_of(100)
+                        })?;
+                    }
+                    other => bail!("unknown query kind {other} (point, type-time, path)"),
+                }
+            }
+            let us = t.elapsed().as_secs_f64() * 1e6 / iters as f64;
+            println!("{us:.2} µs per query ({count})");
         }
         other => bail!("unknown child role {other}"),
     }
