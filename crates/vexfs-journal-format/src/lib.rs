@@ -46,6 +46,7 @@ pub mod manifest;
 pub mod record;
 #[cfg(feature = "samples")]
 pub mod samples;
+pub mod tx;
 pub mod types;
 
 pub use block::{BlockHeader, EventSpan};

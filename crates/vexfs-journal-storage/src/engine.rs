@@ -388,6 +388,24 @@ impl Engine {
         Ok(first..first + n)
     }
 
+    /// Emits `events` as one atomic batch of coordinated transaction `tx` (each
+    /// record's `cross_boundary_id`), durably when `durable`.
+    pub fn emit_transactional(
+        &self,
+        tx: u64,
+        events: Vec<Event>,
+        durable: bool,
+    ) -> Result<Range<u64>> {
+        let n = events.len() as u64;
+        let payload = Payload::Tx(tx, events);
+        let first = if durable {
+            self.submit_durable(payload, true)?
+        } else {
+            self.shared.submit(payload, true)?
+        };
+        Ok(first..first + n)
+    }
+
     /// Async [`Engine::emit`]: a full buffer is awaited without blocking the runtime.
     pub async fn emit_async(&self, event: Event) -> Result<u64> {
         self.shared.submit_async(Payload::One(event), true).await

@@ -39,27 +39,30 @@ pub(crate) enum Payload {
     One(Event),
     /// An all-or-nothing batch: written in one block or not at all.
     Batch(Vec<Event>),
+    /// An all-or-nothing batch of a coordinated transaction: each record's
+    /// `cross_boundary_id` is the transaction's id.
+    Tx(u64, Vec<Event>),
 }
 
 impl Payload {
     pub(crate) fn len(&self) -> u64 {
         match self {
             Payload::One(_) => 1,
-            Payload::Batch(v) => v.len() as u64,
+            Payload::Batch(v) | Payload::Tx(_, v) => v.len() as u64,
         }
     }
 
     fn events_mut(&mut self) -> &mut [Event] {
         match self {
             Payload::One(e) => std::slice::from_mut(e),
-            Payload::Batch(v) => v,
+            Payload::Batch(v) | Payload::Tx(_, v) => v,
         }
     }
 
     fn events(&self) -> &[Event] {
         match self {
             Payload::One(e) => std::slice::from_ref(e),
-            Payload::Batch(v) => v,
+            Payload::Batch(v) | Payload::Tx(_, v) => v,
         }
     }
 }

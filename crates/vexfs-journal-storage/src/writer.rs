@@ -368,23 +368,15 @@ impl Writer {
                 let n = payload.len();
                 match payload {
                     Payload::One(ev) => {
-                        self.encode(seq, &ev)?;
+                        self.encode(seq, &ev, 0)?;
                         if self.raw.len() >= self.config.block_bytes
                             || self.span.count as usize >= self.config.block_events
                         {
                             self.finish_block()?;
                         }
                     }
-                    Payload::Batch(events) => {
-                        // An atomic batch lives in exactly one block.
-                        if !self.raw.is_empty() {
-                            self.finish_block()?;
-                        }
-                        for (i, ev) in events.iter().enumerate() {
-                            self.encode(seq + i as u64, ev)?;
-                        }
-                        self.finish_block()?;
-                    }
+                    Payload::Batch(events) => self.encode_batch(seq, &events, 0)?,
+                    Payload::Tx(tx, events) => self.encode_batch(seq, &events, tx)?,
                 }
                 self.next = seq + n;
                 self.commit_events += n;
@@ -393,7 +385,19 @@ impl Writer {
         Ok(())
     }
 
-    fn encode(&mut self, seq: u64, ev: &Event) -> Result<()> {
+    /// Encodes an atomic batch (sequences from `seq`) into a block of its own.
+    fn encode_batch(&mut self, seq: u64, events: &[Event], cross_boundary_id: u64) -> Result<()> {
+        // An atomic batch lives in exactly one block.
+        if !self.raw.is_empty() {
+            self.finish_block()?;
+        }
+        for (i, ev) in events.iter().enumerate() {
+            self.encode(seq + i as u64, ev, cross_boundary_id)?;
+        }
+        self.finish_block()
+    }
+
+    fn encode(&mut self, seq: u64, ev: &Event, cross_boundary_id: u64) -> Result<()> {
         // One clock read per block: processing time is the block's encoding time.
         if self.span.count == 0 {
             self.block_clock = crate::clock::now_ns();
@@ -408,7 +412,7 @@ impl Writer {
             emission_latency_ns: u64::try_from(now.saturating_sub(ev.timestamp.ktime_ns))
                 .unwrap_or(0),
             buffer_position: seq % self.config.buffer_capacity as u64,
-            cross_boundary_id: 0,
+            cross_boundary_id,
             userspace_sequence: seq,
             processing_timestamp: u64::try_from(now).unwrap_or(0),
             persistence_timestamp: u64::try_from(now).unwrap_or(0),

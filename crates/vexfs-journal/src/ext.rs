@@ -32,6 +32,19 @@ pub fn emit_batch_as_given(journal: &Journal, events: Vec<Event>) -> Result<Rang
     Ok(journal.engine().emit_batch(events)?)
 }
 
+/// Emits `events` as one atomic batch of coordinated transaction `tx` (each record's
+/// `cross_boundary_id` is `tx`, see [`crate::format::tx`]), durably when `durable`.
+pub fn emit_transactional(
+    journal: &Journal,
+    tx: std::num::NonZeroU64,
+    events: Vec<Event>,
+    durable: bool,
+) -> Result<Range<u64>> {
+    Ok(journal
+        .engine()
+        .emit_transactional(tx.get(), events, durable)?)
+}
+
 /// The journal-wide marks (last checkpoint, last kernel sync) of the open segment's
 /// header.
 pub fn marks(journal: &Journal) -> Marks {

@@ -36,6 +36,7 @@ mod reader;
 mod replay;
 pub mod seed;
 mod subscription;
+pub mod tx;
 
 pub use causality::{CausalEdge, Causality, CausalityOptions, CauseKind};
 pub use config::Config;

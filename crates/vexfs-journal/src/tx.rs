@@ -1,0 +1,194 @@
+//! Read committed: which events of a journal a reader may deliver while coordinated
+//! transactions are open.
+//!
+//! A coordinated transaction's events carry its id in their record extension and are
+//! followed, once decided, by a marker in the same journal ([`crate::format::tx`]).
+//! [`TxView`] is fed a journal's records in sequence order and tells, for each, whether
+//! a read-committed reader delivers it, skips it (an aborted transaction's event) or
+//! must wait: no reader passes the first event of an undecided transaction (the
+//! journal's *stable end*), so nothing is delivered out of order and nothing delivered
+//! is later contradicted. Events of transactions in other journals never hold a
+//! reader back.
+
+use std::collections::{BTreeMap, HashMap};
+
+pub use vexfs_journal_format::tx::{Decision, MARKER_ABORT, MARKER_COMMIT, TxRole, role};
+
+use crate::StoredEvent;
+use crate::error::Result;
+
+/// What a read-committed reader does with one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    /// Deliver it: an ordinary event, a marker, or an event of a committed transaction.
+    Deliver,
+    /// Never deliver it: an event of an aborted transaction.
+    Skip,
+    /// Not yet: it is at or past the stable end.
+    Wait,
+}
+
+/// The coordinated transactions of one journal, as far as its records have been fed.
+#[derive(Clone, Debug, Default)]
+pub struct TxView {
+    /// Every record below this sequence has been fed.
+    end: u64,
+    decided: HashMap<u64, Decision>,
+    /// Undecided transactions by the sequence of their first event, and back.
+    open: BTreeMap<u64, u64>,
+    first_of: HashMap<u64, u64>,
+    /// Markers that contradict an earlier marker of the same transaction.
+    conflicts: Vec<(u64, u64)>,
+}
+
+/// The role of a stored event.
+pub fn role_of(e: &StoredEvent) -> TxRole {
+    role(e.event.event_type, e.event.subtype, e.ext.cross_boundary_id)
+}
+
+impl TxView {
+    /// A view of a journal none of whose records has been fed.
+    pub fn new() -> TxView {
+        TxView::default()
+    }
+
+    /// Feeds the record at `seq`. Records must come in increasing sequence order;
+    /// one below [`TxView::observed_end`] was already fed and is ignored.
+    pub fn observe(&mut self, seq: u64, role: TxRole) {
+        if seq < self.end {
+            return;
+        }
+        self.end = seq + 1;
+        match role {
+            TxRole::None => {}
+            TxRole::Member(tx) => {
+                if !self.decided.contains_key(&tx) && !self.first_of.contains_key(&tx) {
+                    self.first_of.insert(tx, seq);
+                    self.open.insert(seq, tx);
+                }
+            }
+            TxRole::Marker(tx, decision) => match self.decided.get(&tx) {
+                Some(earlier) if *earlier != decision => self.conflicts.push((tx, seq)),
+                Some(_) => {}
+                None => {
+                    self.decided.insert(tx, decision);
+                    if let Some(first) = self.first_of.remove(&tx) {
+                        self.open.remove(&first);
+                    }
+                }
+            },
+        }
+    }
+
+    /// Feeds a stored event.
+    pub fn observe_event(&mut self, e: &StoredEvent) {
+        self.observe(e.seq, role_of(e));
+    }
+
+    /// Feeds every event of `events` (a scan from [`TxView::observed_end`] on).
+    pub fn observe_all<E>(
+        &mut self,
+        events: impl IntoIterator<Item = std::result::Result<StoredEvent, E>>,
+    ) -> Result<()>
+    where
+        crate::JournalError: From<E>,
+    {
+        for e in events {
+            self.observe_event(&e?);
+        }
+        Ok(())
+    }
+
+    /// The sequence after the last record fed.
+    pub fn observed_end(&self) -> u64 {
+        self.end
+    }
+
+    /// The first sequence a reader may not pass: the first event of the oldest
+    /// undecided transaction, or the end of what was fed.
+    pub fn stable_end(&self) -> u64 {
+        self.open
+            .first_key_value()
+            .map_or(self.end, |(first, _)| *first)
+    }
+
+    /// How transaction `tx` was decided, if a marker for it has been fed.
+    pub fn decision(&self, tx: u64) -> Option<Decision> {
+        self.decided.get(&tx).copied()
+    }
+
+    /// Undecided transactions with an event in the journal: `(transaction, sequence
+    /// of its first event)`, oldest first.
+    pub fn undecided(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.open.iter().map(|(first, tx)| (*tx, *first))
+    }
+
+    /// Markers that contradict an earlier marker of the same transaction:
+    /// `(transaction, sequence of the later marker)`. The first marker stands.
+    pub fn conflicts(&self) -> &[(u64, u64)] {
+        &self.conflicts
+    }
+
+    /// What a read-committed reader does with the record at `seq` whose role is
+    /// `role` (a record already fed).
+    pub fn visibility(&self, seq: u64, role: TxRole) -> Visibility {
+        if seq >= self.stable_end() {
+            return Visibility::Wait;
+        }
+        match role {
+            TxRole::None | TxRole::Marker(..) => Visibility::Deliver,
+            TxRole::Member(tx) => match self.decided.get(&tx) {
+                Some(Decision::Commit) => Visibility::Deliver,
+                Some(Decision::Abort) => Visibility::Skip,
+                None => Visibility::Wait,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    // Checks I53 (docs/invariants.md).
+    #[test]
+    fn readers_stop_at_the_first_undecided_transaction() {
+        let mut v = TxView::new();
+        v.observe(1, TxRole::None);
+        v.observe(2, TxRole::Member(10));
+        v.observe(3, TxRole::None);
+        v.observe(4, TxRole::Member(11));
+        assert_eq!(v.stable_end(), 2);
+        assert_eq!(v.visibility(1, TxRole::None), Visibility::Deliver);
+        assert_eq!(v.visibility(3, TxRole::None), Visibility::Wait);
+        v.observe(5, TxRole::Marker(10, Decision::Abort));
+        assert_eq!(v.stable_end(), 4);
+        assert_eq!(v.visibility(2, TxRole::Member(10)), Visibility::Skip);
+        assert_eq!(v.visibility(3, TxRole::None), Visibility::Deliver);
+        assert_eq!(v.visibility(4, TxRole::Member(11)), Visibility::Wait);
+        v.observe(6, TxRole::Marker(11, Decision::Commit));
+        assert_eq!(v.stable_end(), 7);
+        assert_eq!(v.visibility(4, TxRole::Member(11)), Visibility::Deliver);
+        assert_eq!(
+            v.visibility(5, TxRole::Marker(10, Decision::Abort)),
+            Visibility::Deliver
+        );
+        assert_eq!(v.undecided().count(), 0);
+    }
+
+    #[test]
+    fn the_first_marker_stands_and_a_contradiction_is_reported() {
+        let mut v = TxView::new();
+        v.observe(1, TxRole::Member(7));
+        v.observe(2, TxRole::Marker(7, Decision::Commit));
+        v.observe(3, TxRole::Marker(7, Decision::Abort));
+        v.observe(3, TxRole::Marker(7, Decision::Abort)); // fed twice: ignored
+        assert_eq!(v.decision(7), Some(Decision::Commit));
+        assert_eq!(v.conflicts(), &[(7, 3)]);
+        // A late event of a decided transaction takes its decision.
+        v.observe(4, TxRole::Member(7));
+        assert_eq!(v.visibility(4, TxRole::Member(7)), Visibility::Deliver);
+        assert_eq!(v.stable_end(), 5);
+    }
+}
