@@ -1,0 +1,850 @@
+//! The coordinator: two-phase commit over participant journals with a durable
+//! decision log and presumed abort (see `docs/coordinator.md`).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::num::NonZeroU64;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use vexfs_journal::ext::{AtomicHistogram, LatencySummary};
+use vexfs_journal::format::tx::Decision;
+use vexfs_journal::{Config, Event, Journal};
+
+use crate::error::{CoordinatorError, Result};
+use crate::log::LogRecord;
+use crate::participant::Participant;
+
+/// How a coordinator runs.
+#[derive(Clone, Debug)]
+pub struct CoordinatorConfig {
+    /// A transaction not decided this long after it began is aborted.
+    pub timeout: Duration,
+    /// How often the timeout reaper looks for expired transactions.
+    pub reap_interval: Duration,
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        CoordinatorConfig {
+            timeout: Duration::from_secs(30),
+            reap_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Where a transaction is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxState {
+    /// Begun: events may be added.
+    Active,
+    /// Every participant made its events durable; no decision yet.
+    Prepared,
+    /// Decided: commit. Finished once every participant has its marker.
+    Committed,
+    /// Decided: abort. Finished once every participant has its marker.
+    Aborted,
+}
+
+impl TxState {
+    /// Its name, as the CLI prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxState::Active => "active",
+            TxState::Prepared => "prepared",
+            TxState::Committed => "committed",
+            TxState::Aborted => "aborted",
+        }
+    }
+}
+
+/// What the coordinator knows of one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxStatus {
+    /// Its id.
+    pub id: u64,
+    /// Its state.
+    pub state: TxState,
+    /// Whether it is finished (decided, and every participant has its marker).
+    pub finished: bool,
+    /// Its participants.
+    pub participants: Vec<String>,
+    /// Participants still without the decision's marker.
+    pub undelivered: Vec<String>,
+    /// Sequences `[first, end)` each participant wrote for it.
+    pub written: BTreeMap<String, (u64, u64)>,
+}
+
+/// A transaction left undecided at some participant after a restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InDoubt {
+    /// The transaction.
+    pub tx: u64,
+    /// Its decision (logged, or abort when none was).
+    pub decision: Decision,
+    /// Participants that could not be given the marker (not registered, or failing).
+    pub missing: Vec<String>,
+}
+
+/// What opening the coordinator resolved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Records read from the coordinator log.
+    pub log_records: u64,
+    /// Transactions whose commit was delivered to the participants that lacked it.
+    pub committed: Vec<u64>,
+    /// Transactions aborted: undecided at the crash (presumed abort), or decided abort.
+    pub aborted: Vec<u64>,
+    /// Transactions some participant still lacks the decision of.
+    pub in_doubt: Vec<InDoubt>,
+}
+
+/// Counters and latencies.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CoordinatorMetrics {
+    /// Transactions begun.
+    pub begun: u64,
+    /// Transactions committed (decision logged).
+    pub committed: u64,
+    /// Transactions aborted (by a caller, a failure or a timeout).
+    pub aborted: u64,
+    /// Of those, aborted by the timeout.
+    pub timed_out: u64,
+    /// Decided transactions some participant still lacks the marker of.
+    pub in_doubt: u64,
+    /// Prepare latency (every participant durable), ns.
+    pub prepare: LatencySummary,
+    /// Commit latency (prepare, durable decision, markers), ns.
+    pub commit: LatencySummary,
+}
+
+#[derive(Debug)]
+struct Tx {
+    id: NonZeroU64,
+    participants: Vec<String>,
+    state: TxState,
+    deadline: Instant,
+    timeout_ms: u64,
+    written: Written,
+    /// Participants still to receive the decision's marker.
+    undelivered: Vec<String>,
+}
+
+impl Tx {
+    fn status(&self, finished: bool) -> TxStatus {
+        TxStatus {
+            id: self.id.get(),
+            state: self.state,
+            finished,
+            participants: self.participants.clone(),
+            undelivered: self.undelivered.clone(),
+            written: self.written.clone(),
+        }
+    }
+
+    fn decided(&self) -> bool {
+        matches!(self.state, TxState::Committed | TxState::Aborted)
+    }
+}
+
+/// Sequences `[first, end)` each participant wrote for a transaction, by name.
+type Written = BTreeMap<String, (u64, u64)>;
+
+/// Finished transactions whose outcome [`Coordinator::status`] still reports.
+const FINISHED_KEPT: usize = 4096;
+
+struct Inner {
+    log: Journal,
+    participants: HashMap<String, Arc<dyn Participant>>,
+    txs: Mutex<HashMap<u64, Arc<Mutex<Tx>>>>,
+    finished: Mutex<VecDeque<TxStatus>>,
+    config: CoordinatorConfig,
+    begun: AtomicU64,
+    committed: AtomicU64,
+    aborted: AtomicU64,
+    timed_out: AtomicU64,
+    prepare_ns: AtomicHistogram,
+    commit_ns: AtomicHistogram,
+    stop: Mutex<bool>,
+    wake: Condvar,
+    crashed: AtomicBool,
+    #[cfg(feature = "fault-injection")]
+    crash_point: Mutex<Option<(&'static str, u32)>>,
+}
+
+/// Coordinates transactions across participant journals.
+///
+/// Every operation takes the lock of one transaction at most, and a participant is
+/// only called under it, so operations on different transactions run in parallel and
+/// cannot deadlock (see `docs/coordinator.md`).
+pub struct Coordinator {
+    inner: Arc<Inner>,
+    reaper: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Coordinator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coordinator")
+            .field("log", &self.inner.log.dir())
+            .field(
+                "participants",
+                &self.inner.participants.keys().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Coordinator {
+    /// Opens (or creates) the coordinator log in `dir` and resolves what a crash left
+    /// open: a logged decision is delivered to every participant lacking it, and a
+    /// transaction with no logged decision is aborted (presumed abort). A transaction
+    /// whose participant is not among `participants` stays in doubt and is reported.
+    pub fn open(
+        dir: impl AsRef<Path>,
+        participants: Vec<Arc<dyn Participant>>,
+        config: CoordinatorConfig,
+    ) -> Result<(Coordinator, RecoveryReport)> {
+        let log = Journal::open(dir, Config::default()).map_err(CoordinatorError::log)?;
+        let mut by_name = HashMap::new();
+        for p in participants {
+            let name = p.name().to_string();
+            if by_name.insert(name.clone(), p).is_some() {
+                return Err(CoordinatorError::BadParticipants {
+                    reason: format!("two participants are named {name:?}"),
+                });
+            }
+        }
+        let inner = Arc::new(Inner {
+            log,
+            participants: by_name,
+            txs: Mutex::new(HashMap::new()),
+            finished: Mutex::new(VecDeque::new()),
+            config,
+            begun: AtomicU64::new(0),
+            committed: AtomicU64::new(0),
+            aborted: AtomicU64::new(0),
+            timed_out: AtomicU64::new(0),
+            prepare_ns: AtomicHistogram::default(),
+            commit_ns: AtomicHistogram::default(),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+            crashed: AtomicBool::new(false),
+            #[cfg(feature = "fault-injection")]
+            crash_point: Mutex::new(None),
+        });
+        let report = inner.recover()?;
+        let reaper = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name("vexfs-tx-reaper".into())
+                .spawn(move || inner.reap())
+                .map_err(CoordinatorError::Thread)?
+        };
+        Ok((
+            Coordinator {
+                inner,
+                reaper: Some(reaper),
+            },
+            report,
+        ))
+    }
+
+    /// Begins a transaction over the named participants. Returns once its begin
+    /// record is durable.
+    pub fn begin(&self, participants: &[&str]) -> Result<NonZeroU64> {
+        self.inner.begin(participants)
+    }
+
+    /// Appends `events` to `participant` as part of `tx` (one atomic batch there).
+    pub fn add_events(
+        &self,
+        tx: NonZeroU64,
+        participant: &str,
+        events: Vec<Event>,
+    ) -> Result<Range<u64>> {
+        self.inner.add_events(tx, participant, events)
+    }
+
+    /// Makes every participant's events of `tx` durable. A participant that fails
+    /// aborts the transaction.
+    pub fn prepare(&self, tx: NonZeroU64) -> Result<()> {
+        let entry = self.inner.tx(tx)?;
+        let mut t = lock(&entry);
+        self.inner.prepare_locked(&mut t)
+    }
+
+    /// Commits `tx` (preparing it first if needed): returns once the decision is
+    /// durable and every participant has its commit marker.
+    pub fn commit(&self, tx: NonZeroU64) -> Result<()> {
+        self.inner.commit(tx)
+    }
+
+    /// Aborts `tx` (unless it is already decided).
+    pub fn abort(&self, tx: NonZeroU64) -> Result<()> {
+        let entry = self.inner.tx(tx)?;
+        let mut t = lock(&entry);
+        self.inner.alive()?;
+        match t.state {
+            TxState::Committed => Err(CoordinatorError::WrongState {
+                tx: tx.get(),
+                state: "committed",
+                operation: "abort",
+            }),
+            TxState::Aborted => self.inner.deliver(&mut t),
+            TxState::Active | TxState::Prepared => self.inner.abort_locked(&mut t, false),
+        }
+    }
+
+    /// Delivers the decision of `tx` to the participants still lacking it.
+    pub fn resolve(&self, tx: NonZeroU64) -> Result<()> {
+        let entry = self.inner.tx(tx)?;
+        let mut t = lock(&entry);
+        if !t.decided() {
+            return Err(CoordinatorError::WrongState {
+                tx: tx.get(),
+                state: t.state.as_str(),
+                operation: "resolve (it is not decided)",
+            });
+        }
+        self.inner.deliver(&mut t)
+    }
+
+    /// The status of `tx`: an open one, or one of the most recently finished.
+    pub fn status(&self, tx: u64) -> Option<TxStatus> {
+        let entry = lock(&self.inner.txs).get(&tx).cloned();
+        if let Some(entry) = entry {
+            return Some(lock(&entry).status(false));
+        }
+        lock(&self.inner.finished)
+            .iter()
+            .rev()
+            .find(|s| s.id == tx)
+            .cloned()
+    }
+
+    /// Transactions not finished, oldest first.
+    pub fn list_active(&self) -> Vec<TxStatus> {
+        let entries: Vec<_> = lock(&self.inner.txs).values().cloned().collect();
+        let mut out: Vec<TxStatus> = entries.iter().map(|e| lock(e).status(false)).collect();
+        out.sort_by_key(|s| s.id);
+        out
+    }
+
+    /// Counters and latency summaries.
+    pub fn metrics(&self) -> CoordinatorMetrics {
+        let i = &self.inner;
+        CoordinatorMetrics {
+            begun: i.begun.load(Relaxed),
+            committed: i.committed.load(Relaxed),
+            aborted: i.aborted.load(Relaxed),
+            timed_out: i.timed_out.load(Relaxed),
+            in_doubt: self
+                .list_active()
+                .iter()
+                .filter(|s| s.state == TxState::Committed || s.state == TxState::Aborted)
+                .count() as u64,
+            prepare: i.prepare_ns.summary(),
+            commit: i.commit_ns.summary(),
+        }
+    }
+
+    /// The coordinator log.
+    pub fn log(&self) -> &Journal {
+        &self.inner.log
+    }
+
+    /// Makes the coordinator stop at the `nth` (from 0) next pass through `point`
+    /// (`begin-logged`, `written`, `prepared`, `decision-logged`, `marker`,
+    /// `completed`), as if its process died there: that call and every later one fail
+    /// with [`CoordinatorError::Crashed`], and nothing more is written.
+    #[cfg(feature = "fault-injection")]
+    pub fn crash_at(&self, point: &'static str, nth: u32) {
+        *lock(&self.inner.crash_point) = Some((point, nth));
+    }
+}
+
+impl Drop for Coordinator {
+    fn drop(&mut self) {
+        *lock(&self.inner.stop) = true;
+        self.inner.wake.notify_all();
+        if let Some(reaper) = self.reaper.take() {
+            let _ = reaper.join();
+        }
+    }
+}
+
+impl Inner {
+    fn alive(&self) -> Result<()> {
+        if self.crashed.load(Relaxed) {
+            return Err(CoordinatorError::Crashed("an earlier point"));
+        }
+        Ok(())
+    }
+
+    /// A crash point (fault-injection builds; otherwise only the liveness check).
+    fn point(&self, _name: &'static str) -> Result<()> {
+        self.alive()?;
+        #[cfg(feature = "fault-injection")]
+        {
+            let mut p = lock(&self.crash_point);
+            if let Some((point, nth)) = p.as_mut()
+                && *point == _name
+            {
+                if *nth == 0 {
+                    *p = None;
+                    self.crashed.store(true, Relaxed);
+                    return Err(CoordinatorError::Crashed(_name));
+                }
+                *nth -= 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn tx(&self, tx: NonZeroU64) -> Result<Arc<Mutex<Tx>>> {
+        lock(&self.txs)
+            .get(&tx.get())
+            .cloned()
+            .ok_or(CoordinatorError::UnknownTransaction { tx: tx.get() })
+    }
+
+    fn participant(&self, name: &str) -> Result<&Arc<dyn Participant>> {
+        self.participants
+            .get(name)
+            .ok_or_else(|| CoordinatorError::UnknownParticipant { name: name.into() })
+    }
+
+    fn begin(&self, names: &[&str]) -> Result<NonZeroU64> {
+        self.alive()?;
+        if names.is_empty() {
+            return Err(CoordinatorError::BadParticipants {
+                reason: "none given".into(),
+            });
+        }
+        let mut participants: Vec<String> = Vec::with_capacity(names.len());
+        for name in names {
+            self.participant(name)?;
+            if participants.iter().any(|p| p == name) {
+                return Err(CoordinatorError::BadParticipants {
+                    reason: format!("{name:?} is named twice"),
+                });
+            }
+            participants.push((*name).to_string());
+        }
+        let timeout_ms = u64::try_from(self.config.timeout.as_millis()).unwrap_or(u64::MAX);
+        let record = LogRecord::Begin {
+            participants: participants.clone(),
+            timeout_ms,
+        };
+        let seq = self
+            .log
+            .emit_durable(record.to_event())
+            .map_err(CoordinatorError::log)?;
+        let id = NonZeroU64::new(seq).ok_or(CoordinatorError::BadRecord {
+            seq,
+            reason: "the log gave sequence 0".into(),
+        })?;
+        self.point("begin-logged")?;
+        let tx = Tx {
+            id,
+            participants,
+            state: TxState::Active,
+            deadline: Instant::now() + self.config.timeout,
+            timeout_ms,
+            written: BTreeMap::new(),
+            undelivered: Vec::new(),
+        };
+        lock(&self.txs).insert(seq, Arc::new(Mutex::new(tx)));
+        self.begun.fetch_add(1, Relaxed);
+        Ok(id)
+    }
+
+    fn add_events(
+        &self,
+        tx: NonZeroU64,
+        participant: &str,
+        events: Vec<Event>,
+    ) -> Result<Range<u64>> {
+        let entry = self.tx(tx)?;
+        let mut t = lock(&entry);
+        self.alive()?;
+        self.check_open(&mut t, "add events")?;
+        if !t.participants.iter().any(|p| p == participant) {
+            return Err(CoordinatorError::NotAParticipant {
+                tx: tx.get(),
+                name: participant.into(),
+            });
+        }
+        if t.state != TxState::Active {
+            return Err(CoordinatorError::WrongState {
+                tx: tx.get(),
+                state: t.state.as_str(),
+                operation: "add events after prepare",
+            });
+        }
+        let p = self.participant(participant)?;
+        let range = match p.write(tx, events) {
+            Ok(range) => range,
+            Err(source) => {
+                self.abort_or_keep(&mut t);
+                return Err(CoordinatorError::Aborted {
+                    tx: tx.get(),
+                    name: participant.into(),
+                    step: "write",
+                    source: Box::new(source),
+                });
+            }
+        };
+        if !range.is_empty() {
+            let w = t
+                .written
+                .entry(participant.to_string())
+                .or_insert((range.start, range.end));
+            w.0 = w.0.min(range.start);
+            w.1 = w.1.max(range.end);
+        }
+        self.point("written")?;
+        Ok(range)
+    }
+
+    /// Aborts a transaction already failing for another reason (the abort's own
+    /// trouble is left to recovery: presumed abort).
+    fn abort_or_keep(&self, t: &mut Tx) {
+        if let Err(e) = self.abort_locked(t, false) {
+            tracing::warn!(tx = t.id.get(), error = %e, "abort not completed; a restart finishes it");
+        }
+    }
+
+    /// Fails (aborting it) when an undecided `t` is past its deadline.
+    fn check_open(&self, t: &mut Tx, _operation: &'static str) -> Result<()> {
+        if !t.decided() && Instant::now() >= t.deadline {
+            self.abort_or_keep(t);
+            self.timed_out.fetch_add(1, Relaxed);
+            return Err(CoordinatorError::TimedOut {
+                tx: t.id.get(),
+                timeout_ms: t.timeout_ms,
+            });
+        }
+        Ok(())
+    }
+
+    fn prepare_locked(&self, t: &mut Tx) -> Result<()> {
+        self.alive()?;
+        match t.state {
+            TxState::Active => {}
+            TxState::Prepared => return Ok(()),
+            state => {
+                return Err(CoordinatorError::WrongState {
+                    tx: t.id.get(),
+                    state: state.as_str(),
+                    operation: "prepare",
+                });
+            }
+        }
+        self.check_open(t, "prepare")?;
+        let started = Instant::now();
+        for name in t.participants.clone() {
+            let p = self.participant(&name)?;
+            if let Err(source) = p.prepare(t.id) {
+                self.abort_or_keep(t);
+                return Err(CoordinatorError::Aborted {
+                    tx: t.id.get(),
+                    name,
+                    step: "prepare",
+                    source: Box::new(source),
+                });
+            }
+            self.point("prepared")?;
+        }
+        t.state = TxState::Prepared;
+        self.prepare_ns
+            .record(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        Ok(())
+    }
+
+    fn commit(&self, tx: NonZeroU64) -> Result<()> {
+        let started = Instant::now();
+        let entry = self.tx(tx)?;
+        let mut t = lock(&entry);
+        self.alive()?;
+        match t.state {
+            TxState::Committed => return self.deliver(&mut t),
+            TxState::Aborted => {
+                return Err(CoordinatorError::WrongState {
+                    tx: tx.get(),
+                    state: "aborted",
+                    operation: "commit",
+                });
+            }
+            TxState::Active | TxState::Prepared => {}
+        }
+        self.prepare_locked(&mut t)?;
+        // The commit point: once this record is durable the transaction commits,
+        // whatever fails next.
+        let record = LogRecord::Decision {
+            tx: tx.get(),
+            decision: Decision::Commit,
+            written: t.written.clone(),
+        };
+        self.log
+            .emit_durable(record.to_event())
+            .map_err(CoordinatorError::log)?;
+        self.point("decision-logged")?;
+        t.state = TxState::Committed;
+        t.undelivered = t.participants.clone();
+        self.committed.fetch_add(1, Relaxed);
+        let delivered = self.deliver(&mut t);
+        self.commit_ns
+            .record(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        delivered
+    }
+
+    /// Decides abort for an undecided `t` and delivers it.
+    fn abort_locked(&self, t: &mut Tx, _timed_out: bool) -> Result<()> {
+        self.alive()?;
+        // Presumed abort: the record need not be durable (with no durable decision a
+        // restart aborts), so it is not synced here.
+        let record = LogRecord::Decision {
+            tx: t.id.get(),
+            decision: Decision::Abort,
+            written: t.written.clone(),
+        };
+        if let Err(e) = self.log.emit(record.to_event()) {
+            tracing::warn!(tx = t.id.get(), error = %e, "abort decision not logged; a restart presumes it");
+        }
+        self.point("decision-logged")?;
+        t.state = TxState::Aborted;
+        t.undelivered = t.participants.clone();
+        self.aborted.fetch_add(1, Relaxed);
+        self.deliver(t)
+    }
+
+    /// Gives every participant still lacking it the marker of `t`'s decision; once
+    /// all have it, logs the completion and forgets the transaction.
+    fn deliver(&self, t: &mut Tx) -> Result<()> {
+        let decision = match t.state {
+            TxState::Committed => Decision::Commit,
+            TxState::Aborted => Decision::Abort,
+            _ => return Ok(()),
+        };
+        let mut failed = Vec::new();
+        for name in std::mem::take(&mut t.undelivered) {
+            let delivered = match self.participant(&name) {
+                Ok(p) => p.decide(t.id, decision).map(|_| ()),
+                Err(_) => Ok(()),
+            };
+            match delivered {
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::warn!(tx = t.id.get(), participant = %name, error = %e, "marker not written");
+                    failed.push(name);
+                }
+            }
+            if let Err(crash) = self.point("marker") {
+                t.undelivered = failed;
+                return Err(crash);
+            }
+        }
+        if !failed.is_empty() {
+            t.undelivered = failed.clone();
+            return Err(CoordinatorError::Undelivered {
+                tx: t.id.get(),
+                decision: decision.as_str(),
+                pending: failed,
+            });
+        }
+        if let Err(e) = self
+            .log
+            .emit(LogRecord::Complete { tx: t.id.get() }.to_event())
+        {
+            tracing::warn!(tx = t.id.get(), error = %e, "completion not logged; a restart redelivers");
+        }
+        self.point("completed")?;
+        lock(&self.txs).remove(&t.id.get());
+        let mut finished = lock(&self.finished);
+        if finished.len() >= FINISHED_KEPT {
+            finished.pop_front();
+        }
+        finished.push_back(t.status(true));
+        Ok(())
+    }
+
+    /// Resolves what the log shows unfinished (see [`Coordinator::open`]).
+    fn recover(&self) -> Result<RecoveryReport> {
+        #[derive(Default)]
+        struct Seen {
+            participants: Vec<String>,
+            timeout_ms: u64,
+            decision: Option<(Decision, Written)>,
+            complete: bool,
+        }
+        let mut report = RecoveryReport::default();
+        let mut txs: BTreeMap<u64, Seen> = BTreeMap::new();
+        for e in self.log.scan(1..self.log.next_seq()) {
+            let e = e.map_err(|e| CoordinatorError::log(e.into()))?;
+            report.log_records += 1;
+            match LogRecord::parse(&e)? {
+                Some(LogRecord::Begin {
+                    participants,
+                    timeout_ms,
+                }) => {
+                    let seen = txs.entry(e.seq).or_default();
+                    seen.participants = participants;
+                    seen.timeout_ms = timeout_ms;
+                }
+                Some(LogRecord::Decision {
+                    tx,
+                    decision,
+                    written,
+                }) => {
+                    // The first decision stands (a later one can only repeat it).
+                    let seen = txs.entry(tx).or_default();
+                    if seen.decision.is_none() {
+                        seen.decision = Some((decision, written));
+                    }
+                }
+                Some(LogRecord::Complete { tx }) => txs.entry(tx).or_default().complete = true,
+                None => {}
+            }
+        }
+        for (id, seen) in txs {
+            if seen.complete {
+                continue;
+            }
+            let Some(tx) = NonZeroU64::new(id) else {
+                continue;
+            };
+            let (decision, written) = match seen.decision {
+                Some(d) => d,
+                None => (Decision::Abort, BTreeMap::new()),
+            };
+            let mut t = Tx {
+                id: tx,
+                participants: seen.participants.clone(),
+                state: match decision {
+                    Decision::Commit => TxState::Committed,
+                    Decision::Abort => TxState::Aborted,
+                },
+                deadline: Instant::now(),
+                timeout_ms: seen.timeout_ms,
+                written,
+                undelivered: Vec::new(),
+            };
+            // Participants known to the log: those begun with, and any that wrote.
+            for name in t.written.keys() {
+                if !t.participants.contains(name) {
+                    t.participants.push(name.clone());
+                }
+            }
+            let missing: Vec<String> = t
+                .participants
+                .iter()
+                .filter(|p| !self.participants.contains_key(*p))
+                .cloned()
+                .collect();
+            t.undelivered = t
+                .participants
+                .iter()
+                .filter(|p| self.participants.contains_key(*p))
+                .cloned()
+                .collect();
+            let decided_now = match self.deliver_recovered(&mut t) {
+                Ok(()) => missing.is_empty(),
+                Err(CoordinatorError::Undelivered { .. }) => false,
+                Err(e) => return Err(e),
+            };
+            if decided_now {
+                match decision {
+                    Decision::Commit => report.committed.push(id),
+                    Decision::Abort => report.aborted.push(id),
+                }
+            } else {
+                let mut lacking = missing;
+                lacking.extend(t.undelivered.iter().cloned());
+                t.undelivered = lacking.clone();
+                report.in_doubt.push(InDoubt {
+                    tx: id,
+                    decision,
+                    missing: lacking,
+                });
+                lock(&self.txs).insert(id, Arc::new(Mutex::new(t)));
+            }
+        }
+        self.log.sync().map_err(CoordinatorError::log)?;
+        Ok(report)
+    }
+
+    /// [`Inner::deliver`] for a transaction found unfinished in the log: the abort of
+    /// a transaction without a decision is logged first; completion is logged only
+    /// when every participant (registered or not) has the marker.
+    fn deliver_recovered(&self, t: &mut Tx) -> Result<()> {
+        let decision = match t.state {
+            TxState::Committed => Decision::Commit,
+            _ => Decision::Abort,
+        };
+        let all_registered = t
+            .participants
+            .iter()
+            .all(|p| self.participants.contains_key(p));
+        let mut failed = Vec::new();
+        for name in std::mem::take(&mut t.undelivered) {
+            if let Ok(p) = self.participant(&name)
+                && let Err(e) = p.decide(t.id, decision)
+            {
+                tracing::warn!(tx = t.id.get(), participant = %name, error = %e, "marker not written during recovery");
+                failed.push(name);
+            }
+        }
+        if !failed.is_empty() {
+            t.undelivered = failed.clone();
+            return Err(CoordinatorError::Undelivered {
+                tx: t.id.get(),
+                decision: decision.as_str(),
+                pending: failed,
+            });
+        }
+        if all_registered {
+            self.log
+                .emit(LogRecord::Complete { tx: t.id.get() }.to_event())
+                .map_err(CoordinatorError::log)?;
+        }
+        Ok(())
+    }
+
+    /// The timeout reaper: aborts undecided transactions past their deadline.
+    fn reap(&self) {
+        loop {
+            {
+                let stop = lock(&self.stop);
+                if *stop {
+                    return;
+                }
+                let (stop, _) = self
+                    .wake
+                    .wait_timeout(stop, self.config.reap_interval)
+                    .unwrap_or_else(|p| p.into_inner());
+                if *stop {
+                    return;
+                }
+            }
+            if self.crashed.load(Relaxed) {
+                continue;
+            }
+            let now = Instant::now();
+            let entries: Vec<_> = lock(&self.txs).values().cloned().collect();
+            for entry in entries {
+                let mut t = lock(&entry);
+                if !t.decided() && now >= t.deadline {
+                    let _ = self.check_open(&mut t, "reap");
+                }
+            }
+        }
+    }
+}

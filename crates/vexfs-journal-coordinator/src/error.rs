@@ -1,0 +1,111 @@
+//! Errors of the coordinator.
+
+use vexfs_journal::JournalError;
+
+/// Why a coordinator operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoordinatorError {
+    /// The transaction is not open in this coordinator: never begun, already finished,
+    /// or begun before the coordinator restarted (then it was aborted on restart, and a
+    /// late writer of it is fenced off).
+    #[error(
+        "transaction {tx} is not open here (finished, unknown, or begun before the coordinator restarted): begin a new one"
+    )]
+    UnknownTransaction {
+        /// The transaction.
+        tx: u64,
+    },
+    /// The operation needs another state of the transaction.
+    #[error("transaction {tx} is {state}: cannot {operation}")]
+    WrongState {
+        /// The transaction.
+        tx: u64,
+        /// Its state.
+        state: &'static str,
+        /// What was asked.
+        operation: &'static str,
+    },
+    /// A participant name the coordinator was not opened with.
+    #[error("no participant named {name:?}: participants are given when the coordinator is opened")]
+    UnknownParticipant {
+        /// The name.
+        name: String,
+    },
+    /// The participant exists but is not part of this transaction.
+    #[error("participant {name:?} is not part of transaction {tx}: name it in begin")]
+    NotAParticipant {
+        /// The transaction.
+        tx: u64,
+        /// The participant.
+        name: String,
+    },
+    /// `begin` was given no participant, or one twice.
+    #[error("a transaction needs one or more distinct participants: {reason}")]
+    BadParticipants {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The transaction ran past its timeout and was aborted.
+    #[error("transaction {tx} timed out after {timeout_ms} ms and was aborted")]
+    TimedOut {
+        /// The transaction.
+        tx: u64,
+        /// Its timeout.
+        timeout_ms: u64,
+    },
+    /// A participant failed; the transaction was aborted (before a commit decision).
+    #[error("participant {name:?} failed to {step} transaction {tx}, which was aborted: {source}")]
+    Aborted {
+        /// The transaction.
+        tx: u64,
+        /// The participant.
+        name: String,
+        /// The step that failed.
+        step: &'static str,
+        /// Its error.
+        #[source]
+        source: Box<JournalError>,
+    },
+    /// The decision is durable but some participants have not received their marker
+    /// yet (they failed); [`crate::Coordinator::resolve`] or a restart delivers it.
+    #[error(
+        "transaction {tx} is decided ({decision}) but participants {pending:?} have not recorded it yet: call resolve, or restart the coordinator"
+    )]
+    Undelivered {
+        /// The transaction.
+        tx: u64,
+        /// The decision.
+        decision: &'static str,
+        /// Participants still without a marker.
+        pending: Vec<String>,
+    },
+    /// The coordinator's own log failed.
+    #[error("the coordinator log failed: {0}")]
+    Log(#[source] Box<JournalError>),
+    /// The timeout thread could not be started.
+    #[error("could not start the coordinator's timeout thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// A record of the coordinator log does not parse.
+    #[error("coordinator log record {seq} is damaged: {reason}")]
+    BadRecord {
+        /// Its sequence in the coordinator log.
+        seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An injected crash (fault-injection builds): the coordinator stopped at this
+    /// point, as if its process had died.
+    #[error("injected crash at {0}")]
+    Crashed(&'static str),
+}
+
+impl CoordinatorError {
+    /// A failure of the coordinator log.
+    pub(crate) fn log(e: JournalError) -> CoordinatorError {
+        CoordinatorError::Log(Box::new(e))
+    }
+}
+
+/// Result of a coordinator operation.
+pub type Result<T> = std::result::Result<T, CoordinatorError>;

@@ -1,0 +1,30 @@
+//! Cross-journal transactions for the VexFS semantic journal.
+//!
+//! A [`Coordinator`] runs two-phase commit over participant journals
+//! ([`Participant`], [`JournalParticipant`]) with its own durable log:
+//!
+//! 1. `begin` logs the transaction and its participants durably; its id is that
+//!    record's sequence in the log.
+//! 2. `add_events` writes events to a participant as one atomic batch tagged with the
+//!    transaction id (`cross_boundary_id`): read-committed readers do not deliver them
+//!    yet ([`vexfs_journal::tx::TxView`]).
+//! 3. `prepare` makes every participant's events durable (its vote).
+//! 4. `commit` logs the commit decision durably — the commit point — then appends a
+//!    commit marker to every participant and logs the completion. `abort` (or any
+//!    failure before the commit point, or the timeout) appends abort markers instead.
+//!
+//! After a crash, [`Coordinator::open`] delivers every logged decision that some
+//! participant lacks and aborts every transaction with no logged decision (presumed
+//! abort), so all participants agree. See `docs/coordinator.md`.
+
+mod coordinator;
+mod error;
+pub mod log;
+mod participant;
+
+pub use coordinator::{
+    Coordinator, CoordinatorConfig, CoordinatorMetrics, InDoubt, RecoveryReport, TxState, TxStatus,
+};
+pub use error::{CoordinatorError, Result};
+pub use participant::{JournalParticipant, Participant, marker};
+pub use vexfs_journal::format::tx::Decision;

@@ -1,0 +1,72 @@
+//! Participants: the journals a transaction writes to.
+
+use std::num::NonZeroU64;
+use std::ops::Range;
+
+use vexfs_journal::format::tx::Decision;
+use vexfs_journal::{Event, Journal, Result, SemanticOp, ext};
+
+/// A journal taking part in coordinated transactions. The coordinator calls it under
+/// the transaction's lock and never concurrently for one transaction.
+pub trait Participant: Send + Sync {
+    /// Its name, unique among a coordinator's participants (recorded in the log).
+    fn name(&self) -> &str;
+    /// Appends `events` as events of transaction `tx` (hidden from read-committed
+    /// readers until a commit marker follows them). Returns their sequences.
+    fn write(&self, tx: NonZeroU64, events: Vec<Event>) -> Result<Range<u64>>;
+    /// Makes every event written for `tx` durable: the participant's yes vote.
+    fn prepare(&self, tx: NonZeroU64) -> Result<()>;
+    /// Durably appends the marker of `decision` for `tx`. Delivering a marker twice
+    /// is harmless (readers take the first; both say the same).
+    fn decide(&self, tx: NonZeroU64, decision: Decision) -> Result<u64>;
+}
+
+/// The marker event of `decision` (to be written with the transaction's id).
+pub fn marker(tx: NonZeroU64, decision: Decision) -> Event {
+    let mut e = Event::new(SemanticOp::TransactionEnd);
+    e.subtype = decision.marker_subtype();
+    e.context.transaction_id = tx.get();
+    e.metadata = format!("{{\"decision\":\"{}\"}}", decision.as_str()).into_bytes();
+    e
+}
+
+/// A journal open in this process as a participant.
+#[derive(Clone, Debug)]
+pub struct JournalParticipant {
+    name: String,
+    journal: Journal,
+}
+
+impl JournalParticipant {
+    /// `journal`, known to coordinators as `name`.
+    pub fn new(name: impl Into<String>, journal: Journal) -> JournalParticipant {
+        JournalParticipant {
+            name: name.into(),
+            journal,
+        }
+    }
+
+    /// The journal.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+}
+
+impl Participant for JournalParticipant {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn write(&self, tx: NonZeroU64, events: Vec<Event>) -> Result<Range<u64>> {
+        ext::emit_transactional(&self.journal, tx, events, false)
+    }
+
+    fn prepare(&self, _tx: NonZeroU64) -> Result<()> {
+        self.journal.sync()
+    }
+
+    fn decide(&self, tx: NonZeroU64, decision: Decision) -> Result<u64> {
+        let range = ext::emit_transactional(&self.journal, tx, vec![marker(tx, decision)], true)?;
+        Ok(range.start)
+    }
+}

@@ -1,0 +1,169 @@
+//! A coordinator over three participant journals in a temporary directory, and what
+//! read-committed readers of those journals see.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU64;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use vexfs_journal::tx::{TxRole, TxView, Visibility, role_of};
+use vexfs_journal::{Config, Event, FsOp, Journal, JournalError, StoredEvent};
+use vexfs_journal_coordinator::{
+    Coordinator, CoordinatorConfig, Decision, JournalParticipant, Participant, RecoveryReport,
+};
+
+pub const NAMES: [&str; 3] = ["fuse", "vectors", "graph"];
+
+/// A participant that can be told to fail.
+pub struct Flaky {
+    pub inner: JournalParticipant,
+    pub fail_write: AtomicBool,
+    pub fail_prepare: AtomicBool,
+    pub fail_decide: AtomicBool,
+}
+
+fn refused(what: &str) -> JournalError {
+    JournalError::Config(format!("test participant refuses to {what}"))
+}
+
+impl Participant for Flaky {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn write(&self, tx: NonZeroU64, events: Vec<Event>) -> vexfs_journal::Result<Range<u64>> {
+        if self.fail_write.load(Ordering::Relaxed) {
+            return Err(refused("write"));
+        }
+        self.inner.write(tx, events)
+    }
+    fn prepare(&self, tx: NonZeroU64) -> vexfs_journal::Result<()> {
+        if self.fail_prepare.load(Ordering::Relaxed) {
+            return Err(refused("prepare"));
+        }
+        self.inner.prepare(tx)
+    }
+    fn decide(&self, tx: NonZeroU64, decision: Decision) -> vexfs_journal::Result<u64> {
+        if self.fail_decide.load(Ordering::Relaxed) {
+            return Err(refused("decide"));
+        }
+        self.inner.decide(tx, decision)
+    }
+}
+
+pub struct World {
+    pub root: PathBuf,
+    pub journals: Vec<Journal>,
+    pub parts: Vec<Arc<Flaky>>,
+    pub coord: Option<Coordinator>,
+    pub config: CoordinatorConfig,
+}
+
+impl World {
+    pub fn new(root: &Path, config: CoordinatorConfig) -> (World, RecoveryReport) {
+        let mut w = World {
+            root: root.to_path_buf(),
+            journals: Vec::new(),
+            parts: Vec::new(),
+            coord: None,
+            config,
+        };
+        let report = w.reopen();
+        (w, report)
+    }
+
+    /// Drops the coordinator and the journals (as a crash would leave them, minus
+    /// unsynced data) and opens them again; returns what recovery did.
+    pub fn reopen(&mut self) -> RecoveryReport {
+        self.coord = None;
+        self.parts.clear();
+        for j in self.journals.drain(..) {
+            let _ = j.close();
+        }
+        for name in NAMES {
+            let j = Journal::open(self.root.join(name), Config::default()).unwrap();
+            self.journals.push(j.clone());
+            self.parts.push(Arc::new(Flaky {
+                inner: JournalParticipant::new(name, j),
+                fail_write: AtomicBool::new(false),
+                fail_prepare: AtomicBool::new(false),
+                fail_decide: AtomicBool::new(false),
+            }));
+        }
+        let parts: Vec<Arc<dyn Participant>> = self
+            .parts
+            .iter()
+            .map(|p| p.clone() as Arc<dyn Participant>)
+            .collect();
+        let (c, report) =
+            Coordinator::open(self.root.join("coordinator"), parts, self.config.clone()).unwrap();
+        self.coord = Some(c);
+        report
+    }
+
+    pub fn coord(&self) -> &Coordinator {
+        self.coord.as_ref().unwrap()
+    }
+
+    /// Every event of participant `i`, and its transaction view.
+    pub fn read(&self, i: usize) -> (Vec<StoredEvent>, TxView) {
+        let j = &self.journals[i];
+        j.flush().unwrap();
+        let events: Vec<StoredEvent> = j.scan(1..j.next_seq()).map(|e| e.unwrap()).collect();
+        let mut view = TxView::new();
+        for e in &events {
+            view.observe_event(e);
+        }
+        (events, view)
+    }
+
+    /// What a read-committed reader of participant `i` delivers now.
+    pub fn committed(&self, i: usize) -> Vec<StoredEvent> {
+        let (events, view) = self.read(i);
+        events
+            .into_iter()
+            .take_while(|e| view.visibility(e.seq, role_of(e)) != Visibility::Wait)
+            .filter(|e| view.visibility(e.seq, role_of(e)) == Visibility::Deliver)
+            .collect()
+    }
+
+    /// Per participant: each transaction's decision as its markers say (asserting
+    /// no marker contradicts another).
+    pub fn decisions(&self) -> Vec<BTreeMap<u64, Decision>> {
+        (0..NAMES.len())
+            .map(|i| {
+                let (events, view) = self.read(i);
+                assert!(
+                    view.conflicts().is_empty(),
+                    "{}: {:?}",
+                    NAMES[i],
+                    view.conflicts()
+                );
+                events
+                    .iter()
+                    .filter_map(|e| match role_of(e) {
+                        TxRole::Marker(tx, d) => Some((tx, d)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// A file write event whose payload names the transaction and the step.
+pub fn event(tag: &str) -> Event {
+    Event::filesystem(FsOp::Write)
+        .path(format!("/t/{tag}"))
+        .payload(tag.as_bytes().to_vec())
+}
+
+pub fn quick() -> CoordinatorConfig {
+    CoordinatorConfig {
+        timeout: Duration::from_secs(60),
+        reap_interval: Duration::from_millis(20),
+    }
+}

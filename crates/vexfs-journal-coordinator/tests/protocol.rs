@@ -1,0 +1,263 @@
+//! The protocol without crashes: commit, abort, read committed, fencing, timeouts,
+//! participant failures, bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::{NAMES, World, event, quick};
+use vexfs_journal::tx::{TxRole, role_of};
+use vexfs_journal_coordinator::{CoordinatorConfig, CoordinatorError, Decision, TxState};
+
+fn payloads(w: &World, i: usize) -> Vec<String> {
+    w.committed(i)
+        .iter()
+        .filter(|e| matches!(role_of(e), TxRole::None | TxRole::Member(_)))
+        .map(|e| String::from_utf8_lossy(&e.event.payload).into_owned())
+        .collect()
+}
+
+#[test]
+fn a_committed_transaction_becomes_visible_everywhere_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, report) = World::new(dir.path(), quick());
+    assert_eq!(report.log_records, 0);
+    let c = w.coord();
+    let tx = c.begin(&NAMES).unwrap();
+    for (i, name) in NAMES.iter().enumerate() {
+        let r = c
+            .add_events(
+                tx,
+                name,
+                vec![event(&format!("a{i}")), event(&format!("b{i}"))],
+            )
+            .unwrap();
+        assert_eq!(r.end - r.start, 2);
+    }
+    // Before the decision no read-committed reader sees any of it.
+    for (i, name) in NAMES.iter().enumerate() {
+        assert!(payloads(&w, i).is_empty(), "{name}");
+        let (events, _) = w.read(i);
+        assert!(events.iter().all(|e| e.ext.cross_boundary_id == tx.get()));
+    }
+    assert_eq!(c.list_active().len(), 1);
+    c.commit(tx).unwrap();
+    for (i, name) in NAMES.iter().enumerate() {
+        assert_eq!(
+            payloads(&w, i),
+            [format!("a{i}"), format!("b{i}")],
+            "{name}"
+        );
+    }
+    assert!(
+        w.decisions()
+            .iter()
+            .all(|d| d.get(&tx.get()) == Some(&Decision::Commit))
+    );
+    let s = c.status(tx.get()).unwrap();
+    assert!(s.finished && s.state == TxState::Committed && s.undelivered.is_empty());
+    assert_eq!(s.written.len(), 3);
+    assert!(c.list_active().is_empty());
+    let m = c.metrics();
+    assert_eq!((m.begun, m.committed, m.aborted, m.in_doubt), (1, 1, 0, 0));
+    assert_eq!(m.commit.samples, 1);
+    // Finished: it cannot be changed any more.
+    assert!(matches!(
+        c.abort(tx),
+        Err(CoordinatorError::UnknownTransaction { .. })
+    ));
+}
+
+// Checks I53 (docs/invariants.md).
+#[test]
+fn an_aborted_transaction_is_never_delivered_and_stops_holding_readers_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = World::new(dir.path(), quick());
+    let c = w.coord();
+    w.journals[0].emit(event("before")).unwrap();
+    let tx = c.begin(&NAMES[..2]).unwrap();
+    c.add_events(tx, "fuse", vec![event("doomed")]).unwrap();
+    // An ordinary event after an undecided transaction waits behind it (read
+    // committed does not pass the first undecided event) ...
+    w.journals[0].emit(event("after")).unwrap();
+    assert_eq!(payloads(&w, 0), ["before"]);
+    // ... but ordinary events of another journal do not.
+    w.journals[2].emit(event("elsewhere")).unwrap();
+    assert_eq!(payloads(&w, 2), ["elsewhere"]);
+    c.abort(tx).unwrap();
+    assert_eq!(payloads(&w, 0), ["before", "after"]);
+    let d = w.decisions();
+    assert_eq!(d[0].get(&tx.get()), Some(&Decision::Abort));
+    assert_eq!(d[1].get(&tx.get()), Some(&Decision::Abort));
+    assert!(d[2].is_empty(), "graph was not a participant");
+    assert_eq!(c.status(tx.get()).unwrap().state, TxState::Aborted);
+    assert_eq!(c.metrics().aborted, 1);
+}
+
+// Checks I52 (docs/invariants.md).
+#[test]
+fn a_restart_aborts_undecided_transactions_and_fences_their_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    let open = w.coord().begin(&NAMES).unwrap();
+    w.coord()
+        .add_events(open, "vectors", vec![event("x")])
+        .unwrap();
+    let done = w.coord().begin(&NAMES[..1]).unwrap();
+    w.coord()
+        .add_events(done, "fuse", vec![event("y")])
+        .unwrap();
+    w.coord().commit(done).unwrap();
+    let report = w.reopen();
+    assert_eq!(report.aborted, [open.get()]);
+    assert!(report.committed.is_empty() && report.in_doubt.is_empty());
+    // The old transaction's writer is fenced off.
+    assert!(matches!(
+        w.coord().add_events(open, "vectors", vec![event("late")]),
+        Err(CoordinatorError::UnknownTransaction { .. })
+    ));
+    assert!(payloads(&w, 1).is_empty());
+    assert_eq!(payloads(&w, 0), ["y"]);
+    let d = w.decisions();
+    for i in 0..NAMES.len() {
+        assert_eq!(
+            d[i].get(&open.get()),
+            Some(&Decision::Abort),
+            "{}",
+            NAMES[i]
+        );
+    }
+    // New transactions get new ids.
+    let next = w.coord().begin(&NAMES).unwrap();
+    assert!(next > done);
+    // A second restart aborts only what was left open since.
+    let report = w.reopen();
+    assert_eq!(report.aborted, [next.get()]);
+    assert!(report.committed.is_empty());
+    let report = w.reopen();
+    assert!(report.aborted.is_empty() && report.committed.is_empty());
+    assert!(report.log_records >= 6);
+}
+
+#[test]
+fn a_transaction_that_runs_out_of_time_is_aborted() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = CoordinatorConfig {
+        timeout: Duration::from_millis(50),
+        reap_interval: Duration::from_millis(10),
+    };
+    let (w, _) = World::new(dir.path(), config);
+    let c = w.coord();
+    let tx = c.begin(&NAMES).unwrap();
+    c.add_events(tx, "graph", vec![event("slow")]).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while c.status(tx.get()).is_some_and(|s| !s.finished) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reaper never aborted it"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(c.status(tx.get()).unwrap().state, TxState::Aborted);
+    assert!(matches!(
+        c.commit(tx),
+        Err(CoordinatorError::UnknownTransaction { .. })
+    ));
+    let m = c.metrics();
+    assert_eq!((m.aborted, m.timed_out), (1, 1));
+    assert!(payloads(&w, 2).is_empty());
+}
+
+#[test]
+fn a_participant_failing_before_the_decision_aborts_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = World::new(dir.path(), quick());
+    let c = w.coord();
+    let tx = c.begin(&NAMES).unwrap();
+    c.add_events(tx, "fuse", vec![event("f")]).unwrap();
+    c.add_events(tx, "graph", vec![event("g")]).unwrap();
+    w.parts[1].fail_prepare.store(true, Ordering::Relaxed);
+    let err = c.commit(tx).unwrap_err();
+    assert!(
+        matches!(&err, CoordinatorError::Aborted { step: "prepare", name, .. } if name == "vectors"),
+        "{err}"
+    );
+    let d = w.decisions();
+    assert!(d.iter().all(|d| d.get(&tx.get()) == Some(&Decision::Abort)));
+    assert!(payloads(&w, 0).is_empty() && payloads(&w, 2).is_empty());
+
+    // A failed write aborts too.
+    let tx = c.begin(&NAMES).unwrap();
+    w.parts[2].fail_write.store(true, Ordering::Relaxed);
+    let err = c.add_events(tx, "graph", vec![event("g")]).unwrap_err();
+    assert!(
+        matches!(err, CoordinatorError::Aborted { step: "write", .. }),
+        "{err}"
+    );
+    assert_eq!(c.status(tx.get()).unwrap().state, TxState::Aborted);
+}
+
+// Checks I54 (docs/invariants.md).
+#[test]
+fn a_participant_failing_after_the_decision_gets_it_on_resolve_or_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    let tx = w.coord().begin(&NAMES).unwrap();
+    for name in NAMES {
+        w.coord().add_events(tx, name, vec![event(name)]).unwrap();
+    }
+    w.parts[2].fail_decide.store(true, Ordering::Relaxed);
+    let err = w.coord().commit(tx).unwrap_err();
+    assert!(
+        matches!(&err, CoordinatorError::Undelivered { pending, .. } if pending == &["graph"]),
+        "{err}"
+    );
+    // Committed: visible where the marker is, still hidden where it is not.
+    assert_eq!(payloads(&w, 0), ["fuse"]);
+    assert!(payloads(&w, 2).is_empty());
+    let s = w.coord().status(tx.get()).unwrap();
+    assert_eq!((s.state, s.finished), (TxState::Committed, false));
+    assert_eq!(w.coord().metrics().in_doubt, 1);
+    assert!(matches!(
+        w.coord().abort(tx),
+        Err(CoordinatorError::WrongState { .. })
+    ));
+    w.parts[2].fail_decide.store(false, Ordering::Relaxed);
+    w.coord().resolve(tx).unwrap();
+    assert_eq!(payloads(&w, 2), ["graph"]);
+
+    // The same through a restart instead of resolve.
+    let tx = w.coord().begin(&NAMES).unwrap();
+    w.coord()
+        .add_events(tx, "graph", vec![event("g2")])
+        .unwrap();
+    w.parts[2].fail_decide.store(true, Ordering::Relaxed);
+    assert!(w.coord().commit(tx).is_err());
+    let report = w.reopen();
+    assert_eq!(report.committed, [tx.get()]);
+    assert_eq!(payloads(&w, 2), ["graph", "g2"]);
+}
+
+#[test]
+fn bad_input_is_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = World::new(dir.path(), quick());
+    let c = w.coord();
+    let msg = |e: CoordinatorError| e.to_string();
+    assert!(msg(c.begin(&[]).unwrap_err()).contains("none given"));
+    assert!(msg(c.begin(&["fuse", "fuse"]).unwrap_err()).contains("named twice"));
+    assert!(msg(c.begin(&["disk"]).unwrap_err()).contains("no participant named \"disk\""));
+    let tx = c.begin(&["fuse"]).unwrap();
+    let e = c.add_events(tx, "graph", vec![event("x")]).unwrap_err();
+    assert!(matches!(e, CoordinatorError::NotAParticipant { .. }), "{e}");
+    c.prepare(tx).unwrap();
+    let e = c.add_events(tx, "fuse", vec![event("x")]).unwrap_err();
+    assert!(msg(e).contains("after prepare"));
+    let e = c.resolve(tx).unwrap_err();
+    assert!(msg(e).contains("not decided"));
+    c.commit(tx).unwrap();
+    let ghost = std::num::NonZeroU64::new(999_999).unwrap();
+    assert!(msg(c.commit(ghost).unwrap_err()).contains("999999 is not open"));
+}
