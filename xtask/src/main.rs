@@ -114,6 +114,7 @@ const TORTURE_TESTS: &[(&str, &str)] = &[
     ("vexfs-journal-recovery", "power_loss"),
     ("vexfs-journal-recovery", "io_errors"),
     ("vexfs-journal-recovery", "mischief"),
+    ("vexfs-journal-coordinator", "kill9"),
 ];
 
 /// `cargo xtask torture [--rounds N]`: runs every torture test in release with
