@@ -92,7 +92,7 @@ pub struct InDoubt {
 /// What opening the coordinator resolved.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
-    /// Records read from the coordinator log.
+    /// Records in the coordinator log.
     pub log_records: u64,
     /// Transactions whose commit was delivered to the participants that lacked it.
     pub committed: Vec<u64>,
@@ -211,16 +211,25 @@ impl Coordinator {
         participants: Vec<Arc<dyn Participant>>,
         config: CoordinatorConfig,
     ) -> Result<(Coordinator, RecoveryReport)> {
+        let dir = dir.as_ref();
         let log = Journal::open(dir, Config::default()).map_err(CoordinatorError::log)?;
         let mut by_name = HashMap::new();
+        let mut dirs = BTreeMap::new();
         for p in participants {
             let name = p.name().to_string();
+            if let Some(at) = p.location() {
+                dirs.insert(
+                    name.clone(),
+                    std::path::absolute(at).unwrap_or(at.to_path_buf()),
+                );
+            }
             if by_name.insert(name.clone(), p).is_some() {
                 return Err(CoordinatorError::BadParticipants {
                     reason: format!("two participants are named {name:?}"),
                 });
             }
         }
+        crate::log::record_participant_dirs(dir, &dirs)?;
         let inner = Arc::new(Inner {
             log,
             participants: by_name,
@@ -678,42 +687,9 @@ impl Inner {
 
     /// Resolves what the log shows unfinished (see [`Coordinator::open`]).
     fn recover(&self) -> Result<RecoveryReport> {
-        #[derive(Default)]
-        struct Seen {
-            participants: Vec<String>,
-            timeout_ms: u64,
-            decision: Option<(Decision, Written)>,
-            complete: bool,
-        }
         let mut report = RecoveryReport::default();
-        let mut txs: BTreeMap<u64, Seen> = BTreeMap::new();
-        for e in self.log.scan(1..self.log.next_seq()) {
-            let e = e.map_err(|e| CoordinatorError::log(e.into()))?;
-            report.log_records += 1;
-            match LogRecord::parse(&e)? {
-                Some(LogRecord::Begin {
-                    participants,
-                    timeout_ms,
-                }) => {
-                    let seen = txs.entry(e.seq).or_default();
-                    seen.participants = participants;
-                    seen.timeout_ms = timeout_ms;
-                }
-                Some(LogRecord::Decision {
-                    tx,
-                    decision,
-                    written,
-                }) => {
-                    // The first decision stands (a later one can only repeat it).
-                    let seen = txs.entry(tx).or_default();
-                    if seen.decision.is_none() {
-                        seen.decision = Some((decision, written));
-                    }
-                }
-                Some(LogRecord::Complete { tx }) => txs.entry(tx).or_default().complete = true,
-                None => {}
-            }
-        }
+        let txs = crate::log::summarize(self.log.scan(1..self.log.next_seq()))?;
+        report.log_records = self.log.next_seq().saturating_sub(1);
         for (id, seen) in txs {
             if seen.complete {
                 continue;
@@ -721,10 +697,20 @@ impl Inner {
             let Some(tx) = NonZeroU64::new(id) else {
                 continue;
             };
-            let (decision, written) = match seen.decision {
-                Some(d) => d,
-                None => (Decision::Abort, BTreeMap::new()),
-            };
+            let decision = seen.decision.unwrap_or(Decision::Abort);
+            let written = seen.written.clone();
+            if seen.decision.is_none() {
+                // Presumed abort, logged so the log tells the outcome (no sync needed:
+                // without it a restart presumes the same).
+                let record = LogRecord::Decision {
+                    tx: id,
+                    decision,
+                    written: written.clone(),
+                };
+                self.log
+                    .emit(record.to_event())
+                    .map_err(CoordinatorError::log)?;
+            }
             let mut t = Tx {
                 id: tx,
                 participants: seen.participants.clone(),

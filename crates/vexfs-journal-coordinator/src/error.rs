@@ -83,6 +83,14 @@ pub enum CoordinatorError {
     /// The coordinator's own log failed.
     #[error("the coordinator log failed: {0}")]
     Log(#[source] Box<JournalError>),
+    /// The participants file beside the log cannot be read or written.
+    #[error("participants file {}: {reason}", path.display())]
+    Participants {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// The timeout thread could not be started.
     #[error("could not start the coordinator's timeout thread: {0}")]
     Thread(#[source] std::io::Error),

@@ -26,5 +26,6 @@ pub use coordinator::{
     Coordinator, CoordinatorConfig, CoordinatorMetrics, InDoubt, RecoveryReport, TxState, TxStatus,
 };
 pub use error::{CoordinatorError, Result};
+pub use log::{PARTICIPANTS_FILE, TxSummary, participant_dirs, summarize};
 pub use participant::{JournalParticipant, Participant, marker};
 pub use vexfs_journal::format::tx::Decision;

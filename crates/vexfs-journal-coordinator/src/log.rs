@@ -11,6 +11,7 @@
 //! (presumed abort: a transaction with no durable decision is aborted on restart).
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use vexfs_journal::format::tx::{Decision, MARKER_ABORT, MARKER_COMMIT};
@@ -130,6 +131,144 @@ impl LogRecord {
             written: meta.written,
         }))
     }
+}
+
+/// One transaction as the log tells it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxSummary {
+    /// Its id (the sequence of its begin record).
+    pub id: u64,
+    /// When it began, ns since the Unix epoch (0 when its begin record is missing).
+    pub began_ns: i64,
+    /// Its participants.
+    pub participants: Vec<String>,
+    /// Its timeout.
+    pub timeout_ms: u64,
+    /// Its decision, if one was logged (the first stands).
+    pub decision: Option<Decision>,
+    /// When it was decided, ns since the Unix epoch.
+    pub decided_ns: Option<i64>,
+    /// Sequences `[first, end)` each participant wrote, as of the decision.
+    pub written: BTreeMap<String, (u64, u64)>,
+    /// Whether every participant has its marker.
+    pub complete: bool,
+}
+
+impl TxSummary {
+    /// `undecided`, `committing`, `aborting` (decided, markers not all delivered),
+    /// `committed` or `aborted`.
+    pub fn state(&self) -> &'static str {
+        match (self.decision, self.complete) {
+            (None, _) => "undecided",
+            (Some(Decision::Commit), false) => "committing",
+            (Some(Decision::Abort), false) => "aborting",
+            (Some(Decision::Commit), true) => "committed",
+            (Some(Decision::Abort), true) => "aborted",
+        }
+    }
+}
+
+/// Every transaction of a coordinator log, by id, from its events in order.
+pub fn summarize<E>(
+    events: impl IntoIterator<Item = std::result::Result<StoredEvent, E>>,
+) -> Result<BTreeMap<u64, TxSummary>>
+where
+    vexfs_journal::JournalError: From<E>,
+{
+    let mut txs: BTreeMap<u64, TxSummary> = BTreeMap::new();
+    for e in events {
+        let e = e.map_err(|e| CoordinatorError::log(e.into()))?;
+        let time = e.event.timestamp.ktime_ns;
+        match LogRecord::parse(&e)? {
+            Some(LogRecord::Begin {
+                participants,
+                timeout_ms,
+            }) => {
+                let t = txs.entry(e.seq).or_default();
+                t.id = e.seq;
+                t.began_ns = time;
+                t.participants = participants;
+                t.timeout_ms = timeout_ms;
+            }
+            Some(LogRecord::Decision {
+                tx,
+                decision,
+                written,
+            }) => {
+                let t = txs.entry(tx).or_default();
+                t.id = tx;
+                if t.decision.is_none() {
+                    t.decision = Some(decision);
+                    t.decided_ns = Some(time);
+                    t.written = written;
+                }
+            }
+            Some(LogRecord::Complete { tx }) => {
+                let t = txs.entry(tx).or_default();
+                t.id = tx;
+                t.complete = true;
+            }
+            None => {}
+        }
+    }
+    Ok(txs)
+}
+
+/// The file beside the coordinator log naming each participant journal's directory.
+pub const PARTICIPANTS_FILE: &str = "participants.json";
+
+#[derive(Default, Serialize, Deserialize)]
+struct ParticipantsFile {
+    participants: BTreeMap<String, PathBuf>,
+}
+
+/// Where each participant journal known to the coordinator in `dir` is (recorded by
+/// [`crate::Coordinator::open`] for participants that have a directory).
+pub fn participant_dirs(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
+    let path = dir.join(PARTICIPANTS_FILE);
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => {
+            return Err(CoordinatorError::Participants {
+                path,
+                reason: e.to_string(),
+            });
+        }
+    };
+    let file: ParticipantsFile =
+        serde_json::from_slice(&text).map_err(|e| CoordinatorError::Participants {
+            path,
+            reason: e.to_string(),
+        })?;
+    Ok(file.participants)
+}
+
+/// Records `dirs` (merged over what is recorded) in `dir`'s participants file,
+/// replacing it atomically.
+pub(crate) fn record_participant_dirs(dir: &Path, dirs: &BTreeMap<String, PathBuf>) -> Result<()> {
+    let mut all = participant_dirs(dir)?;
+    let before = all.clone();
+    all.extend(dirs.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if all == before && dir.join(PARTICIPANTS_FILE).exists() {
+        return Ok(());
+    }
+    let path = dir.join(PARTICIPANTS_FILE);
+    let fail = |e: std::io::Error| CoordinatorError::Participants {
+        path: path.clone(),
+        reason: e.to_string(),
+    };
+    let tmp = dir.join(format!("{PARTICIPANTS_FILE}.tmp"));
+    let text =
+        serde_json::to_vec_pretty(&ParticipantsFile { participants: all }).unwrap_or_default();
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(fail)?;
+        f.write_all(&text).map_err(fail)?;
+        f.sync_all().map_err(fail)?;
+    }
+    std::fs::rename(&tmp, &path).map_err(fail)?;
+    Ok(())
 }
 
 fn json<T: Serialize>(v: &T) -> Vec<u8> {

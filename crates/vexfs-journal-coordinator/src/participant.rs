@@ -2,6 +2,7 @@
 
 use std::num::NonZeroU64;
 use std::ops::Range;
+use std::path::Path;
 
 use vexfs_journal::format::tx::Decision;
 use vexfs_journal::{Event, Journal, Result, SemanticOp, ext};
@@ -19,6 +20,11 @@ pub trait Participant: Send + Sync {
     /// Durably appends the marker of `decision` for `tx`. Delivering a marker twice
     /// is harmless (readers take the first; both say the same).
     fn decide(&self, tx: NonZeroU64, decision: Decision) -> Result<u64>;
+    /// Its journal's directory, when it has one: recorded beside the coordinator log
+    /// so operator tools (`vexjournal tx`) can find it.
+    fn location(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// The marker event of `decision` (to be written with the transaction's id).
@@ -68,5 +74,9 @@ impl Participant for JournalParticipant {
     fn decide(&self, tx: NonZeroU64, decision: Decision) -> Result<u64> {
         let range = ext::emit_transactional(&self.journal, tx, vec![marker(tx, decision)], true)?;
         Ok(range.start)
+    }
+
+    fn location(&self) -> Option<&Path> {
+        Some(self.journal.dir())
     }
 }

@@ -96,6 +96,9 @@ enum Command {
     History(cmd::history::Args),
     /// Why an event happened: its causes up to the root, and with --descendants its effects.
     Why(cmd::why::Args),
+    /// Cross-journal transactions of a coordinator (--dir): list, show, resolve.
+    #[command(subcommand)]
+    Tx(cmd::tx::TxCommand),
     /// Unmount a mirror made by `mount`.
     Umount(cmd::umount::UmountArgs),
     /// Measure durable throughput and emission latency.
@@ -157,6 +160,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(&cli, a),
         Command::History(a) => cmd::history::run(&cli, a),
         Command::Why(a) => cmd::why::run(&cli, a),
+        Command::Tx(c) => cmd::tx::run(&cli, c),
         Command::Umount(a) => cmd::umount::run(a),
         Command::ProbeRss => cmd::bench::probe_rss(&cli),
         Command::TortureWriter(a) => cmd::torture::run(&cli, a),

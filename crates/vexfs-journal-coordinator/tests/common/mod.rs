@@ -52,6 +52,9 @@ impl Participant for Flaky {
         }
         self.inner.decide(tx, decision)
     }
+    fn location(&self) -> Option<&Path> {
+        self.inner.location()
+    }
 }
 
 pub struct World {

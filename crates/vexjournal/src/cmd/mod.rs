@@ -23,6 +23,7 @@ pub mod segments;
 pub mod serve;
 pub mod stats;
 pub mod torture;
+pub mod tx;
 pub mod umount;
 pub mod verify;
 pub mod why;
