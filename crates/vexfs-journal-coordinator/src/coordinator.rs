@@ -364,6 +364,30 @@ impl Coordinator {
         }
     }
 
+    /// Shuts down cleanly: aborts every transaction not yet decided (readers need not
+    /// wait for a restart to presume it), stops the timeout thread and closes the log.
+    /// Decided transactions some participant still lacks stay for the next open.
+    pub fn close(mut self) -> Result<()> {
+        self.inner.alive()?;
+        self.stop_reaper();
+        let entries: Vec<_> = lock(&self.inner.txs).values().cloned().collect();
+        for entry in entries {
+            let mut t = lock(&entry);
+            if !t.decided() {
+                self.inner.abort_or_keep(&mut t);
+            }
+        }
+        self.inner.log.close().map_err(CoordinatorError::log)
+    }
+
+    fn stop_reaper(&mut self) {
+        *lock(&self.inner.stop) = true;
+        self.inner.wake.notify_all();
+        if let Some(reaper) = self.reaper.take() {
+            let _ = reaper.join();
+        }
+    }
+
     /// The coordinator log.
     pub fn log(&self) -> &Journal {
         &self.inner.log
@@ -380,12 +404,10 @@ impl Coordinator {
 }
 
 impl Drop for Coordinator {
+    /// Stops the timeout thread; undecided transactions are left to the next open (as
+    /// after a crash). [`Coordinator::close`] aborts them instead.
     fn drop(&mut self) {
-        *lock(&self.inner.stop) = true;
-        self.inner.wake.notify_all();
-        if let Some(reaper) = self.reaper.take() {
-            let _ = reaper.join();
-        }
+        self.stop_reaper();
     }
 }
 

@@ -261,3 +261,28 @@ fn bad_input_is_refused_with_a_reason() {
     let ghost = std::num::NonZeroU64::new(999_999).unwrap();
     assert!(msg(c.commit(ghost).unwrap_err()).contains("999999 is not open"));
 }
+
+#[test]
+fn a_clean_close_aborts_what_is_undecided_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    let open = w.coord().begin(&NAMES).unwrap();
+    w.coord()
+        .add_events(open, "fuse", vec![event("never")])
+        .unwrap();
+    let done = w.coord().begin(&NAMES[..1]).unwrap();
+    w.coord()
+        .add_events(done, "fuse", vec![event("kept")])
+        .unwrap();
+    w.coord().commit(done).unwrap();
+    w.coord.take().unwrap().close().unwrap();
+    // Readers need not wait for a restart: the open transaction is aborted already.
+    assert_eq!(payloads(&w, 0), ["kept"]);
+    assert!(
+        w.decisions()
+            .iter()
+            .all(|d| d.get(&open.get()) == Some(&Decision::Abort))
+    );
+    let report = w.reopen();
+    assert!(report.aborted.is_empty() && report.committed.is_empty() && report.in_doubt.is_empty());
+}

@@ -281,8 +281,7 @@ fn resolve(cli: &Cli, args: &ResolveArgs) -> Result<ExitCode> {
     }
     let (coordinator, report) = Coordinator::open(&cli.dir, parts, CoordinatorConfig::default())
         .with_context(|| format!("opening the coordinator in {}", cli.dir.display()))?;
-    coordinator.log().close()?;
-    drop(coordinator);
+    coordinator.close()?;
     for j in journals {
         j.close()?;
     }
