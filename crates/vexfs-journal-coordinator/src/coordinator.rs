@@ -171,6 +171,11 @@ struct Inner {
     stop: Mutex<bool>,
     wake: Condvar,
     crashed: AtomicBool,
+    /// A commit decision could not be logged: its outcome is unknown here.
+    log_failed: AtomicBool,
+    /// Transaction ids are this tag (from the log's journal id) above the sequence of
+    /// their begin record: ids of different coordinator logs do not collide.
+    tag: u64,
     #[cfg(feature = "fault-injection")]
     crash_point: Mutex<Option<(&'static str, u32)>>,
 }
@@ -217,6 +222,11 @@ impl Coordinator {
         let mut dirs = BTreeMap::new();
         for p in participants {
             let name = p.name().to_string();
+            if let Err(reason) = p.check() {
+                return Err(CoordinatorError::BadParticipants {
+                    reason: format!("participant {name:?}: {reason}"),
+                });
+            }
             if let Some(at) = p.location() {
                 dirs.insert(
                     name.clone(),
@@ -225,11 +235,12 @@ impl Coordinator {
             }
             if by_name.insert(name.clone(), p).is_some() {
                 return Err(CoordinatorError::BadParticipants {
-                    reason: format!("two participants are named {name:?}"),
+                    reason: format!("two participants given to open are named {name:?}"),
                 });
             }
         }
-        crate::log::record_participant_dirs(dir, &dirs)?;
+        crate::log::record_participant_dirs(dir, &dirs);
+        let tag = crate::log::tag_of(log.journal_id());
         let inner = Arc::new(Inner {
             log,
             participants: by_name,
@@ -245,6 +256,8 @@ impl Coordinator {
             stop: Mutex::new(false),
             wake: Condvar::new(),
             crashed: AtomicBool::new(false),
+            log_failed: AtomicBool::new(false),
+            tag,
             #[cfg(feature = "fault-injection")]
             crash_point: Mutex::new(None),
         });
@@ -416,6 +429,9 @@ impl Inner {
         if self.crashed.load(Relaxed) {
             return Err(CoordinatorError::Crashed("an earlier point"));
         }
+        if self.log_failed.load(Relaxed) {
+            return Err(CoordinatorError::Stopped);
+        }
         Ok(())
     }
 
@@ -478,9 +494,9 @@ impl Inner {
             .log
             .emit_durable(record.to_event())
             .map_err(CoordinatorError::log)?;
-        let id = NonZeroU64::new(seq).ok_or(CoordinatorError::BadRecord {
+        let id = crate::log::tx_id(self.tag, seq).ok_or(CoordinatorError::BadRecord {
             seq,
-            reason: "the log gave sequence 0".into(),
+            reason: "the log's sequences have run past what a transaction id holds (start a new coordinator directory)".into(),
         })?;
         self.point("begin-logged")?;
         let tx = Tx {
@@ -492,7 +508,7 @@ impl Inner {
             written: BTreeMap::new(),
             undelivered: Vec::new(),
         };
-        lock(&self.txs).insert(seq, Arc::new(Mutex::new(tx)));
+        lock(&self.txs).insert(id.get(), Arc::new(Mutex::new(tx)));
         self.begun.fetch_add(1, Relaxed);
         Ok(id)
     }
@@ -517,7 +533,7 @@ impl Inner {
             return Err(CoordinatorError::WrongState {
                 tx: tx.get(),
                 state: t.state.as_str(),
-                operation: "add events after prepare",
+                operation: "add events (only an active transaction takes them)",
             });
         }
         let p = self.participant(participant)?;
@@ -624,9 +640,16 @@ impl Inner {
             decision: Decision::Commit,
             written: t.written.clone(),
         };
-        self.log
-            .emit_durable(record.to_event())
-            .map_err(CoordinatorError::log)?;
+        if let Err(e) = self.log.emit_durable(record.to_event()) {
+            // The record may be in the file though its sync failed: the outcome is
+            // unknown until the log is read again. Nothing more is decided or
+            // delivered by this instance; reopening settles it from the log.
+            self.log_failed.store(true, Relaxed);
+            return Err(CoordinatorError::OutcomeUnknown {
+                tx: tx.get(),
+                source: Box::new(e),
+            });
+        }
         self.point("decision-logged")?;
         t.state = TxState::Committed;
         t.undelivered = t.participants.clone();
@@ -667,16 +690,15 @@ impl Inner {
         };
         let mut failed = Vec::new();
         for name in std::mem::take(&mut t.undelivered) {
-            let delivered = match self.participant(&name) {
-                Ok(p) => p.decide(t.id, decision).map(|_| ()),
-                Err(_) => Ok(()),
-            };
-            match delivered {
-                Ok(()) => {}
-                Err(e) => {
+            // A participant this coordinator was not opened with (a transaction left
+            // in doubt by a restart) has not got its marker: it stays undelivered.
+            match self.participant(&name).map(|p| p.decide(t.id, decision)) {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
                     tracing::warn!(tx = t.id.get(), participant = %name, error = %e, "marker not written");
                     failed.push(name);
                 }
+                Err(_) => failed.push(name),
             }
             if let Err(crash) = self.point("marker") {
                 t.undelivered = failed;
@@ -710,7 +732,7 @@ impl Inner {
     /// Resolves what the log shows unfinished (see [`Coordinator::open`]).
     fn recover(&self) -> Result<RecoveryReport> {
         let mut report = RecoveryReport::default();
-        let txs = crate::log::summarize(self.log.scan(1..self.log.next_seq()))?;
+        let txs = crate::log::summarize(self.tag, self.log.scan(1..self.log.next_seq()))?;
         report.log_records = self.log.next_seq().saturating_sub(1);
         for (id, seen) in txs {
             if seen.complete {
@@ -828,6 +850,10 @@ impl Inner {
 
     /// The timeout reaper: aborts undecided transactions past their deadline.
     fn reap(&self) {
+        let retry_every =
+            Duration::from_secs(1).as_nanos() / self.config.reap_interval.as_nanos().max(1);
+        let retry_ticks: u64 = u64::try_from(retry_every).unwrap_or(1).max(1);
+        let mut ticks = 0u64;
         loop {
             {
                 let stop = lock(&self.stop);
@@ -846,11 +872,20 @@ impl Inner {
                 continue;
             }
             let now = Instant::now();
+            ticks += 1;
+            // Decided transactions some participant lacks are retried about once a
+            // second.
+            let retry = ticks.is_multiple_of(retry_ticks);
             let entries: Vec<_> = lock(&self.txs).values().cloned().collect();
             for entry in entries {
-                let mut t = lock(&entry);
+                // A transaction busy in a participant call is left for the next pass.
+                let Ok(mut t) = entry.try_lock() else {
+                    continue;
+                };
                 if !t.decided() && now >= t.deadline {
                     let _ = self.check_open(&mut t, "reap");
+                } else if t.decided() && retry && self.alive().is_ok() {
+                    let _ = self.deliver(&mut t);
                 }
             }
         }

@@ -26,6 +26,24 @@ pub enum CoordinatorError {
         /// What was asked.
         operation: &'static str,
     },
+    /// The commit decision of `tx` could not be made durable: it may or may not be in
+    /// the log, so its outcome is unknown here, and this coordinator stops deciding.
+    #[error(
+        "the commit decision of transaction {tx} could not be written durably, so its outcome is unknown until the coordinator is reopened (which settles it from its log): {source}"
+    )]
+    OutcomeUnknown {
+        /// The transaction.
+        tx: u64,
+        /// The log's error.
+        #[source]
+        source: Box<JournalError>,
+    },
+    /// An earlier commit decision could not be logged; this coordinator decides
+    /// nothing more.
+    #[error(
+        "this coordinator stopped after its log failed: reopen it (recovery settles every open transaction)"
+    )]
+    Stopped,
     /// A participant name the coordinator was not opened with.
     #[error("no participant named {name:?}: participants are given when the coordinator is opened")]
     UnknownParticipant {
@@ -40,8 +58,9 @@ pub enum CoordinatorError {
         /// The participant.
         name: String,
     },
-    /// `begin` was given no participant, or one twice.
-    #[error("a transaction needs one or more distinct participants: {reason}")]
+    /// A participant list that cannot be used (none, a name twice, a journal that may
+    /// drop events).
+    #[error("bad participants: {reason}")]
     BadParticipants {
         /// What is wrong.
         reason: String,

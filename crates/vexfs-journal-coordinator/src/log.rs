@@ -133,6 +133,33 @@ impl LogRecord {
     }
 }
 
+/// Bits of a transaction id holding the sequence of its begin record; the bits above
+/// hold the coordinator log's tag.
+pub const SEQ_BITS: u32 = 40;
+
+/// Bits of a transaction id holding the coordinator log's tag: ids stay below 2^53,
+/// exact as JSON numbers in every language.
+pub const TAG_BITS: u32 = 13;
+
+/// The tag of a coordinator log: 13 bits of its journal id, so the transaction ids of
+/// two coordinator logs (or of a log deleted and created again) sharing a participant
+/// journal differ but with a chance of 1 in 8192 per pair of logs (and if they do
+/// collide, a reader skips the later one's events as a conflict instead of showing
+/// them: [`vexfs_journal::tx::TxView::conflicts`]).
+pub fn tag_of(journal_id: vexfs_journal::Uuid) -> u64 {
+    let b = journal_id.as_bytes();
+    (u64::from(b[0]) << 8 | u64::from(b[1])) & ((1 << TAG_BITS) - 1)
+}
+
+/// The id of the transaction whose begin record has sequence `seq` in a log tagged
+/// `tag` (`None` past what the id holds).
+pub fn tx_id(tag: u64, seq: u64) -> Option<std::num::NonZeroU64> {
+    if seq >= 1 << SEQ_BITS {
+        return None;
+    }
+    std::num::NonZeroU64::new(tag << SEQ_BITS | seq)
+}
+
 /// One transaction as the log tells it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TxSummary {
@@ -170,6 +197,7 @@ impl TxSummary {
 
 /// Every transaction of a coordinator log, by id, from its events in order.
 pub fn summarize<E>(
+    tag: u64,
     events: impl IntoIterator<Item = std::result::Result<StoredEvent, E>>,
 ) -> Result<BTreeMap<u64, TxSummary>>
 where
@@ -184,8 +212,14 @@ where
                 participants,
                 timeout_ms,
             }) => {
-                let t = txs.entry(e.seq).or_default();
-                t.id = e.seq;
+                let Some(id) = tx_id(tag, e.seq) else {
+                    return Err(CoordinatorError::BadRecord {
+                        seq: e.seq,
+                        reason: "a begin record past what a transaction id holds".into(),
+                    });
+                };
+                let t = txs.entry(id.get()).or_default();
+                t.id = id.get();
                 t.began_ns = time;
                 t.participants = participants;
                 t.timeout_ms = timeout_ms;
@@ -246,29 +280,37 @@ pub fn participant_dirs(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
 
 /// Records `dirs` (merged over what is recorded) in `dir`'s participants file,
 /// replacing it atomically.
-pub(crate) fn record_participant_dirs(dir: &Path, dirs: &BTreeMap<String, PathBuf>) -> Result<()> {
-    let mut all = participant_dirs(dir)?;
+/// The file is a convenience for operator tools: failing to read or write it never
+/// stops a coordinator (it is warned about and rewritten from the participants given).
+pub(crate) fn record_participant_dirs(dir: &Path, dirs: &BTreeMap<String, PathBuf>) {
+    let mut all = participant_dirs(dir).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "rewriting the participants file");
+        BTreeMap::new()
+    });
     let before = all.clone();
-    all.extend(dirs.iter().map(|(k, v)| (k.clone(), v.clone())));
-    if all == before && dir.join(PARTICIPANTS_FILE).exists() {
-        return Ok(());
-    }
+    // A path that is not UTF-8 cannot be written in JSON: it is left out.
+    all.extend(
+        dirs.iter()
+            .filter(|(_, v)| v.to_str().is_some())
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
     let path = dir.join(PARTICIPANTS_FILE);
-    let fail = |e: std::io::Error| CoordinatorError::Participants {
-        path: path.clone(),
-        reason: e.to_string(),
-    };
-    let tmp = dir.join(format!("{PARTICIPANTS_FILE}.tmp"));
-    let text =
-        serde_json::to_vec_pretty(&ParticipantsFile { participants: all }).unwrap_or_default();
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp).map_err(fail)?;
-        f.write_all(&text).map_err(fail)?;
-        f.sync_all().map_err(fail)?;
+    if all == before && path.exists() {
+        return;
     }
-    std::fs::rename(&tmp, &path).map_err(fail)?;
-    Ok(())
+    if let Err(e) = write_atomically(dir, &path, &ParticipantsFile { participants: all }) {
+        tracing::warn!(file = %path.display(), error = %e, "participants file not written");
+    }
+}
+
+fn write_atomically(dir: &Path, path: &Path, file: &ParticipantsFile) -> std::io::Result<()> {
+    use std::io::Write;
+    let text = serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?;
+    let tmp = dir.join(format!("{PARTICIPANTS_FILE}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&text)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 fn json<T: Serialize>(v: &T) -> Vec<u8> {

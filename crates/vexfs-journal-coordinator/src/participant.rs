@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use vexfs_journal::format::tx::Decision;
-use vexfs_journal::{Event, Journal, Result, SemanticOp, ext};
+use vexfs_journal::{Event, FullPolicy, Journal, Result, SemanticOp, ext};
 
 /// A journal taking part in coordinated transactions. The coordinator calls it under
 /// the transaction's lock and never concurrently for one transaction.
@@ -20,6 +20,11 @@ pub trait Participant: Send + Sync {
     /// Durably appends the marker of `decision` for `tx`. Delivering a marker twice
     /// is harmless (readers take the first; both say the same).
     fn decide(&self, tx: NonZeroU64, decision: Decision) -> Result<u64>;
+    /// Whether it can take part in transactions (`Err` says why not); checked when a
+    /// coordinator is opened with it.
+    fn check(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
     /// Its journal's directory, when it has one: recorded beside the coordinator log
     /// so operator tools (`vexjournal tx`) can find it.
     fn location(&self) -> Option<&Path> {
@@ -78,5 +83,17 @@ impl Participant for JournalParticipant {
 
     fn location(&self) -> Option<&Path> {
         Some(self.journal.dir())
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        // A journal that drops buffered events when full could drop a transaction's
+        // batch or its marker while its sync still succeeds.
+        if self.journal.meta().config.full_policy == FullPolicy::DropOldest {
+            return Err(format!(
+                "journal {} drops events when its buffer is full (full policy drop-oldest): use block or error",
+                self.journal.dir().display()
+            ));
+        }
+        Ok(())
     }
 }

@@ -7,9 +7,15 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use common::{NAMES, World, event, quick};
 use vexfs_journal::tx::{TxRole, role_of};
-use vexfs_journal_coordinator::{CoordinatorConfig, CoordinatorError, Decision, TxState};
+use vexfs_journal::{Config, FullPolicy, Journal};
+use vexfs_journal_coordinator::{
+    Coordinator, CoordinatorConfig, CoordinatorError, Decision, JournalParticipant, Participant,
+    TxState,
+};
 
 fn payloads(w: &World, i: usize) -> Vec<String> {
     w.committed(i)
@@ -20,7 +26,7 @@ fn payloads(w: &World, i: usize) -> Vec<String> {
 }
 
 #[test]
-fn a_committed_transaction_becomes_visible_everywhere_at_once() {
+fn a_committed_transaction_becomes_visible_in_every_participant() {
     let dir = tempfile::tempdir().unwrap();
     let (w, report) = World::new(dir.path(), quick());
     assert_eq!(report.log_records, 0);
@@ -254,7 +260,7 @@ fn bad_input_is_refused_with_a_reason() {
     assert!(matches!(e, CoordinatorError::NotAParticipant { .. }), "{e}");
     c.prepare(tx).unwrap();
     let e = c.add_events(tx, "fuse", vec![event("x")]).unwrap_err();
-    assert!(msg(e).contains("after prepare"));
+    assert!(msg(e).contains("is prepared: cannot add events"));
     let e = c.resolve(tx).unwrap_err();
     assert!(msg(e).contains("not decided"));
     c.commit(tx).unwrap();
@@ -285,4 +291,78 @@ fn a_clean_close_aborts_what_is_undecided_and_keeps_the_rest() {
     );
     let report = w.reopen();
     assert!(report.aborted.is_empty() && report.committed.is_empty() && report.in_doubt.is_empty());
+}
+
+#[test]
+fn a_participant_missing_after_a_restart_keeps_the_transaction_in_doubt_until_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    let tx = w.coord().begin(&NAMES).unwrap();
+    w.coord().add_events(tx, "graph", vec![event("g")]).unwrap();
+    // The coordinator stops undecided; it comes back without the graph journal.
+    w.coord.take();
+    let parts: Vec<Arc<dyn Participant>> = w.parts[..2]
+        .iter()
+        .map(|p| p.clone() as Arc<dyn Participant>)
+        .collect();
+    let (c, report) = Coordinator::open(dir.path().join("coordinator"), parts, quick()).unwrap();
+    assert_eq!(report.in_doubt.len(), 1, "{report:?}");
+    assert_eq!(report.in_doubt[0].missing, ["graph"]);
+    // Resolving cannot reach graph: the transaction stays, it is not marked finished.
+    let e = c.resolve(tx).unwrap_err();
+    assert!(
+        matches!(&e, CoordinatorError::Undelivered { pending, .. } if pending == &["graph"]),
+        "{e}"
+    );
+    assert!(!c.status(tx.get()).unwrap().finished);
+    drop(c);
+    let report = w.reopen();
+    assert_eq!(report.aborted, [tx.get()]);
+    let (_, view) = w.read(2);
+    assert_eq!(view.undecided().count(), 0);
+    assert!(
+        w.decisions()
+            .iter()
+            .all(|d| d.get(&tx.get()) == Some(&Decision::Abort))
+    );
+}
+
+#[test]
+fn an_undelivered_decision_is_retried_without_being_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = World::new(dir.path(), quick());
+    let c = w.coord();
+    let tx = c.begin(&NAMES).unwrap();
+    c.add_events(tx, "graph", vec![event("g")]).unwrap();
+    w.parts[2].fail_decide.store(true, Ordering::Relaxed);
+    assert!(c.commit(tx).is_err());
+    w.parts[2].fail_decide.store(false, Ordering::Relaxed);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !c.status(tx.get()).unwrap().finished {
+        assert!(std::time::Instant::now() < deadline, "never retried");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(payloads(&w, 2), ["g"]);
+}
+
+#[test]
+fn transaction_ids_carry_the_log_tag_and_journals_that_drop_events_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = World::new(dir.path(), quick());
+    let tx = w.coord().begin(&NAMES).unwrap();
+    let tag = vexfs_journal_coordinator::log::tag_of(w.coord().log().journal_id());
+    assert_eq!(tx.get() >> vexfs_journal_coordinator::log::SEQ_BITS, tag);
+    assert!(tx.get() < 1 << 53, "ids stay exact in JSON");
+
+    let lossy = Journal::open(
+        dir.path().join("lossy"),
+        Config {
+            full_policy: FullPolicy::DropOldest,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let p: Arc<dyn Participant> = Arc::new(JournalParticipant::new("lossy", lossy));
+    let e = Coordinator::open(dir.path().join("c2"), vec![p], quick()).unwrap_err();
+    assert!(e.to_string().contains("drop-oldest"), "{e}");
 }

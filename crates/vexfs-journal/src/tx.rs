@@ -37,8 +37,11 @@ pub struct TxView {
     /// Undecided transactions by the sequence of their first event, and back.
     open: BTreeMap<u64, u64>,
     first_of: HashMap<u64, u64>,
-    /// Markers that contradict an earlier marker of the same transaction.
+    /// Markers that contradict an earlier marker of the same transaction, and events
+    /// written after their transaction's marker.
     conflicts: Vec<(u64, u64)>,
+    /// Sequences of events written after their transaction's marker.
+    late: std::collections::BTreeSet<u64>,
 }
 
 /// The role of a stored event.
@@ -62,8 +65,15 @@ impl TxView {
         match role {
             TxRole::None => {}
             TxRole::Member(tx) => {
-                if !self.decided.contains_key(&tx) && !self.first_of.contains_key(&tx) {
-                    self.first_of.insert(tx, seq);
+                if self.decided.contains_key(&tx) {
+                    // Nothing is written for a transaction after its marker; an event
+                    // that is (an id used twice) is a conflict and never delivered.
+                    self.late.insert(seq);
+                    self.conflicts.push((tx, seq));
+                } else if let std::collections::hash_map::Entry::Vacant(first) =
+                    self.first_of.entry(tx)
+                {
+                    first.insert(seq);
                     self.open.insert(seq, tx);
                 }
             }
@@ -123,8 +133,9 @@ impl TxView {
         self.open.iter().map(|(first, tx)| (*tx, *first))
     }
 
-    /// Markers that contradict an earlier marker of the same transaction:
-    /// `(transaction, sequence of the later marker)`. The first marker stands.
+    /// What contradicts the protocol: a marker contradicting an earlier marker of the
+    /// same transaction (the first stands), or an event written after its
+    /// transaction's marker (never delivered): `(transaction, sequence)`.
     pub fn conflicts(&self) -> &[(u64, u64)] {
         &self.conflicts
     }
@@ -137,6 +148,7 @@ impl TxView {
         }
         match role {
             TxRole::None | TxRole::Marker(..) => Visibility::Deliver,
+            TxRole::Member(_) if self.late.contains(&seq) => Visibility::Skip,
             TxRole::Member(tx) => match self.decided.get(&tx) {
                 Some(Decision::Commit) => Visibility::Deliver,
                 Some(Decision::Abort) => Visibility::Skip,
@@ -186,9 +198,12 @@ mod tests {
         v.observe(3, TxRole::Marker(7, Decision::Abort)); // fed twice: ignored
         assert_eq!(v.decision(7), Some(Decision::Commit));
         assert_eq!(v.conflicts(), &[(7, 3)]);
-        // A late event of a decided transaction takes its decision.
+        // An event after its transaction's marker (an id used twice) is a conflict,
+        // never delivered, and holds no reader back.
         v.observe(4, TxRole::Member(7));
-        assert_eq!(v.visibility(4, TxRole::Member(7)), Visibility::Deliver);
+        assert_eq!(v.visibility(4, TxRole::Member(7)), Visibility::Skip);
+        assert_eq!(v.visibility(1, TxRole::Member(7)), Visibility::Deliver);
+        assert_eq!(v.conflicts(), &[(7, 3), (7, 4)]);
         assert_eq!(v.stable_end(), 5);
     }
 }

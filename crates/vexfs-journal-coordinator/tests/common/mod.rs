@@ -78,8 +78,9 @@ impl World {
         (w, report)
     }
 
-    /// Drops the coordinator and the journals (as a crash would leave them, minus
-    /// unsynced data) and opens them again; returns what recovery did.
+    /// Drops the coordinator (without deciding what is open, as a crash would) and
+    /// closes the journals (so, unlike a crash, nothing written is lost: the kill -9
+    /// torture covers that), opens them again, and returns what recovery did.
     pub fn reopen(&mut self) -> RecoveryReport {
         self.coord = None;
         self.parts.clear();
@@ -133,9 +134,34 @@ impl World {
             .collect()
     }
 
-    /// Per participant: each transaction's decision as its markers say (asserting
-    /// no marker contradicts another).
+    /// Each decided transaction's decision as the coordinator log says.
+    pub fn log_decisions(&self) -> BTreeMap<u64, Decision> {
+        let summary = match &self.coord {
+            Some(c) => {
+                let log = c.log();
+                log.flush().unwrap();
+                let tag = vexfs_journal_coordinator::log::tag_of(log.journal_id());
+                vexfs_journal_coordinator::summarize(tag, log.scan(1..log.next_seq()))
+            }
+            // Closed: read it from disk.
+            None => {
+                let log =
+                    vexfs_journal::JournalReader::open(self.root.join("coordinator")).unwrap();
+                let tag = vexfs_journal_coordinator::log::tag_of(log.journal_id());
+                vexfs_journal_coordinator::summarize(tag, log.scan(1..log.visible_end()))
+            }
+        };
+        summary
+            .unwrap()
+            .into_iter()
+            .filter_map(|(id, t)| t.decision.map(|d| (id, d)))
+            .collect()
+    }
+
+    /// Per participant: each transaction's decision as its markers say (asserting no
+    /// marker contradicts another, and every one agrees with the coordinator log).
     pub fn decisions(&self) -> Vec<BTreeMap<u64, Decision>> {
+        let logged = self.log_decisions();
         (0..NAMES.len())
             .map(|i| {
                 let (events, view) = self.read(i);
@@ -145,13 +171,22 @@ impl World {
                     NAMES[i],
                     view.conflicts()
                 );
-                events
+                let markers: BTreeMap<u64, Decision> = events
                     .iter()
                     .filter_map(|e| match role_of(e) {
                         TxRole::Marker(tx, d) => Some((tx, d)),
                         _ => None,
                     })
-                    .collect()
+                    .collect();
+                for (tx, d) in &markers {
+                    assert_eq!(
+                        logged.get(tx),
+                        Some(d),
+                        "{}: marker of {tx} against the coordinator log",
+                        NAMES[i]
+                    );
+                }
+                markers
             })
             .collect()
     }

@@ -81,7 +81,8 @@ fn log(dir: &Path) -> Result<BTreeMap<u64, TxSummary>> {
             dir.display()
         )
     })?;
-    summarize(reader.scan(1..reader.visible_end()))
+    let tag = vexfs_journal_coordinator::log::tag_of(reader.journal_id());
+    summarize(tag, reader.scan(1..reader.visible_end()))
         .with_context(|| format!("reading the coordinator log in {}", dir.display()))
 }
 
@@ -129,7 +130,7 @@ fn list(cli: &Cli, args: &ListArgs) -> Result<ExitCode> {
                 fit_table(&mut t);
                 t.set_header(["tx", "state", "began", "participants", "events written"]);
                 for s in &shown {
-                    let events: u64 = s.written.values().map(|(a, b)| b - a).sum();
+                    let events: u64 = s.written.values().map(|(a, b)| b.saturating_sub(*a)).sum();
                     t.add_row([
                         s.id.to_string(),
                         s.state().to_string(),
