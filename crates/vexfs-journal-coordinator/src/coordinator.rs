@@ -773,79 +773,27 @@ impl Inner {
                     t.participants.push(name.clone());
                 }
             }
-            let missing: Vec<String> = t
-                .participants
-                .iter()
-                .filter(|p| !self.participants.contains_key(*p))
-                .cloned()
-                .collect();
-            t.undelivered = t
-                .participants
-                .iter()
-                .filter(|p| self.participants.contains_key(*p))
-                .cloned()
-                .collect();
-            let decided_now = match self.deliver_recovered(&mut t) {
-                Ok(()) => missing.is_empty(),
-                Err(CoordinatorError::Undelivered { .. }) => false,
-                Err(e) => return Err(e),
-            };
-            if decided_now {
-                match decision {
+            // Every participant gets the marker again (a duplicate is harmless); one
+            // not given to `open` cannot, and keeps the transaction in doubt.
+            t.undelivered = t.participants.clone();
+            match self.deliver(&mut t) {
+                Ok(()) => match decision {
                     Decision::Commit => report.committed.push(id),
                     Decision::Abort => report.aborted.push(id),
+                },
+                Err(CoordinatorError::Undelivered { pending, .. }) => {
+                    report.in_doubt.push(InDoubt {
+                        tx: id,
+                        decision,
+                        missing: pending,
+                    });
+                    lock(&self.txs).insert(id, Arc::new(Mutex::new(t)));
                 }
-            } else {
-                let mut lacking = missing;
-                lacking.extend(t.undelivered.iter().cloned());
-                t.undelivered = lacking.clone();
-                report.in_doubt.push(InDoubt {
-                    tx: id,
-                    decision,
-                    missing: lacking,
-                });
-                lock(&self.txs).insert(id, Arc::new(Mutex::new(t)));
+                Err(e) => return Err(e),
             }
         }
         self.log.sync().map_err(CoordinatorError::log)?;
         Ok(report)
-    }
-
-    /// [`Inner::deliver`] for a transaction found unfinished in the log: the abort of
-    /// a transaction without a decision is logged first; completion is logged only
-    /// when every participant (registered or not) has the marker.
-    fn deliver_recovered(&self, t: &mut Tx) -> Result<()> {
-        let decision = match t.state {
-            TxState::Committed => Decision::Commit,
-            _ => Decision::Abort,
-        };
-        let all_registered = t
-            .participants
-            .iter()
-            .all(|p| self.participants.contains_key(p));
-        let mut failed = Vec::new();
-        for name in std::mem::take(&mut t.undelivered) {
-            if let Ok(p) = self.participant(&name)
-                && let Err(e) = p.decide(t.id, decision)
-            {
-                tracing::warn!(tx = t.id.get(), participant = %name, error = %e, "marker not written during recovery");
-                failed.push(name);
-            }
-        }
-        if !failed.is_empty() {
-            t.undelivered = failed.clone();
-            return Err(CoordinatorError::Undelivered {
-                tx: t.id.get(),
-                decision: decision.as_str(),
-                pending: failed,
-            });
-        }
-        if all_registered {
-            self.log
-                .emit(LogRecord::Complete { tx: t.id.get() }.to_event())
-                .map_err(CoordinatorError::log)?;
-        }
-        Ok(())
     }
 
     /// The timeout reaper: aborts undecided transactions past their deadline.

@@ -10,7 +10,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU64;
 
-use common::{NAMES, World, event, quick};
+use common::{NAMES, World, agreed_decisions, event, quick, visible_payloads};
 use proptest::prelude::*;
 use vexfs_journal::tx::{TxRole, role_of};
 use vexfs_journal_coordinator::{CoordinatorError, Decision};
@@ -103,43 +103,12 @@ fn check_after_restart(w: &mut World, seen: &Seen, label: &str) {
     let report = w.reopen();
     assert!(report.in_doubt.is_empty(), "{label}: {report:?}");
     assert!(w.coord().list_active().is_empty(), "{label}");
-    let decisions = w.decisions();
-    for (i, name) in NAMES.iter().enumerate() {
-        let (_, view) = w.read(i);
-        assert_eq!(view.undecided().count(), 0, "{label}: {name} undecided");
-    }
-    // Agreement: all markers of a transaction say the same.
-    let mut decided: BTreeMap<u64, Decision> = BTreeMap::new();
-    for (i, d) in decisions.iter().enumerate() {
-        for (tx, decision) in d {
-            if let Some(other) = decided.insert(*tx, *decision) {
-                assert_eq!(other, *decision, "{label}: {} disagrees on {tx}", NAMES[i]);
-            }
-        }
-    }
-    // Every participant that holds events of a transaction holds its marker.
-    for i in 0..NAMES.len() {
-        let (events, _) = w.read(i);
-        for e in &events {
-            if let TxRole::Member(tx) = role_of(e) {
-                assert!(
-                    decisions[i].contains_key(&tx),
-                    "{label}: {} lacks a marker for {tx}",
-                    NAMES[i]
-                );
-            }
-        }
-    }
+    // No participant undecided, every one holding events of a transaction holds its
+    // marker, and all markers of a transaction agree.
+    let decided = agreed_decisions(w, label);
     // Atomicity for readers: a committed transaction shows every acknowledged write,
     // an aborted one none.
-    let visible: Vec<BTreeSet<String>> = (0..NAMES.len())
-        .map(|i| {
-            w.committed(i)
-                .iter()
-                .map(|e| String::from_utf8_lossy(&e.event.payload).into_owned())
-                .collect()
-        })
-        .collect();
+    let visible = visible_payloads(w);
     for (tx, writes) in &seen.acked {
         let commit = decided.get(tx) == Some(&Decision::Commit);
         for (p, tag) in writes {

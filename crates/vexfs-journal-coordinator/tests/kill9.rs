@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{NAMES, World, event, quick};
+use common::{NAMES, World, agreed_decisions, event, quick, visible_payloads};
 use vexfs_journal::JournalReader;
 use vexfs_journal::tx::{TxRole, TxView, Visibility, role_of};
 use vexfs_journal_coordinator::Decision;
@@ -225,39 +225,8 @@ fn coordinator_kill9_keeps_agreement_and_acknowledged_commits() {
         let (mut w, report) = World::new(&root, quick());
         let label = format!("round {round}");
         assert!(report.in_doubt.is_empty(), "{label}: {report:?}");
-        let decisions = w.decisions();
-        let mut decided: BTreeMap<u64, Decision> = BTreeMap::new();
-        for (i, d) in decisions.iter().enumerate() {
-            let (events, view) = w.read(i);
-            assert_eq!(
-                view.undecided().count(),
-                0,
-                "{label}: {} undecided",
-                NAMES[i]
-            );
-            for e in &events {
-                if let TxRole::Member(tx) = role_of(e) {
-                    assert!(
-                        d.contains_key(&tx),
-                        "{label}: {} lacks a marker of {tx}",
-                        NAMES[i]
-                    );
-                }
-            }
-            for (tx, decision) in d {
-                if let Some(other) = decided.insert(*tx, *decision) {
-                    assert_eq!(other, *decision, "{label}: markers of {tx} disagree");
-                }
-            }
-        }
-        let visible: Vec<BTreeSet<String>> = (0..NAMES.len())
-            .map(|i| {
-                w.committed(i)
-                    .iter()
-                    .map(|e| String::from_utf8_lossy(&e.event.payload).into_owned())
-                    .collect()
-            })
-            .collect();
+        let decided = agreed_decisions(&w, &label);
+        let visible = visible_payloads(&w);
         for tx in &acks.committed {
             assert_eq!(
                 decided.get(tx),

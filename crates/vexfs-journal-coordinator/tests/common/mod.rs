@@ -205,3 +205,47 @@ pub fn quick() -> CoordinatorConfig {
         reap_interval: Duration::from_millis(20),
     }
 }
+
+/// After a recovery: asserts that no participant has an undecided transaction, that
+/// every participant holding events of a transaction holds its marker, and that all
+/// markers of a transaction agree; returns each transaction's decision.
+pub fn agreed_decisions(w: &World, label: &str) -> BTreeMap<u64, Decision> {
+    let decisions = w.decisions();
+    let mut decided: BTreeMap<u64, Decision> = BTreeMap::new();
+    for (i, d) in decisions.iter().enumerate() {
+        let (events, view) = w.read(i);
+        assert_eq!(
+            view.undecided().count(),
+            0,
+            "{label}: {} undecided",
+            NAMES[i]
+        );
+        for e in &events {
+            if let TxRole::Member(tx) = role_of(e) {
+                assert!(
+                    d.contains_key(&tx),
+                    "{label}: {} lacks a marker of {tx}",
+                    NAMES[i]
+                );
+            }
+        }
+        for (tx, decision) in d {
+            if let Some(other) = decided.insert(*tx, *decision) {
+                assert_eq!(other, *decision, "{label}: markers of {tx} disagree");
+            }
+        }
+    }
+    decided
+}
+
+/// The payloads a read-committed reader of each participant delivers now.
+pub fn visible_payloads(w: &World) -> Vec<std::collections::BTreeSet<String>> {
+    (0..NAMES.len())
+        .map(|i| {
+            w.committed(i)
+                .iter()
+                .map(|e| String::from_utf8_lossy(&e.event.payload).into_owned())
+                .collect()
+        })
+        .collect()
+}
