@@ -113,6 +113,15 @@ pub enum CoordinatorError {
     /// The timeout thread could not be started.
     #[error("could not start the coordinator's timeout thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// The journal holds a transaction's event or marker: it is a participant
+    /// journal, not a coordinator log.
+    #[error(
+        "record {seq} belongs to a coordinated transaction: this is a participant journal, not a coordinator log"
+    )]
+    NotALog {
+        /// Its sequence.
+        seq: u64,
+    },
     /// A record of the coordinator log does not parse.
     #[error("coordinator log record {seq} is damaged: {reason}")]
     BadRecord {

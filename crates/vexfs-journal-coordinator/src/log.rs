@@ -99,6 +99,10 @@ impl LogRecord {
     /// The step a stored event of the log records (`None`: not a protocol event).
     pub fn parse(e: &StoredEvent) -> Result<Option<LogRecord>> {
         let bad = |reason: String| CoordinatorError::BadRecord { seq: e.seq, reason };
+        if e.ext.cross_boundary_id != 0 {
+            // A coordinator log writes no transaction's events or markers.
+            return Err(CoordinatorError::NotALog { seq: e.seq });
+        }
         let ty = e.event.event_type;
         if ty == EventType::from(SemanticOp::TransactionBegin) {
             let meta: BeginMeta = serde_json::from_slice(&e.event.metadata)
@@ -371,5 +375,10 @@ mod tests {
         assert!(LogRecord::parse(&stored(3, e)).is_err());
         let other = Event::new(SemanticOp::IntentCapture);
         assert_eq!(LogRecord::parse(&stored(1, other)).unwrap(), None);
+        // A participant's marker is not a coordinator record.
+        let mut marker = stored(5, LogRecord::Complete { tx: 4 }.to_event());
+        marker.ext.cross_boundary_id = 4;
+        let err = LogRecord::parse(&marker).unwrap_err().to_string();
+        assert!(err.contains("participant journal"), "{err}");
     }
 }

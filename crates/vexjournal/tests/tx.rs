@@ -119,6 +119,14 @@ fn an_operator_lists_shows_and_resolves_what_a_crash_left_open() {
         shown["at_participants"]["graph"]["marker"]["decision"],
         "abort"
     );
+    // A participant journal is not mistaken for a damaged coordinator log.
+    let e = run_in(&tmp.path().join("fuse"), &["tx", "list"], b"", &[]).fails();
+    assert!(
+        e.stderr
+            .contains("participant journal, not a coordinator log"),
+        "{}",
+        e.stderr
+    );
     // Resolving again has nothing to do.
     let again = run_in(&coord_dir, &["tx", "resolve"], b"", &[]).ok();
     assert!(again.stdout.contains("aborted: none"), "{}", again.stdout);
