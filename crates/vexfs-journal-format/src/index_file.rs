@@ -6,7 +6,7 @@
 //! | off | size | field |
 //! |---|---|---|
 //! | 0 | 4 | magic `USJX` |
-//! | 4 | 4 | version (2) |
+//! | 4 | 4 | version (3) |
 //! | 8 | 8 | segment first sequence |
 //! | 16 | 8 | covered end: segment byte offset after the last indexed block |
 //! | 24 | 4 | block count *n* |
@@ -19,7 +19,7 @@
 //!
 //! 0. block summaries, *n* × [`SUMMARY_SIZE`] = 56 bytes: first seq u64, last seq u64,
 //!    min time i64, max time i64, type bits u64, visibility OR u64, event count u32,
-//!    priority bits u8, 3 reserved bytes;
+//!    priority bits u8, flags u8 ([`SUMMARY_COORDINATED`]), 2 reserved bytes;
 //! 1. paths and 2. agents: u32 term count, then per term (sorted, distinct): u32
 //!    length, the bytes, u32 posting count, LEB128 deltas of the block ordinals;
 //! 3. transactions: u32 count, then per id (sorted, distinct): u64 id, u32 posting
@@ -34,8 +34,8 @@
 //! 6. foreign ids, encoded as 3: event id → blocks holding the event with that id when
 //!    the id is not its sequence (imported events).
 //!
-//! Version 1 files (four sections, no counts, no causality) are refused like any other
-//! version and rebuilt.
+//! Version 1 files (four sections, no counts, no causality) and version 2 files (no
+//! summary flags) are refused like any other version and rebuilt.
 //!
 //! A file that does not check is rebuilt from its segment.
 
@@ -52,7 +52,7 @@ use crate::types::{EventType, Priority};
 /// Magic of index files, `"USJX"`.
 pub const INDEX_MAGIC: u32 = 0x5553_4A58;
 /// Index file version.
-pub const INDEX_VERSION: u32 = 2;
+pub const INDEX_VERSION: u32 = 3;
 /// Sections of an index file.
 pub const SECTIONS: usize = 7;
 /// Offset of the section table in the header.
@@ -70,6 +70,10 @@ pub const SUMMARY_SIZE: usize = 56;
 pub const UNKNOWN_TYPE_BIT: u64 = 1 << 63;
 /// Bit of [`BlockSummary::prio_bits`] meaning "a priority outside 1–5".
 pub const OTHER_PRIORITY_BIT: u8 = 0x80;
+/// Bit of [`BlockSummary::flags`]: the block holds a record of a coordinated
+/// transaction (a member or a marker: `cross_boundary_id` ≠ 0), so a read-committed
+/// reader reads it to learn the journal's transactions and skips the others.
+pub const SUMMARY_COORDINATED: u8 = 1;
 
 /// The type bit of `t` in [`BlockSummary::type_bits`].
 pub fn type_bit(t: EventType) -> u64 {
@@ -103,6 +107,8 @@ pub struct BlockSummary {
     pub prio_bits: u8,
     /// Events in the block.
     pub count: u32,
+    /// [`SUMMARY_COORDINATED`]; other bits are zero.
+    pub flags: u8,
 }
 
 /// Sorted terms and the sorted, distinct block ordinals holding each.
@@ -441,7 +447,7 @@ fn encode_summaries(blocks: &[BlockSummary]) -> Vec<u8> {
         out.extend_from_slice(&b.type_bits.to_le_bytes());
         out.extend_from_slice(&b.vis_or.to_le_bytes());
         out.extend_from_slice(&b.count.to_le_bytes());
-        out.extend_from_slice(&[b.prio_bits, 0, 0, 0]);
+        out.extend_from_slice(&[b.prio_bits, b.flags, 0, 0]);
     }
     out
 }
@@ -459,15 +465,19 @@ pub fn decode_summaries(buf: &[u8], block_count: u32) -> Result<Vec<BlockSummary
     let mut c = ByteReader::new(buf, what);
     let mut out = Vec::with_capacity(block_count as usize);
     for _ in 0..block_count {
+        let (first_seq, last_seq, min_time, max_time) = (c.u64()?, c.u64()?, c.i64()?, c.i64()?);
+        let (type_bits, vis_or, count) = (c.u64()?, c.u64()?, c.u32()?);
+        let [prio_bits, flags, ..] = c.array::<4>()?;
         let s = BlockSummary {
-            first_seq: c.u64()?,
-            last_seq: c.u64()?,
-            min_time: c.i64()?,
-            max_time: c.i64()?,
-            type_bits: c.u64()?,
-            vis_or: c.u64()?,
-            count: c.u32()?,
-            prio_bits: c.array::<4>()?[0],
+            first_seq,
+            last_seq,
+            min_time,
+            max_time,
+            type_bits,
+            vis_or,
+            prio_bits,
+            count,
+            flags,
         };
         if s.last_seq < s.first_seq || s.max_time < s.min_time || s.count == 0 {
             return Err(c.malformed("summary ranges are inverted or empty"));
@@ -625,6 +635,7 @@ mod tests {
                 type_bits: 1 << i,
                 vis_or: u64::MAX,
                 prio_bits: 4,
+                flags: (i % 2) as u8,
                 count: 10,
             })
             .collect();
@@ -677,7 +688,7 @@ mod tests {
         let u32_at = |o: usize| ByteReader::new(&bytes[o..], "t").u32().unwrap();
         let u64_at = |o: usize| ByteReader::new(&bytes[o..], "t").u64().unwrap();
         assert_eq!(&bytes[0..4], b"XJSU");
-        assert_eq!(u32_at(4), 2);
+        assert_eq!(u32_at(4), 3);
         assert_eq!(u64_at(8), 7);
         assert_eq!(u64_at(16), 9999);
         assert_eq!(u32_at(24), 3);
@@ -704,7 +715,8 @@ mod tests {
         assert_eq!(u32_at(c), 3);
         assert_eq!(u64_at(c + 4), 1);
         assert_eq!(&bytes[c + 12..c + 19], &[2, 0x81, 0x02, 4, 0x84, 0x02, 6]);
-        // The second summary: first/last seq, times, type bits, visibility, count, prio.
+        // The second summary: first/last seq, times, type bits, visibility, count, prio,
+        // flags.
         let s = HEADER_SIZE + SUMMARY_SIZE;
         assert_eq!(u64_at(s), 11);
         assert_eq!(u64_at(s + 8), 20);
@@ -713,7 +725,7 @@ mod tests {
         assert_eq!(u64_at(s + 32), 2);
         assert_eq!(u64_at(s + 40), u64::MAX);
         assert_eq!(u32_at(s + 48), 10);
-        assert_eq!(&bytes[s + 52..s + 56], &[4, 0, 0, 0]);
+        assert_eq!(&bytes[s + 52..s + 56], &[4, 1, 0, 0]);
     }
 
     #[test]

@@ -368,6 +368,7 @@ pub fn index_file() -> (
             vis_or: 0xFF,
             prio_bits: 0b110,
             count: 100,
+            flags: i as u8,
         })
         .collect();
     let mut terms = IndexTerms::default();

@@ -309,7 +309,7 @@ fn index_file_fixture_decodes_to_the_sample() {
     );
     // Section table and layout, straight on the bytes.
     assert_eq!(&bytes[0..4], b"XJSU", "magic");
-    assert_eq!(u32_at(&bytes, 4), 2, "version");
+    assert_eq!(u32_at(&bytes, 4), 3, "version");
     assert_eq!(u32_at(&bytes, 28), 7, "section count");
     let mut at = HEADER_SIZE as u64;
     for i in 0..7 {
@@ -325,6 +325,12 @@ fn index_file_fixture_decodes_to_the_sample() {
     );
     assert_eq!(u32_at(&bytes, 204), 0, "reserved");
     assert_eq!(u64_at(&bytes, 32 + 8), 2 * 56, "summaries length");
+    // Per summary, bytes 52..56: priority bits, flags (block 1 holds a coordinated
+    // transaction's record), two reserved zeros.
+    let summaries = sec(section::BLOCKS);
+    assert_eq!(&summaries[52..56], &[0b110, 0, 0, 0]);
+    assert_eq!(&summaries[56 + 52..56 + 56], &[0b110, 1, 0, 0]);
+    assert_eq!(vexfs_journal_format::index_file::SUMMARY_COORDINATED, 1);
     // Paths: 2 terms; "/models/a" → [0]; "/models/b" → [0, 1] (LEB128 deltas 0, 1).
     let paths = sec(section::PATHS);
     assert_eq!(u32_at(paths, 0), 2);

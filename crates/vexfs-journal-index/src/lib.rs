@@ -19,5 +19,5 @@ pub mod segment_index;
 pub use error::{IndexError, Result};
 pub use index::{Index, IndexObserver, IndexReport, Rebuilt, SegCounts, idx_path};
 pub use query::{Cursor, DamagedBlock, Executor, Page, Query};
-pub use rate::{MAX_RATE_BUCKETS, Rate, RateBucket, RateBy, RateError, RateQuery};
+pub use rate::{HideRecord, MAX_RATE_BUCKETS, Rate, RateBucket, RateBy, RateError, RateQuery};
 pub use segment_index::{BlockSummary, SegmentIndex, Terms};

@@ -19,7 +19,9 @@ use vexfs_journal_storage::{BlockRef, Segment, Store, StoredEvent};
 
 use crate::error::{IndexError, Result};
 use crate::index::{Index, SegEntry};
-use crate::segment_index::{BlockSet, OTHER_PRIORITY_BIT, Terms, UNKNOWN_TYPE_BIT, type_bit};
+use crate::segment_index::{
+    BlockSet, OTHER_PRIORITY_BIT, SUMMARY_COORDINATED, Terms, UNKNOWN_TYPE_BIT, type_bit,
+};
 use zerocopy::FromBytes;
 
 /// A position in a journal's result stream: "after event `seq`, going forward" (or
@@ -132,6 +134,10 @@ pub struct Query {
     pub priority_at_most: Option<Priority>,
     /// Visible to a principal with this mask (event mask AND this ≠ 0).
     pub visibility: Option<u64>,
+    /// Only records of coordinated transactions: members and markers, whose record
+    /// extension carries a `cross_boundary_id` (blocks without one are skipped from
+    /// their summary).
+    pub coordinated: bool,
     /// Most events per page.
     pub limit: Option<usize>,
     /// Newest first.
@@ -181,6 +187,8 @@ impl Query {
         priority_at_most(p: Priority) => priority_at_most = Some(p);
         /// Visible to this principal mask.
         visible_to(mask: u64) => visibility = Some(mask);
+        /// Only records of coordinated transactions (see [`Query::coordinated`]).
+        coordinated(yes: bool) => coordinated = yes;
         /// At most `n` events per page.
         limit(n: usize) => limit = Some(n);
         /// Newest first.
@@ -223,8 +231,11 @@ impl Query {
         true
     }
 
-    /// The criteria on the context (path, agent, transaction).
+    /// The criteria on the context (path, agent, transaction) and the record extension.
     pub fn matches_context(&self, v: &RecordView<'_>) -> bool {
+        if self.coordinated && v.raw_ext.cross_boundary_id.get() == 0 {
+            return false;
+        }
         if let Some(p) = &self.path_prefix
             && !v.context.path.starts_with(p.as_slice())
         {
@@ -574,6 +585,17 @@ impl Executor<'_> {
 
     /// One page of at most `q.limit` events (all, without a limit).
     pub fn page(&self, q: &Query, visible_end: u64) -> Result<Page> {
+        self.page_where(q, visible_end, |_| true)
+    }
+
+    /// [`Executor::page`] of the matches for which `keep` is also true (a reader's
+    /// own filter, applied before the page is counted).
+    pub fn page_where(
+        &self,
+        q: &Query,
+        visible_end: u64,
+        mut keep: impl FnMut(&RecordView<'_>) -> bool,
+    ) -> Result<Page> {
         let limit = q.limit.unwrap_or(usize::MAX);
         let mut events = Vec::new();
         if limit == 0 {
@@ -584,7 +606,9 @@ impl Executor<'_> {
             });
         }
         let stopped = self.visit(q, visible_end, |v| {
-            events.push(stored(v));
+            if keep(v) {
+                events.push(stored(v));
+            }
             events.len() < limit
         })?;
         let cursor = events
@@ -761,7 +785,8 @@ impl<'s> SegmentPlan<'s> {
                     let pass = self.time_ok(s.min_time, s.max_time)
                         && self.type_mask.is_none_or(|m| s.type_bits & m != 0)
                         && self.prio_mask.is_none_or(|m| s.prio_bits & m != 0)
-                        && self.q.visibility.is_none_or(|m| s.vis_or & m != 0);
+                        && self.q.visibility.is_none_or(|m| s.vis_or & m != 0)
+                        && (!self.q.coordinated || s.flags & SUMMARY_COORDINATED != 0);
                     if pass {
                         out.push(*b);
                     }

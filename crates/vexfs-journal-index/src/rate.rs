@@ -20,6 +20,7 @@ use zerocopy::FromBytes;
 
 use crate::error::{IndexError, Result};
 use crate::query::{DamagedBlock, Executor};
+use crate::segment_index::SUMMARY_COORDINATED;
 
 /// Most buckets a rate may have.
 pub const MAX_RATE_BUCKETS: u64 = 100_000;
@@ -214,16 +215,21 @@ impl Acc {
     }
 }
 
+/// Decides, for a record of a coordinated transaction (`cross_boundary_id` ≠ 0),
+/// whether a rate leaves it out (see [`Executor::rate_where`]).
+pub type HideRecord<'h> = &'h (dyn Fn(&RecordView<'_>) -> bool + Sync);
+
 /// The window and bucketing of a running rate.
-struct Window {
+struct Window<'h> {
     since: i64,
     until: i64,
     step: i64,
     mask: Option<u64>,
     visible_end: u64,
+    hide: Option<HideRecord<'h>>,
 }
 
-impl Window {
+impl Window<'_> {
     fn bucket(&self, t: i64) -> Option<usize> {
         if t < self.since || t >= self.until {
             return None;
@@ -240,7 +246,12 @@ impl Window {
 }
 
 /// The window a query covers below `visible_end`: its bounds, defaulting to the events'.
-fn window(ex: &Executor<'_>, q: &RateQuery, visible_end: u64) -> Result<Window> {
+fn window<'h>(
+    ex: &Executor<'_>,
+    q: &RateQuery,
+    visible_end: u64,
+    hide: Option<HideRecord<'h>>,
+) -> Result<Window<'h>> {
     if q.step_ns <= 0 {
         return Err(RateError::Step(q.step_ns).into());
     }
@@ -294,13 +305,26 @@ fn window(ex: &Executor<'_>, q: &RateQuery, visible_end: u64) -> Result<Window> 
         step: q.step_ns,
         mask: q.visibility,
         visible_end,
+        hide,
     })
 }
 
 impl Executor<'_> {
     /// Counts the events below `visible_end` per bucket of `q` (see the module docs).
     pub fn rate(&self, q: &RateQuery, visible_end: u64) -> Result<Rate> {
-        let w = window(self, q, visible_end)?;
+        self.rate_where(q, visible_end, None)
+    }
+
+    /// [`Executor::rate`] leaving out the records of coordinated transactions for which
+    /// `hide(record)` is true (a read-committed reader's aborted
+    /// events): blocks holding such records are read, not taken from their counts.
+    pub fn rate_where(
+        &self,
+        q: &RateQuery,
+        visible_end: u64,
+        hide: Option<HideRecord<'_>>,
+    ) -> Result<Rate> {
+        let w = window(self, q, visible_end, hide)?;
         let n = usize::try_from(
             (i128::from(w.until) - i128::from(w.since) + i128::from(w.step) - 1)
                 / i128::from(w.step),
@@ -422,7 +446,12 @@ impl Executor<'_> {
 
     /// Counts one segment's events of the window into `acc`; returns the blocks
     /// (read, answered from their counts).
-    fn rate_segment(&self, seg: &Arc<Segment>, w: &Window, acc: &mut Acc) -> Result<(u64, u64)> {
+    fn rate_segment(
+        &self,
+        seg: &Arc<Segment>,
+        w: &Window<'_>,
+        acc: &mut Acc,
+    ) -> Result<(u64, u64)> {
         let visible_end = w.visible_end;
         let (mut read, mut summarised) = (0u64, 0u64);
         let blocks = seg.blocks();
@@ -454,6 +483,7 @@ impl Executor<'_> {
                 let types = counts.types_of(i);
                 let bucket = w.bucket(s.min_time).filter(|lo| {
                     w.bucket(s.max_time) == Some(*lo)
+                        && (w.hide.is_none() || s.flags & SUMMARY_COORDINATED == 0)
                         && s.last_seq < visible_end
                         && i < counts.blocks()
                         && types.iter().map(|(_, c)| u64::from(*c)).sum::<u64>()
@@ -529,7 +559,7 @@ impl Executor<'_> {
 
 /// Counts the records of one block's data that fall in the window.
 fn count_records(
-    w: &Window,
+    w: &Window<'_>,
     records: &[u8],
     acc: &mut Acc,
 ) -> std::result::Result<(), vexfs_journal_format::FormatError> {
@@ -552,6 +582,12 @@ fn count_records(
             .is_some_and(|m| h.agent_visibility_mask.get() & m == 0)
         {
             continue;
+        }
+        if let Some(hide) = w.hide {
+            let view = RecordView::parse_trusted(bytes)?;
+            if view.raw_ext.cross_boundary_id.get() != 0 && hide(&view) {
+                continue;
+            }
         }
         match acc {
             Acc::Codes(buckets) => {

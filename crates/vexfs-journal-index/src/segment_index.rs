@@ -9,7 +9,8 @@ use vexfs_journal_format::record::RecordView;
 use vexfs_journal_format::{BStr, BString, FormatError};
 
 pub use vexfs_journal_format::index_file::{
-    BlockCounts, BlockSummary, OTHER_PRIORITY_BIT, Postings, UNKNOWN_TYPE_BIT, prio_bit, type_bit,
+    BlockCounts, BlockSummary, OTHER_PRIORITY_BIT, Postings, SUMMARY_COORDINATED, UNKNOWN_TYPE_BIT,
+    prio_bit, type_bit,
 };
 
 /// A set of block ordinals (a bitmap): unions of postings without sorting.
@@ -310,6 +311,9 @@ pub fn summarise_block(
         s.prio_bits |= prio_bit(view.priority());
         s.vis_or |= view.header.agent_visibility_mask.get();
         vis_and &= view.header.agent_visibility_mask.get();
+        if view.raw_ext.cross_boundary_id.get() != 0 {
+            s.flags |= SUMMARY_COORDINATED;
+        }
         s.count += 1;
         let code = view.event_type().code();
         match types.iter_mut().find(|(c, _)| *c == code) {

@@ -159,6 +159,7 @@ fn as_version_1(v2: &[u8]) -> Vec<u8> {
 // Checks I47 (docs/invariants.md).
 #[test]
 fn version_1_files_are_rebuilt_with_counts() {
+    use vexfs_journal_format::checksum::kernel_crc32;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     journal(dir);
@@ -181,14 +182,27 @@ fn version_1_files_are_rebuilt_with_counts() {
         );
     }
     assert_eq!(contents(&rebuilt), expected);
-    // The counts came back with the rebuild and were saved in version 2 files.
+    // The counts came back with the rebuild and were saved in version 3 files.
     for e in rebuilt.segments() {
         let t = e.terms().unwrap();
         assert_eq!(t.counts.blocks(), e.summary().blocks.len());
     }
     for i in 0..segments.len() {
-        assert_eq!(&std::fs::read(idx(i)).unwrap()[4..8], &2u32.to_le_bytes());
+        assert_eq!(&std::fs::read(idx(i)).unwrap()[4..8], &3u32.to_le_bytes());
     }
     let (_, report) = Index::open(&store, true).unwrap();
     assert_eq!(report.loaded, segments.len());
+    // A version 2 file (summaries without flags) is rebuilt too, even with a valid
+    // checksum: its zero flags would hide coordinated transactions from readers.
+    for i in 0..segments.len() {
+        let mut v2 = std::fs::read(idx(i)).unwrap();
+        v2[4..8].copy_from_slice(&2u32.to_le_bytes());
+        let crc = kernel_crc32(&v2[..200]);
+        v2[200..204].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(idx(i), v2).unwrap();
+    }
+    let (again, report) = Index::open(&store, true).unwrap();
+    assert_eq!(report.loaded, 0);
+    assert_eq!(report.rebuilt.len(), segments.len());
+    assert_eq!(contents(&again), expected);
 }

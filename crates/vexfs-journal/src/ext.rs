@@ -100,6 +100,33 @@ pub fn reader_segments(reader: &JournalReader) -> Vec<SegmentInfo> {
     segment_infos(reader.store())
 }
 
+/// The sequence ranges the journal's manifest records as removed on purpose
+/// (retention, compaction, salvage, rollback, sequences reserved but never written),
+/// oldest first: a gap between events that none of them covers is unexplained.
+pub fn removals(reader: &JournalReader) -> Vec<crate::format::manifest::Removal> {
+    reader
+        .store()
+        .manifest()
+        .map(|m| m.removals)
+        .unwrap_or_default()
+}
+
+/// Calls `visit` on each record matching `query` *read uncommitted*: as stored, events
+/// of undecided and aborted coordinated transactions included (tools that inspect
+/// transactions; every read of [`crate::Follow`] but `scan` is read committed). With
+/// [`crate::Query::coordinated`], only the blocks holding such records are read.
+pub fn query_uncommitted<F: crate::Follow>(
+    source: &F,
+    query: &crate::Query,
+    visit: impl FnMut(&crate::format::record::RecordView<'_>) -> bool,
+) -> Result<()> {
+    source
+        .parts()
+        .executor()
+        .visit(query, source.query_end(), visit)?;
+    Ok(())
+}
+
 fn segment_infos(store: &vexfs_journal_storage::Store) -> Vec<SegmentInfo> {
     store
         .segments()

@@ -63,6 +63,8 @@ pub(crate) struct Inner {
     checkpoint_failures: AtomicU64,
     closed: AtomicBool,
     pub(crate) extensions: crate::ext::Extensions,
+    /// What reads may deliver while coordinated transactions are open.
+    committed: crate::committed::Committed,
 }
 
 /// Checkpoints taken by one open journal: see [`Journal::checkpoint_counts`].
@@ -304,6 +306,7 @@ impl Journal {
             checkpoint_failures: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             extensions: Default::default(),
+            committed: Default::default(),
         });
         if checkpoint_interval_s > 0 {
             let c = Checkpointer::start(
@@ -534,6 +537,10 @@ impl Source for Journal {
             journal: self.meta().id,
             dir: self.engine().dir(),
         }
+    }
+
+    fn committed(&self) -> &crate::committed::Committed {
+        &self.inner.committed
     }
 
     fn query_end(&self) -> u64 {

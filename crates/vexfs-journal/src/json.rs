@@ -36,6 +36,7 @@ pub const FIELDS: &[&str] = &[
     "compression_type",
     "encryption_type",
     "tx",
+    "cross_boundary_id",
     "session",
     "chain",
     "path",
@@ -77,6 +78,7 @@ pub const INTEGER_FIELDS: &[&str] = &[
     "relevance",
     "replay_priority",
     "tx",
+    "cross_boundary_id",
     "session",
     "chain",
     "inode",
@@ -280,6 +282,7 @@ pub fn to_json(stored: &StoredEvent) -> Value {
     put_num("compression_type", ev.compression_type.into());
     put_num("encryption_type", ev.encryption_type.into());
     put_num("tx", c.transaction_id);
+    put_num("cross_boundary_id", stored.ext.cross_boundary_id);
     put_num("session", c.session_id);
     put_num("chain", c.causality_chain_id);
     put_num("inode", c.inode_number);
@@ -419,7 +422,9 @@ fn parse_uint(s: &str) -> Option<u64> {
 }
 
 /// Parses one JSON event. Sequence numbers and ids in the input (`seq`, `id`,
-/// `global_seq`, `local_seq`) are ignored: the journal assigns new ones on emission.
+/// `global_seq`, `local_seq`) are ignored: the journal assigns new ones on emission;
+/// so is `cross_boundary_id` (only a coordinator makes an event part of a coordinated
+/// transaction).
 pub fn from_json(v: &Value) -> Result<Event, JsonError> {
     let obj = v
         .as_object()

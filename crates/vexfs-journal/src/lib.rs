@@ -26,6 +26,7 @@
 
 pub mod admin;
 pub mod causality;
+mod committed;
 mod config;
 mod error;
 pub mod ext;

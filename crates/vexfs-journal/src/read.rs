@@ -14,6 +14,7 @@ use vexfs_journal_index::{Cursor, DamagedBlock, IndexError, Page, Query, Rate, R
 use vexfs_journal_recovery::{Progress, ReplayOptions, ReplayReport};
 use vexfs_journal_storage::{Scan, StoreStats, StoredEvent};
 
+use crate::committed::Snapshot;
 use crate::error::Result;
 use crate::replay::ReplayStart;
 use crate::subscription::{StartAt, Subscription};
@@ -69,6 +70,8 @@ pub(crate) mod sealed {
     pub trait Source {
         /// The segments, indexes and identity.
         fn parts(&self) -> Parts<'_>;
+        /// The handle's view of its journal's coordinated transactions.
+        fn committed(&self) -> &crate::committed::Committed;
         /// Point reads and queries see the events below this.
         fn query_end(&self) -> u64;
         /// Scans stop below this.
@@ -102,15 +105,25 @@ pub(crate) mod sealed {
 /// Both handles also have every method below as an inherent method, so calling them
 /// needs no import of this trait.
 pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'static {
-    /// The event with sequence `seq`, once visible.
+    /// The event with sequence `seq`, once visible; `None` also for an event of a
+    /// coordinated transaction that is undecided or aborted (read committed, see
+    /// [`crate::tx`]).
     fn get(&self, seq: u64) -> Result<Option<StoredEvent>> {
-        if seq >= self.query_end() {
+        let snap = snapshot(self, self.query_end())?;
+        if seq >= snap.end() {
             return Ok(None);
         }
-        Ok(self.parts().store.get(seq)?)
+        Ok(self
+            .parts()
+            .store
+            .get(seq)?
+            .filter(|e| snap.delivers_event(e)))
     }
 
-    /// Visible events in a sequence range, in order.
+    /// Every stored event in a sequence range, in order, as written: *read
+    /// uncommitted* — events of undecided and aborted coordinated transactions
+    /// included (tools that inspect transactions use it; the other reads are read
+    /// committed).
     fn scan(&self, range: Range<u64>) -> Scan {
         let end = range.end.min(self.scan_end());
         Scan::new(self.parts().store.clone(), range.start, end)
@@ -119,14 +132,23 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
     /// One page of the visible events matching `query` (see [`Query::limit`] and
     /// [`Page::cursor`] for paging).
     fn query(&self, query: &Query) -> Result<Page> {
-        Ok(self.parts().executor().page(query, self.query_end())?)
+        let snap = snapshot(self, self.query_end())?;
+        Ok(self
+            .parts()
+            .executor()
+            .page_where(query, snap.end(), |v| snap.delivers_record(v))?)
     }
 
     /// Calls `visit` on each matching record without copying it, until it returns false.
-    fn query_visit(&self, query: &Query, visit: impl FnMut(&RecordView<'_>) -> bool) -> Result<()> {
+    fn query_visit(
+        &self,
+        query: &Query,
+        mut visit: impl FnMut(&RecordView<'_>) -> bool,
+    ) -> Result<()> {
+        let snap = snapshot(self, self.query_end())?;
         self.parts()
             .executor()
-            .visit(query, self.query_end(), visit)?;
+            .visit(query, snap.end(), |v| !snap.delivers_record(v) || visit(v))?;
         Ok(())
     }
 
@@ -136,18 +158,22 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
     fn query_visit_or_skip(
         &self,
         query: &Query,
-        visit: impl FnMut(&RecordView<'_>) -> bool,
+        mut visit: impl FnMut(&RecordView<'_>) -> bool,
         mut damaged: impl FnMut(&DamagedBlock) -> bool,
     ) -> Result<()> {
-        self.parts()
-            .executor()
-            .visit_or_skip(query, self.query_end(), visit, |d| {
+        let snap = snapshot(self, self.query_end())?;
+        self.parts().executor().visit_or_skip(
+            query,
+            snap.end(),
+            |v| !snap.delivers_record(v) || visit(v),
+            |d| {
                 if damaged(&d) {
                     Ok(())
                 } else {
                     Err(IndexError::DamagedBlock(Box::new(d)))
                 }
-            })?;
+            },
+        )?;
         Ok(())
     }
 
@@ -186,10 +212,21 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
         sink: &mut dyn FnMut(StoredEvent) -> bool,
     ) -> Result<ReplayReport> {
         let options = start_at(self, options, &start)?;
-        Ok(self
-            .parts()
-            .replayer()
-            .replay(&options, self.replay_end(), cancel, progress, sink)?)
+        let snap = snapshot(self, self.replay_end())?;
+        let mut left_out = 0u64;
+        let mut report =
+            self.parts()
+                .replayer()
+                .replay(&options, snap.end(), cancel, progress, &mut |e| {
+                    if snap.delivers_event(&e) {
+                        sink(e)
+                    } else {
+                        left_out += 1;
+                        true
+                    }
+                })?;
+        report.events -= left_out.min(report.events);
+        Ok(report)
     }
 
     /// [`Follow::replay`] handing borrowed records to the sink, without copying them.
@@ -202,13 +239,24 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
         sink: &mut dyn FnMut(&RecordView<'_>) -> bool,
     ) -> Result<ReplayReport> {
         let options = start_at(self, options, &start)?;
-        Ok(self.parts().replayer().replay_views(
+        let snap = snapshot(self, self.replay_end())?;
+        let mut left_out = 0u64;
+        let mut report = self.parts().replayer().replay_views(
             &options,
-            self.replay_end(),
+            snap.end(),
             cancel,
             progress,
-            sink,
-        )?)
+            &mut |v| {
+                if snap.delivers_record(v) {
+                    sink(v)
+                } else {
+                    left_out += 1;
+                    true
+                }
+            },
+        )?;
+        report.events -= left_out.min(report.events);
+        Ok(report)
     }
 
     /// [`Follow::replay`] to a sink called from the worker threads, in no order.
@@ -221,13 +269,23 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
         sink: &(dyn Fn(StoredEvent) + Sync),
     ) -> Result<ReplayReport> {
         let options = start_at(self, options, &start)?;
-        Ok(self.parts().replayer().replay_unordered(
+        let snap = snapshot(self, self.replay_end())?;
+        let left_out = std::sync::atomic::AtomicU64::new(0);
+        let mut report = self.parts().replayer().replay_unordered(
             &options,
-            self.replay_end(),
+            snap.end(),
             cancel,
             progress,
-            sink,
-        )?)
+            &|e| {
+                if snap.delivers_event(&e) {
+                    sink(e)
+                } else {
+                    left_out.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            },
+        )?;
+        report.events -= left_out.into_inner().min(report.events);
+        Ok(report)
     }
 
     /// Counts from the block tables.
@@ -253,9 +311,12 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
 
     /// Sequence after the last event a subscription may deliver now: durable events
     /// for a writer (written ones under `fsync = never`), events on disk as of the
-    /// last update for a reader.
+    /// last update for a reader — up to the first event of an undecided coordinated
+    /// transaction. When the new events cannot be read to learn their transactions,
+    /// the end already known.
     fn followable_end(&self) -> u64 {
-        self.follow_end()
+        let end = self.follow_end();
+        snapshot(self, end).map_or_else(|_| self.committed().known_end(end), |s| s.end())
     }
 
     /// Brings the handle's view up to date: a reader loads the blocks other processes
@@ -269,8 +330,14 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
     /// passes, and returns [`Follow::followable_end`]. A writer wakes on its own
     /// progress at once; a reader sleeps `timeout`, then updates its view.
     fn wait_followable(&self, position: u64, timeout: std::time::Duration) -> Result<u64> {
-        self.wait(position, timeout)?;
-        Ok(self.follow_end())
+        let raw = self.follow_end();
+        if snapshot(self, raw)?.end() > position {
+            return Ok(snapshot(self, raw)?.end());
+        }
+        // Held back by an undecided transaction: what frees it (its marker) is a new
+        // event, so wait for one past what is there now.
+        self.wait(position.max(raw), timeout)?;
+        Ok(snapshot(self, self.follow_end())?.end())
     }
 
     /// Whether the journal will deliver nothing more: a writer closed or failed. A
@@ -283,8 +350,18 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
     /// from the index's per-block counts wherever a block lies inside one bucket (the
     /// others are read): see `vexfs_journal_index::rate`.
     fn rate(&self, query: &RateQuery) -> Result<Rate> {
-        Ok(self.parts().executor().rate(query, self.query_end())?)
+        let snap = snapshot(self, self.query_end())?;
+        let hide = |v: &RecordView<'_>| !snap.delivers_record(v);
+        Ok(self
+            .parts()
+            .executor()
+            .rate_where(query, snap.end(), Some(&hide))?)
     }
+}
+
+/// What a read that sees the records below `end` may deliver.
+fn snapshot<F: Follow>(source: &F, end: u64) -> Result<Snapshot> {
+    source.committed().snapshot(source.parts(), end)
 }
 
 /// `options` with its query restricted to start where `start` says.
@@ -308,7 +385,8 @@ macro_rules! inherent_reads {
                 Follow::get(self, seq)
             }
 
-            /// Visible events in a sequence range, in order (see [`Follow::scan`]).
+            /// Every stored event in a sequence range, in order, read uncommitted (see
+            /// [`Follow::scan`]).
             pub fn scan(&self, range: Range<u64>) -> Scan {
                 Follow::scan(self, range)
             }

@@ -28,6 +28,7 @@ struct ReaderInner {
     store: Arc<Store>,
     index: Index,
     index_report: IndexReport,
+    committed: crate::committed::Committed,
 }
 
 impl JournalReader {
@@ -44,6 +45,7 @@ impl JournalReader {
                 store: Arc::new(store),
                 index,
                 index_report,
+                committed: Default::default(),
             }),
         })
     }
@@ -94,6 +96,10 @@ impl Source for JournalReader {
             journal: self.inner.meta.id,
             dir: &self.inner.dir,
         }
+    }
+
+    fn committed(&self) -> &crate::committed::Committed {
+        &self.inner.committed
     }
 
     fn query_end(&self) -> u64 {

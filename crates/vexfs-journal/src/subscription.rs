@@ -44,6 +44,9 @@ pub struct Subscription<F: Follow> {
     last: Option<u64>,
     journal: uuid::Uuid,
     generation: u64,
+    /// The journal's end when the last read found itself held back by an undecided
+    /// transaction: what frees it is a newer event, so waits look past this.
+    held: u64,
 }
 
 impl<F: Follow> Subscription<F> {
@@ -61,7 +64,9 @@ impl<F: Follow> Subscription<F> {
         }
         let position = match start {
             StartAt::Beginning => query.from_seq.unwrap_or(0),
-            StartAt::Now => source.follow_end().max(query.from_seq.unwrap_or(0)),
+            // Read committed: an undecided transaction's events already there are
+            // still to come.
+            StartAt::Now => source.followable_end().max(query.from_seq.unwrap_or(0)),
             StartAt::After(c) => {
                 if c.reverse {
                     return Err(JournalError::Config(
@@ -81,6 +86,7 @@ impl<F: Follow> Subscription<F> {
             last: None,
             journal,
             generation,
+            held: 0,
         })
     }
 
@@ -101,7 +107,10 @@ impl<F: Follow> Subscription<F> {
 
     /// Reads the next page if something is visible; false when there is nothing new.
     fn fill(&mut self) -> Result<bool> {
-        let end = self.source.follow_end();
+        let raw = self.source.follow_end();
+        let snap = self.source.committed().snapshot(self.source.parts(), raw)?;
+        let end = snap.end();
+        self.held = if end < raw { raw } else { 0 };
         if self.position >= end {
             return Ok(false);
         }
@@ -110,7 +119,11 @@ impl<F: Follow> Subscription<F> {
         if let Some(to) = self.query.to_seq {
             q.to_seq = Some(to);
         }
-        let page = self.source.parts().executor().page(&q, end)?;
+        let page = self
+            .source
+            .parts()
+            .executor()
+            .page_where(&q, end, |v| snap.delivers_record(v))?;
         self.position = match page.events.last() {
             Some(last) if !page.exhausted => last.seq + 1,
             _ => end,
@@ -138,6 +151,11 @@ impl<F: Follow> Subscription<F> {
         self.buffer.is_empty() && (self.finished() || self.closed())
     }
 
+    /// The position new events are awaited from.
+    fn wait_from(&self) -> u64 {
+        self.position.max(self.held)
+    }
+
     fn finished(&self) -> bool {
         self.query.to_seq.is_some_and(|to| self.position > to)
     }
@@ -159,7 +177,7 @@ impl<F: Follow> Subscription<F> {
                 return Ok(None);
             }
             self.source
-                .wait(self.position, (deadline - now).min(POLL))?;
+                .wait(self.wait_from(), (deadline - now).min(POLL))?;
         }
     }
 
@@ -176,7 +194,7 @@ impl<F: Follow> Subscription<F> {
             if self.finished() || self.closed() {
                 return None;
             }
-            if let Err(e) = self.source.wait_async(self.position, POLL).await {
+            if let Err(e) = self.source.wait_async(self.wait_from(), POLL).await {
                 return Some(Err(e));
             }
         }

@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use vexfs_journal_format::tx::{Decision, MARKER_ABORT, MARKER_COMMIT, TxRole, role};
 
+use vexfs_journal_format::record::RecordView;
+
 use crate::StoredEvent;
 use crate::error::Result;
 
@@ -47,6 +49,15 @@ pub struct TxView {
 /// The role of a stored event.
 pub fn role_of(e: &StoredEvent) -> TxRole {
     role(e.event.event_type, e.event.subtype, e.ext.cross_boundary_id)
+}
+
+/// The role of a record as stored (borrowed, not decoded).
+pub fn role_of_record(v: &RecordView<'_>) -> TxRole {
+    role(
+        v.event_type(),
+        v.header.event_subtype.get(),
+        v.raw_ext.cross_boundary_id.get(),
+    )
 }
 
 impl TxView {
@@ -107,6 +118,13 @@ impl TxView {
             self.observe_event(&e?);
         }
         Ok(())
+    }
+
+    /// Counts every record below `end` as fed: for a caller that fed only the records
+    /// of coordinated transactions and knows the others below `end` are ordinary (the
+    /// index summaries of their blocks say so).
+    pub fn advance(&mut self, end: u64) {
+        self.end = self.end.max(end);
     }
 
     /// The sequence after the last record fed.
