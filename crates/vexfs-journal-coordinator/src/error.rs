@@ -99,6 +99,14 @@ pub enum CoordinatorError {
         /// Participants still without a marker.
         pending: Vec<String>,
     },
+    /// A participant journal cannot be opened or read (the consistency checker).
+    #[error("participant journal {participant}: {source}")]
+    ParticipantJournal {
+        /// Its name.
+        participant: String,
+        /// What failed.
+        source: Box<JournalError>,
+    },
     /// The coordinator's own log failed.
     #[error("the coordinator log failed: {0}")]
     Log(#[source] Box<JournalError>),

@@ -17,11 +17,13 @@
 //! participant lacks and aborts every transaction with no logged decision (presumed
 //! abort), so all participants agree. See `docs/coordinator.md`.
 
+pub mod consistency;
 mod coordinator;
 mod error;
 pub mod log;
 mod participant;
 
+pub use consistency::{ConsistencyReport, RepairReport};
 pub use coordinator::{
     Coordinator, CoordinatorConfig, CoordinatorMetrics, InDoubt, RecoveryReport, TxState, TxStatus,
 };

@@ -99,6 +99,9 @@ enum Command {
     /// Cross-journal transactions of a coordinator (--dir): list, show, resolve.
     #[command(subcommand)]
     Tx(cmd::tx::TxCommand),
+    /// Check a coordinator (--dir) against its participant journals; --repair.
+    #[command(subcommand)]
+    Consistency(cmd::consistency::ConsistencyCommand),
     /// Unmount a mirror made by `mount`.
     Umount(cmd::umount::UmountArgs),
     /// Measure durable throughput and emission latency.
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
         Command::History(a) => cmd::history::run(&cli, a),
         Command::Why(a) => cmd::why::run(&cli, a),
         Command::Tx(c) => cmd::tx::run(&cli, c),
+        Command::Consistency(c) => cmd::consistency::run(&cli, c),
         Command::Umount(a) => cmd::umount::run(a),
         Command::ProbeRss => cmd::bench::probe_rss(&cli),
         Command::TortureWriter(a) => cmd::torture::run(&cli, a),

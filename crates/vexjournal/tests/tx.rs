@@ -163,3 +163,133 @@ fn tx_refuses_what_is_not_a_coordinator_or_a_transaction() {
     .fails();
     assert!(e.stderr.contains("participant fuse"), "{}", e.stderr);
 }
+
+/// Leaves a coordinator in `tmp` with one committed and one undecided transaction over
+/// participants fuse and graph; returns (coordinator dir, committed, undecided).
+fn crashed_coordinator(tmp: &std::path::Path) -> (std::path::PathBuf, u64, u64) {
+    let coord_dir = tmp.join("coordinator");
+    let journals: Vec<Journal> = ["fuse", "graph"]
+        .iter()
+        .map(|n| Journal::open(tmp.join(n), Config::default()).unwrap())
+        .collect();
+    let parts: Vec<Arc<dyn Participant>> = ["fuse", "graph"]
+        .iter()
+        .zip(&journals)
+        .map(|(n, j)| Arc::new(JournalParticipant::new(*n, j.clone())) as Arc<dyn Participant>)
+        .collect();
+    let (c, _) = Coordinator::open(&coord_dir, parts, CoordinatorConfig::default()).unwrap();
+    let committed = c.begin(&["fuse", "graph"]).unwrap();
+    c.add_events(committed, "fuse", vec![event("a")]).unwrap();
+    c.commit(committed).unwrap();
+    let open = c.begin(&["fuse", "graph"]).unwrap();
+    c.add_events(open, "graph", vec![event("d")]).unwrap();
+    drop(c);
+    for j in journals {
+        j.close().unwrap();
+    }
+    (coord_dir, committed.get(), open.get())
+}
+
+#[test]
+fn consistency_check_reports_then_repairs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (coord, _, open) = crashed_coordinator(tmp.path());
+    let found = run_in(&coord, &["consistency", "check"], b"", &[]).fails_with(1);
+    assert!(
+        found.stdout.contains("undecided") && found.stdout.contains(&open.to_string()),
+        "{}",
+        found.stdout
+    );
+    let json = run_in(&coord, &["consistency", "check", "-o", "json"], b"", &[])
+        .fails_with(1)
+        .json();
+    assert_eq!(json["consistent"], false);
+    assert_eq!(json["report"]["undecided"], serde_json::json!([open]));
+    // A read-committed reader of graph is held at the undecided transaction.
+    let cat = run_in(&tmp.path().join("graph"), &["cat"], b"", &[]).ok();
+    assert!(!cat.stdout.contains("/t/d"), "{}", cat.stdout);
+    let repaired = run_in(&coord, &["consistency", "check", "--repair"], b"", &[]).ok();
+    assert!(
+        repaired.stdout.contains(&format!("aborted: {open}"))
+            && repaired.stdout.contains("consistent"),
+        "{}",
+        repaired.stdout
+    );
+    run_in(&coord, &["consistency", "check"], b"", &[]).ok();
+    // The aborted event is never shown; the markers are, with their transaction.
+    let cat = run_in(
+        &tmp.path().join("graph"),
+        &["cat", "-o", "ndjson"],
+        b"",
+        &[],
+    )
+    .ok();
+    assert!(!cat.stdout.contains("/t/d"), "{}", cat.stdout);
+    assert!(
+        cat.stdout
+            .contains(&format!("\"cross_boundary_id\":{open}")),
+        "{}",
+        cat.stdout
+    );
+    // Not a coordinator: refused, nothing created.
+    let e = run_in(
+        &tmp.path().join("nothing"),
+        &["consistency", "check"],
+        b"",
+        &[],
+    )
+    .fails();
+    assert!(e.stderr.contains("coordinator"), "{}", e.stderr);
+}
+
+// Checks I55 (docs/invariants.md).
+#[test]
+fn recover_coordinated_recovers_each_participant_and_names_the_lost_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (coord, committed, open) = crashed_coordinator(tmp.path());
+    let ghost = format!("ghost={}", tmp.path().join("gone").display());
+    let r = run_in(
+        &coord,
+        &["recover", "--coordinated", "--participant", &ghost],
+        b"",
+        &[],
+    )
+    .fails_with(1);
+    assert!(
+        r.stderr.contains("[1/4] recovering participant fuse"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("ghost") && r.stdout.contains("NOT RECOVERED"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("aborted: {open}")),
+        "{}",
+        r.stdout
+    );
+    // Without the lost participant, everything is decided and consistent.
+    let ok = run_in(
+        &coord,
+        &["recover", "--coordinated", "-o", "json"],
+        b"",
+        &[],
+    )
+    .ok()
+    .json();
+    assert_eq!(ok["consistent"], true);
+    assert_eq!(ok["participants"].as_array().unwrap().len(), 2);
+    let shown = run_in(
+        &coord,
+        &["tx", "show", &committed.to_string(), "-o", "json"],
+        b"",
+        &[],
+    )
+    .ok()
+    .json();
+    assert_eq!(shown["state"], "committed");
+    // --participant needs --coordinated.
+    run_in(&coord, &["recover", "--participant", "a=b"], b"", &[]).fails_with(2);
+}

@@ -5,6 +5,7 @@ pub mod cat;
 pub mod checkpoint;
 pub mod compact;
 pub mod completions;
+pub mod consistency;
 pub mod demo;
 pub mod emit;
 pub mod events;

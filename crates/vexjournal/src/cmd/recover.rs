@@ -25,11 +25,28 @@ pub struct Args {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "table")]
     output: ReportFormat,
+    /// --dir is a coordinator's directory: recover each of its participant journals
+    /// (from its participants file, or --participant), then its log; deliver or abort
+    /// every transaction left open; check consistency across them. A participant that
+    /// cannot be recovered is named; its transactions stay in doubt, the others are
+    /// decided everywhere else.
+    #[arg(long)]
+    coordinated: bool,
+    /// With --coordinated: a participant journal, as NAME=DIR (repeatable).
+    #[arg(
+        long = "participant",
+        value_name = "NAME=DIR",
+        requires = "coordinated"
+    )]
+    participants: Vec<String>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mode: RecoveryMode = args.mode.parse().map_err(anyhow::Error::msg)?;
+    if args.coordinated {
+        return coordinated(cli, args, mode);
+    }
     let journal = match Journal::open_existing_with(&cli.dir, mode, 0) {
         Ok(j) => j,
         Err(JournalError::Recovery(vexfs_journal::admin::RecoveryError::Inconsistent(report))) => {
@@ -203,4 +220,98 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         damaged.len()
     );
     Ok(ExitCode::FAILURE)
+}
+
+/// One participant's recovery, for `recover --coordinated`.
+#[derive(Debug, serde::Serialize)]
+struct Recovered {
+    name: String,
+    dir: std::path::PathBuf,
+    /// What recovery did, or why it failed.
+    report: Option<vexfs_journal::RecoveryReport>,
+    error: Option<String>,
+}
+
+/// `recover --coordinated`: every participant, then the coordinator, then a check.
+fn coordinated(cli: &Cli, args: &Args, mode: RecoveryMode) -> Result<ExitCode> {
+    crate::cmd::tx::log(&cli.dir)?;
+    let dirs = crate::cmd::tx::participants(&cli.dir, &args.participants)?;
+    let steps = dirs.len() + 1;
+    let mut recovered = Vec::new();
+    for (i, (name, dir)) in dirs.iter().enumerate() {
+        eprintln!(
+            "[{}/{steps}] recovering participant {name} ({})",
+            i + 1,
+            dir.display()
+        );
+        let (report, error) = match Journal::open_existing_with(dir, mode, 0) {
+            Ok(j) => {
+                let r = j.recovery_report().clone();
+                match j.close() {
+                    Ok(()) => (Some(r), None),
+                    Err(e) => (Some(r), Some(format!("closing after recovery: {e}"))),
+                }
+            }
+            Err(e) => (None, Some(format!("{e:#}"))),
+        };
+        if let Some(e) = &error {
+            eprintln!("  cannot be recovered: {e}");
+        }
+        recovered.push(Recovered {
+            name: name.clone(),
+            dir: dir.clone(),
+            report,
+            error,
+        });
+    }
+    eprintln!(
+        "[{steps}/{steps}] recovering the coordinator log, resolving open transactions, checking consistency"
+    );
+    let (report, repaired) = crate::cmd::consistency::check_and_repair(&cli.dir, &dirs, true)?;
+    let failed = recovered.iter().any(|r| r.error.is_some());
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match args.output {
+        ReportFormat::Json => {
+            let v = serde_json::json!({
+                "participants": recovered,
+                "repaired": repaired,
+                "consistency": report,
+                "consistent": report.is_consistent(),
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        ReportFormat::Table => {
+            for r in &recovered {
+                match (&r.report, &r.error) {
+                    (_, Some(e)) => {
+                        writeln!(out, "{} ({}): NOT RECOVERED: {e}", r.name, r.dir.display())?
+                    }
+                    (Some(rep), None) => writeln!(
+                        out,
+                        "{} ({}): recovered, {} event(s), {}, torn tail cut {}",
+                        r.name,
+                        r.dir.display(),
+                        rep.events_recovered,
+                        if rep.clean_shutdown {
+                            "clean shutdown"
+                        } else {
+                            "after a crash"
+                        },
+                        human_bytes(rep.bytes_cut)
+                    )?,
+                    (None, None) => {}
+                }
+            }
+            if let Some(r) = &repaired {
+                crate::cmd::consistency::write_repair(&mut out, r)?;
+            }
+            crate::cmd::consistency::write_report(&mut out, &report)?;
+        }
+    }
+    out.flush()?;
+    Ok(if failed || !report.is_consistent() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

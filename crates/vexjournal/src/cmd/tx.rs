@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
-use vexfs_journal::tx::{TxRole, role_of};
+use vexfs_journal::tx::{TxRole, role_of, role_of_record};
 use vexfs_journal::{Journal, JournalReader, Query, SemanticOp};
 use vexfs_journal_coordinator::{
     Coordinator, CoordinatorConfig, JournalParticipant, Participant, TxSummary, participant_dirs,
@@ -74,7 +74,7 @@ pub fn run(cli: &Cli, command: &TxCommand) -> Result<ExitCode> {
     }
 }
 
-fn log(dir: &Path) -> Result<BTreeMap<u64, TxSummary>> {
+pub(crate) fn log(dir: &Path) -> Result<BTreeMap<u64, TxSummary>> {
     let reader = JournalReader::open(dir).with_context(|| {
         format!(
             "opening the coordinator log in {} (--dir must be a coordinator's directory)",
@@ -157,15 +157,22 @@ fn list(cli: &Cli, args: &ListArgs) -> Result<ExitCode> {
 fn participant_view(dir: &Path, tx: u64, written: Option<(u64, u64)>) -> Result<Value> {
     let reader = JournalReader::open(dir)
         .with_context(|| format!("opening participant journal {}", dir.display()))?;
-    let markers = reader.query(
+    // Read uncommitted: the marker of a transaction behind an undecided one is there,
+    // though a read-committed reader does not deliver it yet.
+    let mut marker = None;
+    vexfs_journal::ext::query_uncommitted(
+        &reader,
         &Query::new()
             .tx(tx)
             .types([vexfs_journal::EventType::from(SemanticOp::TransactionEnd)]),
+        |v| match role_of_record(v) {
+            TxRole::Marker(t, d) if t == tx => {
+                marker = Some((v.raw_ext.userspace_sequence.get(), d));
+                false
+            }
+            _ => true,
+        },
     )?;
-    let marker = markers.events.iter().find_map(|e| match role_of(e) {
-        TxRole::Marker(t, d) if t == tx => Some((e.seq, d)),
-        _ => None,
-    });
     // The log records where a participant's events are with the decision only.
     let events = written.map(|(a, b)| {
         reader
@@ -259,19 +266,26 @@ fn show(cli: &Cli, args: &ShowArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The participant journals of the coordinator in `dir`: what it recorded in its
+/// participants file, overridden by `NAME=DIR` arguments.
+pub(crate) fn participants(dir: &Path, given: &[String]) -> Result<BTreeMap<String, PathBuf>> {
+    let mut dirs: BTreeMap<String, PathBuf> = participant_dirs(dir)?;
+    for p in given {
+        let Some((name, pdir)) = p.split_once('=') else {
+            bail!("--participant {p:?}: expected NAME=DIR");
+        };
+        if name.is_empty() || pdir.is_empty() {
+            bail!("--participant {p:?}: expected NAME=DIR");
+        }
+        dirs.insert(name.to_string(), PathBuf::from(pdir));
+    }
+    Ok(dirs)
+}
+
 fn resolve(cli: &Cli, args: &ResolveArgs) -> Result<ExitCode> {
     // Refuse a directory that holds no coordinator log rather than create one.
     log(&cli.dir)?;
-    let mut dirs: BTreeMap<String, PathBuf> = participant_dirs(&cli.dir)?;
-    for p in &args.participants {
-        let Some((name, dir)) = p.split_once('=') else {
-            bail!("--participant {p:?}: expected NAME=DIR");
-        };
-        if name.is_empty() || dir.is_empty() {
-            bail!("--participant {p:?}: expected NAME=DIR");
-        }
-        dirs.insert(name.to_string(), PathBuf::from(dir));
-    }
+    let dirs = participants(&cli.dir, &args.participants)?;
     let mut journals = Vec::new();
     let mut parts: Vec<Arc<dyn Participant>> = Vec::new();
     for (name, dir) in &dirs {

@@ -1,0 +1,368 @@
+//! The consistency checker: what a coordinator's log and its participant journals say
+//! about every transaction, and what in them contradicts the protocol. It only reads
+//! (the journals may be open elsewhere); [`repair`] fixes what is safe.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU64;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vexfs_journal::tx::{Decision, TxRole, TxView, role_of};
+use vexfs_journal::{Journal, JournalReader};
+
+use crate::coordinator::{Coordinator, CoordinatorConfig, RecoveryReport};
+use crate::error::{CoordinatorError, Result};
+use crate::log::{TxSummary, summarize, tag_of};
+use crate::participant::{JournalParticipant, Participant, marker};
+
+/// What one participant journal holds, as the checker found it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ParticipantCheck {
+    /// Its name in the coordinator's log.
+    pub name: String,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Events read.
+    pub events: u64,
+    /// Coordinated transactions with a record in it.
+    pub transactions: usize,
+    /// Why it could not be read (missing, damaged): nothing else about it is known.
+    pub error: Option<String>,
+}
+
+/// A finding about one transaction at one participant.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// The transaction.
+    pub tx: u64,
+    /// The participant journal.
+    pub participant: String,
+    /// What was found, in words.
+    pub detail: String,
+}
+
+/// Sequences missing between two events of a journal that no recorded removal
+/// (retention, compaction, salvage, rollback) explains.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Gap {
+    /// The participant journal.
+    pub participant: String,
+    /// First missing sequence.
+    pub from: u64,
+    /// Sequence after the last missing one.
+    pub to: u64,
+}
+
+/// An event naming, as its parent, a later event of its own journal.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CausalityViolation {
+    /// The participant journal.
+    pub participant: String,
+    /// The event.
+    pub seq: u64,
+    /// The parent it names.
+    pub parent: u64,
+}
+
+/// What [`check`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ConsistencyReport {
+    /// Transactions in the coordinator's log.
+    pub log_transactions: usize,
+    /// Every participant journal checked.
+    pub participants: Vec<ParticipantCheck>,
+    /// Begun, with no decision logged (a crash, or still running): the next open of
+    /// the coordinator aborts them (presumed abort).
+    pub undecided: Vec<u64>,
+    /// Decided in the log, but a participant holding events of it has no marker yet:
+    /// the next open of the coordinator delivers it.
+    pub undelivered: Vec<Finding>,
+    /// A participant's marker says otherwise than the log (the log's decision is the
+    /// truth; nothing repairs this).
+    pub disagreements: Vec<Finding>,
+    /// Within one journal, markers contradicting each other, or events written after
+    /// their transaction's marker (never delivered to readers).
+    pub conflicts: Vec<Finding>,
+    /// Events of a transaction of this coordinator its log does not know (the log was
+    /// lost or rolled back): undecided forever unless aborted (`repair` does).
+    pub orphans: Vec<Finding>,
+    /// Sequence gaps no recorded removal explains.
+    pub gaps: Vec<Gap>,
+    /// Events naming a later event of their journal as parent.
+    pub causality: Vec<CausalityViolation>,
+}
+
+impl ConsistencyReport {
+    /// Whether nothing at all was found: every participant read, and no finding.
+    pub fn is_consistent(&self) -> bool {
+        self.participants.iter().all(|p| p.error.is_none())
+            && self.undecided.is_empty()
+            && self.undelivered.is_empty()
+            && self.disagreements.is_empty()
+            && self.conflicts.is_empty()
+            && self.orphans.is_empty()
+            && self.gaps.is_empty()
+            && self.causality.is_empty()
+    }
+}
+
+/// What one participant journal holds of coordinated transactions.
+struct Seen {
+    view: TxView,
+    /// Members per transaction.
+    members: BTreeMap<u64, u64>,
+}
+
+/// Reads the coordinator log in `dir` and every participant journal in
+/// `participants` (name → directory), and reports what disagrees (see
+/// [`ConsistencyReport`]). Reads only; each participant journal is scanned once,
+/// whole.
+pub fn check(dir: &Path, participants: &BTreeMap<String, PathBuf>) -> Result<ConsistencyReport> {
+    let log = JournalReader::open(dir).map_err(CoordinatorError::log)?;
+    let tag = tag_of(log.journal_id());
+    let txs = summarize(tag, log.scan(1..log.visible_end()))?;
+    let mut report = ConsistencyReport {
+        log_transactions: txs.len(),
+        undecided: txs
+            .values()
+            .filter(|t| t.decision.is_none())
+            .map(|t| t.id)
+            .collect(),
+        ..ConsistencyReport::default()
+    };
+    for (name, pdir) in participants {
+        let mut entry = ParticipantCheck {
+            name: name.clone(),
+            dir: pdir.clone(),
+            events: 0,
+            transactions: 0,
+            error: None,
+        };
+        match read_participant(name, pdir, &mut entry, &mut report) {
+            Ok(seen) => {
+                entry.transactions = seen.members.len();
+                compare(name, tag, &txs, &seen, &mut report);
+            }
+            Err(e) => entry.error = Some(e.to_string()),
+        }
+        report.participants.push(entry);
+    }
+    Ok(report)
+}
+
+/// Scans one participant journal: its transactions, gaps and causality.
+fn read_participant(
+    name: &str,
+    dir: &Path,
+    entry: &mut ParticipantCheck,
+    report: &mut ConsistencyReport,
+) -> Result<Seen> {
+    let reader = JournalReader::open(dir).map_err(|e| CoordinatorError::ParticipantJournal {
+        participant: name.to_string(),
+        source: Box::new(e),
+    })?;
+    let mut removed: Vec<(u64, u64)> = vexfs_journal::ext::removals(&reader)
+        .into_iter()
+        .map(|r| (r.first_seq, r.end_seq))
+        .collect();
+    removed.sort_unstable();
+    // Whether `[from, to)` is covered by the union of the removals.
+    let explained = |from: u64, to: u64| {
+        let mut at = from;
+        for (a, b) in &removed {
+            if *a <= at && *b > at {
+                at = *b;
+            }
+        }
+        at >= to
+    };
+    let mut seen = Seen {
+        view: TxView::new(),
+        members: BTreeMap::new(),
+    };
+    let mut prev: Option<u64> = None;
+    for e in reader.scan(0..reader.visible_end()) {
+        let e = e.map_err(|e| CoordinatorError::ParticipantJournal {
+            participant: name.to_string(),
+            source: Box::new(e.into()),
+        })?;
+        entry.events += 1;
+        if let Some(p) = prev
+            && e.seq > p + 1
+            && !explained(p + 1, e.seq)
+        {
+            report.gaps.push(Gap {
+                participant: name.to_string(),
+                from: p + 1,
+                to: e.seq,
+            });
+        }
+        prev = Some(e.seq);
+        let parent = e.event.parent_event_id;
+        if e.event.event_id == e.seq && parent > e.seq && parent != e.event.event_id {
+            report.causality.push(CausalityViolation {
+                participant: name.to_string(),
+                seq: e.seq,
+                parent,
+            });
+        }
+        let role = role_of(&e);
+        if let TxRole::Member(tx) = role {
+            *seen.members.entry(tx).or_default() += 1;
+        }
+        seen.view.observe(e.seq, role);
+    }
+    for (tx, seq) in seen.view.conflicts() {
+        report.conflicts.push(Finding {
+            tx: *tx,
+            participant: name.to_string(),
+            detail: match seen.view.decision(*tx) {
+                Some(d) => format!(
+                    "record {seq} contradicts or follows the first marker ({})",
+                    d.as_str()
+                ),
+                None => format!("record {seq} conflicts"),
+            },
+        });
+    }
+    Ok(seen)
+}
+
+/// Compares one participant's transactions with the log.
+fn compare(
+    name: &str,
+    tag: u64,
+    txs: &BTreeMap<u64, TxSummary>,
+    seen: &Seen,
+    report: &mut ConsistencyReport,
+) {
+    for (tx, members) in &seen.members {
+        let here = seen.view.decision(*tx);
+        match txs.get(tx) {
+            Some(t) => match (t.decision, here) {
+                (Some(logged), None) => report.undelivered.push(Finding {
+                    tx: *tx,
+                    participant: name.to_string(),
+                    detail: format!(
+                        "{members} event(s), no marker; the log says {}",
+                        logged.as_str()
+                    ),
+                }),
+                (Some(logged), Some(found)) if logged != found => {
+                    report.disagreements.push(Finding {
+                        tx: *tx,
+                        participant: name.to_string(),
+                        detail: format!(
+                            "marker says {}, the log says {}",
+                            found.as_str(),
+                            logged.as_str()
+                        ),
+                    })
+                }
+                (None, Some(Decision::Commit)) => {
+                    report.disagreements.push(Finding {
+                        tx: *tx,
+                        participant: name.to_string(),
+                        detail: "marker says commit, the log has no decision".into(),
+                    })
+                }
+                _ => {}
+            },
+            None if tx >> crate::log::SEQ_BITS == tag && here.is_none() => {
+                report.orphans.push(Finding {
+                    tx: *tx,
+                    participant: name.to_string(),
+                    detail: format!(
+                        "{members} event(s) of a transaction this coordinator's log does not hold"
+                    ),
+                })
+            }
+            None => {}
+        }
+    }
+    // Markers for transactions the log decided otherwise, with no events here.
+    for (tx, t) in txs {
+        if seen.members.contains_key(tx) {
+            continue;
+        }
+        if let (Some(logged), Some(found)) = (t.decision, seen.view.decision(*tx))
+            && logged != found
+        {
+            report.disagreements.push(Finding {
+                tx: *tx,
+                participant: name.to_string(),
+                detail: format!(
+                    "marker says {}, the log says {}",
+                    found.as_str(),
+                    logged.as_str()
+                ),
+            });
+        }
+    }
+}
+
+/// What [`repair`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RepairReport {
+    /// Decided transactions whose decision it delivered to participants lacking it,
+    /// and undecided ones it aborted (what opening the coordinator does).
+    pub committed: Vec<u64>,
+    /// Transactions aborted (undecided: presumed abort; or decided abort).
+    pub aborted: Vec<u64>,
+    /// Orphans (see [`ConsistencyReport::orphans`]) it aborted, per participant.
+    pub orphans_aborted: Vec<Finding>,
+    /// Transactions still missing a decision at some participant (one it could not
+    /// open).
+    pub in_doubt: Vec<u64>,
+}
+
+/// Fixes what is safe: opens the coordinator on the participant journals (which
+/// delivers every logged decision and aborts undecided transactions) and appends an
+/// abort marker for every orphan of this coordinator (presumed abort: with no logged
+/// decision, commit is impossible). Needs the coordinator and the participants not
+/// open in another process. Disagreements, conflicts, gaps and causality findings are
+/// left as they are: nothing safe fixes them.
+pub fn repair(
+    dir: &Path,
+    participants: &BTreeMap<String, PathBuf>,
+    found: &ConsistencyReport,
+) -> Result<RepairReport> {
+    let mut journals: BTreeMap<String, Journal> = BTreeMap::new();
+    let mut parts: Vec<Arc<dyn Participant>> = Vec::new();
+    for (name, pdir) in participants {
+        // A participant that cannot be opened stays out: its transactions stay in
+        // doubt, and the others are still decided.
+        let Ok(j) = Journal::open_existing(pdir) else {
+            continue;
+        };
+        parts.push(Arc::new(JournalParticipant::new(name.clone(), j.clone())));
+        journals.insert(name.clone(), j);
+    }
+    let (coordinator, recovered): (Coordinator, RecoveryReport) =
+        Coordinator::open(dir, parts, CoordinatorConfig::default())?;
+    coordinator.close()?;
+    let mut out = RepairReport {
+        committed: recovered.committed,
+        aborted: recovered.aborted,
+        in_doubt: recovered.in_doubt.iter().map(|d| d.tx).collect(),
+        ..RepairReport::default()
+    };
+    for orphan in &found.orphans {
+        let (Some(j), Some(tx)) = (
+            journals.get(&orphan.participant),
+            NonZeroU64::new(orphan.tx),
+        ) else {
+            continue;
+        };
+        vexfs_journal::ext::emit_transactional(j, tx, vec![marker(tx, Decision::Abort)], true)
+            .map_err(|e| CoordinatorError::ParticipantJournal {
+                participant: orphan.participant.clone(),
+                source: Box::new(e),
+            })?;
+        out.orphans_aborted.push(orphan.clone());
+    }
+    for (_, j) in journals {
+        j.close().map_err(CoordinatorError::log)?;
+    }
+    Ok(out)
+}

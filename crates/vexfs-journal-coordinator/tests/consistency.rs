@@ -1,0 +1,172 @@
+//! The consistency checker finds what a crash, a lost decision or a stray writer left,
+//! and `repair` fixes what is safe — and nothing else.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU64;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use common::{NAMES, World, event, quick};
+use vexfs_journal::ext::emit_transactional;
+use vexfs_journal_coordinator::consistency::{check, repair};
+use vexfs_journal_coordinator::{Decision, marker};
+
+fn dirs(w: &World) -> BTreeMap<String, PathBuf> {
+    NAMES
+        .iter()
+        .map(|n| (n.to_string(), w.root.join(n)))
+        .collect()
+}
+
+/// Stops the coordinator as a crash would and closes the journals (so the checker,
+/// which only reads, and `repair`, which opens them, may).
+fn stop(w: &mut World) {
+    w.coord = None;
+    w.parts.clear();
+    for j in w.journals.drain(..) {
+        j.close().unwrap();
+    }
+}
+
+#[test]
+fn a_clean_history_is_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    let c = w.coord();
+    for decide_commit in [true, false] {
+        let tx = c.begin(&NAMES).unwrap();
+        for n in NAMES {
+            c.add_events(tx, n, vec![event(n)]).unwrap();
+        }
+        if decide_commit {
+            c.commit(tx).unwrap();
+        } else {
+            c.abort(tx).unwrap();
+        }
+    }
+    stop(&mut w);
+    let report = check(&w.root.join("coordinator"), &dirs(&w)).unwrap();
+    assert!(report.is_consistent(), "{report:#?}");
+    assert_eq!(report.log_transactions, 2);
+    assert!(report.participants.iter().all(|p| p.transactions == 2));
+}
+
+// Checks I55 (docs/invariants.md).
+#[test]
+fn undecided_and_undelivered_transactions_are_found_and_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    let c = w.coord();
+    // Committed, but participant 1 failed to record the decision.
+    let undelivered = c.begin(&NAMES).unwrap();
+    for n in NAMES {
+        c.add_events(undelivered, n, vec![event(n)]).unwrap();
+    }
+    w.parts[1].fail_decide.store(true, Ordering::SeqCst);
+    assert!(c.commit(undelivered).is_err());
+    w.parts[1].fail_decide.store(false, Ordering::SeqCst);
+    // Begun and written, never decided (the crash comes next).
+    let undecided = c.begin(&NAMES).unwrap();
+    c.add_events(undecided, NAMES[2], vec![event("x")]).unwrap();
+    stop(&mut w);
+    let coord = w.root.join("coordinator");
+    let found = check(&coord, &dirs(&w)).unwrap();
+    assert!(!found.is_consistent());
+    assert_eq!(found.undecided, vec![undecided.get()]);
+    assert_eq!(found.undelivered.len(), 1, "{found:#?}");
+    assert_eq!(found.undelivered[0].tx, undelivered.get());
+    assert_eq!(found.undelivered[0].participant, NAMES[1]);
+    assert!(found.disagreements.is_empty() && found.orphans.is_empty());
+    let repaired = repair(&coord, &dirs(&w), &found).unwrap();
+    assert_eq!(repaired.committed, vec![undelivered.get()]);
+    assert_eq!(repaired.aborted, vec![undecided.get()]);
+    let after = check(&coord, &dirs(&w)).unwrap();
+    assert!(after.is_consistent(), "{after:#?}");
+    // Every participant now agrees with the log.
+    let (mut w, _) = World::new(dir.path(), quick());
+    let decisions = common::agreed_decisions(&w, "after repair");
+    assert_eq!(decisions.get(&undelivered.get()), Some(&Decision::Commit));
+    assert_eq!(decisions.get(&undecided.get()), Some(&Decision::Abort));
+    stop(&mut w);
+}
+
+// Checks I55 (docs/invariants.md).
+#[test]
+fn disagreements_orphans_conflicts_and_causality_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    let c = w.coord();
+    let tx = c.begin(&NAMES).unwrap();
+    for n in NAMES {
+        c.add_events(tx, n, vec![event(n)]).unwrap();
+    }
+    // A stray writer records an abort at participant 2 before the coordinator
+    // commits: that journal's first marker contradicts the log.
+    emit_transactional(&w.journals[2], tx, vec![marker(tx, Decision::Abort)], true).unwrap();
+    c.commit(tx).unwrap();
+    // Events of a transaction id of this coordinator its log never began.
+    let orphan = NonZeroU64::new(tx.get() + 1000).unwrap();
+    emit_transactional(&w.journals[0], orphan, vec![event("orphan")], true).unwrap();
+    // An event naming a later event of its journal as its parent.
+    let next = w.journals[1].next_seq();
+    let mut child = event("effect-before-cause");
+    child.parent_event_id = next + 5;
+    w.journals[1].emit_durable(child).unwrap();
+    stop(&mut w);
+    let coord = w.root.join("coordinator");
+    let found = check(&coord, &dirs(&w)).unwrap();
+    assert_eq!(found.disagreements.len(), 1, "{found:#?}");
+    assert_eq!(found.disagreements[0].participant, NAMES[2]);
+    // The coordinator's commit marker after the stray abort is a conflict there.
+    assert!(
+        found
+            .conflicts
+            .iter()
+            .any(|f| f.tx == tx.get() && f.participant == NAMES[2]),
+        "{found:#?}"
+    );
+    assert_eq!(found.orphans.len(), 1);
+    assert_eq!(found.orphans[0].tx, orphan.get());
+    assert_eq!(found.causality.len(), 1);
+    assert_eq!(found.causality[0].participant, NAMES[1]);
+    assert_eq!(found.causality[0].parent, next + 5);
+    let repaired = repair(&coord, &dirs(&w), &found).unwrap();
+    assert_eq!(repaired.orphans_aborted.len(), 1);
+    let after = check(&coord, &dirs(&w)).unwrap();
+    // The orphan is aborted; what nothing safe fixes stays reported.
+    assert!(after.orphans.is_empty(), "{after:#?}");
+    assert_eq!(after.disagreements, found.disagreements);
+    assert_eq!(after.causality, found.causality);
+    assert!(!after.is_consistent());
+}
+
+// Checks I55 (docs/invariants.md).
+#[test]
+fn a_participant_that_cannot_be_read_is_named_and_the_others_are_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    let c = w.coord();
+    let tx = c.begin(&NAMES[..2]).unwrap();
+    c.add_events(tx, NAMES[0], vec![event("a")]).unwrap();
+    stop(&mut w);
+    let coord = w.root.join("coordinator");
+    let mut with_ghost = dirs(&w);
+    with_ghost.insert("ghost".into(), w.root.join("no-such-journal"));
+    let found = check(&coord, &with_ghost).unwrap();
+    let ghost = found
+        .participants
+        .iter()
+        .find(|p| p.name == "ghost")
+        .unwrap();
+    assert!(ghost.error.is_some(), "{ghost:?}");
+    assert_eq!(found.undecided, vec![tx.get()]);
+    let repaired = repair(&coord, &with_ghost, &found).unwrap();
+    assert_eq!(repaired.aborted, vec![tx.get()]);
+    let after = check(&coord, &dirs(&w)).unwrap();
+    assert!(after.is_consistent(), "{after:#?}");
+    // Refuses a participant journal given as the coordinator.
+    assert!(check(&w.root.join(NAMES[0]), &dirs(&w)).is_err());
+}
