@@ -259,13 +259,11 @@ fn compare(
                         ),
                     })
                 }
-                (None, Some(Decision::Commit)) => {
-                    report.disagreements.push(Finding {
-                        tx: *tx,
-                        participant: name.to_string(),
-                        detail: "marker says commit, the log has no decision".into(),
-                    })
-                }
+                (None, Some(Decision::Commit)) => report.disagreements.push(Finding {
+                    tx: *tx,
+                    participant: name.to_string(),
+                    detail: "marker says commit, the log has no decision".into(),
+                }),
                 _ => {}
             },
             None if tx >> crate::log::SEQ_BITS == tag && here.is_none() => {
@@ -311,9 +309,20 @@ pub struct RepairReport {
     pub aborted: Vec<u64>,
     /// Orphans (see [`ConsistencyReport::orphans`]) it aborted, per participant.
     pub orphans_aborted: Vec<Finding>,
-    /// Transactions still missing a decision at some participant (one it could not
-    /// open).
-    pub in_doubt: Vec<u64>,
+    /// Transactions decided but still missing their marker at some participant (one
+    /// it could not open): every other participant has it.
+    pub in_doubt: Vec<StillInDoubt>,
+}
+
+/// A transaction [`repair`] decided but could not deliver everywhere.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StillInDoubt {
+    /// The transaction.
+    pub tx: u64,
+    /// Its decision: `commit` or `abort`.
+    pub decision: &'static str,
+    /// Participants still without its marker.
+    pub missing: Vec<String>,
 }
 
 /// Fixes what is safe: opens the coordinator on the participant journals (which
@@ -344,7 +353,15 @@ pub fn repair(
     let mut out = RepairReport {
         committed: recovered.committed,
         aborted: recovered.aborted,
-        in_doubt: recovered.in_doubt.iter().map(|d| d.tx).collect(),
+        in_doubt: recovered
+            .in_doubt
+            .iter()
+            .map(|d| StillInDoubt {
+                tx: d.tx,
+                decision: d.decision.as_str(),
+                missing: d.missing.clone(),
+            })
+            .collect(),
         ..RepairReport::default()
     };
     for orphan in &found.orphans {

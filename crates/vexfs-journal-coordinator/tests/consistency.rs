@@ -169,4 +169,32 @@ fn a_participant_that_cannot_be_read_is_named_and_the_others_are_repaired() {
     assert!(after.is_consistent(), "{after:#?}");
     // Refuses a participant journal given as the coordinator.
     assert!(check(&w.root.join(NAMES[0]), &dirs(&w)).is_err());
+
+    // A participant of the transaction lost: the others get the decision, it stays in
+    // doubt for the lost one, which gets it once it is back.
+    let (mut w, _) = World::new(dir.path(), quick());
+    let tx = w.coord().begin(&NAMES).unwrap();
+    for n in NAMES {
+        w.coord().add_events(tx, n, vec![event(n)]).unwrap();
+    }
+    stop(&mut w);
+    let lost = w.root.join(NAMES[1]);
+    let away = w.root.join("away");
+    std::fs::rename(&lost, &away).unwrap();
+    let found = check(&coord, &dirs(&w)).unwrap();
+    let repaired = repair(&coord, &dirs(&w), &found).unwrap();
+    assert_eq!(repaired.in_doubt.len(), 1, "{repaired:#?}");
+    assert_eq!(repaired.in_doubt[0].tx, tx.get());
+    assert_eq!(repaired.in_doubt[0].decision, "abort");
+    assert_eq!(repaired.in_doubt[0].missing, vec![NAMES[1].to_string()]);
+    let after = check(&coord, &dirs(&w)).unwrap();
+    for p in &after.participants {
+        assert_eq!(p.error.is_some(), p.name == NAMES[1], "{p:?}");
+    }
+    assert!(after.undelivered.is_empty(), "{after:#?}");
+    std::fs::rename(&away, &lost).unwrap();
+    let found = check(&coord, &dirs(&w)).unwrap();
+    assert_eq!(found.undelivered.len(), 1, "{found:#?}");
+    repair(&coord, &dirs(&w), &found).unwrap();
+    assert!(check(&coord, &dirs(&w)).unwrap().is_consistent());
 }

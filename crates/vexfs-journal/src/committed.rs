@@ -103,6 +103,12 @@ impl Snapshot {
             || self.delivers(v.raw_ext.userspace_sequence.get(), role_of_record(v))
     }
 
+    /// The oldest undecided transaction below the read's end, `(transaction, sequence
+    /// of its first event)`: what holds the read back.
+    pub(crate) fn held_by(&self) -> Option<(u64, u64)> {
+        self.view.undecided().next()
+    }
+
     /// Whether a read-committed reader delivers this event.
     pub(crate) fn delivers_event(&self, e: &StoredEvent) -> bool {
         e.ext.cross_boundary_id == 0 || self.delivers(e.seq, role_of(e))

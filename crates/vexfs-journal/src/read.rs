@@ -319,6 +319,13 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
         snapshot(self, end).map_or_else(|_| self.committed().known_end(end), |s| s.end())
     }
 
+    /// The undecided coordinated transaction that holds reads back, as
+    /// `(transaction, sequence of its first event)`: no read passes that sequence until
+    /// a marker decides it (`None`: nothing is held back).
+    fn held_by(&self) -> Result<Option<(u64, u64)>> {
+        Ok(snapshot(self, self.query_end())?.held_by())
+    }
+
     /// Brings the handle's view up to date: a reader loads the blocks other processes
     /// appended since (as `JournalReader::refresh`); a writer's view is always
     /// current.
@@ -492,6 +499,11 @@ macro_rules! inherent_reads {
             /// Sequence after the last followable event (see [`Follow::followable_end`]).
             pub fn followable_end(&self) -> u64 {
                 Follow::followable_end(self)
+            }
+
+            /// The undecided transaction holding reads back (see [`Follow::held_by`]).
+            pub fn held_by(&self) -> Result<Option<(u64, u64)>> {
+                Follow::held_by(self)
             }
 
             /// Brings the view up to date (see [`Follow::update_view`]).

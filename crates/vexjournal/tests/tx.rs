@@ -208,6 +208,12 @@ fn consistency_check_reports_then_repairs() {
     // A read-committed reader of graph is held at the undecided transaction.
     let cat = run_in(&tmp.path().join("graph"), &["cat"], b"", &[]).ok();
     assert!(!cat.stdout.contains("/t/d"), "{}", cat.stdout);
+    assert!(
+        cat.stderr
+            .contains(&format!("coordinated transaction {open} is undecided")),
+        "{}",
+        cat.stderr
+    );
     let repaired = run_in(&coord, &["consistency", "check", "--repair"], b"", &[]).ok();
     assert!(
         repaired.stdout.contains(&format!("aborted: {open}"))

@@ -114,11 +114,13 @@ pub(crate) fn write_repair(out: &mut impl Write, r: &RepairReport) -> Result<()>
             o.tx, o.participant, o.detail
         )?;
     }
-    if !r.in_doubt.is_empty() {
+    for d in &r.in_doubt {
         writeln!(
             out,
-            "  still in doubt (a participant could not be opened): {}",
-            ids(&r.in_doubt)
+            "  {} decided {}, delivered except to {} (could not be opened; they get it on the next repair)",
+            d.tx,
+            d.decision,
+            d.missing.join(", ")
         )?;
     }
     Ok(())

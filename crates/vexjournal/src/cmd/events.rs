@@ -105,7 +105,9 @@ pub fn run(cli: &Cli, filters: &Filters, show: &ShowArgs) -> Result<ExitCode> {
         .as_deref()
         .map(|c| reader.parse_cursor(c))
         .transpose()?;
-    let visible_end = reader.visible_end();
+    // Read committed: what lies past an undecided transaction is not listed, and a
+    // follow must still show it once decided.
+    let visible_end = reader.followable_end();
     let paged = !show.no_pager
         && !show.follow
         && show.output != EventFormat::Kernel
@@ -210,6 +212,15 @@ pub fn run(cli: &Cli, filters: &Filters, show: &ShowArgs) -> Result<ExitCode> {
     }
     out.finish()?;
     sink.finish()?;
+    if !show.follow
+        && let Some((tx, seq)) = reader.held_by()?
+    {
+        eprintln!(
+            "note: events from sequence {seq} on are not shown: coordinated transaction {tx} \
+             is undecided there (readers wait for its decision; `vexjournal --dir COORDINATOR \
+             consistency check` finds it)"
+        );
+    }
     if show.show_cursor {
         let printed_reverse = show.reverse;
         match last {
