@@ -39,10 +39,26 @@ pub struct Finding {
     pub participant: String,
     /// What was found, in words.
     pub detail: String,
+    /// The decision a repair would deliver there: the log's (an undelivered
+    /// decision), or the one every other participant's marker records (an orphan
+    /// decided elsewhere, or abort); `None` otherwise.
+    #[serde(serialize_with = "decision_name")]
+    pub decision: Option<Decision>,
 }
 
-/// Sequences missing between two events of a journal that no recorded removal
-/// (retention, compaction, salvage, rollback) explains.
+fn decision_name<S: serde::Serializer>(
+    d: &Option<Decision>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(d.as_str()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Sequences missing between two blocks of a journal that nothing deliberate
+/// (retention, compaction, salvage, rollback, drop-oldest) explains, as `vexjournal
+/// verify` reports them.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Gap {
     /// The participant journal.
@@ -130,6 +146,7 @@ pub fn check(dir: &Path, participants: &BTreeMap<String, PathBuf>) -> Result<Con
             .collect(),
         ..ConsistencyReport::default()
     };
+    let mut markers: BTreeMap<u64, BTreeMap<&'static str, Decision>> = BTreeMap::new();
     for (name, pdir) in participants {
         let mut entry = ParticipantCheck {
             name: name.clone(),
@@ -142,10 +159,31 @@ pub fn check(dir: &Path, participants: &BTreeMap<String, PathBuf>) -> Result<Con
             Ok(seen) => {
                 entry.transactions = seen.members.len();
                 compare(name, tag, &txs, &seen, &mut report);
+                for (tx, d) in seen.view.decided_txs() {
+                    markers.entry(tx).or_default().insert(d.as_str(), d);
+                }
             }
             Err(e) => entry.error = Some(e.to_string()),
         }
         report.participants.push(entry);
+    }
+    // An orphan some other participant holds a marker for was decided (by a
+    // coordinator whose log lost it): a repair delivers that decision, never the
+    // opposite; with contradicting markers elsewhere, nothing.
+    for orphan in &mut report.orphans {
+        if let Some(found) = markers.get(&orphan.tx) {
+            let mut decisions = found.values();
+            match (decisions.next(), decisions.next()) {
+                (Some(d), None) => {
+                    orphan.decision = Some(*d);
+                    orphan.detail += &format!("; decided {} at another participant", d.as_str());
+                }
+                _ => {
+                    orphan.decision = None;
+                    orphan.detail += "; other participants' markers contradict each other";
+                }
+            }
+        }
     }
     Ok(report)
 }
@@ -161,43 +199,16 @@ fn read_participant(
         participant: name.to_string(),
         source: Box::new(e),
     })?;
-    let mut removed: Vec<(u64, u64)> = vexfs_journal::ext::removals(&reader)
-        .into_iter()
-        .map(|r| (r.first_seq, r.end_seq))
-        .collect();
-    removed.sort_unstable();
-    // Whether `[from, to)` is covered by the union of the removals.
-    let explained = |from: u64, to: u64| {
-        let mut at = from;
-        for (a, b) in &removed {
-            if *a <= at && *b > at {
-                at = *b;
-            }
-        }
-        at >= to
-    };
     let mut seen = Seen {
         view: TxView::new(),
         members: BTreeMap::new(),
     };
-    let mut prev: Option<u64> = None;
     for e in reader.scan(0..reader.visible_end()) {
         let e = e.map_err(|e| CoordinatorError::ParticipantJournal {
             participant: name.to_string(),
             source: Box::new(e.into()),
         })?;
         entry.events += 1;
-        if let Some(p) = prev
-            && e.seq > p + 1
-            && !explained(p + 1, e.seq)
-        {
-            report.gaps.push(Gap {
-                participant: name.to_string(),
-                from: p + 1,
-                to: e.seq,
-            });
-        }
-        prev = Some(e.seq);
         let parent = e.event.parent_event_id;
         if e.event.event_id == e.seq && parent > e.seq && parent != e.event.event_id {
             report.causality.push(CausalityViolation {
@@ -212,8 +223,29 @@ fn read_participant(
         }
         seen.view.observe(e.seq, role);
     }
+    // Sequence gaps by verify's rules: a gap a recorded removal, a drop-oldest drop
+    // (flagged on the record after it) or a compacted or salvaged segment explains is
+    // deliberate.
+    let verified =
+        vexfs_journal::verify(dir, vexfs_journal::VerifyOptions { deep: false }, |_, _| {})
+            .map_err(|e| CoordinatorError::ParticipantJournal {
+                participant: name.to_string(),
+                source: Box::new(e.into()),
+            })?;
+    for p in &verified.problems {
+        if p.kind == vexfs_journal::admin::ProblemKind::SequenceGap
+            && let Some((from, to)) = p.seqs
+        {
+            report.gaps.push(Gap {
+                participant: name.to_string(),
+                from,
+                to: to + 1,
+            });
+        }
+    }
     for (tx, seq) in seen.view.conflicts() {
         report.conflicts.push(Finding {
+            decision: None,
             tx: *tx,
             participant: name.to_string(),
             detail: match seen.view.decision(*tx) {
@@ -241,6 +273,7 @@ fn compare(
         match txs.get(tx) {
             Some(t) => match (t.decision, here) {
                 (Some(logged), None) => report.undelivered.push(Finding {
+                    decision: Some(logged),
                     tx: *tx,
                     participant: name.to_string(),
                     detail: format!(
@@ -250,6 +283,7 @@ fn compare(
                 }),
                 (Some(logged), Some(found)) if logged != found => {
                     report.disagreements.push(Finding {
+                        decision: None,
                         tx: *tx,
                         participant: name.to_string(),
                         detail: format!(
@@ -260,6 +294,7 @@ fn compare(
                     })
                 }
                 (None, Some(Decision::Commit)) => report.disagreements.push(Finding {
+                    decision: None,
                     tx: *tx,
                     participant: name.to_string(),
                     detail: "marker says commit, the log has no decision".into(),
@@ -268,6 +303,7 @@ fn compare(
             },
             None if tx >> crate::log::SEQ_BITS == tag && here.is_none() => {
                 report.orphans.push(Finding {
+                    decision: Some(Decision::Abort),
                     tx: *tx,
                     participant: name.to_string(),
                     detail: format!(
@@ -287,6 +323,7 @@ fn compare(
             && logged != found
         {
             report.disagreements.push(Finding {
+                decision: None,
                 tx: *tx,
                 participant: name.to_string(),
                 detail: format!(
@@ -307,8 +344,12 @@ pub struct RepairReport {
     pub committed: Vec<u64>,
     /// Transactions aborted (undecided: presumed abort; or decided abort).
     pub aborted: Vec<u64>,
-    /// Orphans (see [`ConsistencyReport::orphans`]) it aborted, per participant.
-    pub orphans_aborted: Vec<Finding>,
+    /// Orphans (see [`ConsistencyReport::orphans`]) it decided, per participant: as
+    /// another participant's marker records, or abort.
+    pub orphans_decided: Vec<Finding>,
+    /// Logged decisions it wrote to a participant the coordinator's open did not
+    /// deliver to (one rolled back past its marker).
+    pub delivered: Vec<Finding>,
     /// Transactions decided but still missing their marker at some participant (one
     /// it could not open): every other participant has it.
     pub in_doubt: Vec<StillInDoubt>,
@@ -364,19 +405,32 @@ pub fn repair(
             .collect(),
         ..RepairReport::default()
     };
-    for orphan in &found.orphans {
-        let (Some(j), Some(tx)) = (
-            journals.get(&orphan.participant),
-            NonZeroU64::new(orphan.tx),
+    // Orphans: the decision other participants recorded, or abort (presumed abort).
+    // Then decisions the log holds that a participant still lacks after the open
+    // (the coordinator does not deliver again what its log marks complete, e.g. after
+    // a participant was rolled back past its marker).
+    let again = check(dir, participants)?;
+    let undelivered = again.undelivered.iter().map(|f| (f, false));
+    let orphans = found.orphans.iter().map(|f| (f, true));
+    for (f, orphan) in orphans.chain(undelivered) {
+        let (Some(j), Some(tx), Some(decision)) = (
+            journals.get(&f.participant),
+            NonZeroU64::new(f.tx),
+            f.decision,
         ) else {
             continue;
         };
-        vexfs_journal::ext::emit_transactional(j, tx, vec![marker(tx, Decision::Abort)], true)
-            .map_err(|e| CoordinatorError::ParticipantJournal {
-                participant: orphan.participant.clone(),
+        vexfs_journal::ext::emit_transactional(j, tx, vec![marker(tx, decision)], true).map_err(
+            |e| CoordinatorError::ParticipantJournal {
+                participant: f.participant.clone(),
                 source: Box::new(e),
-            })?;
-        out.orphans_aborted.push(orphan.clone());
+            },
+        )?;
+        if orphan {
+            out.orphans_decided.push(f.clone());
+        } else {
+            out.delivered.push(f.clone());
+        }
     }
     for (_, j) in journals {
         j.close().map_err(CoordinatorError::log)?;

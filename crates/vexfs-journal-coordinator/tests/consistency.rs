@@ -134,7 +134,8 @@ fn disagreements_orphans_conflicts_and_causality_are_reported() {
     assert_eq!(found.causality[0].participant, NAMES[1]);
     assert_eq!(found.causality[0].parent, next + 5);
     let repaired = repair(&coord, &dirs(&w), &found).unwrap();
-    assert_eq!(repaired.orphans_aborted.len(), 1);
+    assert_eq!(repaired.orphans_decided.len(), 1);
+    assert_eq!(repaired.orphans_decided[0].decision, Some(Decision::Abort));
     let after = check(&coord, &dirs(&w)).unwrap();
     // The orphan is aborted; what nothing safe fixes stays reported.
     assert!(after.orphans.is_empty(), "{after:#?}");
@@ -196,5 +197,80 @@ fn a_participant_that_cannot_be_read_is_named_and_the_others_are_repaired() {
     let found = check(&coord, &dirs(&w)).unwrap();
     assert_eq!(found.undelivered.len(), 1, "{found:#?}");
     repair(&coord, &dirs(&w), &found).unwrap();
+    assert!(check(&coord, &dirs(&w)).unwrap().is_consistent());
+}
+
+/// The first marker of `tx` in participant journal `dir`, read as stored.
+fn marker_in(dir: &std::path::Path, tx: u64) -> Option<Decision> {
+    use vexfs_journal::tx::{TxRole, role_of};
+    let r = vexfs_journal::JournalReader::open(dir).unwrap();
+    r.scan(0..r.visible_end())
+        .map(|e| e.unwrap())
+        .find_map(|e| match role_of(&e) {
+            TxRole::Marker(t, d) if t == tx => Some(d),
+            _ => None,
+        })
+}
+
+// Checks I55 (docs/invariants.md).
+#[test]
+fn an_orphan_another_participant_committed_is_committed_not_aborted() {
+    // The coordinator log is rolled back past a transaction whose commit reached one
+    // participant only: the others must get commit, never abort.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    let ck = w.coord().log().create_checkpoint().unwrap();
+    let tx = w.coord().begin(&NAMES).unwrap();
+    for n in NAMES {
+        w.coord().add_events(tx, n, vec![event(n)]).unwrap();
+    }
+    w.parts[1].fail_decide.store(true, Ordering::SeqCst);
+    w.parts[2].fail_decide.store(true, Ordering::SeqCst);
+    assert!(w.coord().commit(tx).is_err());
+    stop(&mut w);
+    let coord = w.root.join("coordinator");
+    vexfs_journal::admin::restore(&coord, ck.id, true).unwrap();
+    let found = check(&coord, &dirs(&w)).unwrap();
+    assert_eq!(found.orphans.len(), 2, "{found:#?}");
+    assert!(
+        found
+            .orphans
+            .iter()
+            .all(|o| o.decision == Some(Decision::Commit))
+    );
+    repair(&coord, &dirs(&w), &found).unwrap();
+    for n in NAMES {
+        assert_eq!(
+            marker_in(&w.root.join(n), tx.get()),
+            Some(Decision::Commit),
+            "{n}"
+        );
+    }
+    assert!(check(&coord, &dirs(&w)).unwrap().orphans.is_empty());
+}
+
+// Checks I55 (docs/invariants.md).
+#[test]
+fn a_participant_rolled_back_past_its_marker_gets_the_decision_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    let tx = w.coord().begin(&NAMES).unwrap();
+    for n in NAMES {
+        w.coord().add_events(tx, n, vec![event(n)]).unwrap();
+    }
+    w.journals[1].sync().unwrap();
+    let ck = w.journals[1].create_checkpoint().unwrap();
+    w.coord().commit(tx).unwrap();
+    stop(&mut w);
+    vexfs_journal::admin::restore(&w.root.join(NAMES[1]), ck.id, true).unwrap();
+    let coord = w.root.join("coordinator");
+    let found = check(&coord, &dirs(&w)).unwrap();
+    assert_eq!(found.undelivered.len(), 1, "{found:#?}");
+    let repaired = repair(&coord, &dirs(&w), &found).unwrap();
+    assert_eq!(repaired.delivered.len(), 1, "{repaired:#?}");
+    assert_eq!(
+        marker_in(&w.root.join(NAMES[1]), tx.get()),
+        Some(Decision::Commit)
+    );
     assert!(check(&coord, &dirs(&w)).unwrap().is_consistent());
 }

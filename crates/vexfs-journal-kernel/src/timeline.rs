@@ -21,7 +21,7 @@ pub fn marker_query() -> Query {
 }
 
 /// Calls `visit` on every event matching `query`, page by page, until it returns
-/// `false`.
+/// `false` (read committed, as every reader: exports use it).
 pub fn for_each(
     view: &impl Follow,
     query: &Query,
@@ -45,11 +45,33 @@ pub fn for_each(
     }
 }
 
+/// [`for_each`] read uncommitted: every record, whatever coordinated transactions
+/// hold readers back — for the bridge's own bookkeeping (its markers, the timeline
+/// check), which must see the journal as stored.
+pub fn for_each_stored(
+    view: &impl Follow,
+    query: &Query,
+    mut visit: impl FnMut(StoredEvent) -> SyncResult<bool>,
+) -> SyncResult<()> {
+    let mut failed = None;
+    vexfs_journal::ext::query_uncommitted(view, query, |v| match visit(StoredEvent::from(v)) {
+        Ok(more) => more,
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    })?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// The newest valid marker, if any (an indexed reverse query; normally one page of
 /// one event).
 pub fn latest_marker(view: &impl Follow) -> SyncResult<Option<Marker>> {
     let mut found = None;
-    for_each(view, &marker_query().reverse(true), 1, |stored| {
+    for_each_stored(view, &marker_query().reverse(true), |stored| {
         let seq = stored.seq;
         match parse_marker(seq, &stored.event) {
             Ok(Some(m)) => {
@@ -69,7 +91,7 @@ pub fn latest_marker(view: &impl Follow) -> SyncResult<Option<Marker>> {
 /// Every valid marker, oldest first.
 pub fn all_markers(view: &impl Follow) -> SyncResult<Vec<Marker>> {
     let mut out = Vec::new();
-    for_each(view, &marker_query(), 256, |stored| {
+    for_each_stored(view, &marker_query(), |stored| {
         let seq = stored.seq;
         match parse_marker(seq, &stored.event) {
             Ok(Some(m)) => out.push(m),
@@ -176,7 +198,7 @@ pub fn check_timeline(view: &impl Follow) -> SyncResult<TimelineCheck> {
     let mut c = TimelineCheck::default();
     let mut ids = HashSet::new();
     let mut prev: Option<u64> = None;
-    for_each(view, &Query::new(), 4096, |s| {
+    for_each_stored(view, &Query::new(), |s| {
         c.events += 1;
         c.first_seq.get_or_insert(s.seq);
         c.last_seq = Some(s.seq);

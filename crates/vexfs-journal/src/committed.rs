@@ -71,7 +71,7 @@ impl Committed {
         }
         let view = state.view.clone();
         Ok(Snapshot {
-            end: end.min(view.stable_end()),
+            end: view.stable_end_at(end),
             view,
         })
     }
@@ -82,7 +82,7 @@ impl Committed {
     /// the view has already been fed (nothing is read).
     pub(crate) fn known_end(&self, end: u64) -> u64 {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        end.min(state.view.stable_end())
+        state.view.stable_end_at(end)
     }
 }
 
@@ -106,7 +106,10 @@ impl Snapshot {
     /// The oldest undecided transaction below the read's end, `(transaction, sequence
     /// of its first event)`: what holds the read back.
     pub(crate) fn held_by(&self) -> Option<(u64, u64)> {
-        self.view.undecided().next()
+        self.view
+            .undecided()
+            .next()
+            .filter(|(_, first)| *first == self.end)
     }
 
     /// Whether a read-committed reader delivers this event.

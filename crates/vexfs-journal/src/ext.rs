@@ -100,15 +100,13 @@ pub fn reader_segments(reader: &JournalReader) -> Vec<SegmentInfo> {
     segment_infos(reader.store())
 }
 
-/// The sequence ranges the journal's manifest records as removed on purpose
-/// (retention, compaction, salvage, rollback, sequences reserved but never written),
-/// oldest first: a gap between events that none of them covers is unexplained.
-pub fn removals(reader: &JournalReader) -> Vec<crate::format::manifest::Removal> {
-    reader
-        .store()
-        .manifest()
-        .map(|m| m.removals)
-        .unwrap_or_default()
+/// The event with sequence `seq` as stored, *read uncommitted* (see
+/// [`query_uncommitted`]); `None` when there is none below the handle's query end.
+pub fn get_stored<F: crate::Follow>(source: &F, seq: u64) -> Result<Option<crate::StoredEvent>> {
+    if seq >= source.query_end() {
+        return Ok(None);
+    }
+    Ok(source.parts().store.get(seq)?)
 }
 
 /// Calls `visit` on each record matching `query` *read uncommitted*: as stored, events

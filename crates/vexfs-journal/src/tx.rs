@@ -44,6 +44,9 @@ pub struct TxView {
     conflicts: Vec<(u64, u64)>,
     /// Sequences of events written after their transaction's marker.
     late: std::collections::BTreeSet<u64>,
+    /// For each marker that decided a transaction with events here: the marker's
+    /// sequence → the transaction's first event (see [`TxView::stable_end_at`]).
+    decided_by: BTreeMap<u64, u64>,
 }
 
 /// The role of a stored event.
@@ -95,6 +98,7 @@ impl TxView {
                     self.decided.insert(tx, decision);
                     if let Some(first) = self.first_of.remove(&tx) {
                         self.open.remove(&first);
+                        self.decided_by.insert(seq, first);
                     }
                 }
             },
@@ -140,9 +144,25 @@ impl TxView {
             .map_or(self.end, |(first, _)| *first)
     }
 
+    /// [`TxView::stable_end`] for a reader that sees only the records below `end`
+    /// (a view may be fed further than one read sees: a writer's queries see written
+    /// records, its subscriptions durable ones): a transaction whose marker lies at or
+    /// past `end` is still undecided for that reader.
+    pub fn stable_end_at(&self, end: u64) -> u64 {
+        self.decided_by
+            .range(end..)
+            .map(|(_, first)| *first)
+            .fold(self.stable_end().min(end), u64::min)
+    }
+
     /// How transaction `tx` was decided, if a marker for it has been fed.
     pub fn decision(&self, tx: u64) -> Option<Decision> {
         self.decided.get(&tx).copied()
+    }
+
+    /// Every transaction a marker has decided, with its decision (the first marker).
+    pub fn decided_txs(&self) -> impl Iterator<Item = (u64, Decision)> + '_ {
+        self.decided.iter().map(|(tx, d)| (*tx, *d))
     }
 
     /// Undecided transactions with an event in the journal: `(transaction, sequence
@@ -205,6 +225,11 @@ mod tests {
             Visibility::Deliver
         );
         assert_eq!(v.undecided().count(), 0);
+        // A reader that sees only the records below 6 does not see 11 decided; below
+        // 5, neither 10.
+        assert_eq!(v.stable_end_at(6), 4);
+        assert_eq!(v.stable_end_at(7), 7);
+        assert_eq!(v.stable_end_at(5), 2);
     }
 
     #[test]

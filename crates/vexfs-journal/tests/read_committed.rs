@@ -362,3 +362,32 @@ fn an_aborted_transaction_never_reaches_a_follower() {
     assert_eq!(got, vec![after, m.start]);
     assert!(r.get(members.start).unwrap().is_none());
 }
+
+// Checks I53 (docs/invariants.md).
+#[test]
+fn a_marker_past_what_a_read_sees_does_not_decide_for_it() {
+    // A writer's queries see written records, its subscriptions durable ones; the
+    // handle's one view is fed as far as the furthest read.
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        fsync: FsyncPolicy::Interval(Duration::from_secs(3600)),
+        ..Config::default()
+    };
+    let j = Journal::create(dir.path(), config).unwrap();
+    let member = ext::emit_transactional(&j, tx(7), vec![plain(1)], true).unwrap();
+    let m = ext::emit_transactional(&j, tx(7), vec![marker(Decision::Commit)], false).unwrap();
+    j.flush().unwrap();
+    assert!(
+        j.durable_seq() <= m.start,
+        "the marker must not be durable yet"
+    );
+    // The query sees the marker (written), and feeds the view that far.
+    let seen = seqs(&j.query(&Query::new()).unwrap().events);
+    assert_eq!(seen, vec![member.start, m.start]);
+    // A subscription sees durable records only: the member is still undecided there.
+    let mut sub = j.subscribe(Query::new(), StartAt::Beginning).unwrap();
+    assert!(sub.try_next().unwrap().is_none());
+    assert_eq!(j.followable_end(), member.start);
+    j.sync().unwrap();
+    assert_eq!(sub.try_next().unwrap().unwrap().seq, member.start);
+}

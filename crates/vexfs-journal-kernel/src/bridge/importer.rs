@@ -147,10 +147,9 @@ impl<'a> Importer<'a> {
         journal.wait_durable(range.end)?;
         // Under the drop-oldest buffer policy a queued batch can be dropped whole after
         // it was accepted: make sure it is on disk before anything records it.
-        if !journal
-            .get(range.start)?
-            .is_some_and(|s| is_marker(&s.event))
-        {
+        // Read uncommitted: an undecided coordinated transaction before the batch
+        // must not hide it.
+        if !ext::get_stored(journal, range.start)?.is_some_and(|s| is_marker(&s.event)) {
             return Err(SyncError::State {
                 seq: range.start,
                 reason: format!(

@@ -107,11 +107,23 @@ pub(crate) fn write_repair(out: &mut impl Write, r: &RepairReport) -> Result<()>
     writeln!(out, "repaired:")?;
     writeln!(out, "  commit delivered: {}", ids(&r.committed))?;
     writeln!(out, "  aborted: {}", ids(&r.aborted))?;
-    for o in &r.orphans_aborted {
+    for o in &r.orphans_decided {
         writeln!(
             out,
-            "  orphan aborted: {} at {} ({})",
-            o.tx, o.participant, o.detail
+            "  orphan decided {}: {} at {} ({})",
+            o.decision.map_or("-", |d| d.as_str()),
+            o.tx,
+            o.participant,
+            o.detail
+        )?;
+    }
+    for d in &r.delivered {
+        writeln!(
+            out,
+            "  decision written: {} {} at {}",
+            d.tx,
+            d.decision.map_or("-", |d| d.as_str()),
+            d.participant
         )?;
     }
     for d in &r.in_doubt {
@@ -173,7 +185,7 @@ pub(crate) fn write_report(out: &mut impl Write, r: &ConsistencyReport) -> Resul
         ),
         ("conflict within a journal (not repairable)", &r.conflicts),
         (
-            "events of a transaction the log does not hold (--repair aborts it)",
+            "events of a transaction the log does not hold (--repair decides it as other participants did, or aborts it)",
             &r.orphans,
         ),
     ];
