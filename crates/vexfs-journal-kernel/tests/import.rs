@@ -356,3 +356,23 @@ fn journals_without_kernel_compatibility_still_refuse_nothing_the_kernel_wrote()
         .unwrap();
     assert_eq!(r.imported, 3);
 }
+
+#[test]
+fn an_undecided_coordinated_transaction_does_not_stop_imports() {
+    // The bridge's bookkeeping reads the journal as stored: a transaction of a
+    // coordinator still undecided before the import holds readers back, not the bridge.
+    let (_d, journal) = common::journal();
+    let tx = std::num::NonZeroU64::new(77).unwrap();
+    ext::emit_transactional(&journal, tx, vec![common::user_event(1)], true).unwrap();
+    let b = bridge(&journal);
+    let image = common::kernel_image(1..=10, 3);
+    let first = b.import_reader(&image[..], "img").unwrap();
+    assert_eq!(first.imported, 10);
+    // Its marker is found again: the same image adds nothing.
+    let again = b.import_reader(&image[..], "img").unwrap();
+    assert_eq!((again.imported, again.already_present), (0, 10));
+    let check = check_timeline(&journal).unwrap();
+    assert!(check.sequence_gaps.is_empty(), "{check:?}");
+    // Readers still wait for the transaction's decision.
+    assert!(all(&journal).is_empty());
+}
