@@ -247,6 +247,7 @@ impl Engine {
             config.buffer_capacity,
             config.full_policy,
             config.kernel_compatibility,
+            highest_time(&store),
         ));
         shared.counters.recovered.store(report.events, Relaxed);
         let target = Arc::new(SyncTarget::default());
@@ -505,6 +506,12 @@ impl Engine {
         self.wait_durable(self.next_seq())
     }
 
+    /// The journal's hybrid logical clock (I56): [`JournalClock::observe`] a time seen
+    /// elsewhere and every event this journal stamps afterwards is later.
+    pub fn clock(&self) -> &crate::hlc::JournalClock {
+        &self.shared.clock
+    }
+
     /// Next sequence number to be assigned.
     pub fn next_seq(&self) -> u64 {
         self.shared.next_seq.load(Acquire)
@@ -629,6 +636,44 @@ fn remove_stale_temporaries(dir: &Path) -> Result<()> {
 /// The next sequence to assign after `seg`: after its last event, and never below its
 /// header's `next_event_id` — salvage records there the sequences of events it had to
 /// set aside, so they are not given to new events.
+/// The highest event time stored (the clock restarts above it), from the block tables
+/// and the manifest's record of sealed segments (which outlives their blocks' removal).
+/// Times more than [`crate::hlc::MAX_AHEAD_NS`] past the wall clock are left out: only
+/// an explicit time (an import, `emit --time`) gets there, and it must not drag every
+/// later event into the future.
+fn highest_time(store: &Store) -> i64 {
+    let limit = crate::clock::now_ns().saturating_add(crate::hlc::MAX_AHEAD_NS);
+    let mut highest = store
+        .manifest()
+        .and_then(|m| {
+            m.segments
+                .iter()
+                .map(|s| s.max_time)
+                .filter(|t| *t <= limit)
+                .max()
+        })
+        .unwrap_or(0);
+    for seg in store.segments() {
+        match seg.time_range() {
+            None => {}
+            Some((_, max)) if max <= limit => highest = highest.max(max),
+            // Rare: look at its blocks one by one.
+            Some(_) => {
+                let blocks = seg.blocks_once();
+                if let Some(max) = blocks
+                    .iter()
+                    .map(|b| b.max_time)
+                    .filter(|t| *t <= limit)
+                    .max()
+                {
+                    highest = highest.max(max);
+                }
+            }
+        }
+    }
+    highest
+}
+
 fn next_after(seg: &Segment) -> u64 {
     seg.next_seq().max(seg.header().next_event_id)
 }

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
+pub mod hlc;
 pub mod inspect;
 pub mod io;
 pub mod manifest;
@@ -29,6 +30,7 @@ pub use config::{FsyncPolicy, FullPolicy, Retention, StorageConfig};
 pub use dir::JournalMeta;
 pub use engine::{Engine, HeaderMarks, OpenOptions, OpenReport};
 pub use error::{Result, StorageError};
+pub use hlc::JournalClock;
 pub use metrics::{HistogramSnapshot, LatencySummary, StorageHistograms, StorageMetrics};
 pub use segment::{OpenMode, Segment, SegmentRecovery, TrustedPrefix};
 pub use store::{BlockRef, Scan, Store, StoreStats, StoredEvent};

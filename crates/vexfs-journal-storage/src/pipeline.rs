@@ -52,7 +52,7 @@ impl Payload {
         }
     }
 
-    fn events_mut(&mut self) -> &mut [Event] {
+    pub(crate) fn events_mut(&mut self) -> &mut [Event] {
         match self {
             Payload::One(e) => std::slice::from_mut(e),
             Payload::Batch(v) | Payload::Tx(_, v) => v,
@@ -72,6 +72,8 @@ impl Payload {
 pub(crate) struct Entry {
     pub seq: u64,
     pub payload: Payload,
+    /// The journal stamped every event's time: the writer applies the clock (I56).
+    pub clocked: bool,
 }
 
 const OPEN: u8 = 0;
@@ -149,6 +151,8 @@ pub(crate) struct Shared {
     state: AtomicU8,
     failure: Mutex<Option<Arc<StorageError>>>,
     pub counters: Counters,
+    /// The journal's hybrid logical clock.
+    pub clock: crate::hlc::JournalClock,
     pid: u32,
 }
 
@@ -158,6 +162,7 @@ impl Shared {
         capacity: usize,
         policy: FullPolicy,
         kernel_limits: bool,
+        clock_floor: i64,
     ) -> Shared {
         Shared {
             next_seq: CachePadded::new(AtomicU64::new(next_seq)),
@@ -179,6 +184,7 @@ impl Shared {
             state: AtomicU8::new(OPEN),
             failure: Mutex::new(None),
             counters: Counters::starting_at(next_seq),
+            clock: crate::hlc::JournalClock::starting_above(clock_floor),
             pid: std::process::id(),
         }
     }
@@ -340,9 +346,13 @@ impl Shared {
             return Err(e);
         }
         let seq = self.next_seq.fetch_add(n, AcqRel);
-        self.stamp(&mut payload, seq, assign_ids);
+        let clocked = self.stamp(&mut payload, seq, assign_ids);
         // The reservation above is the bound: the queue itself never refuses.
-        self.queue.push(Entry { seq, payload });
+        self.queue.push(Entry {
+            seq,
+            payload,
+            clocked,
+        });
         if wake_writer {
             self.writer_wake.notify_all();
         }
@@ -354,9 +364,12 @@ impl Shared {
         Ok(seq)
     }
 
-    fn stamp(&self, payload: &mut Payload, first: u64, assign_ids: bool) {
+    /// Assigns ids and stamps times; true when the journal stamped every event's time
+    /// (the writer then applies the clock to them).
+    fn stamp(&self, payload: &mut Payload, first: u64, assign_ids: bool) -> bool {
         let now = crate::clock::now_ns();
         let cpu = crate::clock::current_cpu();
+        let mut clocked = assign_ids;
         for (i, ev) in payload.events_mut().iter_mut().enumerate() {
             let seq = first + i as u64;
             if assign_ids {
@@ -376,12 +389,15 @@ impl Shared {
                     if ev.timestamp.process_id == 0 {
                         ev.timestamp.process_id = self.pid;
                     }
+                } else {
+                    clocked = false;
                 }
                 if ev.timestamp.sequence == 0 {
                     ev.timestamp.sequence = seq;
                 }
             }
         }
+        clocked
     }
 
     /// Takes room for `n` events if there is some. A batch larger than the whole
@@ -553,7 +569,7 @@ mod tests {
     /// record per dropped event.
     #[test]
     fn drops_under_a_stalled_writer_merge_into_few_ranges() {
-        let shared = Shared::new(1, 16, FullPolicy::DropOldest, false);
+        let shared = Shared::new(1, 16, FullPolicy::DropOldest, false, 0);
         for _ in 0..100_000 {
             shared.submit(Payload::One(event()), true).unwrap();
         }

@@ -159,6 +159,8 @@ pub(crate) struct Writer {
     out_entries: Vec<BlockEntry>,
     gap_pending: bool,
     block_clock: i64,
+    /// The last time the clock assigned (I56).
+    clock_last: i64,
     commit_events: u64,
     commit_started: Option<Instant>,
     observer: Option<Box<dyn BlockObserver>>,
@@ -178,6 +180,7 @@ impl Writer {
             observer,
         } = parts;
         let next = shared.next_seq.load(Acquire);
+        let clock_last = shared.clock.now();
         // A reopened segment may hold space preallocated by the last session.
         let allocated = file.metadata().map_or(0, |m| m.len());
         let file = Arc::new(file);
@@ -198,6 +201,7 @@ impl Writer {
             out_entries: Vec::new(),
             gap_pending: false,
             block_clock: 0,
+            clock_last,
             commit_events: 0,
             commit_started: None,
             observer,
@@ -364,8 +368,15 @@ impl Writer {
                 self.next += n;
                 self.gap_pending = true;
             }
-            Item::Entry(Entry { seq, payload }) => {
+            Item::Entry(Entry {
+                seq,
+                mut payload,
+                clocked,
+            }) => {
                 let n = payload.len();
+                if clocked {
+                    self.apply_clock(&mut payload);
+                }
                 match payload {
                     Payload::One(ev) => {
                         self.encode(seq, &ev, 0)?;
@@ -383,6 +394,17 @@ impl Writer {
             }
         }
         Ok(())
+    }
+
+    /// Raises the stamped times of `payload` to the journal's clock, in sequence order.
+    fn apply_clock(&mut self, payload: &mut Payload) {
+        let clock = &self.shared.clock;
+        for ev in payload.events_mut() {
+            let t = clock.assign(ev.timestamp.ktime_ns, self.clock_last);
+            ev.timestamp.ktime_ns = t;
+            self.clock_last = t;
+        }
+        clock.publish(self.clock_last);
     }
 
     /// Encodes an atomic batch (sequences from `seq`) into a block of its own.

@@ -422,6 +422,21 @@ impl Journal {
         self.engine().next_seq()
     }
 
+    /// Tells this journal's hybrid logical clock of a time seen elsewhere (another
+    /// journal's event that causes the next ones here): every event emitted from now
+    /// on that this journal times is later than `time_ns` (events emitted before but
+    /// not yet written may be too; I56, `docs/coordinator.md`).
+    pub fn observe_time(&self, time_ns: i64) {
+        self.engine().clock().observe(time_ns);
+    }
+
+    /// The latest time this journal's clock has assigned or observed: pass it to
+    /// another journal's [`Journal::observe_time`] to order that journal's next events
+    /// after this one's.
+    pub fn clock_time(&self) -> i64 {
+        self.engine().clock().now()
+    }
+
     /// Every sequence below this is durable.
     pub fn durable_seq(&self) -> u64 {
         self.engine().durable_seq()
