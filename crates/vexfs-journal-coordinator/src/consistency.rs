@@ -106,6 +106,12 @@ pub struct ConsistencyReport {
     pub gaps: Vec<Gap>,
     /// Events naming a later event of their journal as parent.
     pub causality: Vec<CausalityViolation>,
+    /// Commit markers whose time is not later than every event of their transaction in
+    /// every participant: clocks contradicting causality, so a merged timeline
+    /// (`vexjournal timeline`) would show the commit before what it commits. The
+    /// coordinator orders them (I56); events written with explicit future times, or by
+    /// a coordinator predating the clock, do not. Not repairable.
+    pub clock_order: Vec<Finding>,
 }
 
 impl ConsistencyReport {
@@ -119,6 +125,7 @@ impl ConsistencyReport {
             && self.orphans.is_empty()
             && self.gaps.is_empty()
             && self.causality.is_empty()
+            && self.clock_order.is_empty()
     }
 }
 
@@ -127,6 +134,10 @@ struct Seen {
     view: TxView,
     /// Members per transaction.
     members: BTreeMap<u64, u64>,
+    /// The latest time of a member, per transaction.
+    latest_member: BTreeMap<u64, i64>,
+    /// Commit markers per transaction: (sequence, time).
+    commits: BTreeMap<u64, Vec<(u64, i64)>>,
 }
 
 /// Reads the coordinator log in `dir` and every participant journal in
@@ -147,6 +158,9 @@ pub fn check(dir: &Path, participants: &BTreeMap<String, PathBuf>) -> Result<Con
         ..ConsistencyReport::default()
     };
     let mut markers: BTreeMap<u64, BTreeMap<&'static str, Decision>> = BTreeMap::new();
+    // Per transaction: the latest member anywhere, and every participant's commits.
+    let mut latest_member: BTreeMap<u64, (i64, &str)> = BTreeMap::new();
+    let mut commits: Vec<(u64, &str, u64, i64)> = Vec::new();
     for (name, pdir) in participants {
         let mut entry = ParticipantCheck {
             name: name.clone(),
@@ -162,10 +176,36 @@ pub fn check(dir: &Path, participants: &BTreeMap<String, PathBuf>) -> Result<Con
                 for (tx, d) in seen.view.decided_txs() {
                     markers.entry(tx).or_default().insert(d.as_str(), d);
                 }
+                for (tx, time) in &seen.latest_member {
+                    let latest = latest_member.entry(*tx).or_insert((*time, name));
+                    if *time > latest.0 {
+                        *latest = (*time, name);
+                    }
+                }
+                for (tx, list) in &seen.commits {
+                    commits.extend(
+                        list.iter()
+                            .map(|(seq, time)| (*tx, name.as_str(), *seq, *time)),
+                    );
+                }
             }
             Err(e) => entry.error = Some(e.to_string()),
         }
         report.participants.push(entry);
+    }
+    for (tx, participant, seq, time) in commits {
+        if let Some((latest, at)) = latest_member.get(&tx)
+            && time <= *latest
+        {
+            report.clock_order.push(Finding {
+                tx,
+                participant: participant.to_string(),
+                decision: None,
+                detail: format!(
+                    "commit marker {seq} at {time} ns is not later than an event of the transaction at {at} ({latest} ns)"
+                ),
+            });
+        }
     }
     // An orphan some other participant holds a marker for was decided (by a
     // coordinator whose log lost it): a repair delivers that decision, never the
@@ -202,6 +242,8 @@ fn read_participant(
     let mut seen = Seen {
         view: TxView::new(),
         members: BTreeMap::new(),
+        latest_member: BTreeMap::new(),
+        commits: BTreeMap::new(),
     };
     for e in reader.scan(0..reader.visible_end()) {
         let e = e.map_err(|e| CoordinatorError::ParticipantJournal {
@@ -218,8 +260,17 @@ fn read_participant(
             });
         }
         let role = role_of(&e);
-        if let TxRole::Member(tx) = role {
-            *seen.members.entry(tx).or_default() += 1;
+        let time = e.event.timestamp.ktime_ns;
+        match role {
+            TxRole::Member(tx) => {
+                *seen.members.entry(tx).or_default() += 1;
+                let latest = seen.latest_member.entry(tx).or_insert(time);
+                *latest = (*latest).max(time);
+            }
+            TxRole::Marker(tx, Decision::Commit) => {
+                seen.commits.entry(tx).or_default().push((e.seq, time))
+            }
+            _ => {}
         }
         seen.view.observe(e.seq, role);
     }
@@ -420,6 +471,9 @@ pub fn repair(
         ) else {
             continue;
         };
+        // The marker comes after every event of the transaction (I56).
+        let latest = journals.values().map(|j| j.clock_time()).max().unwrap_or(0);
+        j.observe_time(latest);
         vexfs_journal::ext::emit_transactional(j, tx, vec![marker(tx, decision)], true).map_err(
             |e| CoordinatorError::ParticipantJournal {
                 participant: f.participant.clone(),

@@ -633,6 +633,8 @@ impl Inner {
             TxState::Active | TxState::Prepared => {}
         }
         self.prepare_locked(&mut t)?;
+        // The decision is later than every event of the transaction (I56).
+        self.log.observe_time(self.participants_clock(&t));
         // The commit point: once this record is durable the transaction commits,
         // whatever fails next.
         let record = LogRecord::Decision {
@@ -680,6 +682,16 @@ impl Inner {
         self.deliver(t)
     }
 
+    /// The latest clock time among `t`'s participants (0 for those not registered).
+    fn participants_clock(&self, t: &Tx) -> i64 {
+        t.participants
+            .iter()
+            .filter_map(|name| self.participant(name).ok())
+            .map(|p| p.clock_time())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Gives every participant still lacking it the marker of `t`'s decision; once
     /// all have it, logs the completion and forgets the transaction.
     fn deliver(&self, t: &mut Tx) -> Result<()> {
@@ -688,11 +700,18 @@ impl Inner {
             TxState::Aborted => Decision::Abort,
             _ => return Ok(()),
         };
+        // Every marker is later than the decision and than every event of the
+        // transaction, in every participant (I56).
+        let after = self.participants_clock(t).max(self.log.clock_time());
         let mut failed = Vec::new();
         for name in std::mem::take(&mut t.undelivered) {
             // A participant this coordinator was not opened with (a transaction left
             // in doubt by a restart) has not got its marker: it stays undelivered.
-            match self.participant(&name).map(|p| p.decide(t.id, decision)) {
+            let decided = self.participant(&name).map(|p| {
+                p.observe_time(after);
+                p.decide(t.id, decision)
+            });
+            match decided {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
                     tracing::warn!(tx = t.id.get(), participant = %name, error = %e, "marker not written");

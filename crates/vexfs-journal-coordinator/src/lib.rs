@@ -16,12 +16,17 @@
 //! After a crash, [`Coordinator::open`] delivers every logged decision that some
 //! participant lacks and aborts every transaction with no logged decision (presumed
 //! abort), so all participants agree. See `docs/coordinator.md`.
+//!
+//! Every journal stamps its events with a hybrid logical clock, and the coordinator
+//! orders each decision and marker after every event of its transaction, so
+//! [`timeline::merge`] of several journals respects causality (I56).
 
 pub mod consistency;
 mod coordinator;
 mod error;
 pub mod log;
 mod participant;
+pub mod timeline;
 
 pub use consistency::{ConsistencyReport, RepairReport};
 pub use coordinator::{

@@ -30,6 +30,12 @@ pub trait Participant: Send + Sync {
     fn location(&self) -> Option<&Path> {
         None
     }
+    /// The latest time of its journal's hybrid logical clock (I56): not earlier than
+    /// any event it has written. Required (no default) so that a wrapper cannot lose
+    /// the ordering by forgetting to pass it on.
+    fn clock_time(&self) -> i64;
+    /// Orders its next events (the marker that follows) after `time_ns`.
+    fn observe_time(&self, time_ns: i64);
 }
 
 /// The marker event of `decision` (to be written with the transaction's id).
@@ -83,6 +89,14 @@ impl Participant for JournalParticipant {
 
     fn location(&self) -> Option<&Path> {
         Some(self.journal.dir())
+    }
+
+    fn clock_time(&self) -> i64 {
+        self.journal.clock_time()
+    }
+
+    fn observe_time(&self, time_ns: i64) {
+        self.journal.observe_time(time_ns)
     }
 
     fn check(&self) -> std::result::Result<(), String> {

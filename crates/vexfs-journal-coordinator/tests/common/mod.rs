@@ -55,6 +55,12 @@ impl Participant for Flaky {
     fn location(&self) -> Option<&Path> {
         self.inner.location()
     }
+    fn clock_time(&self) -> i64 {
+        self.inner.clock_time()
+    }
+    fn observe_time(&self, time_ns: i64) {
+        self.inner.observe_time(time_ns)
+    }
 }
 
 pub struct World {
