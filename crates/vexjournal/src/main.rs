@@ -102,6 +102,8 @@ enum Command {
     /// Check a coordinator (--dir) against its participant journals; --repair.
     #[command(subcommand)]
     Consistency(cmd::consistency::ConsistencyCommand),
+    /// Merge several journals into one causal timeline.
+    Timeline(cmd::timeline::Args),
     /// Unmount a mirror made by `mount`.
     Umount(cmd::umount::UmountArgs),
     /// Measure durable throughput and emission latency.
@@ -165,6 +167,7 @@ fn main() -> ExitCode {
         Command::Why(a) => cmd::why::run(&cli, a),
         Command::Tx(c) => cmd::tx::run(&cli, c),
         Command::Consistency(c) => cmd::consistency::run(&cli, c),
+        Command::Timeline(a) => cmd::timeline::run(&cli, a),
         Command::Umount(a) => cmd::umount::run(a),
         Command::ProbeRss => cmd::bench::probe_rss(&cli),
         Command::TortureWriter(a) => cmd::torture::run(&cli, a),

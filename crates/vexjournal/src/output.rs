@@ -310,7 +310,7 @@ pub fn table_row(s: &StoredEvent, utc: bool) -> Vec<String> {
     ]
 }
 
-fn subject(ev: &Event) -> String {
+pub fn subject(ev: &Event) -> String {
     let c = &ev.context;
     if !c.path.is_empty() {
         c.path.to_string()
@@ -325,7 +325,7 @@ fn subject(ev: &Event) -> String {
     }
 }
 
-fn details(ev: &Event) -> String {
+pub fn details(ev: &Event) -> String {
     let c = &ev.context;
     let mut parts = Vec::new();
     if c.inode_number != 0 {

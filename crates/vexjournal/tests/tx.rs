@@ -299,3 +299,89 @@ fn recover_coordinated_recovers_each_participant_and_names_the_lost_one() {
     // --participant needs --coordinated.
     run_in(&coord, &["recover", "--participant", "a=b"], b"", &[]).fails_with(2);
 }
+
+// Checks I56 (docs/invariants.md).
+#[test]
+fn timeline_merges_participants_and_the_log_in_causal_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let coord_dir = tmp.path().join("coordinator");
+    let names = ["fuse", "graph"];
+    let journals: Vec<Journal> = names
+        .iter()
+        .map(|n| Journal::open(tmp.path().join(n), Config::default()).unwrap())
+        .collect();
+    // fuse's clock runs five seconds ahead of graph's.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    journals[0].observe_time(now + 5_000_000_000);
+    let parts: Vec<Arc<dyn Participant>> = names
+        .iter()
+        .zip(&journals)
+        .map(|(n, j)| Arc::new(JournalParticipant::new(*n, j.clone())) as Arc<dyn Participant>)
+        .collect();
+    let (c, _) = Coordinator::open(&coord_dir, parts, CoordinatorConfig::default()).unwrap();
+    journals[1].emit(event("graph-first")).unwrap();
+    let tx = c.begin(&names).unwrap();
+    c.add_events(tx, "fuse", vec![event("fuse-in-tx")]).unwrap();
+    c.add_events(tx, "graph", vec![event("graph-in-tx")])
+        .unwrap();
+    c.commit(tx).unwrap();
+    journals[1].emit(event("graph-after")).unwrap();
+    c.close().unwrap();
+    for j in journals {
+        j.close().unwrap();
+    }
+    let dirs: Vec<String> = ["fuse", "graph"]
+        .iter()
+        .map(|n| tmp.path().join(n).display().to_string())
+        .chain([format!("log={}", coord_dir.display())])
+        .collect();
+    let mut args = vec!["timeline", "-o", "ndjson"];
+    args.extend(dirs.iter().map(String::as_str));
+    let lines = run_in(tmp.path(), &args, b"", &[]).ok().ndjson();
+    let at = |journal: &str, path: &str| {
+        lines
+            .iter()
+            .position(|l| l["journal"] == journal && l["path"] == path)
+            .unwrap_or_else(|| panic!("{journal} {path} missing: {lines:#?}"))
+    };
+    let marker = |journal: &str| {
+        lines
+            .iter()
+            .position(|l| {
+                l["journal"] == journal
+                    && l["cross_boundary_id"] == tx.get()
+                    && l["type"] == "semantic.transaction_end"
+            })
+            .unwrap_or_else(|| panic!("{journal} marker missing: {lines:#?}"))
+    };
+    // Graph's own order; fuse (ahead) puts its transaction event after graph-first.
+    assert!(at("graph", "/t/graph-first") < at("graph", "/t/graph-in-tx"));
+    assert!(at("fuse", "/t/fuse-in-tx") > at("graph", "/t/graph-first"));
+    // Both markers after both events of the transaction, although graph's clock lags.
+    for m in ["fuse", "graph"] {
+        assert!(marker(m) > at("fuse", "/t/fuse-in-tx"), "{lines:#?}");
+        assert!(marker(m) > at("graph", "/t/graph-in-tx"), "{lines:#?}");
+    }
+    assert!(at("graph", "/t/graph-after") > marker("graph"));
+    // The log's records are in it too, named as asked.
+    assert!(lines.iter().any(|l| l["journal"] == "log"));
+    // Text output names each journal; --head stops early.
+    let short = run_in(
+        tmp.path(),
+        &["timeline", "--head", "2", &dirs[0], &dirs[1]],
+        b"",
+        &[],
+    )
+    .ok();
+    assert_eq!(short.stdout.lines().count(), 2, "{}", short.stdout);
+    assert!(short.stdout.contains(" graph "), "{}", short.stdout);
+    // An operator's mistakes: the same name twice, a directory that is no journal.
+    let twice = run_in(tmp.path(), &["timeline", &dirs[0], &dirs[0]], b"", &[]).fails();
+    assert!(twice.stderr.contains("NAME=DIR"), "{}", twice.stderr);
+    let none = run_in(tmp.path(), &["timeline", "/nonexistent/j"], b"", &[]).fails();
+    assert!(none.stderr.contains("/nonexistent/j"), "{}", none.stderr);
+    run_in(tmp.path(), &["timeline"], b"", &[]).fails_with(2);
+}

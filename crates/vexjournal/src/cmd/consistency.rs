@@ -19,7 +19,8 @@ pub enum ConsistencyCommand {
     /// Read the coordinator log (--dir) and every participant journal and report what
     /// disagrees: undecided transactions, decisions not delivered, markers that
     /// contradict the log or each other, events of transactions the log does not
-    /// know, unexplained sequence gaps, events naming a later event as parent. Exits
+    /// know, unexplained sequence gaps, events naming a later event as parent, commit
+    /// markers not later than their transaction's events. Exits
     /// 1 when anything is found.
     Check(CheckArgs),
 }
@@ -184,6 +185,10 @@ pub(crate) fn write_report(out: &mut impl Write, r: &ConsistencyReport) -> Resul
             &r.disagreements,
         ),
         ("conflict within a journal (not repairable)", &r.conflicts),
+        (
+            "clocks contradict causality (not repairable)",
+            &r.clock_order,
+        ),
         (
             "events of a transaction the log does not hold (--repair decides it as other participants did, or aborts it)",
             &r.orphans,

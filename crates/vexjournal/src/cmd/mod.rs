@@ -23,6 +23,7 @@ pub mod replay;
 pub mod segments;
 pub mod serve;
 pub mod stats;
+pub mod timeline;
 pub mod torture;
 pub mod tx;
 pub mod umount;
