@@ -15,6 +15,7 @@ use vexfs_journal_format::block::split_events;
 use vexfs_journal_format::file_header::FLAG_COMPACTED;
 use vexfs_journal_format::manifest::{ManifestSegment, RemovalReason};
 use vexfs_journal_format::record::RecordView;
+use vexfs_journal_format::tx::{TxRole, role};
 use vexfs_journal_format::{EventType, FileHeader};
 use vexfs_journal_storage::dir::DirLock;
 use vexfs_journal_storage::manifest::{self, MANIFEST_FILE};
@@ -53,6 +54,10 @@ pub struct CompactReport {
     pub events_dropped: u64,
     /// Events kept in the rewritten segments.
     pub events_kept: u64,
+    /// Transaction markers kept although a filter (type or age) matched them: without
+    /// its marker a transaction's events would hold every read-committed reader back
+    /// forever. Only removing whole segments removes markers.
+    pub markers_kept: u64,
     /// Segment bytes before.
     pub bytes_before: u64,
     /// Segment bytes after.
@@ -158,7 +163,8 @@ pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
             None => swap.insert(Swap::begin(dir)?),
         };
         let name = file_name(seg.path())?;
-        let (kept, dropped) = rewrite(seg, &swap.path(&name), options, cutoff, &meta)?;
+        let (kept, dropped, markers) = rewrite(seg, &swap.path(&name), options, cutoff, &meta)?;
+        report.markers_kept += markers;
         if dropped == 0 {
             // Nothing to drop after all: keep the original.
             let _ = std::fs::remove_file(swap.path(&name));
@@ -223,21 +229,22 @@ fn describe_new(path: &Path, first_seq: u64) -> Result<ManifestSegment> {
     ))
 }
 
-/// Writes `seg` without the dropped events to `to`; returns (kept, dropped).
+/// Writes `seg` without the dropped events to `to`; returns (kept, dropped, markers
+/// kept although a filter matched them).
 fn rewrite(
     seg: &Segment,
     to: &Path,
     options: &CompactOptions,
     cutoff: Option<i64>,
     meta: &JournalMeta,
-) -> Result<(u64, u64)> {
+) -> Result<(u64, u64, u64)> {
     let header = FileHeader {
         flags: seg.header().flags | FLAG_COMPACTED,
         ..seg.header()
     };
     let settings = &meta.config;
     let mut writer = SegmentWriter::create(to, seg.first_seq(), &header, settings.compression)?;
-    let (mut kept, mut dropped) = (0u64, 0u64);
+    let (mut kept, mut dropped, mut markers) = (0u64, 0u64, 0u64);
     let mut pending = Vec::new();
     for b in seg.blocks().iter() {
         let data = seg.read_block(b)?;
@@ -250,8 +257,14 @@ fn rewrite(
             })?;
             let too_old = cutoff.is_some_and(|c| v.header.timestamp.ktime.get() < c);
             if too_old || options.drop_types.contains(&v.event_type()) {
-                dropped += 1;
-                continue;
+                let subtype = v.header.event_subtype.get();
+                let tx = v.raw_ext.cross_boundary_id.get();
+                if matches!(role(v.event_type(), subtype, tx), TxRole::Marker(..)) {
+                    markers += 1;
+                } else {
+                    dropped += 1;
+                    continue;
+                }
             }
             kept += 1;
             pending.extend_from_slice(bytes);
@@ -263,5 +276,5 @@ fn rewrite(
     }
     writer.push_records(&pending, settings)?;
     writer.finish(true)?;
-    Ok((kept, dropped))
+    Ok((kept, dropped, markers))
 }

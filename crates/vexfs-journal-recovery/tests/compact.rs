@@ -6,14 +6,17 @@
 
 mod common;
 
+use std::num::NonZeroU64;
 use std::path::Path;
 use std::time::Duration;
 
 use common::*;
+use vexfs_journal::ext;
 use vexfs_journal::format::checksum::kernel_crc32;
+use vexfs_journal::format::tx::Decision;
 use vexfs_journal::{
-    AgentOp, CompactOptions, CompactReport, FsOp, Journal, JournalReader, Query, StoredEvent,
-    compact,
+    AgentOp, CompactOptions, CompactReport, FsOp, Journal, JournalReader, Query, SemanticOp,
+    StoredEvent, compact,
 };
 use vexfs_journal_storage::swap::{SWAP_DIR, SWAP_MANIFEST, SwapManifest};
 use vexfs_journal_testkit::query::matches;
@@ -480,4 +483,102 @@ fn a_crash_mid_compaction_leaves_the_old_set_or_the_new_set() {
             assert_eq!(read_all(&dir), new_events, "{ctx}: compaction completes");
         }
     }
+}
+
+/// A transaction marker (commit) for `tx` at time `at`, as a participant writes it.
+fn commit_marker(tx: u64, at: i64) -> vexfs_journal::Event {
+    let mut e = vexfs_journal::Event::new(SemanticOp::TransactionEnd);
+    e.subtype = Decision::Commit.marker_subtype();
+    e.context.transaction_id = tx;
+    e.timestamp.ktime_ns = at;
+    e
+}
+
+/// A closed journal: 300 timed events, then transaction 7 (three members at
+/// `T0 + 900 ms`, its commit marker stamped old, at `T0`), an ordinary (non-marker)
+/// `transaction_end` event, and 600 more timed events so the transaction's segment is
+/// sealed. Returns the transaction's member sequences and the marker's sequence.
+fn journal_with_a_transaction(dir: &Path) -> (Vec<u64>, u64, u64) {
+    let j = Journal::create(dir, small_config()).unwrap();
+    for i in 0..300 {
+        let mut ev = tagged(0, i);
+        ev.timestamp.ktime_ns = T0 + i as i64 * 1_000_000;
+        j.emit(ev).unwrap();
+    }
+    let tx = NonZeroU64::new(7).unwrap();
+    let members: Vec<_> = (0..3)
+        .map(|i| {
+            let mut ev = tagged(2, i);
+            ev.timestamp.ktime_ns = T0 + 900_000_000;
+            ev
+        })
+        .collect();
+    let members = ext::emit_transactional(&j, tx, members, true).unwrap();
+    let marker = ext::emit_transactional(&j, tx, vec![commit_marker(7, T0)], true).unwrap();
+    let plain = j.emit(commit_marker(0, T0)).unwrap();
+    for i in 300..900 {
+        let mut ev = tagged(0, i);
+        ev.timestamp.ktime_ns = T0 + i as i64 * 1_000_000;
+        j.emit(ev).unwrap();
+    }
+    j.close().unwrap();
+    assert!(segment_files(dir).len() >= 5);
+    assert!(
+        marker.start < open_first(dir),
+        "the marker's segment is sealed"
+    );
+    (members.collect(), marker.start, plain)
+}
+
+/// A read-committed reader of `dir` sees every member of transaction 7 and the marker,
+/// and nothing holds it back.
+fn assert_transaction_readable(dir: &Path, members: &[u64], marker: u64, ctx: &str) {
+    let r = JournalReader::open(dir).unwrap();
+    assert_eq!(r.held_by().unwrap(), None, "{ctx}: a reader is held back");
+    let seen = seqs(&r.query(&Query::new()).unwrap().events);
+    for s in members.iter().chain([&marker]) {
+        assert!(seen.contains(s), "{ctx}: {s} not read ({seen:?})");
+    }
+}
+
+// Checks I32 (docs/invariants.md).
+#[test]
+fn compaction_by_type_or_age_never_drops_a_transaction_marker() {
+    let tmp = tempfile::tempdir().unwrap();
+    // By type: dropping every `transaction_end` keeps the marker but drops the ordinary
+    // event of the same type (the negative control: the filter did apply).
+    let dir = tmp.path().join("by-type");
+    let (members, marker, plain) = journal_with_a_transaction(&dir);
+    assert_transaction_readable(&dir, &members, marker, "before");
+    let r = compact(
+        &dir,
+        &CompactOptions {
+            drop_types: vec![SemanticOp::TransactionEnd.into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_transaction_readable(&dir, &members, marker, "by type");
+    assert_eq!((r.markers_kept, r.events_dropped), (1, 1), "{r:?}");
+    let left = seqs(&read_all(&dir));
+    assert!(left.contains(&marker) && !left.contains(&plain), "{left:?}");
+
+    // By age: the marker is stamped older than the cutoff, its members are not; the
+    // old ordinary events around it go, the marker stays.
+    let dir = tmp.path().join("by-age");
+    let (members, marker, plain) = journal_with_a_transaction(&dir);
+    let r = compact(
+        &dir,
+        &CompactOptions {
+            max_age: Some(Duration::from_millis(100)),
+            now_ns: Some(T0 + 400_000_000),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_transaction_readable(&dir, &members, marker, "by age");
+    assert_eq!(r.markers_kept, 1, "{r:?}");
+    assert!(r.events_dropped >= 300, "{r:?}");
+    let left = seqs(&read_all(&dir));
+    assert!(left.contains(&marker) && !left.contains(&plain), "{left:?}");
 }

@@ -75,6 +75,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         ),
         ("events dropped".into(), r.events_dropped.to_string()),
         (
+            "transaction markers kept (never dropped by type or age)".into(),
+            r.markers_kept.to_string(),
+        ),
+        (
             "bytes".into(),
             format!(
                 "{} -> {}",
