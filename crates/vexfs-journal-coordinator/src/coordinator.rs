@@ -115,6 +115,9 @@ pub struct CoordinatorMetrics {
     pub timed_out: u64,
     /// Decided transactions some participant still lacks the marker of.
     pub in_doubt: u64,
+    /// Transactions whose markers are all written, waiting for them to be durable
+    /// before the completion is logged.
+    pub completing: u64,
     /// Prepare latency (every participant durable), ns.
     pub prepare: LatencySummary,
     /// Commit latency (prepare, durable decision, markers), ns.
@@ -131,7 +134,23 @@ struct Tx {
     written: Written,
     /// Participants still to receive the decision's marker.
     undelivered: Vec<String>,
+    /// Markers written so far: participant, marker sequence.
+    markers: Vec<(String, u64)>,
 }
+
+/// A transaction whose markers are all written: its completion is logged once every
+/// one of them is durable.
+#[derive(Debug)]
+struct Completing {
+    tx: NonZeroU64,
+    markers: Vec<(String, u64)>,
+    /// Not retried before this (after a participant failed to sync).
+    not_before: Instant,
+}
+
+/// How long the completer lets markers ride on the participants' own syncs (the next
+/// transactions' prepares) before it syncs them itself.
+const COMPLETE_LINGER: Duration = Duration::from_millis(2);
 
 impl Tx {
     fn status(&self, finished: bool) -> TxStatus {
@@ -170,6 +189,9 @@ struct Inner {
     commit_ns: AtomicHistogram,
     stop: Mutex<bool>,
     wake: Condvar,
+    /// Transactions waiting for their markers to be durable (see [`Completing`]).
+    completing: Mutex<Vec<Completing>>,
+    completing_wake: Condvar,
     crashed: AtomicBool,
     /// A commit decision could not be logged: its outcome is unknown here.
     log_failed: AtomicBool,
@@ -188,6 +210,7 @@ struct Inner {
 pub struct Coordinator {
     inner: Arc<Inner>,
     reaper: Option<JoinHandle<()>>,
+    completer: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -255,6 +278,8 @@ impl Coordinator {
             commit_ns: AtomicHistogram::default(),
             stop: Mutex::new(false),
             wake: Condvar::new(),
+            completing: Mutex::new(Vec::new()),
+            completing_wake: Condvar::new(),
             crashed: AtomicBool::new(false),
             log_failed: AtomicBool::new(false),
             tag,
@@ -269,10 +294,18 @@ impl Coordinator {
                 .spawn(move || inner.reap())
                 .map_err(CoordinatorError::Thread)?
         };
+        let completer = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name("vexfs-tx-complete".into())
+                .spawn(move || inner.complete_loop())
+                .map_err(CoordinatorError::Thread)?
+        };
         Ok((
             Coordinator {
                 inner,
                 reaper: Some(reaper),
+                completer: Some(completer),
             },
             report,
         ))
@@ -303,7 +336,9 @@ impl Coordinator {
     }
 
     /// Commits `tx` (preparing it first if needed): returns once the decision is
-    /// durable and every participant has its commit marker.
+    /// durable and every participant has its commit marker written. The markers reach
+    /// the disk with the participants' next syncs; until the coordinator has seen them
+    /// durable and logged the completion, a restart delivers them again.
     pub fn commit(&self, tx: NonZeroU64) -> Result<()> {
         self.inner.commit(tx)
     }
@@ -372,17 +407,19 @@ impl Coordinator {
                 .iter()
                 .filter(|s| s.state == TxState::Committed || s.state == TxState::Aborted)
                 .count() as u64,
+            completing: lock(&i.completing).len() as u64,
             prepare: i.prepare_ns.summary(),
             commit: i.commit_ns.summary(),
         }
     }
 
     /// Shuts down cleanly: aborts every transaction not yet decided (readers need not
-    /// wait for a restart to presume it), stops the timeout thread and closes the log.
+    /// wait for a restart to presume it), makes every marker durable and logs those
+    /// transactions complete, stops the background threads and closes the log.
     /// Decided transactions some participant still lacks stay for the next open.
     pub fn close(mut self) -> Result<()> {
         self.inner.alive()?;
-        self.stop_reaper();
+        self.stop_threads();
         let entries: Vec<_> = lock(&self.inner.txs).values().cloned().collect();
         for entry in entries {
             let mut t = lock(&entry);
@@ -390,14 +427,22 @@ impl Coordinator {
                 self.inner.abort_or_keep(&mut t);
             }
         }
+        self.inner.drain_completions()?;
         self.inner.log.close().map_err(CoordinatorError::log)
     }
 
-    fn stop_reaper(&mut self) {
+    fn stop_threads(&mut self) {
         *lock(&self.inner.stop) = true;
         self.inner.wake.notify_all();
         if let Some(reaper) = self.reaper.take() {
             let _ = reaper.join();
+        }
+        // The completer checks the flag under its own mutex: notify under it too, so
+        // it cannot miss the wake-up between its check and its wait.
+        drop(lock(&self.inner.completing));
+        self.inner.completing_wake.notify_all();
+        if let Some(completer) = self.completer.take() {
+            let _ = completer.join();
         }
     }
 
@@ -417,10 +462,16 @@ impl Coordinator {
 }
 
 impl Drop for Coordinator {
-    /// Stops the timeout thread; undecided transactions are left to the next open (as
-    /// after a crash). [`Coordinator::close`] aborts them instead.
+    /// Stops the background threads and logs complete what is durable; undecided
+    /// transactions are left to the next open (as after a crash).
+    /// [`Coordinator::close`] aborts them instead.
     fn drop(&mut self) {
-        self.stop_reaper();
+        self.stop_threads();
+        if self.inner.alive().is_ok()
+            && let Err(e) = self.inner.drain_completions()
+        {
+            tracing::warn!(error = %e, "completions not logged; the next open redelivers their markers");
+        }
     }
 }
 
@@ -507,6 +558,7 @@ impl Inner {
             timeout_ms,
             written: BTreeMap::new(),
             undelivered: Vec::new(),
+            markers: Vec::new(),
         };
         lock(&self.txs).insert(id.get(), Arc::new(Mutex::new(tx)));
         self.begun.fetch_add(1, Relaxed);
@@ -599,7 +651,11 @@ impl Inner {
         let started = Instant::now();
         for name in t.participants.clone() {
             let p = self.participant(&name)?;
-            if let Err(source) = p.prepare(t.id) {
+            let written = t
+                .written
+                .get(&name)
+                .map_or(0..0, |&(first, end)| first..end);
+            if let Err(source) = p.prepare(t.id, written) {
                 self.abort_or_keep(t);
                 return Err(CoordinatorError::Aborted {
                     tx: t.id.get(),
@@ -712,7 +768,7 @@ impl Inner {
                 p.decide(t.id, decision)
             });
             match decided {
-                Ok(Ok(_)) => {}
+                Ok(Ok(seq)) => t.markers.push((name, seq)),
                 Ok(Err(e)) => {
                     tracing::warn!(tx = t.id.get(), participant = %name, error = %e, "marker not written");
                     failed.push(name);
@@ -732,13 +788,14 @@ impl Inner {
                 pending: failed,
             });
         }
-        if let Err(e) = self
-            .log
-            .emit(LogRecord::Complete { tx: t.id.get() }.to_event())
-        {
-            tracing::warn!(tx = t.id.get(), error = %e, "completion not logged; a restart redelivers");
-        }
-        self.point("completed")?;
+        // Every participant has its marker written: the completion is logged once they
+        // are durable (`complete_loop`), so that a crash before redelivers them.
+        lock(&self.completing).push(Completing {
+            tx: t.id,
+            markers: std::mem::take(&mut t.markers),
+            not_before: Instant::now(),
+        });
+        self.completing_wake.notify_one();
         lock(&self.txs).remove(&t.id.get());
         let mut finished = lock(&self.finished);
         if finished.len() >= FINISHED_KEPT {
@@ -785,6 +842,7 @@ impl Inner {
                 timeout_ms: seen.timeout_ms,
                 written,
                 undelivered: Vec::new(),
+                markers: Vec::new(),
             };
             // Participants known to the log: those begun with, and any that wrote.
             for name in t.written.keys() {
@@ -813,6 +871,102 @@ impl Inner {
         }
         self.log.sync().map_err(CoordinatorError::log)?;
         Ok(report)
+    }
+
+    /// The completer: logs transactions complete once their markers are durable,
+    /// letting the markers ride on the participants' own syncs for a moment first.
+    fn complete_loop(&self) {
+        loop {
+            let batch = {
+                let mut pending = lock(&self.completing);
+                loop {
+                    if *lock(&self.stop) {
+                        return;
+                    }
+                    let now = Instant::now();
+                    if pending.iter().any(|c| c.not_before <= now) {
+                        break;
+                    }
+                    pending = self
+                        .completing_wake
+                        .wait_timeout(pending, self.config.reap_interval)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+                drop(pending);
+                std::thread::sleep(COMPLETE_LINGER);
+                let now = Instant::now();
+                let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut *lock(&self.completing))
+                    .into_iter()
+                    .partition(|c| c.not_before <= now);
+                lock(&self.completing).extend(later);
+                ready
+            };
+            if self.alive().is_err() {
+                // Crashed: what was not logged complete is redelivered by the next open.
+                return;
+            }
+            let _ = self.complete(batch);
+        }
+    }
+
+    /// Makes every marker of `batch` durable and logs those transactions complete;
+    /// those with a participant that failed to sync go back to wait a second.
+    fn complete(&self, batch: Vec<Completing>) -> Result<()> {
+        let mut ends: BTreeMap<&str, u64> = BTreeMap::new();
+        for c in &batch {
+            for (name, seq) in &c.markers {
+                let end = ends.entry(name.as_str()).or_insert(0);
+                *end = (*end).max(seq.saturating_add(1));
+            }
+        }
+        let mut failed = Vec::new();
+        for (name, end) in ends {
+            let synced = match self.participant(name) {
+                Ok(p) => p.make_durable(end).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = synced {
+                tracing::warn!(participant = %name, error = %e, "markers not durable; retried");
+                failed.push(name.to_string());
+            }
+        }
+        let mut retry = Vec::new();
+        let mut batch = batch.into_iter();
+        for c in batch.by_ref() {
+            if c.markers.iter().any(|(n, _)| failed.contains(n)) {
+                retry.push(Completing {
+                    not_before: Instant::now() + Duration::from_secs(1),
+                    ..c
+                });
+                continue;
+            }
+            if let Err(e) = self
+                .log
+                .emit(LogRecord::Complete { tx: c.tx.get() }.to_event())
+            {
+                tracing::warn!(tx = c.tx.get(), error = %e, "completion not logged; a restart redelivers");
+            }
+            // A crash here leaves the rest for the next open, which redelivers them.
+            self.point("completed")?;
+        }
+        retry.extend(batch);
+        lock(&self.completing).extend(retry);
+        Ok(())
+    }
+
+    /// Completes everything waiting, now (close, drop).
+    fn drain_completions(&self) -> Result<()> {
+        let batch = std::mem::take(&mut *lock(&self.completing));
+        self.complete(batch)?;
+        let left = lock(&self.completing).len();
+        if left > 0 {
+            tracing::warn!(
+                transactions = left,
+                "markers not durable; the next open redelivers them"
+            );
+        }
+        Ok(())
     }
 
     /// The timeout reaper: aborts undecided transactions past their deadline.

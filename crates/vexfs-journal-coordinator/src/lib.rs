@@ -10,8 +10,9 @@
 //!    yet ([`vexfs_journal::tx::TxView`]).
 //! 3. `prepare` makes every participant's events durable (its vote).
 //! 4. `commit` logs the commit decision durably — the commit point — then appends a
-//!    commit marker to every participant and logs the completion. `abort` (or any
-//!    failure before the commit point, or the timeout) appends abort markers instead.
+//!    commit marker to every participant; a background completer logs the completion
+//!    once every marker is durable. `abort` (or any failure before the commit point, or
+//!    the timeout) appends abort markers instead.
 //!
 //! After a crash, [`Coordinator::open`] delivers every logged decision that some
 //! participant lacks and aborts every transaction with no logged decision (presumed

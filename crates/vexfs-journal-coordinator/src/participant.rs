@@ -16,10 +16,22 @@ pub trait Participant: Send + Sync {
     /// readers until a commit marker follows them). Returns their sequences.
     fn write(&self, tx: NonZeroU64, events: Vec<Event>) -> Result<Range<u64>>;
     /// Makes every event written for `tx` durable: the participant's yes vote.
-    fn prepare(&self, tx: NonZeroU64) -> Result<()>;
-    /// Durably appends the marker of `decision` for `tx`. Delivering a marker twice
-    /// is harmless (readers take the first; both say the same).
+    /// `written` spans the sequences its `write` calls for `tx` returned (empty when
+    /// none), so a journal can wait for those alone rather than for events other
+    /// writers appended since.
+    fn prepare(&self, tx: NonZeroU64, written: Range<u64>) -> Result<()>;
+    /// Appends the marker of `decision` for `tx`; returns its sequence. It need not be
+    /// durable on return ([`Participant::make_durable`] makes it so): the decision is
+    /// already durable in the coordinator log, which delivers it again after a crash.
+    /// Delivering a marker twice is harmless (readers take the first; both say the
+    /// same).
     fn decide(&self, tx: NonZeroU64, decision: Decision) -> Result<u64>;
+    /// Waits until every event of its journal before sequence `end` is durable (a
+    /// marker's sequence + 1). The coordinator logs a transaction complete, and stops
+    /// delivering its decision after a crash, only once this succeeded for every
+    /// marker. Required (no default): a wrapper that skipped it would let a crash lose
+    /// a marker the log no longer redelivers.
+    fn make_durable(&self, end: u64) -> Result<()>;
     /// Whether it can take part in transactions (`Err` says why not); checked when a
     /// coordinator is opened with it.
     fn check(&self) -> std::result::Result<(), String> {
@@ -78,13 +90,20 @@ impl Participant for JournalParticipant {
         ext::emit_transactional(&self.journal, tx, events, false)
     }
 
-    fn prepare(&self, _tx: NonZeroU64) -> Result<()> {
-        self.journal.sync()
+    fn prepare(&self, _tx: NonZeroU64, written: Range<u64>) -> Result<()> {
+        // Only this transaction's events: waiting for everything accepted (`sync`)
+        // would also wait for what other clients append meanwhile, often one more
+        // group-commit round.
+        self.journal.wait_durable(written.end)
     }
 
     fn decide(&self, tx: NonZeroU64, decision: Decision) -> Result<u64> {
-        let range = ext::emit_transactional(&self.journal, tx, vec![marker(tx, decision)], true)?;
+        let range = ext::emit_transactional(&self.journal, tx, vec![marker(tx, decision)], false)?;
         Ok(range.start)
+    }
+
+    fn make_durable(&self, end: u64) -> Result<()> {
+        self.journal.wait_durable(end)
     }
 
     fn location(&self) -> Option<&Path> {

@@ -7,6 +7,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use common::{NAMES, World, event, quick};
@@ -32,6 +33,7 @@ fn a_committed_transaction_becomes_visible_in_every_participant() {
     assert_eq!(report.log_records, 0);
     let c = w.coord();
     let tx = c.begin(&NAMES).unwrap();
+    let mut ends = Vec::new();
     for (i, name) in NAMES.iter().enumerate() {
         let r = c
             .add_events(
@@ -41,6 +43,7 @@ fn a_committed_transaction_becomes_visible_in_every_participant() {
             )
             .unwrap();
         assert_eq!(r.end - r.start, 2);
+        ends.push(r.end);
     }
     // Before the decision no read-committed reader sees any of it.
     for (i, name) in NAMES.iter().enumerate() {
@@ -49,6 +52,12 @@ fn a_committed_transaction_becomes_visible_in_every_participant() {
         assert!(events.iter().all(|e| e.ext.cross_boundary_id == tx.get()));
     }
     assert_eq!(c.list_active().len(), 1);
+    // Prepared: every participant's events of the transaction are durable.
+    c.prepare(tx).unwrap();
+    for (i, end) in ends.iter().enumerate() {
+        assert!(w.journals[i].durable_seq() >= *end, "{}", NAMES[i]);
+    }
+    assert!(payloads(&w, 0).is_empty());
     c.commit(tx).unwrap();
     for (i, name) in NAMES.iter().enumerate() {
         assert_eq!(
@@ -244,6 +253,61 @@ fn a_participant_failing_after_the_decision_gets_it_on_resolve_or_restart() {
     let report = w.reopen();
     assert_eq!(report.committed, [tx.get()]);
     assert_eq!(payloads(&w, 2), ["graph", "g2"]);
+}
+
+/// Whether the coordinator log holds a completion record for `tx`.
+fn logged_complete(w: &World, tx: NonZeroU64) -> bool {
+    let log = w.coord().log();
+    log.flush().unwrap();
+    let tag = vexfs_journal_coordinator::log::tag_of(log.journal_id());
+    vexfs_journal_coordinator::summarize(tag, log.scan(1..log.next_seq())).unwrap()[&tx.get()]
+        .complete
+}
+
+// Checks I54 (docs/invariants.md).
+#[test]
+fn a_completion_is_logged_only_once_every_marker_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    // A participant whose markers cannot be made durable: the commit stands (its
+    // decision is durable) and every marker is written, but the transaction is not
+    // logged complete, so a restart delivers its markers again.
+    w.parts[1].fail_sync.store(true, Ordering::Relaxed);
+    let tx = w.coord().begin(&NAMES).unwrap();
+    for name in NAMES {
+        w.coord().add_events(tx, name, vec![event(name)]).unwrap();
+    }
+    w.coord().commit(tx).unwrap();
+    assert_eq!(payloads(&w, 1), ["vectors"]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !logged_complete(&w, tx),
+        "completed before the marker was durable"
+    );
+    assert_eq!(w.coord().metrics().completing, 1);
+    let report = w.reopen();
+    assert_eq!(
+        report.committed,
+        [tx.get()],
+        "redelivered after the restart"
+    );
+
+    // Once the markers are durable, the completion follows without being asked, and
+    // a restart has nothing to deliver.
+    let tx = w.coord().begin(&NAMES).unwrap();
+    w.coord().add_events(tx, "graph", vec![event("g")]).unwrap();
+    w.coord().commit(tx).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !logged_complete(&w, tx) {
+        assert!(std::time::Instant::now() < deadline, "never completed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(w.coord().metrics().completing, 0);
+    for i in 0..NAMES.len() {
+        assert!(w.journals[i].durable_seq() >= w.journals[i].next_seq());
+    }
+    let report = w.reopen();
+    assert!(report.committed.is_empty(), "{report:?}");
 }
 
 #[test]

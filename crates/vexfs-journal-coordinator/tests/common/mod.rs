@@ -24,6 +24,7 @@ pub struct Flaky {
     pub fail_write: AtomicBool,
     pub fail_prepare: AtomicBool,
     pub fail_decide: AtomicBool,
+    pub fail_sync: AtomicBool,
 }
 
 fn refused(what: &str) -> JournalError {
@@ -40,17 +41,23 @@ impl Participant for Flaky {
         }
         self.inner.write(tx, events)
     }
-    fn prepare(&self, tx: NonZeroU64) -> vexfs_journal::Result<()> {
+    fn prepare(&self, tx: NonZeroU64, written: Range<u64>) -> vexfs_journal::Result<()> {
         if self.fail_prepare.load(Ordering::Relaxed) {
             return Err(refused("prepare"));
         }
-        self.inner.prepare(tx)
+        self.inner.prepare(tx, written)
     }
     fn decide(&self, tx: NonZeroU64, decision: Decision) -> vexfs_journal::Result<u64> {
         if self.fail_decide.load(Ordering::Relaxed) {
             return Err(refused("decide"));
         }
         self.inner.decide(tx, decision)
+    }
+    fn make_durable(&self, end: u64) -> vexfs_journal::Result<()> {
+        if self.fail_sync.load(Ordering::Relaxed) {
+            return Err(refused("sync"));
+        }
+        self.inner.make_durable(end)
     }
     fn location(&self) -> Option<&Path> {
         self.inner.location()
@@ -101,6 +108,7 @@ impl World {
                 fail_write: AtomicBool::new(false),
                 fail_prepare: AtomicBool::new(false),
                 fail_decide: AtomicBool::new(false),
+                fail_sync: AtomicBool::new(false),
             }));
         }
         let parts: Vec<Arc<dyn Participant>> = self
