@@ -330,9 +330,7 @@ impl Coordinator {
     /// Makes every participant's events of `tx` durable. A participant that fails
     /// aborts the transaction.
     pub fn prepare(&self, tx: NonZeroU64) -> Result<()> {
-        let entry = self.inner.tx(tx)?;
-        let mut t = lock(&entry);
-        self.inner.prepare_locked(&mut t)
+        self.inner.prepare(tx)
     }
 
     /// Commits `tx` (preparing it first if needed): returns once the decision is
@@ -345,32 +343,12 @@ impl Coordinator {
 
     /// Aborts `tx` (unless it is already decided).
     pub fn abort(&self, tx: NonZeroU64) -> Result<()> {
-        let entry = self.inner.tx(tx)?;
-        let mut t = lock(&entry);
-        self.inner.alive()?;
-        match t.state {
-            TxState::Committed => Err(CoordinatorError::WrongState {
-                tx: tx.get(),
-                state: "committed",
-                operation: "abort",
-            }),
-            TxState::Aborted => self.inner.deliver(&mut t),
-            TxState::Active | TxState::Prepared => self.inner.abort_locked(&mut t, false),
-        }
+        self.inner.abort(tx)
     }
 
     /// Delivers the decision of `tx` to the participants still lacking it.
     pub fn resolve(&self, tx: NonZeroU64) -> Result<()> {
-        let entry = self.inner.tx(tx)?;
-        let mut t = lock(&entry);
-        if !t.decided() {
-            return Err(CoordinatorError::WrongState {
-                tx: tx.get(),
-                state: t.state.as_str(),
-                operation: "resolve (it is not decided)",
-            });
-        }
-        self.inner.deliver(&mut t)
+        self.inner.resolve(tx)
     }
 
     /// The status of `tx`: an open one, or one of the most recently finished.
@@ -475,7 +453,104 @@ impl Drop for Coordinator {
     }
 }
 
+/// Async variants: each runs the synchronous operation (which waits for fsyncs and
+/// takes a transaction's lock) on Tokio's blocking pool, so an executor thread never
+/// waits on a disk. They must be called inside a Tokio runtime
+/// ([`CoordinatorError::NoRuntime`] otherwise). Dropping the future does not cancel the
+/// operation: once started it finishes in the background (a commit still commits).
+#[cfg(feature = "async")]
+impl Coordinator {
+    async fn unblock<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| CoordinatorError::NoRuntime)?;
+        let inner = self.inner.clone();
+        runtime
+            .spawn_blocking(move || op(&inner))
+            .await
+            .map_err(|e| CoordinatorError::TaskFailed(e.to_string()))?
+    }
+
+    /// Async [`Coordinator::begin`].
+    pub async fn begin_async(&self, participants: &[&str]) -> Result<NonZeroU64> {
+        let names: Vec<String> = participants.iter().map(|p| (*p).to_string()).collect();
+        self.unblock(move |i| {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            i.begin(&names)
+        })
+        .await
+    }
+
+    /// Async [`Coordinator::add_events`].
+    pub async fn add_events_async(
+        &self,
+        tx: NonZeroU64,
+        participant: &str,
+        events: Vec<Event>,
+    ) -> Result<Range<u64>> {
+        let participant = participant.to_string();
+        self.unblock(move |i| i.add_events(tx, &participant, events))
+            .await
+    }
+
+    /// Async [`Coordinator::prepare`].
+    pub async fn prepare_async(&self, tx: NonZeroU64) -> Result<()> {
+        self.unblock(move |i| i.prepare(tx)).await
+    }
+
+    /// Async [`Coordinator::commit`].
+    pub async fn commit_async(&self, tx: NonZeroU64) -> Result<()> {
+        self.unblock(move |i| i.commit(tx)).await
+    }
+
+    /// Async [`Coordinator::abort`].
+    pub async fn abort_async(&self, tx: NonZeroU64) -> Result<()> {
+        self.unblock(move |i| i.abort(tx)).await
+    }
+
+    /// Async [`Coordinator::resolve`].
+    pub async fn resolve_async(&self, tx: NonZeroU64) -> Result<()> {
+        self.unblock(move |i| i.resolve(tx)).await
+    }
+}
+
 impl Inner {
+    fn prepare(&self, tx: NonZeroU64) -> Result<()> {
+        let entry = self.tx(tx)?;
+        let mut t = lock(&entry);
+        self.prepare_locked(&mut t)
+    }
+
+    fn abort(&self, tx: NonZeroU64) -> Result<()> {
+        let entry = self.tx(tx)?;
+        let mut t = lock(&entry);
+        self.alive()?;
+        match t.state {
+            TxState::Committed => Err(CoordinatorError::WrongState {
+                tx: tx.get(),
+                state: "committed",
+                operation: "abort",
+            }),
+            TxState::Aborted => self.deliver(&mut t),
+            TxState::Active | TxState::Prepared => self.abort_locked(&mut t, false),
+        }
+    }
+
+    fn resolve(&self, tx: NonZeroU64) -> Result<()> {
+        let entry = self.tx(tx)?;
+        let mut t = lock(&entry);
+        if !t.decided() {
+            return Err(CoordinatorError::WrongState {
+                tx: tx.get(),
+                state: t.state.as_str(),
+                operation: "resolve (it is not decided)",
+            });
+        }
+        self.deliver(&mut t)
+    }
+
     fn alive(&self) -> Result<()> {
         if self.crashed.load(Relaxed) {
             return Err(CoordinatorError::Crashed("an earlier point"));

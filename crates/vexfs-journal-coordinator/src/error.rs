@@ -118,9 +118,18 @@ pub enum CoordinatorError {
         /// What went wrong.
         reason: String,
     },
-    /// The timeout thread could not be started.
-    #[error("could not start the coordinator's timeout thread: {0}")]
+    /// A background thread (timeouts, completions) could not be started.
+    #[error("could not start a coordinator thread (timeouts or completions): {0}")]
     Thread(#[source] std::io::Error),
+    /// An async operation was called outside a Tokio runtime.
+    #[error(
+        "the coordinator's async operations run on Tokio's blocking pool: call them inside a Tokio runtime, or use the synchronous ones"
+    )]
+    NoRuntime,
+    /// The blocking task of an async operation did not finish (it panicked, or the
+    /// runtime shut down under it); the operation may or may not have taken effect.
+    #[error("the blocking task of an async coordinator operation did not finish: {0}")]
+    TaskFailed(String),
     /// The journal holds a transaction's event or marker: it is a participant
     /// journal, not a coordinator log.
     #[error(

@@ -10,21 +10,12 @@ use std::time::Duration;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
-use common::{NAMES, World, event, quick};
-use vexfs_journal::tx::{TxRole, role_of};
+use common::{NAMES, World, event, payloads, quick};
 use vexfs_journal::{Config, FullPolicy, Journal};
 use vexfs_journal_coordinator::{
     Coordinator, CoordinatorConfig, CoordinatorError, Decision, JournalParticipant, Participant,
     TxState,
 };
-
-fn payloads(w: &World, i: usize) -> Vec<String> {
-    w.committed(i)
-        .iter()
-        .filter(|e| matches!(role_of(e), TxRole::None | TxRole::Member(_)))
-        .map(|e| String::from_utf8_lossy(&e.event.payload).into_owned())
-        .collect()
-}
 
 #[test]
 fn a_committed_transaction_becomes_visible_in_every_participant() {

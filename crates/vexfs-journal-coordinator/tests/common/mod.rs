@@ -25,6 +25,8 @@ pub struct Flaky {
     pub fail_prepare: AtomicBool,
     pub fail_decide: AtomicBool,
     pub fail_sync: AtomicBool,
+    /// While set, `prepare` waits (a participant slow to vote).
+    pub hold_prepare: AtomicBool,
 }
 
 fn refused(what: &str) -> JournalError {
@@ -44,6 +46,9 @@ impl Participant for Flaky {
     fn prepare(&self, tx: NonZeroU64, written: Range<u64>) -> vexfs_journal::Result<()> {
         if self.fail_prepare.load(Ordering::Relaxed) {
             return Err(refused("prepare"));
+        }
+        while self.hold_prepare.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(1));
         }
         self.inner.prepare(tx, written)
     }
@@ -109,6 +114,7 @@ impl World {
                 fail_prepare: AtomicBool::new(false),
                 fail_decide: AtomicBool::new(false),
                 fail_sync: AtomicBool::new(false),
+                hold_prepare: AtomicBool::new(false),
             }));
         }
         let parts: Vec<Arc<dyn Participant>> = self
@@ -204,6 +210,16 @@ impl World {
             })
             .collect()
     }
+}
+
+/// Payloads of the ordinary and transaction events a read-committed reader of
+/// participant `i` delivers now (markers left out).
+pub fn payloads(w: &World, i: usize) -> Vec<String> {
+    w.committed(i)
+        .iter()
+        .filter(|e| matches!(role_of(e), TxRole::None | TxRole::Member(_)))
+        .map(|e| String::from_utf8_lossy(&e.event.payload).into_owned())
+        .collect()
 }
 
 /// A file write event whose payload names the transaction and the step.
