@@ -327,6 +327,21 @@ impl Coordinator {
         self.inner.add_events(tx, participant, events)
     }
 
+    /// Records, as part of `tx`, that it refers to these kernel journal events: one
+    /// reference event each ([`KernelEventRef::to_event`]) written to `participant`
+    /// (normally the kernel bridge's journal) as one atomic batch, visible to
+    /// read-committed readers once `tx` commits. The kernel events themselves are the
+    /// kernel's: a transaction names them, it cannot hide or abort them.
+    pub fn add_kernel_event_refs(
+        &self,
+        tx: NonZeroU64,
+        participant: &str,
+        refs: &[crate::KernelEventRef],
+    ) -> Result<Range<u64>> {
+        self.inner
+            .add_events(tx, participant, crate::kernel_ref::events_of(refs)?)
+    }
+
     /// Makes every participant's events of `tx` durable. A participant that fails
     /// aborts the transaction.
     pub fn prepare(&self, tx: NonZeroU64) -> Result<()> {
@@ -493,6 +508,17 @@ impl Coordinator {
         let participant = participant.to_string();
         self.unblock(move |i| i.add_events(tx, &participant, events))
             .await
+    }
+
+    /// Async [`Coordinator::add_kernel_event_refs`].
+    pub async fn add_kernel_event_refs_async(
+        &self,
+        tx: NonZeroU64,
+        participant: &str,
+        refs: &[crate::KernelEventRef],
+    ) -> Result<Range<u64>> {
+        let events = crate::kernel_ref::events_of(refs)?;
+        self.add_events_async(tx, participant, events).await
     }
 
     /// Async [`Coordinator::prepare`].

@@ -65,6 +65,12 @@ pub enum CoordinatorError {
         /// What is wrong.
         reason: String,
     },
+    /// Kernel event references that cannot be recorded.
+    #[error("bad kernel event references: {reason}")]
+    BadKernelRefs {
+        /// What is wrong.
+        reason: String,
+    },
     /// The transaction ran past its timeout and was aborted.
     #[error("transaction {tx} timed out after {timeout_ms} ms and was aborted")]
     TimedOut {

@@ -25,6 +25,7 @@
 pub mod consistency;
 mod coordinator;
 mod error;
+mod kernel_ref;
 pub mod log;
 mod participant;
 pub mod timeline;
@@ -34,6 +35,7 @@ pub use coordinator::{
     Coordinator, CoordinatorConfig, CoordinatorMetrics, InDoubt, RecoveryReport, TxState, TxStatus,
 };
 pub use error::{CoordinatorError, Result};
+pub use kernel_ref::{KERNEL_REF_SUBTYPE, KernelEventRef};
 pub use log::{PARTICIPANTS_FILE, TxSummary, participant_dirs, summarize};
 pub use participant::{JournalParticipant, Participant, marker};
 pub use vexfs_journal::format::tx::Decision;

@@ -20,8 +20,9 @@ pub trait Participant: Send + Sync {
     /// none), so a journal can wait for those alone rather than for events other
     /// writers appended since.
     fn prepare(&self, tx: NonZeroU64, written: Range<u64>) -> Result<()>;
-    /// Appends the marker of `decision` for `tx`; returns its sequence. It need not be
-    /// durable on return ([`Participant::make_durable`] makes it so): the decision is
+    /// Appends the marker of `decision` for `tx`; returns its sequence. On return it
+    /// is visible to the journal's readers (a query right after `commit` sees the
+    /// transaction) but need not be durable ([`Participant::make_durable`] makes it so): the decision is
     /// already durable in the coordinator log, which delivers it again after a crash.
     /// Delivering a marker twice is harmless (readers take the first; both say the
     /// same).
@@ -99,6 +100,7 @@ impl Participant for JournalParticipant {
 
     fn decide(&self, tx: NonZeroU64, decision: Decision) -> Result<u64> {
         let range = ext::emit_transactional(&self.journal, tx, vec![marker(tx, decision)], false)?;
+        self.journal.wait_written(range.end)?;
         Ok(range.start)
     }
 

@@ -50,6 +50,11 @@ fn a_committed_transaction_becomes_visible_in_every_participant() {
     }
     assert!(payloads(&w, 0).is_empty());
     c.commit(tx).unwrap();
+    // Read your commit: a query right after it (no flush) sees the events.
+    for (i, name) in NAMES.iter().enumerate() {
+        let seen = w.journals[i].query(&vexfs_journal::Query::new()).unwrap();
+        assert_eq!(seen.events.len(), 3, "{name}: two events and the marker");
+    }
     for (i, name) in NAMES.iter().enumerate() {
         assert_eq!(
             payloads(&w, i),

@@ -19,6 +19,11 @@ pub const MARKER_COMMIT: u32 = 1;
 /// Subtype of a marker: the transaction aborted.
 pub const MARKER_ABORT: u32 = 2;
 
+/// Subtype of a `semantic.causality_link` event written as a member of a coordinated
+/// transaction to name a kernel journal event (`"KR"`): its `parent_event_id` is the
+/// kernel event's id, its metadata `{"kernel_event_id":…,"kernel_sequence":…}`.
+pub const KERNEL_REF_SUBTYPE: u32 = 0x4B52;
+
 /// The outcome a marker records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Decision {
@@ -85,6 +90,10 @@ mod tests {
         let write = EventType::from(FsOp::Write);
         assert_eq!(role(end, MARKER_COMMIT, 0), TxRole::None);
         assert_eq!(role(write, 0, 7), TxRole::Member(7));
+        // A kernel event reference is an ordinary member, never a marker.
+        assert_eq!(KERNEL_REF_SUBTYPE.to_be_bytes(), [0, 0, b'K', b'R']);
+        let link = EventType::from(SemanticOp::CausalityLink);
+        assert_eq!(role(link, KERNEL_REF_SUBTYPE, 7), TxRole::Member(7));
         assert_eq!(
             role(end, MARKER_COMMIT, 7),
             TxRole::Marker(7, Decision::Commit)

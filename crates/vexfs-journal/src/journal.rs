@@ -407,6 +407,12 @@ impl Journal {
         Ok(self.engine().wait_durable_async(seq_exclusive).await?)
     }
 
+    /// Waits until every sequence below `seq_exclusive` is written: visible to this
+    /// handle's queries and to readers in other processes (durable or not).
+    pub fn wait_written(&self, seq_exclusive: u64) -> Result<()> {
+        Ok(self.engine().wait_written(seq_exclusive)?)
+    }
+
     /// Waits until everything accepted so far is written (visible to readers).
     pub fn flush(&self) -> Result<()> {
         Ok(self.engine().flush()?)
