@@ -30,7 +30,9 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 use crate::checksum::kernel_crc32;
 use crate::error::{FormatError, Result};
 use crate::index_file::type_bit;
-use crate::record::{RecordView, peek_record};
+use crate::record::RecordView;
+#[cfg(feature = "lz4")]
+use crate::record::peek_record;
 use crate::types::EventType;
 
 /// `block_version` of a framed block.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use vexfs_journal_format::FileHeader;
 use vexfs_journal_format::consts::FILE_HEADER_SIZE;
+use vexfs_journal_format::manifest::{ManifestSegment, Removal, decode_manifest};
 
 /// Copies a directory tree (of a closed journal, or of an open one as a process crash
 /// — not a machine crash — would leave it).
@@ -27,14 +28,17 @@ pub fn copy_dir(src: &Path, dst: &Path) {
 /// a machine crashing at that moment would not have them either. The copy is taken
 /// again while the journal's `MANIFEST` changes under it: a rotation or retention
 /// finishing mid-copy would pair segment files and a manifest from different moments,
-/// which no crash can leave (the writer orders those writes with fsyncs).
+/// which no crash can leave (the writer orders those writes with fsyncs); see
+/// [`ManifestShape`] for what counts as a change.
 pub fn copy_dir_live(src: &Path, dst: &Path) {
     loop {
         let before = std::fs::read(src.join("MANIFEST")).ok();
         copy_tree_live(src, dst);
         let after = std::fs::read(src.join("MANIFEST")).ok();
-        if before == after {
-            match after {
+        if manifest_shape(before.as_deref()) == manifest_shape(after.as_deref()) {
+            // The manifest as read before the copy: its sequence floor is at most what
+            // was durable then, all of which the copied segments hold.
+            match before {
                 Some(bytes) => std::fs::write(dst.join("MANIFEST"), bytes).unwrap(),
                 None => {
                     let _ = std::fs::remove_file(dst.join("MANIFEST"));
@@ -44,6 +48,20 @@ pub fn copy_dir_live(src: &Path, dst: &Path) {
         }
         std::fs::remove_dir_all(dst).unwrap();
     }
+}
+
+/// What of a manifest must not change while a live copy is taken: the history
+/// generation, the segment set and the removals. A checkpoint rewrites the file only to
+/// raise the sequence floor and the update time, so a journal checkpointing every few
+/// milliseconds still gets copied (comparing the raw bytes retried forever). A manifest
+/// that does not decode is compared as bytes.
+type ManifestShape = Option<Result<(u64, Vec<ManifestSegment>, Vec<Removal>), Vec<u8>>>;
+
+fn manifest_shape(bytes: Option<&[u8]>) -> ManifestShape {
+    bytes.map(|b| match decode_manifest(b) {
+        Ok(m) => Ok((m.generation, m.segments, m.removals)),
+        Err(_) => Err(b.to_vec()),
+    })
 }
 
 fn copy_tree_live(src: &Path, dst: &Path) {
