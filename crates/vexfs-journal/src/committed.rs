@@ -97,6 +97,12 @@ impl Snapshot {
         seq < self.end && self.view.visibility(seq, role) == Visibility::Deliver
     }
 
+    /// Where a read-committed reader that saw only the records below `end` stopped
+    /// (`end`, or the first event of a transaction undecided as of `end`).
+    pub(crate) fn stable_end_at(&self, end: u64) -> u64 {
+        self.view.stable_end_at(end)
+    }
+
     /// Whether a read-committed reader delivers this record (below [`Snapshot::end`]).
     pub(crate) fn delivers_record(&self, v: &RecordView<'_>) -> bool {
         v.raw_ext.cross_boundary_id.get() == 0

@@ -211,8 +211,8 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
         progress: &mut dyn FnMut(&Progress),
         sink: &mut dyn FnMut(StoredEvent) -> bool,
     ) -> Result<ReplayReport> {
-        let options = start_at(self, options, &start)?;
         let snap = snapshot(self, self.replay_end())?;
+        let options = start_at(self, options, &start, &snap)?;
         let mut left_out = 0u64;
         let mut report =
             self.parts()
@@ -238,8 +238,8 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
         progress: &mut dyn FnMut(&Progress),
         sink: &mut dyn FnMut(&RecordView<'_>) -> bool,
     ) -> Result<ReplayReport> {
-        let options = start_at(self, options, &start)?;
         let snap = snapshot(self, self.replay_end())?;
+        let options = start_at(self, options, &start, &snap)?;
         let mut left_out = 0u64;
         let mut report = self.parts().replayer().replay_views(
             &options,
@@ -268,8 +268,8 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
         progress: &mut dyn FnMut(&Progress),
         sink: &(dyn Fn(StoredEvent) + Sync),
     ) -> Result<ReplayReport> {
-        let options = start_at(self, options, &start)?;
         let snap = snapshot(self, self.replay_end())?;
+        let options = start_at(self, options, &start, &snap)?;
         let left_out = std::sync::atomic::AtomicU64::new(0);
         let mut report = self.parts().replayer().replay_unordered(
             &options,
@@ -376,9 +376,12 @@ fn start_at<F: Follow>(
     source: &F,
     mut options: ReplayOptions,
     start: &ReplayStart,
+    snap: &Snapshot,
 ) -> Result<ReplayOptions> {
     let parts = source.parts();
-    options.query = start.apply(options.query, parts.dir, parts.journal)?;
+    options.query = start.apply_committed(options.query, parts.dir, parts.journal, |durable| {
+        snap.stable_end_at(durable)
+    })?;
     Ok(options)
 }
 

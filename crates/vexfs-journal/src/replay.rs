@@ -12,7 +12,11 @@ use crate::error::Result;
 pub enum ReplayStart {
     /// The first event (full replay).
     Beginning,
-    /// Right after the durable position of checkpoint `id` (incremental replay).
+    /// Where a read-committed reader stopped at checkpoint `id`: right after its
+    /// durable position, or earlier, at the first event of a coordinated transaction
+    /// still undecided there (a reader then never passed it, so an incremental replay
+    /// from here plus a full one up to the checkpoint deliver every committed event
+    /// exactly once).
     Checkpoint(u64),
     /// Right after the position consumer `name` recorded in checkpoint `id`.
     Consumer {
@@ -26,13 +30,27 @@ pub enum ReplayStart {
 }
 
 impl ReplayStart {
-    /// `query` restricted to start where this says.
-    pub fn apply(&self, mut query: Query, dir: &Path, journal: uuid::Uuid) -> Result<Query> {
+    /// `query` restricted to start where this says, reading positions as stored (a
+    /// checkpoint's durable position, without the read-committed adjustment the read
+    /// core makes).
+    pub fn apply(&self, query: Query, dir: &Path, journal: uuid::Uuid) -> Result<Query> {
+        self.apply_committed(query, dir, journal, |durable| durable)
+    }
+
+    /// [`ReplayStart::apply`], with `stable_at` giving where a read-committed reader
+    /// that saw the records below a checkpoint's durable position stopped.
+    pub(crate) fn apply_committed(
+        &self,
+        mut query: Query,
+        dir: &Path,
+        journal: uuid::Uuid,
+        stable_at: impl Fn(u64) -> u64,
+    ) -> Result<Query> {
         query.reverse = false;
         query.limit = None;
         let from = match self {
             ReplayStart::Beginning => None,
-            ReplayStart::Checkpoint(id) => Some(checkpoint::load(dir, *id)?.durable_seq),
+            ReplayStart::Checkpoint(id) => Some(stable_at(checkpoint::load(dir, *id)?.durable_seq)),
             ReplayStart::Consumer {
                 checkpoint: id,
                 name,

@@ -391,3 +391,96 @@ fn a_marker_past_what_a_read_sees_does_not_decide_for_it() {
     j.sync().unwrap();
     assert_eq!(sub.try_next().unwrap().unwrap().seq, member.start);
 }
+
+/// Sequences a replay from `start` delivers, through all three replays (which must
+/// agree).
+fn replayed<F: Follow>(f: &F, start: ReplayStart) -> Vec<u64> {
+    let cancel = AtomicBool::new(false);
+    let mut ordered = Vec::new();
+    f.replay(
+        ReplayOptions::default(),
+        start.clone(),
+        &cancel,
+        &mut |_| {},
+        &mut |e| {
+            ordered.push(e.seq);
+            true
+        },
+    )
+    .unwrap();
+    let mut views = Vec::new();
+    f.replay_views(
+        ReplayOptions::default(),
+        start.clone(),
+        &cancel,
+        &mut |_| {},
+        &mut |v| {
+            views.push(v.raw_ext.userspace_sequence.get());
+            true
+        },
+    )
+    .unwrap();
+    assert_eq!(views, ordered, "replay_views");
+    let unordered = Mutex::new(BTreeSet::new());
+    f.replay_unordered(
+        ReplayOptions::default(),
+        start,
+        &cancel,
+        &mut |_| {},
+        &|e| {
+            unordered.lock().unwrap().insert(e.seq);
+        },
+    )
+    .unwrap();
+    let unordered: Vec<u64> = unordered.into_inner().unwrap().into_iter().collect();
+    assert_eq!(unordered, ordered, "replay_unordered");
+    ordered
+}
+
+// Checks I53 (docs/invariants.md).
+#[test]
+fn a_replay_from_a_checkpoint_starts_where_read_committed_readers_stopped() {
+    // A transaction undecided at the checkpoint: a read-committed reader then stopped
+    // at its first event, so the incremental replay from that checkpoint must start
+    // there (not at the checkpoint's durable position), or its events — and the
+    // ordinary ones after it — would reach neither replay.
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::create(dir.path(), Config::default()).unwrap();
+    let before = j.emit_batch_atomic(vec![plain(0)]).unwrap();
+    let member = ext::emit_transactional(&j, tx(9), vec![plain(1)], false).unwrap();
+    let after = j.emit_batch_atomic(vec![plain(2)]).unwrap();
+    j.sync().unwrap();
+    let at_checkpoint = replayed(&j, ReplayStart::Beginning);
+    assert_eq!(at_checkpoint, vec![before.start]);
+    let id = j.create_checkpoint().unwrap().id;
+    let m = ext::emit_transactional(&j, tx(9), vec![marker(Decision::Commit)], false).unwrap();
+    let last = j.emit_batch_atomic(vec![plain(3)]).unwrap();
+    j.sync().unwrap();
+    let incremental = replayed(&j, ReplayStart::Checkpoint(id));
+    assert_eq!(
+        incremental,
+        vec![member.start, after.start, m.start, last.start]
+    );
+    // Together: every committed event exactly once, as a full replay now.
+    let mut both = at_checkpoint;
+    both.extend(&incremental);
+    assert_eq!(both, replayed(&j, ReplayStart::Beginning));
+    // With nothing undecided at a checkpoint, its replay starts right after it.
+    let id2 = j.create_checkpoint().unwrap().id;
+    let newest = j.emit_batch_atomic(vec![plain(4)]).unwrap();
+    j.sync().unwrap();
+    assert_eq!(
+        replayed(&j, ReplayStart::Checkpoint(id2)),
+        vec![newest.start]
+    );
+    // The same through a reader of the files.
+    j.close().unwrap();
+    let r = JournalReader::open(dir.path()).unwrap();
+    let mut through_reader = incremental;
+    through_reader.push(newest.start);
+    assert_eq!(replayed(&r, ReplayStart::Checkpoint(id)), through_reader);
+    assert_eq!(
+        replayed(&r, ReplayStart::Checkpoint(id2)),
+        vec![newest.start]
+    );
+}
