@@ -423,11 +423,7 @@ pub struct StillInDoubt {
 /// decision, commit is impossible). Needs the coordinator and the participants not
 /// open in another process. Disagreements, conflicts, gaps and causality findings are
 /// left as they are: nothing safe fixes them.
-pub fn repair(
-    dir: &Path,
-    participants: &BTreeMap<String, PathBuf>,
-    found: &ConsistencyReport,
-) -> Result<RepairReport> {
+pub fn repair(dir: &Path, participants: &BTreeMap<String, PathBuf>) -> Result<RepairReport> {
     let mut journals: BTreeMap<String, Journal> = BTreeMap::new();
     let mut parts: Vec<Arc<dyn Participant>> = Vec::new();
     for (name, pdir) in participants {
@@ -461,8 +457,11 @@ pub fn repair(
     // (the coordinator does not deliver again what its log marks complete, e.g. after
     // a participant was rolled back past its marker).
     let again = check(dir, participants)?;
+    // Orphans from this check too, not from one taken before (perhaps while a
+    // coordinator still ran, or before someone else decided them): with every journal
+    // open here and the coordinator recovered, what it finds cannot change under it.
     let undelivered = again.undelivered.iter().map(|f| (f, false));
-    let orphans = found.orphans.iter().map(|f| (f, true));
+    let orphans = again.orphans.iter().map(|f| (f, true));
     for (f, orphan) in orphans.chain(undelivered) {
         let (Some(j), Some(tx), Some(decision)) = (
             journals.get(&f.participant),

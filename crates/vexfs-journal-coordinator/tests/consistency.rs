@@ -80,7 +80,7 @@ fn undecided_and_undelivered_transactions_are_found_and_repaired() {
     assert_eq!(found.undelivered[0].tx, undelivered.get());
     assert_eq!(found.undelivered[0].participant, NAMES[1]);
     assert!(found.disagreements.is_empty() && found.orphans.is_empty());
-    let repaired = repair(&coord, &dirs(&w), &found).unwrap();
+    let repaired = repair(&coord, &dirs(&w)).unwrap();
     assert_eq!(repaired.committed, vec![undelivered.get()]);
     assert_eq!(repaired.aborted, vec![undecided.get()]);
     let after = check(&coord, &dirs(&w)).unwrap();
@@ -133,7 +133,7 @@ fn disagreements_orphans_conflicts_and_causality_are_reported() {
     assert_eq!(found.causality.len(), 1);
     assert_eq!(found.causality[0].participant, NAMES[1]);
     assert_eq!(found.causality[0].parent, next + 5);
-    let repaired = repair(&coord, &dirs(&w), &found).unwrap();
+    let repaired = repair(&coord, &dirs(&w)).unwrap();
     assert_eq!(repaired.orphans_decided.len(), 1);
     assert_eq!(repaired.orphans_decided[0].decision, Some(Decision::Abort));
     let after = check(&coord, &dirs(&w)).unwrap();
@@ -164,7 +164,7 @@ fn a_participant_that_cannot_be_read_is_named_and_the_others_are_repaired() {
         .unwrap();
     assert!(ghost.error.is_some(), "{ghost:?}");
     assert_eq!(found.undecided, vec![tx.get()]);
-    let repaired = repair(&coord, &with_ghost, &found).unwrap();
+    let repaired = repair(&coord, &with_ghost).unwrap();
     assert_eq!(repaired.aborted, vec![tx.get()]);
     let after = check(&coord, &dirs(&w)).unwrap();
     assert!(after.is_consistent(), "{after:#?}");
@@ -183,7 +183,14 @@ fn a_participant_that_cannot_be_read_is_named_and_the_others_are_repaired() {
     let away = w.root.join("away");
     std::fs::rename(&lost, &away).unwrap();
     let found = check(&coord, &dirs(&w)).unwrap();
-    let repaired = repair(&coord, &dirs(&w), &found).unwrap();
+    assert!(
+        found
+            .participants
+            .iter()
+            .any(|p| p.name == NAMES[1] && p.error.is_some()),
+        "{found:#?}"
+    );
+    let repaired = repair(&coord, &dirs(&w)).unwrap();
     assert_eq!(repaired.in_doubt.len(), 1, "{repaired:#?}");
     assert_eq!(repaired.in_doubt[0].tx, tx.get());
     assert_eq!(repaired.in_doubt[0].decision, "abort");
@@ -196,7 +203,7 @@ fn a_participant_that_cannot_be_read_is_named_and_the_others_are_repaired() {
     std::fs::rename(&away, &lost).unwrap();
     let found = check(&coord, &dirs(&w)).unwrap();
     assert_eq!(found.undelivered.len(), 1, "{found:#?}");
-    repair(&coord, &dirs(&w), &found).unwrap();
+    repair(&coord, &dirs(&w)).unwrap();
     assert!(check(&coord, &dirs(&w)).unwrap().is_consistent());
 }
 
@@ -238,7 +245,7 @@ fn an_orphan_another_participant_committed_is_committed_not_aborted() {
             .iter()
             .all(|o| o.decision == Some(Decision::Commit))
     );
-    repair(&coord, &dirs(&w), &found).unwrap();
+    repair(&coord, &dirs(&w)).unwrap();
     for n in NAMES {
         assert_eq!(
             marker_in(&w.root.join(n), tx.get()),
@@ -266,11 +273,48 @@ fn a_participant_rolled_back_past_its_marker_gets_the_decision_again() {
     let coord = w.root.join("coordinator");
     let found = check(&coord, &dirs(&w)).unwrap();
     assert_eq!(found.undelivered.len(), 1, "{found:#?}");
-    let repaired = repair(&coord, &dirs(&w), &found).unwrap();
+    let repaired = repair(&coord, &dirs(&w)).unwrap();
     assert_eq!(repaired.delivered.len(), 1, "{repaired:#?}");
     assert_eq!(
         marker_in(&w.root.join(NAMES[1]), tx.get()),
         Some(Decision::Commit)
     );
     assert!(check(&coord, &dirs(&w)).unwrap().is_consistent());
+}
+
+// Checks I55 (docs/invariants.md).
+#[test]
+fn repair_decides_orphans_from_what_it_finds_itself_not_from_a_stale_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    let tx = w.coord().begin(&NAMES).unwrap();
+    w.coord().commit(tx).unwrap();
+    // An orphan at participant 0: its id is this coordinator's, its log never began it.
+    let orphan = NonZeroU64::new(tx.get() + 1000).unwrap();
+    emit_transactional(&w.journals[0], orphan, vec![event("orphan")], true).unwrap();
+    stop(&mut w);
+    let coord = w.root.join("coordinator");
+    let stale = check(&coord, &dirs(&w)).unwrap();
+    assert_eq!(stale.orphans.len(), 1, "{stale:#?}");
+    assert_eq!(stale.orphans[0].decision, Some(Decision::Abort));
+    // Before the repair, someone decides it commit there (another coordinator's
+    // repair, an operator). A repair acting on the stale report would append an abort
+    // after that commit: a marker contradicting the first.
+    let j = vexfs_journal::Journal::open_existing(w.root.join(NAMES[0])).unwrap();
+    emit_transactional(&j, orphan, vec![marker(orphan, Decision::Commit)], true).unwrap();
+    j.close().unwrap();
+    let repaired = repair(&coord, &dirs(&w)).unwrap();
+    assert!(repaired.orphans_decided.is_empty(), "{repaired:#?}");
+    let after = check(&coord, &dirs(&w)).unwrap();
+    assert!(
+        after.conflicts.is_empty() && after.orphans.is_empty(),
+        "{after:#?}"
+    );
+    let markers = vexfs_journal::JournalReader::open(w.root.join(NAMES[0]))
+        .unwrap()
+        .scan(1..u64::MAX)
+        .map(|e| e.unwrap())
+        .filter(|e| e.ext.cross_boundary_id == orphan.get())
+        .count();
+    assert_eq!(markers, 2, "the orphan's event and one marker");
 }

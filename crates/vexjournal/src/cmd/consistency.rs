@@ -89,7 +89,7 @@ pub(crate) fn check_and_repair(
     if !repair {
         return Ok((report, None));
     }
-    let repaired = consistency::repair(dir, dirs, &report)
+    let repaired = consistency::repair(dir, dirs)
         .with_context(|| format!("repairing the coordinator in {}", dir.display()))?;
     let after = consistency::check(dir, dirs)
         .with_context(|| format!("checking the coordinator in {}", dir.display()))?;
