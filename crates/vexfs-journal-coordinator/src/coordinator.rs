@@ -239,8 +239,20 @@ impl Coordinator {
         participants: Vec<Arc<dyn Participant>>,
         config: CoordinatorConfig,
     ) -> Result<(Coordinator, RecoveryReport)> {
-        let dir = dir.as_ref();
-        let log = Journal::open(dir, Config::default()).map_err(CoordinatorError::log)?;
+        let log = Journal::open(dir.as_ref(), Config::default()).map_err(CoordinatorError::log)?;
+        Coordinator::open_with_log(log, participants, config)
+    }
+
+    /// [`Coordinator::open`] on a log journal the caller opened (its own configuration,
+    /// or open options such as fault injection in tests). The journal must not be
+    /// written by anything else while the coordinator has it.
+    pub fn open_with_log(
+        log: Journal,
+        participants: Vec<Arc<dyn Participant>>,
+        config: CoordinatorConfig,
+    ) -> Result<(Coordinator, RecoveryReport)> {
+        let dir = log.dir().to_path_buf();
+        let dir = dir.as_path();
         let mut by_name = HashMap::new();
         let mut dirs = BTreeMap::new();
         for p in participants {

@@ -10,12 +10,14 @@ use std::time::Duration;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
-use common::{NAMES, World, event, payloads, quick};
+use common::{NAMES, World, agreed_decisions, event, payloads, quick};
+use vexfs_journal::OpenOptions;
 use vexfs_journal::{Config, FullPolicy, Journal};
 use vexfs_journal_coordinator::{
     Coordinator, CoordinatorConfig, CoordinatorError, Decision, JournalParticipant, Participant,
     TxState,
 };
+use vexfs_journal_storage::faults::Faults;
 
 #[test]
 fn a_committed_transaction_becomes_visible_in_every_participant() {
@@ -425,4 +427,59 @@ fn transaction_ids_carry_the_log_tag_and_journals_that_drop_events_are_refused()
     let p: Arc<dyn Participant> = Arc::new(JournalParticipant::new("lossy", lossy));
     let e = Coordinator::open(dir.path().join("c2"), vec![p], quick()).unwrap_err();
     assert!(e.to_string().contains("drop-oldest"), "{e}");
+}
+
+// Checks I54 (docs/invariants.md).
+#[test]
+fn a_commit_decision_that_cannot_be_made_durable_is_settled_by_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    // The same coordinator directory, over a log whose fsyncs can be made to fail.
+    w.coord = None;
+    let faults = Arc::new(Faults::new());
+    let log = Journal::open_with(
+        w.root.join("coordinator"),
+        OpenOptions {
+            faults: Some(faults.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let parts = w
+        .parts
+        .iter()
+        .map(|p| p.clone() as Arc<dyn Participant>)
+        .collect();
+    let (c, _) = Coordinator::open_with_log(log, parts, quick()).unwrap();
+    let tx = c.begin(&NAMES).unwrap();
+    for name in NAMES {
+        c.add_events(tx, name, vec![event(name)]).unwrap();
+    }
+    const EIO: i32 = 5;
+    faults.fail_syncs_after(0, EIO);
+    let err = c.commit(tx).unwrap_err();
+    assert!(
+        matches!(err, CoordinatorError::OutcomeUnknown { tx: t, .. } if t == tx.get()),
+        "{err}"
+    );
+    assert!(err.to_string().contains("reopened"), "{err}");
+    // This coordinator decides nothing more, and no reader sees the transaction.
+    assert!(matches!(c.begin(&NAMES), Err(CoordinatorError::Stopped)));
+    assert!(matches!(c.abort(tx), Err(CoordinatorError::Stopped)));
+    for (i, name) in NAMES.iter().enumerate() {
+        assert!(payloads(&w, i).is_empty(), "{name}");
+    }
+    drop(c);
+    // Reopening settles it from what the log holds, the same in every participant.
+    let report = w.reopen();
+    assert_eq!(
+        report.committed.len() + report.aborted.len(),
+        1,
+        "{report:?}"
+    );
+    let decided = agreed_decisions(&w, "outcome unknown");
+    let committed = decided[&tx.get()] == Decision::Commit;
+    for (i, name) in NAMES.iter().enumerate() {
+        assert_eq!(payloads(&w, i).len(), usize::from(committed), "{name}");
+    }
 }
