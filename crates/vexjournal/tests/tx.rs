@@ -300,6 +300,60 @@ fn recover_coordinated_recovers_each_participant_and_names_the_lost_one() {
     run_in(&coord, &["recover", "--participant", "a=b"], b"", &[]).fails_with(2);
 }
 
+// Checks I55 (docs/invariants.md).
+#[test]
+fn recover_coordinated_with_a_damaged_log_recovers_the_participants_and_decides_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (coord, _, open) = crashed_coordinator(tmp.path());
+    std::fs::write(coord.join("journal.json"), b"{ damaged").unwrap();
+    let r = run_in(&coord, &["recover", "--coordinated"], b"", &[]).fails_with(1);
+    for name in ["fuse", "graph"] {
+        assert!(
+            r.stdout.contains(&format!("{name} (")) && r.stdout.contains("recovered, "),
+            "{}",
+            r.stdout
+        );
+    }
+    assert!(
+        r.stdout.contains("coordinator (") && r.stdout.contains("NOT RECOVERED"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("[3/3] recovering the coordinator"),
+        "{}",
+        r.stderr
+    );
+    // Nothing was decided: the open transaction still holds graph's readers.
+    let graph = vexfs_journal::JournalReader::open(tmp.path().join("graph")).unwrap();
+    assert_eq!(graph.held_by().unwrap().map(|(tx, _)| tx), Some(open));
+    let json = run_in(
+        &coord,
+        &["recover", "--coordinated", "-o", "json"],
+        b"",
+        &[],
+    )
+    .fails_with(1)
+    .json();
+    assert_eq!(json["consistent"], false);
+    assert!(
+        json["coordinator_error"]
+            .as_str()
+            .unwrap()
+            .contains("journal.json"),
+        "{json}"
+    );
+    assert_eq!(json["participants"].as_array().unwrap().len(), 2);
+    // A --dir that is no directory at all is told at once.
+    let gone = tmp.path().join("no-such-coordinator");
+    let r = run_in(&gone, &["recover", "--coordinated"], b"", &[]).fails_with(1);
+    assert!(
+        r.stderr.contains("no coordinator directory"),
+        "{}",
+        r.stderr
+    );
+}
+
 // Checks I56 (docs/invariants.md).
 #[test]
 fn timeline_merges_participants_and_the_log_in_causal_order() {

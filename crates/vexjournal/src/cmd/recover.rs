@@ -234,7 +234,14 @@ struct Recovered {
 
 /// `recover --coordinated`: every participant, then the coordinator, then a check.
 fn coordinated(cli: &Cli, args: &Args, mode: RecoveryMode) -> Result<ExitCode> {
-    crate::cmd::tx::log(&cli.dir)?;
+    // A missing directory is a wrong --dir, told at once; a damaged log is reported
+    // after the participants are recovered.
+    if !cli.dir.is_dir() {
+        anyhow::bail!(
+            "no coordinator directory at {} (--dir must be a coordinator's directory)",
+            cli.dir.display()
+        );
+    }
     let dirs = crate::cmd::tx::participants(&cli.dir, &args.participants)?;
     let steps = dirs.len() + 1;
     let mut recovered = Vec::new();
@@ -267,16 +274,31 @@ fn coordinated(cli: &Cli, args: &Args, mode: RecoveryMode) -> Result<ExitCode> {
     eprintln!(
         "[{steps}/{steps}] recovering the coordinator log, resolving open transactions, checking consistency"
     );
-    let (report, repaired) = crate::cmd::consistency::check_and_repair(&cli.dir, &dirs, true)?;
-    let failed = recovered.iter().any(|r| r.error.is_some());
+    // The log is recovered like a participant first (a torn tail cut, damage handled
+    // as --mode says); if it cannot be, nothing is decided: every transaction it held
+    // stays undecided (readers wait at it), none half-decided.
+    let coordinator = Journal::open_existing_with(&cli.dir, mode, 0)
+        .and_then(|j| j.close())
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("recovering the coordinator log in {}", cli.dir.display()))
+        .and_then(|()| crate::cmd::consistency::check_and_repair(&cli.dir, &dirs, true));
+    let (report, repaired, coordinator_error) = match coordinator {
+        Ok((report, repaired)) => (Some(report), repaired, None),
+        Err(e) => {
+            eprintln!("  the coordinator cannot be recovered: {e:#}");
+            (None, None, Some(format!("{e:#}")))
+        }
+    };
+    let failed = recovered.iter().any(|r| r.error.is_some()) || coordinator_error.is_some();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match args.output {
         ReportFormat::Json => {
             let v = serde_json::json!({
                 "participants": recovered,
+                "coordinator_error": coordinator_error,
                 "repaired": repaired,
                 "consistency": report,
-                "consistent": report.is_consistent(),
+                "consistent": report.as_ref().is_some_and(|r| r.is_consistent()),
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
@@ -302,14 +324,23 @@ fn coordinated(cli: &Cli, args: &Args, mode: RecoveryMode) -> Result<ExitCode> {
                     (None, None) => {}
                 }
             }
+            if let Some(e) = &coordinator_error {
+                writeln!(
+                    out,
+                    "coordinator ({}): NOT RECOVERED: {e}\nnothing was decided: the participants' open transactions stay undecided until the log is recovered",
+                    cli.dir.display()
+                )?;
+            }
             if let Some(r) = &repaired {
                 crate::cmd::consistency::write_repair(&mut out, r)?;
             }
-            crate::cmd::consistency::write_report(&mut out, &report)?;
+            if let Some(report) = &report {
+                crate::cmd::consistency::write_report(&mut out, report)?;
+            }
         }
     }
     out.flush()?;
-    Ok(if failed || !report.is_consistent() {
+    Ok(if failed || !report.is_some_and(|r| r.is_consistent()) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
