@@ -85,7 +85,9 @@ impl Live {
             cap,
             end,
         });
-        let mut sub = source.subscribe(Query::new(), StartAt::Now)?;
+        // From exactly where the ring starts (not `StartAt::Now`, which would start
+        // at the end as of a moment later and drop what was appended in between).
+        let mut sub = source.subscribe(Query::new().from_seq(from), StartAt::Beginning)?;
         let feed = Arc::downgrade(&live);
         let journal = source.journal_id();
         std::thread::Builder::new()
