@@ -255,6 +255,7 @@ impl Coordinator {
         let dir = dir.as_path();
         let mut by_name = HashMap::new();
         let mut dirs = BTreeMap::new();
+        let mut ids = BTreeMap::new();
         for p in participants {
             let name = p.name().to_string();
             if let Err(reason) = p.check() {
@@ -268,13 +269,18 @@ impl Coordinator {
                     std::path::absolute(at).unwrap_or(at.to_path_buf()),
                 );
             }
+            if let Some(id) = p.journal_id() {
+                let at = p.location().unwrap_or(Path::new("?"));
+                crate::log::check_participant_id(dir, &name, at, id)?;
+                ids.insert(name.clone(), id);
+            }
             if by_name.insert(name.clone(), p).is_some() {
                 return Err(CoordinatorError::BadParticipants {
                     reason: format!("two participants given to open are named {name:?}"),
                 });
             }
         }
-        crate::log::record_participant_dirs(dir, &dirs);
+        crate::log::record_participant_dirs(dir, &dirs, &ids);
         let tag = crate::log::tag_of(log.journal_id());
         let inner = Arc::new(Inner {
             log,

@@ -36,6 +36,6 @@ pub use coordinator::{
 };
 pub use error::{CoordinatorError, Result};
 pub use kernel_ref::{KERNEL_REF_SUBTYPE, KernelEventRef};
-pub use log::{PARTICIPANTS_FILE, TxSummary, participant_dirs, summarize};
+pub use log::{PARTICIPANTS_FILE, TxSummary, check_participant_id, participant_dirs, summarize};
 pub use participant::{JournalParticipant, Participant, marker};
 pub use vexfs_journal::format::tx::Decision;

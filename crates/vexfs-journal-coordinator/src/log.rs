@@ -258,15 +258,19 @@ pub const PARTICIPANTS_FILE: &str = "participants.json";
 #[derive(Default, Serialize, Deserialize)]
 struct ParticipantsFile {
     participants: BTreeMap<String, PathBuf>,
+    /// Each participant journal's id when a coordinator last opened it (files written
+    /// before ids were recorded have none).
+    #[serde(default)]
+    journal_ids: BTreeMap<String, String>,
 }
 
-/// Where each participant journal known to the coordinator in `dir` is (recorded by
-/// [`crate::Coordinator::open`] for participants that have a directory).
-pub fn participant_dirs(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
+fn read_participants_file(dir: &Path) -> Result<ParticipantsFile> {
     let path = dir.join(PARTICIPANTS_FILE);
     let text = match std::fs::read(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(ParticipantsFile::default());
+        }
         Err(e) => {
             return Err(CoordinatorError::Participants {
                 path,
@@ -274,35 +278,68 @@ pub fn participant_dirs(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
             });
         }
     };
-    let file: ParticipantsFile =
-        serde_json::from_slice(&text).map_err(|e| CoordinatorError::Participants {
-            path,
-            reason: e.to_string(),
-        })?;
-    Ok(file.participants)
+    serde_json::from_slice(&text).map_err(|e| CoordinatorError::Participants {
+        path,
+        reason: e.to_string(),
+    })
+}
+
+/// Checks that `name`'s journal, found at `at`, is the journal (by id) the coordinator
+/// in `dir` last used under that name: a journal given in the wrong place would get
+/// markers meant for another and leave that one's readers waiting. A name with no id
+/// recorded passes.
+pub fn check_participant_id(
+    dir: &Path,
+    name: &str,
+    at: &Path,
+    id: vexfs_journal::Uuid,
+) -> Result<()> {
+    let file = read_participants_file(dir)?;
+    match file.journal_ids.get(name) {
+        Some(recorded) if *recorded != id.to_string() => Err(CoordinatorError::BadParticipants {
+            reason: format!(
+                "participant {name:?} was journal {recorded} when this coordinator last used it, but the journal at {} is {id}: give the right journal (if {name} was deliberately replaced by a new journal, remove its entries from {})",
+                at.display(),
+                dir.join(PARTICIPANTS_FILE).display()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Where each participant journal known to the coordinator in `dir` is (recorded by
+/// [`crate::Coordinator::open`] for participants that have a directory).
+pub fn participant_dirs(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
+    Ok(read_participants_file(dir)?.participants)
 }
 
 /// Records `dirs` (merged over what is recorded) in `dir`'s participants file,
 /// replacing it atomically.
 /// The file is a convenience for operator tools: failing to read or write it never
 /// stops a coordinator (it is warned about and rewritten from the participants given).
-pub(crate) fn record_participant_dirs(dir: &Path, dirs: &BTreeMap<String, PathBuf>) {
-    let mut all = participant_dirs(dir).unwrap_or_else(|e| {
+pub(crate) fn record_participant_dirs(
+    dir: &Path,
+    dirs: &BTreeMap<String, PathBuf>,
+    ids: &BTreeMap<String, vexfs_journal::Uuid>,
+) {
+    let mut file = read_participants_file(dir).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "rewriting the participants file");
-        BTreeMap::new()
+        ParticipantsFile::default()
     });
-    let before = all.clone();
+    let (dirs_before, ids_before) = (file.participants.clone(), file.journal_ids.clone());
     // A path that is not UTF-8 cannot be written in JSON: it is left out.
-    all.extend(
+    file.participants.extend(
         dirs.iter()
             .filter(|(_, v)| v.to_str().is_some())
             .map(|(k, v)| (k.clone(), v.clone())),
     );
+    file.journal_ids
+        .extend(ids.iter().map(|(k, v)| (k.clone(), v.to_string())));
     let path = dir.join(PARTICIPANTS_FILE);
-    if all == before && path.exists() {
+    if file.participants == dirs_before && file.journal_ids == ids_before && path.exists() {
         return;
     }
-    if let Err(e) = write_atomically(dir, &path, &ParticipantsFile { participants: all }) {
+    if let Err(e) = write_atomically(dir, &path, &file) {
         tracing::warn!(file = %path.display(), error = %e, "participants file not written");
     }
 }

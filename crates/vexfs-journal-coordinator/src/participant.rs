@@ -43,6 +43,12 @@ pub trait Participant: Send + Sync {
     fn location(&self) -> Option<&Path> {
         None
     }
+    /// Its journal's id, when it has one: recorded beside the coordinator log, and
+    /// checked on every later open, so a journal given under the wrong name (or in the
+    /// wrong place) is refused rather than sent another journal's markers.
+    fn journal_id(&self) -> Option<vexfs_journal::Uuid> {
+        None
+    }
     /// The latest time of its journal's hybrid logical clock (I56): not earlier than
     /// any event it has written. Required (no default) so that a wrapper cannot lose
     /// the ordering by forgetting to pass it on.
@@ -110,6 +116,10 @@ impl Participant for JournalParticipant {
 
     fn location(&self) -> Option<&Path> {
         Some(self.journal.dir())
+    }
+
+    fn journal_id(&self) -> Option<vexfs_journal::Uuid> {
+        Some(self.journal.journal_id())
     }
 
     fn clock_time(&self) -> i64 {

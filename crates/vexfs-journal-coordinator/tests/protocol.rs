@@ -483,3 +483,34 @@ fn a_commit_decision_that_cannot_be_made_durable_is_settled_by_the_next_open() {
         assert_eq!(payloads(&w, i).len(), usize::from(committed), "{name}");
     }
 }
+
+// Checks I52 (docs/invariants.md).
+#[test]
+fn a_journal_given_under_another_participants_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    let recorded = std::fs::read_to_string(w.root.join("coordinator/participants.json")).unwrap();
+    assert!(
+        recorded.contains(&w.journals[0].journal_id().to_string()),
+        "{recorded}"
+    );
+    w.coord = None;
+    // fuse and graph swapped: each would get the other's markers.
+    let swapped: Vec<Arc<dyn Participant>> = [(0, 2), (1, 1), (2, 0)]
+        .iter()
+        .map(|&(name, journal)| {
+            Arc::new(JournalParticipant::new(
+                NAMES[name],
+                w.journals[journal].clone(),
+            )) as Arc<dyn Participant>
+        })
+        .collect();
+    let err = Coordinator::open(w.root.join("coordinator"), swapped, quick()).unwrap_err();
+    assert!(
+        matches!(&err, CoordinatorError::BadParticipants { reason } if reason.contains("\"fuse\" was journal")),
+        "{err}"
+    );
+    // The right journals still open it.
+    let report = w.reopen();
+    assert!(report.in_doubt.is_empty());
+}

@@ -344,6 +344,18 @@ fn recover_coordinated_with_a_damaged_log_recovers_the_participants_and_decides_
         "{json}"
     );
     assert_eq!(json["participants"].as_array().unwrap().len(), 2);
+    // A participant given in the wrong place (another participant's journal) is
+    // refused before anything is touched.
+    let wrong = format!("fuse={}", tmp.path().join("graph").display());
+    let r = run_in(
+        &coord,
+        &["recover", "--coordinated", "--participant", &wrong],
+        b"",
+        &[],
+    )
+    .fails_with(1);
+    assert!(r.stderr.contains("\"fuse\" was journal"), "{}", r.stderr);
+    assert!(!r.stderr.contains("recovering participant"), "{}", r.stderr);
     // A --dir that is no directory at all is told at once.
     let gone = tmp.path().join("no-such-coordinator");
     let r = run_in(&gone, &["recover", "--coordinated"], b"", &[]).fails_with(1);

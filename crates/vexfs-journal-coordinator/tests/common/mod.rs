@@ -67,6 +67,9 @@ impl Participant for Flaky {
     fn location(&self) -> Option<&Path> {
         self.inner.location()
     }
+    fn journal_id(&self) -> Option<vexfs_journal::Uuid> {
+        self.inner.journal_id()
+    }
     fn clock_time(&self) -> i64 {
         self.inner.clock_time()
     }

@@ -277,6 +277,17 @@ pub(crate) fn participants(dir: &Path, given: &[String]) -> Result<BTreeMap<Stri
         if name.is_empty() || pdir.is_empty() {
             bail!("--participant {p:?}: expected NAME=DIR");
         }
+        // A journal that opens must be the one recorded under that name; one that does
+        // not is reported by the command itself (it cannot be recovered or read).
+        if let Ok(reader) = JournalReader::open(pdir) {
+            vexfs_journal_coordinator::check_participant_id(
+                dir,
+                name,
+                Path::new(pdir),
+                reader.journal_id(),
+            )
+            .with_context(|| format!("--participant {p:?}"))?;
+        }
         dirs.insert(name.to_string(), PathBuf::from(pdir));
     }
     Ok(dirs)
