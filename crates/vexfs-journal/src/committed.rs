@@ -103,6 +103,12 @@ impl Snapshot {
         self.view.stable_end_at(end)
     }
 
+    /// Whether every record below [`Snapshot::end`] is delivered (see
+    /// [`TxView::hides_nothing`]).
+    pub(crate) fn hides_nothing(&self) -> bool {
+        self.view.hides_nothing()
+    }
+
     /// Whether a read-committed reader delivers this record (below [`Snapshot::end`]).
     pub(crate) fn delivers_record(&self, v: &RecordView<'_>) -> bool {
         v.raw_ext.cross_boundary_id.get() == 0

@@ -359,10 +359,14 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
     fn rate(&self, query: &RateQuery) -> Result<Rate> {
         let snap = snapshot(self, self.query_end())?;
         let hide = |v: &RecordView<'_>| !snap.delivers_record(v);
+        // With nothing to hide, blocks holding transactions are counted from their
+        // summaries like any other, not read record by record.
+        let hide: Option<vexfs_journal_index::rate::HideRecord<'_>> =
+            (!snap.hides_nothing()).then_some(&hide);
         Ok(self
             .parts()
             .executor()
-            .rate_where(query, snap.end(), Some(&hide))?)
+            .rate_where(query, snap.end(), hide)?)
     }
 }
 

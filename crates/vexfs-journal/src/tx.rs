@@ -47,6 +47,8 @@ pub struct TxView {
     /// For each marker that decided a transaction with events here: the marker's
     /// sequence → the transaction's first event (see [`TxView::stable_end_at`]).
     decided_by: BTreeMap<u64, u64>,
+    /// Transactions aborted after writing events here.
+    aborted_with_events: usize,
 }
 
 /// The role of a stored event.
@@ -99,6 +101,9 @@ impl TxView {
                     if let Some(first) = self.first_of.remove(&tx) {
                         self.open.remove(&first);
                         self.decided_by.insert(seq, first);
+                        if decision == Decision::Abort {
+                            self.aborted_with_events += 1;
+                        }
                     }
                 }
             },
@@ -129,6 +134,13 @@ impl TxView {
     /// index summaries of their blocks say so).
     pub fn advance(&mut self, end: u64) {
         self.end = self.end.max(end);
+    }
+
+    /// Whether every fed record below the stable end is delivered: no transaction
+    /// with events here was aborted and no event followed its transaction's marker. A
+    /// reader may then count records (by index summaries) without looking at each.
+    pub fn hides_nothing(&self) -> bool {
+        self.aborted_with_events == 0 && self.late.is_empty()
     }
 
     /// The sequence after the last record fed.
@@ -200,6 +212,24 @@ impl TxView {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    // Checks I53 (docs/invariants.md).
+    #[test]
+    fn a_view_hides_nothing_until_an_abort_with_events_or_a_late_event() {
+        let mut v = TxView::new();
+        v.observe(1, TxRole::Member(10));
+        v.observe(2, TxRole::Marker(10, Decision::Commit));
+        // An abort with no events here hides nothing either.
+        v.observe(3, TxRole::Marker(11, Decision::Abort));
+        assert!(v.hides_nothing());
+        v.observe(4, TxRole::Member(12));
+        v.observe(5, TxRole::Marker(12, Decision::Abort));
+        assert!(!v.hides_nothing());
+        let mut late = TxView::new();
+        late.observe(1, TxRole::Marker(13, Decision::Commit));
+        late.observe(2, TxRole::Member(13));
+        assert!(!late.hides_nothing());
+    }
 
     // Checks I53 (docs/invariants.md).
     #[test]
