@@ -207,6 +207,14 @@ pub fn check(dir: &Path, participants: &BTreeMap<String, PathBuf>) -> Result<Con
             });
         }
     }
+    // The log was read before the participants: a transaction begun meanwhile (by a
+    // coordinator still running) has its begin record durable before any of its
+    // events, so reading the log again tells it from a real orphan.
+    if !report.orphans.is_empty() {
+        let again = JournalReader::open(dir).map_err(CoordinatorError::log)?;
+        let now = summarize(tag, again.scan(log.visible_end()..again.visible_end()))?;
+        report.orphans.retain(|o| !now.contains_key(&o.tx));
+    }
     // An orphan some other participant holds a marker for was decided (by a
     // coordinator whose log lost it): a repair delivers that decision, never the
     // opposite; with contradicting markers elsewhere, nothing.

@@ -318,3 +318,46 @@ fn repair_decides_orphans_from_what_it_finds_itself_not_from_a_stale_report() {
         .count();
     assert_eq!(markers, 2, "the orphan's event and one marker");
 }
+
+// Checks I55 (docs/invariants.md).
+#[test]
+fn a_check_while_the_coordinator_runs_reports_no_false_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = World::new(dir.path(), quick());
+    let coord = w.root.join("coordinator");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (mut false_orphans, mut errors) = (Vec::new(), Vec::new());
+    std::thread::scope(|s| {
+        // Transactions begun all the time: some begin after a check has read the log
+        // and write their events before it reads the participants.
+        s.spawn(|| {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let tx = w.coord().begin(&NAMES).unwrap();
+                for n in NAMES {
+                    w.coord()
+                        .add_events(tx, n, vec![event(&format!("{i}"))])
+                        .unwrap();
+                }
+                w.journals.iter().for_each(|j| j.flush().unwrap());
+                if i.is_multiple_of(2) {
+                    w.coord().commit(tx).unwrap();
+                } else {
+                    w.coord().abort(tx).unwrap();
+                }
+                i += 1;
+            }
+        });
+        // Findings are collected, not asserted here: a failed assertion inside the
+        // scope would leave the writer running and the test hanging.
+        for _ in 0..40 {
+            match check(&coord, &dirs(&w)) {
+                Ok(report) => false_orphans.extend(report.orphans),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(false_orphans.is_empty(), "{false_orphans:#?}");
+}
