@@ -4,17 +4,19 @@
 //!
 //! Each transaction: `begin` over three participant journals (one durable log write),
 //! one event added to each, `commit` (each participant fsyncs its events, the decision
-//! is written durably, then each participant writes its marker durably and the log its
-//! completion). Nine durable steps, five of them in sequence on the critical path when
-//! the participants are synced one after another: group commit lets concurrent
-//! transactions share each fsync.
+//! is written durably, then each participant writes its marker, which a background
+//! completer makes durable before logging the completion). Five durable steps in
+//! sequence on the critical path: group commit lets concurrent transactions share each
+//! fsync.
 //!
 //! Baseline: `fdatasync` after a 512-byte append to a file in the same directory.
 //!
 //! Run: `cargo bench -p vexfs-journal-benches --bench tx_commit`. Variables:
 //! `BENCH_TX` (sequential transactions, default 2000), `BENCH_CLIENTS` (default 32),
 //! `BENCH_SECS` (seconds of the concurrent run, default 5), `BENCH_DIR`,
-//! `BENCH_OUT` (JSON, default `<target>/bench-results/tx_commit.json`).
+//! `BENCH_OUT` (JSON, default `<target>/bench-results/tx_commit.json`),
+//! `BENCH_FSYNC` (the participants' fsync policy, default `batch`; e.g. `never`: only
+//! the coordinator's waits fsync them).
 
 use std::io::Write;
 use std::path::Path;
@@ -73,9 +75,17 @@ struct Setup {
 }
 
 fn setup(dir: &Path) -> Result<Setup> {
+    let fsync = match std::env::var("BENCH_FSYNC") {
+        Ok(p) => p.parse().map_err(|e| anyhow::anyhow!("BENCH_FSYNC {p:?}: {e}"))?,
+        Err(_) => Config::default().fsync,
+    };
+    let config = Config {
+        fsync,
+        ..Config::default()
+    };
     let journals: Vec<Journal> = NAMES
         .iter()
-        .map(|n| Journal::create(dir.join(n), Config::default()))
+        .map(|n| Journal::create(dir.join(n), config.clone()))
         .collect::<std::result::Result<_, _>>()?;
     let parts: Vec<Arc<dyn Participant>> = NAMES
         .iter()
@@ -131,6 +141,10 @@ fn main() -> Result<()> {
         .tempdir_in(&base)?;
     let mut results = serde_json::Map::new();
 
+    results.insert(
+        "participant_fsync".into(),
+        json!(std::env::var("BENCH_FSYNC").unwrap_or_else(|_| "batch".into())),
+    );
     results.insert(
         "fdatasync_512b".into(),
         fdatasync_baseline(tmp.path(), 2000)?,
