@@ -76,7 +76,9 @@ struct Setup {
 
 fn setup(dir: &Path) -> Result<Setup> {
     let fsync = match std::env::var("BENCH_FSYNC") {
-        Ok(p) => p.parse().map_err(|e| anyhow::anyhow!("BENCH_FSYNC {p:?}: {e}"))?,
+        Ok(p) => p
+            .parse()
+            .map_err(|e| anyhow::anyhow!("BENCH_FSYNC {p:?}: {e}"))?,
         Err(_) => Config::default().fsync,
     };
     let config = Config {
