@@ -4,32 +4,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::num::NonZeroU64;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use common::{NAMES, World, event, quick};
+use common::{NAMES, World, dirs, event, quick, stop};
 use vexfs_journal::ext::emit_transactional;
 use vexfs_journal_coordinator::consistency::{check, repair};
 use vexfs_journal_coordinator::{Decision, marker};
-
-fn dirs(w: &World) -> BTreeMap<String, PathBuf> {
-    NAMES
-        .iter()
-        .map(|n| (n.to_string(), w.root.join(n)))
-        .collect()
-}
-
-/// Stops the coordinator as a crash would and closes the journals (so the checker,
-/// which only reads, and `repair`, which opens them, may).
-fn stop(w: &mut World) {
-    w.coord = None;
-    w.parts.clear();
-    for j in w.journals.drain(..) {
-        j.close().unwrap();
-    }
-}
 
 #[test]
 fn a_clean_history_is_consistent() {

@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::time::SystemTime;
 
-use common::{NAMES, World, event, quick};
+use common::{NAMES, World, dirs, event, quick, stop};
 use proptest::prelude::*;
 use vexfs_journal::tx::{TxRole, role_of};
 use vexfs_journal::{JournalReader, Query};
@@ -17,28 +16,7 @@ use vexfs_journal_coordinator::consistency::check;
 use vexfs_journal_coordinator::timeline::merge;
 
 fn now_ns() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    )
-    .unwrap()
-}
-
-fn dirs(w: &World) -> BTreeMap<String, PathBuf> {
-    NAMES
-        .iter()
-        .map(|n| (n.to_string(), w.root.join(n)))
-        .collect()
-}
-
-fn stop(w: &mut World) {
-    w.coord = None;
-    w.parts.clear();
-    for j in w.journals.drain(..) {
-        j.close().unwrap();
-    }
+    vexfs_journal::system_ns(SystemTime::now())
 }
 
 fn readers(w: &World) -> Vec<JournalReader> {

@@ -3,18 +3,12 @@
 //! restart; explicit times are kept as given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use vexfs_journal::{Config, Event, FsOp, Journal, StoredEvent};
 
 fn now_ns() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    )
-    .unwrap()
+    vexfs_journal::system_ns(SystemTime::now())
 }
 
 fn ev(tag: &str) -> Event {

@@ -139,50 +139,10 @@ fn check_reads<F: Follow>(f: &F, want: &[u64], stable: u64, end: u64) {
         followed.push(e.seq);
     }
     assert_eq!(followed, want, "subscription");
-    let cancel = AtomicBool::new(false);
-    let mut replayed = Vec::new();
-    let report = f
-        .replay(
-            ReplayOptions::default(),
-            ReplayStart::Beginning,
-            &cancel,
-            &mut |_| {},
-            &mut |e| {
-                replayed.push(e.seq);
-                true
-            },
-        )
-        .unwrap();
+    let (replayed, counts) = replayed_with_counts(f, ReplayStart::Beginning);
     assert_eq!(replayed, want, "replay");
-    assert_eq!(report.events, want.len() as u64, "replay report");
-    replayed.clear();
-    f.replay_views(
-        ReplayOptions::default(),
-        ReplayStart::Beginning,
-        &cancel,
-        &mut |_| {},
-        &mut |v| {
-            replayed.push(v.raw_ext.userspace_sequence.get());
-            true
-        },
-    )
-    .unwrap();
-    assert_eq!(replayed, want, "replay_views");
-    let unordered = Mutex::new(BTreeSet::new());
-    let report = f
-        .replay_unordered(
-            ReplayOptions::default(),
-            ReplayStart::Beginning,
-            &cancel,
-            &mut |_| {},
-            &|e| {
-                unordered.lock().unwrap().insert(e.seq);
-            },
-        )
-        .unwrap();
-    let unordered: Vec<u64> = unordered.into_inner().unwrap().into_iter().collect();
-    assert_eq!(unordered, want, "replay_unordered");
-    assert_eq!(report.events, want.len() as u64, "replay_unordered report");
+    let n = want.len() as u64;
+    assert_eq!(counts, (n, n), "replay and replay_unordered reports");
     let rate = f
         .rate(&RateQuery {
             by: RateBy::Type,
@@ -395,19 +355,25 @@ fn a_marker_past_what_a_read_sees_does_not_decide_for_it() {
 /// Sequences a replay from `start` delivers, through all three replays (which must
 /// agree).
 fn replayed<F: Follow>(f: &F, start: ReplayStart) -> Vec<u64> {
+    replayed_with_counts(f, start).0
+}
+
+/// [`replayed`], with the event counts the ordered and unordered replays report.
+fn replayed_with_counts<F: Follow>(f: &F, start: ReplayStart) -> (Vec<u64>, (u64, u64)) {
     let cancel = AtomicBool::new(false);
     let mut ordered = Vec::new();
-    f.replay(
-        ReplayOptions::default(),
-        start.clone(),
-        &cancel,
-        &mut |_| {},
-        &mut |e| {
-            ordered.push(e.seq);
-            true
-        },
-    )
-    .unwrap();
+    let report = f
+        .replay(
+            ReplayOptions::default(),
+            start.clone(),
+            &cancel,
+            &mut |_| {},
+            &mut |e| {
+                ordered.push(e.seq);
+                true
+            },
+        )
+        .unwrap();
     let mut views = Vec::new();
     f.replay_views(
         ReplayOptions::default(),
@@ -422,19 +388,20 @@ fn replayed<F: Follow>(f: &F, start: ReplayStart) -> Vec<u64> {
     .unwrap();
     assert_eq!(views, ordered, "replay_views");
     let unordered = Mutex::new(BTreeSet::new());
-    f.replay_unordered(
-        ReplayOptions::default(),
-        start,
-        &cancel,
-        &mut |_| {},
-        &|e| {
-            unordered.lock().unwrap().insert(e.seq);
-        },
-    )
-    .unwrap();
+    let unordered_report = f
+        .replay_unordered(
+            ReplayOptions::default(),
+            start,
+            &cancel,
+            &mut |_| {},
+            &|e| {
+                unordered.lock().unwrap().insert(e.seq);
+            },
+        )
+        .unwrap();
     let unordered: Vec<u64> = unordered.into_inner().unwrap().into_iter().collect();
     assert_eq!(unordered, ordered, "replay_unordered");
-    ordered
+    (ordered, (report.events, unordered_report.events))
 }
 
 // Checks I53 (docs/invariants.md).

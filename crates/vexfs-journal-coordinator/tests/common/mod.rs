@@ -215,6 +215,25 @@ impl World {
     }
 }
 
+/// Each participant's journal directory, by name (as the consistency checker takes
+/// them).
+pub fn dirs(w: &World) -> BTreeMap<String, PathBuf> {
+    NAMES
+        .iter()
+        .map(|n| (n.to_string(), w.root.join(n)))
+        .collect()
+}
+
+/// Stops the coordinator as a crash would and closes the journals (so the checker,
+/// which only reads, and `repair`, which opens them, may).
+pub fn stop(w: &mut World) {
+    w.coord = None;
+    w.parts.clear();
+    for j in w.journals.drain(..) {
+        j.close().unwrap();
+    }
+}
+
 /// Payloads of the ordinary and transaction events a read-committed reader of
 /// participant `i` delivers now (markers left out).
 pub fn payloads(w: &World, i: usize) -> Vec<String> {
