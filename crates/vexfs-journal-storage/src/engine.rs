@@ -633,9 +633,6 @@ fn remove_stale_temporaries(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The next sequence to assign after `seg`: after its last event, and never below its
-/// header's `next_event_id` — salvage records there the sequences of events it had to
-/// set aside, so they are not given to new events.
 /// The highest event time stored (the clock restarts above it), from the block tables
 /// and the manifest's record of sealed segments (which outlives their blocks' removal).
 /// Times more than [`crate::hlc::MAX_AHEAD_NS`] past the wall clock are left out: only
@@ -674,6 +671,9 @@ fn highest_time(store: &Store) -> i64 {
     highest
 }
 
+/// The next sequence to assign after `seg`: after its last event, and never below its
+/// header's `next_event_id` — salvage records there the sequences of events it had to
+/// set aside, so they are not given to new events.
 fn next_after(seg: &Segment) -> u64 {
     seg.next_seq().max(seg.header().next_event_id)
 }
