@@ -426,9 +426,9 @@ pub struct StillInDoubt {
 }
 
 /// Fixes what is safe: opens the coordinator on the participant journals (which
-/// delivers every logged decision and aborts undecided transactions) and appends an
-/// abort marker for every orphan of this coordinator (presumed abort: with no logged
-/// decision, commit is impossible). Needs the coordinator and the participants not
+/// delivers every logged decision, aborts undecided transactions and settles orphans:
+/// abort, or commit where another participant holds a commit marker) and appends
+/// the marker any orphan or participant still lacks after that. Needs the coordinator and the participants not
 /// open in another process. Disagreements, conflicts, gaps and causality findings are
 /// left as they are: nothing safe fixes them.
 pub fn repair(dir: &Path, participants: &BTreeMap<String, PathBuf>) -> Result<RepairReport> {
@@ -443,12 +443,21 @@ pub fn repair(dir: &Path, participants: &BTreeMap<String, PathBuf>) -> Result<Re
         parts.push(Arc::new(JournalParticipant::new(name.clone(), j.clone())));
         journals.insert(name.clone(), j);
     }
+    // Orphans as found before the open, which settles them itself (their begin record
+    // was lost): reported per participant below.
+    let before = check(dir, participants)?;
     let (coordinator, recovered): (Coordinator, RecoveryReport) =
         Coordinator::open(dir, parts, CoordinatorConfig::default())?;
     coordinator.close()?;
+    let not_orphan = |ids: &[u64]| -> Vec<u64> {
+        ids.iter()
+            .copied()
+            .filter(|id| !recovered.orphans.contains(id))
+            .collect()
+    };
     let mut out = RepairReport {
-        committed: recovered.committed,
-        aborted: recovered.aborted,
+        committed: not_orphan(&recovered.committed),
+        aborted: not_orphan(&recovered.aborted),
         in_doubt: recovered
             .in_doubt
             .iter()
@@ -460,6 +469,19 @@ pub fn repair(dir: &Path, participants: &BTreeMap<String, PathBuf>) -> Result<Re
             .collect(),
         ..RepairReport::default()
     };
+    for f in &before.orphans {
+        if recovered.orphans.contains(&f.tx) {
+            let decision = if recovered.committed.contains(&f.tx) {
+                Decision::Commit
+            } else {
+                Decision::Abort
+            };
+            out.orphans_decided.push(Finding {
+                decision: Some(decision),
+                ..f.clone()
+            });
+        }
+    }
     // Orphans: the decision other participants recorded, or abort (presumed abort).
     // Then decisions the log holds that a participant still lacks after the open
     // (the coordinator does not deliver again what its log marks complete, e.g. after

@@ -100,6 +100,11 @@ pub struct RecoveryReport {
     pub aborted: Vec<u64>,
     /// Transactions some participant still lacks the decision of.
     pub in_doubt: Vec<InDoubt>,
+    /// Of `committed` and `aborted`, transactions the log did not hold (their begin
+    /// record, which is not written durably, was lost in the crash) but whose events
+    /// a participant did: found there and aborted (or committed, when another
+    /// participant holds a commit marker).
+    pub orphans: Vec<u64>,
 }
 
 /// Counters and latencies.
@@ -195,9 +200,11 @@ struct Inner {
     crashed: AtomicBool,
     /// A commit decision could not be logged: its outcome is unknown here.
     log_failed: AtomicBool,
-    /// Transaction ids are this tag (from the log's journal id) above the sequence of
-    /// their begin record: ids of different coordinator logs do not collide.
+    /// Transaction ids are this tag (from the log's journal id) above a counter: ids
+    /// of different coordinator logs do not collide.
     tag: u64,
+    /// Counters `[next, end)` reserved durably and not yet handed out (I57).
+    ids: Mutex<(u64, u64)>,
     #[cfg(feature = "fault-injection")]
     crash_point: Mutex<Option<(&'static str, u32)>>,
 }
@@ -301,6 +308,7 @@ impl Coordinator {
             crashed: AtomicBool::new(false),
             log_failed: AtomicBool::new(false),
             tag,
+            ids: Mutex::new((0, 0)),
             #[cfg(feature = "fault-injection")]
             crash_point: Mutex::new(None),
         });
@@ -329,8 +337,10 @@ impl Coordinator {
         ))
     }
 
-    /// Begins a transaction over the named participants. Returns once its begin
-    /// record is durable.
+    /// Begins a transaction over the named participants. Its begin record is written
+    /// but not waited for (one durable reservation covers the ids of many
+    /// transactions, see [`crate::log::IDS_PER_RESERVE`]); if a crash loses it, the
+    /// next open finds the transaction's events in the participants and aborts it.
     pub fn begin(&self, participants: &[&str]) -> Result<NonZeroU64> {
         self.inner.begin(participants)
     }
@@ -656,18 +666,15 @@ impl Inner {
             participants.push((*name).to_string());
         }
         let timeout_ms = u64::try_from(self.config.timeout.as_millis()).unwrap_or(u64::MAX);
+        let id = self.next_id()?;
         let record = LogRecord::Begin {
+            id: Some(id.get()),
             participants: participants.clone(),
             timeout_ms,
         };
-        let seq = self
-            .log
-            .emit_durable(record.to_event())
+        self.log
+            .emit(record.to_event())
             .map_err(CoordinatorError::log)?;
-        let id = crate::log::tx_id(self.tag, seq).ok_or(CoordinatorError::BadRecord {
-            seq,
-            reason: "the log's sequences have run past what a transaction id holds (start a new coordinator directory)".into(),
-        })?;
         self.point("begin-logged")?;
         let tx = Tx {
             id,
@@ -682,6 +689,33 @@ impl Inner {
         lock(&self.txs).insert(id.get(), Arc::new(Mutex::new(tx)));
         self.begun.fetch_add(1, Relaxed);
         Ok(id)
+    }
+
+    /// A transaction id never handed out before: from the durable reservation, after
+    /// logging a new one when it is used up (I57).
+    fn next_id(&self) -> Result<NonZeroU64> {
+        let mut ids = lock(&self.ids);
+        if ids.0 >= ids.1 {
+            let seq = self
+                .log
+                .emit_durable(LogRecord::Reserve.to_event())
+                .map_err(CoordinatorError::log)?;
+            let per = crate::log::IDS_PER_RESERVE;
+            let first = seq
+                .checked_mul(per)
+                .filter(|f| f.saturating_add(per) <= 1 << crate::log::SEQ_BITS)
+                .ok_or(CoordinatorError::BadRecord {
+                    seq,
+                    reason: "the log's sequences have run past what a transaction id holds (start a new coordinator directory)".into(),
+                })?;
+            *ids = (first, first + per);
+        }
+        let counter = ids.0;
+        ids.0 += 1;
+        crate::log::tx_id(self.tag, counter).ok_or(CoordinatorError::BadRecord {
+            seq: counter,
+            reason: "a transaction id counter past what an id holds".into(),
+        })
     }
 
     fn add_events(
@@ -929,7 +963,7 @@ impl Inner {
         let mut report = RecoveryReport::default();
         let txs = crate::log::summarize(self.tag, self.log.scan(1..self.log.next_seq()))?;
         report.log_records = self.log.next_seq().saturating_sub(1);
-        for (id, seen) in txs {
+        for (&id, seen) in &txs {
             if seen.complete {
                 continue;
             }
@@ -969,27 +1003,109 @@ impl Inner {
                     t.participants.push(name.clone());
                 }
             }
-            // Every participant gets the marker again (a duplicate is harmless); one
-            // not given to `open` cannot, and keeps the transaction in doubt.
-            t.undelivered = t.participants.clone();
-            match self.deliver(&mut t) {
-                Ok(()) => match decision {
-                    Decision::Commit => report.committed.push(id),
-                    Decision::Abort => report.aborted.push(id),
-                },
-                Err(CoordinatorError::Undelivered { pending, .. }) => {
-                    report.in_doubt.push(InDoubt {
-                        tx: id,
-                        decision,
-                        missing: pending,
-                    });
-                    lock(&self.txs).insert(id, Arc::new(Mutex::new(t)));
+            self.settle(t, &mut report)?;
+        }
+        // Transactions of this log that a participant holds events of but the log does
+        // not know: their begin record (not written durably) was lost in the crash, so
+        // no decision was logged. Presumed abort at every participant holding events
+        // of one — unless another participant holds its commit marker (a log rolled
+        // back past the decision, I55): then commit.
+        let mut views = Vec::new();
+        let mut names: Vec<&String> = self.participants.keys().collect();
+        names.sort();
+        for name in names {
+            let view = self.participants[name].transactions().map_err(|e| {
+                CoordinatorError::ParticipantJournal {
+                    participant: name.clone(),
+                    source: Box::new(e),
                 }
-                Err(e) => return Err(e),
+            })?;
+            views.push((name.clone(), view));
+        }
+        let mut orphans: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        for (name, view) in &views {
+            for (tx, _) in view.undecided() {
+                if crate::log::is_of(self.tag, tx) && !txs.contains_key(&tx) {
+                    orphans.entry(tx).or_default().push(name.clone());
+                }
             }
+        }
+        for (id, holders) in orphans {
+            let Some(tx) = NonZeroU64::new(id) else {
+                continue;
+            };
+            let found: Vec<Decision> = views.iter().filter_map(|(_, v)| v.decision(id)).collect();
+            let decision = if found.contains(&Decision::Commit) {
+                if found.contains(&Decision::Abort) {
+                    // Markers contradict each other: nothing safe decides it
+                    // (`check_consistency` reports it).
+                    tracing::warn!(
+                        tx = id,
+                        "participants' markers contradict each other; left undecided"
+                    );
+                    continue;
+                }
+                Decision::Commit
+            } else {
+                Decision::Abort
+            };
+            let record = LogRecord::Decision {
+                tx: id,
+                decision,
+                written: Written::new(),
+            };
+            match decision {
+                // A commit is logged durably before it is delivered, as always.
+                Decision::Commit => self.log.emit_durable(record.to_event()),
+                Decision::Abort => self.log.emit(record.to_event()),
+            }
+            .map_err(CoordinatorError::log)?;
+            report.orphans.push(id);
+            let t = Tx {
+                id: tx,
+                participants: holders,
+                state: match decision {
+                    Decision::Commit => TxState::Committed,
+                    Decision::Abort => TxState::Aborted,
+                },
+                deadline: Instant::now(),
+                timeout_ms: 0,
+                written: Written::new(),
+                undelivered: Vec::new(),
+                markers: Vec::new(),
+            };
+            self.settle(t, &mut report)?;
         }
         self.log.sync().map_err(CoordinatorError::log)?;
         Ok(report)
+    }
+
+    /// Delivers the decision of `t`, found unfinished by [`Inner::recover`], to every
+    /// participant (a duplicate marker is harmless); one not given to `open`, or
+    /// failing, keeps the transaction in doubt.
+    fn settle(&self, mut t: Tx, report: &mut RecoveryReport) -> Result<()> {
+        let id = t.id.get();
+        let decision = match t.state {
+            TxState::Committed => Decision::Commit,
+            _ => Decision::Abort,
+        };
+        t.undelivered = t.participants.clone();
+        match self.deliver(&mut t) {
+            Ok(()) => match decision {
+                Decision::Commit => report.committed.push(id),
+                Decision::Abort => report.aborted.push(id),
+            },
+            Err(CoordinatorError::Undelivered { pending, .. }) => {
+                report.in_doubt.push(InDoubt {
+                    tx: id,
+                    decision,
+                    missing: pending,
+                });
+                lock(&self.txs).insert(id, Arc::new(Mutex::new(t)));
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     /// The completer: logs transactions complete once their markers are durable,

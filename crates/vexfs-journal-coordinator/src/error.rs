@@ -105,7 +105,8 @@ pub enum CoordinatorError {
         /// Participants still without a marker.
         pending: Vec<String>,
     },
-    /// A participant journal cannot be opened or read (the consistency checker).
+    /// A participant journal cannot be opened or read (the consistency checker, or
+    /// an open looking for transactions whose begin record was lost).
     #[error("participant journal {participant}: {source}")]
     ParticipantJournal {
         /// Its name.

@@ -2,15 +2,20 @@
 //!
 //! | step | event | fields |
 //! |---|---|---|
-//! | begin | `semantic.transaction_begin` | metadata `{"participants":[…],"timeout_ms":N}`; the transaction id is the event's sequence in this log |
+//! | reserve | `semantic.transaction_end`, subtype 4 | none: the record at sequence S grants the ids with counters S × 1024 up to (S + 1) × 1024 |
+//! | begin | `semantic.transaction_begin` | metadata `{"id":N,"participants":[…],"timeout_ms":N}` (logs written before reservations have no `id`: the id is then the event's sequence) |
 //! | decision | `semantic.transaction_end`, subtype 1 (commit) or 2 (abort) | `context.transaction_id`; metadata `{"written":{"name":[first,end],…}}` |
 //! | complete | `semantic.transaction_end`, subtype 3 | `context.transaction_id`: every participant has its marker |
 //!
-//! Begin records and commit decisions are written durably before the step they
-//! allow (a participant write, a marker); abort decisions and completions need not be
-//! (presumed abort: a transaction with no durable decision is aborted on restart).
+//! Reservations and commit decisions are written durably before the step they allow
+//! (handing out an id, a marker). Begin records, abort decisions and completions need
+//! not be: a transaction with no durable decision is aborted on restart (presumed
+//! abort), and one whose begin record was lost is found by its events in the
+//! participants. Ids are never handed out twice: only from a durable reservation,
+//! and no two reservations grant the same ids (I57).
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -22,11 +27,24 @@ use crate::error::{CoordinatorError, Result};
 /// Subtype of a completion record.
 pub const COMPLETE: u32 = 3;
 
+/// Subtype of an id reservation record.
+pub const RESERVE: u32 = 4;
+
+/// Ids one reservation record grants: counters `seq × IDS_PER_RESERVE ..` `(seq + 1) ×
+/// IDS_PER_RESERVE` for the record at sequence `seq`. A log's sequences are never
+/// reused once durable, so two reservations never grant the same id (I57), and ids
+/// of logs written before reservations (counter = a begin record's sequence, below
+/// every later sequence × this) cannot collide with them either.
+pub const IDS_PER_RESERVE: u64 = 1024;
+
 /// One step of the protocol, as logged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LogRecord {
-    /// A transaction began (its id is the record's sequence).
+    /// A transaction began.
     Begin {
+        /// Its id (`None` in logs written before ids were reserved: the id is then
+        /// [`tx_id`] of the log's tag and the record's sequence).
+        id: Option<u64>,
         /// Participant names.
         participants: Vec<String>,
         /// Its timeout.
@@ -46,10 +64,15 @@ pub enum LogRecord {
         /// The transaction.
         tx: u64,
     },
+    /// The [`IDS_PER_RESERVE`] ids whose counters start at the record's sequence ×
+    /// [`IDS_PER_RESERVE`] may be handed out: written durably before any of them is.
+    Reserve,
 }
 
 #[derive(Serialize, Deserialize)]
 struct BeginMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<u64>,
     participants: Vec<String>,
     timeout_ms: u64,
 }
@@ -64,11 +87,13 @@ impl LogRecord {
     pub fn to_event(&self) -> Event {
         match self {
             LogRecord::Begin {
+                id,
                 participants,
                 timeout_ms,
             } => {
                 let mut e = Event::new(SemanticOp::TransactionBegin);
                 e.metadata = json(&BeginMeta {
+                    id: *id,
                     participants: participants.clone(),
                     timeout_ms: *timeout_ms,
                 });
@@ -93,6 +118,11 @@ impl LogRecord {
                 e.context.transaction_id = *tx;
                 e
             }
+            LogRecord::Reserve => {
+                let mut e = Event::new(SemanticOp::TransactionEnd);
+                e.subtype = RESERVE;
+                e
+            }
         }
     }
 
@@ -108,12 +138,16 @@ impl LogRecord {
             let meta: BeginMeta = serde_json::from_slice(&e.event.metadata)
                 .map_err(|err| bad(format!("begin metadata: {err}")))?;
             return Ok(Some(LogRecord::Begin {
+                id: meta.id,
                 participants: meta.participants,
                 timeout_ms: meta.timeout_ms,
             }));
         }
         if ty != EventType::from(SemanticOp::TransactionEnd) {
             return Ok(None);
+        }
+        if e.event.subtype == RESERVE {
+            return Ok(Some(LogRecord::Reserve));
         }
         let tx = e.event.context.transaction_id;
         if tx == 0 {
@@ -137,8 +171,9 @@ impl LogRecord {
     }
 }
 
-/// Bits of a transaction id holding the sequence of its begin record; the bits above
-/// hold the coordinator log's tag.
+/// Bits of a transaction id holding its counter (in logs written before ids were
+/// reserved, the sequence of its begin record); the bits above hold the coordinator
+/// log's tag.
 pub const SEQ_BITS: u32 = 40;
 
 /// Bits of a transaction id holding the coordinator log's tag: ids stay below 2^53,
@@ -155,19 +190,25 @@ pub fn tag_of(journal_id: vexfs_journal::Uuid) -> u64 {
     (u64::from(b[0]) << 8 | u64::from(b[1])) & ((1 << TAG_BITS) - 1)
 }
 
-/// The id of the transaction whose begin record has sequence `seq` in a log tagged
-/// `tag` (`None` past what the id holds).
-pub fn tx_id(tag: u64, seq: u64) -> Option<std::num::NonZeroU64> {
-    if seq >= 1 << SEQ_BITS {
+/// The id with counter `counter` (or, in logs written before ids were reserved, of
+/// the transaction whose begin record has that sequence) in a log tagged `tag`
+/// (`None` past what the id holds).
+pub fn tx_id(tag: u64, counter: u64) -> Option<std::num::NonZeroU64> {
+    if counter >= 1 << SEQ_BITS {
         return None;
     }
-    std::num::NonZeroU64::new(tag << SEQ_BITS | seq)
+    std::num::NonZeroU64::new(tag << SEQ_BITS | counter)
+}
+
+/// Whether `tx` is an id of the log tagged `tag`.
+pub fn is_of(tag: u64, tx: u64) -> bool {
+    tx >> SEQ_BITS == tag
 }
 
 /// One transaction as the log tells it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TxSummary {
-    /// Its id (the sequence of its begin record).
+    /// Its id.
     pub id: u64,
     /// When it began, ns since the Unix epoch (0 when its begin record is missing).
     pub began_ns: i64,
@@ -213,15 +254,18 @@ where
         let time = e.event.timestamp.ktime_ns;
         match LogRecord::parse(&e)? {
             Some(LogRecord::Begin {
+                id,
                 participants,
                 timeout_ms,
             }) => {
-                let Some(id) = tx_id(tag, e.seq) else {
-                    return Err(CoordinatorError::BadRecord {
-                        seq: e.seq,
-                        reason: "a begin record past what a transaction id holds".into(),
-                    });
-                };
+                let id = match id {
+                    Some(id) => NonZeroU64::new(id),
+                    None => tx_id(tag, e.seq),
+                }
+                .ok_or_else(|| CoordinatorError::BadRecord {
+                    seq: e.seq,
+                    reason: "a begin record without a valid transaction id".into(),
+                })?;
                 let t = txs.entry(id.get()).or_default();
                 t.id = id.get();
                 t.began_ns = time;
@@ -246,7 +290,7 @@ where
                 t.id = tx;
                 t.complete = true;
             }
-            None => {}
+            Some(LogRecord::Reserve) | None => {}
         }
     }
     Ok(txs)
@@ -377,9 +421,16 @@ mod tests {
     fn records_round_trip() {
         let records = [
             LogRecord::Begin {
+                id: Some(7 << SEQ_BITS | 2048),
                 participants: vec!["a".into(), "b".into()],
                 timeout_ms: 500,
             },
+            LogRecord::Begin {
+                id: None,
+                participants: vec!["a".into()],
+                timeout_ms: 1,
+            },
+            LogRecord::Reserve,
             LogRecord::Decision {
                 tx: 4,
                 decision: Decision::Commit,
@@ -398,12 +449,58 @@ mod tests {
     }
 
     #[test]
+    fn begin_records_name_their_id_and_old_ones_take_their_sequence() {
+        let e = LogRecord::Begin {
+            id: Some(tx_id(5, 3072).unwrap().get()),
+            participants: vec!["a".into()],
+            timeout_ms: 9,
+        }
+        .to_event();
+        let expected = format!(
+            r#"{{"id":{},"participants":["a"],"timeout_ms":9}}"#,
+            5u64 << SEQ_BITS | 3072
+        );
+        assert_eq!(String::from_utf8(e.metadata.clone()).unwrap(), expected);
+        // A begin record written before ids were reserved: the id is its sequence.
+        let mut old = e.clone();
+        old.metadata = br#"{"participants":["b"],"timeout_ms":9}"#.to_vec();
+        let reserve = LogRecord::Reserve.to_event();
+        assert_eq!(
+            (reserve.subtype, reserve.context.transaction_id),
+            (RESERVE, 0)
+        );
+        let txs = summarize(
+            5,
+            [
+                Ok::<_, vexfs_journal::JournalError>(stored(4, old)),
+                Ok(stored(5, reserve)),
+                Ok(stored(6, e)),
+            ],
+        )
+        .unwrap();
+        let ids: Vec<u64> = txs.keys().copied().collect();
+        assert_eq!(ids, [5 << SEQ_BITS | 4, 5 << SEQ_BITS | 3072]);
+        assert_eq!(txs[&(5 << SEQ_BITS | 4)].participants, ["b"]);
+        // Id 0 is not a transaction.
+        let zero = LogRecord::Begin {
+            id: Some(0),
+            participants: vec![],
+            timeout_ms: 1,
+        }
+        .to_event();
+        let err =
+            summarize(5, [Ok::<_, vexfs_journal::JournalError>(stored(8, zero))]).unwrap_err();
+        assert!(err.to_string().contains("record 8"), "{err}");
+    }
+
+    #[test]
     fn damaged_records_are_named() {
         let mut e = LogRecord::Complete { tx: 4 }.to_event();
         e.subtype = 77;
         let err = LogRecord::parse(&stored(12, e)).unwrap_err().to_string();
         assert!(err.contains("record 12") && err.contains("77"), "{err}");
         let mut e = LogRecord::Begin {
+            id: Some(1),
             participants: vec![],
             timeout_ms: 1,
         }

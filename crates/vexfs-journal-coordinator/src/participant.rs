@@ -3,8 +3,10 @@
 use std::num::NonZeroU64;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use vexfs_journal::format::tx::Decision;
+use vexfs_journal::tx::TxView;
 use vexfs_journal::{Event, FullPolicy, Journal, Result, SemanticOp, ext};
 
 /// A journal taking part in coordinated transactions. The coordinator calls it under
@@ -33,6 +35,12 @@ pub trait Participant: Send + Sync {
     /// marker. Required (no default): a wrapper that skipped it would let a crash lose
     /// a marker the log no longer redelivers.
     fn make_durable(&self, end: u64) -> Result<()>;
+    /// Its journal's transactions: those with events and no marker, and the markers'
+    /// decisions. A reopened coordinator settles those of its own its log does not
+    /// know (their begin record was lost in a crash) by them. Required (no default):
+    /// a wrapper answering "none" would leave such a transaction holding the
+    /// journal's readers back for good.
+    fn transactions(&self) -> Result<Arc<TxView>>;
     /// Whether it can take part in transactions (`Err` says why not); checked when a
     /// coordinator is opened with it.
     fn check(&self) -> std::result::Result<(), String> {
@@ -112,6 +120,10 @@ impl Participant for JournalParticipant {
 
     fn make_durable(&self, end: u64) -> Result<()> {
         self.journal.wait_durable(end)
+    }
+
+    fn transactions(&self) -> Result<Arc<TxView>> {
+        self.journal.transactions()
     }
 
     fn location(&self) -> Option<&Path> {

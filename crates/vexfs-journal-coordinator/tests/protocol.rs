@@ -484,6 +484,84 @@ fn a_commit_decision_that_cannot_be_made_durable_is_settled_by_the_next_open() {
     }
 }
 
+// Checks I57 (docs/invariants.md).
+#[test]
+fn a_transaction_whose_begin_record_was_lost_is_found_in_the_participants_and_aborted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    // The same coordinator directory, over a log whose writes can be made to fail.
+    w.coord = None;
+    let faults = Arc::new(Faults::new());
+    let log = Journal::open_with(
+        w.root.join("coordinator"),
+        OpenOptions {
+            faults: Some(faults.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let parts = w
+        .parts
+        .iter()
+        .map(|p| p.clone() as Arc<dyn Participant>)
+        .collect();
+    let (c, _) = Coordinator::open_with_log(log, parts, quick()).unwrap();
+    let first = c.begin(&NAMES).unwrap();
+    for name in NAMES {
+        c.add_events(first, name, vec![event(&format!("{name}-kept"))])
+            .unwrap();
+    }
+    c.commit(first).unwrap();
+    // From here the log writes nothing: the next begin record never reaches the
+    // file, while the participants take the transaction's events and vote yes.
+    const EIO: i32 = 5;
+    faults.fail_writes_after(0, EIO);
+    let lost = c.begin(&NAMES).unwrap();
+    for name in NAMES {
+        c.add_events(lost, name, vec![event(&format!("{name}-lost"))])
+            .unwrap();
+    }
+    assert!(c.commit(lost).is_err());
+    drop(c);
+    let logged = {
+        let r = vexfs_journal::JournalReader::open(w.root.join("coordinator")).unwrap();
+        let tag = vexfs_journal_coordinator::log::tag_of(r.journal_id());
+        vexfs_journal_coordinator::summarize(tag, r.scan(1..r.visible_end())).unwrap()
+    };
+    assert!(logged.contains_key(&first.get()), "{logged:?}");
+    assert!(
+        !logged.contains_key(&lost.get()),
+        "the begin record was lost"
+    );
+    // The reopened coordinator finds the transaction in the participants and aborts
+    // it everywhere: readers are no longer held back, and its events stay hidden.
+    let report = w.reopen();
+    assert_eq!(report.orphans, [lost.get()], "{report:?}");
+    assert!(report.aborted.contains(&lost.get()), "{report:?}");
+    let decided = agreed_decisions(&w, "lost begin");
+    assert_eq!(decided.get(&lost.get()), Some(&Decision::Abort));
+    assert_eq!(decided.get(&first.get()), Some(&Decision::Commit));
+    // A new transaction gets an id never handed out before.
+    let next = w.coord().begin(&NAMES).unwrap();
+    assert!(
+        next > lost && next > first,
+        "{next} after {first} and {lost}"
+    );
+    for name in NAMES {
+        w.coord()
+            .add_events(next, name, vec![event(&format!("{name}-next"))])
+            .unwrap();
+    }
+    w.coord().commit(next).unwrap();
+    for (i, name) in NAMES.iter().enumerate() {
+        assert_eq!(
+            payloads(&w, i),
+            [format!("{name}-kept"), format!("{name}-next")],
+            "{name}"
+        );
+    }
+}
+
 // Checks I52 (docs/invariants.md).
 #[test]
 fn a_journal_given_under_another_participants_name_is_refused() {

@@ -124,6 +124,11 @@ impl Snapshot {
             .filter(|(_, first)| *first == self.end)
     }
 
+    /// The transactions as of the read's start.
+    pub(crate) fn view(&self) -> Arc<TxView> {
+        self.view.clone()
+    }
+
     /// Whether a read-committed reader delivers this event.
     pub(crate) fn delivers_event(&self, e: &StoredEvent) -> bool {
         e.ext.cross_boundary_id == 0 || self.delivers(e.seq, role_of(e))

@@ -326,6 +326,13 @@ pub trait Follow: sealed::Source + Clone + Send + Sync + std::fmt::Debug + 'stat
         Ok(snapshot(self, self.query_end())?.held_by())
     }
 
+    /// The journal's coordinated transactions as read committed sees them now: the
+    /// undecided ones, the decisions its markers record, conflicts (what a
+    /// coordinator reopened after a crash must settle).
+    fn transactions(&self) -> Result<std::sync::Arc<crate::tx::TxView>> {
+        Ok(snapshot(self, self.query_end())?.view())
+    }
+
     /// Brings the handle's view up to date: a reader loads the blocks other processes
     /// appended since (as `JournalReader::refresh`); a writer's view is always
     /// current.
@@ -511,6 +518,11 @@ macro_rules! inherent_reads {
             /// The undecided transaction holding reads back (see [`Follow::held_by`]).
             pub fn held_by(&self) -> Result<Option<(u64, u64)>> {
                 Follow::held_by(self)
+            }
+
+            /// The coordinated transactions (see [`Follow::transactions`]).
+            pub fn transactions(&self) -> Result<std::sync::Arc<crate::tx::TxView>> {
+                Follow::transactions(self)
             }
 
             /// Brings the view up to date (see [`Follow::update_view`]).
