@@ -237,7 +237,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Coordinator {
-    /// Opens (or creates) the coordinator log in `dir` and resolves what a crash left
+    /// Opens (or creates) the coordinator log in `dir` (fsync policy `never`: the
+    /// coordinator waits for what must be durable) and resolves what a crash left
     /// open: a logged decision is delivered to every participant lacking it, and a
     /// transaction with no logged decision is aborted (presumed abort). A transaction
     /// whose participant is not among `participants` stays in doubt and is reported.
@@ -246,7 +247,15 @@ impl Coordinator {
         participants: Vec<Arc<dyn Participant>>,
         config: CoordinatorConfig,
     ) -> Result<(Coordinator, RecoveryReport)> {
-        let log = Journal::open(dir.as_ref(), Config::default()).map_err(CoordinatorError::log)?;
+        // Everything the protocol needs durable in the log is waited for explicitly
+        // (reservations, commit decisions); begin records, abort decisions and
+        // completions need not be. So the log syncs only when asked: a sync of its
+        // own for every begin record would compete with the participants' syncs.
+        let log_config = Config {
+            fsync: vexfs_journal::FsyncPolicy::Never,
+            ..Config::default()
+        };
+        let log = Journal::open(dir.as_ref(), log_config).map_err(CoordinatorError::log)?;
         Coordinator::open_with_log(log, participants, config)
     }
 
