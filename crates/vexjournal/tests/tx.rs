@@ -133,6 +133,55 @@ fn an_operator_lists_shows_and_resolves_what_a_crash_left_open() {
 }
 
 #[test]
+fn resolve_names_a_transaction_found_only_in_a_participant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let coord_dir = tmp.path().join("coordinator");
+    let graph = Journal::open(tmp.path().join("graph"), Config::default()).unwrap();
+    let part = Arc::new(JournalParticipant::new("graph", graph.clone())) as Arc<dyn Participant>;
+    let (c, _) = Coordinator::open(&coord_dir, vec![part], CoordinatorConfig::default()).unwrap();
+    let done = c.begin(&["graph"]).unwrap();
+    c.add_events(done, "graph", vec![event("a")]).unwrap();
+    c.commit(done).unwrap();
+    c.close().unwrap();
+    // Events of a later id of this coordinator whose begin record never reached its
+    // log (as after a crash): the log knows nothing of it.
+    let lost = std::num::NonZeroU64::new(done.get() + 1).unwrap();
+    vexfs_journal::ext::emit_transactional(&graph, lost, vec![event("lost")], true).unwrap();
+    graph.close().unwrap();
+    let graph_dir = format!("graph={}", tmp.path().join("graph").display());
+    let resolved = run_in(
+        &coord_dir,
+        &["tx", "resolve", "--participant", &graph_dir],
+        b"",
+        &[],
+    )
+    .ok();
+    assert!(
+        resolved.stdout.contains(&format!(
+            "found only in participants (begin record lost in a crash): {lost}"
+        )),
+        "{}",
+        resolved.stdout
+    );
+    let shown = run_in(
+        &coord_dir,
+        &["tx", "show", &lost.to_string(), "-o", "json"],
+        b"",
+        &[],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        shown["at_participants"]["graph"]["marker"]["decision"],
+        "abort"
+    );
+    let again = run_in(&coord_dir, &["tx", "resolve", "-o", "json"], b"", &[])
+        .ok()
+        .json();
+    assert_eq!(again["orphans"], serde_json::json!([]));
+}
+
+#[test]
 fn tx_refuses_what_is_not_a_coordinator_or_a_transaction() {
     let tmp = tempfile::tempdir().unwrap();
     let nothing = tmp.path().join("nothing");

@@ -199,7 +199,18 @@ fn show(cli: &Cli, args: &ShowArgs) -> Result<ExitCode> {
     };
     let dirs = participant_dirs(&cli.dir)?;
     let mut per = serde_json::Map::new();
-    for name in &t.participants {
+    let mut names = t.participants.clone();
+    for name in t.written.keys() {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    if names.is_empty() {
+        // No begin record (a crash lost it; the open that settled the transaction
+        // logged only its decision): look in every participant journal recorded.
+        names = dirs.keys().cloned().collect();
+    }
+    for name in &names {
         let v = match dirs.get(name) {
             Some(dir) => participant_view(dir, t.id, t.written.get(name).copied()).unwrap_or_else(
                 |e| json!({"dir": dir.display().to_string(), "error": format!("{e:#}")}),
@@ -318,6 +329,7 @@ fn resolve(cli: &Cli, args: &ResolveArgs) -> Result<ExitCode> {
                 "log_records": report.log_records,
                 "committed": report.committed,
                 "aborted": report.aborted,
+                "orphans": report.orphans,
                 "in_doubt": report.in_doubt.iter().map(|d| json!({
                     "tx": d.tx, "decision": d.decision.as_str(), "missing": d.missing,
                 })).collect::<Vec<_>>(),
@@ -338,6 +350,13 @@ fn resolve(cli: &Cli, args: &ResolveArgs) -> Result<ExitCode> {
                 ids(&report.committed)
             )?;
             writeln!(out, "aborted: {}", ids(&report.aborted))?;
+            if !report.orphans.is_empty() {
+                writeln!(
+                    out,
+                    "of these, found only in participants (begin record lost in a crash): {}",
+                    ids(&report.orphans)
+                )?;
+            }
             for d in &report.in_doubt {
                 writeln!(
                     out,
