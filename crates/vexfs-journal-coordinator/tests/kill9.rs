@@ -163,6 +163,8 @@ fn coordinator_kill9_keeps_agreement_and_acknowledged_commits() {
     let mut root = tmp.path().join("w0");
     let (mut acked_commits, mut acked_aborts, mut presumed, mut killed, mut shown_total) =
         (0usize, 0usize, 0usize, 0u64, 0usize);
+    // Transactions whose begin record the kill lost (found in the participants).
+    let mut orphans = 0usize;
     for round in 0..rounds {
         let mut rng = Rng(0x7C00_0000 + round);
         if round % ROUNDS_PER_WORLD == 0 {
@@ -225,6 +227,7 @@ fn coordinator_kill9_keeps_agreement_and_acknowledged_commits() {
         let (mut w, report) = World::new(&root, quick());
         let label = format!("round {round}");
         assert!(report.in_doubt.is_empty(), "{label}: {report:?}");
+        orphans += report.orphans.len();
         let decided = agreed_decisions(&w, &label);
         let visible = visible_payloads(&w);
         for tx in &acks.committed {
@@ -284,7 +287,7 @@ fn coordinator_kill9_keeps_agreement_and_acknowledged_commits() {
     eprintln!(
         "torture coordinator-kill9: rounds={rounds} failures=0 killed={killed} \
          acked_commits={acked_commits} acked_aborts={acked_aborts} presumed_aborts={presumed} \
-         shown_to_readers={shown_total} secs={:.1}",
+         orphans={orphans} shown_to_readers={shown_total} secs={:.1}",
         started.elapsed().as_secs_f64()
     );
 }
