@@ -208,8 +208,11 @@ pub fn check(dir: &Path, participants: &BTreeMap<String, PathBuf>) -> Result<Con
         }
     }
     // The log was read before the participants: a transaction begun meanwhile (by a
-    // coordinator still running) has its begin record durable before any of its
-    // events, so reading the log again tells it from a real orphan.
+    // coordinator still running) usually has its begin record in the log by now, so
+    // reading the log again tells most of them from a real orphan. Begin records are
+    // not waited for, so one still queued in a running coordinator can be reported
+    // as an orphan: check a coordinator that is idle or stopped (its next open
+    // settles real orphans itself).
     if !report.orphans.is_empty() {
         let again = JournalReader::open(dir).map_err(CoordinatorError::log)?;
         let now = summarize(tag, again.scan(log.visible_end()..again.visible_end()))?;

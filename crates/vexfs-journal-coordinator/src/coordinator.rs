@@ -705,19 +705,18 @@ impl Inner {
     fn next_id(&self) -> Result<NonZeroU64> {
         let mut ids = lock(&self.ids);
         if ids.0 >= ids.1 {
-            let seq = self
-                .log
-                .emit_durable(LogRecord::Reserve.to_event())
-                .map_err(CoordinatorError::log)?;
-            let per = crate::log::IDS_PER_RESERVE;
-            let first = seq
-                .checked_mul(per)
-                .filter(|f| f.saturating_add(per) <= 1 << crate::log::SEQ_BITS)
+            let below = ids
+                .1
+                .checked_add(crate::log::IDS_PER_RESERVE)
+                .filter(|b| *b <= 1 << crate::log::SEQ_BITS)
                 .ok_or(CoordinatorError::BadRecord {
-                    seq,
-                    reason: "the log's sequences have run past what a transaction id holds (start a new coordinator directory)".into(),
+                    seq: self.log.next_seq(),
+                    reason: "the transaction ids of this log are used up (start a new coordinator directory)".into(),
                 })?;
-            *ids = (first, first + per);
+            self.log
+                .emit_durable(LogRecord::Reserve { ids_below: below }.to_event())
+                .map_err(CoordinatorError::log)?;
+            *ids = (ids.1, below);
         }
         let counter = ids.0;
         ids.0 += 1;
@@ -970,9 +969,34 @@ impl Inner {
     /// Resolves what the log shows unfinished (see [`Coordinator::open`]).
     fn recover(&self) -> Result<RecoveryReport> {
         let mut report = RecoveryReport::default();
-        let txs = crate::log::summarize(self.tag, self.log.scan(1..self.log.next_seq()))?;
+        let state = crate::log::read_log(self.tag, self.log.scan(1..self.log.next_seq()))?;
+        let txs = state.txs;
         report.log_records = self.log.next_seq().saturating_sub(1);
+        // New ids start above every reservation and id the log holds (I57).
+        *lock(&self.ids) = (state.ids_below, state.ids_below);
+        // Which participants hold events of each transaction of this log without its
+        // marker: they get the decision too, whether the log names them or not (a
+        // begin record lost in a crash names nobody).
+        let mut held: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        let mut views = Vec::new();
+        let mut names: Vec<&String> = self.participants.keys().collect();
+        names.sort();
+        for name in names {
+            let view = self.participants[name].transactions().map_err(|e| {
+                CoordinatorError::ParticipantJournal {
+                    participant: name.clone(),
+                    source: Box::new(e),
+                }
+            })?;
+            for (tx, _) in view.undecided() {
+                if crate::log::is_of(self.tag, tx) {
+                    held.entry(tx).or_default().push(name.clone());
+                }
+            }
+            views.push(view);
+        }
         for (&id, seen) in &txs {
+            let holders = held.remove(&id).unwrap_or_default();
             if seen.complete {
                 continue;
             }
@@ -1006,44 +1030,25 @@ impl Inner {
                 undelivered: Vec::new(),
                 markers: Vec::new(),
             };
-            // Participants known to the log: those begun with, and any that wrote.
-            for name in t.written.keys() {
+            // Participants known to the log (those begun with, and any that wrote),
+            // and any holding its events.
+            for name in t.written.keys().chain(&holders) {
                 if !t.participants.contains(name) {
                     t.participants.push(name.clone());
                 }
             }
             self.settle(t, &mut report)?;
         }
-        // Transactions of this log that a participant holds events of but the log does
-        // not know: their begin record (not written durably) was lost in the crash, so
-        // no decision was logged. Presumed abort at every participant holding events
-        // of one — unless another participant holds its commit marker (a log rolled
-        // back past the decision, I55): then commit.
-        let mut views = Vec::new();
-        let mut names: Vec<&String> = self.participants.keys().collect();
-        names.sort();
-        for name in names {
-            let view = self.participants[name].transactions().map_err(|e| {
-                CoordinatorError::ParticipantJournal {
-                    participant: name.clone(),
-                    source: Box::new(e),
-                }
-            })?;
-            views.push((name.clone(), view));
-        }
-        let mut orphans: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-        for (name, view) in &views {
-            for (tx, _) in view.undecided() {
-                if crate::log::is_of(self.tag, tx) && !txs.contains_key(&tx) {
-                    orphans.entry(tx).or_default().push(name.clone());
-                }
-            }
-        }
-        for (id, holders) in orphans {
+        // What is left: transactions of this log that a participant holds events of
+        // but the log does not know. Their begin record (not written durably) was
+        // lost in the crash, so no decision was logged. Presumed abort at every
+        // participant holding events of one — unless another participant holds its
+        // commit marker (a log rolled back past the decision, I55): then commit.
+        for (id, holders) in held {
             let Some(tx) = NonZeroU64::new(id) else {
                 continue;
             };
-            let found: Vec<Decision> = views.iter().filter_map(|(_, v)| v.decision(id)).collect();
+            let found: Vec<Decision> = views.iter().filter_map(|v| v.decision(id)).collect();
             let decision = if found.contains(&Decision::Commit) {
                 if found.contains(&Decision::Abort) {
                     // Markers contradict each other: nothing safe decides it
@@ -1058,6 +1063,16 @@ impl Inner {
             } else {
                 Decision::Abort
             };
+            // A begin record naming the participants found, so that a crash before
+            // every marker is written still delivers them after the next open.
+            let begin = LogRecord::Begin {
+                id: Some(id),
+                participants: holders.clone(),
+                timeout_ms: 0,
+            };
+            self.log
+                .emit(begin.to_event())
+                .map_err(CoordinatorError::log)?;
             let record = LogRecord::Decision {
                 tx: id,
                 decision,

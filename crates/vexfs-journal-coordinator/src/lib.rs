@@ -3,8 +3,9 @@
 //! A [`Coordinator`] runs two-phase commit over participant journals
 //! ([`Participant`], [`JournalParticipant`]) with its own durable log:
 //!
-//! 1. `begin` logs the transaction and its participants durably; its id is that
-//!    record's sequence in the log.
+//! 1. `begin` hands out an id from a durable reservation and logs the transaction
+//!    and its participants without waiting (a crash that loses that record is
+//!    settled at the next open from the participants, I57).
 //! 2. `add_events` writes events to a participant as one atomic batch tagged with the
 //!    transaction id (`cross_boundary_id`): read-committed readers do not deliver them
 //!    yet ([`vexfs_journal::tx::TxView`]).
@@ -36,6 +37,9 @@ pub use coordinator::{
 };
 pub use error::{CoordinatorError, Result};
 pub use kernel_ref::{KERNEL_REF_SUBTYPE, KernelEventRef};
-pub use log::{PARTICIPANTS_FILE, TxSummary, check_participant_id, participant_dirs, summarize};
+pub use log::{
+    LogState, PARTICIPANTS_FILE, TxSummary, check_participant_id, participant_dirs, read_log,
+    summarize,
+};
 pub use participant::{JournalParticipant, Participant, marker};
 pub use vexfs_journal::format::tx::Decision;

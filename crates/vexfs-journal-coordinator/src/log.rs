@@ -2,7 +2,7 @@
 //!
 //! | step | event | fields |
 //! |---|---|---|
-//! | reserve | `semantic.transaction_end`, subtype 4 | none: the record at sequence S grants the ids with counters S × 1024 up to (S + 1) × 1024 |
+//! | reserve | `semantic.transaction_end`, subtype 4 | metadata `{"ids_below":N}`: ids with counters up to N may be handed out, from where the log's earlier reservations and ids end |
 //! | begin | `semantic.transaction_begin` | metadata `{"id":N,"participants":[…],"timeout_ms":N}` (logs written before reservations have no `id`: the id is then the event's sequence) |
 //! | decision | `semantic.transaction_end`, subtype 1 (commit) or 2 (abort) | `context.transaction_id`; metadata `{"written":{"name":[first,end],…}}` |
 //! | complete | `semantic.transaction_end`, subtype 3 | `context.transaction_id`: every participant has its marker |
@@ -12,7 +12,7 @@
 //! not be: a transaction with no durable decision is aborted on restart (presumed
 //! abort), and one whose begin record was lost is found by its events in the
 //! participants. Ids are never handed out twice: only from a durable reservation,
-//! and no two reservations grant the same ids (I57).
+//! and each reservation starts above every reservation and id the log holds (I57).
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU64;
@@ -30,11 +30,11 @@ pub const COMPLETE: u32 = 3;
 /// Subtype of an id reservation record.
 pub const RESERVE: u32 = 4;
 
-/// Ids one reservation record grants: counters `seq × IDS_PER_RESERVE ..` `(seq + 1) ×
-/// IDS_PER_RESERVE` for the record at sequence `seq`. A log's sequences are never
-/// reused once durable, so two reservations never grant the same id (I57), and ids
-/// of logs written before reservations (counter = a begin record's sequence, below
-/// every later sequence × this) cannot collide with them either.
+/// Ids one reservation record grants. A reservation starts at the log's id floor
+/// ([`LogState::ids_below`]: above every reservation and every id the log names,
+/// including ids of logs written before reservations, which are begin records'
+/// sequences), and is durable before the first of its ids is handed out, so no id is
+/// handed out twice (I57).
 pub const IDS_PER_RESERVE: u64 = 1024;
 
 /// One step of the protocol, as logged.
@@ -64,9 +64,12 @@ pub enum LogRecord {
         /// The transaction.
         tx: u64,
     },
-    /// The [`IDS_PER_RESERVE`] ids whose counters start at the record's sequence ×
-    /// [`IDS_PER_RESERVE`] may be handed out: written durably before any of them is.
-    Reserve,
+    /// Ids with counters below `ids_below` may be handed out (those above every
+    /// earlier reservation and id of the log): written durably before any of them is.
+    Reserve {
+        /// The first counter not reserved.
+        ids_below: u64,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -75,6 +78,11 @@ struct BeginMeta {
     id: Option<u64>,
     participants: Vec<String>,
     timeout_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ReserveMeta {
+    ids_below: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -118,9 +126,12 @@ impl LogRecord {
                 e.context.transaction_id = *tx;
                 e
             }
-            LogRecord::Reserve => {
+            LogRecord::Reserve { ids_below } => {
                 let mut e = Event::new(SemanticOp::TransactionEnd);
                 e.subtype = RESERVE;
+                e.metadata = json(&ReserveMeta {
+                    ids_below: *ids_below,
+                });
                 e
             }
         }
@@ -147,7 +158,11 @@ impl LogRecord {
             return Ok(None);
         }
         if e.event.subtype == RESERVE {
-            return Ok(Some(LogRecord::Reserve));
+            let meta: ReserveMeta = serde_json::from_slice(&e.event.metadata)
+                .map_err(|err| bad(format!("reservation metadata: {err}")))?;
+            return Ok(Some(LogRecord::Reserve {
+                ids_below: meta.ids_below,
+            }));
         }
         let tx = e.event.context.transaction_id;
         if tx == 0 {
@@ -248,6 +263,36 @@ pub fn summarize<E>(
 where
     vexfs_journal::JournalError: From<E>,
 {
+    Ok(read_log(tag, events)?.txs)
+}
+
+/// What a coordinator log holds: its transactions, and where new ids may start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogState {
+    /// Every transaction, by id.
+    pub txs: BTreeMap<u64, TxSummary>,
+    /// The id floor: a counter above every reservation and every id of this log's
+    /// tag the log names (I57).
+    pub ids_below: u64,
+}
+
+/// [`summarize`], and the id floor.
+pub fn read_log<E>(
+    tag: u64,
+    events: impl IntoIterator<Item = std::result::Result<StoredEvent, E>>,
+) -> Result<LogState>
+where
+    vexfs_journal::JournalError: From<E>,
+{
+    let mut ids_below = 1u64;
+    // The first counter past `tx` (0 for another log's id).
+    let past = |tx: u64| {
+        if is_of(tag, tx) {
+            (tx & ((1 << SEQ_BITS) - 1)).saturating_add(1)
+        } else {
+            0
+        }
+    };
     let mut txs: BTreeMap<u64, TxSummary> = BTreeMap::new();
     for e in events {
         let e = e.map_err(|e| CoordinatorError::log(e.into()))?;
@@ -266,6 +311,7 @@ where
                     seq: e.seq,
                     reason: "a begin record without a valid transaction id".into(),
                 })?;
+                ids_below = ids_below.max(past(id.get()));
                 let t = txs.entry(id.get()).or_default();
                 t.id = id.get();
                 t.began_ns = time;
@@ -277,6 +323,7 @@ where
                 decision,
                 written,
             }) => {
+                ids_below = ids_below.max(past(tx));
                 let t = txs.entry(tx).or_default();
                 t.id = tx;
                 if t.decision.is_none() {
@@ -286,14 +333,16 @@ where
                 }
             }
             Some(LogRecord::Complete { tx }) => {
+                ids_below = ids_below.max(past(tx));
                 let t = txs.entry(tx).or_default();
                 t.id = tx;
                 t.complete = true;
             }
-            Some(LogRecord::Reserve) | None => {}
+            Some(LogRecord::Reserve { ids_below: below }) => ids_below = ids_below.max(below),
+            None => {}
         }
     }
-    Ok(txs)
+    Ok(LogState { txs, ids_below })
 }
 
 /// The file beside the coordinator log naming each participant journal's directory.
@@ -430,7 +479,7 @@ mod tests {
                 participants: vec!["a".into()],
                 timeout_ms: 1,
             },
-            LogRecord::Reserve,
+            LogRecord::Reserve { ids_below: 4096 },
             LogRecord::Decision {
                 tx: 4,
                 decision: Decision::Commit,
@@ -464,12 +513,12 @@ mod tests {
         // A begin record written before ids were reserved: the id is its sequence.
         let mut old = e.clone();
         old.metadata = br#"{"participants":["b"],"timeout_ms":9}"#.to_vec();
-        let reserve = LogRecord::Reserve.to_event();
+        let reserve = LogRecord::Reserve { ids_below: 4000 }.to_event();
         assert_eq!(
             (reserve.subtype, reserve.context.transaction_id),
             (RESERVE, 0)
         );
-        let txs = summarize(
+        let state = read_log(
             5,
             [
                 Ok::<_, vexfs_journal::JournalError>(stored(4, old)),
@@ -478,6 +527,9 @@ mod tests {
             ],
         )
         .unwrap();
+        // The floor is above the reservation and every id named.
+        assert_eq!(state.ids_below, 4000);
+        let txs = state.txs;
         let ids: Vec<u64> = txs.keys().copied().collect();
         assert_eq!(ids, [5 << SEQ_BITS | 4, 5 << SEQ_BITS | 3072]);
         assert_eq!(txs[&(5 << SEQ_BITS | 4)].participants, ["b"]);

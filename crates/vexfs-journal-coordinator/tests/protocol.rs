@@ -540,6 +540,17 @@ fn a_transaction_whose_begin_record_was_lost_is_found_in_the_participants_and_ab
     assert!(report.aborted.contains(&lost.get()), "{report:?}");
     let decided = agreed_decisions(&w, "lost begin");
     assert_eq!(decided.get(&lost.get()), Some(&Decision::Abort));
+    // The log now names the participants found holding it, so a crash before its
+    // markers were all written would still deliver them at the next open.
+    let log = w.coord().log();
+    log.flush().unwrap();
+    let tag = vexfs_journal_coordinator::log::tag_of(log.journal_id());
+    let now = vexfs_journal_coordinator::summarize(tag, log.scan(1..log.next_seq())).unwrap();
+    let mut named = now[&lost.get()].participants.clone();
+    named.sort();
+    let mut all = NAMES.map(String::from).to_vec();
+    all.sort();
+    assert_eq!(named, all);
     assert_eq!(decided.get(&first.get()), Some(&Decision::Commit));
     // A new transaction gets an id never handed out before.
     let next = w.coord().begin(&NAMES).unwrap();
