@@ -429,12 +429,9 @@ fn transaction_ids_carry_the_log_tag_and_journals_that_drop_events_are_refused()
     assert!(e.to_string().contains("drop-oldest"), "{e}");
 }
 
-// Checks I54 (docs/invariants.md).
-#[test]
-fn a_commit_decision_that_cannot_be_made_durable_is_settled_by_the_next_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut w, _) = World::new(dir.path(), quick());
-    // The same coordinator directory, over a log whose fsyncs can be made to fail.
+/// `w`'s coordinator reopened over its log with failure injection armed by the
+/// returned `Faults`.
+fn with_faulty_log(w: &mut World) -> (Coordinator, Arc<Faults>) {
     w.coord = None;
     let faults = Arc::new(Faults::new());
     let log = Journal::open_with(
@@ -451,6 +448,16 @@ fn a_commit_decision_that_cannot_be_made_durable_is_settled_by_the_next_open() {
         .map(|p| p.clone() as Arc<dyn Participant>)
         .collect();
     let (c, _) = Coordinator::open_with_log(log, parts, quick()).unwrap();
+    (c, faults)
+}
+
+// Checks I54 (docs/invariants.md).
+#[test]
+fn a_commit_decision_that_cannot_be_made_durable_is_settled_by_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = World::new(dir.path(), quick());
+    // The same coordinator directory, over a log whose fsyncs can be made to fail.
+    let (c, faults) = with_faulty_log(&mut w);
     let tx = c.begin(&NAMES).unwrap();
     for name in NAMES {
         c.add_events(tx, name, vec![event(name)]).unwrap();
@@ -490,22 +497,7 @@ fn a_transaction_whose_begin_record_was_lost_is_found_in_the_participants_and_ab
     let dir = tempfile::tempdir().unwrap();
     let (mut w, _) = World::new(dir.path(), quick());
     // The same coordinator directory, over a log whose writes can be made to fail.
-    w.coord = None;
-    let faults = Arc::new(Faults::new());
-    let log = Journal::open_with(
-        w.root.join("coordinator"),
-        OpenOptions {
-            faults: Some(faults.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let parts = w
-        .parts
-        .iter()
-        .map(|p| p.clone() as Arc<dyn Participant>)
-        .collect();
-    let (c, _) = Coordinator::open_with_log(log, parts, quick()).unwrap();
+    let (c, faults) = with_faulty_log(&mut w);
     let first = c.begin(&NAMES).unwrap();
     for name in NAMES {
         c.add_events(first, name, vec![event(&format!("{name}-kept"))])
