@@ -27,10 +27,8 @@ pub(crate) fn run_ci(root: &Path, args: &[String]) -> Result<()> {
     if !quick {
         install_system_packages()?;
     }
-    run(Command::new("cargo")
-        .current_dir(root)
-        .args(["fmt", "--all", "--", "--check"]))?;
-    run(Command::new("cargo").current_dir(root).args([
+    run(cargo(root).args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo(root).args([
         "clippy",
         "--workspace",
         "--all-targets",
@@ -40,7 +38,7 @@ pub(crate) fn run_ci(root: &Path, args: &[String]) -> Result<()> {
         "warnings",
     ]))?;
     // A synchronous embedder builds the facade without tokio (`async` off).
-    run(Command::new("cargo").current_dir(root).args([
+    run(cargo(root).args([
         "clippy",
         "-p",
         "vexfs-journal",
@@ -51,27 +49,35 @@ pub(crate) fn run_ci(root: &Path, args: &[String]) -> Result<()> {
         "warnings",
     ]))?;
     unused_dependencies(root, !quick)?;
+    // The benchmark crate has no tests: clippy checks it above, and leaving it out here
+    // spares the test build its peers (bundled SQLite, raft-engine) and criterion.
     if has_nextest() {
-        run(Command::new("cargo").current_dir(root).args([
+        run(cargo(root).args([
             "nextest",
             "run",
             "--workspace",
+            "--exclude",
+            BENCHES,
             "--locked",
             "--no-fail-fast",
         ]))?;
     } else {
-        run(Command::new("cargo").current_dir(root).args([
+        run(cargo(root).args([
             "test",
             "--workspace",
+            "--exclude",
+            BENCHES,
             "--locked",
             "--lib",
             "--bins",
             "--tests",
         ]))?;
     }
-    run(Command::new("cargo").current_dir(root).args([
+    run(cargo(root).args([
         "test",
         "--workspace",
+        "--exclude",
+        BENCHES,
         "--locked",
         "--doc",
     ]))?;
@@ -179,6 +185,16 @@ fn unused_dependencies(root: &Path, install: bool) -> Result<()> {
         return Ok(());
     }
     run(Command::new("cargo-machete").arg(root))
+}
+
+/// The workspace's benchmark crate.
+pub(crate) const BENCHES: &str = "vexfs-journal-benches";
+
+/// `cargo`, run in `root`.
+fn cargo(root: &Path) -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(root);
+    cmd
 }
 
 fn has_nextest() -> bool {

@@ -53,7 +53,14 @@ pub(crate) fn build_vexjournal(root: &Path, build: Build) -> Result<PathBuf> {
             "--bin",
             "vexjournal",
         ]),
-        Build::Tests => cmd.args(["test", "--workspace", "--no-run"]),
+        // The same units as CI's test build, so this compiles nothing after it.
+        Build::Tests => cmd.args([
+            "test",
+            "--workspace",
+            "--exclude",
+            crate::ci::BENCHES,
+            "--no-run",
+        ]),
     };
     cmd.args(["--locked", "--message-format", "json-render-diagnostics"])
         .stdout(Stdio::piped());
