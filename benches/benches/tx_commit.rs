@@ -16,7 +16,11 @@
 //! `BENCH_SECS` (seconds of the concurrent run, default 5), `BENCH_DIR`,
 //! `BENCH_OUT` (JSON, default `<target>/bench-results/tx_commit.json`),
 //! `BENCH_FSYNC` (the participants' fsync policy, default `batch`; e.g. `never`: only
-//! the coordinator's waits fsync them).
+//! the coordinator's waits fsync them), `BENCH_SCALE_TX` (default 0: skipped): commit
+//! that many transactions with the concurrent clients, close everything, then time
+//! reopening the participants, their first transaction view, and the coordinator's
+//! open (which reads every participant's transactions), and the resident memory the
+//! reopened participants hold.
 
 use std::io::Write;
 use std::path::Path;
@@ -128,9 +132,129 @@ fn fsyncs(s: &Setup) -> u64 {
         + s.coordinator.log().metrics().fsyncs
 }
 
+/// Resident anonymous memory of this process (resident less file-backed pages, such
+/// as mapped segments), bytes (`/proc/self/statm`).
+fn rss() -> Result<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let field = |i: usize| -> Result<u64> {
+        statm
+            .split_whitespace()
+            .nth(i)
+            .and_then(|v| v.parse().ok())
+            .context("parsing /proc/self/statm")
+    };
+    Ok(field(1)?.saturating_sub(field(2)?) * 4096)
+}
+
+/// Commits `n` transactions with `clients` threads, closes everything, then reopens
+/// and times each step of coming back.
+fn reopen_after(dir: &Path, n: u64, clients: u64) -> Result<Value> {
+    let t = Instant::now();
+    {
+        let s = Arc::new(setup(dir)?);
+        let next = Arc::new(AtomicU64::new(0));
+        let handles: Vec<_> = (0..clients)
+            .map(|_| {
+                let (s, next) = (s.clone(), next.clone());
+                std::thread::spawn(move || -> Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            return Ok(());
+                        }
+                        one(&s.coordinator, i)?;
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a client panicked"))??;
+        }
+    }
+    let write_s = t.elapsed().as_secs_f64();
+    // Reopened in a fresh process, so its resident memory holds only what reopening
+    // costs (this one's allocator keeps the pages the run above freed).
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .env(REOPEN_CHILD, dir)
+        .output()
+        .context("starting the reopening child")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "the reopening child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut v: Value = serde_json::from_slice(&out.stdout).context("the child's report")?;
+    v["transactions"] = json!(n);
+    v["write_s"] = json!(write_s);
+    if let Some(bytes) = v["rss_views_bytes"].as_u64() {
+        v["view_bytes_per_transaction_and_participant"] =
+            json!(bytes as f64 / (n as f64 * NAMES.len() as f64));
+    }
+    Ok(v)
+}
+
+/// Set (to the directory) in the child that reopens what [`reopen_after`] wrote.
+const REOPEN_CHILD: &str = "TX_COMMIT_REOPEN_CHILD";
+
+/// The child's side of [`reopen_after`]: reopens, times, prints a JSON report.
+fn reopen(dir: &Path) -> Result<()> {
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+    let config = Config::default();
+    let rss_before = rss()?;
+    let t = Instant::now();
+    let journals: Vec<Journal> = NAMES
+        .iter()
+        .map(|n| Journal::open(dir.join(n), config.clone()))
+        .collect::<std::result::Result<_, _>>()?;
+    let open_ms = ms(t);
+    let rss_open = rss()?;
+    let t = Instant::now();
+    let mut undecided = 0;
+    for j in &journals {
+        undecided += j.transactions()?.undecided().count();
+    }
+    let view_ms = ms(t);
+    let rss_view = rss()?;
+    drop(journals);
+
+    let t = Instant::now();
+    let journals: Vec<Journal> = NAMES
+        .iter()
+        .map(|n| Journal::open(dir.join(n), config.clone()))
+        .collect::<std::result::Result<_, _>>()?;
+    let parts: Vec<Arc<dyn Participant>> = NAMES
+        .iter()
+        .zip(&journals)
+        .map(|(n, j)| Arc::new(JournalParticipant::new(*n, j.clone())) as Arc<dyn Participant>)
+        .collect();
+    let (coordinator, report) =
+        Coordinator::open(dir.join("coordinator"), parts, CoordinatorConfig::default())?;
+    let coordinator_ms = ms(t);
+    drop(coordinator);
+    drop(journals);
+    println!(
+        "{}",
+        json!({
+            "open_participants_ms": open_ms,
+            "first_view_ms": view_ms,
+            "undecided": undecided,
+            "participants_and_coordinator_open_ms": coordinator_ms,
+            "orphans": report.orphans.len(),
+            "rss_participants_open_bytes": rss_open.saturating_sub(rss_before),
+            "rss_views_bytes": rss_view.saturating_sub(rss_open),
+        })
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
     if std::env::args().any(|a| a == "--list") {
         return Ok(());
+    }
+    if let Some(dir) = std::env::var_os(REOPEN_CHILD) {
+        return reopen(Path::new(&dir));
     }
     let n_tx = env("BENCH_TX", 2000);
     let clients = env("BENCH_CLIENTS", 32);
@@ -221,6 +345,14 @@ fn main() -> Result<()> {
                 "transaction": percentiles(&mut lat),
                 "fsyncs_per_transaction": per_tx,
             }),
+        );
+    }
+
+    let scale = env("BENCH_SCALE_TX", 0);
+    if scale > 0 {
+        results.insert(
+            "scale".into(),
+            reopen_after(&tmp.path().join("scale"), scale, clients)?,
         );
     }
 
