@@ -19,8 +19,8 @@
 //! the coordinator's waits fsync them), `BENCH_SCALE_TX` (default 0: skipped): commit
 //! that many transactions with the concurrent clients, close everything, then time
 //! reopening the participants, their first transaction view, and the coordinator's
-//! open (which reads every participant's transactions), and the resident memory the
-//! reopened participants hold.
+//! open (which reads every participant's transactions), beside reading every event of
+//! the participants once.
 
 use std::io::Write;
 use std::path::Path;
@@ -132,20 +132,6 @@ fn fsyncs(s: &Setup) -> u64 {
         + s.coordinator.log().metrics().fsyncs
 }
 
-/// Resident anonymous memory of this process (resident less file-backed pages, such
-/// as mapped segments), bytes (`/proc/self/statm`).
-fn rss() -> Result<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm")?;
-    let field = |i: usize| -> Result<u64> {
-        statm
-            .split_whitespace()
-            .nth(i)
-            .and_then(|v| v.parse().ok())
-            .context("parsing /proc/self/statm")
-    };
-    Ok(field(1)?.saturating_sub(field(2)?) * 4096)
-}
-
 /// Commits `n` transactions with `clients` threads, closes everything, then reopens
 /// and times each step of coming back.
 fn reopen_after(dir: &Path, n: u64, clients: u64) -> Result<Value> {
@@ -173,8 +159,7 @@ fn reopen_after(dir: &Path, n: u64, clients: u64) -> Result<Value> {
         }
     }
     let write_s = t.elapsed().as_secs_f64();
-    // Reopened in a fresh process, so its resident memory holds only what reopening
-    // costs (this one's allocator keeps the pages the run above freed).
+    // Reopened in a fresh process: nothing of the run above is cached in it.
     let out = std::process::Command::new(std::env::current_exe()?)
         .env(REOPEN_CHILD, dir)
         .output()
@@ -188,10 +173,6 @@ fn reopen_after(dir: &Path, n: u64, clients: u64) -> Result<Value> {
     let mut v: Value = serde_json::from_slice(&out.stdout).context("the child's report")?;
     v["transactions"] = json!(n);
     v["write_s"] = json!(write_s);
-    if let Some(bytes) = v["rss_views_bytes"].as_u64() {
-        v["view_bytes_per_transaction_and_participant"] =
-            json!(bytes as f64 / (n as f64 * NAMES.len() as f64));
-    }
     Ok(v)
 }
 
@@ -202,21 +183,28 @@ const REOPEN_CHILD: &str = "TX_COMMIT_REOPEN_CHILD";
 fn reopen(dir: &Path) -> Result<()> {
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
     let config = Config::default();
-    let rss_before = rss()?;
     let t = Instant::now();
     let journals: Vec<Journal> = NAMES
         .iter()
         .map(|n| Journal::open(dir.join(n), config.clone()))
         .collect::<std::result::Result<_, _>>()?;
     let open_ms = ms(t);
-    let rss_open = rss()?;
     let t = Instant::now();
     let mut undecided = 0;
     for j in &journals {
         undecided += j.transactions()?.undecided().count();
     }
     let view_ms = ms(t);
-    let rss_view = rss()?;
+    // Baseline: reading every event of the three journals once.
+    let t = Instant::now();
+    let mut events = 0u64;
+    for j in &journals {
+        for e in j.scan(0..u64::MAX) {
+            e?;
+            events += 1;
+        }
+    }
+    let scan_ms = ms(t);
     drop(journals);
 
     let t = Instant::now();
@@ -239,11 +227,11 @@ fn reopen(dir: &Path) -> Result<()> {
         json!({
             "open_participants_ms": open_ms,
             "first_view_ms": view_ms,
+            "scan_all_ms": scan_ms,
+            "events": events,
             "undecided": undecided,
             "participants_and_coordinator_open_ms": coordinator_ms,
             "orphans": report.orphans.len(),
-            "rss_participants_open_bytes": rss_open.saturating_sub(rss_before),
-            "rss_views_bytes": rss_view.saturating_sub(rss_open),
         })
     );
     Ok(())
