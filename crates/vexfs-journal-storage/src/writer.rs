@@ -387,7 +387,7 @@ impl Writer {
                         }
                     }
                     Payload::Batch(events) => self.encode_batch(seq, &events, 0)?,
-                    Payload::Tx(tx, events) => self.encode_batch(seq, &events, tx)?,
+                    Payload::Tx(tx, events) => self.encode_shared_batch(seq, &events, tx)?,
                 }
                 self.next = seq + n;
                 self.commit_events += n;
@@ -417,6 +417,41 @@ impl Writer {
             self.encode(seq + i as u64, ev, cross_boundary_id)?;
         }
         self.finish_block()
+    }
+
+    /// Encodes a coordinated transaction's batch (its events, or a marker) within one
+    /// block, after what the block being built holds when it fits there (I2). Such
+    /// batches are small and frequent (an event or two per participant per
+    /// transaction): alone, each would cost a block header, a block-table entry and a
+    /// read per record. A crash still leaves all of the batch or none, since a block is
+    /// checked whole.
+    fn encode_shared_batch(
+        &mut self,
+        seq: u64,
+        events: &[Event],
+        cross_boundary_id: u64,
+    ) -> Result<()> {
+        let mut bytes = 0usize;
+        for ev in events {
+            // Events were validated on emission; a failure here is a bug, reported as
+            // such.
+            bytes += vexfs_journal_format::record::check_record(ev)
+                .map_err(StorageError::InvalidEvent)?;
+        }
+        if self.raw.len() + bytes > self.config.block_bytes
+            || self.span.count as usize + events.len() > self.config.block_events
+        {
+            self.finish_block()?;
+        }
+        for (i, ev) in events.iter().enumerate() {
+            self.encode(seq + i as u64, ev, cross_boundary_id)?;
+        }
+        if self.raw.len() >= self.config.block_bytes
+            || self.span.count as usize >= self.config.block_events
+        {
+            self.finish_block()?;
+        }
+        Ok(())
     }
 
     fn encode(&mut self, seq: u64, ev: &Event, cross_boundary_id: u64) -> Result<()> {

@@ -188,6 +188,82 @@ fn batches_are_contiguous_and_in_one_block_amid_single_emits() {
 
 // Checks I2 (docs/invariants.md).
 #[test]
+fn transaction_batches_share_blocks_but_are_never_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StorageConfig {
+        // Small blocks (about eight of these events): batches often arrive when the
+        // block being built is nearly full, and must then start the next one whole.
+        block_bytes: 2048,
+        ..small_config()
+    };
+    let engine = Arc::new(Engine::create(dir.path(), config).unwrap());
+    let producers: Vec<_> = (0..2u64)
+        .map(|p| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                (0..1000u64)
+                    .map(|b| {
+                        let len = (b + p) % 3 + 1;
+                        let events: Vec<Event> = (0..len)
+                            .map(|j| small_tagged(p, b * 100 + j).metadata(vec![b'm'; 60]))
+                            .collect();
+                        let tx = p << 32 | (b + 1);
+                        let range = engine.emit_transactional(tx, events, false).unwrap();
+                        assert_eq!(range.end - range.start, len);
+                        (p, b, tx, range)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let singles = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            for i in 0..500u64 {
+                engine.emit(small_tagged(9, i)).unwrap();
+            }
+        })
+    };
+    let batches: Vec<_> = producers
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    singles.join().unwrap();
+    engine.flush().unwrap();
+
+    let store = engine.store();
+    for (p, b, tx, range) in &batches {
+        let first = store.locate(range.start).unwrap();
+        for (j, seq) in range.clone().enumerate() {
+            let block = store.locate(seq).unwrap();
+            assert_eq!(
+                (block.segment.first_seq(), block.entry.offset),
+                (first.segment.first_seq(), first.entry.offset),
+                "batch {p}/{b}: seq {seq} is in another block than {}",
+                range.start
+            );
+            let stored = engine.get(seq).unwrap().unwrap();
+            assert_eq!(small_tag_of(&stored.event), (*p, b * 100 + j as u64));
+            assert_eq!(stored.ext.cross_boundary_id, *tx);
+        }
+    }
+    // Not alone: fewer blocks than batches, which a block per batch cannot give (the
+    // producers never wait, so the writer finds several batches queued per pass).
+    let m = engine.metrics();
+    assert!(
+        m.blocks_written < batches.len() as u64,
+        "{} blocks for {} batches and 500 events",
+        m.blocks_written,
+        batches.len()
+    );
+    assert_eq!(
+        read_all(&engine).len() as u64,
+        batches.iter().map(|(.., r)| r.end - r.start).sum::<u64>() + 500
+    );
+}
+
+// Checks I2 (docs/invariants.md).
+#[test]
 fn batch_larger_than_the_buffer_is_accepted_whole() {
     let dir = tempfile::tempdir().unwrap();
     let config = StorageConfig {
