@@ -7,10 +7,11 @@ mod common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use common::{read_all, small_config};
+use common::{Gate, OpenOnDrop, read_all, small_config};
 use vexfs_journal_format::Event;
-use vexfs_journal_storage::{Engine, StorageConfig, StorageError};
+use vexfs_journal_storage::{Engine, OpenOptions, StorageConfig, StorageError};
 use vexfs_journal_testkit::{small_tag_of, small_tagged};
 
 /// A batch's number and the sequence numbers it got.
@@ -189,77 +190,85 @@ fn batches_are_contiguous_and_in_one_block_amid_single_emits() {
 // Checks I2 (docs/invariants.md).
 #[test]
 fn transaction_batches_share_blocks_but_are_never_split() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = StorageConfig {
-        // Small blocks (about eight of these events): batches often arrive when the
-        // block being built is nearly full, and must then start the next one whole.
-        block_bytes: 2048,
-        ..small_config()
-    };
-    let engine = Arc::new(Engine::create(dir.path(), config).unwrap());
-    let producers: Vec<_> = (0..2u64)
-        .map(|p| {
-            let engine = engine.clone();
-            std::thread::spawn(move || {
-                (0..1000u64)
-                    .map(|b| {
-                        let len = (b + p) % 3 + 1;
-                        let events: Vec<Event> = (0..len)
-                            .map(|j| small_tagged(p, b * 100 + j).metadata(vec![b'm'; 60]))
-                            .collect();
-                        let tx = p << 32 | (b + 1);
-                        let range = engine.emit_transactional(tx, events, false).unwrap();
-                        assert_eq!(range.end - range.start, len);
-                        (p, b, tx, range)
-                    })
-                    .collect::<Vec<_>>()
+    // With the default event limit, blocks end on their size; with 5, on their count.
+    for block_events in [4096usize, 5] {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = Gate::closed();
+        let config = StorageConfig {
+            // Small blocks (about eight of these events): batches often arrive when
+            // the block being built is nearly full, and must then start the next one.
+            block_bytes: 2048,
+            block_events,
+            buffer_capacity: 4096,
+            ..small_config()
+        };
+        let engine = Engine::open_with(
+            dir.path(),
+            OpenOptions {
+                config: Some(config),
+                create: true,
+                create_new: true,
+                observer: Some(gate.observer()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let _release = OpenOnDrop(gate.clone());
+        // The writer stops at the gate with its first block, so every batch below is
+        // queued when it goes on: what shares a block does not depend on timing.
+        engine.emit(small_tagged(9, 0)).unwrap();
+        assert!(gate.wait_stalled(Duration::from_secs(10)));
+        let batches: Vec<(u64, u64, std::ops::Range<u64>)> = (0..600u64)
+            .map(|b| {
+                let len = b % 3 + 1;
+                let events: Vec<Event> = (0..len)
+                    .map(|j| small_tagged(1, b * 100 + j).metadata(vec![b'm'; 60]))
+                    .collect();
+                let range = engine.emit_transactional(b + 1, events, false).unwrap();
+                assert_eq!(range.end - range.start, len);
+                (b, b + 1, range)
             })
-        })
-        .collect();
-    let singles = {
-        let engine = engine.clone();
-        std::thread::spawn(move || {
-            for i in 0..500u64 {
-                engine.emit(small_tagged(9, i)).unwrap();
-            }
-        })
-    };
-    let batches: Vec<_> = producers
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
-    singles.join().unwrap();
-    engine.flush().unwrap();
+            .collect();
+        gate.open();
+        engine.flush().unwrap();
 
-    let store = engine.store();
-    for (p, b, tx, range) in &batches {
-        let first = store.locate(range.start).unwrap();
-        for (j, seq) in range.clone().enumerate() {
-            let block = store.locate(seq).unwrap();
-            assert_eq!(
-                (block.segment.first_seq(), block.entry.offset),
-                (first.segment.first_seq(), first.entry.offset),
-                "batch {p}/{b}: seq {seq} is in another block than {}",
-                range.start
-            );
-            let stored = engine.get(seq).unwrap().unwrap();
-            assert_eq!(small_tag_of(&stored.event), (*p, b * 100 + j as u64));
-            assert_eq!(stored.ext.cross_boundary_id, *tx);
+        let store = engine.store();
+        let mut blocks = std::collections::BTreeSet::new();
+        for (b, tx, range) in &batches {
+            let first = store.locate(range.start).unwrap();
+            for (j, seq) in range.clone().enumerate() {
+                let block = store.locate(seq).unwrap();
+                let at = (block.segment.first_seq(), block.entry.offset);
+                assert_eq!(
+                    at,
+                    (first.segment.first_seq(), first.entry.offset),
+                    "batch {b}: seq {seq} is in another block than {}",
+                    range.start
+                );
+                assert!(
+                    block.entry.raw_size as usize <= 2048
+                        && block.entry.event_count as usize <= block_events,
+                    "batch {b}: its block holds {} bytes of {} records, past the limits",
+                    block.entry.raw_size,
+                    block.entry.event_count
+                );
+                blocks.insert(at);
+                let stored = engine.get(seq).unwrap().unwrap();
+                assert_eq!(small_tag_of(&stored.event), (1, b * 100 + j as u64));
+                assert_eq!(stored.ext.cross_boundary_id, *tx);
+            }
         }
+        // Not alone: fewer blocks than batches (about a quarter with the default
+        // limit, half with 5 events a block).
+        assert!(
+            blocks.len() < batches.len(),
+            "{} blocks for {} batches (block_events {block_events})",
+            blocks.len(),
+            batches.len()
+        );
+        let events: u64 = batches.iter().map(|(.., r)| r.end - r.start).sum();
+        assert_eq!(read_all(&engine).len() as u64, events + 1);
     }
-    // Not alone: fewer blocks than batches, which a block per batch cannot give (the
-    // producers never wait, so the writer finds several batches queued per pass).
-    let m = engine.metrics();
-    assert!(
-        m.blocks_written < batches.len() as u64,
-        "{} blocks for {} batches and 500 events",
-        m.blocks_written,
-        batches.len()
-    );
-    assert_eq!(
-        read_all(&engine).len() as u64,
-        batches.iter().map(|(.., r)| r.end - r.start).sum::<u64>() + 500
-    );
 }
 
 // Checks I2 (docs/invariants.md).
