@@ -23,7 +23,7 @@
 //! the participants once.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -89,21 +89,35 @@ fn setup(dir: &Path) -> Result<Setup> {
         fsync,
         ..Config::default()
     };
-    let journals: Vec<Journal> = NAMES
-        .iter()
-        .map(|n| Journal::create(dir.join(n), config.clone()))
-        .collect::<std::result::Result<_, _>>()?;
-    let parts: Vec<Arc<dyn Participant>> = NAMES
-        .iter()
-        .zip(&journals)
-        .map(|(n, j)| Arc::new(JournalParticipant::new(*n, j.clone())) as Arc<dyn Participant>)
-        .collect();
+    let (journals, parts) = participants(dir, &config, Journal::create)?;
     let (coordinator, _) =
         Coordinator::open(dir.join("coordinator"), parts, CoordinatorConfig::default())?;
     Ok(Setup {
         journals,
         coordinator,
     })
+}
+
+/// The participant journals and the same journals as coordinator participants.
+type Participants = (Vec<Journal>, Vec<Arc<dyn Participant>>);
+
+/// The three participant journals under `dir`, made by `make` (create or open), and
+/// each wrapped as a coordinator participant.
+fn participants(
+    dir: &Path,
+    config: &Config,
+    make: fn(PathBuf, Config) -> vexfs_journal::Result<Journal>,
+) -> Result<Participants> {
+    let journals: Vec<Journal> = NAMES
+        .iter()
+        .map(|n| make(dir.join(n), config.clone()))
+        .collect::<std::result::Result<_, _>>()?;
+    let parts = NAMES
+        .iter()
+        .zip(&journals)
+        .map(|(n, j)| Arc::new(JournalParticipant::new(*n, j.clone())) as Arc<dyn Participant>)
+        .collect();
+    Ok((journals, parts))
 }
 
 fn event(i: u64) -> Event {
@@ -208,15 +222,7 @@ fn reopen(dir: &Path) -> Result<()> {
     drop(journals);
 
     let t = Instant::now();
-    let journals: Vec<Journal> = NAMES
-        .iter()
-        .map(|n| Journal::open(dir.join(n), config.clone()))
-        .collect::<std::result::Result<_, _>>()?;
-    let parts: Vec<Arc<dyn Participant>> = NAMES
-        .iter()
-        .zip(&journals)
-        .map(|(n, j)| Arc::new(JournalParticipant::new(*n, j.clone())) as Arc<dyn Participant>)
-        .collect();
+    let (journals, parts) = participants(dir, &config, Journal::open)?;
     let (coordinator, report) =
         Coordinator::open(dir.join("coordinator"), parts, CoordinatorConfig::default())?;
     let coordinator_ms = ms(t);

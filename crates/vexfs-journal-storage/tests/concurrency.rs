@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Gate, OpenOnDrop, read_all, small_config};
+use common::{OpenOnDrop, gated_engine, read_all, small_config};
 use vexfs_journal_format::Event;
-use vexfs_journal_storage::{Engine, OpenOptions, StorageConfig, StorageError};
+use vexfs_journal_storage::{Engine, StorageConfig, StorageError};
 use vexfs_journal_testkit::{small_tag_of, small_tagged};
 
 /// A batch's number and the sequence numbers it got.
@@ -193,7 +193,6 @@ fn transaction_batches_share_blocks_but_are_never_split() {
     // With the default event limit, blocks end on their size; with 5, on their count.
     for block_events in [4096usize, 5] {
         let dir = tempfile::tempdir().unwrap();
-        let gate = Gate::closed();
         let config = StorageConfig {
             // Small blocks (about eight of these events): batches often arrive when
             // the block being built is nearly full, and must then start the next one.
@@ -202,17 +201,7 @@ fn transaction_batches_share_blocks_but_are_never_split() {
             buffer_capacity: 4096,
             ..small_config()
         };
-        let engine = Engine::open_with(
-            dir.path(),
-            OpenOptions {
-                config: Some(config),
-                create: true,
-                create_new: true,
-                observer: Some(gate.observer()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let (engine, gate) = gated_engine(dir.path(), config);
         let _release = OpenOnDrop(gate.clone());
         // The writer stops at the gate with its first block, so every batch below is
         // queued when it goes on: what shares a block does not depend on timing.

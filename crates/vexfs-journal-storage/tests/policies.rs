@@ -9,11 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Gate, OpenOnDrop, read_all, small_config};
+use common::{Gate, OpenOnDrop, gated_engine, read_all, small_config};
 use vexfs_journal_format::Event;
 use vexfs_journal_storage::{
-    Engine, FsyncPolicy, FullPolicy, OpenOptions, RECORD_FLAG_GAP_BEFORE, StorageConfig,
-    StorageError,
+    Engine, FsyncPolicy, FullPolicy, RECORD_FLAG_GAP_BEFORE, StorageConfig, StorageError,
 };
 use vexfs_journal_testkit::{eventually, small_tag_of, small_tagged};
 
@@ -139,7 +138,6 @@ fn fsync_never_leaves_durability_to_explicit_syncs() {
 /// A journal with a 4-event buffer whose writer is held at a gate.
 fn gated(policy: FullPolicy) -> (tempfile::TempDir, Arc<Engine>, Arc<Gate>) {
     let dir = tempfile::tempdir().unwrap();
-    let gate = Gate::closed();
     let config = StorageConfig {
         buffer_capacity: CAPACITY,
         full_policy: policy,
@@ -147,17 +145,7 @@ fn gated(policy: FullPolicy) -> (tempfile::TempDir, Arc<Engine>, Arc<Gate>) {
         block_events: 1,
         ..small_config()
     };
-    let engine = Engine::open_with(
-        dir.path(),
-        OpenOptions {
-            config: Some(config),
-            create: true,
-            create_new: true,
-            observer: Some(gate.observer()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let (engine, gate) = gated_engine(dir.path(), config);
     (dir, Arc::new(engine), gate)
 }
 

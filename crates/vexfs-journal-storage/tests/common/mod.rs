@@ -7,7 +7,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use vexfs_journal_format::footer::BlockEntry;
-use vexfs_journal_storage::{BlockObserver, Engine, Segment, StorageConfig, StoredEvent};
+use vexfs_journal_storage::{
+    BlockObserver, Engine, OpenOptions, Segment, StorageConfig, StoredEvent,
+};
 
 /// A configuration with small segments and blocks, so tests rotate and cut blocks
 /// without writing much.
@@ -24,6 +26,24 @@ pub fn small_config() -> StorageConfig {
 /// Every written event of the journal, in order.
 pub fn read_all(engine: &Engine) -> Vec<StoredEvent> {
     engine.scan(0..u64::MAX).map(|r| r.expect("scan")).collect()
+}
+
+/// Creates a journal in `dir` with `config` whose writer stops at the returned gate,
+/// which starts closed.
+pub fn gated_engine(dir: &std::path::Path, config: StorageConfig) -> (Engine, Arc<Gate>) {
+    let gate = Gate::closed();
+    let engine = Engine::open_with(
+        dir,
+        OpenOptions {
+            config: Some(config),
+            create: true,
+            create_new: true,
+            observer: Some(gate.observer()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    (engine, gate)
 }
 
 /// Holds the writer thread inside [`BlockObserver::on_block`] while closed, so tests
