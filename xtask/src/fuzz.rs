@@ -110,6 +110,11 @@ pub(crate) const TARGETS: &[Target] = &[
         fixtures: &[],
         generated: lz4_blocks,
     },
+    Target {
+        name: "seal_documents",
+        fixtures: &["fixtures/seal/head.json", "fixtures/seal/proof.json"],
+        generated: none,
+    },
 ];
 
 fn none() -> Vec<(String, Vec<u8>)> {

@@ -102,6 +102,13 @@ enum Command {
     /// Check a coordinator (--dir) against its participant journals; --repair.
     #[command(subcommand)]
     Consistency(cmd::consistency::ConsistencyCommand),
+    /// Signed Merkle tree heads (tamper evidence): keygen, head, list.
+    #[command(subcommand)]
+    Seal(cmd::seal::SealCommand),
+    /// Print a proof that one event is in the journal, checkable offline.
+    Prove(cmd::seal::ProveArgs),
+    /// Check a proof from `prove` with the signer's public key; print the event.
+    VerifyProof(cmd::seal::VerifyProofArgs),
     /// Merge several journals into one causal timeline.
     Timeline(cmd::timeline::Args),
     /// Unmount a mirror made by `mount`.
@@ -168,6 +175,9 @@ fn main() -> ExitCode {
         Command::Tx(c) => cmd::tx::run(&cli, c),
         Command::Consistency(c) => cmd::consistency::run(&cli, c),
         Command::Timeline(a) => cmd::timeline::run(&cli, a),
+        Command::Seal(c) => cmd::seal::run(&cli, c),
+        Command::Prove(a) => cmd::seal::prove_cmd(&cli, a),
+        Command::VerifyProof(a) => cmd::seal::verify_proof(a),
         Command::Umount(a) => cmd::umount::run(a),
         Command::ProbeRss => cmd::bench::probe_rss(&cli),
         Command::TortureWriter(a) => cmd::torture::run(&cli, a),

@@ -20,6 +20,7 @@ pub mod query;
 pub mod recover;
 pub mod remote;
 pub mod replay;
+pub mod seal;
 pub mod segments;
 pub mod serve;
 pub mod stats;

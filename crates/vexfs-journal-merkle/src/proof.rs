@@ -1,0 +1,126 @@
+//! Inclusion proofs of one journal record, as a JSON document that can be checked
+//! offline: the record's bytes, the hashes of its path, and the signed head whose root
+//! the path leads to.
+
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use vexfs_journal_format::record::RecordView;
+
+use crate::error::ProofError;
+use crate::head::{HeadDocument, SignedTreeHead, hex_array};
+use crate::tree::{Hash, leaf_hash, verify_inclusion};
+
+/// The `format` field of a proof document.
+pub const PROOF_DOCUMENT_FORMAT: &str = "vexfs-journal inclusion proof";
+
+/// That one record is leaf `leaf_index` of the tree a signed head commits to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// The record's sequence.
+    pub seq: u64,
+    /// Its position among the journal's records (leaf index).
+    pub leaf_index: u64,
+    /// The record's bytes as stored (the leaf's data).
+    pub record: Vec<u8>,
+    /// The path's hashes, nearest the leaf first.
+    pub path: Vec<Hash>,
+    /// The signed head of the tree (its size is the proof's tree size).
+    pub head: SignedTreeHead,
+}
+
+impl InclusionProof {
+    /// Checks the proof with the signer's public key: the head's signature, that the
+    /// record is a valid record with the proof's sequence, and that the path leads
+    /// from the record to the head's root.
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), ProofError> {
+        self.head.verify(key)?;
+        let view =
+            RecordView::parse(&self.record).map_err(|e| ProofError::Record(e.to_string()))?;
+        if view.record_len() != self.record.len() {
+            return Err(ProofError::Record(format!(
+                "{} bytes follow the record",
+                self.record.len() - view.record_len()
+            )));
+        }
+        if view.sequence() != self.seq {
+            return Err(ProofError::Record(format!(
+                "the record has sequence {}, the proof says {}",
+                view.sequence(),
+                self.seq
+            )));
+        }
+        verify_inclusion(
+            &leaf_hash(&self.record),
+            self.leaf_index,
+            self.head.head.tree_size,
+            &self.path,
+            &self.head.head.root,
+        )
+    }
+
+    /// The JSON document `vexjournal prove` prints.
+    pub fn to_document(&self) -> ProofDocument {
+        ProofDocument {
+            format: PROOF_DOCUMENT_FORMAT.into(),
+            version: 1,
+            seq: self.seq,
+            leaf_index: self.leaf_index,
+            record: hex::encode(&self.record),
+            path: self.path.iter().map(hex::encode).collect(),
+            head: self.head.to_document(None),
+        }
+    }
+
+    /// Reads a proof document (nothing is verified here: see [`Self::verify`]).
+    pub fn from_json(text: &str) -> Result<InclusionProof, ProofError> {
+        let json = |reason: String| {
+            ProofError::Head(crate::HeadError::Json {
+                what: "the proof document",
+                reason,
+            })
+        };
+        let doc: ProofDocument = serde_json::from_str(text).map_err(|e| json(e.to_string()))?;
+        if doc.format != PROOF_DOCUMENT_FORMAT || doc.version != 1 {
+            return Err(json(format!(
+                "format {:?} version {}, expected {PROOF_DOCUMENT_FORMAT:?} version 1",
+                doc.format, doc.version
+            )));
+        }
+        Ok(InclusionProof {
+            seq: doc.seq,
+            leaf_index: doc.leaf_index,
+            record: hex::decode(doc.record.trim()).map_err(|e| {
+                ProofError::Head(crate::HeadError::Hex {
+                    what: "the proof's record",
+                    reason: e.to_string(),
+                })
+            })?,
+            path: doc
+                .path
+                .iter()
+                .map(|h| hex_array("a hash of the proof's path", h))
+                .collect::<Result<_, _>>()?,
+            head: SignedTreeHead::from_document(&doc.head)?,
+        })
+    }
+}
+
+/// An inclusion proof as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofDocument {
+    /// Always [`PROOF_DOCUMENT_FORMAT`].
+    pub format: String,
+    /// Always 1.
+    pub version: u32,
+    /// The record's sequence.
+    pub seq: u64,
+    /// The leaf index.
+    pub leaf_index: u64,
+    /// The record's bytes, hex.
+    pub record: String,
+    /// The path, hex hashes, nearest the leaf first.
+    pub path: Vec<String>,
+    /// The signed head.
+    pub head: HeadDocument,
+}

@@ -1,0 +1,192 @@
+//! `vexjournal seal keygen|head|list`, `vexjournal prove`, `vexjournal verify-proof`:
+//! the verifiable log (`docs/seal.md`). `vexjournal verify --trusted-head` is in
+//! `verify.rs`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use vexfs_journal::format::record::decode_record;
+use vexfs_journal::{ErrorKind, Journal, JournalReader, StoredEvent};
+use vexfs_journal_seal::merkle::{InclusionProof, SignedTreeHead};
+use vexfs_journal_seal::{Sealer, heads, prove, read_public_key, read_signing_key};
+
+use crate::Cli;
+
+/// Signed tree heads: make a key pair, sign and write a head, list the heads written.
+#[derive(Debug, clap::Subcommand)]
+pub enum SealCommand {
+    /// Generate a signing key pair: PREFIX.key (secret, mode 0600) and PREFIX.pub.
+    Keygen {
+        /// Where to write the two files (neither may exist).
+        prefix: PathBuf,
+    },
+    /// Sign the head of the journal's Merkle tree, write it into the journal and print
+    /// it as JSON; keep that output where an attacker cannot change it, and check the
+    /// journal against it later with `vexjournal verify --trusted-head`.
+    Head {
+        /// The signing key (PREFIX.key from `seal keygen`; mode 0600).
+        #[arg(long)]
+        key: PathBuf,
+        /// Only print the head, without writing it into the journal (for a journal
+        /// another process is writing).
+        #[arg(long)]
+        no_write: bool,
+    },
+    /// List the heads written in the journal.
+    List,
+}
+
+pub fn run(cli: &Cli, cmd: &SealCommand) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        SealCommand::Keygen { prefix } => {
+            let (secret, public) = vexfs_journal_seal::write_key_pair(prefix)?;
+            writeln!(
+                out,
+                "wrote {} (secret: keep it private) and {}",
+                secret.display(),
+                public.display()
+            )?;
+        }
+        SealCommand::Head { key, no_write } => {
+            let key = read_signing_key(key)?;
+            let public = key.verifying_key();
+            let mut sealer = Sealer::new(key);
+            let head = if *no_write {
+                let reader = JournalReader::open(&cli.dir)
+                    .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
+                sealer.head(&reader)?
+            } else {
+                let journal = match Journal::open_existing(&cli.dir) {
+                    Err(e) if e.kind() == ErrorKind::Locked => {
+                        return Err(anyhow::Error::new(e).context(
+                            "another process is writing the journal: sign from that \
+                             process (vexfs_journal_seal::Sealer), or print a head \
+                             without writing it with --no-write",
+                        ));
+                    }
+                    r => {
+                        r.with_context(|| format!("opening the journal in {}", cli.dir.display()))?
+                    }
+                };
+                let head = sealer.seal(&journal)?;
+                journal.close()?;
+                head
+            };
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&head.to_document(Some(&public)))?
+            )?;
+        }
+        SealCommand::List => {
+            let reader = JournalReader::open(&cli.dir)
+                .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
+            for h in heads(&reader)? {
+                let line = match h.head {
+                    Ok(s) => json!({
+                        "seq": h.seq,
+                        "tree_size": s.head.tree_size,
+                        "first_seq": s.head.first_seq,
+                        "time": vexfs_journal::json::format_time(
+                            i64::try_from(s.head.timestamp_ns).unwrap_or(i64::MAX)
+                        ),
+                        "root": hex_of(&s.head.root),
+                    }),
+                    Err(e) => json!({ "seq": h.seq, "error": e.to_string() }),
+                };
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a trusted head exported by `vexjournal seal head`.
+pub fn read_head(path: &std::path::Path) -> Result<SignedTreeHead> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the tree head {}", path.display()))?;
+    SignedTreeHead::from_json(&text).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Print a proof that the event with sequence SEQ is in the journal, as JSON: the
+/// record's bytes, the hashes of its Merkle path and the signed head they lead to.
+/// `vexjournal verify-proof` (or any RFC 6962 verifier, see docs/seal.md) checks it
+/// offline.
+#[derive(Debug, clap::Args)]
+pub struct ProveArgs {
+    /// Sequence number of the event.
+    seq: u64,
+    /// Prove against this exported head instead of the last head written in the
+    /// journal that covers the event.
+    #[arg(long)]
+    head: Option<PathBuf>,
+}
+
+pub fn prove_cmd(cli: &Cli, args: &ProveArgs) -> Result<ExitCode> {
+    let head = args.head.as_deref().map(read_head).transpose()?;
+    let reader = JournalReader::open(&cli.dir)
+        .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
+    let proof = prove(&reader, args.seq, head)?;
+    writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string_pretty(&proof.to_document())?
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Check a proof printed by `vexjournal prove` with the signer's public key, without
+/// the journal; print the proven event. Exit status 0 only when the proof holds.
+#[derive(Debug, clap::Args)]
+pub struct VerifyProofArgs {
+    /// The proof (JSON from `vexjournal prove`); `-` reads stdin.
+    proof: PathBuf,
+    /// The signer's public key (PREFIX.pub from `seal keygen`).
+    #[arg(long)]
+    pubkey: PathBuf,
+}
+
+pub fn verify_proof(args: &VerifyProofArgs) -> Result<ExitCode> {
+    let text = if args.proof.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading the proof from stdin")?
+    } else {
+        std::fs::read_to_string(&args.proof)
+            .with_context(|| format!("reading the proof {}", args.proof.display()))?
+    };
+    let key = read_public_key(&args.pubkey)?;
+    let proof = InclusionProof::from_json(&text)
+        .with_context(|| format!("reading the proof {}", args.proof.display()))?;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = proof.verify(&key) {
+        writeln!(out, "PROOF FAILS: {e}")?;
+        return Ok(ExitCode::FAILURE);
+    }
+    // The proof held, so the record parsed and checked: decoding it cannot fail.
+    let (event, ext, _) = decode_record(&proof.record).context("decoding the proven record")?;
+    let stored = StoredEvent {
+        seq: proof.seq,
+        event,
+        ext,
+    };
+    writeln!(
+        out,
+        "proof holds: sequence {} is record {} of the {} signed at {} (root {})",
+        proof.seq,
+        proof.leaf_index,
+        proof.head.head.tree_size,
+        vexfs_journal::json::format_time(
+            i64::try_from(proof.head.head.timestamp_ns).unwrap_or(i64::MAX)
+        ),
+        hex_of(&proof.head.head.root),
+    )?;
+    writeln!(out, "{}", vexfs_journal::json::to_json(&stored))?;
+    Ok(ExitCode::SUCCESS)
+}
