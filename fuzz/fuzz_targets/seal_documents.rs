@@ -1,10 +1,11 @@
 //! The verifiable log's parsers (`vexfs-journal-merkle`, `docs/seal.md`): a signed
-//! tree head's 144 bytes, an exported head and an inclusion proof as JSON. Never panic;
+//! tree head's 144 bytes, an exported head, an inclusion and a consistency proof as
+//! JSON. Never panic;
 //! what parses prints back to the same value, and checking a parsed proof never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vexfs_journal_merkle::{InclusionProof, SignedTreeHead, SigningKey};
+use vexfs_journal_merkle::{ConsistencyProof, InclusionProof, SignedTreeHead, SigningKey};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(head) = SignedTreeHead::from_bytes(data) {
@@ -22,5 +23,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = proof.verify(&key);
         let json = serde_json::to_string(&proof.to_document()).expect("a proof prints");
         assert_eq!(InclusionProof::from_json(&json), Ok(proof));
+    }
+    if let Ok(proof) = ConsistencyProof::from_json(text) {
+        let key = SigningKey::from_bytes(&[1; 32]).verifying_key();
+        let _ = proof.verify(&key);
+        let json = serde_json::to_string(&proof.to_document()).expect("a proof prints");
+        assert_eq!(ConsistencyProof::from_json(&json), Ok(proof));
     }
 });

@@ -5,7 +5,8 @@
 //!   checks (the algorithms of RFC 9162 §2.1.3–2.1.4);
 //! - [`head`]: ed25519-signed tree heads, 144 bytes in a journal or a JSON document
 //!   outside it, and the key files' text;
-//! - [`proof`]: an inclusion proof of one record that checks offline.
+//! - [`proof`]: an inclusion proof of one record, and a consistency proof that one
+//!   signed head extends another, both as JSON that checks offline.
 //!
 //! What the tree covers, where heads are written and how a journal is verified against
 //! one is `vexfs-journal-seal`'s job and `docs/seal.md`'s subject.
@@ -35,7 +36,9 @@ pub use head::{
     HEAD_MAGIC, HeadDocument, SIGNED_TREE_HEAD_SIZE, SignedTreeHead, TREE_HEAD_SIZE, TreeHead,
     generate_key, signing_key_from_hex, verifying_key_from_hex,
 };
-pub use proof::{InclusionProof, ProofDocument};
+pub use proof::{
+    ConsistencyDocument, ConsistencyProof, InclusionProof, ProofDocument, document_format,
+};
 pub use tree::{
     Frontier, Hash, RangeRoots, consistency_ranges, empty_root, inclusion_ranges, leaf_hash,
     node_hash, verify_consistency, verify_inclusion,

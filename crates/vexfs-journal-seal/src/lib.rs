@@ -43,8 +43,8 @@ use vexfs_journal::{
     Event, EventType, Follow, Journal, JournalError, ObservabilityOp, Query, Uuid,
 };
 use vexfs_journal_merkle::{
-    Frontier, HeadError, InclusionProof, ProofError, RangeRoots, SignedTreeHead, SigningKey,
-    TreeHead, VerifyingKey, empty_root, inclusion_ranges, leaf_hash,
+    ConsistencyProof, Frontier, HeadError, InclusionProof, ProofError, RangeRoots, SignedTreeHead,
+    SigningKey, TreeHead, VerifyingKey, empty_root, inclusion_ranges, leaf_hash,
 };
 
 pub use vexfs_journal_merkle as merkle;
@@ -89,6 +89,9 @@ pub enum SealError {
         /// What differs.
         reason: String,
     },
+    /// The journal holds no signed tree head.
+    #[error("the journal holds no signed tree head: seal one first (`vexjournal seal head`)")]
+    NoHead,
     /// A proof could not be built.
     #[error(transparent)]
     Proof(#[from] ProofError),
@@ -502,6 +505,67 @@ pub fn prove<F: Follow>(
         record,
         path: path.finish()?,
         head,
+    })
+}
+
+/// A proof that the tree of `old` is a prefix of the tree of `new` or, when `None`,
+/// of the last head written in the journal: what an auditor holding an older exported
+/// head checks a newer one with, without the journal (RFC 6962 §2.1.2).
+///
+/// The journal is checked against both heads while the proof is built.
+pub fn prove_consistency<F: Follow>(
+    source: &F,
+    old: SignedTreeHead,
+    new: Option<SignedTreeHead>,
+) -> Result<ConsistencyProof> {
+    let new = match new {
+        Some(h) => h,
+        None => heads(source)?
+            .into_iter()
+            .rev()
+            .find_map(|h| h.head.ok())
+            .ok_or(SealError::NoHead)?,
+    };
+    let (m, n) = (old.head.tree_size, new.head.tree_size);
+    for h in [&old, &new] {
+        if h.head.journal_id != source.journal_id() {
+            return Err(SealError::HeadMismatch {
+                tree_size: h.head.tree_size,
+                reason: format!("the head is of journal {}", h.head.journal_id),
+            });
+        }
+    }
+    if m > n {
+        return Err(SealError::Proof(ProofError::Shrunk { old: m, new: n }));
+    }
+    let mut path = RangeRoots::new(&merkle::consistency_ranges(m, n));
+    let mut frontier = Frontier::new();
+    let mut old_root = (m == 0).then(empty_root);
+    each_record(source, 0, |_, record| {
+        let leaf = leaf_hash(record);
+        path.push(leaf);
+        frontier.push(leaf);
+        if frontier.size() == m {
+            old_root = Some(frontier.root());
+        }
+        frontier.size() < n
+    })?;
+    if old_root != Some(old.head.root) {
+        return Err(SealError::HeadMismatch {
+            tree_size: m,
+            reason: "the journal's records are not those of the older head".into(),
+        });
+    }
+    if frontier.size() < n || frontier.root() != new.head.root {
+        return Err(SealError::HeadMismatch {
+            tree_size: n,
+            reason: "the journal's records are not those of the newer head".into(),
+        });
+    }
+    Ok(ConsistencyProof {
+        old,
+        new,
+        path: path.finish()?,
     })
 }
 

@@ -8,8 +8,10 @@ use std::path::Path;
 use vexfs_journal::{
     Config, Event, FsOp, Journal, JournalReader, VerifyOptions, ext::append_preserving,
 };
-use vexfs_journal_seal::merkle::{SignedTreeHead, SigningKey, TreeHead, VerifyingKey};
-use vexfs_journal_seal::{SealError, Sealer, head_event, prove, verify};
+use vexfs_journal_seal::merkle::{
+    ConsistencyProof, SignedTreeHead, SigningKey, TreeHead, VerifyingKey,
+};
+use vexfs_journal_seal::{SealError, Sealer, head_event, prove, prove_consistency, verify};
 use vexfs_journal_testkit::blocks::{segment_blocks, written_end};
 use vexfs_journal_testkit::{flip_byte, noise, segment_files, set_len};
 
@@ -397,4 +399,56 @@ fn retention_and_compaction_break_the_signed_history_and_verify_says_so() {
     );
     let problem = report.trusted.unwrap().problem.unwrap();
     assert!(problem.contains("not the ones signed"), "{problem}");
+}
+
+#[test]
+fn a_newer_head_proves_it_extends_an_older_one_and_a_rewrite_cannot() {
+    let signer = key(1);
+    let public = signer.verifying_key();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::create(dir.path(), config()).unwrap();
+    let mut sealer = Sealer::new(signer.clone());
+    let mut heads = Vec::new();
+    for round in 0..4u64 {
+        for i in 0..(round * 7 + 1) {
+            journal.emit(event(round * 100 + i, 16)).unwrap();
+        }
+        heads.push(sealer.seal(&journal).unwrap());
+    }
+    // Every older head against every newer one (and against itself), through JSON.
+    for (i, old) in heads.iter().enumerate() {
+        for new in &heads[i..] {
+            let proof = prove_consistency(&journal, *old, Some(*new)).unwrap();
+            let json = serde_json::to_string(&proof.to_document()).unwrap();
+            ConsistencyProof::from_json(&json)
+                .unwrap()
+                .verify(&public)
+                .unwrap();
+        }
+    }
+    // Without a newer head given, the journal's last one.
+    let proof = prove_consistency(&journal, heads[0], None).unwrap();
+    assert_eq!(proof.new, heads[3]);
+    assert!(
+        proof.verify(&key(2).verifying_key()).is_err(),
+        "another key"
+    );
+    let mut bad = proof.clone();
+    bad.path[0][5] ^= 1;
+    assert!(bad.verify(&public).is_err(), "altered path");
+    // Backwards, and a head the journal does not match.
+    assert!(prove_consistency(&journal, heads[3], Some(heads[0])).is_err());
+    let forged = TreeHead {
+        root: [0; 32],
+        ..heads[1].head
+    }
+    .sign(&signer);
+    assert!(matches!(
+        prove_consistency(&journal, forged, None),
+        Err(SealError::HeadMismatch { .. })
+    ));
+    // Two heads of different histories never make a proof that holds.
+    let mut spliced = proof.clone();
+    spliced.old = forged;
+    assert!(spliced.verify(&public).is_err());
 }

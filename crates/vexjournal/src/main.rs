@@ -105,7 +105,7 @@ enum Command {
     /// Signed Merkle tree heads (tamper evidence): keygen, head, list.
     #[command(subcommand)]
     Seal(cmd::seal::SealCommand),
-    /// Print a proof that one event is in the journal, checkable offline.
+    /// Print a proof that an event is in the journal, or (--since) that it was only appended to.
     Prove(cmd::seal::ProveArgs),
     /// Check a proof from `prove` with the signer's public key; print the event.
     VerifyProof(cmd::seal::VerifyProofArgs),

@@ -93,6 +93,31 @@ fn an_operator_seals_exports_verifies_and_proves() {
     assert_eq!(failed.status.code(), Some(1), "{failed:?}");
     assert!(failed.stdout.contains("PROOF FAILS"), "{failed:?}");
 
+    // The newest head extends the exported one: checkable without the journal.
+    let since = vj(dir, &["prove", "--since", arg(&head_file)], b"")
+        .ok()
+        .stdout;
+    std::fs::write(&proof_file, &since).unwrap();
+    let held = vj(
+        dir,
+        &["verify-proof", arg(&proof_file), "--pubkey", arg(&public)],
+        b"",
+    )
+    .ok();
+    assert!(held.stdout.contains("the 20 records signed at"), "{held:?}");
+    assert!(held.stdout.contains("are the first of the 26"), "{held:?}");
+    let mut doc: serde_json::Value = serde_json::from_str(&since).unwrap();
+    doc["new"]["tree_size"] = json!(27);
+    std::fs::write(&proof_file, doc.to_string()).unwrap();
+    vj(
+        dir,
+        &["verify-proof", arg(&proof_file), "--pubkey", arg(&public)],
+        b"",
+    )
+    .fails();
+    let both = vj(dir, &["prove", "7", "--since", arg(&head_file)], b"").fails();
+    assert!(both.stderr.contains("cannot be used with"), "{both:?}");
+
     // Another key verifies nothing.
     let other = tmp.path().join("other");
     vj(dir, &["seal", "keygen", arg(&other)], b"").ok();

@@ -10,8 +10,13 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use vexfs_journal::format::record::decode_record;
 use vexfs_journal::{ErrorKind, Journal, JournalReader, StoredEvent};
-use vexfs_journal_seal::merkle::{InclusionProof, SignedTreeHead};
-use vexfs_journal_seal::{Sealer, heads, prove, read_public_key, read_signing_key};
+use vexfs_journal_seal::merkle::proof::CONSISTENCY_DOCUMENT_FORMAT;
+use vexfs_journal_seal::merkle::{
+    ConsistencyProof, InclusionProof, SignedTreeHead, document_format,
+};
+use vexfs_journal_seal::{
+    Sealer, heads, prove, prove_consistency, read_public_key, read_signing_key,
+};
 
 use crate::Cli;
 
@@ -116,35 +121,49 @@ pub fn read_head(path: &std::path::Path) -> Result<SignedTreeHead> {
     SignedTreeHead::from_json(&text).with_context(|| format!("reading {}", path.display()))
 }
 
-/// Print a proof that the event with sequence SEQ is in the journal, as JSON: the
-/// record's bytes, the hashes of its Merkle path and the signed head they lead to.
-/// `vexjournal verify-proof` (or any RFC 6962 verifier, see docs/seal.md) checks it
-/// offline.
+/// Print a proof, as JSON that `vexjournal verify-proof` (or any RFC 6962 verifier, see
+/// docs/seal.md) checks offline: that the event with sequence SEQ is in the journal
+/// (the record's bytes, its Merkle path and the signed head they lead to), or with
+/// --since that a newer signed head extends an older one (the log was only appended
+/// to in between).
 #[derive(Debug, clap::Args)]
 pub struct ProveArgs {
     /// Sequence number of the event.
-    seq: u64,
+    #[arg(required_unless_present = "since", conflicts_with = "since")]
+    seq: Option<u64>,
+    /// Prove that the journal's newest head (or --head) extends this older exported
+    /// head, instead of proving an event.
+    #[arg(long, value_name = "OLD_HEAD")]
+    since: Option<PathBuf>,
     /// Prove against this exported head instead of the last head written in the
-    /// journal that covers the event.
+    /// journal (that covers the event).
     #[arg(long)]
     head: Option<PathBuf>,
 }
 
 pub fn prove_cmd(cli: &Cli, args: &ProveArgs) -> Result<ExitCode> {
     let head = args.head.as_deref().map(read_head).transpose()?;
+    let since = args.since.as_deref().map(read_head).transpose()?;
     let reader = JournalReader::open(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
-    let proof = prove(&reader, args.seq, head)?;
+    let doc = match (since, args.seq) {
+        (Some(old), _) => {
+            serde_json::to_value(prove_consistency(&reader, old, head)?.to_document())?
+        }
+        (None, Some(seq)) => serde_json::to_value(prove(&reader, seq, head)?.to_document())?,
+        (None, None) => anyhow::bail!("give the sequence of an event, or --since OLD_HEAD"),
+    };
     writeln!(
         std::io::stdout().lock(),
         "{}",
-        serde_json::to_string_pretty(&proof.to_document())?
+        serde_json::to_string_pretty(&doc)?
     )?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Check a proof printed by `vexjournal prove` with the signer's public key, without
-/// the journal; print the proven event. Exit status 0 only when the proof holds.
+/// the journal; print the proven event (or, for `prove --since`, the two heads). Exit
+/// status 0 only when the proof holds.
 #[derive(Debug, clap::Args)]
 pub struct VerifyProofArgs {
     /// The proof (JSON from `vexjournal prove`); `-` reads stdin.
@@ -162,6 +181,9 @@ pub fn verify_proof(args: &VerifyProofArgs) -> Result<ExitCode> {
             .with_context(|| format!("reading the proof {}", args.proof.display()))?
     };
     let key = read_public_key(&args.pubkey)?;
+    if document_format(&text).as_deref() == Some(CONSISTENCY_DOCUMENT_FORMAT) {
+        return verify_consistency_proof(&text, args, &key);
+    }
     let proof = InclusionProof::from_json(&text)
         .with_context(|| format!("reading the proof {}", args.proof.display()))?;
     let mut out = std::io::stdout().lock();
@@ -188,5 +210,31 @@ pub fn verify_proof(args: &VerifyProofArgs) -> Result<ExitCode> {
         hex_of(&proof.head.head.root),
     )?;
     writeln!(out, "{}", vexfs_journal::json::to_json(&stored))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_consistency_proof(
+    text: &str,
+    args: &VerifyProofArgs,
+    key: &vexfs_journal_seal::merkle::VerifyingKey,
+) -> Result<ExitCode> {
+    let proof = ConsistencyProof::from_json(text)
+        .with_context(|| format!("reading the proof {}", args.proof.display()))?;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = proof.verify(key) {
+        writeln!(out, "PROOF FAILS: {e}")?;
+        return Ok(ExitCode::FAILURE);
+    }
+    let time = |ns: u64| vexfs_journal::json::format_time(i64::try_from(ns).unwrap_or(i64::MAX));
+    writeln!(
+        out,
+        "proof holds: the {} records signed at {} are the first of the {} signed at {} \
+         (journal {}): only appended to in between",
+        proof.old.head.tree_size,
+        time(proof.old.head.timestamp_ns),
+        proof.new.head.tree_size,
+        time(proof.new.head.timestamp_ns),
+        proof.new.head.journal_id,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
