@@ -42,6 +42,12 @@ pub enum ProofError {
     /// The proven record is not a valid record, or not the one the proof names.
     #[error("the proven record: {0}")]
     Record(String),
+    /// The two heads of a consistency proof cannot both be of one growing log.
+    #[error("the two heads: {0}")]
+    Heads(String),
+    /// Two heads of one size sign different roots: two histories (a fork).
+    #[error("the two heads sign different trees of the same size: the log was forked or rewritten")]
+    Fork,
     /// The proof's head is not signed by the given key.
     #[error(transparent)]
     Head(#[from] HeadError),

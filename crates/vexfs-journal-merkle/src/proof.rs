@@ -42,10 +42,11 @@ impl InclusionProof {
                 self.record.len() - view.record_len()
             )));
         }
-        if view.sequence() != self.seq {
+        // The journal's sequence is the extension's, not the kernel header's.
+        let seq = view.raw_ext.userspace_sequence.get();
+        if seq != self.seq {
             return Err(ProofError::Record(format!(
-                "the record has sequence {}, the proof says {}",
-                view.sequence(),
+                "the record has sequence {seq}, the proof says {}",
                 self.seq
             )));
         }
@@ -148,13 +149,13 @@ impl ConsistencyProof {
         self.new.verify(key)?;
         let (old, new) = (&self.old.head, &self.new.head);
         if old.journal_id != new.journal_id {
-            return Err(ProofError::Record(format!(
+            return Err(ProofError::Heads(format!(
                 "the heads are of two journals ({} and {})",
                 old.journal_id, new.journal_id
             )));
         }
         if old.tree_size > 0 && old.first_seq != new.first_seq {
-            return Err(ProofError::Record(format!(
+            return Err(ProofError::Heads(format!(
                 "the older tree starts at sequence {}, the newer at {}: records were \
                  removed from the start in between",
                 old.first_seq, new.first_seq

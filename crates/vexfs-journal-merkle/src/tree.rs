@@ -297,12 +297,16 @@ pub fn verify_consistency(
         return if old_root == new_root {
             Ok(())
         } else {
-            Err(ProofError::RootMismatch)
+            Err(ProofError::Fork)
         };
     }
     if old == 0 {
-        // The empty tree is a prefix of every tree.
-        return Ok(());
+        // The empty tree is a prefix of every tree, if it is the empty tree.
+        return if *old_root == empty_root() {
+            Ok(())
+        } else {
+            Err(ProofError::RootMismatch)
+        };
     }
     let mut nodes: Vec<&Hash> = Vec::with_capacity(proof.len() + 1);
     if old.is_power_of_two() {
@@ -470,6 +474,14 @@ mod tests {
                 }
             }
             assert!(verify_consistency(new + 1, new, &[], &new_root, &new_root).is_err());
+            // Only the empty tree's root is the root of a tree of no leaves.
+            assert!(verify_consistency(0, new, &[], &new_root, &new_root).is_err());
+            // Two roots for one size are a fork.
+            let other = leaf_hash(b"fork");
+            assert_eq!(
+                verify_consistency(new, new, &[], &new_root, &other),
+                Err(ProofError::Fork)
+            );
         }
     }
 

@@ -36,7 +36,9 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use vexfs_journal::{
@@ -95,6 +97,9 @@ pub enum SealError {
     /// A proof could not be built.
     #[error(transparent)]
     Proof(#[from] ProofError),
+    /// The sealing thread could not start, or failed.
+    #[error("the periodic sealer: {0}")]
+    Thread(String),
     /// A key file that cannot be used.
     #[error("key file {path}: {reason}")]
     KeyFile {
@@ -121,9 +126,15 @@ fn each_record<F: Follow>(
     mut visit: impl FnMut(u64, &[u8]) -> bool,
 ) -> Result<()> {
     vexfs_journal::ext::query_uncommitted(source, &Query::new().from_seq(from_seq), |v| {
-        visit(v.sequence(), v.bytes)
+        visit(journal_seq(v), v.bytes)
     })?;
     Ok(())
+}
+
+/// A record's journal sequence: its extension's `userspace_sequence` (the header's
+/// `global_sequence` is the kernel's or the emitter's and may differ).
+fn journal_seq(v: &vexfs_journal::format::record::RecordView<'_>) -> u64 {
+    v.raw_ext.userspace_sequence.get()
 }
 
 fn now_ns() -> u64 {
@@ -147,6 +158,10 @@ pub struct Sealer {
     first_seq: Option<u64>,
     next_seq: u64,
     generation: Option<u64>,
+    /// The sequence of the last head this sealer wrote.
+    own_head: Option<u64>,
+    /// The journal the tree is of.
+    journal: Option<Uuid>,
 }
 
 impl Sealer {
@@ -158,6 +173,18 @@ impl Sealer {
             first_seq: None,
             next_seq: 0,
             generation: None,
+            own_head: None,
+            journal: None,
+        }
+    }
+
+    /// Whether the journal holds records this sealer's last head does not cover,
+    /// besides that head's own record (false before the first seal only for an
+    /// empty journal).
+    pub fn has_news(&self, journal: &Journal) -> bool {
+        match self.own_head {
+            Some(seq) => journal.next_seq() > seq + 1,
+            None => journal.next_seq() > 0,
         }
     }
 
@@ -168,10 +195,14 @@ impl Sealer {
 
     /// The signed head of every record written so far, without writing it anywhere.
     pub fn head(&mut self, source: &impl Follow) -> Result<SignedTreeHead> {
-        if self.generation != Some(source.generation()) {
-            // History was rewritten (a rollback): start over.
+        if self.generation != Some(source.generation())
+            || self.journal.is_some_and(|id| id != source.journal_id())
+        {
+            // History was rewritten (a rollback), or this is another journal: start
+            // over.
             *self = Sealer::new(self.key.clone());
             self.generation = Some(source.generation());
+            self.journal = Some(source.journal_id());
         }
         let (frontier, first, next) = (&mut self.frontier, &mut self.first_seq, &mut self.next_seq);
         each_record(source, *next, |seq, record| {
@@ -195,8 +226,95 @@ impl Sealer {
     pub fn seal(&mut self, journal: &Journal) -> Result<SignedTreeHead> {
         journal.flush()?;
         let head = self.head(journal)?;
-        journal.emit_durable(head_event(&head))?;
+        self.own_head = Some(journal.emit_durable(head_event(&head))?);
         Ok(head)
+    }
+}
+
+/// A [`Sealer`] on a thread of its own: seals the journal every `every` while records
+/// arrive (an idle journal gets no new heads), hands each head to `on_head` (to export
+/// it), and seals once more when stopped, so the journal's end is covered.
+#[derive(Debug)]
+pub struct PeriodicSealer {
+    shared: Arc<(Mutex<Periodic>, Condvar)>,
+    thread: Option<JoinHandle<Result<()>>>,
+}
+
+#[derive(Debug, Default)]
+struct Periodic {
+    stop: bool,
+    last: Option<SignedTreeHead>,
+}
+
+impl PeriodicSealer {
+    /// Starts sealing `journal` with `key` every `every`.
+    pub fn spawn(
+        journal: Journal,
+        key: SigningKey,
+        every: Duration,
+        mut on_head: impl FnMut(&SignedTreeHead) + Send + 'static,
+    ) -> Result<PeriodicSealer> {
+        let shared = Arc::new((Mutex::new(Periodic::default()), Condvar::new()));
+        let state = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("vexjournal-sealer".into())
+            .spawn(move || -> Result<()> {
+                let mut sealer = Sealer::new(key);
+                let (lock, cv) = &*state;
+                loop {
+                    let stop = {
+                        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+                        let (guard, _) = cv
+                            .wait_timeout_while(guard, every, |s| !s.stop)
+                            .unwrap_or_else(|p| p.into_inner());
+                        guard.stop
+                    };
+                    if sealer.has_news(&journal) {
+                        let head = sealer.seal(&journal)?;
+                        on_head(&head);
+                        lock.lock().unwrap_or_else(|p| p.into_inner()).last = Some(head);
+                    }
+                    if stop {
+                        return Ok(());
+                    }
+                }
+            })
+            .map_err(|e| SealError::Thread(e.to_string()))?;
+        Ok(PeriodicSealer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// The last head written, if any.
+    pub fn last_head(&self) -> Option<SignedTreeHead> {
+        self.shared.0.lock().unwrap_or_else(|p| p.into_inner()).last
+    }
+
+    /// Seals once more (when records arrived since the last head), stops the thread
+    /// and returns the last head, or the error that stopped sealing.
+    pub fn finish(mut self) -> Result<Option<SignedTreeHead>> {
+        self.stop()?;
+        Ok(self.last_head())
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        {
+            let (lock, cv) = &*self.shared;
+            lock.lock().unwrap_or_else(|p| p.into_inner()).stop = true;
+            cv.notify_all();
+        }
+        match self.thread.take().map(JoinHandle::join) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(SealError::Thread("the sealer thread panicked".into())),
+        }
+    }
+}
+
+impl Drop for PeriodicSealer {
+    fn drop(&mut self) {
+        let _ = self.stop();
     }
 }
 
@@ -215,7 +333,7 @@ pub fn heads<F: Follow>(source: &F) -> Result<Vec<HeadRecord>> {
     let q = Query::new().types([head_type()]).agent(SEAL_AGENT);
     vexfs_journal::ext::query_uncommitted(source, &q, |v| {
         out.push(HeadRecord {
-            seq: v.sequence(),
+            seq: journal_seq(v),
             head: SignedTreeHead::from_bytes(v.payload),
         });
         true
@@ -303,8 +421,14 @@ pub fn verify<F: Follow>(
     let mut last_at: HashMap<u64, u64> = HashMap::new();
     let mut frontier = Frontier::new();
     let (mut first_seq, mut last_seq) = (None, None);
+    let mut out_of_order = Vec::new();
     each_record(source, 0, |seq, record| {
         first_seq.get_or_insert(seq);
+        if let Some(last) = last_seq
+            && seq <= last
+        {
+            out_of_order.push((last, seq));
+        }
         last_seq = Some(seq);
         frontier.push(leaf_hash(record));
         if sizes.contains(&frontier.size()) {
@@ -335,7 +459,8 @@ pub fn verify<F: Follow>(
         if h_.tree_size > 0 && Some(h_.first_seq) != first_seq {
             return Some(format!(
                 "its tree starts at sequence {} but the journal's first record is {}: \
-                 records were removed from the start (retention or tampering)",
+                 records were removed from the start (retention or tampering) or \
+                 inserted before it",
                 h_.first_seq,
                 first_seq.unwrap_or(0)
             ));
@@ -357,7 +482,19 @@ pub fn verify<F: Follow>(
         }
     };
 
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = out_of_order
+        .iter()
+        .take(10)
+        .map(|(last, seq)| {
+            format!("sequence {seq} follows sequence {last}: records are out of order or repeated")
+        })
+        .collect();
+    if out_of_order.len() > 10 {
+        problems.push(format!(
+            "… {} more records out of order",
+            out_of_order.len() - 10
+        ));
+    }
     let mut covered = 0;
     let trusted_check = trusted.map(|t| {
         let problem = check(t);
@@ -465,7 +602,10 @@ pub fn prove<F: Follow>(
     };
     let size = head.head.tree_size;
     if index >= size {
-        return Err(SealError::NotCovered { seq });
+        return Err(SealError::HeadMismatch {
+            tree_size: size,
+            reason: format!("sequence {seq} is record {index}, after the head's last"),
+        });
     }
     let mismatch = |reason: String| SealError::HeadMismatch {
         tree_size: size,
@@ -604,6 +744,12 @@ pub fn write_key_pair(prefix: &Path) -> Result<(PathBuf, PathBuf)> {
     let key = merkle::generate_key()?;
     let secret = PathBuf::from(format!("{}.key", prefix.display()));
     let public = PathBuf::from(format!("{}.pub", prefix.display()));
+    if public.exists() {
+        return Err(SealError::KeyFile {
+            path: public,
+            reason: "exists: refusing to overwrite a key; choose another prefix".into(),
+        });
+    }
     for (path, mode, text) in [
         (&secret, 0o600, hex::encode(key.to_bytes())),
         (&public, 0o644, hex::encode(key.verifying_key().as_bytes())),
@@ -624,9 +770,17 @@ pub fn write_key_pair(prefix: &Path) -> Result<(PathBuf, PathBuf)> {
                 },
                 _ => bad(e),
             })?;
-        f.write_all(format!("{text}\n").as_bytes())
+        if let Err(e) = f
+            .write_all(format!("{text}\n").as_bytes())
             .and_then(|_| f.sync_all())
-            .map_err(bad)?;
+        {
+            // A half-made pair would make every retry refuse: leave none.
+            let _ = std::fs::remove_file(path);
+            if path == &public {
+                let _ = std::fs::remove_file(&secret);
+            }
+            return Err(bad(e));
+        }
     }
     Ok((secret, public))
 }

@@ -190,3 +190,90 @@ fn mount_journals_changes_and_stops_on_sigterm_or_umount() {
         );
     }
 }
+
+#[test]
+fn a_sealing_mount_exports_heads_the_journal_verifies_against() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let (src, mnt, j) = (root.join("src"), root.join("mnt"), root.join("j"));
+    std::fs::create_dir(&src).unwrap();
+    std::fs::create_dir(&mnt).unwrap();
+    let keys = root.join("ops");
+    run_in(&root, &["seal", "keygen", keys.to_str().unwrap()], b"", &[]).ok();
+    let (key, public, out) = (
+        keys.with_extension("key"),
+        keys.with_extension("pub"),
+        root.join("head.json"),
+    );
+    // --seal-out inside the journal is refused before anything is mounted.
+    run_in(&j, &["init"], b"", &[]).ok();
+    let inside = run_in(
+        &j,
+        &[
+            "mount",
+            src.to_str().unwrap(),
+            mnt.to_str().unwrap(),
+            "--seal-key",
+            key.to_str().unwrap(),
+            "--seal-out",
+            j.join("head.json").to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    )
+    .fails();
+    assert!(inside.stderr.contains("inside the journal"), "{inside:?}");
+    assert!(!mounted(&mnt));
+    let child = bin()
+        .arg("--dir")
+        .arg(&j)
+        .args(["mount", "--foreground", "--seal-every", "1s"])
+        .arg("--seal-key")
+        .arg(&key)
+        .arg("--seal-out")
+        .arg(&out)
+        .arg(&src)
+        .arg(&mnt)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the mount", Duration::from_secs(20), || mounted(&mnt));
+    std::fs::write(mnt.join("a"), b"data").unwrap();
+    wait_for("an exported head", Duration::from_secs(20), || out.exists());
+    std::fs::write(mnt.join("b"), b"more").unwrap();
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("sealed: the last head covers"), "{stderr}");
+    // The last head, sealed at unmount, covers every event of the mount.
+    let report = run_in(
+        &j,
+        &[
+            "verify",
+            "--trusted-head",
+            out.to_str().unwrap(),
+            "--pubkey",
+            public.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+        b"",
+        &[],
+    )
+    .ok()
+    .json();
+    let seal = &report["seal"];
+    assert_eq!(
+        seal["trusted"]["problem"],
+        serde_json::Value::Null,
+        "{seal}"
+    );
+    assert_eq!(
+        seal["covered"].as_u64().unwrap() + 1,
+        seal["records"].as_u64().unwrap(),
+        "all but the last head's own record: {seal}"
+    );
+    assert!(seal["heads"].as_array().unwrap().len() >= 2, "{seal}");
+}

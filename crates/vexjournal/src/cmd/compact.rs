@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 /// A duration: a number with a unit (s, m, h, d, w; `7d`, `12h`, `1h30m`).
-fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, String> {
     let bad =
         || format!("'{s}' is not a duration: use a number with a unit, as 90s, 10m, 12h, 7d, 2w");
     let span: jiff::Span = s.trim().parse().map_err(|_| bad())?;

@@ -46,6 +46,17 @@ pub struct Args {
     /// entry_timeout=S (kernel caching: zero by default, see docs/fuse.md).
     #[arg(short = 'o', value_name = "OPTIONS")]
     options: Vec<String>,
+    /// Sign a tree head into the journal every --seal-every while events arrive, and
+    /// once more at unmount, with this key (PREFIX.key of `seal keygen`; docs/seal.md).
+    #[arg(long, value_name = "KEY")]
+    seal_key: Option<PathBuf>,
+    /// How often to seal with --seal-key (90s, 10m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::compact::parse_age)]
+    seal_every: std::time::Duration,
+    /// Write each new head as JSON to this file (replaced atomically; copy it off the
+    /// machine to verify the journal against later).
+    #[arg(long, value_name = "FILE", requires = "seal_key")]
+    seal_out: Option<PathBuf>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
@@ -85,6 +96,15 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         Some(p) => CaptureConfig::load(p)?,
         None => CaptureConfig::default(),
     };
+    // Read before the daemon starts, so a bad key or path is reported here.
+    let seal_key = args
+        .seal_key
+        .as_deref()
+        .map(vexfs_journal_seal::read_signing_key)
+        .transpose()?;
+    if let Some(out) = &args.seal_out {
+        crate::outfile::refuse_inside_journal(out, &dir, "--seal-out")?;
+    }
     if !args.foreground {
         return daemon(&pairs, args.log_file.as_deref());
     }
@@ -100,6 +120,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             dir.display()
         )
     })?;
+    let sealer = match seal_key {
+        Some(key) => Some(start_sealer(&journal, key, args)?),
+        None => None,
+    };
     let mut mounts = Vec::new();
     let mut sinks = Vec::new();
     for (source, mountpoint) in &pairs {
@@ -166,6 +190,21 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             Err(_) => failed = Some(anyhow::anyhow!("a mount's server thread panicked")),
         }
     }
+    if let Some(sealer) = sealer {
+        match sealer.finish() {
+            Ok(Some(h)) => eprintln!(
+                "sealed: the last head covers {} records (root {})",
+                h.head.tree_size,
+                h.head
+                    .root
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            ),
+            Ok(None) => {}
+            Err(e) => failed = Some(anyhow::Error::from(e).context("sealing the journal")),
+        }
+    }
     journal.close().context("closing the journal")?;
     if let Some(e) = failed {
         return Err(e.context("serving the mount"));
@@ -183,6 +222,37 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Seals `journal` every `--seal-every`, writing each head to `--seal-out` if given.
+fn start_sealer(
+    journal: &Journal,
+    key: vexfs_journal_seal::merkle::SigningKey,
+    args: &Args,
+) -> Result<vexfs_journal_seal::PeriodicSealer> {
+    let public = key.verifying_key();
+    let out = args.seal_out.clone();
+    let export = move |head: &vexfs_journal_seal::merkle::SignedTreeHead| {
+        let Some(out) = &out else { return };
+        let write = || -> Result<()> {
+            let file = crate::outfile::AtomicOut::create(out)?;
+            let mut w = file.writer()?;
+            serde_json::to_writer_pretty(&mut w, &head.to_document(Some(&public)))?;
+            std::io::Write::write_all(&mut w, b"\n")?;
+            std::io::Write::flush(&mut w)?;
+            drop(w);
+            file.commit()
+        };
+        if let Err(e) = write() {
+            eprintln!("writing the tree head to {}: {e:#}", out.display());
+        }
+    };
+    Ok(vexfs_journal_seal::PeriodicSealer::spawn(
+        journal.clone(),
+        key,
+        args.seal_every,
+        export,
+    )?)
 }
 
 /// Set for the background process `mount` starts.

@@ -200,10 +200,11 @@ pub fn verify_proof(args: &VerifyProofArgs) -> Result<ExitCode> {
     };
     writeln!(
         out,
-        "proof holds: sequence {} is record {} of the {} signed at {} (root {})",
+        "proof holds: sequence {} is record {} of the {} of journal {} signed at {} (root {})",
         proof.seq,
         proof.leaf_index,
         proof.head.head.tree_size,
+        proof.head.head.journal_id,
         vexfs_journal::json::format_time(
             i64::try_from(proof.head.head.timestamp_ns).unwrap_or(i64::MAX)
         ),
