@@ -41,6 +41,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+use vexfs_journal::format::tx::TxRole;
 use vexfs_journal::{
     Event, EventType, Follow, Journal, JournalError, ObservabilityOp, Query, Uuid,
 };
@@ -374,6 +375,10 @@ pub struct SealReport {
     pub covered: u64,
     /// The sequence of the last covered record.
     pub covered_through: Option<u64>,
+    /// Coordinated transactions with events among the covered records whose decision
+    /// (their marker) is not covered: whether those events are visible rests on
+    /// records no signature covers (`docs/seal.md`).
+    pub undecided_transactions: u64,
     /// Every problem found, in words.
     pub problems: Vec<String>,
 }
@@ -422,7 +427,13 @@ pub fn verify<F: Follow>(
     let mut frontier = Frontier::new();
     let (mut first_seq, mut last_seq) = (None, None);
     let mut out_of_order = Vec::new();
-    each_record(source, 0, |seq, record| {
+    // Transactions whose members come before a head's size and whose marker does not
+    // (or is missing): counted per size, as a difference array over `sorted`.
+    let sorted: Vec<u64> = sizes.iter().copied().collect();
+    let mut undecided_diff = vec![0i64; sorted.len() + 1];
+    let mut open_tx: HashMap<u64, u64> = HashMap::new();
+    vexfs_journal::ext::query_uncommitted(source, &Query::new(), |v| {
+        let seq = journal_seq(v);
         first_seq.get_or_insert(seq);
         if let Some(last) = last_seq
             && seq <= last
@@ -430,13 +441,36 @@ pub fn verify<F: Follow>(
             out_of_order.push((last, seq));
         }
         last_seq = Some(seq);
-        frontier.push(leaf_hash(record));
+        let index = frontier.size();
+        match vexfs_journal::tx::role_of_record(v) {
+            TxRole::Member(tx) => {
+                open_tx.entry(tx).or_insert(index);
+            }
+            TxRole::Marker(tx, _) => {
+                if let Some(first) = open_tx.remove(&tx) {
+                    // Sizes in (first, index]: the members are covered, the marker not.
+                    undecided_diff[sorted.partition_point(|&s| s <= first)] += 1;
+                    undecided_diff[sorted.partition_point(|&s| s <= index)] -= 1;
+                }
+            }
+            TxRole::None => {}
+        }
+        frontier.push(leaf_hash(v.bytes));
         if sizes.contains(&frontier.size()) {
             roots.insert(frontier.size(), frontier.root());
             last_at.insert(frontier.size(), seq);
         }
         true
     })?;
+    for first in open_tx.values() {
+        undecided_diff[sorted.partition_point(|&s| s <= *first)] += 1;
+    }
+    let mut undecided_at: HashMap<u64, u64> = HashMap::new();
+    let mut running = 0i64;
+    for (size, diff) in sorted.iter().zip(&undecided_diff) {
+        running += diff;
+        undecided_at.insert(*size, u64::try_from(running).unwrap_or(0));
+    }
     let records = frontier.size();
 
     let check = |h: &SignedTreeHead| -> Option<String> {
@@ -560,6 +594,7 @@ pub fn verify<F: Follow>(
         heads: checks,
         covered,
         covered_through: last_at.get(&covered).copied(),
+        undecided_transactions: undecided_at.get(&covered).copied().unwrap_or(0),
         problems,
     })
 }

@@ -536,3 +536,43 @@ fn imported_events_keep_their_own_sequences_and_are_sealed_by_the_journals() {
         proof.verify(&signer.verifying_key()).unwrap();
     }
 }
+
+// Checks I58 (docs/invariants.md).
+#[test]
+fn covered_members_of_a_transaction_decided_after_the_head_are_reported() {
+    use std::num::NonZeroU64;
+    use vexfs_journal::SemanticOp;
+    use vexfs_journal::ext::emit_transactional;
+    use vexfs_journal::format::tx::Decision;
+    let marker = |decision: Decision| {
+        let mut e = Event::new(SemanticOp::TransactionEnd);
+        e.subtype = decision.marker_subtype();
+        e
+    };
+    let signer = key(1);
+    let public = signer.verifying_key();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::create(dir.path(), config()).unwrap();
+    let mut sealer = Sealer::new(signer.clone());
+    let (t1, t2) = (NonZeroU64::new(11).unwrap(), NonZeroU64::new(12).unwrap());
+    // t1 is decided before the first head; t2's members are covered, its marker not.
+    emit_transactional(&journal, t1, vec![event(1, 8), event(2, 8)], true).unwrap();
+    emit_transactional(&journal, t1, vec![marker(Decision::Commit)], true).unwrap();
+    emit_transactional(&journal, t2, vec![event(3, 8)], true).unwrap();
+    let first = sealer.seal(&journal).unwrap();
+    let report = verify(&journal, &public, Some(&first)).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!(report.undecided_transactions, 1, "t2");
+    emit_transactional(&journal, t2, vec![marker(Decision::Abort)], true).unwrap();
+    let report = verify(&journal, &public, Some(&first)).unwrap();
+    assert_eq!(
+        report.undecided_transactions, 1,
+        "t2's marker is after the head"
+    );
+    sealer.seal(&journal).unwrap();
+    let report = verify(&journal, &public, Some(&first)).unwrap();
+    assert_eq!(
+        report.undecided_transactions, 0,
+        "the second head covers it"
+    );
+}

@@ -178,6 +178,15 @@ fn print_seal(out: &mut impl Write, seal: &SealReport, trusted: bool) -> Result<
         )?,
         _ => writeln!(out, "seal    no record is covered by a valid signature")?,
     }
+    if seal.undecided_transactions > 0 {
+        writeln!(
+            out,
+            "seal    {} transaction(s) have covered events but no covered decision: \
+             whether those events are visible rests on records no signature covers \
+             (seal again once they are decided)",
+            seal.undecided_transactions
+        )?;
+    }
     if seal.uncovered() > 0 {
         writeln!(
             out,
