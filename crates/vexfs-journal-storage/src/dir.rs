@@ -182,6 +182,21 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
         .map_err(|e| StorageError::io("creating directory", dir, e))
 }
 
+/// Refuses a journal directory that users other than its owner may write (mode bit
+/// `o+w`): they could replace the journal's files under its writer.
+pub fn refuse_others_writable(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::metadata(dir).map_err(|e| StorageError::io("reading the mode of", dir, e))?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o002 != 0 {
+        return Err(StorageError::OthersWritable {
+            dir: dir.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
 /// Creates a new file, mode 0600, failing if it exists.
 pub fn create_file(path: &Path) -> Result<File> {
     OpenOptions::new()

@@ -38,6 +38,9 @@ pub struct OpenOptions {
     /// Blocks of the open segment a checkpoint recorded: opening after a crash scans
     /// only what follows them.
     pub trusted_prefix: Option<TrustedPrefix>,
+    /// Open a directory that other users may write (refused by default: they could
+    /// replace the journal's files).
+    pub allow_others_writable: bool,
     /// Injected I/O failures (tests).
     #[cfg(feature = "fault-injection")]
     pub faults: Option<Arc<crate::faults::Faults>>,
@@ -142,6 +145,9 @@ impl Engine {
                 dir,
                 reason: "no such directory".into(),
             });
+        }
+        if !options.allow_others_writable {
+            crate::dir::refuse_others_writable(&dir)?;
         }
         if !options.create {
             // Refuse a directory that holds no journal before creating anything in it

@@ -70,6 +70,20 @@ pub enum StorageError {
         /// Who holds the lock, as it wrote itself in the lock file.
         holder: String,
     },
+    /// The journal directory is writable by users other than its owner.
+    #[error(
+        "{} is writable by other users (mode {mode:04o}): any of them could replace the \
+         journal's files; run `chmod o-w {}` (journals are created 0700), or allow it \
+         explicitly (`--allow-others-writable`, `Config::allow_others_writable`)",
+        dir.display(),
+        dir.display()
+    )]
+    OthersWritable {
+        /// The journal directory.
+        dir: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The directory is not a journal.
     #[error("{} is not a vexfs journal ({reason})", dir.display())]
     NotAJournal {

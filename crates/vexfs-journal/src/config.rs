@@ -74,6 +74,9 @@ pub struct Config {
     pub checkpoint_interval_s: u64,
     /// How opening treats damage (tolerate-tail, absolute, salvage).
     pub recovery: RecoveryMode,
+    /// Open a directory that users other than its owner may write. Refused by default:
+    /// any of them could replace the journal's files under its writer.
+    pub allow_others_writable: bool,
 }
 
 impl Default for Config {
@@ -101,6 +104,7 @@ impl Config {
             kernel_compatibility: s.kernel_compatibility,
             checkpoint_interval_s: 60,
             recovery: RecoveryMode::TolerateTail,
+            allow_others_writable: false,
         }
     }
 

@@ -54,6 +54,8 @@ pub enum ErrorKind {
     Config,
     /// The operation was cancelled.
     Cancelled,
+    /// The journal directory's permissions are unsafe (writable by other users).
+    Permissions,
     /// Anything else.
     Other,
 }
@@ -112,6 +114,7 @@ fn storage_kind(e: &StorageError) -> ErrorKind {
         StorageError::Failed(cause) => storage_kind(cause.as_ref()),
         StorageError::NotFound { .. } => ErrorKind::NotFound,
         StorageError::Config { .. } => ErrorKind::Config,
+        StorageError::OthersWritable { .. } => ErrorKind::Permissions,
         #[allow(unreachable_patterns)]
         _ => ErrorKind::Other,
     }

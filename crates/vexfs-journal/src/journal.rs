@@ -263,11 +263,26 @@ impl Journal {
         Self::open_full(dir, options, RecoveryMode::TolerateTail, 0)
     }
 
+    /// [`Journal::open_existing_with`] with storage options too, such as
+    /// `allow_others_writable` (see [`Config::allow_others_writable`]).
+    pub fn open_existing_with_options(
+        dir: impl AsRef<Path>,
+        options: OpenOptions,
+        recovery: RecoveryMode,
+        checkpoint_interval_s: u64,
+    ) -> Result<Journal> {
+        Self::open_full(dir, options, recovery, checkpoint_interval_s)
+    }
+
     fn open_config(
         dir: impl AsRef<Path>,
         config: &Config,
         options: OpenOptions,
     ) -> Result<Journal> {
+        let options = OpenOptions {
+            allow_others_writable: config.allow_others_writable,
+            ..options
+        };
         Self::open_full(dir, options, config.recovery, config.checkpoint_interval_s)
     }
 

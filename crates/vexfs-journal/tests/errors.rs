@@ -88,3 +88,45 @@ fn locked_and_existing_kinds() {
     let e = Journal::create(tmp.path(), Config::default()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{e}");
 }
+
+#[test]
+fn a_directory_other_users_may_write_is_refused_unless_allowed() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shared");
+    std::fs::create_dir(&dir).unwrap();
+    let set = |mode| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+    set(0o777);
+    let err = Journal::create(&dir, Config::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Permissions, "{err}");
+    assert!(err.to_string().contains("chmod o-w"), "{err}");
+    assert!(
+        std::fs::read_dir(&dir).unwrap().next().is_none(),
+        "nothing was created"
+    );
+    let allowed = Config {
+        allow_others_writable: true,
+        ..Config::default()
+    };
+    Journal::create(&dir, allowed).unwrap().close().unwrap();
+    let err = Journal::open_existing(&dir).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Permissions, "{err}");
+    let options = OpenOptions {
+        allow_others_writable: true,
+        ..Default::default()
+    };
+    Journal::open_existing_with_options(
+        &dir,
+        options,
+        vexfs_journal::RecoveryMode::TolerateTail,
+        0,
+    )
+    .unwrap()
+    .close()
+    .unwrap();
+    // Group-writable is the owner's choice (a shared group); readers are never refused.
+    set(0o770);
+    Journal::open_existing(&dir).unwrap().close().unwrap();
+    set(0o777);
+    vexfs_journal::JournalReader::open(&dir).unwrap();
+}

@@ -34,8 +34,47 @@ pub struct Cli {
     /// Colour diagnostics on stderr: auto (only on a terminal, and not when NO_COLOR is set), always, never.
     #[arg(long, global = true, help_heading = GLOBAL, value_enum, default_value = "auto")]
     pub color: Color,
+    /// Open a journal directory that other users may write (refused otherwise: any of
+    /// them could replace the journal's files).
+    #[arg(long, global = true, help_heading = GLOBAL, env = "VEXJOURNAL_ALLOW_OTHERS_WRITABLE",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_others_writable: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    /// Opens the journal in `dir` for writing, with its stored settings, the default
+    /// recovery mode and checkpoint interval.
+    pub fn open_existing(
+        &self,
+        dir: &std::path::Path,
+    ) -> vexfs_journal::Result<vexfs_journal::Journal> {
+        self.open_existing_with(
+            dir,
+            vexfs_journal::RecoveryMode::TolerateTail,
+            vexfs_journal::Config::default().checkpoint_interval_s,
+        )
+    }
+
+    /// [`Cli::open_existing`] with a recovery mode and a checkpoint interval.
+    pub fn open_existing_with(
+        &self,
+        dir: &std::path::Path,
+        recovery: vexfs_journal::RecoveryMode,
+        checkpoint_interval_s: u64,
+    ) -> vexfs_journal::Result<vexfs_journal::Journal> {
+        let options = vexfs_journal::OpenOptions {
+            allow_others_writable: self.allow_others_writable,
+            ..Default::default()
+        };
+        vexfs_journal::Journal::open_existing_with_options(
+            dir,
+            options,
+            recovery,
+            checkpoint_interval_s,
+        )
+    }
 }
 
 /// When to colour diagnostics.

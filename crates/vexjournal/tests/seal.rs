@@ -195,3 +195,38 @@ fn sealing_refuses_loose_keys_and_a_journal_held_by_a_writer() {
     writer.wait().unwrap();
     assert!(vj(dir, &["seal", "list"], b"").ok().stdout.is_empty());
 }
+
+#[test]
+fn a_journal_directory_others_may_write_is_refused_unless_told() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = &tmp.path().join("shared");
+    std::fs::create_dir(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = vj(dir, &["init"], b"").fails();
+    assert!(refused.stderr.contains("chmod o-w"), "{refused:?}");
+    vj(dir, &["init", "--allow-others-writable"], b"").ok();
+    let line = b"{\"type\":\"filesystem.create\",\"path\":\"/x\"}\n";
+    let refused = vj(dir, &["emit"], line).fails();
+    assert!(
+        refused.stderr.contains("writable by other users"),
+        "{refused:?}"
+    );
+    run_in(
+        dir,
+        &["emit"],
+        line,
+        &[("VEXJOURNAL_ALLOW_OTHERS_WRITABLE", "1")],
+    )
+    .ok();
+    // Reading needs no permission: cat and verify work on it as it is.
+    assert_eq!(
+        vj(dir, &["cat", "-o", "ndjson"], b"").ok().ndjson().len(),
+        1
+    );
+    // A new journal directory is made 0700.
+    let fresh = &tmp.path().join("fresh");
+    vj(fresh, &["init"], b"").ok();
+    let mode = std::fs::metadata(fresh).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}

@@ -260,7 +260,7 @@ fn idle_rss(dir: &Path) -> Option<u64> {
 
 /// `vexjournal probe-rss`: open, idle, print VmRSS in bytes.
 pub fn probe_rss(cli: &Cli) -> Result<ExitCode> {
-    let journal = Journal::open_existing(&cli.dir)?;
+    let journal = cli.open_existing(&cli.dir)?;
     std::thread::sleep(Duration::from_millis(300));
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", crate::output::rss_bytes().unwrap_or(0))?;

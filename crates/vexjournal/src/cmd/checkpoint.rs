@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use vexfs_journal::Journal;
+
 use vexfs_journal::admin::{self, checkpoint, restore};
 use vexfs_journal::json::format_time;
 
@@ -59,7 +59,8 @@ pub fn run(cli: &Cli, cmd: &CheckpointCommand) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cmd {
         CheckpointCommand::Create { output, consumer } => {
-            let journal = Journal::open_existing_with(&cli.dir, Default::default(), 0)
+            let journal = cli
+                .open_existing_with(&cli.dir, Default::default(), 0)
                 .with_context(|| format!("opening {}", cli.dir.display()))?;
             journal.sync()?;
             let last_durable = journal.durable_seq().saturating_sub(1);

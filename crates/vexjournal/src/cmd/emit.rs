@@ -83,7 +83,8 @@ fn watch_interrupt(journal: Journal, start: u64, stop: Arc<AtomicBool>) -> Resul
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
-    let journal = Journal::open_existing(&cli.dir)
+    let journal = cli
+        .open_existing(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let start = journal.next_seq();
     let interrupted = Arc::new(AtomicBool::new(false));

@@ -41,6 +41,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         preallocate_bytes: args.preallocate,
         frame_bytes: usize::try_from(args.frame_bytes)
             .with_context(|| format!("--frame-bytes {} is too large", args.frame_bytes))?,
+        allow_others_writable: cli.allow_others_writable,
         ..Config::default()
     };
     refuse_foreign_files(&cli.dir)?;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 use vexfs_journal::format::layout::all_layouts;
-use vexfs_journal::{Compression, Journal, JournalReader};
+use vexfs_journal::{Compression, JournalReader};
 use vexfs_journal_kernel::{
     BridgeConfig, Damage, ImageItem, ImageReader, ImageWriter, KernelBridge, OriginFilter,
     ReaderOptions, WriterOptions, export_events,
@@ -256,7 +256,8 @@ fn damage_rows(damage: &[Damage]) -> Vec<(String, String)> {
 
 fn open_bridge(cli: &Cli, config: BridgeConfig) -> Result<KernelBridge> {
     // A missing journal's error already says to create it with `vexjournal init`.
-    let journal = Journal::open_existing(&cli.dir)
+    let journal = cli
+        .open_existing(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     Ok(KernelBridge::new(journal, config)?)
 }

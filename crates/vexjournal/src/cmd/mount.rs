@@ -111,6 +111,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let config = Config {
         full_policy: capture.full_policy(),
         fsync: capture.fsync_policy(),
+        allow_others_writable: cli.allow_others_writable,
         ..Config::default()
     };
     let journal = Journal::open(&dir, config).with_context(|| {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use vexfs_journal::admin::ProblemKind;
 use vexfs_journal::admin::checkpoint;
-use vexfs_journal::{Journal, JournalError, RecoveryMode, VerifyOptions, verify};
+use vexfs_journal::{JournalError, RecoveryMode, VerifyOptions, verify};
 
 use crate::Cli;
 use crate::output::{ReportFormat, human_bytes, kv_table};
@@ -47,7 +47,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     if args.coordinated {
         return coordinated(cli, args, mode);
     }
-    let journal = match Journal::open_existing_with(&cli.dir, mode, 0) {
+    let journal = match cli.open_existing_with(&cli.dir, mode, 0) {
         Ok(j) => j,
         Err(JournalError::Recovery(vexfs_journal::admin::RecoveryError::Inconsistent(report))) => {
             eprintln!(
@@ -251,7 +251,7 @@ fn coordinated(cli: &Cli, args: &Args, mode: RecoveryMode) -> Result<ExitCode> {
             i + 1,
             dir.display()
         );
-        let (report, error) = match Journal::open_existing_with(dir, mode, 0) {
+        let (report, error) = match cli.open_existing_with(dir, mode, 0) {
             Ok(j) => {
                 let r = j.recovery_report().clone();
                 match j.close() {
@@ -277,7 +277,8 @@ fn coordinated(cli: &Cli, args: &Args, mode: RecoveryMode) -> Result<ExitCode> {
     // The log is recovered like a participant first (a torn tail cut, damage handled
     // as --mode says); if it cannot be, nothing is decided: every transaction it held
     // stays undecided (readers wait at it), none half-decided.
-    let coordinator = Journal::open_existing_with(&cli.dir, mode, 0)
+    let coordinator = cli
+        .open_existing_with(&cli.dir, mode, 0)
         .and_then(|j| j.close())
         .map_err(anyhow::Error::from)
         .with_context(|| format!("recovering the coordinator log in {}", cli.dir.display()))

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use serde_json::json;
 use vexfs_journal::format::record::decode_record;
-use vexfs_journal::{ErrorKind, Journal, JournalReader, StoredEvent};
+use vexfs_journal::{ErrorKind, JournalReader, StoredEvent};
 use vexfs_journal_seal::merkle::proof::CONSISTENCY_DOCUMENT_FORMAT;
 use vexfs_journal_seal::merkle::{
     ConsistencyProof, InclusionProof, SignedTreeHead, document_format,
@@ -65,7 +65,7 @@ pub fn run(cli: &Cli, cmd: &SealCommand) -> Result<ExitCode> {
                     .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
                 sealer.head(&reader)?
             } else {
-                let journal = match Journal::open_existing(&cli.dir) {
+                let journal = match cli.open_existing(&cli.dir) {
                     Err(e) if e.kind() == ErrorKind::Locked => {
                         return Err(anyhow::Error::new(e).context(
                             "another process is writing the journal: sign from that \

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vexfs_journal::{Follow, Journal, JournalReader};
+use vexfs_journal::{Follow, JournalReader};
 use vexfs_journal_server::{Principals, Server};
 
 use crate::Cli;
@@ -54,7 +54,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         );
     }
     if args.ingest {
-        let journal = Journal::open_existing(&cli.dir)
+        let journal = cli
+            .open_existing(&cli.dir)
             .with_context(|| format!("opening the journal in {} to write", cli.dir.display()))?;
         let served = serve(cli, args, Server::writer(journal.clone()), principals);
         let closed = journal.close().context("closing the journal");

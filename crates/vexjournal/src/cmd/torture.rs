@@ -84,7 +84,8 @@ pub fn tagged(p: u64, index: u64) -> Event {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
-    let journal = Journal::open_existing_with(&cli.dir, RecoveryMode::TolerateTail, 0)
+    let journal = cli
+        .open_existing_with(&cli.dir, RecoveryMode::TolerateTail, 0)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let out = Mutex::new(std::io::stdout());
     let say = |line: String| -> Result<()> {

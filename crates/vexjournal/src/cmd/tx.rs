@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 use vexfs_journal::tx::{TxRole, role_of, role_of_record};
-use vexfs_journal::{Journal, JournalReader, Query, SemanticOp};
+use vexfs_journal::{JournalReader, Query, SemanticOp};
 use vexfs_journal_coordinator::{
     Coordinator, CoordinatorConfig, JournalParticipant, Participant, TxSummary, participant_dirs,
     summarize,
@@ -311,7 +311,8 @@ fn resolve(cli: &Cli, args: &ResolveArgs) -> Result<ExitCode> {
     let mut journals = Vec::new();
     let mut parts: Vec<Arc<dyn Participant>> = Vec::new();
     for (name, dir) in &dirs {
-        let j = Journal::open_existing(dir)
+        let j = cli
+            .open_existing(dir)
             .with_context(|| format!("opening participant {name} ({})", dir.display()))?;
         journals.push(j.clone());
         parts.push(Arc::new(JournalParticipant::new(name.clone(), j)));

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 /// removed.
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vexjournal"));
-    c.env_remove("VEXJOURNAL_DIR").env_remove("VEXJOURNAL_LOG");
+    c.env_remove("VEXJOURNAL_DIR")
+        .env_remove("VEXJOURNAL_LOG")
+        .env_remove("VEXJOURNAL_ALLOW_OTHERS_WRITABLE");
     c
 }
 
