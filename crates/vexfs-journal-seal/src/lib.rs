@@ -184,7 +184,9 @@ impl Sealer {
     /// empty journal).
     pub fn has_news(&self, journal: &Journal) -> bool {
         match self.own_head {
-            Some(seq) => journal.next_seq() > seq + 1,
+            // Records written while the last seal ran lie between the last record it
+            // hashed and its own head record.
+            Some(seq) => self.next_seq < seq || journal.next_seq() > seq + 1,
             None => journal.next_seq() > 0,
         }
     }
@@ -245,6 +247,8 @@ pub struct PeriodicSealer {
 struct Periodic {
     stop: bool,
     last: Option<SignedTreeHead>,
+    /// Why the last seal failed, until one succeeds.
+    error: Option<String>,
 }
 
 impl PeriodicSealer {
@@ -271,9 +275,22 @@ impl PeriodicSealer {
                         guard.stop
                     };
                     if sealer.has_news(&journal) {
-                        let head = sealer.seal(&journal)?;
-                        on_head(&head);
-                        lock.lock().unwrap_or_else(|p| p.into_inner()).last = Some(head);
+                        match sealer.seal(&journal) {
+                            Ok(head) => {
+                                on_head(&head);
+                                let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
+                                state.last = Some(head);
+                                state.error = None;
+                            }
+                            // The last seal's failure is the caller's to see; an earlier
+                            // one (a full disk for a while) is retried next period.
+                            Err(e) if stop => return Err(e),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "sealing failed; retrying next period");
+                                lock.lock().unwrap_or_else(|p| p.into_inner()).error =
+                                    Some(e.to_string());
+                            }
+                        }
                     }
                     if stop {
                         return Ok(());
@@ -290,6 +307,16 @@ impl PeriodicSealer {
     /// The last head written, if any.
     pub fn last_head(&self) -> Option<SignedTreeHead> {
         self.shared.0.lock().unwrap_or_else(|p| p.into_inner()).last
+    }
+
+    /// Why the last attempt to seal failed, while no later one has succeeded.
+    pub fn last_error(&self) -> Option<String> {
+        self.shared
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .error
+            .clone()
     }
 
     /// Seals once more (when records arrived since the last head), stops the thread
@@ -432,6 +459,8 @@ pub fn verify<F: Follow>(
     let sorted: Vec<u64> = sizes.iter().copied().collect();
     let mut undecided_diff = vec![0i64; sorted.len() + 1];
     let mut open_tx: HashMap<u64, u64> = HashMap::new();
+    // A member after its transaction's marker is a conflict readers never deliver.
+    let mut decided: BTreeSet<u64> = BTreeSet::new();
     vexfs_journal::ext::query_uncommitted(source, &Query::new(), |v| {
         let seq = journal_seq(v);
         first_seq.get_or_insert(seq);
@@ -443,10 +472,12 @@ pub fn verify<F: Follow>(
         last_seq = Some(seq);
         let index = frontier.size();
         match vexfs_journal::tx::role_of_record(v) {
-            TxRole::Member(tx) => {
+            TxRole::Member(tx) if !decided.contains(&tx) => {
                 open_tx.entry(tx).or_insert(index);
             }
+            TxRole::Member(_) => {}
             TxRole::Marker(tx, _) => {
+                decided.insert(tx);
                 if let Some(first) = open_tx.remove(&tx) {
                     // Sizes in (first, index]: the members are covered, the marker not.
                     undecided_diff[sorted.partition_point(|&s| s <= first)] += 1;
@@ -798,12 +829,18 @@ pub fn write_key_pair(prefix: &Path) -> Result<(PathBuf, PathBuf)> {
             .create_new(true)
             .mode(mode)
             .open(path)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => SealError::KeyFile {
-                    path: path.clone(),
-                    reason: "exists: refusing to overwrite a key; choose another prefix".into(),
-                },
-                _ => bad(e),
+            .map_err(|e| {
+                if path == &public {
+                    // A half-made pair would make every retry refuse: leave none.
+                    let _ = std::fs::remove_file(&secret);
+                }
+                match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => SealError::KeyFile {
+                        path: path.clone(),
+                        reason: "exists: refusing to overwrite a key; choose another prefix".into(),
+                    },
+                    _ => bad(e),
+                }
             })?;
         if let Err(e) = f
             .write_all(format!("{text}\n").as_bytes())

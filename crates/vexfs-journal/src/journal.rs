@@ -293,6 +293,10 @@ impl Journal {
         checkpoint_interval_s: u64,
     ) -> Result<Journal> {
         let dir = dir.as_ref();
+        if !options.allow_others_writable && dir.is_dir() {
+            // Before recovery's preparation, which may already write.
+            vexfs_journal_storage::dir::refuse_others_writable(dir)?;
+        }
         let plan = vexfs_journal_recovery::prepare(dir, recovery)?;
         options.strict = plan.strict;
         options.trusted_prefix = plan.trusted_prefix.clone();

@@ -271,6 +271,10 @@ fn a_sealing_mount_exports_heads_the_journal_verifies_against() {
         "{seal}"
     );
     assert_eq!(
+        seal["trusted"]["tree_size"], seal["covered"],
+        "the exported head is the last: {seal}"
+    );
+    assert_eq!(
         seal["covered"].as_u64().unwrap() + 1,
         seal["records"].as_u64().unwrap(),
         "all but the last head's own record: {seal}"

@@ -222,7 +222,11 @@ fn prepare(dir: &Path) -> Result<()> {
                 .with_context(|| format!("removing the previous demo in {}", dir.display()))?;
         }
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // 0700 as a journal's own directories (a wide umask must not make it one the
+    // journal refuses to write).
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(
         dir.join(DEMO_MARKER),
         "This journal was made by `vexjournal demo`; the next demo with this --path replaces it.\n",

@@ -105,6 +105,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     if let Some(out) = &args.seal_out {
         crate::outfile::refuse_inside_journal(out, &dir, "--seal-out")?;
     }
+    if args.seal_key.is_some() && args.seal_every < Duration::from_secs(1) {
+        anyhow::bail!(
+            "--seal-every {:?} is too short: seal at most once a second",
+            args.seal_every
+        );
+    }
     if !args.foreground {
         return daemon(&pairs, args.log_file.as_deref());
     }
@@ -191,6 +197,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             Err(_) => failed = Some(anyhow::anyhow!("a mount's server thread panicked")),
         }
     }
+    let mut seal_failed = None;
     if let Some(sealer) = sealer {
         match sealer.finish() {
             Ok(Some(h)) => eprintln!(
@@ -203,12 +210,20 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                     .collect::<String>()
             ),
             Ok(None) => {}
-            Err(e) => failed = Some(anyhow::Error::from(e).context("sealing the journal")),
+            Err(e) => {
+                seal_failed = Some(anyhow::Error::from(e).context("sealing the journal at unmount"))
+            }
         }
     }
     journal.close().context("closing the journal")?;
     if let Some(e) = failed {
+        if let Some(s) = &seal_failed {
+            eprintln!("{s:#}");
+        }
         return Err(e.context("serving the mount"));
+    }
+    if let Some(e) = seal_failed {
+        return Err(e);
     }
     for ((_, mountpoint), sink) in pairs.iter().zip(&sinks) {
         let c = sink.counters();
