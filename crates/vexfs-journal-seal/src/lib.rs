@@ -229,8 +229,17 @@ impl Sealer {
     pub fn seal(&mut self, journal: &Journal) -> Result<SignedTreeHead> {
         journal.flush()?;
         let head = self.head(journal)?;
-        self.own_head = Some(journal.emit_durable(head_event(&head))?);
+        self.append(journal, &head)?;
         Ok(head)
+    }
+
+    /// Writes `head` (from [`Sealer::head`]) into the journal, durably; returns the
+    /// sequence of its record. [`Sealer::seal`] is [`Sealer::head`] then this; apart,
+    /// a caller can export a head before it is written.
+    pub fn append(&mut self, journal: &Journal, head: &SignedTreeHead) -> Result<u64> {
+        let seq = journal.emit_durable(head_event(head))?;
+        self.own_head = Some(seq);
+        Ok(seq)
     }
 }
 

@@ -317,8 +317,18 @@ fn resolve(cli: &Cli, args: &ResolveArgs) -> Result<ExitCode> {
         journals.push(j.clone());
         parts.push(Arc::new(JournalParticipant::new(name.clone(), j)));
     }
-    let (coordinator, report) = Coordinator::open(&cli.dir, parts, CoordinatorConfig::default())
-        .with_context(|| format!("opening the coordinator in {}", cli.dir.display()))?;
+    // The log as `Coordinator::open` opens it (fsync `never`: the coordinator waits
+    // for what must be durable), and as --allow-others-writable says.
+    let log_config = vexfs_journal::Config {
+        fsync: vexfs_journal::FsyncPolicy::Never,
+        allow_others_writable: cli.allow_others_writable,
+        ..vexfs_journal::Config::default()
+    };
+    let log = vexfs_journal::Journal::open(&cli.dir, log_config)
+        .with_context(|| format!("opening the coordinator's log in {}", cli.dir.display()))?;
+    let (coordinator, report) =
+        Coordinator::open_with_log(log, parts, CoordinatorConfig::default())
+            .with_context(|| format!("opening the coordinator in {}", cli.dir.display()))?;
     coordinator.close()?;
     for j in journals {
         j.close()?;
