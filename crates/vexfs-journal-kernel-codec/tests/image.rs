@@ -219,20 +219,10 @@ fn memory_is_bounded_by_the_block_size_limit() {
 // ---- golden images --------------------------------------------------------------------
 
 fn check_golden(name: &str, bytes: &[u8]) {
-    let path = fixtures_dir().join("kernel").join(name);
-    if std::env::var_os("VEXFS_UPDATE_FIXTURES").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, bytes).unwrap();
-    }
-    let committed = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (generate it with VEXFS_UPDATE_FIXTURES=1 cargo test -p vexfs-journal-kernel-codec --test image)",
-            path.display()
-        )
-    });
-    assert!(
-        committed == bytes,
-        "{name} differs from the writer's output: regenerate with VEXFS_UPDATE_FIXTURES=1 if the change is deliberate"
+    vexfs_journal_testkit::check_golden(
+        &format!("kernel/{name}"),
+        bytes,
+        "cargo test -p vexfs-journal-kernel-codec --test image",
     );
 }
 

@@ -3,8 +3,6 @@
 //! answers for other tools that check proofs, `docs/seal.md`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-
 use vexfs_journal_format::encode_record;
 use vexfs_journal_format::samples::{category_events, sample_ext};
 use vexfs_journal_merkle::{
@@ -13,22 +11,10 @@ use vexfs_journal_merkle::{
 };
 
 fn check_golden(name: &str, text: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/seal")
-        .join(name);
-    if std::env::var_os("VEXFS_UPDATE_FIXTURES").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (generate it with VEXFS_UPDATE_FIXTURES=1 cargo test -p vexfs-journal-merkle --test golden)",
-            path.display()
-        )
-    });
-    assert!(
-        committed == text,
-        "{name} differs: regenerate with VEXFS_UPDATE_FIXTURES=1 if the change is deliberate"
+    vexfs_journal_testkit::check_golden(
+        &format!("seal/{name}"),
+        text.as_bytes(),
+        "cargo test -p vexfs-journal-merkle --test golden",
     );
 }
 

@@ -145,6 +145,27 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Compares `bytes` with the committed golden file `fixtures/<name>`, first writing
+/// them there when `VEXFS_UPDATE_FIXTURES` is set; `regenerate` is the test command
+/// that makes the file, named in the failure.
+pub fn check_golden(name: &str, bytes: &[u8], regenerate: &str) {
+    let path = fixtures_dir().join(name);
+    if std::env::var_os("VEXFS_UPDATE_FIXTURES").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let committed = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (generate it with VEXFS_UPDATE_FIXTURES=1 {regenerate})",
+            path.display()
+        )
+    });
+    assert!(
+        committed == bytes,
+        "{name} differs: regenerate with VEXFS_UPDATE_FIXTURES=1 {regenerate} if the change is deliberate"
+    );
+}
+
 /// Cuts (or extends with zeros) a file to `len` bytes.
 pub fn set_len(path: &Path, len: u64) {
     std::fs::OpenOptions::new()

@@ -41,8 +41,8 @@ pub mod wait;
 
 pub use events::{as_stamped, small_tag_of, small_tagged, tag_of, tagged};
 pub use files::{
-    copy_dir, copy_dir_live, fixture, fixtures_dir, flip_bit, flip_byte, segment_files, set_len,
-    torn_files, write_at,
+    check_golden, copy_dir, copy_dir_live, fixture, fixtures_dir, flip_bit, flip_byte,
+    segment_files, set_len, torn_files, write_at,
 };
 pub use noise::{noise, noise_text};
 pub use rng::{Rng, rounds};

@@ -203,11 +203,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             Ok(Some(h)) => eprintln!(
                 "sealed: the last head covers {} records (root {})",
                 h.head.tree_size,
-                h.head
-                    .root
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
+                super::seal::hex_of(&h.head.root)
             ),
             Ok(None) => {}
             Err(e) => {

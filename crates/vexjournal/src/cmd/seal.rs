@@ -110,7 +110,8 @@ pub fn run(cli: &Cli, cmd: &SealCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn hex_of(bytes: &[u8]) -> String {
+/// Bytes as lowercase hexadecimal (roots and keys in messages).
+pub(crate) fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
