@@ -288,12 +288,11 @@ fn read_participant(
     // Sequence gaps by verify's rules: a gap a recorded removal, a drop-oldest drop
     // (flagged on the record after it) or a compacted or salvaged segment explains is
     // deliberate.
-    let verified =
-        vexfs_journal::verify(dir, vexfs_journal::VerifyOptions { deep: false }, |_, _| {})
-            .map_err(|e| CoordinatorError::ParticipantJournal {
-                participant: name.to_string(),
-                source: Box::new(e.into()),
-            })?;
+    let verified = vexfs_journal::verify(dir, vexfs_journal::VerifyOptions::default(), |_, _| {})
+        .map_err(|e| CoordinatorError::ParticipantJournal {
+        participant: name.to_string(),
+        source: Box::new(e.into()),
+    })?;
     for p in &verified.problems {
         if p.kind == vexfs_journal::admin::ProblemKind::SequenceGap
             && let Some((from, to)) = p.seqs

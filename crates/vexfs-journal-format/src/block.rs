@@ -14,7 +14,9 @@ use zerocopy::little_endian::{U32, U64};
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::checksum::kernel_crc32;
-use crate::consts::{BLOCK_HEADER_SIZE, BLOCK_MAGIC, BLOCK_VERSION, EVENT_HEADER_SIZE};
+use crate::consts::{
+    BLOCK_HEADER_SIZE, BLOCK_MAGIC, BLOCK_VERSION, ENCRYPTED_BLOCK_OVERHEAD, EVENT_HEADER_SIZE,
+};
 use crate::error::{FormatError, Result};
 use crate::event::Timestamp;
 use crate::frames::FRAMED_BLOCK_VERSION;
@@ -145,6 +147,17 @@ impl BlockHeader {
         };
         match BlockHeader::parse(buf) {
             Ok(h) if h.framed => Err(unsupported),
+            // Kernel images are never encrypted.
+            Ok(h)
+                if h.compression == Compression::None
+                    && h.compressed_size != h.uncompressed_size =>
+            {
+                Err(FormatError::SizeMismatch {
+                    field: "uncompressed_size",
+                    declared: u64::from(h.uncompressed_size),
+                    expected: u64::from(h.compressed_size),
+                })
+            }
             // A version-2 header that is not even a valid segment block.
             Err(FormatError::Malformed { offset: 24, .. }) => Err(unsupported),
             other => other,
@@ -167,7 +180,14 @@ impl BlockHeader {
                 limit: MAX_BLOCK_DATA as u64,
             });
         }
-        if self.compression == Compression::None && self.compressed_size != self.uncompressed_size {
+        // Uncompressed data is stored as is, or encrypted (a salt and a tag more; see
+        // `ENCRYPTED_BLOCK_OVERHEAD`). Either way the block size and the checksum must
+        // also agree with `compressed_size`, so a damaged size is still caught.
+        let encrypted = u64::from(self.uncompressed_size) + ENCRYPTED_BLOCK_OVERHEAD as u64;
+        if self.compression == Compression::None
+            && self.compressed_size != self.uncompressed_size
+            && u64::from(self.compressed_size) != encrypted
+        {
             return Err(FormatError::SizeMismatch {
                 field: "uncompressed_size",
                 declared: u64::from(self.uncompressed_size),

@@ -45,6 +45,9 @@ pub const CONTEXT_SIZE: usize = 5_280;
 pub const CAUSALITY_LINK_SIZE: usize = 160;
 /// Size of a storage block header.
 pub const BLOCK_HEADER_SIZE: usize = 104;
+/// Bytes an encrypted segment block's stored data holds beyond its plaintext: a 16-byte
+/// salt and a 16-byte AES-GCM tag (`vexfs-journal-cipher`, `docs/encryption.md`).
+pub const ENCRYPTED_BLOCK_OVERHEAD: usize = 32;
 /// Size of the userspace journal file header.
 pub const FILE_HEADER_SIZE: usize = 128;
 /// Size of the userspace record extension.

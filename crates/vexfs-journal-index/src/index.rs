@@ -395,8 +395,14 @@ pub fn idx_path(segment: &Path) -> PathBuf {
 impl Index {
     /// Loads or builds the index of every segment of `store`. A `writable` index
     /// persists what it rebuilds; a read-only one keeps it in memory.
+    ///
+    /// The index of an encrypted journal is built at open and kept in memory only:
+    /// index files hold paths and agents in plain text, so none is written, and none
+    /// found is trusted.
     pub fn open(store: &Store, writable: bool) -> Result<(Index, IndexReport)> {
         let started = Instant::now();
+        let encrypted = store.cipher().is_some();
+        let writable = writable && !encrypted;
         let index = Index {
             writable,
             segs: RwLock::new(BTreeMap::new()),
@@ -410,7 +416,9 @@ impl Index {
         let mut buf = Vec::new();
         for seg in store.segments() {
             let path = idx_path(seg.path());
-            let loaded = if seg.is_sealed() {
+            let loaded = if encrypted {
+                Err(Rebuilt::Missing)
+            } else if seg.is_sealed() {
                 check_sealed_index(&path, &seg, &mut buf).map(|h| (None, h))
             } else {
                 load_index(&path, &seg).map(|(s, h)| (Some(s), h))

@@ -28,6 +28,8 @@ use crate::error::{RecoveryError, Result};
 /// What to drop.
 #[derive(Clone, Debug, Default)]
 pub struct CompactOptions {
+    /// The journal's key (required when it is encrypted).
+    pub key: Option<std::sync::Arc<vexfs_journal_cipher::JournalKey>>,
     /// Drop whole oldest segments until the journal is at most this big.
     pub max_total_bytes: Option<u64>,
     /// Drop events older than this.
@@ -77,9 +79,11 @@ fn file_name(path: &Path) -> Result<String> {
 /// Compacts the journal in `dir`, which must not be open by a writer.
 pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
     let started = Instant::now();
+    // Before the lock is taken: a wrong key changes nothing.
+    crate::cipher_of(dir, options.key.as_ref(), true)?;
     let _lock = DirLock::acquire(dir)?;
     let meta = JournalMeta::load(dir)?;
-    let (store, _) = Store::open(dir, OpenMode::Repair)?;
+    let (store, _) = Store::open_keyed(dir, OpenMode::Repair, options.key.as_ref())?;
     let segments = store.segments();
     let size = |s: &Segment| {
         std::fs::metadata(s.path())
@@ -163,7 +167,14 @@ pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
             None => swap.insert(Swap::begin(dir)?),
         };
         let name = file_name(seg.path())?;
-        let (kept, dropped, markers) = rewrite(seg, &swap.path(&name), options, cutoff, &meta)?;
+        let (kept, dropped, markers) = rewrite(
+            seg,
+            &swap.path(&name),
+            options,
+            cutoff,
+            &meta,
+            store.cipher(),
+        )?;
         report.markers_kept += markers;
         if dropped == 0 {
             // Nothing to drop after all: keep the original.
@@ -172,7 +183,7 @@ pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
         }
         report.events_dropped += dropped;
         report.events_kept += kept;
-        let entry = describe_new(&swap.path(&name), seg.first_seq())?;
+        let entry = describe_new(&swap.path(&name), seg.first_seq(), store.cipher())?;
         if let Some(e) = journal_manifest
             .segments
             .iter_mut()
@@ -203,7 +214,7 @@ pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
         // Segments were written and nothing was to be dropped after all.
         vexfs_journal_storage::swap::apply_pending(dir, true)?;
     }
-    let (after, _) = Store::open(dir, OpenMode::ReadOnly)?;
+    let (after, _) = Store::open_keyed(dir, OpenMode::ReadOnly, options.key.as_ref())?;
     if changed {
         // Index the rewritten segments now, so the next command does not have to.
         vexfs_journal_index::Index::open(&after, true)?;
@@ -215,8 +226,12 @@ pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
 }
 
 /// What the manifest records of a newly written sealed segment.
-fn describe_new(path: &Path, first_seq: u64) -> Result<ManifestSegment> {
-    let ins = vexfs_journal_storage::inspect::inspect(path, first_seq)?;
+fn describe_new(
+    path: &Path,
+    first_seq: u64,
+    cipher: Option<&vexfs_journal_storage::segment::SegmentCipher>,
+) -> Result<ManifestSegment> {
+    let ins = vexfs_journal_storage::inspect::inspect_with(path, first_seq, cipher)?;
     let header = ins
         .header
         .clone()
@@ -237,13 +252,15 @@ fn rewrite(
     options: &CompactOptions,
     cutoff: Option<i64>,
     meta: &JournalMeta,
+    cipher: Option<&vexfs_journal_storage::segment::SegmentCipher>,
 ) -> Result<(u64, u64, u64)> {
     let header = FileHeader {
         flags: seg.header().flags | FLAG_COMPACTED,
         ..seg.header()
     };
     let settings = &meta.config;
-    let mut writer = SegmentWriter::create(to, seg.first_seq(), &header, settings.compression)?;
+    let mut writer =
+        SegmentWriter::create(to, seg.first_seq(), &header, settings.compression, cipher)?;
     let (mut kept, mut dropped, mut markers) = (0u64, 0u64, 0u64);
     let mut pending = Vec::new();
     for b in seg.blocks().iter() {

@@ -21,8 +21,22 @@ pub mod verify;
 pub use checkpoint::{CheckpointInfo, Created};
 pub use compact::{CompactOptions, CompactReport, compact};
 pub use error::{RecoveryError, Result};
-pub use mode::{Plan, RecoveryMode, RecoveryReport, prepare};
+pub use mode::{Plan, RecoveryMode, RecoveryReport, prepare, prepare_keyed};
 pub use replay::{Order, Progress, ReplayOptions, ReplayReport, Replayer};
-pub use restore::{RestoreReport, restore};
-pub use salvage::{LostRange, SalvageReport, salvage};
+pub use restore::{RestoreReport, restore, restore_keyed};
+pub use salvage::{LostRange, SalvageReport, salvage, salvage_keyed};
 pub use verify::{Note, Problem, ProblemKind, VerifyOptions, VerifyReport, verify};
+
+/// The cipher of the journal in `dir` given `key` (see
+/// [`vexfs_journal_storage::dir::JournalMeta::cipher`]); `None` when it is not encrypted
+/// or has no `journal.json` (its segments are then checked as they are opened).
+pub(crate) fn cipher_of(
+    dir: &std::path::Path,
+    key: Option<&std::sync::Arc<vexfs_journal_cipher::JournalKey>>,
+    writing: bool,
+) -> Result<Option<vexfs_journal_storage::segment::SegmentCipher>> {
+    match vexfs_journal_storage::dir::JournalMeta::load(dir) {
+        Ok(meta) => Ok(meta.cipher(dir, key, writing)?),
+        Err(_) => Ok(None),
+    }
+}

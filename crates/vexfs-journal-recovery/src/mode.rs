@@ -11,7 +11,7 @@ use vexfs_journal_storage::{JournalMeta, OpenReport, TrustedPrefix};
 
 use crate::checkpoint;
 use crate::error::{RecoveryError, Result};
-use crate::salvage::{SalvageReport, salvage};
+use crate::salvage::SalvageReport;
 use crate::verify::{VerifyOptions, verify};
 
 /// How opening treats damage.
@@ -105,6 +105,15 @@ pub struct Plan {
 /// after an unclean shutdown the latest valid checkpoint is trusted so only what
 /// follows it is scanned.
 pub fn prepare(dir: &Path, mode: RecoveryMode) -> Result<Plan> {
+    prepare_keyed(dir, mode, None)
+}
+
+/// [`prepare`] with the journal's key (required when it is encrypted).
+pub fn prepare_keyed(
+    dir: &Path,
+    mode: RecoveryMode,
+    key: Option<&std::sync::Arc<vexfs_journal_cipher::JournalKey>>,
+) -> Result<Plan> {
     let started = Instant::now();
     let mut plan = Plan {
         report: RecoveryReport {
@@ -121,7 +130,11 @@ pub fn prepare(dir: &Path, mode: RecoveryMode) -> Result<Plan> {
     };
     match mode {
         RecoveryMode::Absolute => {
-            let report = verify(dir, VerifyOptions::default(), |_, _| {})?;
+            let options = VerifyOptions {
+                key: key.cloned(),
+                ..VerifyOptions::default()
+            };
+            let report = verify(dir, options, |_, _| {})?;
             plan.report.problems_before_open = report.problems.len();
             if !report.is_clean() {
                 return Err(RecoveryError::Inconsistent(Box::new(report)));
@@ -130,7 +143,7 @@ pub fn prepare(dir: &Path, mode: RecoveryMode) -> Result<Plan> {
             return Ok(plan);
         }
         RecoveryMode::Salvage => {
-            let s = salvage(dir)?;
+            let s = crate::salvage::salvage_keyed(dir, key)?;
             if !s.lost.is_empty() {
                 tracing::warn!(
                     ranges = s.lost.len(),

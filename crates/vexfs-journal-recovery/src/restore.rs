@@ -52,8 +52,19 @@ fn mv(from: &Path, to: &Path) -> Result<()> {
 
 /// Recovers the journal in `dir` (closed) from checkpoint `id`.
 pub fn restore(dir: &Path, id: u64, rollback: bool) -> Result<RestoreReport> {
+    restore_keyed(dir, id, rollback, None)
+}
+
+/// [`restore`] with the journal's key (required when it is encrypted).
+pub fn restore_keyed(
+    dir: &Path,
+    id: u64,
+    rollback: bool,
+    key: Option<&std::sync::Arc<vexfs_journal_cipher::JournalKey>>,
+) -> Result<RestoreReport> {
     let started = Instant::now();
     let meta = JournalMeta::load(dir)?;
+    let cipher = meta.cipher(dir, key, true)?;
     let c = checkpoint::load(dir, id)?;
     if c.journal_id != *meta.id.as_bytes() {
         return Err(RecoveryError::Checkpoint {
@@ -84,7 +95,8 @@ pub fn restore(dir: &Path, id: u64, rollback: bool) -> Result<RestoreReport> {
                 ),
             });
         }
-        if rollback && !table_matches(&seg_path, &checkpoint::trusted_prefix(&c))? {
+        if rollback && !table_matches(&seg_path, &checkpoint::trusted_prefix(&c), cipher.as_ref())?
+        {
             return Err(RecoveryError::Checkpoint {
                 id,
                 reason: format!(
@@ -96,7 +108,7 @@ pub fn restore(dir: &Path, id: u64, rollback: bool) -> Result<RestoreReport> {
         if rollback {
             // Where the journal ends now: the rolled-back numbers are never handed out
             // again (consumers may have seen them), so new events continue after them.
-            let (store, _) = Store::open(dir, OpenMode::ReadOnly)?;
+            let (store, _) = Store::open_keyed(dir, OpenMode::ReadOnly, key)?;
             let journal_next = store
                 .segments()
                 .iter()

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use std::sync::Arc;
+use vexfs_journal_cipher::JournalKey;
 use vexfs_journal_format::block::BlockHeader;
 use vexfs_journal_format::consts::BLOCK_HEADER_SIZE;
 use vexfs_journal_format::file_header::FLAG_SALVAGED;
@@ -20,7 +22,7 @@ use vexfs_journal_format::{Compression, FileHeader};
 use vexfs_journal_storage::JournalMeta;
 use vexfs_journal_storage::dir::CleanMarker;
 use vexfs_journal_storage::dir::{DirLock, create_file, ensure_dir, list_segments, sync_dir};
-use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect};
+use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect_with};
 use vexfs_journal_storage::manifest::{self, MANIFEST_FILE};
 use vexfs_journal_storage::rewrite::SegmentWriter;
 use vexfs_journal_storage::swap::{Swap, SwapManifest};
@@ -90,7 +92,13 @@ fn needs_rewrite(ins: &Inspection) -> bool {
 
 /// Salvages the journal in `dir` (which must not be open by a writer).
 pub fn salvage(dir: &Path) -> Result<SalvageReport> {
+    salvage_keyed(dir, None)
+}
+
+/// [`salvage`] with the journal's key (required when it is encrypted).
+pub fn salvage_keyed(dir: &Path, key: Option<&Arc<JournalKey>>) -> Result<SalvageReport> {
     let started = Instant::now();
+    let cipher = crate::cipher_of(dir, key, true)?;
     let _lock = DirLock::acquire(dir)?;
     let segments = list_segments(dir)?;
     let mut report = SalvageReport {
@@ -106,7 +114,7 @@ pub fn salvage(dir: &Path) -> Result<SalvageReport> {
     let mut disk = Vec::with_capacity(segments.len());
     let mut inspections = Vec::with_capacity(segments.len());
     for (first, path) in &segments {
-        let ins = inspect(path, *first)?;
+        let ins = inspect_with(path, *first, cipher.as_ref())?;
         inspections.push((*first, path.clone(), ins.clone()));
         let blocks: Vec<BlockEntry> = ins.blocks().copied().collect();
         report.blocks_kept += blocks.len() as u64;
@@ -134,10 +142,16 @@ pub fn salvage(dir: &Path) -> Result<SalvageReport> {
         template.flags |= FLAG_SALVAGED;
         let compression =
             Compression::from_code(template.compression_algorithm).unwrap_or(Compression::Lz4);
-        let mut writer = SegmentWriter::create(&swap.path(&name), *first, &template, compression)?;
-        let mut reader = BlockReader::open(path)?;
+        let mut writer = SegmentWriter::create(
+            &swap.path(&name),
+            *first,
+            &template,
+            compression,
+            cipher.as_ref(),
+        )?;
+        let mut reader = BlockReader::open_with(path, *first, cipher.as_ref())?;
         for b in &blocks {
-            writer.push_raw(b, &reader.raw(b)?)?;
+            writer.push_raw(b, &reader.raw(b)?, *first)?;
         }
         if Some(*first) == last {
             // Events lost at the end of the newest segment keep their sequence numbers:
@@ -146,7 +160,7 @@ pub fn salvage(dir: &Path) -> Result<SalvageReport> {
         }
         // Every segment but the newest is sealed, as rotation would have left it.
         writer.finish(Some(*first) != last || ins.sealed)?;
-        let rewritten = inspect(&swap.path(&name), *first)?;
+        let rewritten = inspect_with(&swap.path(&name), *first, cipher.as_ref())?;
         let mut d = on_disk(&rewritten, path, true);
         d.path = path.clone();
         disk.push(d);

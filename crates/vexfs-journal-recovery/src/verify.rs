@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use std::sync::Arc;
+use vexfs_journal_cipher::JournalKey;
 use vexfs_journal_format::block::split_events;
 use vexfs_journal_format::file_header::{FLAG_COMPACTED, FLAG_SALVAGED};
 use vexfs_journal_format::footer::BlockEntry;
@@ -20,7 +22,8 @@ use vexfs_journal_format::record::{RecordView, encode_record};
 use vexfs_journal_index::file as idx_file;
 use vexfs_journal_index::idx_path;
 use vexfs_journal_storage::dir::list_segments;
-use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect};
+use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect_with};
+use vexfs_journal_storage::segment::SegmentCipher;
 
 use vexfs_journal_format::manifest::{Removal, RemovalReason};
 use vexfs_journal_storage::JournalMeta;
@@ -170,10 +173,13 @@ impl VerifyReport {
 }
 
 /// How to verify.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct VerifyOptions {
     /// Re-encode every record.
     pub deep: bool,
+    /// The journal's key (an encrypted journal's blocks are checked by decrypting
+    /// them; without its key, verifying one is refused).
+    pub key: Option<Arc<JournalKey>>,
 }
 
 /// Verifies the journal in `dir` without changing anything. `progress` gets
@@ -189,6 +195,7 @@ pub fn verify(
         deep: options.deep,
         ..Default::default()
     };
+    let cipher = crate::cipher_of(dir, options.key.as_ref(), false)?;
     let segments = list_segments(dir)?;
     let total = segments.len();
     let journal_manifest = match manifest::load(dir) {
@@ -214,7 +221,7 @@ pub fn verify(
     let mut last_time: Option<i64> = None;
     let mut ranges: Vec<(u64, u32)> = Vec::new();
     for (i, (first, path)) in segments.iter().enumerate() {
-        let ins = inspect(path, *first)?;
+        let ins = inspect_with(path, *first, cipher.as_ref())?;
         report.bytes += ins.file_len;
         let flags = ins
             .header
@@ -235,12 +242,13 @@ pub fn verify(
         });
         check_segment(
             &ins,
-            options,
+            &options,
             &mut report,
             &mut expected_next,
             &mut last_time,
             &ranges,
             Known {
+                cipher: cipher.as_ref(),
                 removals: &removals,
                 tail_end: (i + 1 == total)
                     .then(|| journal_manifest.as_ref().map(|m| m.next_seq_floor))
@@ -388,18 +396,24 @@ struct Known<'a> {
     removals: &'a [Removal],
     /// For the newest segment: the sequence after the last one handed out.
     tail_end: Option<u64>,
+    /// The cipher of the journal's blocks, when it is encrypted.
+    cipher: Option<&'a SegmentCipher>,
 }
 
 fn check_segment(
     ins: &Inspection,
-    options: VerifyOptions,
+    options: &VerifyOptions,
     report: &mut VerifyReport,
     expected_next: &mut Option<u64>,
     last_time: &mut Option<i64>,
     ranges: &[(u64, u32)],
     known: Known<'_>,
 ) -> Result<()> {
-    let Known { removals, tail_end } = known;
+    let Known {
+        removals,
+        tail_end,
+        cipher,
+    } = known;
     let path = &ins.path;
     let mut summary = SegmentSummary {
         path: path.clone(),
@@ -416,7 +430,7 @@ fn check_segment(
     let mut backwards = 0u64;
     let mut worst = (0i64, 0u64, 0u64);
     let blocks: Vec<BlockEntry> = ins.blocks().copied().collect();
-    let mut reader = BlockReader::open(path)?;
+    let mut reader = BlockReader::open_with(path, ins.first_seq, cipher)?;
     for region in &ins.regions {
         match region {
             Region::Damaged { offset, len, error } => {

@@ -14,10 +14,11 @@ use vexfs_journal_testkit::{blocks::segment_blocks, copy_dir, flip_bit, segment_
 
 fn check(dir: &Path, deep: bool) -> VerifyReport {
     let mut calls = Vec::new();
-    let r = verify(dir, VerifyOptions { deep }, |done, total| {
-        calls.push((done, total))
-    })
-    .unwrap();
+    let options = VerifyOptions {
+        deep,
+        ..VerifyOptions::default()
+    };
+    let r = verify(dir, options, |done, total| calls.push((done, total))).unwrap();
     let n = segment_files(dir).len();
     assert_eq!(
         calls,

@@ -32,9 +32,6 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -787,20 +784,18 @@ pub fn prove_consistency<F: Follow>(
 /// Reads a signing key file (the 32-byte seed in hex). The file must be readable by
 /// its owner only (mode 0600 or 0400), as `ssh` requires of private keys.
 pub fn read_signing_key(path: &Path) -> Result<SigningKey> {
-    let bad = |reason: String| SealError::KeyFile {
+    let text = vexfs_journal::keyfile::read_secret(path).map_err(key_file)?;
+    merkle::signing_key_from_hex(&text).map_err(|e| SealError::KeyFile {
         path: path.to_path_buf(),
-        reason,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(bad(format!(
-            "mode {mode:04o} lets others read it; run `chmod 600 {}`",
-            path.display()
-        )));
+        reason: e.to_string(),
+    })
+}
+
+fn key_file(e: vexfs_journal::keyfile::KeyFileError) -> SealError {
+    SealError::KeyFile {
+        path: e.path,
+        reason: e.reason,
     }
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    merkle::signing_key_from_hex(&text).map_err(|e| bad(e.to_string()))
 }
 
 /// Reads a public key file (32 bytes in hex).
@@ -825,43 +820,13 @@ pub fn write_key_pair(prefix: &Path) -> Result<(PathBuf, PathBuf)> {
             reason: "exists: refusing to overwrite a key; choose another prefix".into(),
         });
     }
-    for (path, mode, text) in [
-        (&secret, 0o600, hex::encode(key.to_bytes())),
-        (&public, 0o644, hex::encode(key.verifying_key().as_bytes())),
-    ] {
-        let bad = |e: std::io::Error| SealError::KeyFile {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(path)
-            .map_err(|e| {
-                if path == &public {
-                    // A half-made pair would make every retry refuse: leave none.
-                    let _ = std::fs::remove_file(&secret);
-                }
-                match e.kind() {
-                    std::io::ErrorKind::AlreadyExists => SealError::KeyFile {
-                        path: path.clone(),
-                        reason: "exists: refusing to overwrite a key; choose another prefix".into(),
-                    },
-                    _ => bad(e),
-                }
-            })?;
-        if let Err(e) = f
-            .write_all(format!("{text}\n").as_bytes())
-            .and_then(|_| f.sync_all())
-        {
-            // A half-made pair would make every retry refuse: leave none.
-            let _ = std::fs::remove_file(path);
-            if path == &public {
-                let _ = std::fs::remove_file(&secret);
-            }
-            return Err(bad(e));
-        }
+    let secret_text = zeroize::Zeroizing::new(hex::encode(key.to_bytes()));
+    vexfs_journal::keyfile::write_new(&secret, &secret_text, 0o600).map_err(key_file)?;
+    let public_text = hex::encode(key.verifying_key().as_bytes());
+    if let Err(e) = vexfs_journal::keyfile::write_new(&public, &public_text, 0o644) {
+        // A half-made pair would make every retry refuse: leave none.
+        let _ = std::fs::remove_file(&secret);
+        return Err(key_file(e));
     }
     Ok((secret, public))
 }

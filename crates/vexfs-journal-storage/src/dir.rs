@@ -103,6 +103,29 @@ pub struct JournalMeta {
     pub created: u64,
     /// Settings chosen at creation; later opens may override them.
     pub config: StorageConfig,
+    /// How the journal's blocks are encrypted (`None`: they are not). Chosen at
+    /// creation; the key itself is never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+}
+
+/// A journal's encryption, as `journal.json` records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encryption {
+    /// Always `"aes-256-gcm"`.
+    pub algorithm: String,
+    /// The key's id (16 hex digits; see `vexfs_journal_cipher::KeyId`).
+    pub key_id: String,
+}
+
+impl Encryption {
+    /// The record of a journal encrypted with `key`.
+    pub fn with_key(key: &vexfs_journal_cipher::JournalKey) -> Encryption {
+        Encryption {
+            algorithm: "aes-256-gcm".into(),
+            key_id: key.id().to_string(),
+        }
+    }
 }
 
 impl JournalMeta {
@@ -114,6 +137,7 @@ impl JournalMeta {
             id: Uuid::new_v4(),
             created: crate::clock::unix_secs(),
             config,
+            encryption: None,
         }
     }
 
@@ -154,6 +178,43 @@ impl JournalMeta {
             });
         }
         Ok(meta)
+    }
+
+    /// The cipher of this journal's blocks, given `key`: `None` for a journal that is
+    /// not encrypted (a key given to read it is not needed; `writing` refuses it), else
+    /// the key, which must be the journal's.
+    pub fn cipher(
+        &self,
+        dir: &Path,
+        key: Option<&std::sync::Arc<vexfs_journal_cipher::JournalKey>>,
+        writing: bool,
+    ) -> Result<Option<crate::segment::SegmentCipher>> {
+        match (&self.encryption, key) {
+            (None, Some(_)) if writing => Err(StorageError::NotEncrypted {
+                dir: dir.to_path_buf(),
+            }),
+            (None, _) => Ok(None),
+            (Some(e), None) => Err(StorageError::KeyRequired {
+                dir: dir.to_path_buf(),
+                key_id: e.key_id.clone(),
+            }),
+            (Some(e), Some(_)) if e.algorithm != "aes-256-gcm" => Err(StorageError::NotAJournal {
+                dir: dir.to_path_buf(),
+                reason: format!(
+                    "{META_FILE} names encryption {:?}, which this build does not know",
+                    e.algorithm
+                ),
+            }),
+            (Some(e), Some(k)) if e.key_id != k.id().to_string() => Err(StorageError::WrongKey {
+                path: dir.to_path_buf(),
+                expected: e.key_id.clone(),
+                given: k.id().to_string(),
+            }),
+            (Some(_), Some(k)) => Ok(Some(crate::segment::SegmentCipher::new(
+                k.clone(),
+                *self.id.as_bytes(),
+            ))),
+        }
     }
 
     /// Writes `dir/journal.json` atomically (temporary file, fsync, rename, dir fsync).

@@ -41,6 +41,9 @@ pub struct OpenOptions {
     /// Open a directory that other users may write (refused by default: they could
     /// replace the journal's files).
     pub allow_others_writable: bool,
+    /// The journal's key: required for an encrypted journal; creating a journal with a
+    /// key makes it encrypted (AES-256-GCM blocks, `docs/encryption.md`).
+    pub key: Option<Arc<vexfs_journal_cipher::JournalKey>>,
     /// Injected I/O failures (tests).
     #[cfg(feature = "fault-injection")]
     pub faults: Option<Arc<crate::faults::Faults>>,
@@ -165,7 +168,8 @@ impl Engine {
             Err(StorageError::NotAJournal { .. })
                 if options.create && list_segments(&dir)?.is_empty() =>
             {
-                let meta = JournalMeta::new(options.config.clone().unwrap_or_default());
+                let mut meta = JournalMeta::new(options.config.clone().unwrap_or_default());
+                meta.encryption = options.key.as_deref().map(crate::dir::Encryption::with_key);
                 meta.config.validate()?;
                 meta.store(&dir)?;
                 report.created = true;
@@ -192,7 +196,14 @@ impl Engine {
         } else {
             OpenMode::Repair
         };
-        let (store, repairs) = Store::open_trusting(&dir, mode, options.trusted_prefix.as_ref())?;
+        // Checked again by the store, but first here: a wrong key changes nothing.
+        meta.cipher(&dir, options.key.as_ref(), true)?;
+        let (store, repairs) = Store::open_trusting(
+            &dir,
+            mode,
+            options.trusted_prefix.as_ref(),
+            options.key.as_ref(),
+        )?;
         report.repairs = repairs;
         // From now on the files change: a crash must lead to a scan, not to the marker.
         CleanMarker::remove(&dir)?;
@@ -225,12 +236,14 @@ impl Engine {
                     config.compression,
                     &io,
                     Some(&previous),
+                    store.cipher(),
                 )?;
                 store.push(seg.clone());
                 (seg, file)
             }
             None => {
-                let (seg, file) = Segment::create(&dir, 1, config.compression, &io, None)?;
+                let (seg, file) =
+                    Segment::create(&dir, 1, config.compression, &io, None, store.cipher())?;
                 store.push(seg.clone());
                 report.segments = 1;
                 (seg, file)

@@ -84,6 +84,55 @@ pub enum StorageError {
         /// Its permission bits.
         mode: u32,
     },
+    /// The journal is encrypted and no key was given.
+    #[error(
+        "journal {} is encrypted (key id {key_id}): give its key (`--key-file FILE`, \
+         `$VEXJOURNAL_KEY_FILE` or `$VEXJOURNAL_KEY`; `Config::encryption_key`)",
+        dir.display()
+    )]
+    KeyRequired {
+        /// The journal directory.
+        dir: PathBuf,
+        /// The id of the journal's key.
+        key_id: String,
+    },
+    /// The key given is not the one the journal (or one of its segments) was encrypted
+    /// with. Nothing was read or changed.
+    #[error(
+        "{} was encrypted with key id {expected}, not with the key given (id {given}); \
+         nothing was read or changed: give the journal's key",
+        path.display()
+    )]
+    WrongKey {
+        /// The journal directory or segment file.
+        path: PathBuf,
+        /// The id recorded there.
+        expected: String,
+        /// The id of the key given.
+        given: String,
+    },
+    /// A key was given to write a journal that is not encrypted.
+    #[error(
+        "journal {} is not encrypted: a key cannot be used to write it (encryption is \
+         chosen when a journal is created; copy the events into a new encrypted journal \
+         to encrypt them)",
+        dir.display()
+    )]
+    NotEncrypted {
+        /// The journal directory.
+        dir: PathBuf,
+    },
+    /// A segment's header disagrees with its journal about encryption.
+    #[error("{}: {reason}", path.display())]
+    SegmentEncryption {
+        /// The segment file.
+        path: PathBuf,
+        /// What disagrees.
+        reason: String,
+    },
+    /// The system's random number generator failed.
+    #[error("drawing random bytes for a block's encryption failed: {0}")]
+    Random(String),
     /// The directory is not a journal.
     #[error("{} is not a vexfs journal ({reason})", dir.display())]
     NotAJournal {

@@ -12,8 +12,8 @@ use vexfs_journal_format::{FileHeader, FormatError};
 
 use crate::error::{Result, StorageError};
 use crate::segment::{
-    BlockCheck, find_next_intact_block, is_unwritten, read_block_at, read_footer_of, read_full_at,
-    scan,
+    BlockCheck, SegmentCipher, find_next_intact_block, is_unwritten, read_block_at, read_footer_of,
+    read_full_at, scan, segment_cipher,
 };
 
 /// What one region of a segment file holds.
@@ -71,6 +71,15 @@ impl Inspection {
 
 /// Inspects segment `path` (first sequence `first_seq`) without changing it.
 pub fn inspect(path: &Path, first_seq: u64) -> Result<Inspection> {
+    inspect_with(path, first_seq, None)
+}
+
+/// [`inspect`] a segment of a journal encrypted with `cipher`.
+pub fn inspect_with(
+    path: &Path,
+    first_seq: u64,
+    cipher: Option<&SegmentCipher>,
+) -> Result<Inspection> {
     let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
     let file_len = file
         .metadata()
@@ -80,6 +89,11 @@ pub fn inspect(path: &Path, first_seq: u64) -> Result<Inspection> {
     let got = read_full_at(&file, path, &mut head, 0)?;
     let header = FileHeader::parse(&head[..got]);
     let sealed = header.as_ref().is_ok_and(|h| h.flags & FLAG_SEALED != 0);
+    let cipher = match &header {
+        Ok(h) => segment_cipher(path, h, cipher)?,
+        Err(_) => cipher.cloned(),
+    };
+    let crypt = cipher.as_ref().map(|c| c.of(first_seq));
     let (footer, data_end) = match &header {
         Ok(h) if sealed => {
             let footer = read_footer_of(&file, path, h, file_len).map_err(|e| e.to_string());
@@ -95,7 +109,7 @@ pub fn inspect(path: &Path, first_seq: u64) -> Result<Inspection> {
     let mut regions = Vec::new();
     let mut at = FILE_HEADER_SIZE as u64;
     while at < data_end {
-        let outcome = scan(&file, path, at, data_end)?;
+        let outcome = scan(&file, path, crypt, at, data_end)?;
         regions.extend(outcome.blocks.iter().copied().map(Region::Block));
         let Some((bad, error)) = outcome.problem else {
             if outcome.end < data_end && !is_unwritten(&file, path, outcome.end, data_end)? {
@@ -115,7 +129,8 @@ pub fn inspect(path: &Path, first_seq: u64) -> Result<Inspection> {
         if !sealed && is_unwritten(&file, path, bad, data_end)? {
             break;
         }
-        let next = find_next_intact_block(&file, path, bad + 1, data_end)?.unwrap_or(data_end);
+        let next =
+            find_next_intact_block(&file, path, crypt, bad + 1, data_end)?.unwrap_or(data_end);
         regions.push(Region::Damaged {
             offset: bad,
             len: next - bad,
@@ -139,20 +154,34 @@ pub fn inspect(path: &Path, first_seq: u64) -> Result<Inspection> {
 pub struct BlockReader {
     file: File,
     path: PathBuf,
+    first_seq: u64,
+    cipher: Option<SegmentCipher>,
 }
 
 impl BlockReader {
     /// Opens `path` for reading.
     pub fn open(path: &Path) -> Result<BlockReader> {
+        Self::open_with(path, 0, None)
+    }
+
+    /// Opens `path`, segment `first_seq` of a journal encrypted with `cipher`.
+    pub fn open_with(
+        path: &Path,
+        first_seq: u64,
+        cipher: Option<&SegmentCipher>,
+    ) -> Result<BlockReader> {
         Ok(BlockReader {
             file: File::open(path).map_err(|e| StorageError::io("opening", path, e))?,
             path: path.to_path_buf(),
+            first_seq,
+            cipher: cipher.cloned(),
         })
     }
 
     /// The decompressed records of the block at `entry` (checksum verified).
     pub fn records(&mut self, entry: &BlockEntry) -> Result<Vec<u8>> {
-        let (data, _) = read_block_at(&self.file, &self.path, entry, BlockCheck::Checksum)?;
+        let crypt = self.cipher.as_ref().map(|c| c.of(self.first_seq));
+        let (data, _) = read_block_at(&self.file, &self.path, crypt, entry, BlockCheck::Checksum)?;
         Ok(data.records)
     }
 

@@ -15,7 +15,7 @@ use vexfs_journal_format::{Compression, FileHeader};
 use crate::StorageConfig;
 use crate::dir::create_file;
 use crate::error::{Result, StorageError};
-use crate::segment::{append_block, entry_for};
+use crate::segment::{SegmentCipher, append_block, entry_for};
 
 /// Builds a new segment file.
 #[derive(Debug)]
@@ -28,19 +28,23 @@ pub struct SegmentWriter {
     blocks: Vec<BlockEntry>,
     buf: Vec<u8>,
     min_next: u64,
+    /// The journal's cipher, when it is encrypted.
+    cipher: Option<SegmentCipher>,
 }
 
 impl SegmentWriter {
     /// Creates `path` for the segment whose first sequence is `first_seq`; `template`
-    /// supplies the header fields to keep (creation time, journal-wide marks).
+    /// supplies the header fields to keep (creation time, journal-wide marks). Blocks
+    /// are encrypted with `cipher` (the journal's, when it is encrypted).
     pub fn create(
         path: &Path,
         first_seq: u64,
         template: &FileHeader,
         compression: Compression,
+        cipher: Option<&SegmentCipher>,
     ) -> Result<Self> {
         let file = create_file(path)?;
-        let header = FileHeader {
+        let mut header = FileHeader {
             next_event_id: first_seq,
             compression_algorithm: compression.code(),
             total_events: 0,
@@ -50,6 +54,11 @@ impl SegmentWriter {
             modification_timestamp: crate::clock::unix_secs(),
             ..*template
         };
+        header.encryption_algorithm = 0;
+        header.reserved[..2].fill(0);
+        if let Some(c) = cipher {
+            crate::segment::mark_encrypted(&mut header, c);
+        }
         file.write_all_at(&header.to_bytes(), 0)
             .map_err(|e| StorageError::io("writing", path, e))?;
         Ok(SegmentWriter {
@@ -61,11 +70,34 @@ impl SegmentWriter {
             blocks: Vec::new(),
             buf: Vec::new(),
             min_next: first_seq,
+            cipher: cipher.cloned(),
         })
     }
 
-    /// Appends an intact block copied as stored; `entry` is its entry in the old file.
-    pub fn push_raw(&mut self, entry: &BlockEntry, raw: &[u8]) -> Result<()> {
+    /// Appends an intact block copied as stored; `entry` is its entry in the old file,
+    /// the segment whose first sequence is `from_segment`. An encrypted block is
+    /// decrypted from its old place and encrypted for its new one.
+    pub fn push_raw(&mut self, entry: &BlockEntry, raw: &[u8], from_segment: u64) -> Result<()> {
+        let moved;
+        let raw = match &self.cipher {
+            Some(c) => {
+                let mut plain = Vec::new();
+                c.of(from_segment)
+                    .decrypt_block(raw, entry.offset, &mut plain)
+                    .map_err(|e| StorageError::format(&self.path, entry.offset, e))?;
+                let size = c
+                    .of(self.first_seq)
+                    .encrypt_block(&mut plain, 0, self.end)?;
+                plain.truncate(size);
+                moved = plain;
+                &moved[..]
+            }
+            None => raw,
+        };
+        let entry = &BlockEntry {
+            size: raw.len() as u32,
+            ..*entry
+        };
         self.file
             .write_all_at(raw, self.end)
             .map_err(|e| StorageError::io("writing", &self.path, e))?;
@@ -99,6 +131,12 @@ impl SegmentWriter {
             config.zstd_level,
             config.frame_bytes,
         )?;
+        let size = match &self.cipher {
+            Some(c) => c
+                .of(self.first_seq)
+                .encrypt_block(&mut self.buf, 0, self.end)?,
+            None => size,
+        };
         self.file
             .write_all_at(&self.buf, self.end)
             .map_err(|e| StorageError::io("writing", &self.path, e))?;

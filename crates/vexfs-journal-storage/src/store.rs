@@ -15,8 +15,9 @@ use crate::dir::{CleanMarker, list_segments};
 use crate::error::{Result, StorageError};
 use crate::manifest::{Discrepancy, OnDisk};
 use crate::segment::{
-    BlockData, OpenMode, Segment, SegmentRecovery, TrustedPrefix, find_in_records,
+    BlockData, OpenMode, Segment, SegmentCipher, SegmentRecovery, TrustedPrefix, find_in_records,
 };
+use vexfs_journal_cipher::JournalKey;
 
 /// An event read back from the journal.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,31 +80,43 @@ pub struct Store {
     pending: Vec<Discrepancy>,
     /// The journal's id (for a manifest written for the first time).
     journal_id: [u8; 16],
+    /// The cipher of the journal's blocks, when it is encrypted.
+    cipher: Option<SegmentCipher>,
     /// Held by [`Store::refresh`]: two refreshes at once would add a segment twice.
     refreshing: Mutex<()>,
 }
 
 impl Store {
     /// Opens every segment of `dir`. Returns the store and what opening each segment
-    /// repaired.
+    /// repaired. An encrypted journal needs [`Store::open_keyed`].
     pub fn open(dir: &Path, mode: OpenMode) -> Result<(Store, Vec<(PathBuf, SegmentRecovery)>)> {
-        Self::open_trusting(dir, mode, None)
+        Self::open_trusting(dir, mode, None, None)
     }
 
-    /// [`Store::open`] trusting a prefix of the open segment: the clean-shutdown marker
-    /// when it matches the file exactly, else `checkpoint` (blocks recorded by a
+    /// [`Store::open`] with the journal's key (required when it is encrypted).
+    pub fn open_keyed(
+        dir: &Path,
+        mode: OpenMode,
+        key: Option<&Arc<JournalKey>>,
+    ) -> Result<(Store, Vec<(PathBuf, SegmentRecovery)>)> {
+        Self::open_trusting(dir, mode, None, key)
+    }
+
+    /// [`Store::open_keyed`] trusting a prefix of the open segment: the clean-shutdown
+    /// marker when it matches the file exactly, else `checkpoint` (blocks recorded by a
     /// checkpoint), so that only what follows is scanned.
     pub fn open_trusting(
         dir: &Path,
         mode: OpenMode,
         checkpoint: Option<&TrustedPrefix>,
+        key: Option<&Arc<JournalKey>>,
     ) -> Result<(Store, Vec<(PathBuf, SegmentRecovery)>)> {
         // A reader of a live journal may list the files and read the manifest on
         // either side of a rotation or retention: a difference that goes away when
         // looked at again was the writer at work, not damage.
         let mut attempt = 0;
         loop {
-            match Self::open_once(dir, mode, checkpoint) {
+            match Self::open_once(dir, mode, checkpoint, key) {
                 Err(StorageError::ManifestMismatch { .. })
                     if mode == OpenMode::ReadOnly && attempt < 3 =>
                 {
@@ -119,6 +132,7 @@ impl Store {
         dir: &Path,
         mode: OpenMode,
         checkpoint: Option<&TrustedPrefix>,
+        key: Option<&Arc<JournalKey>>,
     ) -> Result<(Store, Vec<(PathBuf, SegmentRecovery)>)> {
         // Finish (or discard) an interrupted compaction or salvage first: the segment
         // set must be the old one or the new one, never a mix.
@@ -133,6 +147,13 @@ impl Store {
         let manifest = crate::manifest::load(dir)?;
         let meta = crate::dir::JournalMeta::load(dir);
         let journal_id = meta.as_ref().map(|m| *m.id.as_bytes()).unwrap_or_default();
+        // The key is checked against the journal's before any segment is opened (and
+        // so before anything is repaired). Without a journal.json, a key cannot be
+        // checked: segments that are encrypted are then refused as they are opened.
+        let cipher = match &meta {
+            Ok(m) => m.cipher(dir, key, mode != OpenMode::ReadOnly)?,
+            Err(_) => None,
+        };
         let listed = |first: u64| {
             manifest
                 .as_ref()
@@ -152,7 +173,7 @@ impl Store {
             } else {
                 OpenMode::ReadOnly
             };
-            let (seg, rec) = Segment::open(&path, first, seg_mode, trusted)?;
+            let (seg, rec) = Segment::open(&path, first, seg_mode, trusted, cipher.as_ref())?;
             let repaired = rec.rescanned || rec.header_rewritten || rec.torn_bytes > 0;
             if rec.torn_bytes > 0 || rec.rescanned || rec.prefix_rejected {
                 repairs.push((path.clone(), rec));
@@ -194,7 +215,8 @@ impl Store {
                         Discrepancy::Unrecorded { path } if mode != OpenMode::ReadOnly => {
                             if let Some(slot) = segments.iter_mut().find(|s| s.path() == path) {
                                 let first = slot.first_seq();
-                                let (seg, rec) = Segment::open(path, first, mode, None)?;
+                                let (seg, rec) =
+                                    Segment::open(path, first, mode, None, cipher.as_ref())?;
                                 if rec.torn_bytes > 0 || rec.rescanned || rec.prefix_rejected {
                                     repairs.push((path.clone(), rec));
                                 }
@@ -223,8 +245,14 @@ impl Store {
             refreshing: Mutex::new(()),
             pending,
             journal_id,
+            cipher,
         };
         Ok((store, repairs))
+    }
+
+    /// The cipher of the journal's blocks (`None`: not encrypted).
+    pub fn cipher(&self) -> Option<&SegmentCipher> {
+        self.cipher.as_ref()
     }
 
     /// The journal directory.
@@ -345,7 +373,7 @@ impl Store {
             if known.contains(&first) {
                 continue;
             }
-            match Segment::open(&path, first, OpenMode::ReadOnly, None) {
+            match Segment::open(&path, first, OpenMode::ReadOnly, None, self.cipher.as_ref()) {
                 Ok((seg, _)) => {
                     added += seg.block_count();
                     self.push(seg);
@@ -732,13 +760,14 @@ mod tests {
             1,
             OpenMode::Repair,
             None,
+            None,
         )
         .unwrap();
         let rw = old.open_for_append().unwrap();
         let io = crate::io::Io::default();
         old.seal(&rw, &io).unwrap();
         let (new, _) =
-            Segment::create(dir, 6, Default::default(), &io, Some(&old.header())).unwrap();
+            Segment::create(dir, 6, Default::default(), &io, Some(&old.header()), None).unwrap();
         let path = new.path().to_path_buf();
         drop((old, rw, new));
         let mut bytes = std::fs::read(&path).unwrap();

@@ -486,8 +486,8 @@ impl Writer {
         if self.span.count == 0 {
             return Ok(());
         }
-        let start = self.out.len();
-        let block_size = append_block(
+        let mut start = self.out.len();
+        let mut block_size = append_block(
             &mut self.out,
             &self.raw,
             &self.span,
@@ -495,17 +495,27 @@ impl Writer {
             self.config.zstd_level,
             self.config.frame_bytes,
         )?;
+        // An encrypted block is encrypted below, once its place is known.
+        let overhead = if self.store.cipher().is_some() {
+            vexfs_journal_cipher::OVERHEAD
+        } else {
+            0
+        };
 
         // Rotate before this block if it would overflow a non-empty segment.
-        let would_end = self.active.end() + self.out.len() as u64;
+        let would_end = self.active.end() + (self.out.len() + overhead) as u64;
         let segment_has_data = !self.active.blocks().is_empty() || start > 0;
         if would_end > self.config.segment_size && segment_has_data {
             let block = self.out.split_off(start);
             self.write_out()?;
             self.rotate(self.span.first_seq)?;
             self.out = block;
+            start = 0;
         }
         let offset = self.active.end() + self.out_entries_len();
+        if let Some(crypt) = self.active.crypt() {
+            block_size = crypt.encrypt_block(&mut self.out, start, offset)?;
+        }
         let entry = entry_for(offset, block_size as u32, self.raw.len() as u32, &self.span);
         if let Some(obs) = self.observer.as_mut() {
             obs.on_block(&self.active, &entry, &self.raw);
@@ -656,6 +666,7 @@ impl Writer {
             self.config.compression,
             &self.io,
             Some(&previous),
+            self.store.cipher(),
         )?;
         self.store.push(seg.clone());
         // The sealed segment's facts and the new open segment are recorded before any

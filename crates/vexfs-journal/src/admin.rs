@@ -11,7 +11,7 @@ use vexfs_journal_storage::{OpenMode, Store};
 use crate::error::Result;
 
 pub use vexfs_journal_recovery::{
-    Note, Problem, ProblemKind, RecoveryError, RestoreReport, checkpoint, restore,
+    Note, Problem, ProblemKind, RecoveryError, RestoreReport, checkpoint, restore, restore_keyed,
 };
 pub use vexfs_journal_storage::dir::DirLock;
 

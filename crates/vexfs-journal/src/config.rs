@@ -7,9 +7,11 @@
 //! in the documentation). Where the seed used another name, the table on [`Config`] is
 //! the one place that maps it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use vexfs_journal_cipher::JournalKey;
 use vexfs_journal_format::Compression;
 use vexfs_journal_recovery::RecoveryMode;
 use vexfs_journal_storage::{FsyncPolicy, FullPolicy, Retention, StorageConfig};
@@ -77,6 +79,11 @@ pub struct Config {
     /// Open a directory that users other than its owner may write. Refused by default:
     /// any of them could replace the journal's files under its writer.
     pub allow_others_writable: bool,
+    /// The journal's key. Creating a journal with a key encrypts its blocks
+    /// (AES-256-GCM, `docs/encryption.md`); an encrypted journal opens only with its
+    /// key. Never stored or serialized.
+    #[serde(skip)]
+    pub encryption_key: Option<Arc<JournalKey>>,
 }
 
 impl Default for Config {
@@ -105,6 +112,7 @@ impl Config {
             checkpoint_interval_s: 60,
             recovery: RecoveryMode::TolerateTail,
             allow_others_writable: false,
+            encryption_key: None,
         }
     }
 

@@ -56,6 +56,9 @@ pub enum ErrorKind {
     Cancelled,
     /// The journal directory's permissions are unsafe (writable by other users).
     Permissions,
+    /// The journal is encrypted and no key, or another key, was given; or a key was
+    /// given to write a journal that is not encrypted.
+    Key,
     /// Anything else.
     Other,
 }
@@ -115,6 +118,10 @@ fn storage_kind(e: &StorageError) -> ErrorKind {
         StorageError::NotFound { .. } => ErrorKind::NotFound,
         StorageError::Config { .. } => ErrorKind::Config,
         StorageError::OthersWritable { .. } => ErrorKind::Permissions,
+        StorageError::KeyRequired { .. }
+        | StorageError::WrongKey { .. }
+        | StorageError::NotEncrypted { .. } => ErrorKind::Key,
+        StorageError::SegmentEncryption { .. } => ErrorKind::Damaged,
         #[allow(unreachable_patterns)]
         _ => ErrorKind::Other,
     }

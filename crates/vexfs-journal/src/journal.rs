@@ -281,6 +281,7 @@ impl Journal {
     ) -> Result<Journal> {
         let options = OpenOptions {
             allow_others_writable: config.allow_others_writable,
+            key: config.encryption_key.clone(),
             ..options
         };
         Self::open_full(dir, options, config.recovery, config.checkpoint_interval_s)
@@ -297,7 +298,11 @@ impl Journal {
             // Before recovery's preparation, which may already write.
             vexfs_journal_storage::dir::refuse_others_writable(dir)?;
         }
-        let plan = vexfs_journal_recovery::prepare(dir, recovery)?;
+        if let Ok(meta) = vexfs_journal_storage::dir::JournalMeta::load(dir) {
+            // Before recovery's preparation too: a wrong key changes nothing.
+            meta.cipher(dir, options.key.as_ref(), true)?;
+        }
+        let plan = vexfs_journal_recovery::prepare_keyed(dir, recovery, options.key.as_ref())?;
         options.strict = plan.strict;
         options.trusted_prefix = plan.trusted_prefix.clone();
         let slot = Arc::new(OnceLock::new());
@@ -535,7 +540,10 @@ impl Journal {
         self.sync()?;
         Ok(vexfs_journal_recovery::verify(
             self.engine().dir(),
-            vexfs_journal_recovery::VerifyOptions { deep },
+            vexfs_journal_recovery::VerifyOptions {
+                deep,
+                key: self.engine().store().cipher().map(|c| c.key().clone()),
+            },
             |_, _| {},
         )?)
     }

@@ -32,6 +32,7 @@ mod error;
 pub mod ext;
 mod journal;
 pub mod json;
+pub mod keyfile;
 mod read;
 mod reader;
 mod replay;
@@ -70,4 +71,5 @@ pub use vexfs_journal_storage::{
 /// The bytes: event and block layouts, shared with the kernel (the journal's public
 /// contract, so tools may read them).
 pub use uuid::Uuid;
+pub use vexfs_journal_cipher::{JournalKey, KeyId};
 pub use vexfs_journal_format as format;

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use vexfs_journal_cipher::JournalKey;
 use vexfs_journal_index::{Index, IndexReport};
 use vexfs_journal_storage::{JournalMeta, OpenMode, Store};
 
@@ -34,9 +35,18 @@ struct ReaderInner {
 impl JournalReader {
     /// Opens the journal in `dir` for reading.
     pub fn open(dir: impl AsRef<Path>) -> Result<JournalReader> {
+        Self::open_keyed(dir, None)
+    }
+
+    /// Opens the journal in `dir` for reading with its key (required when it is
+    /// encrypted; not needed, and unused, when it is not).
+    pub fn open_keyed(
+        dir: impl AsRef<Path>,
+        key: Option<Arc<JournalKey>>,
+    ) -> Result<JournalReader> {
         let dir = dir.as_ref().to_path_buf();
         let meta = JournalMeta::load(&dir)?;
-        let (store, _) = Store::open(&dir, OpenMode::ReadOnly)?;
+        let (store, _) = Store::open_keyed(&dir, OpenMode::ReadOnly, key.as_ref())?;
         let (index, index_report) = Index::open(&store, true)?;
         Ok(JournalReader {
             inner: Arc::new(ReaderInner {

@@ -13,6 +13,7 @@ const FLOORS: &[(&str, Option<u8>)] = &[
     ("vexfs-journal-kernel-codec", Some(0)),
     ("vexfs-journal-telemetry", Some(0)),
     ("vexfs-journal-merkle", Some(0)),
+    ("vexfs-journal-cipher", Some(0)),
     ("vexfs-journal-storage", Some(1)),
     ("vexfs-journal-index", Some(1)),
     ("vexfs-journal-recovery", Some(1)),

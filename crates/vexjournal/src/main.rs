@@ -39,17 +39,43 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL, env = "VEXJOURNAL_ALLOW_OTHERS_WRITABLE",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_others_writable: bool,
+    /// The journal's encryption key: a file of 64 hex digits, mode 0600 (`key generate
+    /// FILE` makes one). `init` with a key creates an encrypted journal; an encrypted
+    /// journal opens only with its key. `$VEXJOURNAL_KEY` may hold the digits instead.
+    #[arg(long, global = true, help_heading = GLOBAL, env = "VEXJOURNAL_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 impl Cli {
-    /// Opens the journal in `dir` for writing, with its stored settings, the default
-    /// recovery mode and checkpoint interval.
-    pub fn open_existing(
+    /// The journal key given by `--key-file` (`$VEXJOURNAL_KEY_FILE`) or `$VEXJOURNAL_KEY`,
+    /// if any.
+    pub fn key(&self) -> anyhow::Result<Option<std::sync::Arc<vexfs_journal::JournalKey>>> {
+        if let Some(path) = &self.key_file {
+            let key = vexfs_journal::keyfile::read_journal_key(path)?;
+            return Ok(Some(std::sync::Arc::new(key)));
+        }
+        match std::env::var("VEXJOURNAL_KEY") {
+            Ok(text) if !text.trim().is_empty() => {
+                let key = vexfs_journal::JournalKey::from_hex("$VEXJOURNAL_KEY", &text)?;
+                Ok(Some(std::sync::Arc::new(key)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Opens the journal in `dir` for reading, with the key given (see [`Cli::key`]).
+    pub fn open_reader(
         &self,
         dir: &std::path::Path,
-    ) -> vexfs_journal::Result<vexfs_journal::Journal> {
+    ) -> anyhow::Result<vexfs_journal::JournalReader> {
+        Ok(vexfs_journal::JournalReader::open_keyed(dir, self.key()?)?)
+    }
+
+    /// Opens the journal in `dir` for writing, with its stored settings, the default
+    /// recovery mode and checkpoint interval.
+    pub fn open_existing(&self, dir: &std::path::Path) -> anyhow::Result<vexfs_journal::Journal> {
         self.open_existing_with(
             dir,
             vexfs_journal::RecoveryMode::TolerateTail,
@@ -63,17 +89,18 @@ impl Cli {
         dir: &std::path::Path,
         recovery: vexfs_journal::RecoveryMode,
         checkpoint_interval_s: u64,
-    ) -> vexfs_journal::Result<vexfs_journal::Journal> {
+    ) -> anyhow::Result<vexfs_journal::Journal> {
         let options = vexfs_journal::OpenOptions {
             allow_others_writable: self.allow_others_writable,
+            key: self.key()?,
             ..Default::default()
         };
-        vexfs_journal::Journal::open_existing_with_options(
+        Ok(vexfs_journal::Journal::open_existing_with_options(
             dir,
             options,
             recovery,
             checkpoint_interval_s,
-        )
+        )?)
     }
 }
 
@@ -144,6 +171,9 @@ enum Command {
     /// Signed Merkle tree heads (tamper evidence): keygen, head, list.
     #[command(subcommand)]
     Seal(cmd::seal::SealCommand),
+    /// Encryption keys: generate one, show which key a journal needs.
+    #[command(subcommand)]
+    Key(cmd::key::KeyCommand),
     /// Print a proof that an event is in the journal, or (--since) that it was only appended to.
     Prove(cmd::seal::ProveArgs),
     /// Check a proof from `prove` with the signer's public key; print the event.
@@ -215,6 +245,7 @@ fn main() -> ExitCode {
         Command::Consistency(c) => cmd::consistency::run(&cli, c),
         Command::Timeline(a) => cmd::timeline::run(&cli, a),
         Command::Seal(c) => cmd::seal::run(&cli, c),
+        Command::Key(c) => cmd::key::run(&cli, c),
         Command::Prove(a) => cmd::seal::prove_cmd(&cli, a),
         Command::VerifyProof(a) => cmd::seal::verify_proof(a),
         Command::Umount(a) => cmd::umount::run(a),

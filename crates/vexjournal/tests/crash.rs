@@ -7,6 +7,8 @@
 //! behind. After each crash `cat` must show: sequences 1..=last with no gap or
 //! duplicate, every acknowledged event exactly once with the content fed for it, the
 //! events of earlier rounds unchanged, and the new events a prefix of what was fed.
+//! The rounds run on a plain journal and on an encrypted one, whose files must hold
+//! none of the paths and payloads fed, torn bytes included.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -43,9 +45,21 @@ fn fed_event(round: u64, index: u64) -> Value {
     })
 }
 
+/// A test key for the encrypted rounds, given through `$VEXJOURNAL_KEY`.
+const KEY_HEX: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// `vexjournal`, with the journal key in its environment when `key` is set.
+fn vexjournal(key: Option<&str>) -> std::process::Command {
+    let mut c = bin();
+    if let Some(k) = key {
+        c.env("VEXJOURNAL_KEY", k);
+    }
+    c
+}
+
 /// Every event of the journal in `dir`, from `cat -o ndjson`.
-fn cat(dir: &Path) -> Vec<Value> {
-    let out = bin()
+fn cat(dir: &Path, key: Option<&str>) -> Vec<Value> {
+    let out = vexjournal(key)
         .arg("--dir")
         .arg(dir)
         .args(["cat", "-o", "ndjson"])
@@ -87,8 +101,16 @@ struct Round {
 }
 
 /// Runs one writer, feeds it, kills it after `delay`.
-fn crash_round(dir: &Path, round: u64, delay: Duration) -> Round {
-    let mut child = spawn_durable_emit(dir, Stdio::piped());
+fn crash_round(dir: &Path, round: u64, delay: Duration, key: Option<&str>) -> Round {
+    let mut child = vexjournal(key)
+        .arg("--dir")
+        .arg(dir)
+        .args(["emit", "--durable"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
@@ -147,21 +169,49 @@ fn crash_round(dir: &Path, round: u64, delay: Duration) -> Round {
 // Checks I9 (docs/invariants.md).
 #[test]
 fn sigkill_never_loses_acknowledged_events() {
+    crash_rounds(ROUNDS, None);
+}
+
+// Checks I9 and I59 (docs/invariants.md).
+#[test]
+fn sigkill_never_loses_acknowledged_events_of_an_encrypted_journal() {
+    crash_rounds(ROUNDS / 2, Some(KEY_HEX));
+}
+
+/// Files of `dir` (torn tails included) holding `needle`.
+fn files_holding(dir: &Path, needle: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let bytes = std::fs::read(p).unwrap();
+            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        })
+        .collect()
+}
+
+fn crash_rounds(rounds: u64, key: Option<&str>) {
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("journal");
-    let init = bin().arg("--dir").arg(&dir).arg("init").output().unwrap();
+    let init = vexjournal(key)
+        .arg("--dir")
+        .arg(&dir)
+        .arg("init")
+        .output()
+        .unwrap();
     assert!(init.status.success(), "{init:?}");
 
     // Content of every event in the journal, by sequence - 1, as verified so far.
     let mut journal: Vec<Value> = Vec::new();
     let mut total_acks = 0;
     let mut rounds_with_acks = 0;
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let mut rng = Rng(0x5EED_0000 + round);
         let delay = Duration::from_millis(rng.range(MIN_DELAY_MS, MAX_DELAY_MS));
         let base = journal.len() as u64 + 1;
-        let r = crash_round(&dir, round, delay);
+        let r = crash_round(&dir, round, delay, key);
         let ctx = format!(
             "round {round} (killed after {delay:?}, journal had {} events, {} fed, {} acked)\n\
              writer stderr:\n{}",
@@ -175,7 +225,13 @@ fn sigkill_never_loses_acknowledged_events() {
         let expected_acks: Vec<u64> = (base..base + r.acks.len() as u64).collect();
         assert_eq!(r.acks, expected_acks, "{ctx}: acknowledged sequences");
 
-        let events = cat(&dir);
+        let events = cat(&dir, key);
+        if key.is_some() {
+            let leaked = files_holding(&dir, &format!("/crash/r{round}/"));
+            assert!(leaked.is_empty(), "{ctx}: plaintext paths in {leaked:?}");
+            let leaked = files_holding(&dir, &format!("round={round} index="));
+            assert!(leaked.is_empty(), "{ctx}: plaintext payloads in {leaked:?}");
+        }
         let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
         let last = seqs.len() as u64;
         assert!(
@@ -224,7 +280,7 @@ fn sigkill_never_loses_acknowledged_events() {
 
     // The journal is writable after the last crash and continues right after it.
     let next = journal.len() as u64 + 1;
-    let mut child = bin()
+    let mut child = vexjournal(key)
         .arg("--dir")
         .arg(&dir)
         .arg("emit")
@@ -249,7 +305,7 @@ fn sigkill_never_loses_acknowledged_events() {
         String::from_utf8(out.stdout).unwrap(),
         format!("{next}..={next}\n")
     );
-    let events = cat(&dir);
+    let events = cat(&dir, key);
     assert_eq!(events.len() as u64, next);
     assert_eq!(events[next as usize - 1]["type"], "system.recovery");
     assert_eq!(events[next as usize - 1]["inode"], 42);
@@ -259,12 +315,13 @@ fn sigkill_never_loses_acknowledged_events() {
 
     // The test must have exercised something.
     assert!(
-        rounds_with_acks >= ROUNDS / 2,
-        "only {rounds_with_acks} of {ROUNDS} rounds acknowledged anything"
+        rounds_with_acks >= rounds / 2,
+        "only {rounds_with_acks} of {rounds} rounds acknowledged anything"
     );
     eprintln!(
-        "{ROUNDS} crash rounds: {} events in the journal, {total_acks} acknowledged, \
+        "{rounds} crash rounds (encrypted: {}): {} events in the journal, {total_acks} acknowledged, \
          {rounds_with_acks} rounds with acks, {} torn file(s), {:.1} s",
+        key.is_some(),
         journal.len(),
         torn_files(&dir),
         started.elapsed().as_secs_f64()
@@ -337,7 +394,11 @@ fn torn_tail_is_cut_by_the_next_writer() {
         let init = bin().arg("--dir").arg(&dir).arg("init").output().unwrap();
         assert!(init.status.success());
         ingest_then_kill(&dir, 0, N);
-        assert_eq!(cat(&dir).len() as u64, N, "{name}: all acknowledged events");
+        assert_eq!(
+            cat(&dir, None).len() as u64,
+            N,
+            "{name}: all acknowledged events"
+        );
         let seg = only_segment(&dir);
         // The written end: a killed writer leaves its preallocated zeros after it.
         let len = vexfs_journal_testkit::blocks::written_end(&seg);
@@ -358,7 +419,7 @@ fn torn_tail_is_cut_by_the_next_writer() {
                 .unwrap();
         }
 
-        let events = cat(&dir);
+        let events = cat(&dir, None);
         let kept = events.len() as u64;
         assert!(
             events
@@ -392,7 +453,7 @@ fn torn_tail_is_cut_by_the_next_writer() {
             "{name}: the writer continues after the last intact event"
         );
         assert_eq!(torn_files(&dir), 1, "{name}: the cut tail is kept aside");
-        let events = cat(&dir);
+        let events = cat(&dir, None);
         assert!(
             events
                 .iter()
@@ -403,7 +464,7 @@ fn torn_tail_is_cut_by_the_next_writer() {
         assert_eq!(events[kept as usize]["type"], "system.recovery");
         // And the repaired journal survives another crash cycle.
         ingest_then_kill(&dir, 1, 50);
-        let events = cat(&dir);
+        let events = cat(&dir, None);
         assert_eq!(events.len() as u64, next + 50, "{name}");
         for e in &events[next as usize..] {
             let index = e["seq"].as_u64().unwrap() - next - 1;
@@ -484,7 +545,7 @@ fn damage_to_acknowledged_events_is_refused_then_salvaged() {
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report.to_string().contains("lost"), "{report}");
-    let events = cat(&dir);
+    let events = cat(&dir, None);
     assert!(!events.is_empty() && events.len() < 300);
     for e in &events {
         let index = e["seq"].as_u64().unwrap() - 1;

@@ -951,3 +951,141 @@ fn a_newer_segment_version_is_named() {
         "the newer segment is left as it is"
     );
 }
+
+// ---------------------------------------------------------------------------------
+// Encryption at rest
+
+/// An operator creates an encrypted journal and uses it: every command that reads it
+/// takes the key, a missing or wrong key is named, a loose key file is refused, and no
+/// file holds what was written (`docs/encryption.md`).
+#[test]
+fn an_operator_encrypts_a_journal_and_every_command_needs_its_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("j");
+    let key = tmp.path().join("journal.key");
+    let key_s = key.to_str().unwrap();
+    let made = vj(tmp.path(), &["key", "generate", key_s]).ok();
+    assert!(made.stdout.contains("key id"), "{made:#?}");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let again = vj(tmp.path(), &["key", "generate", key_s]);
+    assert!(
+        !again.status.success() && again.stderr.contains("exists"),
+        "{again:#?}"
+    );
+
+    // A key file others may read is refused, with the fix.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let loose = vj(&dir, &["--key-file", key_s, "init"]);
+    assert!(
+        !loose.status.success() && loose.stderr.contains("chmod 600"),
+        "{loose:#?}"
+    );
+    assert!(!dir.join("journal.json").exists());
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let k = ["--key-file", key_s];
+    let with_key = |args: &[&str]| vj(&dir, &[&k[..], args].concat());
+    with_key(&["init", "--segment-size", "65536"]).ok();
+    let input: String = (0..600)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"type": "filesystem.write", "path": format!("/private/p{i}"),
+                       "agent": "hidden-agent", "payload": format!("hush-{i}")})
+            )
+        })
+        .collect();
+    common::run_in(
+        &dir,
+        &["emit"],
+        input.as_bytes(),
+        &[("VEXJOURNAL_KEY_FILE", key_s)],
+    )
+    .ok();
+    let listed = with_key(&["cat", "-o", "ndjson"]).ok();
+    assert_eq!(listed.stdout.lines().count(), 600);
+    let q = with_key(&["query", "--path-prefix", "/private/p59", "-o", "ndjson"]).ok();
+    assert_eq!(q.stdout.lines().count(), 11, "{q:#?}");
+    with_key(&["stats"]).ok();
+    let v = with_key(&["verify", "--deep"]).ok();
+    assert!(v.stdout.contains("clean"), "{v:#?}");
+    let ix = with_key(&["index", "rebuild"]).ok();
+    assert!(ix.stdout.contains("encrypted"), "{ix:#?}");
+    let id = with_key(&["key", "id"]).ok();
+    assert_eq!(id.stdout.matches(&id_of(&key)).count(), 2, "{id:#?}");
+
+    // Without the key, or with another, every reading command says which key it needs.
+    let other = tmp.path().join("other.key");
+    vj(tmp.path(), &["key", "generate", other.to_str().unwrap()]).ok();
+    for args in [
+        &["cat"][..],
+        &["query", "--path-prefix", "/private"],
+        &["stats"],
+        &["verify"],
+        &["emit"],
+    ] {
+        let none = vj(&dir, args);
+        assert!(!none.status.success(), "{args:?} without a key: {none:#?}");
+        assert!(
+            none.stderr.contains("is encrypted") && none.stderr.contains(&id_of(&key)),
+            "{args:?} without a key: {none:#?}"
+        );
+        let wrong = vj(
+            &dir,
+            &[&["--key-file", other.to_str().unwrap()][..], args].concat(),
+        );
+        assert!(
+            !wrong.status.success() && wrong.stderr.contains("not with the key given"),
+            "{args:?} with another key: {wrong:#?}"
+        );
+    }
+    let wrong_id = vj(&dir, &["--key-file", other.to_str().unwrap(), "key", "id"]);
+    assert_eq!(wrong_id.status.code(), Some(1), "{wrong_id:#?}");
+    // The key given as digits in the environment works too.
+    let hex = std::fs::read_to_string(&key).unwrap();
+    let env = common::run_in(
+        &dir,
+        &["cat", "-n", "1"],
+        b"",
+        &[("VEXJOURNAL_KEY", hex.trim())],
+    );
+    assert!(env.ok().stdout.contains("/private/p599"));
+
+    // Compaction keeps it encrypted; nothing in any file is readable.
+    with_key(&["compact", "--drop-type", "filesystem.write"]).ok();
+    for name in files_in(&dir) {
+        let bytes = std::fs::read(dir.join(&name)).unwrap();
+        for needle in [
+            &b"/private/"[..],
+            b"hidden-agent",
+            b"hush-",
+            hex.trim().as_bytes(),
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{name} holds {:?}",
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+}
+
+/// The id `key id` prints for the key in `path`.
+fn id_of(path: &Path) -> String {
+    let mut c = bin();
+    c.args([
+        "--key-file",
+        path.to_str().unwrap(),
+        "--dir",
+        "/nonexistent",
+    ]);
+    c.args(["key", "id"]);
+    let out = run(c, b"");
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("key given: "))
+        .unwrap_or_else(|| panic!("{out:#?}"))
+        .to_string()
+}

@@ -17,7 +17,8 @@ use vexfs_journal_format::lz4::{Lz4Prefix, decode_whole};
 use vexfs_journal_format::record::{RECORD_FIXED_SIZE, peek_record, peek_record_fields};
 use vexfs_journal_format::{BlockHeader, Compression, FormatError, RecordView};
 
-use super::Segment;
+use super::crypt::plaintext;
+use super::{Crypt, Segment};
 use crate::error::{Result, StorageError};
 
 /// A block read back from disk.
@@ -65,14 +66,17 @@ fn checked_span(span: Option<EventSpan>) -> std::result::Result<EventSpan, Forma
 /// ([`Segment::read_block`], [`Segment::read_block_validated`]), scans at open and
 /// catch-up (`scan`), checks of a recorded block table (`prefix_matches`), inspection
 /// and salvage (`inspect::BlockReader`) — passes its bytes through here, and nowhere
-/// else turns stored bytes into records. Block encryption (decrypting the stored data)
-/// and sealing (verifying a block's authentication tag) plug in here.
+/// else turns stored bytes into records. The block of an encrypted segment (`crypt`,
+/// at `offset` of it) is decrypted here first ([`plaintext`]); the reader that decodes
+/// frame by frame (`LastBlock::load`) decrypts with the same `Crypt::decrypt_block`.
 pub(crate) fn open_stored_block(
     stored: &[u8],
     check: BlockCheck,
     records: &mut Vec<u8>,
+    crypt: Option<Crypt<'_>>,
+    offset: u64,
 ) -> std::result::Result<OpenedBlock, FormatError> {
-    match check {
+    plaintext(stored, crypt, offset, |stored| match check {
         BlockCheck::Checksum => open_block(stored, EventEncoding::Record, records)
             .map(|header| OpenedBlock { header, span: None }),
         BlockCheck::Records => {
@@ -81,15 +85,17 @@ pub(crate) fn open_stored_block(
                 span: Some(span),
             })
         }
-    }
+    })
 }
 
 /// Like [`open_stored_block`] with [`BlockCheck::Records`]: the header and span.
 pub(crate) fn check_stored_block(
     stored: &[u8],
+    crypt: Option<Crypt<'_>>,
+    offset: u64,
     records: &mut Vec<u8>,
 ) -> std::result::Result<(BlockHeader, EventSpan), FormatError> {
-    let opened = open_stored_block(stored, BlockCheck::Records, records)?;
+    let opened = open_stored_block(stored, BlockCheck::Records, records, crypt, offset)?;
     Ok((opened.header, checked_span(opened.span)?))
 }
 
@@ -132,11 +138,12 @@ pub(crate) fn with_stored<T>(
 pub(crate) fn read_block_at(
     file: &File,
     path: &Path,
+    crypt: Option<Crypt<'_>>,
     entry: &BlockEntry,
     check: BlockCheck,
 ) -> Result<(BlockData, Option<EventSpan>)> {
     let mut records = Vec::new();
-    let opened = open_block_into(file, path, entry, check, &mut records)?;
+    let opened = open_block_into(file, path, crypt, entry, check, &mut records)?;
     let data = BlockData {
         header: opened.header,
         records,
@@ -149,12 +156,13 @@ pub(crate) fn read_block_at(
 fn open_block_into(
     file: &File,
     path: &Path,
+    crypt: Option<Crypt<'_>>,
     entry: &BlockEntry,
     check: BlockCheck,
     records: &mut Vec<u8>,
 ) -> Result<OpenedBlock> {
     with_stored(file, path, entry, |stored| {
-        open_stored_block(stored, check, records)
+        open_stored_block(stored, check, records, crypt, entry.offset)
     })?
     .map_err(|e| StorageError::format(path, entry.offset, e))
 }
@@ -173,8 +181,10 @@ struct LastBlock {
     /// Its header, once its stored bytes are read and checked (header, size,
     /// checksum, agreement with `entry`); `None` when nothing usable is held.
     header: Option<BlockHeader>,
-    /// Its stored bytes, header first.
+    /// Its stored bytes, header first (of an encrypted segment: its plaintext block).
     stored: Vec<u8>,
+    /// Spare buffer for decrypting (an encrypted segment's stored bytes).
+    plain: Vec<u8>,
     /// Decompressed records (LZ4, zstd): the first `decoded` bytes are final.
     records: Vec<u8>,
     decoded: usize,
@@ -210,6 +220,16 @@ impl LastBlock {
         let got = read_full_at(&seg.file, &seg.path, &mut self.stored[..size], entry.offset)?;
         self.stored.truncate(got);
         let damaged = |e| StorageError::format(&seg.path, entry.offset, e);
+        if let Some(crypt) = seg.crypt() {
+            // The plaintext block replaces the stored one (see `plaintext`).
+            let mut plain = std::mem::take(&mut self.plain);
+            let decrypted = crypt.decrypt_block(&self.stored, entry.offset, &mut plain);
+            if let Err(e) = decrypted {
+                self.plain = plain;
+                return Err(damaged(e));
+            }
+            self.plain = std::mem::replace(&mut self.stored, plain);
+        }
         let header = BlockHeader::parse(&self.stored).map_err(damaged)?;
         self.frames = None;
         self.frame = None;
@@ -433,7 +453,10 @@ impl LastBlock {
 
     /// Lets go of buffers grown for an unusually large block.
     fn trim(&mut self) {
-        if self.stored.capacity() > READ_BUF_KEEP || self.records.capacity() > READ_BUF_KEEP {
+        if self.stored.capacity() > READ_BUF_KEEP
+            || self.records.capacity() > READ_BUF_KEEP
+            || self.plain.capacity() > READ_BUF_KEEP
+        {
             *self = LastBlock::default();
         }
     }
@@ -547,7 +570,13 @@ impl Segment {
     /// Reads one block and checks it completely: checksum, decompression, every
     /// record's structure and checksum, header/record agreement (validated replay).
     pub fn read_block_validated(&self, entry: &BlockEntry) -> Result<BlockData> {
-        let (data, span) = read_block_at(&self.file, &self.path, entry, BlockCheck::Records)?;
+        let (data, span) = read_block_at(
+            &self.file,
+            &self.path,
+            self.crypt(),
+            entry,
+            BlockCheck::Records,
+        )?;
         let span =
             checked_span(span).map_err(|e| StorageError::format(&self.path, entry.offset, e))?;
         if span.first_seq != entry.first_seq || span.last_seq != entry.last_seq {
@@ -569,9 +598,15 @@ impl Segment {
     pub fn read_stored_block(&self, entry: &BlockEntry) -> Result<Vec<u8>> {
         let mut records = Vec::new();
         with_stored(&self.file, &self.path, entry, |stored| {
-            open_stored_block(stored, BlockCheck::Checksum, &mut records)
-                .map(|_| stored.to_vec())
-                .map_err(|e| StorageError::format(&self.path, entry.offset, e))
+            open_stored_block(
+                stored,
+                BlockCheck::Checksum,
+                &mut records,
+                self.crypt(),
+                entry.offset,
+            )
+            .map(|_| stored.to_vec())
+            .map_err(|e| StorageError::format(&self.path, entry.offset, e))
         })?
     }
 
@@ -585,7 +620,14 @@ impl Segment {
     /// [`Segment::read_block`] into `records` (its allocation reused); returns the
     /// block header.
     fn read_block_into(&self, entry: &BlockEntry, records: &mut Vec<u8>) -> Result<BlockHeader> {
-        let opened = open_block_into(&self.file, &self.path, entry, BlockCheck::Checksum, records)?;
+        let opened = open_block_into(
+            &self.file,
+            &self.path,
+            self.crypt(),
+            entry,
+            BlockCheck::Checksum,
+            records,
+        )?;
         let header = opened.header;
         if header.block_id != entry.first_seq || header.event_count != entry.event_count {
             return Err(StorageError::format(

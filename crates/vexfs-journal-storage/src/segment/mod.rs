@@ -9,8 +9,9 @@
 //!
 //! One concept per module: `open` (opening a segment, trusting a recorded block table),
 //! `repair` (torn tails and damage, per [`OpenMode`]), `scan` (walking blocks),
-//! `block` (reading blocks back — the block-open seam, `open_stored_block`), `seal`
-//! (the footer of a sealed segment) and `append` (building blocks to write).
+//! `block` (reading blocks back — the block-open seam, `open_stored_block`), `crypt`
+//! (encrypted blocks, decrypted at that seam), `seal` (the footer of a sealed segment)
+//! and `append` (building blocks to write).
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use crate::io::Io;
 
 mod append;
 mod block;
+mod crypt;
 mod open;
 mod repair;
 mod scan;
@@ -36,6 +38,9 @@ mod table;
 pub use append::{append_block, entry_for};
 pub use block::BlockData;
 pub(crate) use block::{BlockCheck, find_in_records, read_block_at, read_full_at};
+pub(crate) use crypt::Crypt;
+pub use crypt::SegmentCipher;
+pub(crate) use crypt::{mark as mark_encrypted, segment_cipher};
 pub use open::table_matches;
 pub(crate) use scan::{find_next_intact_block, is_unwritten, scan};
 pub(crate) use seal::read_footer_of;
@@ -53,6 +58,8 @@ pub struct Segment {
     blocks: RwLock<Table>,
     end: AtomicU64,
     sealed: AtomicBool,
+    /// The cipher of its blocks, when the segment is encrypted.
+    cipher: Option<SegmentCipher>,
 }
 
 /// What opening a segment found and did.
@@ -108,6 +115,7 @@ impl Segment {
         compression: Compression,
         io: &Io,
         previous: Option<&FileHeader>,
+        cipher: Option<&SegmentCipher>,
     ) -> Result<(Arc<Segment>, File)> {
         let path = dir.join(segment_name(first_seq));
         // Written under a temporary name and renamed: a crash or a full disk never
@@ -115,7 +123,7 @@ impl Segment {
         let tmp = path.with_extension("seg.tmp");
         let rw = create_file(&tmp)?;
         let now = crate::clock::unix_secs();
-        let header = FileHeader {
+        let mut header = FileHeader {
             next_event_id: first_seq,
             last_checkpoint_sequence: previous.map_or(0, |p| p.last_checkpoint_sequence),
             last_kernel_sync_sequence: previous.map_or(0, |p| p.last_kernel_sync_sequence),
@@ -124,6 +132,9 @@ impl Segment {
             modification_timestamp: now,
             ..FileHeader::new()
         };
+        if let Some(c) = cipher {
+            crypt::mark(&mut header, c);
+        }
         let written = io
             .write_at(&rw, &tmp, &header.to_bytes(), 0)
             .and_then(|_| io.sync(&rw, &tmp));
@@ -142,6 +153,7 @@ impl Segment {
             blocks: RwLock::new(Table::live(Vec::new())),
             end: AtomicU64::new(FILE_HEADER_SIZE as u64),
             sealed: AtomicBool::new(false),
+            cipher: cipher.cloned(),
         };
         Ok((Arc::new(seg), rw))
     }
@@ -149,6 +161,16 @@ impl Segment {
     /// Sequence of the first event this segment was created for.
     pub fn first_seq(&self) -> u64 {
         self.first_seq
+    }
+
+    /// The cipher of this segment's blocks (`None`: not encrypted).
+    pub(crate) fn crypt(&self) -> Option<Crypt<'_>> {
+        self.cipher.as_ref().map(|c| c.of(self.first_seq))
+    }
+
+    /// Whether the segment's blocks are encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.cipher.is_some()
     }
 
     /// Path of the file.
@@ -213,7 +235,7 @@ impl Segment {
         if file_len <= start || block::peek_block_header(&self.file, &self.path, start).is_none() {
             return Ok(0);
         }
-        let outcome = scan(&self.file, &self.path, start, file_len)?;
+        let outcome = scan(&self.file, &self.path, self.crypt(), start, file_len)?;
         // Two callers may scan the same bytes at once: under the table's lock, only
         // blocks that continue the table exactly are added, so none is added twice.
         let mut blocks = self.table_mut();

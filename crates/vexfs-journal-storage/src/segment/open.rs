@@ -11,10 +11,13 @@ use vexfs_journal_format::consts::FILE_HEADER_SIZE;
 use vexfs_journal_format::footer::BlockEntry;
 
 use super::block::{check_stored_block, peek_block_header, with_stored};
-use super::repair::{full_scan, magic_is_ours, rewrite_header, settle_damage};
+use super::repair::{Opening, full_scan, magic_is_ours, rewrite_header, settle_damage};
 use super::scan::scan;
 use super::seal::read_footer;
-use super::{FLAG_SEALED, OpenMode, Segment, SegmentRecovery, Table, TrustedPrefix, read_full_at};
+use super::{
+    Crypt, FLAG_SEALED, OpenMode, Segment, SegmentCipher, SegmentRecovery, Table, TrustedPrefix,
+    read_full_at,
+};
 use crate::error::{Result, StorageError};
 
 impl Segment {
@@ -24,6 +27,7 @@ impl Segment {
         first_seq: u64,
         mode: OpenMode,
         trusted: Option<&TrustedPrefix>,
+        cipher: Option<&SegmentCipher>,
     ) -> Result<(Arc<Segment>, SegmentRecovery)> {
         let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
         let mut head = [0u8; FILE_HEADER_SIZE];
@@ -41,12 +45,23 @@ impl Segment {
             Err(e) if mode == OpenMode::Repair && magic_is_ours(&head[..got]) => {
                 tracing::warn!(segment = %path.display(), error = %e, "segment header damaged; rebuilding it from the blocks");
                 recovery.header_rewritten = true;
-                FileHeader {
+                let mut header = FileHeader {
                     next_event_id: first_seq,
                     ..FileHeader::new()
+                };
+                if let Some(c) = cipher {
+                    super::crypt::mark(&mut header, c);
                 }
+                header
             }
             Err(e) => return Err(StorageError::format(path, 0, e)),
+        };
+        let cipher = super::crypt::segment_cipher(path, &header, cipher)?;
+        let crypt = cipher.as_ref().map(|c| c.of(first_seq));
+        let opening = Opening {
+            file: &file,
+            path,
+            crypt,
         };
         let file_len = file
             .metadata()
@@ -66,7 +81,7 @@ impl Segment {
         let prefix = offered
             .filter(|t| t.end <= file_len)
             .filter(|t| contiguous(&t.blocks, t.end))
-            .filter(|t| prefix_matches(&file, path, t))
+            .filter(|t| prefix_matches(&file, path, crypt, t))
             .filter(|_| mode != OpenMode::Strict);
         if offered.is_some() && prefix.is_none() && mode != OpenMode::Strict {
             // The segment was rewritten (salvage, rollback) after the table was recorded.
@@ -77,15 +92,14 @@ impl Segment {
             (Some(t), _) if t.end == file_len => (t.blocks.clone(), t.end),
             (Some(t), _) => {
                 recovery.scanned = true;
-                let outcome = scan(&file, path, t.end, file_len)?;
+                let outcome = scan(&file, path, crypt, t.end, file_len)?;
                 let continues = match (t.blocks.last(), outcome.blocks.first()) {
                     (Some(last), Some(next)) => next.first_seq > last.last_seq,
                     _ => true,
                 };
                 if continues {
                     let end = settle_damage(
-                        &file,
-                        path,
+                        opening,
                         &outcome,
                         file_len,
                         mode,
@@ -97,8 +111,7 @@ impl Segment {
                     (blocks, end)
                 } else {
                     full_scan(
-                        &file,
-                        path,
+                        opening,
                         file_len,
                         file_len,
                         mode,
@@ -120,8 +133,7 @@ impl Segment {
                         file_len
                     };
                     full_scan(
-                        &file,
-                        path,
+                        opening,
                         scan_to,
                         file_len,
                         mode,
@@ -131,8 +143,7 @@ impl Segment {
                 }
             },
             (None, false) => full_scan(
-                &file,
-                path,
+                opening,
                 file_len,
                 file_len,
                 mode,
@@ -169,6 +180,7 @@ impl Segment {
             }),
             end: AtomicU64::new(end),
             sealed: AtomicBool::new(sealed_ok),
+            cipher,
         };
         Ok((Arc::new(seg), recovery))
     }
@@ -177,19 +189,24 @@ impl Segment {
 /// Whether the block table `t` (of a checkpoint or a clean shutdown) still describes
 /// the segment file at `path`: it fits in the file, is contiguous from the header, and
 /// its first and last blocks are where and what it says.
-pub fn table_matches(path: &Path, t: &TrustedPrefix) -> Result<bool> {
+pub fn table_matches(
+    path: &Path,
+    t: &TrustedPrefix,
+    cipher: Option<&SegmentCipher>,
+) -> Result<bool> {
     let file = File::open(path).map_err(|e| StorageError::io("opening", path, e))?;
     let len = file
         .metadata()
         .map_err(|e| StorageError::io("reading metadata of", path, e))?
         .len();
-    Ok(t.end <= len && contiguous(&t.blocks, t.end) && prefix_matches(&file, path, t))
+    let crypt = cipher.map(|c| c.of(t.first_seq));
+    Ok(t.end <= len && contiguous(&t.blocks, t.end) && prefix_matches(&file, path, crypt, t))
 }
 
 /// Whether a recorded block table still describes the file: its first block's header
 /// and its last block (checked whole) are where and what the table says. A segment
 /// rewritten since (salvage, rollback) moves blocks, so its table fails this.
-fn prefix_matches(file: &File, path: &Path, t: &TrustedPrefix) -> bool {
+fn prefix_matches(file: &File, path: &Path, crypt: Option<Crypt<'_>>, t: &TrustedPrefix) -> bool {
     let (Some(first), Some(last)) = (t.blocks.first(), t.blocks.last()) else {
         return true;
     };
@@ -202,9 +219,9 @@ fn prefix_matches(file: &File, path: &Path, t: &TrustedPrefix) -> bool {
     let mut records = Vec::new();
     with_stored(file, path, last, |stored| {
         stored.len() == last.size as usize
-            && check_stored_block(stored, &mut records).is_ok_and(|(_, span)| {
-                span.first_seq == last.first_seq && span.last_seq == last.last_seq
-            })
+            && check_stored_block(stored, crypt, last.offset, &mut records).is_ok_and(
+                |(_, span)| span.first_seq == last.first_seq && span.last_seq == last.last_seq,
+            )
     })
     .unwrap_or(false)
 }

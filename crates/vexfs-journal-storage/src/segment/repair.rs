@@ -12,14 +12,21 @@ use vexfs_journal_format::consts::FILE_HEADER_SIZE;
 use vexfs_journal_format::footer::BlockEntry;
 
 use super::scan::{ScanOutcome, find_next_intact_block, is_unwritten, scan};
-use super::{OpenMode, SegmentRecovery, read_full_at};
+use super::{Crypt, OpenMode, SegmentRecovery, read_full_at};
 use crate::dir::{create_file, sync_dir};
 use crate::error::{Result, StorageError};
 
+/// The segment file being opened: its handle, its path, and the cipher of its blocks.
+#[derive(Clone, Copy)]
+pub(super) struct Opening<'a> {
+    pub file: &'a File,
+    pub path: &'a Path,
+    pub crypt: Option<Crypt<'a>>,
+}
+
 /// Scans blocks from the header to `scan_to` and settles any damage per `mode`.
 pub(super) fn full_scan(
-    file: &File,
-    path: &Path,
+    at: Opening<'_>,
     scan_to: u64,
     file_len: u64,
     mode: OpenMode,
@@ -27,8 +34,8 @@ pub(super) fn full_scan(
     recovery: &mut SegmentRecovery,
 ) -> Result<(Vec<BlockEntry>, u64)> {
     recovery.scanned = true;
-    let outcome = scan(file, path, FILE_HEADER_SIZE as u64, scan_to)?;
-    let end = settle_damage(file, path, &outcome, file_len, mode, durable_hint, recovery)?;
+    let outcome = scan(at.file, at.path, at.crypt, FILE_HEADER_SIZE as u64, scan_to)?;
+    let end = settle_damage(at, &outcome, file_len, mode, durable_hint, recovery)?;
     Ok((outcome.blocks, end))
 }
 
@@ -39,14 +46,14 @@ pub(super) fn full_scan(
 /// Before it, the damage is in data that was fsynced and acknowledged: cutting would
 /// lose events, so it is refused.
 pub(super) fn settle_damage(
-    file: &File,
-    path: &Path,
+    at: Opening<'_>,
     outcome: &ScanOutcome,
     file_len: u64,
     mode: OpenMode,
     durable_hint: u64,
     recovery: &mut SegmentRecovery,
 ) -> Result<u64> {
+    let Opening { file, path, crypt } = at;
     let Some((offset, error)) = &outcome.problem else {
         if outcome.end < file_len && !is_unwritten(file, path, outcome.end, file_len)? {
             match mode {
@@ -93,7 +100,7 @@ pub(super) fn settle_damage(
         // Damage to fsynced bytes is not a torn write, whether or not intact blocks
         // follow: cutting would drop acknowledged events (and later reuse their
         // sequence numbers). Salvage mode is the operator's way past it.
-        let follows = match find_next_intact_block(file, path, offset + 1, file_len)? {
+        let follows = match find_next_intact_block(file, path, crypt, offset + 1, file_len)? {
             Some(next) => format!("intact blocks follow (next at byte {next})"),
             None => "no intact block follows".to_string(),
         };

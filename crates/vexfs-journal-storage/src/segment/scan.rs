@@ -9,7 +9,7 @@ use vexfs_journal_format::footer::BlockEntry;
 use vexfs_journal_format::{BlockHeader, FormatError};
 
 use super::block::check_stored_block;
-use super::{entry_for, read_full_at};
+use super::{Crypt, entry_for, read_full_at};
 use crate::error::Result;
 
 /// Bytes read at a time while scanning.
@@ -31,7 +31,13 @@ pub(crate) struct ScanOutcome {
 }
 
 /// Checks blocks from `start` up to `limit`, stopping at the first bad one.
-pub(crate) fn scan(file: &File, path: &Path, start: u64, limit: u64) -> Result<ScanOutcome> {
+pub(crate) fn scan(
+    file: &File,
+    path: &Path,
+    crypt: Option<Crypt<'_>>,
+    start: u64,
+    limit: u64,
+) -> Result<ScanOutcome> {
     let mut out = ScanOutcome {
         end: start,
         limit,
@@ -93,7 +99,7 @@ pub(crate) fn scan(file: &File, path: &Path, start: u64, limit: u64) -> Result<S
         }
         let local = (pos - window_at) as usize;
         let bytes = &window[local..local + size as usize];
-        let span = match check_stored_block(bytes, &mut records) {
+        let span = match check_stored_block(bytes, crypt, pos, &mut records) {
             Ok((_, span)) => span,
             Err(e) => {
                 out.problem = Some((pos, e));
@@ -147,6 +153,7 @@ pub(crate) fn is_unwritten(file: &File, path: &Path, from: u64, len: u64) -> Res
 pub(crate) fn find_next_intact_block(
     file: &File,
     path: &Path,
+    crypt: Option<Crypt<'_>>,
     from: u64,
     limit: u64,
 ) -> Result<Option<u64>> {
@@ -159,7 +166,7 @@ pub(crate) fn find_next_intact_block(
         let mut i = 0;
         while let Some(found) = chunk[i..].windows(4).position(|w| w == magic) {
             let candidate = at + (i + found) as u64;
-            let outcome = scan(file, path, candidate, limit)?;
+            let outcome = scan(file, path, crypt, candidate, limit)?;
             if !outcome.blocks.is_empty() {
                 return Ok(Some(candidate));
             }

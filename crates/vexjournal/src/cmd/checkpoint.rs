@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-use vexfs_journal::admin::{self, checkpoint, restore};
+use vexfs_journal::admin::{self, checkpoint, restore_keyed};
 use vexfs_journal::json::format_time;
 
 use crate::Cli;
@@ -160,7 +160,7 @@ pub fn run(cli: &Cli, cmd: &CheckpointCommand) -> Result<ExitCode> {
             }
         }
         CheckpointCommand::Restore { id, rollback } => {
-            let r = restore(&cli.dir, *id, *rollback)
+            let r = restore_keyed(&cli.dir, *id, *rollback, cli.key()?.as_ref())
                 .with_context(|| format!("restoring {} from checkpoint {id}", cli.dir.display()))?;
             let mut rows = vec![
                 (

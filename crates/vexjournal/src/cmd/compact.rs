@@ -55,6 +55,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()
         .context("--drop-type")?;
     let options = CompactOptions {
+        key: cli.key()?,
         max_total_bytes: args.max_size,
         max_age,
         drop_types,

@@ -89,7 +89,8 @@ fn explain(e: JournalError) -> anyhow::Error {
 /// Runs `query` or `cat`.
 pub fn run(cli: &Cli, filters: &Filters, show: &ShowArgs) -> Result<ExitCode> {
     refuse_binary_to_terminal(show.output)?;
-    let reader = JournalReader::open(&cli.dir)
+    let reader = cli
+        .open_reader(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let mut q = filters.to_query()?;
     let matcher = show.matches.compile(&mut q)?;

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vexfs_journal::{JournalReader, StartAt};
+use vexfs_journal::StartAt;
 
 use super::events::cursor_at;
 use super::filters::{Filters, Matches};
@@ -63,7 +63,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     if let Some(server) = &args.server {
         return run_remote(args, server);
     }
-    let reader = JournalReader::open(&cli.dir)
+    let reader = cli
+        .open_reader(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let mut q = args.filters.to_query()?;
     let matcher = args.matches.compile(&mut q)?;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
-use vexfs_journal::{JournalReader, Query, StoredEvent};
+use vexfs_journal::{Query, StoredEvent};
 
 use crate::Cli;
 use crate::output::{ReportFormat, fit_table};
@@ -46,7 +46,8 @@ impl Row {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
-    let reader = JournalReader::open(&cli.dir)
+    let reader = cli
+        .open_reader(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let mut rows = Vec::new();
     reader.query_visit(&Query::new(), |v| {

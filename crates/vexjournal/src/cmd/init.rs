@@ -42,6 +42,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         frame_bytes: usize::try_from(args.frame_bytes)
             .with_context(|| format!("--frame-bytes {} is too large", args.frame_bytes))?,
         allow_others_writable: cli.allow_others_writable,
+        encryption_key: cli.key()?,
         ..Config::default()
     };
     refuse_foreign_files(&cli.dir)?;

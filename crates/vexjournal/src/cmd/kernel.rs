@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
+use vexfs_journal::Compression;
 use vexfs_journal::format::layout::all_layouts;
-use vexfs_journal::{Compression, JournalReader};
 use vexfs_journal_kernel::{
     BridgeConfig, Damage, ImageItem, ImageReader, ImageWriter, KernelBridge, OriginFilter,
     ReaderOptions, WriterOptions, export_events,
@@ -145,7 +145,8 @@ pub fn run(cli: &Cli, cmd: &KernelCommand) -> Result<ExitCode> {
 }
 
 fn export(cli: &Cli, args: &ExportArgs) -> Result<ExitCode> {
-    let reader = JournalReader::open(&cli.dir)
+    let reader = cli
+        .open_reader(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let mut q = args.filters.to_query()?;
     q.limit = args.n;

@@ -15,6 +15,7 @@ pub mod history;
 pub mod index;
 pub mod init;
 pub mod kernel;
+pub mod key;
 pub mod mount;
 pub mod query;
 pub mod recover;

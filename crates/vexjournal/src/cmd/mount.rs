@@ -118,6 +118,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         full_policy: capture.full_policy(),
         fsync: capture.fsync_policy(),
         allow_others_writable: cli.allow_others_writable,
+        encryption_key: cli.key()?,
         ..Config::default()
     };
     let journal = Journal::open(&dir, config).with_context(|| {

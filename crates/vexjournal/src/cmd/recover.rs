@@ -49,18 +49,23 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     }
     let journal = match cli.open_existing_with(&cli.dir, mode, 0) {
         Ok(j) => j,
-        Err(JournalError::Recovery(vexfs_journal::admin::RecoveryError::Inconsistent(report))) => {
-            eprintln!(
-                "absolute mode refuses to open {}: {} problem(s)",
-                cli.dir.display(),
-                report.problems.len()
-            );
-            for p in &report.problems {
-                eprintln!("  {p}");
+        Err(e) => {
+            if let Some(JournalError::Recovery(
+                vexfs_journal::admin::RecoveryError::Inconsistent(report),
+            )) = e.downcast_ref::<JournalError>()
+            {
+                eprintln!(
+                    "absolute mode refuses to open {}: {} problem(s)",
+                    cli.dir.display(),
+                    report.problems.len()
+                );
+                for p in &report.problems {
+                    eprintln!("  {p}");
+                }
+                return Ok(ExitCode::FAILURE);
             }
-            return Ok(ExitCode::FAILURE);
+            return Err(e).with_context(|| format!("recovering {}", cli.dir.display()));
         }
-        Err(e) => return Err(e).with_context(|| format!("recovering {}", cli.dir.display())),
     };
     let r = journal.recovery_report().clone();
     journal.close()?;
@@ -69,7 +74,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let damaged: Vec<String> = if matches!(mode, RecoveryMode::Salvage) {
         Vec::new()
     } else {
-        verify(&cli.dir, VerifyOptions { deep: false }, |_, _| {})
+        let options = VerifyOptions {
+            key: cli.key()?,
+            ..VerifyOptions::default()
+        };
+        verify(&cli.dir, options, |_, _| {})
             .with_context(|| format!("checking the blocks of {}", cli.dir.display()))?
             .problems
             .iter()
@@ -279,8 +288,7 @@ fn coordinated(cli: &Cli, args: &Args, mode: RecoveryMode) -> Result<ExitCode> {
     // stays undecided (readers wait at it), none half-decided.
     let coordinator = cli
         .open_existing_with(&cli.dir, mode, 0)
-        .and_then(|j| j.close())
-        .map_err(anyhow::Error::from)
+        .and_then(|j| Ok(j.close()?))
         .with_context(|| format!("recovering the coordinator log in {}", cli.dir.display()))
         .and_then(|()| crate::cmd::consistency::check_and_repair(&cli.dir, &dirs, true));
     let (report, repaired, coordinator_error) = match coordinator {

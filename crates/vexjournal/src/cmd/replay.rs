@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vexfs_journal::json::{format_time, to_json};
-use vexfs_journal::{JournalReader, Order, ReplayOptions, ReplayStart};
+use vexfs_journal::{Order, ReplayOptions, ReplayStart};
 
 use super::filters::Filters;
 use crate::Cli;
@@ -52,8 +52,9 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
-    let reader =
-        JournalReader::open(&cli.dir).with_context(|| format!("opening {}", cli.dir.display()))?;
+    let reader = cli
+        .open_reader(&cli.dir)
+        .with_context(|| format!("opening {}", cli.dir.display()))?;
     let start = match (&args.from_checkpoint, &args.consumer, &args.after_cursor) {
         (Some(id), Some(name), _) => ReplayStart::Consumer {
             checkpoint: *id,

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use serde_json::json;
 use vexfs_journal::format::record::decode_record;
-use vexfs_journal::{ErrorKind, JournalReader, StoredEvent};
+use vexfs_journal::{ErrorKind, StoredEvent};
 use vexfs_journal_seal::merkle::proof::CONSISTENCY_DOCUMENT_FORMAT;
 use vexfs_journal_seal::merkle::{
     ConsistencyProof, InclusionProof, SignedTreeHead, document_format,
@@ -61,13 +61,17 @@ pub fn run(cli: &Cli, cmd: &SealCommand) -> Result<ExitCode> {
             let public = key.verifying_key();
             let mut sealer = Sealer::new(key);
             let head = if *no_write {
-                let reader = JournalReader::open(&cli.dir)
+                let reader = cli
+                    .open_reader(&cli.dir)
                     .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
                 sealer.head(&reader)?
             } else {
                 let journal = match cli.open_existing(&cli.dir) {
-                    Err(e) if e.kind() == ErrorKind::Locked => {
-                        return Err(anyhow::Error::new(e).context(
+                    Err(e)
+                        if e.downcast_ref::<vexfs_journal::JournalError>()
+                            .is_some_and(|j| j.kind() == ErrorKind::Locked) =>
+                    {
+                        return Err(e.context(
                             "another process is writing the journal: sign from that \
                              process (vexfs_journal_seal::Sealer), or print a head \
                              without writing it with --no-write",
@@ -88,7 +92,8 @@ pub fn run(cli: &Cli, cmd: &SealCommand) -> Result<ExitCode> {
             )?;
         }
         SealCommand::List => {
-            let reader = JournalReader::open(&cli.dir)
+            let reader = cli
+                .open_reader(&cli.dir)
                 .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
             for h in heads(&reader)? {
                 let line = match h.head {
@@ -145,7 +150,8 @@ pub struct ProveArgs {
 pub fn prove_cmd(cli: &Cli, args: &ProveArgs) -> Result<ExitCode> {
     let head = args.head.as_deref().map(read_head).transpose()?;
     let since = args.since.as_deref().map(read_head).transpose()?;
-    let reader = JournalReader::open(&cli.dir)
+    let reader = cli
+        .open_reader(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let doc = match (since, args.seq) {
         (Some(old), _) => {

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
-use vexfs_journal::JournalReader;
 
 use crate::Cli;
 use crate::output::{ReportFormat, fit_table, human_bytes, kv_table};
@@ -34,7 +33,8 @@ pub struct DiskUsageArgs {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
-    let reader = JournalReader::open(&cli.dir)
+    let reader = cli
+        .open_reader(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let mut rows = Vec::new();
     for seg in vexfs_journal::ext::reader_segments(&reader) {
@@ -150,7 +150,7 @@ fn walk(dir: &Path, in_checkpoints: bool, u: &mut Usage) -> Result<()> {
 
 pub fn disk_usage(cli: &Cli, args: &DiskUsageArgs) -> Result<ExitCode> {
     // Opening first makes sure this is a journal (and names what is wrong if not).
-    JournalReader::open(&cli.dir)
+    cli.open_reader(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let mut u = Usage::default();
     walk(&cli.dir, false, &mut u)?;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vexfs_journal::{Follow, JournalReader};
+use vexfs_journal::Follow;
 use vexfs_journal_server::{Principals, Server};
 
 use crate::Cli;
@@ -62,7 +62,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         served?;
         closed?;
     } else {
-        let reader = JournalReader::open(&cli.dir)
+        let reader = cli
+            .open_reader(&cli.dir)
             .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
         serve(cli, args, Server::reader(reader), principals)?;
     }

@@ -46,7 +46,8 @@ pub struct Args {
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    let reader = JournalReader::open(&cli.dir)
+    let reader = cli
+        .open_reader(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     if let Some(by) = &args.by {
         return rate(&mut out, &reader, args, by);

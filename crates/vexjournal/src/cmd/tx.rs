@@ -322,6 +322,7 @@ fn resolve(cli: &Cli, args: &ResolveArgs) -> Result<ExitCode> {
     let log_config = vexfs_journal::Config {
         fsync: vexfs_journal::FsyncPolicy::Never,
         allow_others_writable: cli.allow_others_writable,
+        encryption_key: cli.key()?,
         ..vexfs_journal::Config::default()
     };
     let log = vexfs_journal::Journal::open(&cli.dir, log_config)

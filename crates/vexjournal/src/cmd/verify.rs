@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vexfs_journal::admin::ProblemKind;
-use vexfs_journal::{JournalReader, VerifyOptions, verify};
+use vexfs_journal::{VerifyOptions, verify};
 use vexfs_journal_seal::SealReport;
 
 use crate::Cli;
@@ -44,7 +44,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     );
     let report = verify(
         &cli.dir,
-        VerifyOptions { deep: args.deep },
+        VerifyOptions {
+            deep: args.deep,
+            key: cli.key()?,
+        },
         |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -146,7 +149,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
 fn check_seal(cli: &Cli, pubkey: &Path, trusted: Option<&Path>) -> Result<SealReport> {
     let key = vexfs_journal_seal::read_public_key(pubkey)?;
     let trusted = trusted.map(crate::cmd::seal::read_head).transpose()?;
-    let reader = JournalReader::open(&cli.dir)
+    let reader = cli
+        .open_reader(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     Ok(vexfs_journal_seal::verify(&reader, &key, trusted.as_ref())?)
 }

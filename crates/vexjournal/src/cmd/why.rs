@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
-use vexfs_journal::{CausalityLink, CausalityOptions, JournalReader, StoredEvent};
+use vexfs_journal::{CausalityLink, CausalityOptions, StoredEvent};
 
 use crate::Cli;
 use crate::output::{ReportFormat, fit_table};
@@ -319,7 +319,8 @@ impl Graph {
 
 /// Runs `why`.
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
-    let reader = JournalReader::open(&cli.dir)
+    let reader = cli
+        .open_reader(&cli.dir)
         .with_context(|| format!("opening the journal in {}", cli.dir.display()))?;
     let options = CausalityOptions {
         ancestors: true,

@@ -13,7 +13,9 @@ pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vexjournal"));
     c.env_remove("VEXJOURNAL_DIR")
         .env_remove("VEXJOURNAL_LOG")
-        .env_remove("VEXJOURNAL_ALLOW_OTHERS_WRITABLE");
+        .env_remove("VEXJOURNAL_ALLOW_OTHERS_WRITABLE")
+        .env_remove("VEXJOURNAL_KEY")
+        .env_remove("VEXJOURNAL_KEY_FILE");
     c
 }
 
