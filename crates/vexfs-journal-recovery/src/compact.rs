@@ -226,7 +226,7 @@ pub fn compact(dir: &Path, options: &CompactOptions) -> Result<CompactReport> {
 }
 
 /// What the manifest records of a newly written sealed segment.
-fn describe_new(
+pub(crate) fn describe_new(
     path: &Path,
     first_seq: u64,
     cipher: Option<&vexfs_journal_storage::segment::SegmentCipher>,

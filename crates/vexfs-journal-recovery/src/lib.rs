@@ -15,6 +15,7 @@ pub mod error;
 pub mod mode;
 pub mod replay;
 pub mod restore;
+pub mod rotate;
 pub mod salvage;
 pub mod verify;
 
@@ -24,6 +25,7 @@ pub use error::{RecoveryError, Result};
 pub use mode::{Plan, RecoveryMode, RecoveryReport, prepare, prepare_keyed};
 pub use replay::{Order, Progress, ReplayOptions, ReplayReport, Replayer};
 pub use restore::{RestoreReport, restore, restore_keyed};
+pub use rotate::{RotateReport, rotate_key};
 pub use salvage::{LostRange, SalvageReport, salvage, salvage_keyed};
 pub use verify::{Note, Problem, ProblemKind, VerifyOptions, VerifyReport, verify};
 
@@ -35,7 +37,7 @@ pub(crate) fn cipher_of(
     key: Option<&std::sync::Arc<vexfs_journal_cipher::JournalKey>>,
     writing: bool,
 ) -> Result<Option<vexfs_journal_storage::segment::SegmentCipher>> {
-    match vexfs_journal_storage::dir::JournalMeta::load(dir) {
+    match vexfs_journal_storage::dir::JournalMeta::load_effective(dir) {
         Ok(meta) => Ok(meta.cipher(dir, key, writing)?),
         Err(_) => Ok(None),
     }

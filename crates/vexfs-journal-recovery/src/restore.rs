@@ -64,7 +64,7 @@ pub fn restore_keyed(
 ) -> Result<RestoreReport> {
     let started = Instant::now();
     let meta = JournalMeta::load(dir)?;
-    let cipher = meta.cipher(dir, key, true)?;
+    let cipher = crate::cipher_of(dir, key, true)?;
     let c = checkpoint::load(dir, id)?;
     if c.journal_id != *meta.id.as_bytes() {
         return Err(RecoveryError::Checkpoint {

@@ -151,7 +151,7 @@ pub fn salvage_keyed(dir: &Path, key: Option<&Arc<JournalKey>>) -> Result<Salvag
         )?;
         let mut reader = BlockReader::open_with(path, *first, cipher.as_ref())?;
         for b in &blocks {
-            writer.push_raw(b, &reader.raw(b)?, *first)?;
+            writer.push_raw(b, &reader.raw(b)?, cipher.as_ref().map(|c| (c, *first)))?;
         }
         if Some(*first) == last {
             // Events lost at the end of the newest segment keep their sequence numbers:

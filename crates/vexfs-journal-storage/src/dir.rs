@@ -180,6 +180,16 @@ impl JournalMeta {
         Ok(meta)
     }
 
+    /// The metadata the journal in `dir` has once a committed swap not yet applied is
+    /// (a key rotation replaces `journal.json` with the segments it re-encrypted):
+    /// what a key must be checked against before opening applies that swap.
+    pub fn load_effective(dir: &Path) -> Result<JournalMeta> {
+        match crate::swap::pending_replacement(dir, META_FILE) {
+            Some(path) => JournalMeta::load(path.parent().unwrap_or(dir)),
+            None => JournalMeta::load(dir),
+        }
+    }
+
     /// The cipher of this journal's blocks, given `key`: `None` for a journal that is
     /// not encrypted (a key given to read it is not needed; `writing` refuses it), else
     /// the key, which must be the journal's.

@@ -197,7 +197,7 @@ impl Engine {
             OpenMode::Repair
         };
         // Checked again by the store, but first here: a wrong key changes nothing.
-        meta.cipher(&dir, options.key.as_ref(), true)?;
+        JournalMeta::load_effective(&dir)?.cipher(&dir, options.key.as_ref(), true)?;
         let (store, repairs) = Store::open_trusting(
             &dir,
             mode,

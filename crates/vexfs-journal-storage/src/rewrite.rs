@@ -74,25 +74,39 @@ impl SegmentWriter {
         })
     }
 
-    /// Appends an intact block copied as stored; `entry` is its entry in the old file,
-    /// the segment whose first sequence is `from_segment`. An encrypted block is
-    /// decrypted from its old place and encrypted for its new one.
-    pub fn push_raw(&mut self, entry: &BlockEntry, raw: &[u8], from_segment: u64) -> Result<()> {
+    /// Appends an intact block copied as stored; `entry` is its entry in the old file.
+    /// `from` is the cipher of the old file's blocks and that file's first sequence
+    /// (`None`: not encrypted): an encrypted block is decrypted from its old place and
+    /// encrypted (with this writer's cipher) for its new one.
+    pub fn push_raw(
+        &mut self,
+        entry: &BlockEntry,
+        raw: &[u8],
+        from: Option<(&SegmentCipher, u64)>,
+    ) -> Result<()> {
         let moved;
-        let raw = match &self.cipher {
-            Some(c) => {
+        let raw = match (from, &self.cipher) {
+            (None, None) => raw,
+            (from, to) => {
                 let mut plain = Vec::new();
-                c.of(from_segment)
-                    .decrypt_block(raw, entry.offset, &mut plain)
-                    .map_err(|e| StorageError::format(&self.path, entry.offset, e))?;
-                let size = c
-                    .of(self.first_seq)
-                    .encrypt_block(&mut plain, 0, self.end)?;
+                match from {
+                    Some((c, segment)) => {
+                        c.of(segment)
+                            .decrypt_block(raw, entry.offset, &mut plain)
+                            .map_err(|e| StorageError::format(&self.path, entry.offset, e))?;
+                    }
+                    None => plain.extend_from_slice(raw),
+                }
+                let size = match to {
+                    Some(c) => c
+                        .of(self.first_seq)
+                        .encrypt_block(&mut plain, 0, self.end)?,
+                    None => plain.len(),
+                };
                 plain.truncate(size);
                 moved = plain;
                 &moved[..]
             }
-            None => raw,
         };
         let entry = &BlockEntry {
             size: raw.len() as u32,

@@ -110,6 +110,15 @@ impl Swap {
     }
 }
 
+/// Where a committed swap not yet applied keeps its new copy of `name` (a file of the
+/// journal directory it replaces), if it does.
+pub fn pending_replacement(dir: &Path, name: &str) -> Option<PathBuf> {
+    let bytes = fs::read(dir.join(SWAP_MANIFEST)).ok()?;
+    let m = SwapManifest::decode(&bytes)?;
+    let path = dir.join(SWAP_DIR).join(name);
+    (m.replace.iter().any(|r| r == name) && path.exists()).then_some(path)
+}
+
 fn remove_if_present(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Ok(()) => Ok(()),

@@ -298,7 +298,7 @@ impl Journal {
             // Before recovery's preparation, which may already write.
             vexfs_journal_storage::dir::refuse_others_writable(dir)?;
         }
-        if let Ok(meta) = vexfs_journal_storage::dir::JournalMeta::load(dir) {
+        if let Ok(meta) = vexfs_journal_storage::dir::JournalMeta::load_effective(dir) {
             // Before recovery's preparation too: a wrong key changes nothing.
             meta.cipher(dir, options.key.as_ref(), true)?;
         }

@@ -54,8 +54,8 @@ pub use vexfs_journal_index::{
 };
 pub use vexfs_journal_recovery::{
     CheckpointInfo, CompactOptions, CompactReport, Order, Progress, RecoveryMode, RecoveryReport,
-    ReplayOptions, ReplayReport, SalvageReport, VerifyOptions, VerifyReport, compact, salvage,
-    verify,
+    ReplayOptions, ReplayReport, RotateReport, SalvageReport, VerifyOptions, VerifyReport, compact,
+    rotate_key, salvage, verify,
 };
 
 pub use vexfs_journal_format::{

@@ -171,7 +171,7 @@ enum Command {
     /// Signed Merkle tree heads (tamper evidence): keygen, head, list.
     #[command(subcommand)]
     Seal(cmd::seal::SealCommand),
-    /// Encryption keys: generate one, show which key a journal needs.
+    /// Encryption keys: generate one, rotate a journal's, show which key a journal needs.
     #[command(subcommand)]
     Key(cmd::key::KeyCommand),
     /// Print a proof that an event is in the journal, or (--since) that it was only appended to.

@@ -594,3 +594,140 @@ fn prng_is_deterministic_and_in_range() {
     }
     assert_ne!(Rng(1).next(), Rng(2).next());
 }
+
+/// Every event of the journal in `dir` read with the key in `key_file`, or `None` when
+/// that key does not open it.
+fn cat_with(dir: &Path, key_file: &Path) -> Option<Vec<Value>> {
+    let out = bin()
+        .arg("--dir")
+        .arg(dir)
+        .arg("--key-file")
+        .arg(key_file)
+        .args(["cat", "-o", "ndjson"])
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("not with the key given"),
+            "cat failed otherwise: {err}"
+        );
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).unwrap();
+    Some(
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    )
+}
+
+// Checks I59 (docs/invariants.md).
+#[test]
+fn sigkill_during_key_rotation_keeps_every_event_under_exactly_one_key() {
+    const N: u64 = 20_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    let keys = [tmp.path().join("a.key"), tmp.path().join("b.key")];
+    for k in &keys {
+        let made = bin().args(["key", "generate"]).arg(k).output().unwrap();
+        assert!(made.status.success(), "{made:?}");
+    }
+    let mut init = bin();
+    init.arg("--dir").arg(&dir).arg("--key-file").arg(&keys[0]);
+    let init = init
+        .args(["init", "--segment-size", "65536"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{init:?}");
+    let input: String = (0..N).map(|i| format!("{}\n", fed_event(0, i))).collect();
+    let mut emit = bin()
+        .arg("--dir")
+        .arg(&dir)
+        .arg("--key-file")
+        .arg(&keys[0])
+        .arg("emit")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    emit.stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    assert!(emit.wait().unwrap().success());
+    let expected: Vec<Value> = cat_with(&dir, &keys[0])
+        .unwrap()
+        .iter()
+        .map(common::content)
+        .collect();
+    assert_eq!(expected.len() as u64, N);
+
+    let (mut cur, mut interrupted, mut finished) = (0usize, 0, 0);
+    for (round, delay_ms) in [1u64, 8, 20, 40, 80, 160, 320].into_iter().enumerate() {
+        let next = 1 - cur;
+        let mut child = bin()
+            .arg("--dir")
+            .arg(&dir)
+            .arg("--key-file")
+            .arg(&keys[cur])
+            .args(["key", "rotate", "--new-key-file"])
+            .arg(&keys[next])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let old = cat_with(&dir, &keys[cur]);
+        let new = cat_with(&dir, &keys[next]);
+        assert!(
+            old.is_some() != new.is_some(),
+            "round {round} (killed after {delay_ms} ms): exactly one key opens the journal \
+             (old: {}, new: {})",
+            old.is_some(),
+            new.is_some()
+        );
+        let now: Vec<Value> = old
+            .as_ref()
+            .or(new.as_ref())
+            .unwrap()
+            .iter()
+            .map(common::content)
+            .collect();
+        assert!(now == expected, "round {round}: the events changed");
+        if new.is_none() {
+            interrupted += 1;
+            // Running it again finishes the rotation.
+            let mut again = bin();
+            again
+                .arg("--dir")
+                .arg(&dir)
+                .arg("--key-file")
+                .arg(&keys[cur]);
+            again
+                .args(["key", "rotate", "--new-key-file"])
+                .arg(&keys[next]);
+            let out = again.output().unwrap();
+            assert!(out.status.success(), "round {round}: {out:?}");
+            assert!(cat_with(&dir, &keys[cur]).is_none());
+            let done: Vec<Value> = cat_with(&dir, &keys[next])
+                .unwrap()
+                .iter()
+                .map(common::content)
+                .collect();
+            assert!(done == expected, "round {round}: the events changed");
+        } else {
+            finished += 1;
+        }
+        cur = next;
+    }
+    assert!(interrupted >= 1, "no rotation was interrupted");
+    let leaked = files_holding(&dir, "/crash/r0/");
+    assert!(leaked.is_empty(), "plaintext paths in {leaked:?}");
+    eprintln!(
+        "key rotation: {interrupted} rounds interrupted before the commit, {finished} finished"
+    );
+}

@@ -18,6 +18,14 @@ pub enum KeyCommand {
         /// Where to write the key.
         file: PathBuf,
     },
+    /// Re-encrypt the journal in --dir (closed) from its key (--key-file,
+    /// `$VEXJOURNAL_KEY`) to the key in NEW_KEY_FILE, atomically: a crash leaves it
+    /// under one key or the other, never both; run it again to finish.
+    Rotate {
+        /// The new key (from `key generate`; mode 0600).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
     /// Print the id of the key given (`--key-file`, `$VEXJOURNAL_KEY`) and of the key
     /// the journal in --dir was encrypted with; exit 1 when they differ.
     Id,
@@ -35,6 +43,41 @@ pub fn run(cli: &Cli, cmd: &KeyCommand) -> Result<ExitCode> {
                 key.id(),
                 file.display()
             )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        KeyCommand::Rotate { new_key_file } => {
+            let Some(old) = cli.key()? else {
+                bail!(
+                    "give the journal's current key (--key-file, $VEXJOURNAL_KEY) and the new one with --new-key-file"
+                );
+            };
+            let new = std::sync::Arc::new(vexfs_journal::keyfile::read_journal_key(new_key_file)?);
+            let r = vexfs_journal::rotate_key(&cli.dir, &old, &new).with_context(|| {
+                format!(
+                    "rotating the key of {} (needs the journal closed)",
+                    cli.dir.display()
+                )
+            })?;
+            if r.already_done {
+                writeln!(
+                    out,
+                    "{} is already encrypted with key {}: nothing to do",
+                    cli.dir.display(),
+                    r.new_key_id
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "re-encrypted {} segments ({} blocks, {} bytes) of {} from key {} to key {} in {:.3} s; use the new key from now on",
+                    r.segments,
+                    r.blocks,
+                    r.bytes,
+                    cli.dir.display(),
+                    r.old_key_id,
+                    r.new_key_id,
+                    r.elapsed.as_secs_f64()
+                )?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         KeyCommand::Id => {
