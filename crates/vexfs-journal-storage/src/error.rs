@@ -130,6 +130,9 @@ pub enum StorageError {
         /// What disagrees.
         reason: String,
     },
+    /// Encrypting a block failed.
+    #[error("encrypting a block failed: {0}")]
+    Encryption(String),
     /// The system's random number generator failed.
     #[error("drawing random bytes for a block's encryption failed: {0}")]
     Random(String),

@@ -223,7 +223,7 @@ impl LastBlock {
         if let Some(crypt) = seg.crypt() {
             // The plaintext block replaces the stored one (see `plaintext`).
             let mut plain = std::mem::take(&mut self.plain);
-            let decrypted = crypt.decrypt_block(&self.stored, entry.offset, &mut plain);
+            let decrypted = crypt.decrypt_block_for_frames(&self.stored, entry.offset, &mut plain);
             if let Err(e) = decrypted {
                 self.plain = plain;
                 return Err(damaged(e));

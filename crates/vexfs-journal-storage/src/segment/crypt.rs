@@ -105,7 +105,8 @@ impl Crypt<'_> {
         getrandom::getrandom(&mut salt).map_err(|e| StorageError::Random(e.to_string()))?;
         self.cipher
             .key
-            .encrypt(&self.place(offset), &context(&header), salt, &plain, out);
+            .encrypt(&self.place(offset), &context(&header), salt, &plain, out)
+            .map_err(|e| StorageError::Encryption(e.to_string()))?;
         header.block_checksum = kernel_crc32(out.get(data_at..).unwrap_or_default());
         out[start..data_at].copy_from_slice(&header.to_bytes());
         Ok(header.block_size as usize)
@@ -120,6 +121,28 @@ impl Crypt<'_> {
         stored: &[u8],
         offset: u64,
         buf: &'b mut Vec<u8>,
+    ) -> std::result::Result<&'b [u8], FormatError> {
+        self.decrypt(stored, offset, buf, true)
+    }
+
+    /// [`Crypt::decrypt_block`] for a reader that checks a framed block frame by frame
+    /// (`LastBlock`): the plaintext header of a framed block then carries no checksum
+    /// (zero), since nothing reads it; its frames carry their own.
+    pub(crate) fn decrypt_block_for_frames<'b>(
+        &self,
+        stored: &[u8],
+        offset: u64,
+        buf: &'b mut Vec<u8>,
+    ) -> std::result::Result<&'b [u8], FormatError> {
+        self.decrypt(stored, offset, buf, false)
+    }
+
+    fn decrypt<'b>(
+        &self,
+        stored: &[u8],
+        offset: u64,
+        buf: &'b mut Vec<u8>,
+        whole_checksum: bool,
     ) -> std::result::Result<&'b [u8], FormatError> {
         let (mut header, data) = check_stored(stored, EventEncoding::Record)?;
         buf.clear();
@@ -142,7 +165,11 @@ impl Crypt<'_> {
         let plain = buf.len() - BLOCK_HEADER_SIZE;
         header.compressed_size = plain as u32;
         header.block_size = block_size_for(EventEncoding::Record, plain) as u32;
-        header.block_checksum = kernel_crc32(buf.get(BLOCK_HEADER_SIZE..).unwrap_or_default());
+        header.block_checksum = if whole_checksum || !header.framed {
+            kernel_crc32(buf.get(BLOCK_HEADER_SIZE..).unwrap_or_default())
+        } else {
+            0
+        };
         buf[..BLOCK_HEADER_SIZE].copy_from_slice(&header.to_bytes());
         Ok(buf)
     }
