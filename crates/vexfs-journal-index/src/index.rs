@@ -1,8 +1,6 @@
 //! [`Index`]: the indexes of every segment of a journal, kept in step with the storage.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
@@ -12,6 +10,7 @@ use vexfs_journal_storage::{BlockObserver, BlockRef, Segment, Store};
 
 use crate::error::{IndexError, Result};
 use crate::file::{self, IndexHeader, section};
+use crate::sealed::{IdxFile, IndexKey, read_all};
 use crate::segment_index::{BlockCounts, SegmentIndex, Terms, summarise_block};
 
 /// The terms of a segment: in memory while the segment grows, on disk once persisted
@@ -115,6 +114,8 @@ pub struct SegEntry {
     /// Serialises writes of the index file (a checkpoint and the writer sealing the
     /// segment can persist it at the same time; they share the temporary name).
     persisting: Mutex<()>,
+    /// The key of an encrypted journal's index files.
+    key: Option<IndexKey>,
 }
 
 /// What a new [`SegEntry`] starts with.
@@ -140,7 +141,7 @@ impl NewEntry {
 }
 
 impl SegEntry {
-    fn build(new: NewEntry, residency: Arc<Residency>) -> Arc<SegEntry> {
+    fn build(new: NewEntry, residency: Arc<Residency>, key: Option<IndexKey>) -> Arc<SegEntry> {
         let (summary, on_disk) = match new.summary {
             Ok(s) => (s, None),
             Err(h) => (SegmentIndex::new(new.first_seq, h.covered_end), Some(h)),
@@ -157,6 +158,7 @@ impl SegEntry {
             terms: RwLock::new(new.terms),
             counts: RwLock::new(None),
             persisting: Mutex::new(()),
+            key,
         })
     }
 
@@ -193,7 +195,7 @@ impl SegEntry {
                 self.resident.store(true, Ordering::Release);
                 return;
             };
-            match load_summaries(&self.idx_path, &h) {
+            match load_summaries(&self.idx_path, &h, self.key.as_ref()) {
                 Ok(loaded) => *summary = loaded,
                 Err(e) => {
                     tracing::warn!(index = %self.idx_path.display(), error = %e, "index summaries unreadable; queries read this segment's blocks");
@@ -260,7 +262,12 @@ impl SegEntry {
             TermsSlot::Memory(t) => return Ok(t.clone()),
             TermsSlot::OnDisk(h) => *h,
         };
-        let terms = Arc::new(load_terms(&self.idx_path, &header)?);
+        let terms = Arc::new(load_terms(
+            &self.idx_path,
+            &header,
+            self.first_seq,
+            self.key.as_ref(),
+        )?);
         *slot = TermsSlot::Memory(terms.clone());
         Ok(terms)
     }
@@ -277,8 +284,8 @@ impl SegEntry {
         if let Some(c) = &*cache {
             return Ok(SegCounts::Loaded(c.clone()));
         }
-        let f =
-            File::open(&self.idx_path).map_err(|e| IndexError::io("opening", &self.idx_path, e))?;
+        let f = IdxFile::open(&self.idx_path, self.first_seq, self.key.as_ref())
+            .map_err(|e| IndexError::io("opening", &self.idx_path, e))?;
         let bytes = read_section(&f, &self.idx_path, &header, section::COUNTS, "index counts")?;
         let counts = Arc::new(
             file::decode_counts(&bytes, header.block_count).map_err(|e| {
@@ -291,7 +298,7 @@ impl SegEntry {
 }
 
 fn read_section(
-    file: &File,
+    file: &IdxFile,
     path: &Path,
     h: &IndexHeader,
     which: usize,
@@ -306,8 +313,9 @@ fn read_section(
 }
 
 /// The block summaries of an index file whose header is `h`.
-fn load_summaries(path: &Path, h: &IndexHeader) -> Result<SegmentIndex> {
-    let f = File::open(path).map_err(|e| IndexError::io("opening", path, e))?;
+fn load_summaries(path: &Path, h: &IndexHeader, key: Option<&IndexKey>) -> Result<SegmentIndex> {
+    let f =
+        IdxFile::open(path, h.first_seq, key).map_err(|e| IndexError::io("opening", path, e))?;
     let bytes = read_section(&f, path, h, section::BLOCKS, "index block summaries")?;
     let summaries = file::decode_summaries(&bytes, h.block_count)
         .map_err(|e| IndexError::format(path, h.sections[section::BLOCKS].0, e))?;
@@ -318,8 +326,13 @@ fn load_summaries(path: &Path, h: &IndexHeader) -> Result<SegmentIndex> {
     ))
 }
 
-fn load_terms(path: &Path, h: &IndexHeader) -> Result<Terms> {
-    let f = File::open(path).map_err(|e| IndexError::io("opening", path, e))?;
+fn load_terms(
+    path: &Path,
+    h: &IndexHeader,
+    first_seq: u64,
+    key: Option<&IndexKey>,
+) -> Result<Terms> {
+    let f = IdxFile::open(path, first_seq, key).map_err(|e| IndexError::io("opening", path, e))?;
     let paths = read_section(&f, path, h, section::PATHS, "index paths")?;
     let agents = read_section(&f, path, h, section::AGENTS, "index agents")?;
     let txs = read_section(&f, path, h, section::TXS, "index transactions")?;
@@ -381,6 +394,8 @@ pub struct IndexReport {
 #[derive(Debug)]
 pub struct Index {
     writable: bool,
+    /// The key of an encrypted journal's index files.
+    key: Option<IndexKey>,
     segs: RwLock<BTreeMap<u64, Arc<SegEntry>>>,
     residency: Arc<Residency>,
     /// Held by [`Index::catch_up`]: two at once would index a block twice.
@@ -395,16 +410,16 @@ pub fn idx_path(segment: &Path) -> PathBuf {
 impl Index {
     /// Loads or builds the index of every segment of `store`. A `writable` index
     /// persists what it rebuilds; a read-only one keeps it in memory.
-    ///
-    /// The index of an encrypted journal is built at open and kept in memory only:
-    /// index files hold paths and agents in plain text, so none is written, and none
-    /// found is trusted.
+    /// An encrypted journal's index files are encrypted whole with its key
+    /// ([`crate::sealed`]).
     pub fn open(store: &Store, writable: bool) -> Result<(Index, IndexReport)> {
         let started = Instant::now();
-        let encrypted = store.cipher().is_some();
-        let writable = writable && !encrypted;
+        let key = store
+            .cipher()
+            .map(|c| IndexKey::new(c.key().clone(), c.journal()));
         let index = Index {
             writable,
+            key: key.clone(),
             segs: RwLock::new(BTreeMap::new()),
             residency: Arc::default(),
             catching_up: Mutex::new(()),
@@ -416,12 +431,10 @@ impl Index {
         let mut buf = Vec::new();
         for seg in store.segments() {
             let path = idx_path(seg.path());
-            let loaded = if encrypted {
-                Err(Rebuilt::Missing)
-            } else if seg.is_sealed() {
-                check_sealed_index(&path, &seg, &mut buf).map(|h| (None, h))
+            let loaded = if seg.is_sealed() {
+                check_sealed_index(&path, &seg, &mut buf, key.as_ref()).map(|h| (None, h))
             } else {
-                load_index(&path, &seg).map(|(s, h)| (Some(s), h))
+                load_index(&path, &seg, key.as_ref()).map(|(s, h)| (Some(s), h))
             };
             if let Ok((_, header)) = &loaded {
                 on_disk.insert(seg.first_seq(), (header.covered_end, header.block_count));
@@ -442,7 +455,7 @@ impl Index {
                     // A growing segment keeps its terms in memory to extend them, without
                     // postings of blocks it no longer has.
                     let kept = summary.blocks.len() as u32;
-                    match load_terms(&path, &header) {
+                    match load_terms(&path, &header, seg.first_seq(), key.as_ref()) {
                         Ok(mut terms) => {
                             prune_terms(&mut terms, kept);
                             index.insert(NewEntry::new(
@@ -517,7 +530,7 @@ impl Index {
     }
 
     fn insert(&self, entry: NewEntry) {
-        let entry = SegEntry::build(entry, self.residency.clone());
+        let entry = SegEntry::build(entry, self.residency.clone(), self.key.clone());
         self.segs
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -652,6 +665,12 @@ impl Index {
             let s = entry.summary();
             file::encode_index(first_seq, s.covered_end, &s.blocks, &terms)
         };
+        let bytes = match &self.key {
+            Some(k) => k
+                .seal(first_seq, &bytes)
+                .map_err(|e| IndexError::io("encrypting the index of", &entry.idx_path, e))?,
+            None => bytes,
+        };
         let tmp = entry.idx_path.with_extension("idx.tmp");
         let mut out = vexfs_journal_storage::dir::create_file(&tmp)?;
         std::io::Write::write_all(&mut out, &bytes)
@@ -686,7 +705,7 @@ impl Index {
             return Ok(());
         }
         if let Some(entry) = self.segment(first_seq)
-            && let Ok(data) = std::fs::read(&entry.idx_path)
+            && let Ok(data) = read_all(&entry.idx_path, first_seq, self.key.as_ref())
             && let Ok(h) = file::decode_header(&data, data.len() as u64)
         {
             *entry.terms.write().unwrap_or_else(|p| p.into_inner()) = TermsSlot::OnDisk(h);
@@ -782,7 +801,7 @@ const CHECK_CHUNK: usize = file::SUMMARY_SIZE * 1024;
 /// Reads `len` bytes of `f` at `off` a chunk at a time into `buf`, handing each chunk
 /// to `each`.
 fn stream(
-    f: &File,
+    f: &IdxFile,
     off: u64,
     len: u64,
     buf: &mut Vec<u8>,
@@ -809,16 +828,16 @@ fn check_sealed_index(
     path: &Path,
     seg: &Segment,
     buf: &mut Vec<u8>,
+    key: Option<&IndexKey>,
 ) -> std::result::Result<IndexHeader, Rebuilt> {
-    let f = match File::open(path) {
+    let f = match IdxFile::open(path, seg.first_seq(), key) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Rebuilt::Missing),
         Err(e) => return Err(Rebuilt::Corrupt(format!("cannot read: {e}"))),
     };
     let file_len = f
-        .metadata()
-        .map_err(|e| Rebuilt::Corrupt(format!("cannot read: {e}")))?
-        .len();
+        .byte_len()
+        .map_err(|e| Rebuilt::Corrupt(format!("cannot read: {e}")))?;
     let mut head = vec![0u8; (file::HEADER_SIZE as u64).min(file_len) as usize];
     f.read_exact_at(&mut head, 0)
         .map_err(|e| Rebuilt::Corrupt(format!("cannot read: {e}")))?;
@@ -938,8 +957,9 @@ fn check_sealed_index(
 fn load_index(
     path: &Path,
     seg: &Segment,
+    key: Option<&IndexKey>,
 ) -> std::result::Result<(SegmentIndex, IndexHeader), Rebuilt> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match read_all(path, seg.first_seq(), key) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Rebuilt::Missing),
         Err(e) => return Err(Rebuilt::Corrupt(format!("cannot read: {e}"))),

@@ -14,6 +14,7 @@ pub mod file;
 pub mod index;
 pub mod query;
 pub mod rate;
+pub mod sealed;
 pub mod segment_index;
 
 pub use error::{IndexError, Result};

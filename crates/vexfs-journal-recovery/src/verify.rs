@@ -21,6 +21,7 @@ use vexfs_journal_format::record::RECORD_FLAG_GAP_BEFORE;
 use vexfs_journal_format::record::{RecordView, encode_record};
 use vexfs_journal_index::file as idx_file;
 use vexfs_journal_index::idx_path;
+use vexfs_journal_index::sealed::{IndexKey, read_all as read_index};
 use vexfs_journal_storage::dir::list_segments;
 use vexfs_journal_storage::inspect::{BlockReader, Inspection, Region, inspect_with};
 use vexfs_journal_storage::segment::SegmentCipher;
@@ -560,7 +561,7 @@ fn check_segment(
             ),
         });
     }
-    check_index(ins, &blocks, report);
+    check_index(ins, &blocks, cipher, report);
     report.blocks += summary.blocks;
     report.events += summary.events;
     report.segments.push(summary);
@@ -626,11 +627,28 @@ fn deep_check(
     Ok(())
 }
 
-fn check_index(ins: &Inspection, blocks: &[BlockEntry], report: &mut VerifyReport) {
+fn check_index(
+    ins: &Inspection,
+    blocks: &[BlockEntry],
+    cipher: Option<&SegmentCipher>,
+    report: &mut VerifyReport,
+) {
     let path = idx_path(&ins.path);
-    let Ok(bytes) = std::fs::read(&path) else {
+    let key = cipher.map(|c| IndexKey::new(c.key().clone(), c.journal()));
+    let bytes = match read_index(&path, ins.first_seq, key.as_ref()) {
+        Ok(b) => b,
         // Missing indexes are rebuilt on open; not damage.
-        return;
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            report.problems.push(problem(
+                ProblemKind::Index,
+                &path,
+                Some(0),
+                format!("index file of an encrypted journal unusable ({e}); it is rebuilt on open"),
+            ));
+            return;
+        }
+        Err(_) => return,
     };
     let header = match idx_file::decode_header(&bytes, bytes.len() as u64) {
         Ok(h) => h,

@@ -2,8 +2,11 @@
 //! reading — checkpoints, restore, index maintenance, the writer lock — without
 //! importing the engine's crates.
 
+use std::sync::Arc;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use vexfs_journal_cipher::JournalKey;
 
 use vexfs_journal_index::{Index, Rebuilt, idx_path};
 use vexfs_journal_storage::{OpenMode, Store};
@@ -44,9 +47,11 @@ pub struct IndexRebuild {
 
 /// Deletes and rebuilds every segment's index file. Takes the writer lock for the
 /// duration (the journal must be closed).
-pub fn rebuild_indexes(dir: &Path) -> Result<IndexRebuild> {
+/// An encrypted journal needs its `key` (its index files are encrypted with it).
+pub fn rebuild_indexes(dir: &Path, key: Option<&Arc<JournalKey>>) -> Result<IndexRebuild> {
+    vexfs_journal_storage::JournalMeta::load_effective(dir)?.cipher(dir, key, true)?;
     let _lock = lock(dir)?;
-    let (store, _) = Store::open(dir, OpenMode::ReadOnly)?;
+    let (store, _) = Store::open_keyed(dir, OpenMode::ReadOnly, key)?;
     for seg in store.segments() {
         let p = idx_path(seg.path());
         match std::fs::remove_file(&p) {
@@ -95,8 +100,9 @@ pub struct IndexFileCheck {
 }
 
 /// Checks every index file against its segment without changing anything.
-pub fn check_indexes(dir: &Path) -> Result<Vec<IndexFileCheck>> {
-    let (store, _) = Store::open(dir, OpenMode::ReadOnly)?;
+/// An encrypted journal needs its `key`.
+pub fn check_indexes(dir: &Path, key: Option<&Arc<JournalKey>>) -> Result<Vec<IndexFileCheck>> {
+    let (store, _) = Store::open_keyed(dir, OpenMode::ReadOnly, key)?;
     let (_, report) = Index::open(&store, false)?;
     Ok(store
         .segments()

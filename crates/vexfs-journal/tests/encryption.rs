@@ -177,7 +177,37 @@ fn an_encrypted_journal_reads_back_and_no_file_holds_plaintext() {
         .collect();
     assert_eq!(seqs_of(&r.query(&agent).unwrap()), expected_agent);
     drop(r);
+    // Index files are written, encrypted, and used by the next open.
+    let idx: Vec<PathBuf> = files(&dir)
+        .into_keys()
+        .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+        .collect();
+    assert!(idx.len() > 2, "{idx:?}");
+    for p in &idx {
+        assert!(std::fs::read(p).unwrap().starts_with(b"VXJIDXE1"), "{p:?}");
+    }
+    let r = JournalReader::open_keyed(&dir, Some(k.clone())).unwrap();
+    assert!(
+        r.index_report().rebuilt.is_empty(),
+        "{:?}",
+        r.index_report().rebuilt
+    );
+    drop(r);
+    // An index file put in another segment's place does not decrypt there: both are
+    // rebuilt, and queries stay right.
+    let (a, b) = (
+        std::fs::read(&idx[0]).unwrap(),
+        std::fs::read(&idx[1]).unwrap(),
+    );
+    std::fs::write(&idx[0], &b).unwrap();
+    std::fs::write(&idx[1], &a).unwrap();
     let j = Journal::open(&dir, config(Some(k.clone()))).unwrap();
+    assert_eq!(
+        j.index_report().rebuilt.len(),
+        2,
+        "{:?}",
+        j.index_report().rebuilt
+    );
     assert_eq!(seqs_of(&j.query(&q).unwrap()), expected);
     let more = j.emit_durable(event(N)).unwrap();
     assert_eq!(more, N + 1);

@@ -1011,8 +1011,13 @@ fn an_operator_encrypts_a_journal_and_every_command_needs_its_key() {
     with_key(&["stats"]).ok();
     let v = with_key(&["verify", "--deep"]).ok();
     assert!(v.stdout.contains("clean"), "{v:#?}");
-    let ix = with_key(&["index", "rebuild"]).ok();
-    assert!(ix.stdout.contains("encrypted"), "{ix:#?}");
+    with_key(&["index", "rebuild"]).ok();
+    let checked = with_key(&["index", "check"]).ok();
+    assert!(checked.stdout.contains(": ok"), "{checked:#?}");
+    for name in files_in(&dir).iter().filter(|n| n.ends_with(".idx")) {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        assert!(bytes.starts_with(b"VXJIDXE1"), "{name} is not encrypted");
+    }
     let id = with_key(&["key", "id"]).ok();
     assert_eq!(id.stdout.matches(&id_of(&key)).count(), 2, "{id:#?}");
 

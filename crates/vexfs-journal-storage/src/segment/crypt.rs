@@ -37,6 +37,11 @@ impl SegmentCipher {
         &self.key
     }
 
+    /// The journal's id.
+    pub fn journal(&self) -> [u8; 16] {
+        self.journal
+    }
+
     /// The blocks of segment `segment` (its first sequence).
     pub(crate) fn of(&self, segment: u64) -> Crypt<'_> {
         Crypt {

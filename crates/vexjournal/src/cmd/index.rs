@@ -19,33 +19,6 @@ pub enum IndexCommand {
 }
 
 pub fn run(cli: &Cli, cmd: &IndexCommand) -> Result<ExitCode> {
-    if let Ok(meta) = vexfs_journal::JournalMeta::load(&cli.dir)
-        && let Some(e) = &meta.encryption
-    {
-        // Index files hold paths and agents in plain text: an encrypted journal has
-        // none (see docs/encryption.md).
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "{} is encrypted (key id {}): its index is built in memory at each open and \
-             never written, so there is no index file to rebuild or check",
-            cli.dir.display(),
-            e.key_id
-        )?;
-        let stray = stray_index_files(&cli.dir)?;
-        for p in &stray {
-            writeln!(
-                out,
-                "{}: an index file in an encrypted journal (not its writer's; remove it)",
-                p.display()
-            )?;
-        }
-        return Ok(if stray.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
-    }
     match cmd {
         IndexCommand::Rebuild => rebuild(cli),
         IndexCommand::Check => check(cli),
@@ -54,7 +27,7 @@ pub fn run(cli: &Cli, cmd: &IndexCommand) -> Result<ExitCode> {
 
 fn rebuild(cli: &Cli) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    let r = admin::rebuild_indexes(&cli.dir).with_context(|| {
+    let r = admin::rebuild_indexes(&cli.dir, cli.key()?.as_ref()).with_context(|| {
         format!(
             "rebuilding the indexes of {} (needs the journal closed)",
             cli.dir.display()
@@ -88,8 +61,8 @@ fn rebuild(cli: &Cli) -> Result<ExitCode> {
 fn check(cli: &Cli) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     // Opening read-only-without-saving reports every unusable file without touching it.
-    let files =
-        admin::check_indexes(&cli.dir).with_context(|| format!("opening {}", cli.dir.display()))?;
+    let files = admin::check_indexes(&cli.dir, cli.key()?.as_ref())
+        .with_context(|| format!("opening {}", cli.dir.display()))?;
     let mut problems = 0;
     for f in files {
         match f.problem {
@@ -113,17 +86,4 @@ fn check(cli: &Cli) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Index files (`*.idx`) in `dir`.
-fn stray_index_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "idx") {
-            out.push(path);
-        }
-    }
-    out.sort();
-    Ok(out)
 }
