@@ -37,6 +37,14 @@ pub(crate) fn cipher_of(
     key: Option<&std::sync::Arc<vexfs_journal_cipher::JournalKey>>,
     writing: bool,
 ) -> Result<Option<vexfs_journal_storage::segment::SegmentCipher>> {
+    // A committed swap not yet applied (a key rotation's, say) is finished first, as
+    // any opener does: the segments on disk then match the key `journal.json` names.
+    if dir
+        .join(vexfs_journal_storage::swap::SWAP_MANIFEST)
+        .exists()
+    {
+        vexfs_journal_storage::swap::apply_pending(dir, false)?;
+    }
     match vexfs_journal_storage::dir::JournalMeta::load_effective(dir) {
         Ok(meta) => Ok(meta.cipher(dir, key, writing)?),
         Err(_) => Ok(None),

@@ -60,6 +60,8 @@ pub fn rotate_key(
         new_key_id: new.id().to_string(),
         ..Default::default()
     };
+    // Finish a committed swap first (an earlier rotation killed after its commit).
+    vexfs_journal_storage::swap::apply_pending(dir, false)?;
     let effective = JournalMeta::load_effective(dir)?;
     if effective.encryption.is_none() {
         return Err(StorageError::NotEncrypted {
@@ -87,13 +89,27 @@ pub fn rotate_key(
         .into());
     };
     let new_cipher = SegmentCipher::new(new.clone(), *meta.id.as_bytes());
-    let mut journal_manifest = store.manifest().unwrap_or_default();
+    let segments = store.segments();
+    let mut journal_manifest = match store.manifest() {
+        Some(m) => m,
+        None => {
+            let floor = segments.last().map_or(1, |s| s.next_seq());
+            manifest::describe(*meta.id.as_bytes(), &segments, floor)?
+        }
+    };
     let swap = Swap::begin(dir)?;
     let mut commit = SwapManifest {
         reason: "key rotation".into(),
         ..Default::default()
     };
-    for seg in store.segments() {
+    // Leftovers of an interrupted retention or compaction are not the journal's; left
+    // under the old key they would stop every later open.
+    for path in store.leftovers() {
+        if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+            commit.delete.push(name.to_string());
+        }
+    }
+    for seg in segments {
         let name = seg
             .path()
             .file_name()

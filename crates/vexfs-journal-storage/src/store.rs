@@ -297,6 +297,18 @@ impl Store {
         &self.pending
     }
 
+    /// Segment files left by an interrupted retention or compaction: not part of the
+    /// journal (the next writer deletes them).
+    pub fn leftovers(&self) -> Vec<PathBuf> {
+        self.pending
+            .iter()
+            .filter_map(|d| match d {
+                Discrepancy::Leftover { path } => Some(path.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Changes the manifest and replaces the file atomically; the in-memory copy changes
     /// only once the file is written. A journal without a manifest gets one.
     pub(crate) fn update_manifest(

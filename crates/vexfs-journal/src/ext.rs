@@ -170,7 +170,8 @@ pub struct RawBlock {
 /// The durable blocks holding sequences after `after_seq`, oldest first, at most
 /// `max_blocks` of them: the journal's tail as stored, for replication. A block is
 /// returned whole, so the first may start at or before `after_seq`; blocks not yet
-/// fsynced are left for a later call.
+/// fsynced are left for a later call. An encrypted journal's blocks are returned as
+/// stored (encrypted, bound to this journal, segment and offset: `docs/encryption.md`).
 pub fn durable_blocks(
     journal: &Journal,
     after_seq: u64,

@@ -472,3 +472,39 @@ fn a_changed_block_or_one_copied_from_another_journal_does_not_decrypt() {
     assert_eq!(read_back(&a), Some(payload_of(1)));
     assert_eq!(verdict(&a), "");
 }
+
+// Checks I59 (docs/invariants.md).
+#[test]
+fn a_forged_block_at_the_tail_is_refused_not_cut_as_torn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("j");
+    let k = key(4);
+    let j = Journal::create(&dir, config(Some(k.clone()))).unwrap();
+    for i in 0..3 {
+        j.emit_durable(event(i)).unwrap();
+    }
+    drop(j); // as a crash leaves it: the next open scans the open segment
+    let _ = std::fs::remove_file(dir.join("CLEAN"));
+    let seg = segments(&dir).pop().unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    // The last block: walk the blocks from the header.
+    let mut at = HEADER;
+    let mut last = at;
+    while at + BLOCK_HEADER <= bytes.len() && bytes[at..at + 4] != [0; 4] {
+        last = at;
+        at += u32::from_le_bytes(bytes[at + 16..at + 20].try_into().unwrap()) as usize;
+    }
+    bytes[last + BLOCK_HEADER + 20] ^= 0x01;
+    fix_checksum(&mut bytes, last);
+    // As if the crash came before the sync that covered the last block: it lies past
+    // the bytes known fsynced, where a damaged block would be a torn write.
+    let mut header = vexfs_journal::format::FileHeader::parse(&bytes[..HEADER]).unwrap();
+    header.journal_size = last as u64;
+    bytes[..HEADER].copy_from_slice(&header.to_bytes());
+    std::fs::write(&seg, &bytes).unwrap();
+    let before = std::fs::read(&seg).unwrap();
+    let err = Journal::open(&dir, config(Some(k.clone()))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Damaged, "{err}");
+    assert!(err.to_string().contains("salvage"), "{err}");
+    assert_eq!(std::fs::read(&seg).unwrap(), before, "nothing was cut");
+}

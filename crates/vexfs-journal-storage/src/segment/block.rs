@@ -251,6 +251,15 @@ impl LastBlock {
         seg.check_entry(entry, &header)?;
         let n = header.uncompressed_size as usize;
         match header.compression {
+            // Stored as is: exactly the records (the format also admits an encrypted
+            // block's 32 more bytes, which decryption has removed by now).
+            Compression::None if header.compressed_size != header.uncompressed_size => {
+                return Err(damaged(FormatError::SizeMismatch {
+                    field: "uncompressed_size",
+                    declared: u64::from(header.uncompressed_size),
+                    expected: u64::from(header.compressed_size),
+                }));
+            }
             Compression::None => self.decoded = n,
             Compression::Lz4 => {
                 // Decoding overwrites every byte it reports: no zero fill.

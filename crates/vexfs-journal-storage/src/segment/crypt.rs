@@ -19,6 +19,10 @@ use vexfs_journal_format::{BlockHeader, FormatError, kernel_crc32};
 
 use crate::error::{Result, StorageError};
 
+/// The `what` of the error for a block whose checksum holds but which does not
+/// decrypt (never a torn write: repair refuses to cut it).
+pub(crate) const UNDECRYPTABLE: &str = "encrypted block (checksum intact)";
+
 /// A journal's key and id: what encrypts and decrypts its segments' blocks.
 #[derive(Clone, Debug)]
 pub struct SegmentCipher {
@@ -96,8 +100,9 @@ impl Crypt<'_> {
             })
             .and_then(BlockHeader::parse)
             .map_err(StorageError::InvalidEvent)?;
-        let plain = out.split_off(data_at);
-        let stored = plain.len() + OVERHEAD;
+        let mut salt = [0u8; SALT_SIZE];
+        getrandom::getrandom(&mut salt).map_err(|e| StorageError::Random(e.to_string()))?;
+        let stored = out.len().saturating_sub(data_at) + OVERHEAD;
         header.compressed_size = u32::try_from(stored).map_err(|_| {
             StorageError::InvalidEvent(FormatError::Malformed {
                 what: "block to encrypt",
@@ -106,12 +111,17 @@ impl Crypt<'_> {
             })
         })?;
         header.block_size = block_size_for(EventEncoding::Record, stored) as u32;
-        let mut salt = [0u8; SALT_SIZE];
-        getrandom::getrandom(&mut salt).map_err(|e| StorageError::Random(e.to_string()))?;
-        self.cipher
+        let plain = out.split_off(data_at);
+        let encrypted = self
+            .cipher
             .key
             .encrypt(&self.place(offset), &context(&header), salt, &plain, out)
-            .map_err(|e| StorageError::Encryption(e.to_string()))?;
+            .map_err(|e| StorageError::Encryption(e.to_string()));
+        if let Err(e) = encrypted {
+            // Left as it was: the plaintext block.
+            out.extend_from_slice(&plain);
+            return Err(e);
+        }
         header.block_checksum = kernel_crc32(out.get(data_at..).unwrap_or_default());
         out[start..data_at].copy_from_slice(&header.to_bytes());
         Ok(header.block_size as usize)
@@ -162,7 +172,7 @@ impl Crypt<'_> {
                     reason: "its data is shorter than a salt and a tag",
                 },
                 _ => FormatError::Malformed {
-                    what: "encrypted block",
+                    what: UNDECRYPTABLE,
                     offset: BLOCK_HEADER_SIZE,
                     reason: "it does not decrypt: it was changed or moved, or written with another key",
                 },

@@ -96,7 +96,17 @@ pub(super) fn settle_damage(
         }
         OpenMode::Repair => {}
     }
-    if *offset < durable_hint {
+    // A block whose checksum holds but which does not decrypt was not torn (a torn write
+    // cannot leave a valid checksum over the ciphertext): it was changed. Cutting it
+    // would hide the change and drop what follows.
+    let forged = matches!(
+        error,
+        vexfs_journal_format::FormatError::Malformed {
+            what: super::crypt::UNDECRYPTABLE,
+            ..
+        }
+    );
+    if *offset < durable_hint || forged {
         // Damage to fsynced bytes is not a torn write, whether or not intact blocks
         // follow: cutting would drop acknowledged events (and later reuse their
         // sequence numbers). Salvage mode is the operator's way past it.

@@ -82,7 +82,7 @@ pub fn run(cli: &Cli, cmd: &KeyCommand) -> Result<ExitCode> {
         }
         KeyCommand::Id => {
             let given = cli.key()?;
-            let journal = vexfs_journal::JournalMeta::load(&cli.dir)
+            let journal = vexfs_journal::JournalMeta::load_effective(&cli.dir)
                 .ok()
                 .map(|m| m.encryption.map(|e| e.key_id));
             if given.is_none() && journal.is_none() {
