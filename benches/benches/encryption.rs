@@ -21,12 +21,7 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use vexfs_journal::{Config, Event, EventType, FsOp, Journal, JournalKey, JournalReader, Query};
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use vexfs_journal_benches::env_u64 as env;
 
 fn event(i: u64) -> Event {
     let op = if i.is_multiple_of(4) {

@@ -26,12 +26,7 @@ use vexfs_journal::{Config, Event, FsOp, Journal, JournalReader, Query};
 use vexfs_journal_seal::merkle::SigningKey;
 use vexfs_journal_seal::{Sealer, prove, verify};
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use vexfs_journal_benches::env_u64 as env;
 
 fn event(i: u64) -> Event {
     Event::filesystem(FsOp::Write)

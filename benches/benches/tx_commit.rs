@@ -35,12 +35,7 @@ use vexfs_journal_coordinator::{Coordinator, CoordinatorConfig, JournalParticipa
 
 const NAMES: [&str; 3] = ["fuse", "vectors", "graph"];
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use vexfs_journal_benches::env_u64 as env;
 
 fn percentiles(samples: &mut [u64]) -> Value {
     samples.sort_unstable();

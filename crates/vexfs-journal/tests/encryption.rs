@@ -508,3 +508,42 @@ fn a_forged_block_at_the_tail_is_refused_not_cut_as_torn() {
     assert!(err.to_string().contains("salvage"), "{err}");
     assert_eq!(std::fs::read(&seg).unwrap(), before, "nothing was cut");
 }
+
+// Checks I59 (docs/invariants.md).
+#[test]
+fn a_full_disk_under_an_encrypted_journal_loses_nothing_acknowledged() {
+    const ENOSPC: i32 = 28;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("j");
+    let k = key(6);
+    let j = Journal::create(&dir, config(Some(k.clone()))).unwrap();
+    for i in 0..50 {
+        j.emit_durable(event(i)).unwrap();
+    }
+    j.close().unwrap();
+    drop(j);
+    let faults = Arc::new(vexfs_journal_storage::faults::Faults::new());
+    let options = OpenOptions {
+        faults: Some(faults.clone()),
+        key: Some(k.clone()),
+        ..Default::default()
+    };
+    let j = Journal::open_with(&dir, options).unwrap();
+    for i in 50..60 {
+        j.emit_durable(event(i)).unwrap();
+    }
+    faults.fail_writes_after(0, ENOSPC);
+    let err = j.emit_durable(event(60)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NoSpace, "{err}");
+    drop(j);
+    faults.clear();
+    let r = JournalReader::open_keyed(&dir, Some(k.clone())).unwrap();
+    let all: Vec<_> = r.scan(0..u64::MAX).map(|e| e.unwrap()).collect();
+    assert!(all.len() >= 60, "{} events", all.len());
+    for (i, e) in all.iter().take(60).enumerate() {
+        assert_eq!(e.event.payload, payload_of(i as u64));
+    }
+    drop(r);
+    let found = leaks(&dir, 61, &k);
+    assert!(found.is_empty(), "plaintext in files: {found:?}");
+}

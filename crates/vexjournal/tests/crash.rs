@@ -633,30 +633,16 @@ fn sigkill_during_key_rotation_keeps_every_event_under_exactly_one_key() {
         let made = bin().args(["key", "generate"]).arg(k).output().unwrap();
         assert!(made.status.success(), "{made:?}");
     }
-    let mut init = bin();
-    init.arg("--dir").arg(&dir).arg("--key-file").arg(&keys[0]);
-    let init = init
-        .args(["init", "--segment-size", "65536"])
-        .output()
-        .unwrap();
-    assert!(init.status.success(), "{init:?}");
+    let key0 = keys[0].to_str().unwrap();
+    common::run_in(
+        &dir,
+        &["--key-file", key0, "init", "--segment-size", "65536"],
+        b"",
+        &[],
+    )
+    .ok();
     let input: String = (0..N).map(|i| format!("{}\n", fed_event(0, i))).collect();
-    let mut emit = bin()
-        .arg("--dir")
-        .arg(&dir)
-        .arg("--key-file")
-        .arg(&keys[0])
-        .arg("emit")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    emit.stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    assert!(emit.wait().unwrap().success());
+    common::run_in(&dir, &["--key-file", key0, "emit"], input.as_bytes(), &[]).ok();
     let expected: Vec<Value> = cat_with(&dir, &keys[0])
         .unwrap()
         .iter()
